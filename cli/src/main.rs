@@ -1,0 +1,3 @@
+//! The `bomdata` command.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! bomdata-edf: see the crate's README.

@@ -1,0 +1,1 @@
+//! bomdata-ephys: see the crate's README.

@@ -1,0 +1,1 @@
+//! bomdata-genomic: see the crate's README.

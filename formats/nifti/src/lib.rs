@@ -1,0 +1,1 @@
+//! bomdata-nifti: see the crate's README.

@@ -1,0 +1,1 @@
+//! bomdata-table: see the crate's README.

@@ -1,0 +1,58 @@
+//! The ingest error type.
+
+use std::path::PathBuf;
+
+/// Errors of the ingest crate. Each names the file it is about.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An input file could not be read or is malformed.
+    #[error("{}: {message}", path.display())]
+    Input {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, one line.
+        message: String,
+    },
+    /// An I/O error on a path.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The registry (`datasets.toml`) is invalid or names something unknown.
+    #[error("registry: {0}")]
+    Registry(String),
+    /// No pseudonymisation key was given.
+    #[error("no pseudonymisation key: give --key-file or BOMDATA_KEY, or --allow-unkeyed for public data")]
+    NoKey,
+    /// Writing the dataset failed.
+    #[error("writing dataset: {0}")]
+    Shard(#[from] bomdata_shard::Error),
+    /// Anything else, with a one-line message.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    /// An [`Error::Input`] for `path`.
+    pub fn input(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Self {
+        Error::Input {
+            path: path.into(),
+            message: message.to_string(),
+        }
+    }
+
+    /// An [`Error::Io`] for `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Result with the ingest [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

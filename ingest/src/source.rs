@@ -1,0 +1,84 @@
+//! The adapter contract: how a source lists its work and converts it.
+
+use std::path::{Path, PathBuf};
+
+use bomdata_schemas::Modality;
+use bomdata_schemas::subjects::SubjectRow;
+use bomdata_shard::Sample;
+
+use crate::{Pseudonymizer, Result};
+
+/// One unit of work: all-or-nothing, idempotent, converted by one thread.
+///
+/// Units are listed in a deterministic order by [`Source::plan`]; `id` must be unique within the
+/// plan and stable across runs (it names the unit's output files).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Unit {
+    /// Stable unique ID, `[A-Za-z0-9_.-]` only (e.g. `sub-01_ses-1_anat_T1w`).
+    pub id: String,
+    /// Original subject ID as found in the tree (pseudonymised before anything is written).
+    pub subject: Option<String>,
+    /// Session / visit / instance label.
+    pub session: Option<String>,
+    /// Input files, relative to the source root.
+    pub inputs: Vec<PathBuf>,
+    /// Total input bytes (for progress and ETA).
+    pub bytes: u64,
+    /// Adapter-specific detail the convert step needs (e.g. modality, run label, zip member).
+    #[serde(default)]
+    pub detail: serde_json::Value,
+}
+
+/// What a unit's conversion can see besides its inputs.
+#[derive(Clone, Debug)]
+pub struct UnitContext<'a> {
+    /// The source root directory.
+    pub root: &'a Path,
+    /// The `datasets.toml` entry ID (`"ukb"`, `"hcp"`, ...), used in keys and provenance.
+    pub source: &'a str,
+    /// Namespace for pseudonyms (usually equal to `source`).
+    pub subject_namespace: &'a str,
+    /// Keyed hash of subject IDs.
+    pub pseudonymizer: &'a Pseudonymizer,
+    /// Keep identity header text (only with an explicit flag).
+    pub keep_identity: bool,
+    /// Longest chunk of a continuous signal, in seconds, before it is split (0 = never).
+    pub chunk_seconds: f64,
+}
+
+impl UnitContext<'_> {
+    /// The pseudonym of an original subject ID.
+    pub fn pseudonym(&self, subject: &str) -> String {
+        self.pseudonymizer.pseudonym(self.subject_namespace, subject)
+    }
+
+    /// The absolute path of a unit input.
+    pub fn path(&self, rel: &Path) -> PathBuf {
+        self.root.join(rel)
+    }
+}
+
+/// Where a unit's conversion puts its output.
+pub trait SampleSink {
+    /// Writes one canonical sample (key plus `<field>.<ext>` members).
+    fn write_sample(&mut self, sample: Sample) -> Result<()>;
+    /// Records that a subject/session has data of a modality (`n_samples` samples).
+    fn subject(&mut self, row: SubjectRow) -> Result<()>;
+    /// Records an input that was deliberately left out, with the reason.
+    fn skipped(&mut self, path: &Path, reason: &str);
+}
+
+/// A source adapter: one per layout (BIDS, UK Biobank bulk, HCP, TUEG, ...).
+pub trait Source: Send + Sync {
+    /// The adapter name used in `datasets.toml` (`adapter = "bids"`).
+    fn name(&self) -> &'static str;
+
+    /// Modalities this adapter can produce.
+    fn modalities(&self) -> &'static [Modality];
+
+    /// Walks `root` and lists the units of work, sorted by `id`.
+    fn plan(&self, root: &Path) -> Result<Vec<Unit>>;
+
+    /// Converts one unit. On error nothing the unit wrote is kept.
+    fn convert(&self, unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()>;
+}

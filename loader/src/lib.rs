@@ -1,0 +1,1 @@
+//! bomdata-loader: streams bomdata shards into training jobs.

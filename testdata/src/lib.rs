@@ -1,0 +1,76 @@
+//! Fixture paths and seeded synthetic generators for bomdata tests.
+//!
+//! Real third-party fixture files live in two places: small permissively licensed copies in the
+//! repository's `tests/data/<format>/` (listed in `tests/data/README.md`), and the full corpus in
+//! `../shared/fixtures` beside the clone (`BOMDATA_FIXTURES` overrides the path). This crate is a
+//! leaf (no bomdata dependencies) so any crate can use it as a dev-dependency.
+
+use std::path::PathBuf;
+
+/// The workspace root (the folder with the top-level `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+/// The repository's own committed fixtures, `tests/data`.
+pub fn repo_data() -> PathBuf {
+    workspace_root().join("tests").join("data")
+}
+
+/// The shared fixture corpus (`../shared/fixtures` beside the clone, or `BOMDATA_FIXTURES`).
+///
+/// Returns `None` when it is absent; a test that needs it should then fail with
+/// [`require_shared_fixtures`] rather than pass silently.
+pub fn shared_fixtures() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("BOMDATA_FIXTURES") {
+        let p = PathBuf::from(p);
+        return p.is_dir().then_some(p);
+    }
+    let p = workspace_root().join("..").join("shared").join("fixtures");
+    p.is_dir().then_some(p)
+}
+
+/// The shared fixture corpus, or a panic that says clearly it is missing (for tests).
+#[allow(clippy::panic)]
+pub fn require_shared_fixtures() -> PathBuf {
+    match shared_fixtures() {
+        Some(p) => p,
+        None => panic!(
+            "the shared fixture corpus is absent: expected ../shared/fixtures beside the clone \
+             (or set BOMDATA_FIXTURES)"
+        ),
+    }
+}
+
+/// A small deterministic pseudo-random generator (SplitMix64) for synthetic test data.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in [0, n).
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next_u64() % n }
+    }
+}

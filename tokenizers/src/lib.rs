@@ -1,0 +1,1 @@
+//! bomdata-tokenizers: DNA and text tokenizers.
