@@ -74,3 +74,25 @@ impl Rng {
         if n == 0 { 0 } else { self.next_u64() % n }
     }
 }
+
+/// The Python interpreter of the test environment: `BOMDATA_PYTHON`, else `.venv/bin/python`
+/// in the workspace root (made by `scripts/test.sh`), else `None`.
+pub fn python() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("BOMDATA_PYTHON") {
+        return Some(PathBuf::from(p));
+    }
+    let p = workspace_root().join(".venv").join("bin").join("python");
+    p.is_file().then_some(p)
+}
+
+/// The Python interpreter, or a panic that says how to make it (for interop tests).
+#[allow(clippy::panic)]
+pub fn require_python() -> PathBuf {
+    match python() {
+        Some(p) => p,
+        None => panic!(
+            "no test Python environment: run scripts/test.sh (it creates .venv with \
+             python/requirements.txt), or set BOMDATA_PYTHON"
+        ),
+    }
+}
