@@ -119,6 +119,9 @@ pub struct ShardIndex {
 pub struct IndexSample {
     /// The sample key.
     pub key: String,
+    /// Pseudonymous subject of the sample, when known (used for subject-level splits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
     /// Byte offset of the first member's tar header in the (uncompressed) tar.
     pub offset: u64,
     /// Bytes from `offset` to the end of the last member's padded data.

@@ -7,6 +7,10 @@
 //! deterministic (mtime 0, uid/gid 0, mode 0644, ustar), so the same samples give byte-identical
 //! shards.
 //!
+//! The read side ([`reader`], [`npy`], [`dataset`], [`verify`]) is always built; the write side
+//! that needs Parquet ([`subjects`]) and the profiles sit behind the default `build` feature, so a
+//! training job linking the loader compiles neither.
+//!
 //! ```
 //! use bomdata_shard::{npy, Sample};
 //! let x = npy::encode_f32(&[2, 2], &[1.0, 2.0, 3.0, 4.0]);
@@ -14,9 +18,16 @@
 //! assert_eq!(s.members.len(), 2);
 //! ```
 
+pub mod dataset;
 pub mod error;
 pub mod npy;
+pub mod reader;
 mod sample;
+#[cfg(feature = "build")]
+pub mod subjects;
+pub mod tar;
+pub mod verify;
+pub mod writer;
 
 pub use error::{Error, Result};
 pub use sample::{Member, Sample};

@@ -15,6 +15,8 @@ pub struct Member {
 pub struct Sample {
     /// The key (see `bomdata_schemas::key`); no dots.
     pub key: String,
+    /// Pseudonymous subject, recorded in the shard index for subject-level splits.
+    pub subject: Option<String>,
     /// Members in the order they are written.
     pub members: Vec<Member>,
 }
@@ -24,8 +26,15 @@ impl Sample {
     pub fn new(key: impl Into<String>) -> Self {
         Sample {
             key: key.into(),
+            subject: None,
             members: Vec::new(),
         }
+    }
+
+    /// Sets the pseudonymous subject (builder style).
+    pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
     }
 
     /// Adds a member (builder style).

@@ -1,0 +1,115 @@
+//! Reading samples back from shards through their indexes.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use bomdata_schemas::manifest::{IndexSample, ShardEntry, ShardIndex};
+
+use crate::dataset::{self, SHARDS};
+use crate::{Error, Result, Sample};
+
+/// Reads the samples of one shard in index order, streaming (plain or whole-shard zstd).
+pub struct ShardReader {
+    path: PathBuf,
+    index: ShardIndex,
+    inner: Box<dyn Read + Send>,
+    pos: u64,
+    next: usize,
+    decode_members: bool,
+}
+
+impl ShardReader {
+    /// Opens a shard of a dataset directory.
+    pub fn open(dataset_dir: &Path, entry: &ShardEntry) -> Result<Self> {
+        let index = dataset::read_index(dataset_dir, entry)?;
+        let path = dataset_dir.join(SHARDS).join(&entry.name);
+        let f = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let inner: Box<dyn Read + Send> = if entry.compression.as_deref() == Some("zstd") {
+            Box::new(zstd::stream::read::Decoder::new(f).map_err(|e| Error::io(&path, e))?)
+        } else {
+            Box::new(BufReader::with_capacity(1 << 20, f))
+        };
+        Ok(ShardReader {
+            path,
+            index,
+            inner,
+            pos: 0,
+            next: 0,
+            decode_members: true,
+        })
+    }
+
+    /// Keep `.zst` members compressed (by default they are decoded and the suffix dropped).
+    pub fn with_raw_members(mut self) -> Self {
+        self.decode_members = false;
+        self
+    }
+
+    /// The shard's index.
+    pub fn index(&self) -> &ShardIndex {
+        &self.index
+    }
+
+    /// Reads the next sample, `None` at the end.
+    pub fn read_next(&mut self) -> Result<Option<Sample>> {
+        let Some(s) = self.index.samples.get(self.next) else {
+            return Ok(None);
+        };
+        self.next += 1;
+        if s.offset < self.pos {
+            return Err(Error::corrupt(&self.path, "index offsets are not increasing"));
+        }
+        let skip = s.offset - self.pos;
+        std::io::copy(&mut (&mut self.inner).take(skip), &mut std::io::sink())
+            .map_err(|e| Error::io(&self.path, e))?;
+        let mut buf = vec![0u8; s.size as usize];
+        self.inner
+            .read_exact(&mut buf)
+            .map_err(|e| Error::io(&self.path, e))?;
+        self.pos = s.offset + s.size;
+        let s = s.clone();
+        sample_from_bytes(&self.path, &s, &buf, self.decode_members).map(Some)
+    }
+}
+
+/// Reads one sample of a plain (uncompressed) shard by seeking to its index entry.
+pub fn read_sample_at(path: &Path, s: &IndexSample, decode_members: bool) -> Result<Sample> {
+    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+    f.seek(SeekFrom::Start(s.offset))
+        .map_err(|e| Error::io(path, e))?;
+    let mut buf = vec![0u8; s.size as usize];
+    f.read_exact(&mut buf).map_err(|e| Error::io(path, e))?;
+    sample_from_bytes(path, s, &buf, decode_members)
+}
+
+fn sample_from_bytes(path: &Path, s: &IndexSample, buf: &[u8], decode: bool) -> Result<Sample> {
+    let mut sample = Sample::new(s.key.clone());
+    sample.subject = s.subject.clone();
+    for m in &s.members {
+        let start = m
+            .offset
+            .checked_sub(s.offset)
+            .ok_or_else(|| Error::corrupt(path, format!("member {} before its sample", m.name)))?
+            as usize;
+        let end = start + m.size as usize;
+        let data = buf.get(start..end).ok_or_else(|| {
+            Error::corrupt(path, format!("member {}.{} past its sample", s.key, m.name))
+        })?;
+        match m.name.strip_suffix(".zst") {
+            Some(plain) if decode => {
+                let d = zstd::stream::decode_all(data).map_err(|e| Error::io(path, e))?;
+                sample.push(plain, d);
+            }
+            _ => sample.push(m.name.clone(), data.to_vec()),
+        }
+    }
+    Ok(sample)
+}
+
+impl Iterator for ShardReader {
+    type Item = Result<Sample>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.read_next().transpose()
+    }
+}
