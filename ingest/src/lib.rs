@@ -8,8 +8,11 @@
 //!    [`SampleSink`], all-or-nothing per unit, in parallel, skipping units finished earlier;
 //! 4. the manifest, `subjects.parquet` and `report.jsonl` are written from the unit records.
 
+pub mod channels;
 pub mod error;
 pub mod pseudonym;
+pub mod registry;
+pub mod run;
 pub mod source;
 pub mod sources;
 

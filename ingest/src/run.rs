@@ -1,0 +1,443 @@
+//! The ingest runtime: plan, run units in parallel (skipping finished ones), finalise.
+//!
+//! State lives in the output directory so that a killed run resumes where it stopped:
+//!
+//! ```text
+//! OUT/.ingest/plan.json          the planned units (IDs, bytes) of the last run
+//! OUT/.ingest/units/<h>.json     one record per finished unit: its shards, subjects, failures
+//! OUT/shards/u<h>-NNNNNN.tar     the unit's shards (+ .idx.json), renamed into place only
+//!                                when the whole unit succeeded
+//! OUT/manifest.json ...          written once every planned unit has a record
+//! ```
+//!
+//! `<h>` is the XXH3-64 of the unit ID, so no file name carries an original subject ID. Because
+//! every unit's output depends only on its inputs, the finished dataset is byte-identical
+//! whatever the number of jobs, ranks or interruptions. Failed units are recorded and retried
+//! by the next run.
+
+use std::collections::BTreeSet;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+
+use bomdata_schemas::manifest::{Counts, DatasetKind, Manifest, ShardEntry};
+use bomdata_schemas::report::{Outcome, ReportEntry};
+use bomdata_schemas::subjects::SubjectRow;
+use bomdata_shard::dataset;
+use bomdata_shard::writer::{ShardWriter, WriterOptions};
+use bomdata_shard::Sample;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::registry::Entry;
+use crate::source::{SampleSink, Source, Unit, UnitContext};
+use crate::{Error, Pseudonymizer, Result};
+
+/// Folder of the runtime's own state inside the output directory.
+pub const STATE_DIR: &str = ".ingest";
+
+/// Everything an ingest run needs.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// The source tree.
+    pub root: PathBuf,
+    /// The dataset directory to write.
+    pub out: PathBuf,
+    /// The registry entry of the source.
+    pub entry: Entry,
+    /// Worker threads.
+    pub jobs: usize,
+    /// This process's rank among `world` processes sharing the work.
+    pub rank: usize,
+    /// Number of processes sharing the work.
+    pub world: usize,
+    /// Keyed hash of subject IDs.
+    pub pseudonymizer: Pseudonymizer,
+    /// Keep identity header text (explicit flag only).
+    pub keep_identity: bool,
+    /// Split continuous signals into chunks of at most this many seconds (0 = never).
+    pub chunk_seconds: f64,
+    /// Shard size limits and compression.
+    pub writer: WriterOptions,
+}
+
+/// The saved plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Registry entry ID.
+    pub source: String,
+    /// Adapter name.
+    pub adapter: String,
+    /// Units in order: (unit hash, unit ID, bytes).
+    pub units: Vec<PlannedUnit>,
+}
+
+/// One planned unit as saved in `plan.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlannedUnit {
+    /// XXH3-64 of the unit ID, hex; names the unit's files.
+    pub hash: String,
+    /// Unit ID.
+    pub id: String,
+    /// Input bytes.
+    pub bytes: u64,
+}
+
+/// The record of a finished (or failed) unit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnitRecord {
+    /// Unit ID.
+    pub id: String,
+    /// Whether the unit succeeded.
+    pub ok: bool,
+    /// Samples written.
+    pub samples: u64,
+    /// Shards written.
+    pub shards: Vec<ShardEntry>,
+    /// Subject rows.
+    pub subjects: Vec<SubjectRow>,
+    /// Failures and skipped inputs.
+    pub report: Vec<ReportEntry>,
+}
+
+/// What happened to one unit in this run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UnitOutcome {
+    /// Finished in an earlier run.
+    AlreadyDone,
+    /// Converted now.
+    Done {
+        /// Samples written.
+        samples: u64,
+    },
+    /// Failed now, with the reason.
+    Failed(String),
+}
+
+/// Callbacks for progress display.
+pub trait Observer: Sync {
+    /// The plan of this rank is known.
+    fn planned(&self, _units: &[Unit]) {}
+    /// A unit ended.
+    fn finished(&self, _unit: &Unit, _outcome: &UnitOutcome) {}
+}
+
+/// An observer that shows nothing.
+pub struct Quiet;
+impl Observer for Quiet {}
+
+/// The result of [`run`].
+#[derive(Clone, Debug)]
+pub struct Summary {
+    /// Units in the whole plan.
+    pub planned: usize,
+    /// Units of this rank.
+    pub mine: usize,
+    /// Units of this rank already finished earlier.
+    pub already_done: usize,
+    /// Units converted now.
+    pub converted: usize,
+    /// Units of this rank that failed now.
+    pub failed: Vec<(String, String)>,
+    /// The manifest, when every unit of every rank has a record.
+    pub manifest: Option<Manifest>,
+}
+
+/// XXH3-64 of a unit ID, hex.
+pub fn unit_hash(id: &str) -> String {
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(id.as_bytes()))
+}
+
+fn state(out: &Path) -> PathBuf {
+    out.join(STATE_DIR)
+}
+
+fn record_path(out: &Path, hash: &str) -> PathBuf {
+    state(out).join("units").join(format!("{hash}.json"))
+}
+
+/// Plans the units of a source tree (sorted by ID, IDs checked unique).
+pub fn plan(source: &dyn Source, root: &Path) -> Result<Vec<Unit>> {
+    let mut units = source.plan(root)?;
+    units.sort_by(|a, b| a.id.cmp(&b.id));
+    for w in units.windows(2) {
+        if w[0].id == w[1].id {
+            return Err(Error::Other(format!("adapter {} planned unit {} twice", source.name(), w[0].id)));
+        }
+    }
+    Ok(units)
+}
+
+/// Runs (or resumes) an ingest.
+pub fn run(opts: &RunOptions, source: &dyn Source, observer: &dyn Observer) -> Result<Summary> {
+    if opts.world == 0 || opts.rank >= opts.world {
+        return Err(Error::Other(format!("rank {} is not below world size {}", opts.rank, opts.world)));
+    }
+    let units = plan(source, &opts.root)?;
+    let units_dir = state(&opts.out).join("units");
+    std::fs::create_dir_all(&units_dir).map_err(|e| Error::io(&units_dir, e))?;
+    let saved = Plan {
+        source: opts.entry.id.clone(),
+        adapter: source.name().to_string(),
+        units: units
+            .iter()
+            .map(|u| PlannedUnit {
+                hash: unit_hash(&u.id),
+                id: u.id.clone(),
+                bytes: u.bytes,
+            })
+            .collect(),
+    };
+    dataset::write_json_atomic(&state(&opts.out).join("plan.json"), &saved)?;
+
+    let mine: Vec<&Unit> = units
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % opts.world == opts.rank)
+        .map(|(_, u)| u)
+        .collect();
+    observer.planned(&mine.iter().map(|u| (*u).clone()).collect::<Vec<_>>());
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.max(1))
+        .build()
+        .map_err(|e| Error::Other(e.to_string()))?;
+    let outcomes: Vec<(String, UnitOutcome)> = pool.install(|| {
+        mine.par_iter()
+            .map(|u| {
+                let outcome = run_unit(opts, source, u);
+                observer.finished(u, &outcome);
+                (u.id.clone(), outcome)
+            })
+            .collect()
+    });
+    let mut summary = Summary {
+        planned: units.len(),
+        mine: mine.len(),
+        already_done: 0,
+        converted: 0,
+        failed: Vec::new(),
+        manifest: None,
+    };
+    for (id, o) in outcomes {
+        match o {
+            UnitOutcome::AlreadyDone => summary.already_done += 1,
+            UnitOutcome::Done { .. } => summary.converted += 1,
+            UnitOutcome::Failed(r) => summary.failed.push((id, r)),
+        }
+    }
+    summary.manifest = finalize(&opts.out)?;
+    Ok(summary)
+}
+
+fn run_unit(opts: &RunOptions, source: &dyn Source, unit: &Unit) -> UnitOutcome {
+    let hash = unit_hash(&unit.id);
+    let rec_path = record_path(&opts.out, &hash);
+    if let Ok(rec) = dataset::read_json::<UnitRecord>(&rec_path) {
+        if rec.ok && rec.id == unit.id {
+            return UnitOutcome::AlreadyDone;
+        }
+    }
+    let record = match std::panic::catch_unwind(AssertUnwindSafe(|| convert_unit(opts, source, unit, &hash))) {
+        Ok(Ok(rec)) => rec,
+        Ok(Err(e)) => failed_record(unit, e.to_string()),
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            failed_record(unit, format!("internal error (panic): {msg}"))
+        }
+    };
+    let outcome = if record.ok {
+        UnitOutcome::Done {
+            samples: record.samples,
+        }
+    } else {
+        UnitOutcome::Failed(record.report.first().map(|r| r.reason.clone()).unwrap_or_default())
+    };
+    if let Err(e) = dataset::write_json_atomic(&rec_path, &record) {
+        return UnitOutcome::Failed(format!("cannot record unit: {e}"));
+    }
+    outcome
+}
+
+fn failed_record(unit: &Unit, reason: String) -> UnitRecord {
+    let path = unit
+        .inputs
+        .first()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    UnitRecord {
+        id: unit.id.clone(),
+        ok: false,
+        samples: 0,
+        shards: vec![],
+        subjects: vec![],
+        report: vec![ReportEntry {
+            outcome: Outcome::Failed,
+            unit: unit.id.clone(),
+            path,
+            reason: one_line(&reason),
+        }],
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split('\n').map(str::trim).collect::<Vec<_>>().join(" ")
+}
+
+struct UnitSink<'a> {
+    writer: Option<ShardWriter>,
+    unit: &'a Unit,
+    source: &'a str,
+    subject: Option<String>,
+    samples: u64,
+    subjects: Vec<SubjectRow>,
+    report: Vec<ReportEntry>,
+    root: &'a Path,
+}
+
+impl SampleSink for UnitSink<'_> {
+    fn write_sample(&mut self, mut sample: Sample) -> Result<()> {
+        if sample.subject.is_none() {
+            sample.subject = self.subject.clone();
+        }
+        let w = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| Error::Other("sink closed".into()))?;
+        w.write(&sample)?;
+        self.samples += 1;
+        Ok(())
+    }
+
+    fn subject(&mut self, mut row: SubjectRow) -> Result<()> {
+        if row.source.is_empty() {
+            row.source = self.source.to_string();
+        }
+        self.subjects.push(row);
+        Ok(())
+    }
+
+    fn skipped(&mut self, path: &Path, reason: &str) {
+        let rel = path.strip_prefix(self.root).unwrap_or(path);
+        self.report.push(ReportEntry {
+            outcome: Outcome::Skipped,
+            unit: self.unit.id.clone(),
+            path: rel.display().to_string(),
+            reason: one_line(reason),
+        });
+    }
+}
+
+fn convert_unit(opts: &RunOptions, source: &dyn Source, unit: &Unit, hash: &str) -> Result<UnitRecord> {
+    let writer_opts = WriterOptions {
+        defer_commit: true,
+        split: None,
+        ..opts.writer.clone()
+    };
+    let writer = ShardWriter::create(&opts.out, &format!("u{hash}"), writer_opts)?;
+    let ctx = UnitContext {
+        root: &opts.root,
+        source: &opts.entry.id,
+        subject_namespace: opts.entry.namespace(),
+        pseudonymizer: &opts.pseudonymizer,
+        keep_identity: opts.keep_identity,
+        chunk_seconds: opts.chunk_seconds,
+    };
+    let mut sink = UnitSink {
+        writer: Some(writer),
+        unit,
+        source: &opts.entry.id,
+        subject: unit.subject.as_deref().map(|s| ctx.pseudonym(s)),
+        samples: 0,
+        subjects: vec![],
+        report: vec![],
+        root: &opts.root,
+    };
+    let res = source.convert(unit, &ctx, &mut sink);
+    let writer = sink.writer.take();
+    match res {
+        Ok(()) => {
+            let shards = match writer {
+                Some(w) => w.finish()?,
+                None => vec![],
+            };
+            let mut subjects = SubjectRow::merge_rows(sink.subjects);
+            if subjects.len() == 1 && subjects[0].n_samples == 0 {
+                subjects[0].n_samples = sink.samples;
+            }
+            Ok(UnitRecord {
+                id: unit.id.clone(),
+                ok: true,
+                samples: sink.samples,
+                shards,
+                subjects,
+                report: sink.report,
+            })
+        }
+        Err(e) => {
+            if let Some(w) = writer {
+                w.abort();
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Writes the manifest, `subjects.parquet` and `report.jsonl` when every planned unit has a
+/// record; returns `None` (and writes nothing) while some are missing (other ranks still
+/// running). This is what `bomdata merge` calls.
+pub fn finalize(out: &Path) -> Result<Option<Manifest>> {
+    let plan: Plan = dataset::read_json(&state(out).join("plan.json"))?;
+    let mut records = Vec::with_capacity(plan.units.len());
+    for u in &plan.units {
+        match dataset::read_json::<UnitRecord>(&record_path(out, &u.hash)) {
+            Ok(r) if r.id == u.id => records.push(r),
+            _ => return Ok(None),
+        }
+    }
+    let mut shards = Vec::new();
+    let mut subjects = Vec::new();
+    let mut report = Vec::new();
+    let mut failed = 0;
+    for r in records {
+        if !r.ok {
+            failed += 1;
+        }
+        shards.extend(r.shards);
+        subjects.extend(r.subjects);
+        report.extend(r.report);
+    }
+    let subjects = SubjectRow::merge_rows(subjects);
+    let mut lines = Vec::new();
+    for r in &report {
+        serde_json::to_writer(&mut lines, r).map_err(|e| Error::Other(e.to_string()))?;
+        lines.push(b'\n');
+    }
+    dataset::write_atomic(&out.join(dataset::REPORT), &lines)?;
+    let table = bomdata_shard::subjects::write(out, &subjects)?;
+    let distinct: BTreeSet<&str> = subjects.iter().map(|s| s.subject.as_str()).collect();
+    let manifest = Manifest {
+        layout_version: bomdata_schemas::LAYOUT_VERSION.to_string(),
+        kind: DatasetKind::Canonical,
+        tool: format!("bomdata {}", env!("CARGO_PKG_VERSION")),
+        sources: vec![plan.source.clone()],
+        profile: None,
+        tokenizer: None,
+        counts: Counts {
+            samples: shards.iter().map(|s| s.samples).sum(),
+            shards: shards.len() as u64,
+            bytes: shards.iter().map(|s| s.size).sum(),
+            units: plan.units.len() as u64,
+            failed_units: failed,
+            subjects: distinct.len() as u64,
+        },
+        shards,
+        tables: vec![table],
+    };
+    dataset::remove_temporaries(&out.join(dataset::SHARDS))?;
+    dataset::write_manifest(out, &manifest)?;
+    Ok(Some(manifest))
+}

@@ -1,0 +1,198 @@
+//! ADNI NIfTI downloads from LONI IDA (`adapter = "adni"`).
+//!
+//! Tree: `.../{PTID}/{series description}/{acquisition date-time}/{ImageUID}/*.nii[.gz]`, PTID
+//! like `002_S_0295`, date-time like `2006-04-18_08_20_30.0`, ImageUID like `I45108`.
+//!
+//! - Modality from the series description (and `_PT_` in the file name): fMRI for
+//!   resting-state/fMRI series, dMRI for DTI/DWI, PET for PET tracers, else sMRI.
+//! - Session: the subject's visit number `vNN`, counting distinct acquisition dates of that
+//!   subject in the tree (so no date is written); run: the series description plus the
+//!   image's rank among same-series images of that visit. The ImageUID is not written.
+//! - A `.json` beside the image (dcm2niix sidecar) gives `RepetitionTime` and PET
+//!   `FrameTimesStart`/`FrameDuration`; `.bval`/`.bvec` beside a DTI image give its gradients.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use bomdata_nifti as nifti;
+use bomdata_schemas::Modality;
+use bomdata_schemas::mri::FrameTiming;
+
+use super::bids::{SampleTarget, VolumeInfo, file_size, nifti_stem, parse_gradients, read_text, unit_id, volume_sample};
+use crate::source::{SampleSink, Source, Unit, UnitContext};
+use crate::{Error, Result};
+
+/// The ADNI adapter.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Adni;
+
+/// Whether `s` is an ADNI PTID (`###_S_####`).
+pub fn is_ptid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[..3].iter().all(u8::is_ascii_digit)
+        && &b[3..6] == b"_S_"
+        && b[6..].iter().all(u8::is_ascii_digit)
+}
+
+/// Modality from a series description and file name.
+pub fn modality_of(series: &str, file: &str) -> Modality {
+    let s = series.to_ascii_lowercase();
+    let has = |k: &[&str]| k.iter().any(|k| s.contains(k));
+    if file.contains("_PT_") || has(&["pet", "av45", "av1451", "fbb", "fdg", "pib", "amyloid", "tau", "florbetapir", "florbetaben", "flortaucipir"]) {
+        Modality::Pet
+    } else if has(&["fmri", "resting", "fcmri", "bold", "rsfmri"]) {
+        Modality::Fmri
+    } else if has(&["dti", "dwi", "diffusion"]) {
+        Modality::Dmri
+    } else {
+        Modality::Smri
+    }
+}
+
+struct Found {
+    rel: PathBuf,
+    ptid: String,
+    series: String,
+    date: String,
+    uid: String,
+}
+
+fn parse(rel: &Path) -> Option<Found> {
+    let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let n = parts.len();
+    if n < 5 || nifti_stem(&parts[n - 1]).is_none() || !is_ptid(&parts[n - 5]) {
+        return None;
+    }
+    let date: String = parts[n - 3].chars().take(10).collect();
+    Some(Found {
+        rel: rel.to_path_buf(),
+        ptid: parts[n - 5].clone(),
+        series: parts[n - 4].clone(),
+        date,
+        uid: parts[n - 2].clone(),
+    })
+}
+
+fn sibling(path: &Path, ext: &str) -> Option<PathBuf> {
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    let p = path.with_file_name(format!("{}.{ext}", nifti_stem(&name)?));
+    p.is_file().then_some(p)
+}
+
+impl Source for Adni {
+    fn name(&self) -> &'static str {
+        "adni"
+    }
+
+    fn modalities(&self) -> &'static [Modality] {
+        &[Modality::Smri, Modality::Fmri, Modality::Dmri, Modality::Pet]
+    }
+
+    fn plan(&self, root: &Path) -> Result<Vec<Unit>> {
+        let mut found = Vec::new();
+        for entry in walkdir::WalkDir::new(root).follow_links(true) {
+            let entry = entry.map_err(|e| Error::Other(format!("walking {}: {e}", root.display())))?;
+            if entry.file_type().is_file() {
+                if let Some(f) = parse(entry.path().strip_prefix(root).unwrap_or(entry.path())) {
+                    found.push(f);
+                }
+            }
+        }
+        // Visit numbers per subject from the distinct dates; image rank per (visit, series).
+        let mut dates: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for f in &found {
+            dates.entry(&f.ptid).or_default().insert(&f.date);
+        }
+        let mut ranks: BTreeMap<(&str, &str, &str), BTreeSet<(&str, &Path)>> = BTreeMap::new();
+        for f in &found {
+            ranks.entry((&f.ptid, &f.date, &f.series)).or_default().insert((&f.uid, &f.rel));
+        }
+        let mut units = Vec::new();
+        for f in &found {
+            let visit = dates[f.ptid.as_str()].iter().position(|d| *d == f.date).unwrap_or(0) + 1;
+            let rank = ranks[&(f.ptid.as_str(), f.date.as_str(), f.series.as_str())]
+                .iter()
+                .position(|(_, r)| *r == f.rel.as_path())
+                .unwrap_or(0)
+                + 1;
+            let file = f.rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let modality = modality_of(&f.series, &file);
+            let abs = root.join(&f.rel);
+            let mut inputs = vec![f.rel.clone()];
+            for ext in ["json", "bval", "bvec"] {
+                if let Some(p) = sibling(&abs, ext) {
+                    inputs.push(p.strip_prefix(root).unwrap_or(&p).to_path_buf());
+                }
+            }
+            let bytes = inputs.iter().map(|p| file_size(&root.join(p))).sum();
+            units.push(Unit {
+                id: unit_id("", &f.rel),
+                subject: Some(f.ptid.clone()),
+                session: Some(format!("v{visit:02}")),
+                inputs,
+                bytes,
+                detail: serde_json::json!({
+                    "modality": modality,
+                    "kind": f.series,
+                    "run": format!("{}-{rank}", f.series),
+                }),
+            });
+        }
+        units.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(units)
+    }
+
+    fn convert(&self, unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()> {
+        let rel = unit.inputs.first().ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
+        let path = ctx.path(rel);
+        let d = &unit.detail;
+        let modality: Modality = serde_json::from_value(d["modality"].clone())
+            .map_err(|e| Error::Other(format!("unit {}: {e}", unit.id)))?;
+        let mut info = VolumeInfo {
+            modality: Some(modality),
+            kind: d["kind"].as_str().map(String::from),
+            ..Default::default()
+        };
+        if let Some(json) = sibling(&path, "json") {
+            let v: serde_json::Value = serde_json::from_str(&read_text(&json)?)
+                .map_err(|e| Error::input(&json, format!("invalid json sidecar: {e}")))?;
+            info.repetition_time_s = v.get("RepetitionTime").and_then(|x| x.as_f64());
+            let list = |k: &str| -> Option<Vec<f64>> { v.get(k)?.as_array()?.iter().map(|x| x.as_f64()).collect() };
+            if modality == Modality::Pet {
+                if let (Some(starts_s), Some(durations_s)) = (list("FrameTimesStart"), list("FrameDuration")) {
+                    info.frames = Some(FrameTiming { starts_s, durations_s });
+                }
+            }
+        }
+        if modality == Modality::Dmri {
+            if let (Some(bval), Some(bvec)) = (sibling(&path, "bval"), sibling(&path, "bvec")) {
+                info.gradients = Some(parse_gradients(&read_text(&bval)?, &read_text(&bvec)?, &bvec)?);
+            }
+        }
+        let reader = nifti::Reader::open(&path).map_err(|e| Error::input(&path, e))?;
+        let subject = unit.subject.clone().unwrap_or_default();
+        let target = SampleTarget {
+            subject: &subject,
+            session: unit.session.as_deref(),
+            run: d["run"].as_str(),
+            file: rel.to_string_lossy().into_owned(),
+        };
+        volume_sample(reader, info, target, ctx, sink, &path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ptid_and_modality() {
+        assert!(is_ptid("002_S_0295"));
+        assert!(!is_ptid("002_S_029"));
+        assert_eq!(modality_of("MPR__GradWarp__B1_Correction__N3__Scaled", "x.nii"), Modality::Smri);
+        assert_eq!(modality_of("Resting_State_fMRI", "x.nii"), Modality::Fmri);
+        assert_eq!(modality_of("Axial_DTI", "x.nii"), Modality::Dmri);
+        assert_eq!(modality_of("AV45_Coreg,_Avg,_Std_Img_and_Vox_Siz", "ADNI_x_PT_y.nii"), Modality::Pet);
+    }
+}
