@@ -1,3 +1,79 @@
-//! The `bomdata` command.
+//! The `bomdata` command: ingest raw consortium data, pack training shards, probe files,
+//! verify and inspect datasets.
+//!
+//! Exit codes: 0 everything done; 1 done with failures (listed in `report.jsonl`) or a
+//! refused file (`probe`) or damage found (`verify`); 2 could not run.
 
-fn main() {}
+/// `println!` that returns an error (e.g. a closed pipe) instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
+mod cmd;
+mod progress;
+
+use clap::{Parser, Subcommand};
+
+/// Turns raw neuroscience and genomics data into training shards.
+#[derive(Parser, Debug)]
+#[command(name = "bomdata", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Read a source tree into a canonical dataset (restartable, parallel).
+    Ingest(cmd::ingest::Args),
+    /// Pack a canonical dataset into model-ready training shards.
+    Shard(cmd::shard::Args),
+    /// Print what a reader sees in one file (header + value statistics) as JSON.
+    Probe(cmd::probe::Args),
+    /// Re-hash every shard and table of a dataset against its manifest.
+    Verify(cmd::verify::Args),
+    /// Summarise a dataset: counts by source, modality, split; sizes; failures.
+    Inspect(cmd::inspect::Args),
+    /// List the consortium sources of the registry and whether they are supported.
+    Sources(cmd::sources::Args),
+    /// Join the per-rank parts of a distributed ingest into one manifest.
+    Merge(cmd::merge::Args),
+    /// List the shard profiles and their parameters.
+    Profiles(cmd::profiles::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Ingest(a) => cmd::ingest::run(a),
+        Command::Shard(a) => cmd::shard::run(a),
+        Command::Probe(a) => cmd::probe::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
+        Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Sources(a) => cmd::sources::run(a),
+        Command::Merge(a) => cmd::merge::run(a),
+        Command::Profiles(a) => cmd::profiles::run(a),
+    };
+    let code = match result {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                0
+            } else {
+                eprintln!("bomdata: error: {e:#}");
+                2
+            }
+        }
+    };
+    std::process::exit(code);
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

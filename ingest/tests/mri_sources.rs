@@ -61,7 +61,12 @@ impl SampleSink for MemSink {
 /// Stored values `i` for voxel i in file order; scaled by `slope`/`inter` when given.
 fn nifti_bytes(dt: DataType, shape: &[u64], slope: f64, inter: f64, gz: bool) -> Vec<u8> {
     let n: u64 = shape.iter().product();
-    let affine = [[-2.0, 0.0, 0.0, 90.0], [0.0, 2.0, 0.0, -126.0], [0.0, 0.0, 2.0, -72.0], [0.0, 0.0, 0.0, 1.0]];
+    let affine = [
+        [-2.0, 0.0, 0.0, 90.0],
+        [0.0, 2.0, 0.0, -126.0],
+        [0.0, 0.0, 2.0, -72.0],
+        [0.0, 0.0, 0.0, 1.0],
+    ];
     let mut zooms = vec![2.0, 2.0, 2.0];
     if shape.len() > 3 {
         zooms.push(0.735);
@@ -73,7 +78,8 @@ fn nifti_bytes(dt: DataType, shape: &[u64], slope: f64, inter: f64, gz: bool) ->
         .with_scaling(slope, inter)
         .with_descrip("Patient John Doe 1970-01-01");
     let mut w = Writer::new(Vec::new(), &opts).unwrap();
-    w.write_values(&(0..n).map(|i| (i % 100) as f64).collect::<Vec<_>>()).unwrap();
+    w.write_values(&(0..n).map(|i| (i % 100) as f64).collect::<Vec<_>>())
+        .unwrap();
     let plain = w.finish().unwrap();
     if !gz {
         return plain;
@@ -90,11 +96,19 @@ fn put(root: &Path, rel: &str, bytes: &[u8]) {
 }
 
 fn nii(root: &Path, rel: &str, shape: &[u64]) {
-    put(root, rel, &nifti_bytes(DataType::Int16, shape, 0.5, 10.0, rel.ends_with(".gz")));
+    put(
+        root,
+        rel,
+        &nifti_bytes(DataType::Int16, shape, 0.5, 10.0, rel.ends_with(".gz")),
+    );
 }
 
 /// Converts every planned unit; returns the sink and the per-unit errors (unit id, message).
-fn ingest(source: &dyn Source, root: &Path, keep_identity: bool) -> (Vec<Unit>, MemSink, Vec<(String, String)>) {
+fn ingest(
+    source: &dyn Source,
+    root: &Path,
+    keep_identity: bool,
+) -> (Vec<Unit>, MemSink, Vec<(String, String)>) {
     let units = source.plan(root).unwrap();
     let pseudonymizer = Pseudonymizer::new(b"test key".to_vec());
     let ctx = UnitContext {
@@ -127,7 +141,10 @@ fn check_volume(s: &Sample, shape: &[u64]) {
     assert_eq!(v.dtype, npy::Dtype::F32);
     let shape_us: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
     assert_eq!(v.shape, shape_us);
-    let data: Vec<f32> = bytes[v.data_offset..].chunks(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let data: Vec<f32> = bytes[v.data_offset..]
+        .chunks(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
     let n = data.len();
     // Walk C order: the last axis fastest; file order has the first axis fastest.
     let mut idx = vec![0usize; shape_us.len()];
@@ -136,7 +153,11 @@ fn check_volume(s: &Sample, shape: &[u64]) {
         for a in (0..idx.len()).rev() {
             f = f * shape_us[a] + idx[a];
         }
-        assert_eq!(*value, ((f % 100) as f64 * 0.5 + 10.0) as f32, "C index {c} = {idx:?}");
+        assert_eq!(
+            *value,
+            ((f % 100) as f64 * 0.5 + 10.0) as f32,
+            "C index {c} = {idx:?}"
+        );
         for a in (0..idx.len()).rev() {
             idx[a] += 1;
             if idx[a] < shape_us[a] {
@@ -149,11 +170,17 @@ fn check_volume(s: &Sample, shape: &[u64]) {
 
 fn no_identity(sink: &MemSink, originals: &[&str]) {
     for s in &sink.samples {
-        let m = std::str::from_utf8(&s.member("meta.json").unwrap().data).unwrap().to_string();
+        let m = std::str::from_utf8(&s.member("meta.json").unwrap().data)
+            .unwrap()
+            .to_string();
         assert!(!m.contains("John Doe"), "descrip leaked into {}", s.key);
         for id in originals {
             assert!(!s.key.contains(id), "original id {id} in key {}", s.key);
-            assert!(!m.contains(&format!("\"{id}\"")), "original id {id} in meta of {}", s.key);
+            assert!(
+                !m.contains(&format!("\"{id}\"")),
+                "original id {id} in meta of {}",
+                s.key
+            );
         }
     }
 }
@@ -162,31 +189,81 @@ fn no_identity(sink: &MemSink, originals: &[&str]) {
 fn bids_tree() {
     let dir = TempDir::new("bids");
     let root = dir.0.as_path();
-    put(root, "dataset_description.json", br#"{"Name": "synthetic", "BIDSVersion": "1.8.0"}"#);
-    nii(root, "sub-01/anat/sub-01_T1w.nii.gz", &[4, 5, 6]);
-    nii(root, "sub-01/anat/sub-01_FLAIR.nii", &[3, 3, 3]);
-    nii(root, "sub-01/ses-1/func/sub-01_ses-1_task-rest_run-1_bold.nii.gz", &[3, 4, 2, 5]);
-    put(root, "task-rest_bold.json", br#"{"RepetitionTime": 2.0, "TaskName": "rest"}"#);
-    nii(root, "sub-01/ses-1/dwi/sub-01_ses-1_dwi.nii.gz", &[2, 2, 2, 3]);
-    put(root, "sub-01/ses-1/dwi/sub-01_ses-1_dwi.bval", b"0 1000 2000\n");
-    put(root, "sub-01/ses-1/dwi/sub-01_ses-1_dwi.bvec", b"0 1 0\n0 0 1\n0 0 0\n");
-    nii(root, "sub-02/pet/sub-02_trc-FDG_pet.nii.gz", &[2, 2, 2, 2]);
-    put(root, "sub-02/pet/sub-02_trc-FDG_pet.json", br#"{"FrameTimesStart": [0, 300], "FrameDuration": [300, 300]}"#);
-    nii(root, "derivatives/fmriprep/sub-01/anat/sub-01_T1w.nii.gz", &[2, 2, 2]);
-    nii(root, "sub-01/anat/sub-01_T1w_mask.nii.gz", &[2, 2, 2]);
+    put(
+        root,
+        "dataset_description.json",
+        br#"{"Name": "synthetic", "BIDSVersion": "1.8.0"}"#,
+    );
+    nii(root, "sub-pat01/anat/sub-pat01_T1w.nii.gz", &[4, 5, 6]);
+    nii(root, "sub-pat01/anat/sub-pat01_FLAIR.nii", &[3, 3, 3]);
+    nii(
+        root,
+        "sub-pat01/ses-1/func/sub-pat01_ses-1_task-rest_run-1_bold.nii.gz",
+        &[3, 4, 2, 5],
+    );
+    put(
+        root,
+        "task-rest_bold.json",
+        br#"{"RepetitionTime": 2.0, "TaskName": "rest"}"#,
+    );
+    nii(
+        root,
+        "sub-pat01/ses-1/dwi/sub-pat01_ses-1_dwi.nii.gz",
+        &[2, 2, 2, 3],
+    );
+    put(
+        root,
+        "sub-pat01/ses-1/dwi/sub-pat01_ses-1_dwi.bval",
+        b"0 1000 2000\n",
+    );
+    put(
+        root,
+        "sub-pat01/ses-1/dwi/sub-pat01_ses-1_dwi.bvec",
+        b"0 1 0\n0 0 1\n0 0 0\n",
+    );
+    nii(
+        root,
+        "sub-pat02/pet/sub-pat02_trc-FDG_pet.nii.gz",
+        &[2, 2, 2, 2],
+    );
+    put(
+        root,
+        "sub-pat02/pet/sub-pat02_trc-FDG_pet.json",
+        br#"{"FrameTimesStart": [0, 300], "FrameDuration": [300, 300]}"#,
+    );
+    nii(
+        root,
+        "derivatives/fmriprep/sub-pat01/anat/sub-pat01_T1w.nii.gz",
+        &[2, 2, 2],
+    );
+    nii(root, "sub-pat01/anat/sub-pat01_T1w_mask.nii.gz", &[2, 2, 2]);
     // A broken file: wrong sizeof_hdr.
     let mut bad = nifti_bytes(DataType::Int16, &[2, 2, 2], 1.0, 0.0, false);
     bad[0..4].copy_from_slice(&123i32.to_le_bytes());
-    put(root, "sub-03/anat/sub-03_T1w.nii", &bad);
+    put(root, "sub-pat03/anat/sub-pat03_T1w.nii", &bad);
 
     let (units, sink, errors) = ingest(&Bids, root, false);
-    assert_eq!(units.len(), 6, "{:#?}", units.iter().map(|u| &u.id).collect::<Vec<_>>());
+    assert_eq!(
+        units.len(),
+        6,
+        "{:#?}",
+        units.iter().map(|u| &u.id).collect::<Vec<_>>()
+    );
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(errors[0].1.contains("sub-03_T1w.nii") && errors[0].1.contains("sizeof_hdr"), "{}", errors[0].1);
+    assert!(
+        errors[0].1.contains("sub-pat03_T1w.nii") && errors[0].1.contains("sizeof_hdr"),
+        "{}",
+        errors[0].1
+    );
     assert!(!errors[0].1.contains('\n'));
     assert_eq!(sink.samples.len(), 5);
 
-    let by_kind = |k: &str| sink.samples.iter().find(|s| meta(s).kind.as_deref() == Some(k)).unwrap();
+    let by_kind = |k: &str| {
+        sink.samples
+            .iter()
+            .find(|s| meta(s).kind.as_deref() == Some(k))
+            .unwrap()
+    };
     let t1 = by_kind("T1w");
     check_volume(t1, &[4, 5, 6]);
     let m = meta(t1);
@@ -194,14 +271,21 @@ fn bids_tree() {
     assert_eq!(m.affine[1][3], -126.0);
     assert_eq!(m.voxel_size, [2.0, 2.0, 2.0]);
     assert!(m.scaling.applied && m.scaling.slope == 0.5 && m.scaling.inter == 10.0);
-    assert_eq!(m.provenance.file, "sub-01/anat/sub-01_T1w.nii.gz");
+    assert_eq!(m.provenance.file, "sub-pat01/anat/sub-pat01_T1w.nii.gz");
     assert!(m.identity.is_none());
 
     let bold = by_kind("bold");
     check_volume(bold, &[3, 4, 2, 5]);
     let m = meta(bold);
-    assert_eq!((m.modality, m.repetition_time_s, m.task.as_deref()), (Modality::Fmri, Some(2.0), Some("rest")));
-    assert!(bold.key.contains("_1_task-rest_run-1_bold_fmri"), "{}", bold.key);
+    assert_eq!(
+        (m.modality, m.repetition_time_s, m.task.as_deref()),
+        (Modality::Fmri, Some(2.0), Some("rest"))
+    );
+    assert!(
+        bold.key.contains("_1_task-rest_run-1_bold_fmri"),
+        "{}",
+        bold.key
+    );
 
     let dwi = meta(by_kind("dwi"));
     let g = dwi.gradients.unwrap();
@@ -211,11 +295,11 @@ fn bids_tree() {
     let pet = meta(by_kind("pet"));
     assert_eq!(pet.frames.unwrap().starts_s, vec![0.0, 300.0]);
 
-    // Subject rows: sub-01 has smri (no session) and fmri + dmri in ses-1.
+    // Subject rows: sub-pat01 has smri (no session) and fmri + dmri in ses-1.
     let rows = SubjectRow::merge_rows(sink.subjects.clone());
     let ses1 = rows.iter().find(|r| r.session == "1").unwrap();
     assert_eq!(ses1.modalities, vec![Modality::Fmri, Modality::Dmri]);
-    no_identity(&sink, &["sub-01", "sub-02", "01", "02"]);
+    no_identity(&sink, &["sub-pat01", "sub-pat02", "pat01", "pat02"]);
 
     // With keep_identity the header text is kept.
     let (_, sink, _) = ingest(&Bids, root, true);
@@ -226,7 +310,8 @@ fn bids_tree() {
 fn zip_with(path: &Path, entries: &[(&str, &[u8])]) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
-    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     for (name, data) in entries {
         z.start_file(*name, opts).unwrap();
         z.write_all(data).unwrap();
@@ -240,43 +325,102 @@ fn ukb_zips_and_folders() {
     let root = dir.0.as_path();
     let t1 = nifti_bytes(DataType::Int16, &[4, 3, 2], 0.5, 10.0, true);
     let mni = nifti_bytes(DataType::Int16, &[5, 4, 3], 0.5, 10.0, true);
-    zip_with(&root.join("20252/1234567_20252_2_0.zip"), &[("T1/T1.nii.gz", &t1), ("T1/T1_brain_to_MNI.nii.gz", &mni), ("T1/T1_brain.nii.gz", &t1)]);
+    zip_with(
+        &root.join("20252/1234567_20252_2_0.zip"),
+        &[
+            ("T1/T1.nii.gz", &t1),
+            ("T1/T1_brain_to_MNI.nii.gz", &mni),
+            ("T1/T1_brain.nii.gz", &t1),
+        ],
+    );
     let dwi = nifti_bytes(DataType::Int16, &[2, 2, 2, 3], 0.5, 10.0, true);
     zip_with(
         &root.join("20250/1234567_20250_2_0.zip"),
-        &[("dMRI/dMRI/data_ud.nii.gz", &dwi), ("dMRI/dMRI/bvals", b"0 1000 1000"), ("dMRI/dMRI/bvecs", b"0 1 0\n0 0 1\n0 0 0")],
+        &[
+            ("dMRI/dMRI/data_ud.nii.gz", &dwi),
+            ("dMRI/dMRI/bvals", b"0 1000 1000"),
+            ("dMRI/dMRI/bvecs", b"0 1 0\n0 0 1\n0 0 0"),
+        ],
     );
     let bold = nifti_bytes(DataType::Int16, &[3, 3, 2, 4], 0.5, 10.0, true);
-    zip_with(&root.join("20227/2345678_20227_2_0.zip"), &[("fMRI/rfMRI.nii.gz", &bold), ("fMRI/unusable/README", b"x")]);
-    zip_with(&root.join("20252/3456789_20252_2_0.zip"), &[("T1/T1.nii.gz", &t1), ("../evil.sh", b"rm -rf /")]);
+    zip_with(
+        &root.join("20227/2345678_20227_2_0.zip"),
+        &[("fMRI/rfMRI.nii.gz", &bold), ("fMRI/unusable/README", b"x")],
+    );
+    zip_with(
+        &root.join("20252/3456789_20252_2_0.zip"),
+        &[("T1/T1.nii.gz", &t1), ("../evil.sh", b"rm -rf /")],
+    );
     // A truncated image inside an otherwise good zip.
-    zip_with(&root.join("20253/5678901_20253_2_0.zip"), &[("T2_FLAIR/T2_FLAIR.nii.gz", &t1[..t1.len() / 2])]);
+    let big = nifti_bytes(DataType::Float32, &[30, 30, 30], 1.0, 0.0, true);
+    zip_with(
+        &root.join("20253/5678901_20253_2_0.zip"),
+        &[("T2_FLAIR/T2_FLAIR.nii.gz", &big[..big.len() / 2])],
+    );
     // The unzipped form.
-    put(root, "unzipped/4567890_20253_2_0/T2_FLAIR/T2_FLAIR.nii.gz", &t1);
+    put(
+        root,
+        "unzipped/4567890_20253_2_0/T2_FLAIR/T2_FLAIR.nii.gz",
+        &t1,
+    );
 
     let (units, sink, errors) = ingest(&Ukb, root, false);
     // 20252 zips: 2 kinds each (x2 zips); 20250: 1; 20227: 2; 20253 zip: 2; folder: 1 present.
-    assert_eq!(units.len(), 10, "{:#?}", units.iter().map(|u| &u.id).collect::<Vec<_>>());
+    assert_eq!(
+        units.len(),
+        10,
+        "{:#?}",
+        units.iter().map(|u| &u.id).collect::<Vec<_>>()
+    );
     let mut msgs: Vec<&str> = errors.iter().map(|(_, m)| m.as_str()).collect();
     msgs.sort();
     assert_eq!(errors.len(), 3, "{errors:?}");
-    assert!(msgs.iter().filter(|m| m.contains("3456789_20252_2_0.zip") && m.contains("escapes")).count() == 2, "{msgs:?}");
-    assert!(msgs.iter().any(|m| m.contains("5678901_20253_2_0.zip!T2_FLAIR/T2_FLAIR.nii.gz") && m.contains("data ends early")), "{msgs:?}");
+    assert!(
+        msgs.iter()
+            .filter(|m| m.contains("3456789_20252_2_0.zip") && m.contains("escapes"))
+            .count()
+            == 2,
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter().any(
+            |m| m.contains("5678901_20253_2_0.zip!T2_FLAIR/T2_FLAIR.nii.gz")
+                && m.contains("data ends early")
+        ),
+        "{msgs:?}"
+    );
     assert!(errors.iter().all(|(_, m)| !m.contains('\n')));
     // Missing members are reported as skipped, not failed.
-    assert_eq!(sink.skipped.len(), 3, "{:?}", sink.skipped);
+    assert_eq!(sink.skipped.len(), 2, "{:?}", sink.skipped);
     assert_eq!(sink.samples.len(), 5);
 
     let kinds: Vec<String> = sink.samples.iter().map(|s| meta(s).kind.unwrap()).collect();
-    assert_eq!(kinds, vec!["dwi", "T1", "T1_brain_to_MNI", "rfMRI", "T2_FLAIR"]);
-    check_volume(&sink.samples[1], &[4, 3, 2]);
-    check_volume(&sink.samples[2], &[5, 4, 3]);
-    let m = meta(&sink.samples[0]);
+    assert_eq!(
+        kinds,
+        vec!["rfMRI", "dwi", "T1", "T1_brain_to_MNI", "T2_FLAIR"]
+    );
+    let by_kind = |k: &str| {
+        sink.samples
+            .iter()
+            .find(|s| meta(s).kind.as_deref() == Some(k))
+            .unwrap()
+    };
+    check_volume(by_kind("T1"), &[4, 3, 2]);
+    check_volume(by_kind("T1_brain_to_MNI"), &[5, 4, 3]);
+    check_volume(by_kind("T2_FLAIR"), &[4, 3, 2]);
+    let m = meta(by_kind("dwi"));
     assert_eq!(m.gradients.unwrap().bvals.len(), 3);
-    assert_eq!(m.provenance.file, "20250/1234567_20250_2_0.zip!dMRI/dMRI/data_ud.nii.gz");
-    let m = meta(&sink.samples[3]);
+    assert_eq!(
+        m.provenance.file,
+        "20250/1234567_20250_2_0.zip!dMRI/dMRI/data_ud.nii.gz"
+    );
+    let m = meta(by_kind("rfMRI"));
     assert_eq!(m.repetition_time_s, Some(0.735f32 as f64));
-    assert!(sink.samples[1].key.ends_with("_2_T1_smri"), "{}", sink.samples[1].key);
+    assert!(
+        by_kind("T1").key.ends_with("_2_T1_smri"),
+        "{}",
+        by_kind("T1").key
+    );
     no_identity(&sink, &["1234567", "2345678", "4567890"]);
 }
 
@@ -284,11 +428,31 @@ fn ukb_zips_and_folders() {
 fn hcp_tree() {
     let dir = TempDir::new("hcp");
     let root = dir.0.as_path();
-    nii(root, "100307/MNINonLinear/Results/rfMRI_REST1_LR/rfMRI_REST1_LR_hp2000_clean.nii.gz", &[3, 3, 3, 4]);
-    nii(root, "100307/MNINonLinear/Results/tfMRI_WM_RL/tfMRI_WM_RL.nii.gz", &[3, 3, 3, 2]);
-    put(root, "100307/MNINonLinear/Results/rfMRI_REST1_LR/rfMRI_REST1_LR_Atlas_hp2000_clean.dtseries.nii", b"cifti");
-    put(root, "100307/MNINonLinear/Results/rfMRI_REST1_LR/Movement_Regressors.txt", b"0 0 0");
-    nii(root, "100307/MNINonLinear/T1w_restore_brain.nii.gz", &[4, 4, 4]);
+    nii(
+        root,
+        "100307/MNINonLinear/Results/rfMRI_REST1_LR/rfMRI_REST1_LR_hp2000_clean.nii.gz",
+        &[3, 3, 3, 4],
+    );
+    nii(
+        root,
+        "100307/MNINonLinear/Results/tfMRI_WM_RL/tfMRI_WM_RL.nii.gz",
+        &[3, 3, 3, 2],
+    );
+    put(
+        root,
+        "100307/MNINonLinear/Results/rfMRI_REST1_LR/rfMRI_REST1_LR_Atlas_hp2000_clean.dtseries.nii",
+        b"cifti",
+    );
+    put(
+        root,
+        "100307/MNINonLinear/Results/rfMRI_REST1_LR/Movement_Regressors.txt",
+        b"0 0 0",
+    );
+    nii(
+        root,
+        "100307/MNINonLinear/T1w_restore_brain.nii.gz",
+        &[4, 4, 4],
+    );
     nii(root, "100307/T1w/Diffusion/data.nii.gz", &[2, 2, 2, 2]);
     put(root, "100307/T1w/Diffusion/bvals", b"5 1000");
     put(root, "100307/T1w/Diffusion/bvecs", b"1 0\n0 1\n0 0");
@@ -297,9 +461,16 @@ fn hcp_tree() {
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(units.len(), 4);
     let metas: Vec<VolumeMeta> = sink.samples.iter().map(meta).collect();
-    let rest = metas.iter().find(|m| m.task.as_deref() == Some("REST1")).unwrap();
-    assert_eq!((rest.modality, rest.kind.as_deref(), rest.shape.clone()), (Modality::Fmri, Some("rfMRI"), vec![3, 3, 3, 4]));
-    assert!(metas.iter().any(|m| m.modality == Modality::Dmri && m.gradients.as_ref().unwrap().bvals == vec![5.0, 1000.0]));
+    let rest = metas
+        .iter()
+        .find(|m| m.task.as_deref() == Some("REST1"))
+        .unwrap();
+    assert_eq!(
+        (rest.modality, rest.kind.as_deref(), rest.shape.clone()),
+        (Modality::Fmri, Some("rfMRI"), vec![3, 3, 3, 4])
+    );
+    assert!(metas.iter().any(|m| m.modality == Modality::Dmri
+        && m.gradients.as_ref().unwrap().bvals == vec![5.0, 1000.0]));
     assert!(metas.iter().any(|m| m.modality == Modality::Smri));
     for s in &sink.samples {
         let m = meta(s);
@@ -313,19 +484,56 @@ fn adni_tree() {
     let dir = TempDir::new("adni");
     let root = dir.0.as_path();
     let base = "ADNI/002_S_0295";
-    nii(root, &format!("{base}/MPR__GradWarp__B1_Correction__N3__Scaled/2006-04-18_08_20_30.0/I45108/ADNI_002_S_0295_MR_MPR__GradWarp__B1_Correction__N3__Scaled_Br_20070319113623975_S13408_I45108.nii"), &[4, 4, 3]);
-    nii(root, &format!("{base}/MPR__GradWarp__B1_Correction__N3__Scaled/2006-04-18_08_20_30.0/I45109/ADNI_002_S_0295_MR_repeat_S13409_I45109.nii"), &[4, 4, 3]);
-    nii(root, &format!("{base}/Resting_State_fMRI/2011-06-02_07_56_36.0/I238623/ADNI_002_S_0295_MR_Resting_State_fMRI_S110476_I238623.nii.gz"), &[3, 3, 2, 3]);
-    put(root, &format!("{base}/Resting_State_fMRI/2011-06-02_07_56_36.0/I238623/ADNI_002_S_0295_MR_Resting_State_fMRI_S110476_I238623.json"), br#"{"RepetitionTime": 3.0}"#);
-    nii(root, "ADNI/941_S_1195/AV45_Coreg,_Avg,_Std_Img_and_Vox_Siz,_Uniform_Resolution/2011-05-20_10_00_00.0/I250000/ADNI_941_S_1195_PT_AV45_S1_I250000.nii", &[3, 3, 3]);
+    nii(
+        root,
+        &format!(
+            "{base}/MPR__GradWarp__B1_Correction__N3__Scaled/2006-04-18_08_20_30.0/I45108/ADNI_002_S_0295_MR_MPR__GradWarp__B1_Correction__N3__Scaled_Br_20070319113623975_S13408_I45108.nii"
+        ),
+        &[4, 4, 3],
+    );
+    nii(
+        root,
+        &format!(
+            "{base}/MPR__GradWarp__B1_Correction__N3__Scaled/2006-04-18_08_20_30.0/I45109/ADNI_002_S_0295_MR_repeat_S13409_I45109.nii"
+        ),
+        &[4, 4, 3],
+    );
+    nii(
+        root,
+        &format!(
+            "{base}/Resting_State_fMRI/2011-06-02_07_56_36.0/I238623/ADNI_002_S_0295_MR_Resting_State_fMRI_S110476_I238623.nii.gz"
+        ),
+        &[3, 3, 2, 3],
+    );
+    put(
+        root,
+        &format!(
+            "{base}/Resting_State_fMRI/2011-06-02_07_56_36.0/I238623/ADNI_002_S_0295_MR_Resting_State_fMRI_S110476_I238623.json"
+        ),
+        br#"{"RepetitionTime": 3.0}"#,
+    );
+    nii(
+        root,
+        "ADNI/941_S_1195/AV45_Coreg,_Avg,_Std_Img_and_Vox_Siz,_Uniform_Resolution/2011-05-20_10_00_00.0/I250000/ADNI_941_S_1195_PT_AV45_S1_I250000.nii",
+        &[3, 3, 3],
+    );
 
     let (units, sink, errors) = ingest(&Adni, root, false);
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(units.len(), 4);
-    let sessions: Vec<&str> = units.iter().map(|u| u.session.as_deref().unwrap()).collect();
+    let sessions: Vec<&str> = units
+        .iter()
+        .map(|u| u.session.as_deref().unwrap())
+        .collect();
     assert_eq!(sessions, vec!["v01", "v01", "v02", "v01"]);
     let metas: Vec<VolumeMeta> = sink.samples.iter().map(meta).collect();
-    assert_eq!(metas.iter().filter(|m| m.modality == Modality::Smri).count(), 2);
+    assert_eq!(
+        metas
+            .iter()
+            .filter(|m| m.modality == Modality::Smri)
+            .count(),
+        2
+    );
     let rest = metas.iter().find(|m| m.modality == Modality::Fmri).unwrap();
     assert_eq!(rest.repetition_time_s, Some(3.0));
     assert!(metas.iter().any(|m| m.modality == Modality::Pet));

@@ -1,1 +1,49 @@
 //! bomdata-loader: streams bomdata shards into training jobs.
+//!
+//! A training job opens one or more dataset directories ([`Dataset::open`]), narrows the
+//! selection by split, source, modality, index or metadata predicates, mixes datasets with
+//! weights ([`Mixture`]), and plans a deterministic order per `(seed, epoch)` ([`Planner`]):
+//! shard permutation plus a bounded shuffle buffer (in samples or bytes), or a global shuffle
+//! through the index; optionally group-aware batches ([`Planner::with_groups`]) or same-subject
+//! pairing across modalities with a presence mask ([`Units::Pairs`]).
+//!
+//! Each rank takes its share of the global order ([`Partition`]: rank and world passed
+//! explicitly, [`DistEnv`] reads torchrun/Slurm variables) with an explicit remainder policy;
+//! [`Loader`] reads it on reader threads with bounded read-ahead, copying each `.npy` member
+//! once from the memory-mapped shard (or decoding `.zst` members on the reader threads) into one
+//! contiguous, reusable buffer per field. The small [`LoaderState`] (epoch, global position)
+//! resumes the exact sequence, also with another world size or thread count.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use bomdata_loader::{Dataset, Mixture, OrderOptions, Partition, Planner, Remainder, Units};
+//! // plan-only dataset: 3 shards of 5, 7 and 2 samples
+//! let ds = Dataset::synthetic(&[5, 7, 2], 1024);
+//! let planner = Planner::new(Mixture::single(ds), OrderOptions::default(), Units::Samples).unwrap();
+//! let plan = planner.epoch(0);
+//! let part = Partition::new(1, 4, Remainder::Uneven).unwrap();
+//! assert_eq!(part.count(plan.len() as u64, 0), 4); // 14 units: ranks read 4, 4, 3, 3
+//! ```
+//!
+//! Not supported: whole-shard compressed (`.tar.zst`) datasets (no random access), object
+//! stores (local paths only for now), variable-shape arrays within one batch field (use
+//! [`Dataset::npy`] for zero-copy per-sample views instead).
+//!
+//! Features: `tch` turns batches into `tch::Tensor`s (see `tensor` module).
+
+pub mod dataset;
+pub mod error;
+pub mod loader;
+pub mod partition;
+pub mod plan;
+pub mod rng;
+pub mod state;
+#[cfg(feature = "tch")]
+pub mod tensor;
+
+pub use dataset::{Dataset, SampleInfo, SampleLoc};
+pub use error::{Error, Result};
+pub use loader::{Batch, EpochIter, EpochStats, Field, FieldKind, Loader, LoaderOptions, ReadMode};
+pub use partition::{DistEnv, Partition, Remainder};
+pub use plan::{BufferSize, EpochPlan, Mixture, OrderOptions, PairRow, Planner, SampleId, Shuffle, Units};
+pub use state::LoaderState;

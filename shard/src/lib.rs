@@ -18,9 +18,12 @@
 //! assert_eq!(s.members.len(), 2);
 //! ```
 
+#[cfg(feature = "build")]
+pub mod build;
 pub mod dataset;
 pub mod error;
 pub mod npy;
+pub mod profile;
 pub mod reader;
 mod sample;
 #[cfg(feature = "build")]

@@ -83,6 +83,12 @@ pub fn read_sample_at(path: &Path, s: &IndexSample, decode_members: bool) -> Res
     sample_from_bytes(path, s, &buf, decode_members)
 }
 
+/// Builds a sample from the bytes of its index range (`entry.offset .. offset + size`),
+/// decoding `.zst` members.
+pub fn sample_from_slice(path: &Path, entry: &IndexSample, bytes: &[u8]) -> Result<Sample> {
+    sample_from_bytes(path, entry, bytes, true)
+}
+
 fn sample_from_bytes(path: &Path, s: &IndexSample, buf: &[u8], decode: bool) -> Result<Sample> {
     let mut sample = Sample::new(s.key.clone());
     sample.subject = s.subject.clone();

@@ -44,7 +44,7 @@ pub enum MaybeCompressed<R: Read> {
     /// Plain bytes.
     Plain(BufReader<R>),
     /// gzip or BGZF, every member decoded in turn.
-    Gzip(BufReader<flate2::read::MultiGzDecoder<BufReader<R>>>),
+    Gzip(Box<BufReader<flate2::read::MultiGzDecoder<BufReader<R>>>>),
 }
 
 impl<R: Read> Read for MaybeCompressed<R> {
@@ -79,10 +79,10 @@ impl<R: Read> MaybeCompressed<R> {
         let c = sniff(head);
         Ok(match c {
             Compression::Gzip | Compression::Bgzf => (
-                MaybeCompressed::Gzip(BufReader::with_capacity(
+                MaybeCompressed::Gzip(Box::new(BufReader::with_capacity(
                     256 * 1024,
                     flate2::read::MultiGzDecoder::new(br),
-                )),
+                ))),
                 c,
             ),
             _ => (MaybeCompressed::Plain(br), c),

@@ -24,7 +24,9 @@ pub struct Normalized {
     pub prefix: Option<String>,
 }
 
-const PREFIXES: [&str; 9] = ["EEG", "EOG", "ECG", "EKG", "EMG", "MEG", "SEEG", "ECOG", "POL"];
+const PREFIXES: [&str; 9] = [
+    "EEG", "EOG", "ECG", "EKG", "EMG", "MEG", "SEEG", "ECOG", "POL",
+];
 const REF_SUFFIXES: [&str; 5] = ["REF", "LE", "AR", "AVG", "CAR"];
 /// Reference sites that are electrodes for bipolar purposes but have no 10-05 position.
 const EAR_SITES: [&str; 4] = ["A1", "A2", "M1", "M2"];
@@ -56,7 +58,11 @@ fn is_site(n: &str) -> bool {
 /// assert_eq!(normalize("t6").name, "P8");
 /// ```
 pub fn normalize(label: &str) -> Normalized {
-    let mut s = label.trim().trim_end_matches('.').trim().to_ascii_uppercase();
+    let mut s = label
+        .trim()
+        .trim_end_matches('.')
+        .trim()
+        .to_ascii_uppercase();
     let mut prefix = None;
     for p in PREFIXES {
         if let Some(rest) = s.strip_prefix(p)
@@ -112,10 +118,18 @@ pub fn infer_type(label: &str) -> ChannelType {
     let n = normalize(label);
     let has = |k: &str| up.contains(k);
     let word = |k: &str| {
-        up.split(|c: char| !c.is_ascii_alphanumeric())
-            .any(|w| w == k || (w.starts_with(k) && w[k.len()..].bytes().all(|b| b.is_ascii_digit())))
+        up.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| {
+            w == k || (w.starts_with(k) && w[k.len()..].bytes().all(|b| b.is_ascii_digit()))
+        })
     };
-    if has("EOG") || word("LOC") || word("ROC") || word("HEOG") || word("VEOG") || word("HEO") || word("VEO") {
+    if has("EOG")
+        || word("LOC")
+        || word("ROC")
+        || word("HEOG")
+        || word("VEOG")
+        || word("HEO")
+        || word("VEO")
+    {
         return ChannelType::Eog;
     }
     if has("ECG") || has("EKG") {
@@ -124,7 +138,8 @@ pub fn infer_type(label: &str) -> ChannelType {
     if has("EMG") || word("CHIN") || word("LEG") {
         return ChannelType::Emg;
     }
-    if word("STI") || has("TRIG") || word("STATUS") || has("EVENT") || has("MARKER") || word("STIM") {
+    if word("STI") || has("TRIG") || word("STATUS") || has("EVENT") || has("MARKER") || word("STIM")
+    {
         return ChannelType::Stim;
     }
     if n.bipolar.is_some() || is_site(&n.name) {
@@ -142,7 +157,11 @@ pub fn position_mm(n: &Normalized) -> [f64; 3] {
     let nan = [f64::NAN; 3];
     match &n.bipolar {
         Some((a, b)) => match (positions::position(a), positions::position(b)) {
-            (Some(p), Some(q)) => [(p[0] + q[0]) / 2.0, (p[1] + q[1]) / 2.0, (p[2] + q[2]) / 2.0],
+            (Some(p), Some(q)) => [
+                (p[0] + q[0]) / 2.0,
+                (p[1] + q[1]) / 2.0,
+                (p[2] + q[2]) / 2.0,
+            ],
             _ => nan,
         },
         None => positions::position(&n.name).unwrap_or(nan),
@@ -203,7 +222,11 @@ pub fn detect_reference(labels: &[&str], montage: Option<&str>) -> Reference {
     }
     let count = |suffixes: &[&str]| {
         eeg.iter()
-            .filter(|n| n.reference.as_deref().is_some_and(|r| suffixes.contains(&r)))
+            .filter(|n| {
+                n.reference
+                    .as_deref()
+                    .is_some_and(|r| suffixes.contains(&r))
+            })
             .count()
     };
     let half = eeg.len().div_ceil(2);
@@ -279,7 +302,10 @@ mod tests {
         let n = normalize("EEG T3-T5");
         assert_eq!(n.name, "T7-P7");
         let mid = position_mm(&n);
-        let (a, b) = (positions::position("T7").unwrap(), positions::position("P7").unwrap());
+        let (a, b) = (
+            positions::position("T7").unwrap(),
+            positions::position("P7").unwrap(),
+        );
         assert!((mid[1] - (a[1] + b[1]) / 2.0).abs() < 1e-9);
         assert!(position_mm(&normalize("EEG A1-REF"))[0].is_nan());
         assert_eq!(normalize("C3-A2").bipolar, Some(("C3".into(), "A2".into())));

@@ -44,7 +44,10 @@ fn table() -> &'static HashMap<String, ([f64; 3], System)> {
                 "1005" => System::S1005,
                 _ => System::Fiducial,
             };
-            m.insert(f[0].to_ascii_uppercase(), ([num(f[1]), num(f[2]), num(f[3])], sys));
+            m.insert(
+                f[0].to_ascii_uppercase(),
+                ([num(f[1]), num(f[2]), num(f[3])], sys),
+            );
         }
         m
     })

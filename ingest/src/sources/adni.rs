@@ -18,7 +18,10 @@ use bomdata_nifti as nifti;
 use bomdata_schemas::Modality;
 use bomdata_schemas::mri::FrameTiming;
 
-use super::bids::{SampleTarget, VolumeInfo, file_size, nifti_stem, parse_gradients, read_text, unit_id, volume_sample};
+use super::bids::{
+    SampleTarget, VolumeInfo, file_size, nifti_stem, parse_gradients, read_text, unit_id,
+    volume_sample,
+};
 use crate::source::{SampleSink, Source, Unit, UnitContext};
 use crate::{Error, Result};
 
@@ -39,7 +42,21 @@ pub fn is_ptid(s: &str) -> bool {
 pub fn modality_of(series: &str, file: &str) -> Modality {
     let s = series.to_ascii_lowercase();
     let has = |k: &[&str]| k.iter().any(|k| s.contains(k));
-    if file.contains("_PT_") || has(&["pet", "av45", "av1451", "fbb", "fdg", "pib", "amyloid", "tau", "florbetapir", "florbetaben", "flortaucipir"]) {
+    if file.contains("_PT_")
+        || has(&[
+            "pet",
+            "av45",
+            "av1451",
+            "fbb",
+            "fdg",
+            "pib",
+            "amyloid",
+            "tau",
+            "florbetapir",
+            "florbetaben",
+            "flortaucipir",
+        ])
+    {
         Modality::Pet
     } else if has(&["fmri", "resting", "fcmri", "bold", "rsfmri"]) {
         Modality::Fmri
@@ -59,7 +76,10 @@ struct Found {
 }
 
 fn parse(rel: &Path) -> Option<Found> {
-    let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
     let n = parts.len();
     if n < 5 || nifti_stem(&parts[n - 1]).is_none() || !is_ptid(&parts[n - 5]) {
         return None;
@@ -86,13 +106,19 @@ impl Source for Adni {
     }
 
     fn modalities(&self) -> &'static [Modality] {
-        &[Modality::Smri, Modality::Fmri, Modality::Dmri, Modality::Pet]
+        &[
+            Modality::Smri,
+            Modality::Fmri,
+            Modality::Dmri,
+            Modality::Pet,
+        ]
     }
 
     fn plan(&self, root: &Path) -> Result<Vec<Unit>> {
         let mut found = Vec::new();
         for entry in walkdir::WalkDir::new(root).follow_links(true) {
-            let entry = entry.map_err(|e| Error::Other(format!("walking {}: {e}", root.display())))?;
+            let entry =
+                entry.map_err(|e| Error::Other(format!("walking {}: {e}", root.display())))?;
             if entry.file_type().is_file() {
                 if let Some(f) = parse(entry.path().strip_prefix(root).unwrap_or(entry.path())) {
                     found.push(f);
@@ -106,17 +132,28 @@ impl Source for Adni {
         }
         let mut ranks: BTreeMap<(&str, &str, &str), BTreeSet<(&str, &Path)>> = BTreeMap::new();
         for f in &found {
-            ranks.entry((&f.ptid, &f.date, &f.series)).or_default().insert((&f.uid, &f.rel));
+            ranks
+                .entry((&f.ptid, &f.date, &f.series))
+                .or_default()
+                .insert((&f.uid, &f.rel));
         }
         let mut units = Vec::new();
         for f in &found {
-            let visit = dates[f.ptid.as_str()].iter().position(|d| *d == f.date).unwrap_or(0) + 1;
+            let visit = dates[f.ptid.as_str()]
+                .iter()
+                .position(|d| *d == f.date)
+                .unwrap_or(0)
+                + 1;
             let rank = ranks[&(f.ptid.as_str(), f.date.as_str(), f.series.as_str())]
                 .iter()
                 .position(|(_, r)| *r == f.rel.as_path())
                 .unwrap_or(0)
                 + 1;
-            let file = f.rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let file = f
+                .rel
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let modality = modality_of(&f.series, &file);
             let abs = root.join(&f.rel);
             let mut inputs = vec![f.rel.clone()];
@@ -144,7 +181,10 @@ impl Source for Adni {
     }
 
     fn convert(&self, unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()> {
-        let rel = unit.inputs.first().ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
+        let rel = unit
+            .inputs
+            .first()
+            .ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
         let path = ctx.path(rel);
         let d = &unit.detail;
         let modality: Modality = serde_json::from_value(d["modality"].clone())
@@ -158,16 +198,27 @@ impl Source for Adni {
             let v: serde_json::Value = serde_json::from_str(&read_text(&json)?)
                 .map_err(|e| Error::input(&json, format!("invalid json sidecar: {e}")))?;
             info.repetition_time_s = v.get("RepetitionTime").and_then(|x| x.as_f64());
-            let list = |k: &str| -> Option<Vec<f64>> { v.get(k)?.as_array()?.iter().map(|x| x.as_f64()).collect() };
+            let list = |k: &str| -> Option<Vec<f64>> {
+                v.get(k)?.as_array()?.iter().map(|x| x.as_f64()).collect()
+            };
             if modality == Modality::Pet {
-                if let (Some(starts_s), Some(durations_s)) = (list("FrameTimesStart"), list("FrameDuration")) {
-                    info.frames = Some(FrameTiming { starts_s, durations_s });
+                if let (Some(starts_s), Some(durations_s)) =
+                    (list("FrameTimesStart"), list("FrameDuration"))
+                {
+                    info.frames = Some(FrameTiming {
+                        starts_s,
+                        durations_s,
+                    });
                 }
             }
         }
         if modality == Modality::Dmri {
             if let (Some(bval), Some(bvec)) = (sibling(&path, "bval"), sibling(&path, "bvec")) {
-                info.gradients = Some(parse_gradients(&read_text(&bval)?, &read_text(&bvec)?, &bvec)?);
+                info.gradients = Some(parse_gradients(
+                    &read_text(&bval)?,
+                    &read_text(&bvec)?,
+                    &bvec,
+                )?);
             }
         }
         let reader = nifti::Reader::open(&path).map_err(|e| Error::input(&path, e))?;
@@ -190,9 +241,15 @@ mod tests {
     fn ptid_and_modality() {
         assert!(is_ptid("002_S_0295"));
         assert!(!is_ptid("002_S_029"));
-        assert_eq!(modality_of("MPR__GradWarp__B1_Correction__N3__Scaled", "x.nii"), Modality::Smri);
+        assert_eq!(
+            modality_of("MPR__GradWarp__B1_Correction__N3__Scaled", "x.nii"),
+            Modality::Smri
+        );
         assert_eq!(modality_of("Resting_State_fMRI", "x.nii"), Modality::Fmri);
         assert_eq!(modality_of("Axial_DTI", "x.nii"), Modality::Dmri);
-        assert_eq!(modality_of("AV45_Coreg,_Avg,_Std_Img_and_Vox_Siz", "ADNI_x_PT_y.nii"), Modality::Pet);
+        assert_eq!(
+            modality_of("AV45_Coreg,_Avg,_Std_Img_and_Vox_Siz", "ADNI_x_PT_y.nii"),
+            Modality::Pet
+        );
     }
 }

@@ -104,8 +104,16 @@ pub(crate) fn volume_sample<R: Read>(
     meta.gradients = info.gradients;
     meta.frames = info.frames;
     meta.scaling = match h.scaling() {
-        Some((slope, inter)) => Scaling { slope, inter, applied: true },
-        None => Scaling { slope: 1.0, inter: 0.0, applied: false },
+        Some((slope, inter)) => Scaling {
+            slope,
+            inter,
+            applied: true,
+        },
+        None => Scaling {
+            slope: 1.0,
+            inter: 0.0,
+            applied: false,
+        },
     };
     if ctx.keep_identity {
         meta.identity = Some(IdentityText {
@@ -141,7 +149,11 @@ pub(crate) fn volume_sample<R: Read>(
 pub(crate) fn parse_gradients(bval: &str, bvec: &str, path: &Path) -> Result<GradientTable> {
     let nums = |s: &str| -> Result<Vec<f64>> {
         s.split_whitespace()
-            .map(|t| t.parse::<f64>().map_err(|_| Error::input(path, format!("not a number in gradient file: {t:?}"))))
+            .map(|t| {
+                t.parse::<f64>().map_err(|_| {
+                    Error::input(path, format!("not a number in gradient file: {t:?}"))
+                })
+            })
             .collect()
     };
     let bvals = nums(bval)?;
@@ -153,10 +165,15 @@ pub(crate) fn parse_gradients(bval: &str, bvec: &str, path: &Path) -> Result<Gra
     if rows.len() != 3 || rows.iter().any(|r| r.len() != bvals.len()) {
         return Err(Error::input(
             path,
-            format!("bvec must have 3 rows of {} values, one per b-value", bvals.len()),
+            format!(
+                "bvec must have 3 rows of {} values, one per b-value",
+                bvals.len()
+            ),
         ));
     }
-    let bvecs = (0..bvals.len()).map(|i| [rows[0][i], rows[1][i], rows[2][i]]).collect();
+    let bvecs = (0..bvals.len())
+        .map(|i| [rows[0][i], rows[1][i], rows[2][i]])
+        .collect();
     Ok(GradientTable { bvals, bvecs })
 }
 
@@ -165,14 +182,21 @@ pub(crate) fn unit_id(prefix: &str, rel: &Path) -> String {
     let s: String = rel
         .to_string_lossy()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("{prefix}{s}")
 }
 
 /// Strips `.nii` / `.nii.gz`, or `None` when the name is not a NIfTI file.
 pub(crate) fn nifti_stem(name: &str) -> Option<&str> {
-    name.strip_suffix(".nii.gz").or_else(|| name.strip_suffix(".nii"))
+    name.strip_suffix(".nii.gz")
+        .or_else(|| name.strip_suffix(".nii"))
 }
 
 pub(crate) fn read_text(path: &Path) -> Result<String> {
@@ -187,7 +211,10 @@ pub(crate) fn file_size(path: &Path) -> u64 {
 fn entities(stem: &str) -> (BTreeMap<String, String>, String) {
     let parts: Vec<&str> = stem.split('_').collect();
     let mut map = BTreeMap::new();
-    let (last, rest) = parts.split_last().map(|(l, r)| (*l, r)).unwrap_or(("", &[]));
+    let (last, rest) = parts
+        .split_last()
+        .map(|(l, r)| (*l, r))
+        .unwrap_or(("", &[]));
     for p in rest {
         if let Some((k, v)) = p.split_once('-') {
             map.insert(k.to_string(), v.to_string());
@@ -218,11 +245,15 @@ fn inherited(root: &Path, image: &Path, ext: &str) -> Vec<PathBuf> {
     dirs.reverse();
     let mut out = Vec::new();
     for dir in dirs {
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         let mut here: Vec<(usize, PathBuf)> = Vec::new();
         for e in rd.flatten() {
             let fname = e.file_name().to_string_lossy().into_owned();
-            let Some(s) = fname.strip_suffix(&format!(".{ext}")) else { continue };
+            let Some(s) = fname.strip_suffix(&format!(".{ext}")) else {
+                continue;
+            };
             let (e_ents, e_suffix) = entities(s);
             if e_suffix == suffix && e_ents.iter().all(|(k, v)| ents.get(k) == Some(v)) {
                 here.push((e_ents.len(), e.path()));
@@ -274,28 +305,49 @@ impl Source for Bids {
     }
 
     fn modalities(&self) -> &'static [Modality] {
-        &[Modality::Smri, Modality::Fmri, Modality::Dmri, Modality::Pet]
+        &[
+            Modality::Smri,
+            Modality::Fmri,
+            Modality::Dmri,
+            Modality::Pet,
+        ]
     }
 
     fn plan(&self, root: &Path) -> Result<Vec<Unit>> {
         let mut units = Vec::new();
-        let walker = walkdir::WalkDir::new(root).follow_links(true).into_iter().filter_entry(|e| {
-            !(e.depth() == 1 && e.file_type().is_dir() && SKIP_DIRS.contains(&e.file_name().to_string_lossy().as_ref()))
-        });
+        let walker = walkdir::WalkDir::new(root)
+            .follow_links(true)
+            .into_iter()
+            .filter_entry(|e| {
+                !(e.depth() == 1
+                    && e.file_type().is_dir()
+                    && SKIP_DIRS.contains(&e.file_name().to_string_lossy().as_ref()))
+            });
         for entry in walker {
-            let entry = entry.map_err(|e| Error::Other(format!("walking {}: {e}", root.display())))?;
+            let entry =
+                entry.map_err(|e| Error::Other(format!("walking {}: {e}", root.display())))?;
             if !entry.file_type().is_file() {
                 continue;
             }
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(stem) = nifti_stem(&name) else { continue };
-            let (ents, suffix) = entities(stem);
-            let Some(datatype) = path.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()) else {
+            let Some(stem) = nifti_stem(&name) else {
                 continue;
             };
-            let Some(modality) = classify(&datatype, &suffix) else { continue };
-            let Some(subject) = ents.get("sub").cloned() else { continue };
+            let (ents, suffix) = entities(stem);
+            let Some(datatype) = path
+                .parent()
+                .and_then(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+            else {
+                continue;
+            };
+            let Some(modality) = classify(&datatype, &suffix) else {
+                continue;
+            };
+            let Some(subject) = ents.get("sub").cloned() else {
+                continue;
+            };
             let rel = path.strip_prefix(root).unwrap_or(path).to_path_buf();
             let mut inputs = vec![rel.clone()];
             for ext in ["json", "bval", "bvec"] {
@@ -306,10 +358,13 @@ impl Source for Bids {
                 }
             }
             let bytes = inputs.iter().map(|p| file_size(&root.join(p))).sum();
-            // Run label: every entity but sub/ses, then the suffix (unique within a session).
-            let mut run: Vec<String> =
-                ents.iter().filter(|(k, _)| *k != "sub" && *k != "ses").map(|(k, v)| format!("{k}-{v}")).collect();
-            run.push(suffix.clone());
+            // Run label: every entity but sub/ses in file-name order, then the suffix (unique
+            // within a session).
+            let mut run: Vec<&str> = stem
+                .split('_')
+                .filter(|p| p.contains('-') && !p.starts_with("sub-") && !p.starts_with("ses-"))
+                .collect();
+            run.push(&suffix);
             units.push(Unit {
                 id: unit_id("", &rel),
                 subject: Some(subject),
@@ -329,7 +384,10 @@ impl Source for Bids {
     }
 
     fn convert(&self, unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()> {
-        let rel = unit.inputs.first().ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
+        let rel = unit
+            .inputs
+            .first()
+            .ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
         let path = ctx.path(rel);
         let d = &unit.detail;
         let modality: Modality = serde_json::from_value(d["modality"].clone())
@@ -348,16 +406,24 @@ impl Source for Bids {
             let bvec = inherited(ctx.root, &path, "bvec").pop();
             match (bval, bvec) {
                 (Some(bval), Some(bvec)) => {
-                    info.gradients = Some(parse_gradients(&read_text(&bval)?, &read_text(&bvec)?, &bvec)?);
+                    info.gradients = Some(parse_gradients(
+                        &read_text(&bval)?,
+                        &read_text(&bvec)?,
+                        &bvec,
+                    )?);
                 }
                 _ => return Err(Error::input(&path, "dwi image without .bval/.bvec")),
             }
         }
         if modality == Modality::Pet {
-            if let (Some(starts_s), Some(durations_s)) =
-                (f64_list(side.get("FrameTimesStart")), f64_list(side.get("FrameDuration")))
-            {
-                info.frames = Some(FrameTiming { starts_s, durations_s });
+            if let (Some(starts_s), Some(durations_s)) = (
+                f64_list(side.get("FrameTimesStart")),
+                f64_list(side.get("FrameDuration")),
+            ) {
+                info.frames = Some(FrameTiming {
+                    starts_s,
+                    durations_s,
+                });
             }
         }
         let reader = nifti::Reader::open(&path).map_err(|e| Error::input(&path, e))?;
@@ -366,7 +432,10 @@ impl Source for Bids {
             if f.starts_s.len() != n || f.durations_s.len() != n {
                 return Err(Error::input(
                     &path,
-                    format!("sidecar has {} frame times for {n} volumes", f.starts_s.len()),
+                    format!(
+                        "sidecar has {} frame times for {n} volumes",
+                        f.starts_s.len()
+                    ),
                 ));
             }
         }
@@ -394,7 +463,12 @@ mod tests {
 
     #[test]
     fn gradients_parse_and_validate() {
-        let g = parse_gradients("0 1000 1000\n", "0 1 0\n0 0 1\n0 0 0\n", Path::new("x.bvec")).unwrap();
+        let g = parse_gradients(
+            "0 1000 1000\n",
+            "0 1 0\n0 0 1\n0 0 0\n",
+            Path::new("x.bvec"),
+        )
+        .unwrap();
         assert_eq!(g.bvecs[1], [1.0, 0.0, 0.0]);
         assert!(parse_gradients("0 1000", "0 1\n0 0\n", Path::new("x")).is_err());
     }

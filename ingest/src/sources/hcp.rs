@@ -14,7 +14,10 @@ use std::path::Path;
 use bomdata_nifti as nifti;
 use bomdata_schemas::Modality;
 
-use super::bids::{SampleTarget, VolumeInfo, file_size, nifti_stem, parse_gradients, read_text, unit_id, volume_sample};
+use super::bids::{
+    SampleTarget, VolumeInfo, file_size, nifti_stem, parse_gradients, read_text, unit_id,
+    volume_sample,
+};
 use crate::source::{SampleSink, Source, Unit, UnitContext};
 use crate::{Error, Result};
 
@@ -22,11 +25,19 @@ use crate::{Error, Result};
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Hcp;
 
-const STRUCTURAL: [&str; 4] = ["T1w_restore", "T1w_restore_brain", "T2w_restore", "T2w_restore_brain"];
+const STRUCTURAL: [&str; 4] = [
+    "T1w_restore",
+    "T1w_restore_brain",
+    "T2w_restore",
+    "T2w_restore_brain",
+];
 
 /// Classifies a path relative to the root: (subject, modality, kind, run label, task).
 fn classify(rel: &Path) -> Option<(String, Modality, String, String, Option<String>)> {
-    let parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
     let name = parts.last()?;
     let stem = nifti_stem(name)?;
     let n = parts.len();
@@ -37,17 +48,35 @@ fn classify(rel: &Path) -> Option<(String, Modality, String, String, Option<Stri
             let mut it = run.split('_');
             let kind = it.next().filter(|k| *k == "rfMRI" || *k == "tfMRI")?;
             let task = it.next().map(String::from);
-            return Some((parts[n - 5].clone(), Modality::Fmri, kind.to_string(), stem.to_string(), task));
+            return Some((
+                parts[n - 5].clone(),
+                Modality::Fmri,
+                kind.to_string(),
+                stem.to_string(),
+                task,
+            ));
         }
         return None;
     }
     // .../{subject}/MNINonLinear/{T1w,T2w}_restore[_brain].nii.gz
     if n >= 3 && parts[n - 2] == "MNINonLinear" && STRUCTURAL.contains(&stem) {
-        return Some((parts[n - 3].clone(), Modality::Smri, stem.to_string(), stem.to_string(), None));
+        return Some((
+            parts[n - 3].clone(),
+            Modality::Smri,
+            stem.to_string(),
+            stem.to_string(),
+            None,
+        ));
     }
     // .../{subject}/T1w/Diffusion/data.nii.gz
     if n >= 4 && parts[n - 3] == "T1w" && parts[n - 2] == "Diffusion" && stem == "data" {
-        return Some((parts[n - 4].clone(), Modality::Dmri, "dwi".into(), "dwi".into(), None));
+        return Some((
+            parts[n - 4].clone(),
+            Modality::Dmri,
+            "dwi".into(),
+            "dwi".into(),
+            None,
+        ));
     }
     None
 }
@@ -64,12 +93,19 @@ impl Source for Hcp {
     fn plan(&self, root: &Path) -> Result<Vec<Unit>> {
         let mut units = Vec::new();
         for entry in walkdir::WalkDir::new(root).follow_links(true) {
-            let entry = entry.map_err(|e| Error::Other(format!("walking {}: {e}", root.display())))?;
+            let entry =
+                entry.map_err(|e| Error::Other(format!("walking {}: {e}", root.display())))?;
             if !entry.file_type().is_file() {
                 continue;
             }
-            let rel = entry.path().strip_prefix(root).unwrap_or(entry.path()).to_path_buf();
-            let Some((subject, modality, kind, run, task)) = classify(&rel) else { continue };
+            let rel = entry
+                .path()
+                .strip_prefix(root)
+                .unwrap_or(entry.path())
+                .to_path_buf();
+            let Some((subject, modality, kind, run, task)) = classify(&rel) else {
+                continue;
+            };
             let mut inputs = vec![rel.clone()];
             if modality == Modality::Dmri {
                 let dir = rel.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -91,7 +127,10 @@ impl Source for Hcp {
     }
 
     fn convert(&self, unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()> {
-        let rel = unit.inputs.first().ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
+        let rel = unit
+            .inputs
+            .first()
+            .ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
         let path = ctx.path(rel);
         let d = &unit.detail;
         let modality: Modality = serde_json::from_value(d["modality"].clone())
@@ -104,7 +143,11 @@ impl Source for Hcp {
         };
         if let (Some(bval), Some(bvec)) = (unit.inputs.get(1), unit.inputs.get(2)) {
             let (bval, bvec) = (ctx.path(bval), ctx.path(bvec));
-            info.gradients = Some(parse_gradients(&read_text(&bval)?, &read_text(&bvec)?, &bvec)?);
+            info.gradients = Some(parse_gradients(
+                &read_text(&bval)?,
+                &read_text(&bvec)?,
+                &bvec,
+            )?);
         }
         let reader = nifti::Reader::open(&path).map_err(|e| Error::input(&path, e))?;
         let subject = unit.subject.clone().unwrap_or_default();
@@ -124,10 +167,31 @@ mod tests {
 
     #[test]
     fn classifies_hcp_paths() {
-        let c = classify(Path::new("100307/MNINonLinear/Results/rfMRI_REST1_LR/rfMRI_REST1_LR_hp2000_clean.nii.gz")).unwrap();
-        assert_eq!((c.0.as_str(), c.1, c.2.as_str(), c.4.as_deref()), ("100307", Modality::Fmri, "rfMRI", Some("REST1")));
-        assert!(classify(Path::new("100307/MNINonLinear/Results/rfMRI_REST1_LR/rfMRI_REST1_LR_Atlas.dtseries.nii")).is_none());
-        assert_eq!(classify(Path::new("100307/T1w/Diffusion/data.nii.gz")).unwrap().1, Modality::Dmri);
-        assert_eq!(classify(Path::new("100307/MNINonLinear/T1w_restore_brain.nii.gz")).unwrap().1, Modality::Smri);
+        let c = classify(Path::new(
+            "100307/MNINonLinear/Results/rfMRI_REST1_LR/rfMRI_REST1_LR_hp2000_clean.nii.gz",
+        ))
+        .unwrap();
+        assert_eq!(
+            (c.0.as_str(), c.1, c.2.as_str(), c.4.as_deref()),
+            ("100307", Modality::Fmri, "rfMRI", Some("REST1"))
+        );
+        assert!(
+            classify(Path::new(
+                "100307/MNINonLinear/Results/rfMRI_REST1_LR/rfMRI_REST1_LR_Atlas.dtseries.nii"
+            ))
+            .is_none()
+        );
+        assert_eq!(
+            classify(Path::new("100307/T1w/Diffusion/data.nii.gz"))
+                .unwrap()
+                .1,
+            Modality::Dmri
+        );
+        assert_eq!(
+            classify(Path::new("100307/MNINonLinear/T1w_restore_brain.nii.gz"))
+                .unwrap()
+                .1,
+            Modality::Smri
+        );
     }
 }

@@ -20,7 +20,9 @@ use bomdata_format_core::compression::{Compression, MaybeCompressed};
 use bomdata_nifti as nifti;
 use bomdata_schemas::Modality;
 
-use super::bids::{SampleTarget, VolumeInfo, file_size, parse_gradients, read_text, unit_id, volume_sample};
+use super::bids::{
+    SampleTarget, VolumeInfo, file_size, parse_gradients, read_text, unit_id, volume_sample,
+};
 use crate::source::{SampleSink, Source, Unit, UnitContext};
 use crate::{Error, Result};
 
@@ -46,16 +48,38 @@ pub struct Member {
     pub bvecs: Option<&'static str>,
 }
 
-const fn m(field: &'static str, path: &'static str, kind: &'static str, modality: Modality) -> Member {
-    Member { field, path, kind, modality, bvals: None, bvecs: None }
+const fn m(
+    field: &'static str,
+    path: &'static str,
+    kind: &'static str,
+    modality: Modality,
+) -> Member {
+    Member {
+        field,
+        path,
+        kind,
+        modality,
+        bvals: None,
+        bvecs: None,
+    }
 }
 
 /// The images converted from each field.
 pub const MEMBERS: [Member; 9] = [
     m("20227", "fMRI/rfMRI.nii.gz", "rfMRI", Modality::Fmri),
-    m("20227", "fMRI/rfMRI.ica/filtered_func_data_clean.nii.gz", "rfMRI_clean", Modality::Fmri),
+    m(
+        "20227",
+        "fMRI/rfMRI.ica/filtered_func_data_clean.nii.gz",
+        "rfMRI_clean",
+        Modality::Fmri,
+    ),
     m("20249", "fMRI/tfMRI.nii.gz", "tfMRI", Modality::Fmri),
-    m("20249", "fMRI/tfMRI.feat/filtered_func_data.nii.gz", "tfMRI_filtered", Modality::Fmri),
+    m(
+        "20249",
+        "fMRI/tfMRI.feat/filtered_func_data.nii.gz",
+        "tfMRI_filtered",
+        Modality::Fmri,
+    ),
     Member {
         field: "20250",
         path: "dMRI/dMRI/data_ud.nii.gz",
@@ -65,9 +89,24 @@ pub const MEMBERS: [Member; 9] = [
         bvecs: Some("dMRI/dMRI/bvecs"),
     },
     m("20252", "T1/T1.nii.gz", "T1", Modality::Smri),
-    m("20252", "T1/T1_brain_to_MNI.nii.gz", "T1_brain_to_MNI", Modality::Smri),
-    m("20253", "T2_FLAIR/T2_FLAIR.nii.gz", "T2_FLAIR", Modality::Smri),
-    m("20253", "T2_FLAIR/T2_FLAIR_brain_to_MNI.nii.gz", "T2_FLAIR_brain_to_MNI", Modality::Smri),
+    m(
+        "20252",
+        "T1/T1_brain_to_MNI.nii.gz",
+        "T1_brain_to_MNI",
+        Modality::Smri,
+    ),
+    m(
+        "20253",
+        "T2_FLAIR/T2_FLAIR.nii.gz",
+        "T2_FLAIR",
+        Modality::Smri,
+    ),
+    m(
+        "20253",
+        "T2_FLAIR/T2_FLAIR_brain_to_MNI.nii.gz",
+        "T2_FLAIR_brain_to_MNI",
+        Modality::Smri,
+    ),
 ];
 
 /// Largest gradient text file read from an archive.
@@ -113,15 +152,26 @@ impl Source for Ukb {
     fn plan(&self, root: &Path) -> Result<Vec<Unit>> {
         let mut units = Vec::new();
         for entry in walkdir::WalkDir::new(root).follow_links(true) {
-            let entry = entry.map_err(|e| Error::Other(format!("walking {}: {e}", root.display())))?;
+            let entry =
+                entry.map_err(|e| Error::Other(format!("walking {}: {e}", root.display())))?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let is_dir = entry.file_type().is_dir();
-            let bulk = if is_dir { name.as_str() } else { name.strip_suffix(".zip").unwrap_or("") };
-            let Some((eid, field, inst, _)) = parse_bulk_name(bulk) else { continue };
+            let bulk = if is_dir {
+                name.as_str()
+            } else {
+                name.strip_suffix(".zip").unwrap_or("")
+            };
+            let Some((eid, field, inst, _)) = parse_bulk_name(bulk) else {
+                continue;
+            };
             if !is_dir && !entry.file_type().is_file() {
                 continue;
             }
-            let rel = entry.path().strip_prefix(root).unwrap_or(entry.path()).to_path_buf();
+            let rel = entry
+                .path()
+                .strip_prefix(root)
+                .unwrap_or(entry.path())
+                .to_path_buf();
             for m in MEMBERS.iter().filter(|m| m.field == field) {
                 let mut inputs = vec![rel.clone()];
                 let bytes;
@@ -155,8 +205,12 @@ impl Source for Ukb {
 
     fn convert(&self, unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()> {
         let kind = unit.detail["kind"].as_str().unwrap_or_default();
-        let m = member_of(kind).ok_or_else(|| Error::Other(format!("unit {}: unknown kind {kind:?}", unit.id)))?;
-        let rel = unit.inputs.first().ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
+        let m = member_of(kind)
+            .ok_or_else(|| Error::Other(format!("unit {}: unknown kind {kind:?}", unit.id)))?;
+        let rel = unit
+            .inputs
+            .first()
+            .ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
         let subject = unit.subject.clone().unwrap_or_default();
         let mut info = VolumeInfo {
             modality: Some(m.modality),
@@ -167,7 +221,11 @@ impl Source for Ukb {
             let path = ctx.path(rel);
             if let (Some(bval), Some(bvec)) = (unit.inputs.get(1), unit.inputs.get(2)) {
                 let (bval, bvec) = (ctx.path(bval), ctx.path(bvec));
-                info.gradients = Some(parse_gradients(&read_text(&bval)?, &read_text(&bvec)?, &bvec)?);
+                info.gradients = Some(parse_gradients(
+                    &read_text(&bval)?,
+                    &read_text(&bvec)?,
+                    &bvec,
+                )?);
             }
             let reader = nifti::Reader::open(&path).map_err(|e| Error::input(&path, e))?;
             let target = SampleTarget {
@@ -182,13 +240,21 @@ impl Source for Ukb {
         let zpath = ctx.path(rel);
         let zlen = file_size(&zpath);
         let file = File::open(&zpath).map_err(|e| Error::io(&zpath, e))?;
-        let mut archive =
-            zip::ZipArchive::new(file).map_err(|e| Error::input(&zpath, format!("not a readable zip: {e}")))?;
+        let mut archive = zip::ZipArchive::new(file)
+            .map_err(|e| Error::input(&zpath, format!("not a readable zip: {e}")))?;
         let names: Vec<String> = archive.file_names().map(String::from).collect();
         if let Some(bad) = names.iter().find(|n| unsafe_entry(n)) {
-            return Err(Error::input(&zpath, format!("zip entry {bad:?} escapes the archive (absolute or '..' path)")));
+            return Err(Error::input(
+                &zpath,
+                format!("zip entry {bad:?} escapes the archive (absolute or '..' path)"),
+            ));
         }
-        let find = |want: &str| names.iter().find(|n| *n == want || n.ends_with(&format!("/{want}"))).cloned();
+        let find = |want: &str| {
+            names
+                .iter()
+                .find(|n| *n == want || n.ends_with(&format!("/{want}")))
+                .cloned()
+        };
         let Some(member) = find(m.path) else {
             sink.skipped(&zpath, &format!("no {} in the archive", m.path));
             return Ok(());
@@ -196,7 +262,10 @@ impl Source for Ukb {
         let member_path = PathBuf::from(format!("{}!{member}", zpath.display()));
         if let (Some(bv), Some(bc)) = (m.bvals, m.bvecs) {
             let (Some(bv), Some(bc)) = (find(bv), find(bc)) else {
-                return Err(Error::input(&member_path, "dMRI image without bvals/bvecs in the archive"));
+                return Err(Error::input(
+                    &member_path,
+                    "dMRI image without bvals/bvecs in the archive",
+                ));
             };
             let bval = read_small(&mut archive, &bv, &zpath)?;
             let bvec = read_small(&mut archive, &bc, &zpath)?;
@@ -210,8 +279,13 @@ impl Source for Ukb {
         let (stream, c) =
             MaybeCompressed::new(entry.take(size)).map_err(|e| Error::input(&member_path, e))?;
         let gz = c != Compression::None;
-        let limit = if gz { nifti::io::reader::gzip_limit(size) } else { size };
-        let reader = nifti::Reader::from_single(stream, limit, gz).map_err(|e| Error::input(&member_path, e))?;
+        let limit = if gz {
+            nifti::io::reader::gzip_limit(size)
+        } else {
+            size
+        };
+        let reader = nifti::Reader::from_single(stream, limit, gz)
+            .map_err(|e| Error::input(&member_path, e))?;
         let target = SampleTarget {
             subject: &subject,
             session: unit.session.as_deref(),
@@ -223,11 +297,21 @@ impl Source for Ukb {
 }
 
 /// Refuses a member whose declared size cannot come from its compressed size (zip bomb).
-pub fn check_ratio(size: u64, compressed: u64, archive_len: u64) -> std::result::Result<(), String> {
+pub fn check_ratio(
+    size: u64,
+    compressed: u64,
+    archive_len: u64,
+) -> std::result::Result<(), String> {
     if compressed > archive_len {
-        return Err(format!("zip entry declares {compressed} compressed bytes, more than the archive's {archive_len}"));
+        return Err(format!(
+            "zip entry declares {compressed} compressed bytes, more than the archive's {archive_len}"
+        ));
     }
-    if size > compressed.saturating_mul(nifti::io::reader::GZIP_MAX_RATIO).saturating_add(1024) {
+    if size
+        > compressed
+            .saturating_mul(nifti::io::reader::GZIP_MAX_RATIO)
+            .saturating_add(1024)
+    {
         return Err(format!(
             "zip entry declares {size} bytes from {compressed} compressed bytes, past the deflate limit (zip bomb)"
         ));
@@ -237,12 +321,20 @@ pub fn check_ratio(size: u64, compressed: u64, archive_len: u64) -> std::result:
 
 fn read_small(archive: &mut zip::ZipArchive<File>, name: &str, zpath: &Path) -> Result<String> {
     let path = PathBuf::from(format!("{}!{name}", zpath.display()));
-    let entry = archive.by_name(name).map_err(|e| Error::input(&path, format!("cannot open zip entry: {e}")))?;
+    let entry = archive
+        .by_name(name)
+        .map_err(|e| Error::input(&path, format!("cannot open zip entry: {e}")))?;
     if entry.size() > MAX_TEXT {
-        return Err(Error::input(&path, format!("gradient file of {} bytes is too large", entry.size())));
+        return Err(Error::input(
+            &path,
+            format!("gradient file of {} bytes is too large", entry.size()),
+        ));
     }
     let mut s = String::new();
-    entry.take(MAX_TEXT).read_to_string(&mut s).map_err(|e| Error::input(&path, e))?;
+    entry
+        .take(MAX_TEXT)
+        .read_to_string(&mut s)
+        .map_err(|e| Error::input(&path, e))?;
     Ok(s)
 }
 
@@ -252,7 +344,10 @@ mod tests {
 
     #[test]
     fn bulk_names() {
-        assert_eq!(parse_bulk_name("1234567_20252_2_0"), Some(("1234567", "20252", "2", "0")));
+        assert_eq!(
+            parse_bulk_name("1234567_20252_2_0"),
+            Some(("1234567", "20252", "2", "0"))
+        );
         assert_eq!(parse_bulk_name("1234567_20252_2"), None);
         assert_eq!(parse_bulk_name("123456_20252_2_0"), None);
         assert_eq!(parse_bulk_name("1234567_31000_2_0"), None);

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Windowing benchmark: bomdata (release example, one thread) vs pyfaidx + NumPy, on a generated
+# genome, plain FASTA and BGZF (both with .fai; BGZF with .gzi). Prints both lines and ratios.
+#   bench/genomic/run.sh [MBP=200] [LEN=1024] [STRIDE=1024]
+# pyfaidx reads BGZF through Biopython's bgzf module (python/requirements.txt).
+set -euo pipefail
+MBP=${1:-200}; LEN=${2:-1024}; STRIDE=${3:-1024}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+PY=${BOMDATA_PYTHON:-$ROOT/.venv/bin/python}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+WORK=${BENCH_DIR:-$(mktemp -d)}
+cargo build --release -q -p bomdata-genomic --example genomic_windows
+BIN=$CARGO_TARGET_DIR/release/examples/genomic_windows
+FA=$WORK/genome_${MBP}mbp.fa
+[ -s "$FA.gz.gzi" ] || "$BIN" gen "$FA" "$MBP"
+ls -l "$FA" "$FA.gz"
+for f in "$FA" "$FA.gz"; do
+  R=$("$BIN" run "$f" "$LEN" "$STRIDE")
+  P=$("$PY" "$ROOT/bench/genomic/reference.py" "$f" "$LEN" "$STRIDE")
+  echo "$R"; echo "$P"
+  "$PY" - "$R" "$P" <<'PYEOF'
+import json, sys
+r, p = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+for k in ("windows", "bases", "n_count", "lowercase"):
+    assert r[k] == p[k], (k, r[k], p[k])
+for unit, w, m in (("wall", "windows_per_s", "mb_per_s"), ("cpu", "windows_per_cpu_s", "mb_per_cpu_s")):
+    print(f"{r['file']} [{unit}]: bomdata {r[w]:.0f} windows/s, {r[m]:.0f} MB/s; "
+          f"pyfaidx+numpy {p[w]:.0f} windows/s, {p[m]:.1f} MB/s; "
+          f"ratio {r[w] / p[w]:.1f}x (same windows, N and lowercase counts)")
+PYEOF
+done

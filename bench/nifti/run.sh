@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Peak RSS of streaming a 91x109x91x490 float32 .nii.gz run volume by volume, against one float32
+# copy of the run (the target is < 1.5x) and against reading the whole run into memory (baseline,
+# measured in the same run).
+#
+# usage: bench/nifti/run.sh [NX NY NZ NT]     (defaults: 91 109 91 490)
+# env:   CARGO_TARGET_DIR (default: target), BENCH_DIR (scratch folder, default: mktemp -d)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DIMS=("${@:-91 109 91 490}")
+read -r NX NY NZ NT <<<"${DIMS[*]}"
+TARGET="${CARGO_TARGET_DIR:-target}"
+cargo build -q --release -p bomdata-nifti --example nifti_bench
+BIN="$TARGET/release/examples/nifti_bench"
+DIR="${BENCH_DIR:-$(mktemp -d)}"
+FILE="$DIR/run_${NX}x${NY}x${NZ}x${NT}.nii.gz"
+trap 'rm -f "$FILE"; [ -n "${BENCH_DIR:-}" ] || rmdir "$DIR"' EXIT
+[ -f "$FILE" ] || "$BIN" gen "$FILE" "$NX" "$NY" "$NZ" "$NT" >/dev/null
+python3 - "$BIN" "$FILE" "$NX" "$NY" "$NZ" "$NT" <<'PY'
+import os, resource, subprocess, sys, time
+binary, path, nx, ny, nz, nt = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
+copy = nx * ny * nz * nt * 4
+
+def peak(mode):
+    # Each mode in a fresh child; ru_maxrss of a waited child is its own peak (KiB on Linux).
+    pid = os.fork()
+    if pid == 0:
+        os.execv(binary, [binary, mode, path])
+    t0 = time.time()
+    _, status, ru = os.wait4(pid, 0)
+    if status != 0:
+        sys.exit(f"{mode} failed with status {status}")
+    return ru.ru_maxrss * 1024, time.time() - t0
+
+print(f"file: {path} ({os.path.getsize(path) / 2**20:.1f} MiB gzip), grid {nx}x{ny}x{nz}x{nt} float32")
+print(f"one float32 copy of the run: {copy / 2**20:.1f} MiB")
+for mode in ("stream", "whole"):
+    rss, secs = peak(mode)
+    print(f"{mode:6s}: peak RSS {rss / 2**20:8.1f} MiB = {rss / copy:.3f}x one copy   ({secs:.1f} s)")
+PY

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# EPIC beta matrix CSV -> Parquet: bomdata (release example, streamed, parallel parse) vs pandas
+# read_csv + to_parquet on the same file. Prints both times, the ratio and the peak RSS of each.
+# usage: bench/table/run.sh [N_PROBES=850000] [N_SAMPLES=1000] [WORKDIR=/tmp/bomdata-bench-table]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+NP=${1:-850000}
+NS=${2:-1000}
+WORK=${3:-/tmp/bomdata-bench-table}
+PY=${BOMDATA_PYTHON:-.venv/bin/python}
+mkdir -p "$WORK"
+CSV="$WORK/epic_${NP}x${NS}.csv"
+[ -s "$CSV" ] || "$PY" bench/table/gen_epic.py "$CSV" "$NP" "$NS"
+ls -l "$CSV"
+cargo build -q --release -p bomdata-table --example table_to_parquet
+BIN="${CARGO_TARGET_DIR:-target}/release/examples/table_to_parquet"
+sync
+measure() { # label, command...
+  local label=$1; shift
+  local t0 t1
+  t0=$(date +%s.%N)
+  /usr/bin/time -f "%M" -o "$WORK/$label.rss" "$@" > "$WORK/$label.out"
+  t1=$(date +%s.%N)
+  echo "$(echo "$t1 - $t0" | bc)" > "$WORK/$label.time"
+  echo "$label: $(cat "$WORK/$label.out") | wall $(cat "$WORK/$label.time") s | peak RSS $(( $(cat "$WORK/$label.rss") / 1024 )) MiB"
+}
+measure bomdata "$BIN" "$CSV" "$WORK/bomdata.parquet" --matrix
+measure pandas "$PY" bench/table/pandas_baseline.py "$CSV" "$WORK/pandas.parquet"
+echo "ratio pandas/bomdata: $(echo "scale=2; $(cat "$WORK/pandas.time") / $(cat "$WORK/bomdata.time")" | bc)x"

@@ -1,0 +1,281 @@
+//! `bomdata ingest`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use bomdata_ingest::registry::Registry;
+use bomdata_ingest::run::{self, RunOptions};
+use bomdata_ingest::{Pseudonymizer, sources};
+use bomdata_shard::writer::{Compression, WriterOptions};
+
+use crate::progress::Progress;
+
+/// Arguments of `bomdata ingest`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The source tree to read.
+    pub source_dir: PathBuf,
+    /// The dataset directory to write (created; re-running resumes it).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Registry entry to use (default: detected from the tree's layout).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// A registry file instead of the built-in datasets.toml.
+    #[arg(long)]
+    pub registry: Option<PathBuf>,
+    /// Worker threads.
+    #[arg(long, short = 'j', default_value_t = default_jobs())]
+    pub jobs: usize,
+    /// This process's rank (default: from SLURM_ARRAY_TASK_ID or SLURM_PROCID, else 0).
+    #[arg(long)]
+    pub rank: Option<usize>,
+    /// Number of processes sharing the work (default: from SLURM_ARRAY_TASK_COUNT or
+    /// SLURM_NTASKS, else 1).
+    #[arg(long)]
+    pub world_size: Option<usize>,
+    /// File holding the secret pseudonymisation key (else the BOMDATA_KEY variable).
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    /// Allow a fixed public key (open data only).
+    #[arg(long)]
+    pub allow_unkeyed: bool,
+    /// Write the original-ID → pseudonym mapping of this rank's subjects to this CSV file.
+    #[arg(long)]
+    pub write_mapping: Option<PathBuf>,
+    /// Keep identity header text (names, recording text) in the output.
+    #[arg(long)]
+    pub keep_identity: bool,
+    /// Split continuous signals into chunks of at most this many seconds (0 = never).
+    #[arg(long, default_value_t = 3600.0)]
+    pub chunk_seconds: f64,
+    /// Start a new shard before this many bytes.
+    #[arg(long, default_value_t = 1 << 30)]
+    pub max_shard_bytes: u64,
+    /// Start a new shard after this many samples.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_shard_samples: u64,
+    /// Compression: none, member (zstd per member) or shard (zstd over the tar).
+    #[arg(long, default_value = "none")]
+    pub compress: String,
+    /// zstd level for --compress.
+    #[arg(long, default_value_t = 3)]
+    pub zstd_level: i32,
+    /// Print the plan and exit.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Log progress as JSON lines on stderr.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Parses `--compress`.
+pub fn compression(name: &str, level: i32) -> anyhow::Result<Compression> {
+    Ok(match name {
+        "none" => Compression::None,
+        "member" => Compression::Member(level),
+        "shard" => Compression::Shard(level),
+        other => bail!("unknown --compress {other:?} (none, member, shard)"),
+    })
+}
+
+fn env_usize(names: &[&str]) -> Option<usize> {
+    names
+        .iter()
+        .find_map(|n| std::env::var(n).ok().and_then(|v| v.trim().parse().ok()))
+}
+
+/// Reads the pseudonymisation key.
+pub fn key(key_file: Option<&Path>, allow_unkeyed: bool) -> anyhow::Result<Pseudonymizer> {
+    if let Some(p) = key_file {
+        let k = std::fs::read(p).with_context(|| format!("reading key file {}", p.display()))?;
+        let k = k.trim_ascii().to_vec();
+        if k.len() < 16 {
+            bail!("key file {} holds fewer than 16 bytes", p.display());
+        }
+        return Ok(Pseudonymizer::new(k));
+    }
+    if let Some(k) = std::env::var_os("BOMDATA_KEY") {
+        let k = k.into_encoded_bytes();
+        if k.len() < 16 {
+            bail!("BOMDATA_KEY holds fewer than 16 bytes");
+        }
+        return Ok(Pseudonymizer::new(k));
+    }
+    if allow_unkeyed {
+        return Ok(Pseudonymizer::unkeyed());
+    }
+    Err(bomdata_ingest::Error::NoKey.into())
+}
+
+/// Runs `bomdata ingest`.
+pub fn run(a: &Args) -> anyhow::Result<i32> {
+    let registry = match &a.registry {
+        Some(p) => Registry::load(p)?,
+        None => Registry::builtin()?,
+    };
+    if !a.source_dir.is_dir() {
+        bail!("{}: not a directory", a.source_dir.display());
+    }
+    let entry = match &a.source {
+        Some(id) => registry
+            .get(id)
+            .with_context(|| format!("no source {id:?} in the registry (see `bomdata sources`)"))?
+            .clone(),
+        None => {
+            let found = registry.detect(&a.source_dir)?;
+            let Some(best) = found.first() else {
+                bail!(
+                    "{}: no registry layout matches this tree; give --source (see `bomdata sources`)",
+                    a.source_dir.display()
+                );
+            };
+            let rules: Vec<String> = best
+                .evidence
+                .iter()
+                .map(|(g, p)| format!("{g} matched {}", p.display()))
+                .collect();
+            eprintln!("bomdata: detected source {} ({})", best.source, rules.join("; "));
+            if found.len() > 1 {
+                let others: Vec<&str> = found[1..].iter().map(|d| d.source.as_str()).collect();
+                eprintln!("bomdata: also matching: {} (use --source to choose)", others.join(", "));
+            }
+            registry
+                .get(&best.source)
+                .context("detected source vanished from the registry")?
+                .clone()
+        }
+    };
+    let Some(adapter) = sources::by_name(&entry.adapter) else {
+        bail!(
+            "source {} needs adapter {:?}, which this build does not have yet (planned)",
+            entry.id,
+            entry.adapter
+        );
+    };
+    let rank = a
+        .rank
+        .or_else(|| env_usize(&["SLURM_ARRAY_TASK_ID", "SLURM_PROCID"]))
+        .unwrap_or(0);
+    let world = a
+        .world_size
+        .or_else(|| env_usize(&["SLURM_ARRAY_TASK_COUNT", "SLURM_NTASKS"]))
+        .unwrap_or(1);
+    if a.dry_run {
+        let units = run::plan(adapter.as_ref(), &a.source_dir)?;
+        let mine: Vec<_> = units
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % world.max(1) == rank)
+            .map(|(_, u)| serde_json::json!({"id": u.id, "inputs": u.inputs, "bytes": u.bytes}))
+            .collect();
+        super::print_json(
+            &serde_json::json!({"source": entry.id, "adapter": entry.adapter,
+                "rank": rank, "world_size": world, "units": mine}),
+            a.json,
+        )?;
+        return Ok(0);
+    }
+    let pseudonymizer = key(a.key_file.as_deref(), a.allow_unkeyed)?;
+    if !pseudonymizer.is_keyed() {
+        eprintln!("bomdata: warning: --allow-unkeyed: pseudonyms use a public key (open data only)");
+    }
+    let opts = RunOptions {
+        root: a.source_dir.clone(),
+        out: a.out.clone(),
+        entry: entry.clone(),
+        jobs: a.jobs,
+        rank,
+        world,
+        pseudonymizer: pseudonymizer.clone(),
+        keep_identity: a.keep_identity,
+        chunk_seconds: a.chunk_seconds,
+        writer: WriterOptions {
+            max_bytes: a.max_shard_bytes,
+            max_samples: a.max_shard_samples,
+            compression: compression(&a.compress, a.zstd_level)?,
+            ..WriterOptions::default()
+        },
+    };
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    if let Some(path) = &a.write_mapping {
+        write_mapping(path, adapter.as_ref(), &opts)?;
+    }
+    let progress = Progress::new(a.json);
+    let summary = run::run(&opts, adapter.as_ref(), &progress)?;
+    progress.finish();
+    let msg = serde_json::json!({
+        "event": "summary",
+        "source": entry.id,
+        "rank": rank,
+        "world_size": world,
+        "units_planned": summary.planned,
+        "units_mine": summary.mine,
+        "already_done": summary.already_done,
+        "converted": summary.converted,
+        "failed": summary.failed.len(),
+        "complete": summary.manifest.is_some(),
+        "samples": summary.manifest.as_ref().map(|m| m.counts.samples),
+    });
+    if a.json {
+        eprintln!("{msg}");
+    } else {
+        eprintln!(
+            "bomdata: {} units of {} ({} converted, {} already done, {} failed){}",
+            summary.mine,
+            summary.planned,
+            summary.converted,
+            summary.already_done,
+            summary.failed.len(),
+            match &summary.manifest {
+                Some(m) => format!(
+                    "; dataset complete: {} samples in {} shards, {}",
+                    m.counts.samples,
+                    m.counts.shards,
+                    a.out.join("manifest.json").display()
+                ),
+                None => "; waiting for other ranks (run `bomdata merge` when all are done)".into(),
+            }
+        );
+    }
+    let any_failed = !summary.failed.is_empty()
+        || summary.manifest.as_ref().is_some_and(|m| m.counts.failed_units > 0);
+    Ok(if any_failed { 1 } else { 0 })
+}
+
+fn write_mapping(
+    path: &Path,
+    adapter: &dyn bomdata_ingest::Source,
+    opts: &RunOptions,
+) -> anyhow::Result<()> {
+    let units = run::plan(adapter, &opts.root)?;
+    let mut seen = std::collections::BTreeMap::new();
+    for (i, u) in units.iter().enumerate() {
+        if i % opts.world != opts.rank {
+            continue;
+        }
+        if let Some(s) = &u.subject {
+            seen.entry(s.clone()).or_insert_with(|| {
+                opts.pseudonymizer.pseudonym(opts.entry.namespace(), s)
+            });
+        }
+    }
+    let mut text = String::from("source,original_id,pseudonym\n");
+    for (orig, p) in seen {
+        text.push_str(&format!("{},{},{}\n", opts.entry.id, csv_field(&orig), p));
+    }
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}

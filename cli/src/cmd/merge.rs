@@ -1,0 +1,29 @@
+//! `bomdata merge`.
+
+use std::path::PathBuf;
+
+use bomdata_ingest::run;
+
+/// Arguments of `bomdata merge`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The dataset directory every rank wrote into.
+    pub dataset: PathBuf,
+}
+
+/// Runs `bomdata merge`.
+pub fn run(a: &Args) -> anyhow::Result<i32> {
+    match run::finalize(&a.dataset)? {
+        Some(m) => {
+            eprintln!(
+                "bomdata: merged {} units: {} samples in {} shards ({} failed units)",
+                m.counts.units, m.counts.samples, m.counts.shards, m.counts.failed_units
+            );
+            Ok(if m.counts.failed_units > 0 { 1 } else { 0 })
+        }
+        None => {
+            eprintln!("bomdata: not every planned unit has finished yet; run the missing ranks first");
+            Ok(1)
+        }
+    }
+}

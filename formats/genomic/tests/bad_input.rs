@@ -1,0 +1,142 @@
+//! Malformed inputs: each is read correctly or refused with a clear `InvalidData` error,
+//! never a panic.
+
+#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] functions")]
+
+use std::io;
+
+use bomdata_format_core::ProbeOptions;
+use bomdata_genomic::fasta::{FaiStatus, IndexedFasta, indexed::IndexCheck};
+use bomdata_genomic::probe::probe;
+use bomdata_genomic::{bgzf, twobit};
+
+fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let p = dir.path().join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+#[test]
+fn fasta_empty_name_is_refused_by_the_index_and_read_sequentially() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = b">\nACGT\n>b\nAC\n";
+    let p = write(&dir, "empty_name.fa", data);
+    let e = IndexedFasta::open(&p).err().unwrap();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+    assert!(e.to_string().contains("record 0 at byte 0: empty sequence name"), "{e}");
+    assert!(probe(&p, &ProbeOptions::default()).is_err());
+    // the sequential reader reads it, name ""
+    let recs: Vec<_> = bomdata_genomic::fasta::Reader::new(&data[..]).records().collect::<io::Result<_>>().unwrap();
+    assert_eq!(recs[0].name, "");
+    assert_eq!(recs[0].sequence, b"ACGT");
+}
+
+#[test]
+fn fasta_crlf_lines_are_read_correctly() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(&dir, "crlf.fa", b">a x\r\nACGTA\r\nCGTAC\r\nGT\r\n>b\r\nNNnn\r\n");
+    let mut fa = IndexedFasta::open(&p).unwrap();
+    let r = &fa.sequences()[0];
+    assert_eq!((r.length, r.line_bases, r.line_width), (12, 5, 7));
+    let mut v = Vec::new();
+    fa.fetch("a", 3, 12, &mut v).unwrap();
+    assert_eq!(v, b"TACGTACGT");
+    fa.fetch_all("b", &mut v).unwrap();
+    assert_eq!(v, b"NNnn");
+    let j = probe(&p, &ProbeOptions { region: Some("a:4-8".into()), ..Default::default() }).unwrap();
+    assert_eq!(j["region"]["seq"], "ACGT");
+    assert_eq!(j["sequences"][1]["count_N"], 4);
+}
+
+#[test]
+fn truncated_bgzf_block_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut fa = Vec::new();
+    fa.extend_from_slice(b">c\n");
+    for i in 0..5000 {
+        fa.extend_from_slice(&b"ACGTACGTAC"[..(i % 7) + 3]);
+        fa.extend_from_slice(b"ACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACG"[..60 - (i % 7) - 3].as_ref());
+        fa.push(b'\n');
+    }
+    let z = bgzf::compress(&fa, 6);
+    let p = write(&dir, "cut.fa.gz", &z[..z.len() - 100]);
+    let e = IndexedFasta::open(&p).err().unwrap();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+    assert!(e.to_string().contains("bgzf") && e.to_string().contains("truncated"), "{e}");
+    // whole file reads and agrees with the plain text
+    let p = write(&dir, "ok.fa.gz", &z);
+    let mut f = IndexedFasta::open(&p).unwrap();
+    let mut v = Vec::new();
+    f.fetch("c", 100_000, 100_050, &mut v).unwrap();
+    let plain: Vec<u8> = fa[3..].iter().copied().filter(|&b| b != b'\n').collect();
+    assert_eq!(v, &plain[100_000..100_050]);
+}
+
+#[test]
+fn fai_that_disagrees_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(&dir, "x.fa", b">a\nACGTAC\nGT\n>b\nTTTT\n");
+    // The data has a: 8 bases at offset 3, 6 per line. This index claims 10 bases at offset 2:
+    // the data is right (an index is derived from the data), so the index must be ignored.
+    write(&dir, "x.fa.fai", b"a\t10\t2\t6\t7\nb\t4\t16\t4\t5\n");
+    for check in [IndexCheck::Full, IndexCheck::Quick] {
+        let mut fa = IndexedFasta::open_with(&p, check).unwrap();
+        assert!(matches!(fa.fai_status(), FaiStatus::ShippedIgnored(_)), "{check:?}: {:?}", fa.fai_status());
+        let mut v = Vec::new();
+        fa.fetch_all("a", &mut v).unwrap();
+        assert_eq!(v, b"ACGTACGT");
+    }
+    let j = probe(&p, &ProbeOptions::default()).unwrap();
+    assert_eq!(j["fai"]["agrees"], false);
+    assert_eq!(j["sequences"][0]["length"], 8);
+    // a correct shipped index is used, under both checks
+    write(&dir, "x.fa.fai", b"a\t8\t3\t6\t7\nb\t4\t16\t4\t5\n");
+    for check in [IndexCheck::Full, IndexCheck::Quick] {
+        let fa = IndexedFasta::open_with(&p, check).unwrap();
+        assert_eq!(fa.fai_status(), &FaiStatus::ShippedAgrees, "{check:?}");
+    }
+    // a garbage index is ignored too
+    write(&dir, "x.fa.fai", b"not an index\n");
+    let fa = IndexedFasta::open(&p).unwrap();
+    assert!(matches!(fa.fai_status(), FaiStatus::ShippedIgnored(_)));
+}
+
+#[test]
+fn twobit_bad_signature_and_truncation() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = twobit::write(&[("s", b"ACGTNNacgt")], false, 0).unwrap();
+    let mut bad = good.clone();
+    bad[0] ^= 0xff;
+    let p = write(&dir, "bad.2bit", &bad);
+    let e = probe(&p, &ProbeOptions::default()).err().unwrap();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+    assert!(e.to_string().contains("bad signature"), "{e}");
+    let p = write(&dir, "short.2bit", &good[..good.len() - 2]);
+    let e = twobit::TwoBit::open(&p).err().unwrap();
+    assert!(e.to_string().contains("need"), "{e}");
+    // big-endian v1 reads through probe
+    let be = twobit::write(&[("s", b"ACGTNNacgt")], true, 1).unwrap();
+    let p = write(&dir, "be.2bit", &be);
+    let j = probe(&p, &ProbeOptions { region: Some("s:2-10".into()), ..Default::default() }).unwrap();
+    assert_eq!(j["byte_order"], "big");
+    assert_eq!(j["version"], 1);
+    assert_eq!(j["region"]["seq"], "GTNNacgt");
+}
+
+#[test]
+fn garbage_in_every_reader_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    for name in ["j.fa", "j.2bit", "j.bam", "j.bw", "j.bb", "j.bed", "j.gtf", "j.gff3", "j.fa.gz"] {
+        let p = write(&dir, name, &junk);
+        let r = probe(&p, &ProbeOptions::default());
+        assert!(r.is_err(), "{name}: {r:?}");
+    }
+    // truncated copies of a valid bigWig
+    let bw = bomdata_testdata::require_shared_fixtures().join("bigwig/volvox.bw");
+    let bytes = std::fs::read(bw).unwrap();
+    for cut in [10, 64, 500, bytes.len() / 2, bytes.len() - 10] {
+        let p = write(&dir, "cut.bw", &bytes[..cut]);
+        let _ = probe(&p, &ProbeOptions::default()); // either way, no panic
+    }
+}

@@ -1,0 +1,166 @@
+//! Reads a bomdata dataset with the loader and prints one JSON line of throughput figures, the
+//! way `bench/loader` harness `read_bench.py` reports the anchor loaders: decoded payload MB/s,
+//! samples/s, CPU seconds per GB (user+sys of the process), time to the first batch, plus
+//! loader stats (stall time). Sequential order (as the harness), batches collated into one
+//! reusable contiguous buffer per field (the staging buffer: no further copy).
+//!
+//! `bench_read DATASET_DIR THREADS BATCH [mmap|pread] [RAW_DATA_BIN]`: with RAW_DATA_BIN, the
+//! first and last samples are compared with the raw layout.
+//! `bench_read --zstd-baseline DATASET_DIR`: single-threaded zstd decompression of every member
+//! (no loader), the speed the loader's zstd path is measured against.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bomdata_loader::{
+    Dataset, Loader, LoaderOptions, Mixture, OrderOptions, Partition, Planner, ReadMode, Shuffle,
+    Units,
+};
+
+fn cpu_seconds() -> f64 {
+    // utime + stime of this process (all threads) from /proc/self/stat, in clock ticks.
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let tick = 100.0; // _SC_CLK_TCK on Linux
+    let u: f64 = f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0.0);
+    let st: f64 = f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0.0);
+    (u + st) / tick
+}
+
+fn zstd_baseline(dir: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let ds = Dataset::open(dir)?;
+    // gather compressed members first (page cache warm, no I/O in the timed part)
+    let mut members: Vec<&[u8]> = Vec::new();
+    let mut keep = Vec::new();
+    for s in 0..ds.num_shards() {
+        keep.push(ds.shard_file(s)?.clone());
+    }
+    for info in ds.infos() {
+        let f = &keep[info.loc.shard as usize];
+        for m in &info.sample.members {
+            if m.name.ends_with(".zst") {
+                members.push(&f.bytes()[m.offset as usize..(m.offset + m.size) as usize]);
+            }
+        }
+    }
+    let mut best = f64::MAX;
+    let mut total = 0u64;
+    let mut out = Vec::new();
+    let mut dec = zstd::bulk::Decompressor::new()?;
+    for _ in 0..3 {
+        let t0 = Instant::now();
+        total = 0;
+        for m in &members {
+            let cap = zstd::zstd_safe::get_frame_content_size(m).ok().flatten().unwrap_or(1 << 26);
+            out.clear();
+            out.reserve(cap as usize);
+            dec.decompress_to_buffer(m, &mut out)?;
+            total += out.len() as u64;
+        }
+        best = best.min(t0.elapsed().as_secs_f64());
+    }
+    println!(
+        "{{\"baseline\": \"zstd bulk decompress, 1 thread, all members\", \"bytes\": {total}, \"best_MB_per_s\": {:.1}}}",
+        total as f64 / best / 1e6
+    );
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--zstd-baseline") {
+        return zstd_baseline(args.get(2).ok_or("dataset dir")?);
+    }
+    if args.len() < 4 {
+        eprintln!("usage: bench_read DATASET_DIR THREADS BATCH [mmap|pread] [RAW_DATA_BIN]");
+        std::process::exit(2);
+    }
+    let threads: usize = args[2].parse()?;
+    let batch: usize = args[3].parse()?;
+    let read = match args.get(4).map(String::as_str) {
+        Some("pread") => ReadMode::Pread,
+        _ => ReadMode::Mmap,
+    };
+    let c0 = cpu_seconds();
+    let t0 = Instant::now();
+    let ds = Dataset::open(&args[1])?;
+    let n = ds.len();
+    let order = OrderOptions {
+        seed: 0,
+        shuffle: Shuffle::None,
+        shuffle_shards: false,
+    };
+    let planner = Planner::new(Mixture::single(ds), order, Units::Samples)?;
+    let opts = LoaderOptions {
+        batch_size: batch,
+        threads,
+        prefetch: 2 * threads.max(1),
+        read,
+        ..LoaderOptions::default()
+    };
+    let mut loader = Loader::new(Arc::new(planner), Partition::single(), opts)?;
+    let mut first_s = None;
+    let mut payload = 0u64;
+    let mut count = 0u64;
+    let mut first: Option<Vec<u8>> = None;
+    let mut last: Vec<u8> = Vec::new();
+    let check = args.get(5).is_some();
+    {
+        let it = loader.epoch();
+        for b in it {
+            let b = b?;
+            let x = b.field("x.npy").ok_or("no x.npy field")?;
+            // touch the metadata as the harness does
+            let meta = b.field("meta.json").ok_or("no meta.json field")?;
+            if meta.row(0).is_empty() {
+                return Err("empty meta".into());
+            }
+            if first_s.is_none() {
+                first_s = Some(t0.elapsed().as_secs_f64());
+                if check {
+                    first = Some(x.row(0).to_vec());
+                }
+            }
+            if check {
+                last.clear();
+                last.extend_from_slice(x.row(b.rows() - 1));
+            }
+            payload += x.data().len() as u64;
+            count += b.rows() as u64;
+        }
+    }
+    let el = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - c0;
+    let stats = loader.last_stats().cloned().unwrap_or_default();
+    let mut order_ok = serde_json::Value::Null;
+    if let (Some(raw), Some(first)) = (args.get(5), first) {
+        let raw = std::fs::read(raw)?;
+        let rec = first.len();
+        let ok = raw.len() == rec * n
+            && raw[..rec] == first[..]
+            && raw[(n - 1) * rec..] == last[..];
+        order_ok = ok.into();
+    }
+    let res = serde_json::json!({
+        "system": "bomdata",
+        "dataset": args[1],
+        "threads": threads,
+        "batch": batch,
+        "read": format!("{read:?}"),
+        "n": count,
+        "expected_n": n,
+        "seconds": (el * 1000.0).round() / 1000.0,
+        "MB_per_s": (payload as f64 / el / 1e6 * 10.0).round() / 10.0,
+        "samples_per_s": (count as f64 / el).round(),
+        "cpu_s_per_GB": (cpu / (payload as f64 / 1e9) * 100.0).round() / 100.0,
+        "first_batch_s": first_s.map(|s| (s * 1000.0).round() / 1000.0),
+        "stall_s": stats.stall.as_secs_f64(),
+        "reader_thread_s": stats.read_time.as_secs_f64(),
+        "bytes_read": stats.bytes_read,
+        "order_ok": order_ok,
+    });
+    println!("{res}");
+    Ok(())
+}

@@ -1,0 +1,449 @@
+//! A read-only view of one bomdata dataset directory: manifest, shard indexes, memory-mapped
+//! shards, and the filtered list of samples a job will read.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use bomdata_schemas::manifest::{IndexSample, Manifest, ShardEntry, ShardIndex};
+use bomdata_schemas::Modality;
+use memmap2::Mmap;
+
+use crate::{Error, Result};
+
+/// Where a selected sample lives: shard number (manifest order) and sample number in its index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SampleLoc {
+    /// Shard position in the manifest.
+    pub shard: u32,
+    /// Sample position in the shard index.
+    pub sample: u32,
+}
+
+/// An opened shard file.
+#[derive(Debug)]
+pub struct ShardFile {
+    path: PathBuf,
+    file: File,
+    map: Mmap,
+}
+
+impl ShardFile {
+    /// The mapped bytes of the whole tar.
+    pub fn bytes(&self) -> &[u8] {
+        &self.map
+    }
+
+    /// The file path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The open file (for positioned reads).
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+}
+
+#[derive(Debug)]
+struct Shard {
+    entry: ShardEntry,
+    index: ShardIndex,
+    file: OnceLock<Arc<ShardFile>>,
+}
+
+/// One dataset directory, opened for reading.
+///
+/// Opening reads `manifest.json` and every `shards/<name>.idx.json`; shard tars are opened and
+/// memory-mapped lazily on first access. The *selection* starts as every sample of every shard
+/// in manifest order and is narrowed with the `retain*` methods before planning an order.
+#[derive(Debug)]
+pub struct Dataset {
+    root: PathBuf,
+    manifest: Option<Manifest>,
+    shards: Vec<Shard>,
+    selected: Vec<SampleLoc>,
+}
+
+/// A sample as seen by filters and grouping functions: its shard entry, its index record, and
+/// access to its members.
+#[derive(Clone, Copy, Debug)]
+pub struct SampleInfo<'a> {
+    /// The dataset.
+    pub dataset: &'a Dataset,
+    /// Its location.
+    pub loc: SampleLoc,
+    /// The manifest entry of its shard.
+    pub shard: &'a ShardEntry,
+    /// Its index record.
+    pub sample: &'a IndexSample,
+}
+
+impl<'a> SampleInfo<'a> {
+    /// The sample key.
+    pub fn key(&self) -> &'a str {
+        &self.sample.key
+    }
+
+    /// The source: the key up to its first `_` (see `bomdata_schemas::key::make`).
+    pub fn source(&self) -> &'a str {
+        self.sample.key.split('_').next().unwrap_or("")
+    }
+
+    /// The modality named by a `_`-separated segment of the key, if any.
+    pub fn modality(&self) -> Option<Modality> {
+        self.sample
+            .key
+            .split('_')
+            .skip(1)
+            .find_map(|seg| seg.parse::<Modality>().ok())
+    }
+
+    /// The stored bytes of member `name` (`<field>.<ext>`, as in the index; decompressed when it
+    /// ends in `.zst`). Opens and maps the shard if needed.
+    pub fn member(&self, name: &str) -> Result<Cow<'a, [u8]>> {
+        self.dataset.member_bytes(self.loc, name)
+    }
+
+    /// The `meta.json` member parsed as JSON (`Value::Null` when the sample has none).
+    pub fn meta(&self) -> Result<serde_json::Value> {
+        let Some(name) = self
+            .sample
+            .members
+            .iter()
+            .map(|m| m.name.as_str())
+            .find(|n| *n == "meta.json" || *n == "meta.json.zst")
+        else {
+            return Ok(serde_json::Value::Null);
+        };
+        let bytes = self.member(name)?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Error::corrupt(
+                self.dataset.shard_path(self.loc.shard as usize),
+                format!("sample {:?}: member {name}: {e}", self.sample.key),
+            )
+        })
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::corrupt(path, e))
+}
+
+impl Dataset {
+    /// Opens the dataset at `root` (a directory with `manifest.json`).
+    pub fn open(root: impl AsRef<Path>) -> Result<Dataset> {
+        let root = root.as_ref().to_path_buf();
+        let manifest: Manifest = read_json(&root.join("manifest.json"))?;
+        let mut shards = Vec::with_capacity(manifest.shards.len());
+        for entry in &manifest.shards {
+            if let Some(c) = &entry.compression {
+                return Err(Error::corrupt(
+                    root.join("shards").join(&entry.name),
+                    format!(
+                        "whole-shard compression {c:?} is not supported by the loader (needs random access); write member compression instead"
+                    ),
+                ));
+            }
+            let ipath = root.join("shards").join(&entry.index);
+            let index: ShardIndex = read_json(&ipath)?;
+            if index.samples.len() as u64 != entry.samples {
+                return Err(Error::corrupt(
+                    &ipath,
+                    format!(
+                        "index lists {} samples, manifest says {}",
+                        index.samples.len(),
+                        entry.samples
+                    ),
+                ));
+            }
+            for (i, s) in index.samples.iter().enumerate() {
+                for m in &s.members {
+                    let end = m.offset.checked_add(m.size);
+                    if end.is_none_or(|e| e > entry.size) {
+                        return Err(Error::corrupt(
+                            &ipath,
+                            format!(
+                                "sample {i} member {}: bytes {}+{} beyond shard size {}",
+                                m.name, m.offset, m.size, entry.size
+                            ),
+                        ));
+                    }
+                }
+            }
+            shards.push(Shard {
+                entry: entry.clone(),
+                index,
+                file: OnceLock::new(),
+            });
+        }
+        let mut ds = Dataset {
+            root,
+            manifest: Some(manifest),
+            shards,
+            selected: Vec::new(),
+        };
+        ds.select_all();
+        Ok(ds)
+    }
+
+    /// A dataset without files, with shards of the given sample counts and `sample_bytes` bytes
+    /// per sample: for planning and simulation (orders, partitions, resume). Reading any member
+    /// fails.
+    pub fn synthetic(shard_samples: &[usize], sample_bytes: u64) -> Dataset {
+        let mut shards = Vec::with_capacity(shard_samples.len());
+        for (si, &n) in shard_samples.iter().enumerate() {
+            let name = format!("synthetic-{si:06}.tar");
+            let samples = (0..n)
+                .map(|i| IndexSample {
+                    key: format!("syn_s{si}_{i:06}"),
+                    subject: None,
+                    offset: i as u64 * sample_bytes,
+                    size: sample_bytes,
+                    members: Vec::new(),
+                })
+                .collect();
+            shards.push(Shard {
+                entry: ShardEntry {
+                    name: name.clone(),
+                    index: format!("synthetic-{si:06}.idx.json"),
+                    size: n as u64 * sample_bytes,
+                    samples: n as u64,
+                    checksum: String::new(),
+                    split: None,
+                    compression: None,
+                },
+                index: ShardIndex {
+                    shard: name,
+                    samples,
+                },
+                file: OnceLock::new(),
+            });
+        }
+        let mut ds = Dataset {
+            root: PathBuf::from("<synthetic>"),
+            manifest: None,
+            shards,
+            selected: Vec::new(),
+        };
+        ds.select_all();
+        ds
+    }
+
+    fn select_all(&mut self) {
+        self.selected = self
+            .shards
+            .iter()
+            .enumerate()
+            .flat_map(|(si, s)| {
+                (0..s.index.samples.len()).map(move |i| SampleLoc {
+                    shard: si as u32,
+                    sample: i as u32,
+                })
+            })
+            .collect();
+    }
+
+    /// The dataset directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The manifest (`None` for [`Dataset::synthetic`]).
+    pub fn manifest(&self) -> Option<&Manifest> {
+        self.manifest.as_ref()
+    }
+
+    /// Number of shards in the manifest.
+    pub fn num_shards(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// Number of selected samples.
+    pub fn len(&self) -> usize {
+        self.selected.len()
+    }
+
+    /// True when no sample is selected.
+    pub fn is_empty(&self) -> bool {
+        self.selected.is_empty()
+    }
+
+    /// The selected samples, in shard then index order.
+    pub fn selection(&self) -> &[SampleLoc] {
+        &self.selected
+    }
+
+    /// Information about the `i`-th selected sample.
+    pub fn info(&self, i: usize) -> Option<SampleInfo<'_>> {
+        self.selected.get(i).map(|&loc| self.info_at(loc))
+    }
+
+    /// Information about the sample at `loc` (must come from [`Dataset::selection`]).
+    pub fn info_at(&self, loc: SampleLoc) -> SampleInfo<'_> {
+        let shard = &self.shards[loc.shard as usize];
+        SampleInfo {
+            dataset: self,
+            loc,
+            shard: &shard.entry,
+            sample: &shard.index.samples[loc.sample as usize],
+        }
+    }
+
+    /// Iterates over the selected samples.
+    pub fn infos(&self) -> impl Iterator<Item = SampleInfo<'_>> + '_ {
+        self.selected.iter().map(|&loc| self.info_at(loc))
+    }
+
+    /// Keeps the selected samples for which `pred` is true.
+    pub fn retain(&mut self, mut pred: impl FnMut(&SampleInfo<'_>) -> bool) -> &mut Self {
+        let keep: Vec<SampleLoc> = self
+            .selected
+            .iter()
+            .copied()
+            .filter(|&loc| pred(&self.info_at(loc)))
+            .collect();
+        self.selected = keep;
+        self
+    }
+
+    /// Keeps the selected samples for which `pred` returns `Ok(true)`; the first error aborts.
+    pub fn try_retain(
+        &mut self,
+        mut pred: impl FnMut(&SampleInfo<'_>) -> Result<bool>,
+    ) -> Result<&mut Self> {
+        let mut keep = Vec::with_capacity(self.selected.len());
+        for &loc in &self.selected {
+            if pred(&self.info_at(loc))? {
+                keep.push(loc);
+            }
+        }
+        self.selected = keep;
+        Ok(self)
+    }
+
+    /// Keeps samples of shards whose manifest `split` equals `split`.
+    pub fn retain_split(&mut self, split: &str) -> &mut Self {
+        self.retain(|s| s.shard.split.as_deref() == Some(split))
+    }
+
+    /// Keeps samples whose key's source (first segment) is `source`.
+    pub fn retain_source(&mut self, source: &str) -> &mut Self {
+        self.retain(|s| s.source() == source)
+    }
+
+    /// Keeps samples whose key names one of `modalities`.
+    pub fn retain_modalities(&mut self, modalities: &[Modality]) -> &mut Self {
+        self.retain(|s| s.modality().is_some_and(|m| modalities.contains(&m)))
+    }
+
+    /// Keeps samples whose `meta.json` satisfies `pred` (reads every selected sample's metadata:
+    /// QC flags, site, ...). Samples without `meta.json` see `Value::Null`.
+    pub fn retain_meta(
+        &mut self,
+        mut pred: impl FnMut(&serde_json::Value) -> bool,
+    ) -> Result<&mut Self> {
+        self.try_retain(|s| Ok(pred(&s.meta()?)))
+    }
+
+    pub(crate) fn shard_path(&self, shard: usize) -> PathBuf {
+        match self.shards.get(shard) {
+            Some(s) => self.root.join("shards").join(&s.entry.name),
+            None => self.root.join("shards"),
+        }
+    }
+
+    /// The opened, mapped shard `shard` (manifest position).
+    pub fn shard_file(&self, shard: usize) -> Result<&Arc<ShardFile>> {
+        let s = self
+            .shards
+            .get(shard)
+            .ok_or_else(|| Error::config(format!("no shard {shard}")))?;
+        if let Some(f) = s.file.get() {
+            return Ok(f);
+        }
+        let path = self.shard_path(shard);
+        if self.manifest.is_none() {
+            return Err(Error::config(
+                "a synthetic dataset has no shard files to read",
+            ));
+        }
+        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+        if len != s.entry.size {
+            return Err(Error::corrupt(
+                &path,
+                format!("file has {len} bytes, manifest says {}", s.entry.size),
+            ));
+        }
+        // SAFETY: shards are immutable once listed in the manifest (written under a temporary
+        // name and renamed); the map is read-only. Truncating a shard under a running job is
+        // outside the contract, as for every mmap-based reader.
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(&path, e))?;
+        let _ = s.file.set(Arc::new(ShardFile { path, file, map }));
+        s.file
+            .get()
+            .ok_or_else(|| Error::config("shard map vanished"))
+    }
+
+    /// The index record of the sample at `loc`.
+    pub fn index_sample(&self, loc: SampleLoc) -> &IndexSample {
+        &self.shards[loc.shard as usize].index.samples[loc.sample as usize]
+    }
+
+    /// The stored bytes of member `name` of the sample at `loc`: a zero-copy slice of the mapped
+    /// shard, or the decompressed bytes when the name ends in `.zst`.
+    pub fn member_bytes(&self, loc: SampleLoc, name: &str) -> Result<Cow<'_, [u8]>> {
+        let s = self.index_sample(loc);
+        let m = s.members.iter().find(|m| m.name == name).ok_or_else(|| {
+            Error::corrupt(
+                self.shard_path(loc.shard as usize),
+                format!("sample {:?} has no member {name}", s.key),
+            )
+        })?;
+        let f = self.shard_file(loc.shard as usize)?;
+        let raw = &f.bytes()[m.offset as usize..(m.offset + m.size) as usize];
+        if name.ends_with(".zst") {
+            let mut out = Vec::new();
+            zstd_decode(raw, &mut out).map_err(|e| {
+                Error::corrupt(
+                    f.path(),
+                    format!("sample {:?} member {name} at byte {}: zstd: {e}", s.key, m.offset),
+                )
+            })?;
+            Ok(Cow::Owned(out))
+        } else {
+            Ok(Cow::Borrowed(raw))
+        }
+    }
+
+    /// A zero-copy view of the `.npy` member `name` of the sample at `loc` (uncompressed members
+    /// only: the array data is a slice of the mapped shard).
+    pub fn npy(&self, loc: SampleLoc, name: &str) -> Result<bomdata_shard::npy::NpyView<'_>> {
+        if name.ends_with(".zst") {
+            return Err(Error::config(format!(
+                "member {name} is compressed: use member_bytes and decode the copy"
+            )));
+        }
+        let bytes = match self.member_bytes(loc, name)? {
+            Cow::Borrowed(b) => b,
+            Cow::Owned(_) => return Err(Error::config("unexpected owned member")),
+        };
+        bomdata_shard::npy::decode(bytes).map_err(|e| {
+            Error::corrupt(
+                self.shard_path(loc.shard as usize),
+                format!("sample {:?} member {name}: {e}", self.index_sample(loc).key),
+            )
+        })
+    }
+}
+
+/// Decompresses one zstd frame sequence into `out` (cleared first).
+pub(crate) fn zstd_decode(src: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
+    out.clear();
+    let mut dec = zstd::stream::read::Decoder::with_buffer(src)?;
+    std::io::copy(&mut dec, out)?;
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! Test helpers: small datasets written with the real shard writer.
+#![allow(clippy::unwrap_used, dead_code)]
+
+use std::path::Path;
+
+use bomdata_schemas::manifest::{Counts, DatasetKind, Manifest};
+use bomdata_shard::writer::{Compression, ShardWriter, WriterOptions};
+use bomdata_shard::{Sample, npy};
+
+pub fn values(i: usize) -> Vec<f32> {
+    (0..12).map(|j| (i * 100 + j) as f32).collect()
+}
+
+/// Writes `n` samples `src_subj{i/4}_{ses}_{modality}_{i}` with `x.npy` (f32 [3,4]) and
+/// `meta.json` ({"site": i % 3, "index": i}) into `dir` (two splits).
+pub fn write_dataset(dir: &Path, n: usize, modality: &str, compression: Compression) {
+    let mut entries = Vec::new();
+    for (split, range) in [("train", 0..n * 3 / 4), ("val", n * 3 / 4..n)] {
+        let opts = WriterOptions {
+            max_bytes: 1 << 30,
+            max_samples: 7,
+            compression,
+            split: Some(split.to_string()),
+            durable: false,
+            defer_commit: false,
+        };
+        let mut w = ShardWriter::create(dir, &format!("{modality}-{split}"), opts).unwrap();
+        for i in range {
+            let mut s = Sample::new(format!("src_s{}_1_{modality}_{i:06}", i / 4));
+            s.push("x.npy", npy::encode_f32(&[3, 4], &values(i)));
+            s.push(
+                "meta.json",
+                format!("{{\"site\":\"site{}\",\"index\":{i}}}", i % 3).into_bytes(),
+            );
+            w.write(&s).unwrap();
+        }
+        entries.extend(w.finish().unwrap());
+    }
+    let m = Manifest {
+        layout_version: bomdata_schemas::LAYOUT_VERSION.to_string(),
+        kind: DatasetKind::Training,
+        tool: "test".into(),
+        sources: vec!["src".into()],
+        profile: None,
+        tokenizer: None,
+        counts: Counts {
+            samples: n as u64,
+            shards: entries.len() as u64,
+            bytes: entries.iter().map(|e| e.size).sum(),
+            ..Counts::default()
+        },
+        shards: entries,
+        tables: Vec::new(),
+    };
+    bomdata_shard::dataset::write_manifest(dir, &m).unwrap();
+}
+
+pub fn index_of(meta: &[u8]) -> usize {
+    let v: serde_json::Value = serde_json::from_slice(meta).unwrap();
+    v["index"].as_u64().unwrap() as usize
+}
+
+pub fn f32s(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+

@@ -1,0 +1,217 @@
+//! Reads real datasets written with the shard writer: tensors equal what was written, member
+//! compression, filters, group batches, pairing, read modes, stats, resume.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{f32s, index_of, values, write_dataset};
+use std::sync::Arc;
+
+use bomdata_loader::{
+    BufferSize, Dataset, FieldKind, Loader, LoaderOptions, Mixture, OrderOptions, PairRow,
+    Partition, Planner, ReadMode, Remainder, Shuffle, Units,
+};
+use bomdata_shard::writer::Compression;
+
+fn loader(ds: Dataset, batch: usize, threads: usize, read: ReadMode) -> Loader {
+    let p = Planner::new(
+        Mixture::single(ds),
+        OrderOptions {
+            seed: 7,
+            shuffle: Shuffle::Buffer(BufferSize::Samples(5)),
+            shuffle_shards: true,
+        },
+        Units::Samples,
+    )
+    .unwrap();
+    Loader::new(
+        Arc::new(p),
+        Partition::single(),
+        LoaderOptions {
+            batch_size: batch,
+            threads,
+            prefetch: 2,
+            read,
+            ..LoaderOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn tensors_equal_what_was_written() {
+    for compression in [Compression::None, Compression::Member(3)] {
+        for read in [ReadMode::Mmap, ReadMode::Pread] {
+            let dir = tempfile::tempdir().unwrap();
+            write_dataset(dir.path(), 40, "eeg", compression);
+            let ds = Dataset::open(dir.path()).unwrap();
+            assert_eq!(ds.len(), 40);
+            let mut l = loader(ds, 6, 3, read);
+            let mut seen = [0; 40];
+            for b in l.epoch() {
+                let b = b.unwrap();
+                let x = b.field("x.npy").unwrap();
+                let meta = b.field("meta.json").unwrap();
+                assert_eq!(x.shape(), vec![b.rows(), 3, 4]);
+                assert!(matches!(x.kind(), FieldKind::Tensor { .. }));
+                assert_eq!(x.data().len(), b.rows() * 48);
+                for r in 0..b.rows() {
+                    let i = index_of(meta.row(r));
+                    assert_eq!(f32s(x.row(r)), values(i), "{compression:?} {read:?}");
+                    seen[i] += 1;
+                }
+            }
+            assert!(seen.iter().all(|&k| k == 1));
+            let st = l.last_stats().unwrap();
+            assert_eq!(st.samples, 40);
+            assert_eq!(st.batches, 7);
+            assert!(st.bytes_out >= 40 * 48);
+            assert_eq!(l.state().epoch, 1);
+        }
+    }
+}
+
+#[test]
+fn filters_and_zero_copy_views() {
+    let dir = tempfile::tempdir().unwrap();
+    write_dataset(dir.path(), 40, "eeg", Compression::None);
+    let mut ds = Dataset::open(dir.path()).unwrap();
+    ds.retain_split("train");
+    assert_eq!(ds.len(), 30);
+    ds.retain_meta(|m| m["site"] == "site0").unwrap();
+    assert_eq!(ds.len(), 10);
+    ds.retain_modalities(&[bomdata_schemas::Modality::Eeg]);
+    assert_eq!(ds.len(), 10);
+    ds.retain_source("src");
+    assert_eq!(ds.len(), 10);
+    let info = ds.info(0).unwrap();
+    assert_eq!(info.modality(), Some(bomdata_schemas::Modality::Eeg));
+    let v = ds.npy(info.loc, "x.npy").unwrap();
+    assert_eq!(v.shape, vec![3, 4]);
+    // the view points into the mapped shard
+    let map = ds.shard_file(info.loc.shard as usize).unwrap().bytes().as_ptr_range();
+    assert!(map.contains(&v.data.as_ptr()));
+    ds.retain_modalities(&[bomdata_schemas::Modality::Fmri]);
+    assert!(ds.is_empty());
+}
+
+#[test]
+fn group_batches_share_a_site() {
+    let dir = tempfile::tempdir().unwrap();
+    write_dataset(dir.path(), 40, "eeg", Compression::Member(1));
+    let ds = Dataset::open(dir.path()).unwrap();
+    let mut key = |s: &bomdata_loader::SampleInfo<'_>| Ok(s.meta()?["site"].to_string());
+    let p = Planner::with_groups(Mixture::single(ds), OrderOptions::default(), 4, true, &mut key)
+        .unwrap();
+    let mut l = Loader::new(Arc::new(p), Partition::single(), LoaderOptions::default()).unwrap();
+    let mut n = 0;
+    for b in l.epoch() {
+        let b = b.unwrap();
+        assert_eq!((b.rows(), b.width()), (1, 4));
+        let sites: Vec<usize> = (0..4)
+            .map(|s| index_of(b.field_in(s, "meta.json").unwrap().row(0)) % 3)
+            .collect();
+        assert!(sites.windows(2).all(|w| w[0] == w[1]), "{sites:?}");
+        n += 4;
+    }
+    assert_eq!(n, 36); // 14/13/13 per site, short batches dropped: 12 + 12 + 12
+}
+
+#[test]
+fn subject_pairing_with_mask() {
+    let d1 = tempfile::tempdir().unwrap();
+    let d2 = tempfile::tempdir().unwrap();
+    write_dataset(d1.path(), 8, "smri", Compression::None);
+    write_dataset(d2.path(), 12, "fmri", Compression::None);
+    let a = Dataset::open(d1.path()).unwrap();
+    let b = Dataset::open(d2.path()).unwrap();
+    let mut rows = Vec::new();
+    for ds in [&a, &b] {
+        for s in ds.infos() {
+            let parts: Vec<&str> = s.key().split('_').collect();
+            rows.push(PairRow {
+                key: s.key().to_string(),
+                subject: parts[1].to_string(),
+                session: parts[2].to_string(),
+                modality: parts[3].to_string(),
+            });
+        }
+    }
+    let mix = Mixture::weighted(vec![(a, 1.0), (b, 1.0)]).unwrap().with_epoch_len(20);
+    let units = Units::Pairs {
+        modalities: vec!["smri".into(), "fmri".into()],
+        rows,
+    };
+    let p = Planner::new(mix, OrderOptions::default(), units).unwrap();
+    let mut l = Loader::new(
+        Arc::new(p),
+        Partition::new(0, 1, Remainder::Uneven).unwrap(),
+        LoaderOptions {
+            batch_size: 3,
+            ..LoaderOptions::default()
+        },
+    )
+    .unwrap();
+    let (mut units, mut both) = (0, 0);
+    for b in l.epoch() {
+        let b = b.unwrap();
+        let mask = b.mask();
+        for r in 0..b.rows() {
+            units += 1;
+            let (s, f) = (mask[r * 2], mask[r * 2 + 1]);
+            assert!(s || f);
+            let sm = b.field_in(0, "x.npy").unwrap();
+            let fm = b.field_in(1, "x.npy").unwrap();
+            assert_eq!(sm.present(r), s);
+            if !s {
+                assert!(sm.row(r).iter().all(|&x| x == 0));
+            }
+            if s && f {
+                both += 1;
+                // same subject: sample i of each dataset has subject i/4
+                let si = index_of(b.field_in(0, "meta.json").unwrap().row(r));
+                let fi = index_of(b.field_in(1, "meta.json").unwrap().row(r));
+                assert_eq!(si / 4, fi / 4);
+                assert_eq!(f32s(fm.row(r)), values(fi));
+            }
+        }
+    }
+    // subjects 0,1 have 4 smri + 4 fmri (4 units each); subject 2 has 4 fmri only
+    assert_eq!(units, 12);
+    assert_eq!(both, 8);
+}
+
+#[test]
+fn resume_mid_epoch_on_real_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    write_dataset(dir.path(), 30, "eeg", Compression::None);
+    let full: Vec<usize> = {
+        let mut l = loader(Dataset::open(dir.path()).unwrap(), 4, 2, ReadMode::Mmap);
+        l.epoch()
+            .flat_map(|b| {
+                let b = b.unwrap();
+                let m = b.field("meta.json").unwrap();
+                (0..b.rows()).map(|r| index_of(m.row(r))).collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let mut l = loader(Dataset::open(dir.path()).unwrap(), 4, 2, ReadMode::Mmap);
+    let mut got = Vec::new();
+    let state = {
+        let mut it = l.epoch();
+        for _ in 0..3 {
+            let b = it.next().unwrap().unwrap();
+            let m = b.field("meta.json").unwrap();
+            got.extend((0..b.rows()).map(|r| index_of(m.row(r))));
+        }
+        it.state()
+    };
+    let mut l2 = loader(Dataset::open(dir.path()).unwrap(), 4, 1, ReadMode::Pread);
+    l2.set_state(state).unwrap();
+    for b in l2.epoch() {
+        let b = b.unwrap();
+        let m = b.field("meta.json").unwrap();
+        got.extend((0..b.rows()).map(|r| index_of(m.row(r))));
+    }
+    assert_eq!(got, full);
+}

@@ -1,0 +1,49 @@
+//! Throughput of the char and 6-mer tokenizers on one core (used by bench/tokenizers/run.sh).
+//!
+//! Usage: `tokenize_bench FILE [REPEATS]`; FILE holds one raw DNA sequence. Prints one JSON line
+//! per tokenizer with the best MB/s over the repeats.
+
+use std::time::Instant;
+
+use bomdata_tokenizers::builtin::builtin;
+use bomdata_tokenizers::{CasePolicy, KmerConfig, TokenizerConfig, UnknownPolicy};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let path = args.next().ok_or("usage: tokenize_bench FILE [REPEATS]")?;
+    let repeats: usize = args.next().map_or(Ok(5), |s| s.parse())?;
+    let data = std::fs::read(&path)?;
+    let kmer = TokenizerConfig::Kmer(KmerConfig {
+        k: 6,
+        case: CasePolicy::Upper,
+        unknown: UnknownPolicy::Unk,
+        prepend: vec![],
+        append: vec![],
+    });
+    let cases = [
+        ("char", builtin("hyena-char").ok_or("no hyena-char")?),
+        ("kmer6", kmer),
+    ];
+    let mut out = Vec::with_capacity(data.len() + 8);
+    for (name, cfg) in cases {
+        let tok = cfg.build()?;
+        let mut best = f64::INFINITY;
+        let mut n_ids = 0;
+        for _ in 0..repeats {
+            out.clear();
+            let t = Instant::now();
+            tok.encode_into(&data, &mut out)?;
+            best = best.min(t.elapsed().as_secs_f64());
+            n_ids = std::hint::black_box(&out).len();
+        }
+        let mbps = data.len() as f64 / best / 1e6;
+        #[allow(clippy::print_stdout)]
+        {
+            println!(
+                r#"{{"tokenizer":"{name}","bytes":{},"ids":{n_ids},"seconds":{best:.6},"mb_per_s":{mbps:.1}}}"#,
+                data.len()
+            );
+        }
+    }
+    Ok(())
+}
