@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Peak RSS of streaming a 91x109x91x490 float32 .nii.gz run volume by volume, against one float32
-# copy of the run (the target is < 1.5x) and against reading the whole run into memory (baseline,
-# measured in the same run).
+# Peak RSS of reading a 91x109x91x490 float32 .nii.gz run, against one float32 copy of the run
+# (the target is < 1.5x): `stream` reads volume by volume; `corder` fills one C-order float32
+# buffer of the whole run as the ingest adapters do for volume.npy; `whole` (the baseline,
+# measured in the same run) reads everything into one Vec<f32>.
 #
 # usage: bench/nifti/run.sh [NX NY NZ NT]     (defaults: 91 109 91 490)
 # env:   CARGO_TARGET_DIR (default: target), BENCH_DIR (scratch folder, default: mktemp -d)
@@ -34,7 +35,7 @@ def peak(mode):
 
 print(f"file: {path} ({os.path.getsize(path) / 2**20:.1f} MiB gzip), grid {nx}x{ny}x{nz}x{nt} float32")
 print(f"one float32 copy of the run: {copy / 2**20:.1f} MiB")
-for mode in ("stream", "whole"):
+for mode in ("stream", "corder", "whole"):
     rss, secs = peak(mode)
     print(f"{mode:6s}: peak RSS {rss / 2**20:8.1f} MiB = {rss / copy:.3f}x one copy   ({secs:.1f} s)")
 PY

@@ -43,6 +43,8 @@ enum Command {
     Merge(cmd::merge::Args),
     /// List the shard profiles and their parameters.
     Profiles(cmd::profiles::Args),
+    /// Try a tokenizer on a string or a file.
+    Tokenize(cmd::tokenize::TokenizeArgs),
 }
 
 fn main() {
@@ -56,6 +58,7 @@ fn main() {
         Command::Sources(a) => cmd::sources::run(a),
         Command::Merge(a) => cmd::merge::run(a),
         Command::Profiles(a) => cmd::profiles::run(a),
+        Command::Tokenize(a) => cmd::tokenize::run(a).map(|()| 0),
     };
     let code = match result {
         Ok(code) => code,

@@ -19,7 +19,7 @@ Usage (JSON on stdout):
   reference.py hf-encode --tokenizer T.json [--add-special-tokens] (--fasta F... | --lines TXT)
   reference.py hf-train --kind bpe|wordpiece|unigram --text TXT --out T.json
   reference.py read-packed MANIFEST.json
-  reference.py bench --kind char|kmer6 FILE [--repeats N]
+  reference.py bench --kind char|kmer6 FILE [--repeats N] [--window BYTES]
 
 read-packed reads packed token sequences written by bomdata (raw little-endian ids of one
 dtype per file, plus cumulative document offsets) and returns the documents.
@@ -247,11 +247,13 @@ def cmd_bench(a):
         tok = CharTokenizer(append_sep=True)
     else:
         tok = KmerTokenizer(6, upper=True, unknown="unk")
+    step = a.window or max(len(text), 1)
+    windows = [text[i : i + step] for i in range(0, len(text), step)]
     best = float("inf")
     n = 0
     for _ in range(a.repeats):
         t = time.perf_counter()
-        n = len(tok.encode(text))
+        n = sum(len(tok.encode(w)) for w in windows)
         best = min(best, time.perf_counter() - t)
     return {
         "tokenizer": a.kind, "bytes": len(text), "ids": n, "seconds": best,
@@ -293,6 +295,7 @@ def main():
     b = sub.add_parser("bench")
     b.add_argument("--kind", choices=["char", "kmer6"], required=True)
     b.add_argument("--repeats", type=int, default=3)
+    b.add_argument("--window", type=int, default=0)
     b.add_argument("file")
     b.set_defaults(func=cmd_bench)
     a = p.parse_args()

@@ -159,12 +159,19 @@ pub struct OmicsRow {
     /// Names of the mask members (`qc_warning`, `assay_warning`, `below_lod`, `detection`, `out_of_range`).
     #[serde(default)]
     pub masks: Vec<String>,
+    /// Extra value members (`clr.npy`, `relative_abundance.npy`, `m_values.npy`) and the transform
+    /// that made each from the source values; same feature order as `values.npy`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub derived: std::collections::BTreeMap<String, Transform>,
     /// Platform or array (`"explore3072"`, `"epic_v2"`, `"16s"`, ...).
     #[serde(default)]
     pub platform: String,
     /// Units per feature (clinical), empty otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub units: Vec<String>,
+    /// Taxonomy per feature (microbiome: `d__Bacteria;p__Firmicutes;...`), empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub taxonomy: Vec<String>,
     /// What was left out of the source table.
     #[serde(default)]
     pub dropped: Dropped,
@@ -185,8 +192,10 @@ impl OmicsRow {
             features_sha256: None,
             n_features: 0,
             masks: Vec::new(),
+            derived: std::collections::BTreeMap::new(),
             platform: String::new(),
             units: Vec::new(),
+            taxonomy: Vec::new(),
             dropped: Dropped::default(),
             provenance: None,
         }

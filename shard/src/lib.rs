@@ -24,6 +24,8 @@ pub mod dataset;
 pub mod error;
 pub mod npy;
 pub mod profile;
+#[cfg(feature = "build")]
+pub mod profiles;
 pub mod reader;
 mod sample;
 #[cfg(feature = "build")]

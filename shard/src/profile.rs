@@ -77,7 +77,14 @@ pub fn all() -> Vec<Box<dyn Profile>> {
 
 /// Names of every profile of this build.
 pub fn names() -> Vec<&'static str> {
-    vec!["canonical"]
+    #[cfg(feature = "build")]
+    {
+        vec!["canonical", "swift", "volume"]
+    }
+    #[cfg(not(feature = "build"))]
+    {
+        vec!["canonical"]
+    }
 }
 
 /// Creates a profile by name with parameters.
@@ -87,6 +94,10 @@ pub fn create(name: &str, params: &Params) -> Result<Box<dyn Profile>> {
             check_params(name, params, &[])?;
             Ok(Box::new(Canonical))
         }
+        #[cfg(feature = "build")]
+        "swift" => Ok(Box::new(crate::profiles::swift::Swift::new(params)?)),
+        #[cfg(feature = "build")]
+        "volume" => Ok(Box::new(crate::profiles::volume::VolumeProfile::new(params)?)),
         other => Err(crate::Error::Encode(format!(
             "unknown profile {other:?} (known: {})",
             names().join(", ")

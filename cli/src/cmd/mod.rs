@@ -7,6 +7,7 @@ pub mod probe;
 pub mod profiles;
 pub mod shard;
 pub mod sources;
+pub mod tokenize;
 pub mod verify;
 
 use std::io::Write;

@@ -283,6 +283,25 @@ fn every_edf_fixture() {
     }
 }
 
+/// The copies in the repository's `tests/data/edf` (checked without the shared corpus).
+#[test]
+fn repo_copies() {
+    let root = bomdata_testdata::repo_data().join("edf");
+    let files = edf_files(&root);
+    assert_eq!(
+        files.len(),
+        2,
+        "expected the EDF copies in {}",
+        root.display()
+    );
+    for p in &files {
+        let exp_path = PathBuf::from(format!("{}.expected.json", p.display()));
+        let exp: Value =
+            serde_json::from_str(&std::fs::read_to_string(&exp_path).unwrap()).unwrap();
+        check_edf_fixture(p, &exp);
+    }
+}
+
 #[test]
 fn bids_edfs() {
     let root = bomdata_testdata::require_shared_fixtures().join("bids");

@@ -214,9 +214,18 @@ impl RandomAccess {
 
     /// Decompresses the bytes `[start, end)` of the decompressed stream into `out` (cleared).
     pub fn read_range(&self, data: &[u8], start: u64, end: u64, out: &mut Vec<u8>) -> io::Result<()> {
+        let skip = self.read_blocks_covering(data, start, end, out)?;
+        out.drain(..skip);
+        out.truncate((end.saturating_sub(start)) as usize);
+        Ok(())
+    }
+
+    /// Decompresses the blocks covering `[start, end)` into `out` (cleared) and returns the
+    /// offset of byte `start` in `out` (no copy beyond the inflate itself).
+    pub fn read_blocks_covering(&self, data: &[u8], start: u64, end: u64, out: &mut Vec<u8>) -> io::Result<usize> {
         out.clear();
         if end <= start {
-            return Ok(());
+            return Ok(0);
         }
         if end > self.uncompressed_len() {
             return Err(invalid(
@@ -224,18 +233,18 @@ impl RandomAccess {
                 format!("range {start}-{end} past the decompressed end {}", self.uncompressed_len()),
             ));
         }
-        let first = self.blocks.partition_point(|b| b.uncompressed_offset + u64::from(b.uncompressed_size) <= start);
+        let first = self
+            .blocks
+            .partition_point(|b| b.uncompressed_offset + u64::from(b.uncompressed_size) <= start);
         let mut dec = Decompress::new(false);
-        let mut buf = Vec::with_capacity((end - start) as usize + 65536);
         let base = self.blocks[first].uncompressed_offset;
-        for b in &self.blocks[first..] {
-            if b.uncompressed_offset >= end {
-                break;
-            }
-            decompress_block(data, b.compressed_offset as usize, &mut dec, &mut buf)?;
+        let last_needed = self.blocks.partition_point(|b| b.uncompressed_offset < end);
+        let need: u64 = self.blocks[first..last_needed].iter().map(|b| u64::from(b.uncompressed_size)).sum();
+        out.reserve(need as usize);
+        for b in &self.blocks[first..last_needed] {
+            decompress_block(data, b.compressed_offset as usize, &mut dec, out)?;
         }
-        out.extend_from_slice(&buf[(start - base) as usize..(end - base) as usize]);
-        Ok(())
+        Ok((start - base) as usize)
     }
 }
 

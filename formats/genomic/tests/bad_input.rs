@@ -73,6 +73,19 @@ fn truncated_bgzf_block_is_an_error() {
 }
 
 #[test]
+fn plain_gzip_fasta_reads() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(b">a\nACGTacgt\nNN\n").unwrap();
+    let p = write(&dir, "x.fa.gz", &gz.finish().unwrap());
+    let j = probe(&p, &ProbeOptions { region: Some("a:6-10".into()), ..Default::default() }).unwrap();
+    assert_eq!(j["gzip"], true);
+    assert_eq!(j["bgzf"], false);
+    assert_eq!(j["region"]["seq"], "gtNN");
+}
+
+#[test]
 fn fai_that_disagrees_is_ignored() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(&dir, "x.fa", b">a\nACGTAC\nGT\n>b\nTTTT\n");

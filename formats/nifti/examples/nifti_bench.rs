@@ -4,6 +4,8 @@
 //!   91×109×91×490, the UK Biobank MNI rfMRI grid): an ellipsoidal "brain" of smooth signal plus
 //!   noise inside zero background.
 //! - `nifti_bench stream PATH`: reads it one volume at a time as scaled float32.
+//! - `nifti_bench corder PATH`: fills one C-order float32 buffer of the whole run (x, y, z, t), as
+//!   the ingest adapters do for `volume.npy`.
 //! - `nifti_bench whole PATH`: reads the whole run into one float32 array (the baseline).
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a benchmark binary reports on stdout
 
@@ -14,7 +16,7 @@ use bomdata_nifti::{DataType, Reader, WriteOptions, Writer};
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
-        eprintln!("usage: nifti_bench gen|stream|whole PATH [NX NY NZ NT]");
+        eprintln!("usage: nifti_bench gen|stream|corder|whole PATH [NX NY NZ NT]");
         std::process::exit(2);
     }
     let path = Path::new(&args[2]);
@@ -70,6 +72,19 @@ fn main() -> std::io::Result<()> {
                 sum += vol.iter().map(|&v| v as f64).sum::<f64>();
             }
             println!("volumes {n} sum {sum}");
+        }
+        "corder" => {
+            // What an ingest adapter does: one C-order float32 `.npy`-sized buffer, filled in
+            // blocks of volumes.
+            let mut r = Reader::open(path)?;
+            let n: u64 = r.header().shape().iter().product();
+            let mut out = vec![0u8; n as usize * 4];
+            r.read_c_order_f32_le(&mut out)?;
+            let sum: f64 = out
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+                .sum();
+            println!("values {n} sum {sum}");
         }
         "whole" => {
             let mut r = Reader::open(path)?;

@@ -195,13 +195,12 @@ fn check_file(path: &Path, want: &Value) -> Vec<String> {
     errs
 }
 
-#[test]
-fn every_nifti_fixture_matches_nibabel() {
-    let dir = bomdata_testdata::require_shared_fixtures().join("nifti");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
+fn check_dir(dir: &Path) {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
         .filter(|p| !p.to_string_lossy().ends_with(".expected.json") && p.is_file())
+        .filter(|p| !p.to_string_lossy().ends_with(".md"))
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no NIfTI fixtures in {}", dir.display());
@@ -231,4 +230,14 @@ fn every_nifti_fixture_matches_nibabel() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn every_nifti_fixture_matches_nibabel() {
+    check_dir(&bomdata_testdata::require_shared_fixtures().join("nifti"));
+}
+
+#[test]
+fn committed_nifti_fixtures_match_nibabel() {
+    check_dir(&bomdata_testdata::repo_data().join("nifti"));
 }

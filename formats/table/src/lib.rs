@@ -1,4 +1,4 @@
-//! Tables for bomdata: delimited text, Excel, Parquet, Olink NPX, DNA methylation and BIOM, read
+//! Tables for bomdata (see also the crate README): delimited text, Excel, Parquet, Olink NPX, DNA methylation and BIOM, read
 //! into Arrow [`RecordBatch`](arrow_array::RecordBatch)es.
 //!
 //! Supported:

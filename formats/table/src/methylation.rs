@@ -388,7 +388,11 @@ pub fn convert_to_parquet<R: BufRead, W: Write + Send>(
     let mut fields = vec![Field::new("probe_id", DataType::Utf8, false)];
     fields.extend(sample_cols.iter().map(|&i| Field::new(&names[i], DataType::Float32, true)));
     let schema = Arc::new(Schema::new(fields));
-    let props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::try_new(1).map_err(io::Error::other)?)).build();
+    // Unique probe IDs and continuous values gain nothing from dictionary pages.
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).map_err(io::Error::other)?))
+        .set_dictionary_enabled(false)
+        .build();
     let mut writer = ArrowWriter::try_new(output, schema.clone(), Some(props)).map_err(io::Error::other)?;
     let width = header.len();
     let mut n_probes = 0u64;

@@ -5,8 +5,10 @@
 //! - [`infer_type`]: EEG, EOG, ECG, EMG, stim or misc from the label;
 //! - [`positions`]: standard 10-05 positions in mm (bipolar channels get the midpoint);
 //! - [`detect_reference`]: AR / LE / bipolar from a TUH montage folder or the labels;
-//! - [`uv_factor`]: the multiplier from a physical unit to µV.
+//! - [`uv_factor`]: the multiplier from a physical unit to µV;
+//! - [`edf::convert_edf`]: an EDF/BDF file into canonical `eeg/1` chunks.
 
+pub mod edf;
 pub mod positions;
 
 use bomdata_schemas::eeg::{Channel, ChannelType, Reference};
@@ -145,7 +147,8 @@ pub fn infer_type(label: &str) -> ChannelType {
     if n.bipolar.is_some() || is_site(&n.name) {
         return ChannelType::Eeg;
     }
-    if n.prefix.as_deref() == Some("EEG") && !has("RESP") && !has("PHOTIC") {
+    let eeg_word = up.starts_with("EEG") && !up[3..].starts_with(|c: char| c.is_ascii_alphabetic());
+    if (n.prefix.as_deref() == Some("EEG") || eeg_word) && !has("RESP") && !has("PHOTIC") {
         return ChannelType::Eeg;
     }
     ChannelType::Misc
@@ -335,6 +338,10 @@ mod tests {
             ("PHOTIC-REF", Misc),
             ("Cz", Eeg),
             ("EEG Fpz-Cz", Eeg),
+            ("EEG(sec)", Eeg),
+            ("EEG", Eeg),
+            ("EEG2", Eeg),
+            ("EEGX", Misc),
         ] {
             assert_eq!(infer_type(label), t, "{label}");
         }

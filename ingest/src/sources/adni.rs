@@ -119,10 +119,10 @@ impl Source for Adni {
         for entry in walkdir::WalkDir::new(root).follow_links(true) {
             let entry =
                 entry.map_err(|e| Error::Other(format!("walking {}: {e}", root.display())))?;
-            if entry.file_type().is_file() {
-                if let Some(f) = parse(entry.path().strip_prefix(root).unwrap_or(entry.path())) {
-                    found.push(f);
-                }
+            if entry.file_type().is_file()
+                && let Some(f) = parse(entry.path().strip_prefix(root).unwrap_or(entry.path()))
+            {
+                found.push(f);
             }
         }
         // Visit numbers per subject from the distinct dates; image rank per (visit, series).
@@ -130,7 +130,8 @@ impl Source for Adni {
         for f in &found {
             dates.entry(&f.ptid).or_default().insert(&f.date);
         }
-        let mut ranks: BTreeMap<(&str, &str, &str), BTreeSet<(&str, &Path)>> = BTreeMap::new();
+        type Visit<'a> = (&'a str, &'a str, &'a str);
+        let mut ranks: BTreeMap<Visit<'_>, BTreeSet<(&str, &Path)>> = BTreeMap::new();
         for f in &found {
             ranks
                 .entry((&f.ptid, &f.date, &f.series))
@@ -201,25 +202,24 @@ impl Source for Adni {
             let list = |k: &str| -> Option<Vec<f64>> {
                 v.get(k)?.as_array()?.iter().map(|x| x.as_f64()).collect()
             };
-            if modality == Modality::Pet {
-                if let (Some(starts_s), Some(durations_s)) =
+            if modality == Modality::Pet
+                && let (Some(starts_s), Some(durations_s)) =
                     (list("FrameTimesStart"), list("FrameDuration"))
-                {
-                    info.frames = Some(FrameTiming {
-                        starts_s,
-                        durations_s,
-                    });
-                }
+            {
+                info.frames = Some(FrameTiming {
+                    starts_s,
+                    durations_s,
+                });
             }
         }
-        if modality == Modality::Dmri {
-            if let (Some(bval), Some(bvec)) = (sibling(&path, "bval"), sibling(&path, "bvec")) {
-                info.gradients = Some(parse_gradients(
-                    &read_text(&bval)?,
-                    &read_text(&bvec)?,
-                    &bvec,
-                )?);
-            }
+        if modality == Modality::Dmri
+            && let (Some(bval), Some(bvec)) = (sibling(&path, "bval"), sibling(&path, "bvec"))
+        {
+            info.gradients = Some(parse_gradients(
+                &read_text(&bval)?,
+                &read_text(&bvec)?,
+                &bvec,
+            )?);
         }
         let reader = nifti::Reader::open(&path).map_err(|e| Error::input(&path, e))?;
         let subject = unit.subject.clone().unwrap_or_default();

@@ -72,17 +72,17 @@ pub(crate) fn volume_sample<R: Read>(
         .map_err(|e| Error::input(err_path, e))?;
 
     let n_vols = h.n_volumes() as usize;
-    if let Some(g) = &info.gradients {
-        if g.bvals.len() != n_vols || g.bvecs.len() != n_vols {
-            return Err(Error::input(
-                err_path,
-                format!(
-                    "gradient table has {} b-values and {} vectors for {n_vols} volumes",
-                    g.bvals.len(),
-                    g.bvecs.len()
-                ),
-            ));
-        }
+    if let Some(g) = &info.gradients
+        && (g.bvals.len() != n_vols || g.bvecs.len() != n_vols)
+    {
+        return Err(Error::input(
+            err_path,
+            format!(
+                "gradient table has {} b-values and {} vectors for {n_vols} volumes",
+                g.bvals.len(),
+                g.bvecs.len()
+            ),
+        ));
     }
     let prov = Provenance {
         source: ctx.source.to_string(),
@@ -415,16 +415,16 @@ impl Source for Bids {
                 _ => return Err(Error::input(&path, "dwi image without .bval/.bvec")),
             }
         }
-        if modality == Modality::Pet {
-            if let (Some(starts_s), Some(durations_s)) = (
+        if modality == Modality::Pet
+            && let (Some(starts_s), Some(durations_s)) = (
                 f64_list(side.get("FrameTimesStart")),
                 f64_list(side.get("FrameDuration")),
-            ) {
-                info.frames = Some(FrameTiming {
-                    starts_s,
-                    durations_s,
-                });
-            }
+            )
+        {
+            info.frames = Some(FrameTiming {
+                starts_s,
+                durations_s,
+            });
         }
         let reader = nifti::Reader::open(&path).map_err(|e| Error::input(&path, e))?;
         if let Some(f) = &info.frames {

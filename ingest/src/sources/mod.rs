@@ -2,8 +2,14 @@
 
 pub mod adni;
 pub mod bids;
+pub mod clinical;
 pub mod genome;
 pub mod hcp;
+pub mod methylation;
+pub mod microbiome;
+pub mod nsrr;
+pub mod olink;
+pub mod tueg;
 pub mod ukb;
 
 use crate::Source;
@@ -16,6 +22,12 @@ pub fn all() -> Vec<Box<dyn Source>> {
         Box::new(ukb::Ukb),
         Box::new(hcp::Hcp),
         Box::new(adni::Adni),
+        Box::new(tueg::Tueg),
+        Box::new(nsrr::Nsrr),
+        Box::new(olink::Olink),
+        Box::new(methylation::Methylation),
+        Box::new(microbiome::Microbiome),
+        Box::new(clinical::Clinical),
     ]
 }
 

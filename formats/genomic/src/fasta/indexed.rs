@@ -126,7 +126,8 @@ impl IndexedFasta {
                 Storage::Bgzf { raw, ra: RandomAccess::from_blocks(blocks) }
             }
             Compression::Gzip => {
-                let (mut r, _) = MaybeCompressed::new(file)?;
+                // reopen: `file` was read past the magic bytes
+                let (mut r, _) = MaybeCompressed::new(File::open(path)?)?;
                 let mut v = Vec::new();
                 r.read_to_end(&mut v)?;
                 Storage::Owned(v)
@@ -209,8 +210,9 @@ impl IndexedFasta {
             Storage::Mmap(m) => Ok(&m[start as usize..end as usize]),
             Storage::Owned(v) => Ok(&v[start as usize..end as usize]),
             Storage::Bgzf { raw, ra } => {
-                ra.read_range(raw, start, end, &mut self.scratch)?;
-                Ok(&self.scratch)
+                let skip = ra.read_blocks_covering(raw, start, end, &mut self.scratch)?;
+                let n = (end - start) as usize;
+                Ok(self.scratch.get(skip..skip + n).unwrap_or(&[]))
             }
         }
     }
@@ -334,15 +336,25 @@ impl IndexedFasta {
         if (raw.len() as u64) < b1 - b0 {
             return Err(invalid(Error::Index, format!("{name}: index points past the end of the data")));
         }
-        out.reserve((end - start) as usize);
         let (lb, lw) = (rec.line_bases, rec.line_width);
-        let mut pos = start;
-        let mut off = 0usize;
-        while pos < end {
-            let take = (lb - pos % lb).min(end - pos);
-            out.extend_from_slice(&raw[off..off + take as usize]);
-            pos += take;
-            off += take as usize + (lw - lb) as usize;
+        if lb == 0 || lw <= lb {
+            return Err(invalid(Error::Index, format!("{name}: linebases {lb} / linewidth {lw} are impossible")));
+        }
+        let first = ((lb - start % lb).min(end - start)) as usize;
+        out.reserve((end - start) as usize);
+        out.extend_from_slice(&raw[..first]);
+        let rest = raw.get(first + (lw - lb) as usize..).unwrap_or(&[]);
+        let remaining = (end - start) as usize - first;
+        // whole lines: fixed-width copies for common widths
+        match lb {
+            50 => copy_lines::<50>(rest, lw as usize, remaining, out),
+            60 => copy_lines::<60>(rest, lw as usize, remaining, out),
+            70 => copy_lines::<70>(rest, lw as usize, remaining, out),
+            80 => copy_lines::<80>(rest, lw as usize, remaining, out),
+            _ => copy_lines_any(rest, lb as usize, lw as usize, remaining, out),
+        }
+        if out.len() as u64 != end - start {
+            return Err(invalid(Error::Index, format!("{name}: the index does not fit the data")));
         }
         Ok(())
     }
@@ -353,5 +365,35 @@ impl IndexedFasta {
             .length(name)
             .ok_or_else(|| invalid(Error::Region, format!("no sequence named {name:?}")))?;
         self.fetch(name, 0, len, out)
+    }
+}
+
+/// Appends `remaining` bases from `raw`, whose lines hold `LB` bases in `lw` bytes.
+fn copy_lines<const LB: usize>(raw: &[u8], lw: usize, remaining: usize, out: &mut Vec<u8>) {
+    let full = remaining / LB;
+    for k in 0..full {
+        let line: &[u8; LB] = match raw.get(k * lw..k * lw + LB).and_then(|s| s.try_into().ok()) {
+            Some(l) => l,
+            None => return,
+        };
+        out.extend_from_slice(line);
+    }
+    let tail = remaining - full * LB;
+    if tail > 0 {
+        out.extend_from_slice(raw.get(full * lw..full * lw + tail).unwrap_or(&[]));
+    }
+}
+
+fn copy_lines_any(raw: &[u8], lb: usize, lw: usize, remaining: usize, out: &mut Vec<u8>) {
+    let mut left = remaining;
+    let mut off = 0;
+    while left > 0 {
+        let take = lb.min(left);
+        match raw.get(off..off + take) {
+            Some(line) => out.extend_from_slice(line),
+            None => return,
+        }
+        left -= take;
+        off += lw;
     }
 }

@@ -535,14 +535,11 @@ impl<R: Read> Reader<R> {
         let (nx, ny, nz) = (d(0), d(1), d(2));
         let trailing: Vec<usize> = shape.iter().skip(3).map(|&s| s as usize).collect();
         let nvol: usize = trailing.iter().product();
-        let mut vol: Vec<f32> = Vec::new();
-        let mut t = 0usize;
-        while self.read_volume_f32(&mut vol)? {
-            // Volume t is F-order over the trailing axes (axis 3 fastest); its C-order index has
-            // axis 3 slowest.
-            let mut rest = t;
-            let mut tc = 0usize;
-            let mut mult = 1usize;
+        let vox = nx * ny * nz;
+        // Volume t is F-order over the trailing axes (axis 3 fastest); its C-order index has
+        // axis 3 slowest.
+        let c_index = |t: usize| {
+            let (mut rest, mut tc, mut mult) = (t, 0usize, 1usize);
             let mut idx = [0usize; 4];
             for (a, &n) in trailing.iter().enumerate() {
                 idx[a] = rest % n.max(1);
@@ -552,19 +549,45 @@ impl<R: Read> Reader<R> {
                 tc += idx[a] * mult;
                 mult *= trailing[a];
             }
+            tc
+        };
+        // Volumes are scattered in blocks of up to 16 so that, for a 4-D run, each voxel's
+        // time points land in one contiguous run of the output (one cache line) instead of 16
+        // passes over the whole array. The block costs 16 volumes of memory.
+        let b = nvol.clamp(1, 16);
+        let mut block = vec![0f32; vox * b];
+        let mut vol: Vec<f32> = Vec::new();
+        let mut tcs = Vec::with_capacity(b);
+        let step = ny * nz * nvol;
+        let mut t0 = 0usize;
+        while t0 < nvol {
+            let nb = b.min(nvol - t0);
+            tcs.clear();
+            for k in 0..nb {
+                if !self.read_volume_f32(&mut vol)? {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "volume missing",
+                    ));
+                }
+                block[k * vox..(k + 1) * vox].copy_from_slice(&vol);
+                tcs.push(c_index(t0 + k));
+            }
             let mut i = 0;
             for z in 0..nz {
                 for y in 0..ny {
-                    let mut c = (y * nz + z) * nvol + tc;
-                    let step = ny * nz * nvol;
+                    let mut c = (y * nz + z) * nvol;
                     for _ in 0..nx {
-                        out[4 * c..4 * c + 4].copy_from_slice(&vol[i].to_le_bytes());
+                        for (k, &tc) in tcs.iter().enumerate() {
+                            let o = 4 * (c + tc);
+                            out[o..o + 4].copy_from_slice(&block[k * vox + i].to_le_bytes());
+                        }
                         c += step;
                         i += 1;
                     }
                 }
             }
-            t += 1;
+            t0 += nb;
         }
         Ok(())
     }

@@ -1,0 +1,95 @@
+//! DNA methylation tables → one methylation sample per sample column.
+//!
+//! Beta matrices (either orientation) give `values.npy` (float32 beta per probe, NaN = NA or
+//! masked). GEO signal tables give beta as `values.npy` (offset 100, Illumina) and
+//! `m_values.npy` (log2, alpha 1), probes failing detection p ≤ 0.01 NaN; both transforms are in
+//! `meta.json`. Probe IDs are listed in `meta.json` up to [`MAX_INLINE_FEATURES`]; above that only
+//! their SHA-256 (the ID list must then be kept beside the dataset: see the note in the report).
+
+use std::path::Path;
+
+use bomdata_schemas::Modality;
+use bomdata_schemas::key::{KeyParts, make, sanitize};
+use bomdata_schemas::omics::{OmicsRow, Transform, ValueKind};
+use bomdata_shard::{Sample, npy};
+use bomdata_table::methylation::{self, BetaMatrix, SignalOptions};
+use sha2::{Digest, Sha256};
+
+use super::olink::{plan_files, subject_row};
+use crate::{Error, Result, SampleSink, Source, Unit, UnitContext};
+
+/// Most probe IDs written into each sample's `meta.json`.
+pub const MAX_INLINE_FEATURES: usize = 10_000;
+
+/// The methylation adapter.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Methylation;
+
+fn column(m: &BetaMatrix, j: usize) -> Vec<f32> {
+    let ns = m.sample_ids.len();
+    (0..m.probe_ids.len()).map(|i| m.values[i * ns + j]).collect()
+}
+
+impl Source for Methylation {
+    fn name(&self) -> &'static str {
+        "methylation"
+    }
+
+    fn modalities(&self) -> &'static [Modality] {
+        &[Modality::Methylation]
+    }
+
+    fn plan(&self, root: &Path) -> Result<Vec<Unit>> {
+        plan_files(root, &|p| bomdata_table::probe::detect(p) == Some("methylation"))
+    }
+
+    fn convert(&self, unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()> {
+        let rel = unit.inputs.first().ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
+        let path = ctx.path(rel);
+        let t = bomdata_table::table::read_path(&path).map_err(|e| Error::io(&path, e))?;
+        let mut meta = OmicsRow::new(Modality::Methylation, ValueKind::Beta);
+        let (beta, mvals) = if methylation::is_signal_table(&t.column_names()) {
+            let opts = SignalOptions::default();
+            let r = methylation::from_signals(&t, &opts).map_err(|e| Error::io(&path, e))?;
+            meta.transform = Transform::Beta { offset: opts.beta_offset };
+            meta.derived.insert("m_values.npy".into(), Transform::MValue { alpha: opts.m_alpha, log_base: opts.log_base });
+            meta.masks = vec![];
+            (r.beta, Some(r.m_values))
+        } else {
+            (methylation::beta_matrix(&t).map_err(|e| Error::io(&path, e))?, None)
+        };
+        let np = beta.probe_ids.len();
+        meta.n_features = np as u64;
+        meta.platform = beta.array.as_str().to_string();
+        if np <= MAX_INLINE_FEATURES {
+            meta.features = beta.probe_ids.clone();
+        } else {
+            let mut h = Sha256::new();
+            for p in &beta.probe_ids {
+                h.update(p.as_bytes());
+                h.update(b"\n");
+            }
+            meta.features_sha256 = Some(hex::encode(h.finalize()));
+        }
+        meta.provenance = Some(bomdata_schemas::Provenance {
+            source: ctx.source.to_string(),
+            file: rel.to_string_lossy().into_owned(),
+            part: None,
+            reader: format!("bomdata-table {}", env!("CARGO_PKG_VERSION")),
+        });
+        let run = sanitize(&unit.id);
+        for (j, sid) in beta.sample_ids.iter().enumerate() {
+            let pseudo = ctx.pseudonym(sid);
+            let key = make(&KeyParts { source: ctx.source, subject: &pseudo, session: None, run: Some(&run), modality: Some(Modality::Methylation), index: None });
+            let mut s = Sample::new(key).with_subject(pseudo.clone());
+            s.push("values.npy", npy::encode_f32(&[np], &column(&beta, j)));
+            if let Some(m) = &mvals {
+                s.push("m_values.npy", npy::encode_f32(&[np], &column(m, j)));
+            }
+            s.push_json("meta", &meta)?;
+            sink.write_sample(s)?;
+            sink.subject(subject_row(ctx, &pseudo, "", Modality::Methylation))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,1 @@
+//! `bomdata shard --tokens` end to end.
