@@ -12,7 +12,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use bomdata_schemas::manifest::{Counts, DatasetKind, IndexSample, Manifest, ProfileRecord};
+use bomdata_schemas::manifest::{
+    Counts, DatasetKind, IndexSample, Manifest, ProfileRecord, TableEntry,
+};
 use bomdata_schemas::report::{Outcome, ReportEntry};
 use rayon::prelude::*;
 
@@ -84,14 +86,26 @@ pub fn shuffle<T>(items: &mut [T], seed: u64) {
     }
 }
 
-struct Located {
-    shard: PathBuf,
-    compressed: bool,
-    entry: IndexSample,
+/// A canonical sample located in its input shard.
+pub(crate) struct Located {
+    pub(crate) shard: PathBuf,
+    pub(crate) compressed: bool,
+    pub(crate) entry: IndexSample,
 }
 
-/// Builds training shards from a canonical dataset. Returns the written manifest.
-pub fn build(input: &Path, out: &Path, profile: &dyn Profile, opts: &BuildOptions) -> Result<Manifest> {
+/// The samples of a canonical dataset grouped by the split of their subject.
+pub(crate) struct Planned {
+    /// The input manifest.
+    pub(crate) manifest: Manifest,
+    /// Samples per split, in index order.
+    pub(crate) by_split: BTreeMap<&'static str, Vec<Located>>,
+    /// The split of every subject seen.
+    pub(crate) subject_split: BTreeMap<String, &'static str>,
+}
+
+/// Steps 1 and 2: lists every canonical sample and assigns each subject (a sample without one
+/// is its own subject) to a split.
+pub(crate) fn plan(input: &Path, seed: u64, fractions: &[f64; 3]) -> Result<Planned> {
     let manifest = dataset::read_manifest(input)?;
     let mut by_split: BTreeMap<&'static str, Vec<Located>> = BTreeMap::new();
     let mut subject_split: BTreeMap<String, &'static str> = BTreeMap::new();
@@ -101,7 +115,7 @@ pub fn build(input: &Path, out: &Path, profile: &dyn Profile, opts: &BuildOption
             let subject = s.subject.clone().unwrap_or_else(|| s.key.clone());
             let split = *subject_split
                 .entry(subject.clone())
-                .or_insert_with(|| split_of(opts.seed, &subject, &opts.fractions));
+                .or_insert_with(|| split_of(seed, &subject, fractions));
             by_split.entry(split).or_default().push(Located {
                 shard: input.join(SHARDS).join(&e.name),
                 compressed: e.compression.is_some(),
@@ -109,20 +123,77 @@ pub fn build(input: &Path, out: &Path, profile: &dyn Profile, opts: &BuildOption
             });
         }
     }
+    Ok(Planned {
+        manifest,
+        by_split,
+        subject_split,
+    })
+}
+
+/// Step 3: sorts a split's samples by key, then applies the seeded shuffle of that split.
+pub(crate) fn order(list: &mut [Located], seed: u64, split: &str) {
+    list.sort_by(|a, b| a.entry.key.cmp(&b.entry.key));
+    shuffle(list, seed ^ xxhash_rust::xxh3::xxh3_64(split.as_bytes()));
+}
+
+/// A worker pool of `jobs` threads (at least one).
+pub(crate) fn pool(jobs: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .build()
+        .map_err(|e| Error::Encode(e.to_string()))
+}
+
+/// The subjects table of the input (when it has one), each row with its split, written to `out`.
+pub(crate) fn write_subjects(
+    input: &Path,
+    out: &Path,
+    subject_split: &BTreeMap<String, &'static str>,
+    seed: u64,
+    fractions: &[f64; 3],
+) -> Result<Vec<TableEntry>> {
+    let mut tables = Vec::new();
+    if input.join(dataset::SUBJECTS).is_file() {
+        let mut rows = crate::subjects::read(input)?;
+        for r in &mut rows {
+            r.split = subject_split
+                .get(&r.subject)
+                .copied()
+                .unwrap_or_else(|| split_of(seed, &r.subject, fractions))
+                .to_string();
+        }
+        tables.push(crate::subjects::write(out, &rows)?);
+    }
+    Ok(tables)
+}
+
+/// Writes `report.jsonl` (one entry a line) atomically.
+pub(crate) fn write_report(out: &Path, report: &[ReportEntry]) -> Result<()> {
+    let mut lines = Vec::new();
+    for r in report {
+        serde_json::to_writer(&mut lines, r).map_err(|e| Error::Encode(e.to_string()))?;
+        lines.push(b'\n');
+    }
+    dataset::write_atomic(&out.join(dataset::REPORT), &lines)
+}
+
+/// Builds training shards from a canonical dataset. Returns the written manifest.
+pub fn build(input: &Path, out: &Path, profile: &dyn Profile, opts: &BuildOptions) -> Result<Manifest> {
+    let Planned {
+        manifest,
+        mut by_split,
+        subject_split,
+    } = plan(input, opts.seed, &opts.fractions)?;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let mut shards = Vec::new();
     let mut report = Vec::new();
     let mut samples_out = 0u64;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs.max(1))
-        .build()
-        .map_err(|e| Error::Encode(e.to_string()))?;
+    let pool = pool(opts.jobs)?;
     for split in SPLITS {
         let Some(mut list) = by_split.remove(split) else {
             continue;
         };
-        list.sort_by(|a, b| a.entry.key.cmp(&b.entry.key));
-        shuffle(&mut list, opts.seed ^ xxhash_rust::xxh3::xxh3_64(split.as_bytes()));
+        order(&mut list, opts.seed, split);
         let mut writer = ShardWriter::create(
             out,
             &format!("{}-{split}", opts.name),
@@ -170,24 +241,8 @@ pub fn build(input: &Path, out: &Path, profile: &dyn Profile, opts: &BuildOption
         shards.extend(writer.finish()?);
     }
     // Subjects table: the canonical rows, with their split.
-    let mut tables = Vec::new();
-    if input.join(dataset::SUBJECTS).is_file() {
-        let mut rows = crate::subjects::read(input)?;
-        for r in &mut rows {
-            r.split = subject_split
-                .get(&r.subject)
-                .copied()
-                .unwrap_or_else(|| split_of(opts.seed, &r.subject, &opts.fractions))
-                .to_string();
-        }
-        tables.push(crate::subjects::write(out, &rows)?);
-    }
-    let mut lines = Vec::new();
-    for r in &report {
-        serde_json::to_writer(&mut lines, r).map_err(|e| Error::Encode(e.to_string()))?;
-        lines.push(b'\n');
-    }
-    dataset::write_atomic(&out.join(dataset::REPORT), &lines)?;
+    let tables = write_subjects(input, out, &subject_split, opts.seed, &opts.fractions)?;
+    write_report(out, &report)?;
     let subjects: BTreeSet<&String> = subject_split.keys().collect();
     let mut params = profile.params();
     if let serde_json::Value::Object(m) = &mut params {
@@ -219,7 +274,8 @@ pub fn build(input: &Path, out: &Path, profile: &dyn Profile, opts: &BuildOption
     Ok(m)
 }
 
-fn load(loc: &Located) -> Result<Sample> {
+/// Reads one located sample (members decoded).
+pub(crate) fn load(loc: &Located) -> Result<Sample> {
     if !loc.compressed {
         return reader::read_sample_at(&loc.shard, &loc.entry, true);
     }

@@ -31,6 +31,8 @@ mod sample;
 #[cfg(feature = "build")]
 pub mod subjects;
 pub mod tar;
+#[cfg(feature = "build")]
+pub mod tokens;
 pub mod verify;
 pub mod writer;
 

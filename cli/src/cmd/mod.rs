@@ -14,12 +14,12 @@ use std::io::Write;
 
 /// Prints a JSON value to stdout, pretty unless `compact`.
 pub fn print_json(v: &serde_json::Value, compact: bool) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    if compact {
-        serde_json::to_writer(&mut out, v)?;
+    let mut text = if compact {
+        serde_json::to_vec(v)?
     } else {
-        serde_json::to_writer_pretty(&mut out, v)?;
-    }
-    writeln!(out)?;
+        serde_json::to_vec_pretty(v)?
+    };
+    text.push(b'\n');
+    std::io::stdout().lock().write_all(&text)?;
     Ok(())
 }

@@ -34,7 +34,10 @@ type DetectFn = fn(&Path) -> Option<&'static str>;
 
 /// Every format reader's detector and probe, in order of preference.
 fn readers() -> Vec<(DetectFn, ProbeFn)> {
-    vec![(bomdata_ephys::probe::detect, bomdata_ephys::probe::probe)]
+    vec![
+        (bomdata_edf::probe::detect, bomdata_edf::probe::probe),
+        (bomdata_ephys::probe::detect, bomdata_ephys::probe::probe),
+    ]
 }
 
 fn error_kind(e: &std::io::Error) -> &'static str {

@@ -4,8 +4,8 @@
 //! `RepetitionTime`), `dwi/*_dwi` (+ `.bval`/`.bvec`), `pet/*_pet` (sidecar `FrameTimesStart`,
 //! `FrameDuration`). Sidecars follow the BIDS inheritance principle: every `.json` (or
 //! `.bval`/`.bvec`) from the root down to the image's folder whose entities are a subset of the
-//! image's and whose suffix matches applies, the nearest winning. `derivatives/`, `sourcedata/`
-//! and `code/` are not walked.
+//! image's and whose suffix matches applies, the nearest winning. `derivatives/`, `sourcedata/`,
+//! `code/` and hidden folders are not walked.
 //!
 //! Each unit becomes one canonical volume sample (see [`volume_sample`]): `volume.npy`, scaled
 //! float32 in C order of shape `(x, y, z[, t])` (so `np.load` equals nibabel's
@@ -319,9 +319,13 @@ impl Source for Bids {
             .follow_links(true)
             .into_iter()
             .filter_entry(|e| {
-                !(e.depth() == 1
-                    && e.file_type().is_dir()
-                    && SKIP_DIRS.contains(&e.file_name().to_string_lossy().as_ref()))
+                let name = e.file_name().to_string_lossy();
+                // Hidden folders (.git, .heudiconv, .datalad) are never data.
+                let hidden = e.depth() > 0 && name.starts_with('.');
+                !(hidden
+                    || e.depth() == 1
+                        && e.file_type().is_dir()
+                        && SKIP_DIRS.contains(&name.as_ref()))
             });
         for entry in walker {
             let entry =

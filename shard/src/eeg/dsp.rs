@@ -1,0 +1,625 @@
+//! Signal processing for the EEG profiles, designed to reproduce the reference tools.
+//!
+//! Every function works on one channel (`&[f64]`) in float64, as MNE and SciPy do:
+//!
+//! * [`mne_resample`]: MNE's `Raw.resample` (FFT method, boxcar window, `npad="auto"`,
+//!   `reflect_limited` padding), including its slight time warp (DOMAIN.md §3.2a).
+//! * [`resample_poly`]: SciPy's `resample_poly` (Kaiser β=5 anti-aliasing FIR, zero padding).
+//! * [`nearest`]: PyTorch `F.interpolate(mode="nearest")` (index computed in float32).
+//! * [`FirFilter`]: MNE's default FIR filters (`firwin`, Hamming, MNE transition-band and
+//!   length rules), band-pass, high-pass, low-pass and notch, applied zero-phase with
+//!   `reflect_limited` edge padding like `mne.filter._overlap_add_filter`.
+//! * [`common_average`], [`percentile_scale`]: re-referencing and BIOT's percentile scaling.
+
+use std::sync::Arc;
+
+use realfft::num_complex::Complex;
+use realfft::{RealFftPlanner, RealToComplex, ComplexToReal};
+
+/// Python's `round()` (half to even) as an integer.
+fn pyround(x: f64) -> i64 {
+    x.round_ties_even() as i64
+}
+
+/// MNE `_smart_pad(x, (left, right), "reflect_limited")`: odd reflection about the edge
+/// samples, limited to the signal length, zeros beyond.
+pub fn smart_pad(x: &[f64], left: usize, right: usize) -> Vec<f64> {
+    let n = x.len();
+    let mut out = Vec::with_capacity(n + left + right);
+    if n == 0 {
+        out.resize(left + right, 0.0);
+        return out;
+    }
+    let lz = (left + 1).saturating_sub(n);
+    out.resize(lz, 0.0);
+    // 2*x[0] - x[left:0:-1]
+    let lref = left.min(n - 1);
+    for k in (1..=lref).rev() {
+        out.push(2.0 * x[0] - x[k]);
+    }
+    out.extend_from_slice(x);
+    // 2*x[-1] - x[-2:-right-2:-1]
+    let rref = right.min(n - 1);
+    for k in 0..rref {
+        out.push(2.0 * x[n - 1] - x[n - 2 - k]);
+    }
+    let rz = (right + 1).saturating_sub(n);
+    out.resize(out.len() + rz, 0.0);
+    out
+}
+
+/// Output length of a resampling from `from` Hz to `to` Hz of `n` samples (MNE and SciPy).
+pub fn resampled_len(n: usize, from: f64, to: f64) -> usize {
+    let ratio = to / from;
+    pyround(ratio * n as f64).max(1) as usize
+}
+
+/// A reusable MNE FFT resampler for one input length and rate pair.
+pub struct MneResampler {
+    npad: (usize, usize),
+    new_len: usize,
+    remove: (usize, usize),
+    final_len: usize,
+    fwd: Arc<dyn RealToComplex<f64>>,
+    inv: Arc<dyn ComplexToReal<f64>>,
+    old_len: usize,
+}
+
+impl MneResampler {
+    /// Plans `Raw.resample(to)` for signals of `n` samples at `from` Hz.
+    pub fn new(n: usize, from: f64, to: f64) -> Self {
+        let ratio = to / from;
+        let final_len = pyround(ratio * n as f64).max(1) as usize;
+        let min_add = (n / 8).min(100) * 2;
+        let target = n + min_add;
+        let pow = (target as f64).log2().ceil() as u32;
+        let total = 1usize << pow;
+        let npad = total - n;
+        let (half, extra) = (npad / 2, npad % 2);
+        let npads = (half, half + extra);
+        let old_len = n + npads.0 + npads.1;
+        let new_len = pyround(ratio * old_len as f64).max(1) as usize;
+        let r0 = pyround(ratio * npads.0 as f64).max(0) as usize;
+        let r1 = new_len.saturating_sub(final_len + r0);
+        let mut planner = RealFftPlanner::<f64>::new();
+        MneResampler {
+            npad: npads,
+            new_len,
+            remove: (r0, r1),
+            final_len,
+            fwd: planner.plan_fft_forward(old_len),
+            inv: planner.plan_fft_inverse(new_len),
+            old_len,
+        }
+    }
+
+    /// Output length.
+    pub fn out_len(&self) -> usize {
+        self.final_len
+    }
+
+    /// Resamples one channel.
+    pub fn apply(&self, x: &[f64]) -> Vec<f64> {
+        let mut padded = smart_pad(x, self.npad.0, self.npad.1);
+        debug_assert_eq!(padded.len(), self.old_len);
+        let mut spec = self.fwd.make_output_vec();
+        // The input length was checked when planning; a failure here is impossible.
+        let _ = self.fwd.process(&mut padded, &mut spec);
+        let shorter = self.new_len < self.old_len;
+        let use_len = if shorter { self.new_len } else { self.old_len };
+        if use_len % 2 == 0 {
+            let nyq = use_len / 2;
+            if let Some(v) = spec.get_mut(nyq) {
+                *v *= if shorter { 2.0 } else { 0.5 };
+            }
+        }
+        let scale = (self.new_len as f64 / self.old_len as f64) / self.new_len as f64;
+        let mut out_spec = self.inv.make_input_vec();
+        let m = out_spec.len().min(spec.len());
+        for (o, s) in out_spec.iter_mut().zip(&spec).take(m) {
+            *o = *s * scale;
+        }
+        // irfft ignores the imaginary parts of the DC and (even length) Nyquist bins.
+        out_spec[0].im = 0.0;
+        if self.new_len % 2 == 0
+            && let Some(last) = out_spec.last_mut()
+        {
+            last.im = 0.0;
+        }
+        let mut y = self.inv.make_output_vec();
+        let _ = self.inv.process(&mut out_spec, &mut y);
+        y[self.remove.0..self.new_len - self.remove.1].to_vec()
+    }
+}
+
+/// MNE `Raw.resample` of one channel (see [`MneResampler`]).
+pub fn mne_resample(x: &[f64], from: f64, to: f64) -> Vec<f64> {
+    MneResampler::new(x.len(), from, to).apply(x)
+}
+
+/// PyTorch `F.interpolate(x, size=n_out, mode="nearest")` on one channel: source index
+/// `min(floor(i * (n_in / n_out)), n_in - 1)` with the scale and product in float32.
+pub fn nearest(x: &[f64], n_out: usize) -> Vec<f64> {
+    let n_in = x.len();
+    if n_in == 0 {
+        return vec![0.0; n_out];
+    }
+    if n_in == n_out {
+        return x.to_vec();
+    }
+    let scale = n_in as f32 / n_out as f32;
+    (0..n_out)
+        .map(|i| {
+            let s = ((i as f32) * scale).floor() as usize;
+            x[s.min(n_in - 1)]
+        })
+        .collect()
+}
+
+/// SciPy `get_window("hamming", n, fftbins=False)`.
+fn hamming(n: usize) -> Vec<f64> {
+    if n == 1 {
+        return vec![1.0];
+    }
+    (0..n)
+        .map(|k| 0.54 - 0.46 * (2.0 * std::f64::consts::PI * k as f64 / (n - 1) as f64).cos())
+        .collect()
+}
+
+fn sinc(x: f64) -> f64 {
+    if x == 0.0 {
+        1.0
+    } else {
+        let y = std::f64::consts::PI * x;
+        y.sin() / y
+    }
+}
+
+/// SciPy `firwin(n, cutoff, window=win, pass_zero=True)` with `cutoff` relative to Nyquist.
+fn firwin_lowpass(window: &[f64], cutoff: f64) -> Vec<f64> {
+    let n = window.len();
+    let alpha = 0.5 * (n as f64 - 1.0);
+    let mut h: Vec<f64> = (0..n)
+        .map(|i| {
+            let m = i as f64 - alpha;
+            cutoff * sinc(cutoff * m) * window[i]
+        })
+        .collect();
+    let s: f64 = h.iter().sum();
+    for v in &mut h {
+        *v /= s;
+    }
+    h
+}
+
+/// SciPy `firwin(numtaps, cutoff, window=("kaiser", beta))` low-pass, `cutoff` relative to
+/// Nyquist.
+fn firwin_kaiser(numtaps: usize, cutoff: f64, beta: f64) -> Vec<f64> {
+    let w: Vec<f64> = (0..numtaps)
+        .map(|k| {
+            if numtaps == 1 {
+                return 1.0;
+            }
+            let r = 2.0 * k as f64 / (numtaps - 1) as f64 - 1.0;
+            bessel_i0(beta * (1.0 - r * r).max(0.0).sqrt()) / bessel_i0(beta)
+        })
+        .collect();
+    firwin_lowpass(&w, cutoff)
+}
+
+/// Modified Bessel function of the first kind, order 0 (power series).
+fn bessel_i0(x: f64) -> f64 {
+    let mut sum = 1.0;
+    let mut term = 1.0;
+    let q = x * x / 4.0;
+    for k in 1..200 {
+        term *= q / (k as f64 * k as f64);
+        sum += term;
+        if term < sum * 1e-17 {
+            break;
+        }
+    }
+    sum
+}
+
+/// MNE `_firwin_design`: the filter is built from one Hamming low-pass per gain change, each
+/// with the length its own transition band needs, centred in an `n`-tap filter.
+/// `freq` is relative to Nyquist (starting at 0, ending at 1), `gain` is 0/1.
+fn mne_firwin_design(n: usize, freq: &[f64], gain: &[f64]) -> Result<Vec<f64>, String> {
+    let mut h = vec![0.0; n];
+    let last = freq.len() - 1;
+    let mut prev_freq = freq[last];
+    let mut prev_gain = gain[last];
+    if prev_gain == 1.0 {
+        h[n / 2] = 1.0;
+    }
+    for i in (0..last).rev() {
+        let (f, g) = (freq[i], gain[i]);
+        if g != prev_gain {
+            let transition = (prev_freq - f) / 2.0;
+            let mut this_n = pyround(3.3 / transition) as usize;
+            this_n += 1 - this_n % 2;
+            if this_n > n {
+                return Err(format!(
+                    "filter length {n} is too short for a transition band needing {this_n} taps"
+                ));
+            }
+            let lp = firwin_lowpass(&hamming(this_n), (prev_freq + f) / 2.0);
+            let off = (n - this_n) / 2;
+            for (k, v) in lp.iter().enumerate() {
+                if g == 0.0 {
+                    h[off + k] -= v;
+                } else {
+                    h[off + k] += v;
+                }
+            }
+        }
+        prev_gain = g;
+        prev_freq = f;
+    }
+    Ok(h)
+}
+
+/// MNE's automatic FIR length for the narrowest transition band `trans` (Hz): the string
+/// `f"{3.3 / trans}s"` turned into samples, made odd.
+fn auto_length(trans: f64, sfreq: f64) -> usize {
+    let seconds = 3.3 * 1.0 / trans;
+    let mut n = ((seconds * sfreq).ceil() as usize).max(1);
+    n += (n - 1) % 2;
+    n
+}
+
+/// A zero-phase FIR filter designed like MNE's defaults.
+#[derive(Clone, Debug)]
+pub struct FirFilter {
+    /// The taps (odd length, symmetric).
+    pub taps: Vec<f64>,
+    /// What it is, for the processing chain.
+    pub description: serde_json::Value,
+}
+
+impl FirFilter {
+    /// `Raw.filter(l_freq, h_freq)` with MNE's defaults (`l_freq`/`h_freq` `None` for low-/
+    /// high-pass): `firwin`, Hamming, `l_trans = min(max(0.25 l, 2), l)`,
+    /// `h_trans = min(max(0.25 h, 2), fs/2 - h)`, length `ceil(3.3 / min trans · fs)` odd.
+    pub fn mne_filter(sfreq: f64, l_freq: Option<f64>, h_freq: Option<f64>) -> Result<Self, String> {
+        let nyq = sfreq / 2.0;
+        let l_freq = l_freq.filter(|&l| l != 0.0);
+        if let Some(l) = l_freq
+            && l <= 0.0
+        {
+            return Err(format!("highpass frequency {l} must be greater than zero"));
+        }
+        if let Some(h) = h_freq
+            && h >= nyq
+        {
+            return Err(format!("lowpass frequency {h} must be less than nyquist ({nyq})"));
+        }
+        let l_trans = l_freq.map(|l| (0.25 * l).max(2.0).min(l));
+        let h_trans = h_freq.map(|h| (0.25 * h).max(2.0).min(nyq - h));
+        let min_trans = l_trans.unwrap_or(f64::INFINITY).min(h_trans.unwrap_or(f64::INFINITY));
+        let (freq, gain): (Vec<f64>, Vec<f64>) = match (l_freq, h_freq) {
+            (Some(l), Some(h)) => {
+                if l >= h {
+                    return Err(format!("band-pass needs l_freq < h_freq, got {l} >= {h}"));
+                }
+                let ls = l - l_trans.unwrap_or(0.0);
+                let hs = h + h_trans.unwrap_or(0.0);
+                if hs > nyq {
+                    return Err(format!("stop frequency {hs} above nyquist {nyq}"));
+                }
+                let mut f = vec![0.0];
+                let mut g = vec![0.0];
+                if ls != 0.0 {
+                    f.push(ls);
+                    g.push(0.0);
+                }
+                f.extend([l, h]);
+                g.extend([1.0, 1.0]);
+                if hs != nyq {
+                    f.extend([hs, nyq]);
+                    g.extend([0.0, 0.0]);
+                } else {
+                    f.push(hs);
+                    g.push(0.0);
+                }
+                (f, g)
+            }
+            (Some(l), None) => {
+                let ls = l - l_trans.unwrap_or(0.0);
+                let mut f = vec![ls, l, nyq];
+                let mut g = vec![0.0, 1.0, 1.0];
+                if ls != 0.0 {
+                    f.insert(0, 0.0);
+                    g.insert(0, 0.0);
+                }
+                (f, g)
+            }
+            (None, Some(h)) => {
+                let hs = h + h_trans.unwrap_or(0.0);
+                let mut f = vec![0.0, h, hs];
+                let mut g = vec![1.0, 1.0, 0.0];
+                if hs != nyq {
+                    f.push(nyq);
+                    g.push(0.0);
+                }
+                (f, g)
+            }
+            (None, None) => return Err("a filter needs l_freq or h_freq".into()),
+        };
+        let n = auto_length(min_trans, sfreq);
+        let fnorm: Vec<f64> = freq.iter().map(|f| f / nyq).collect();
+        let taps = mne_firwin_design(n, &fnorm, &gain)?;
+        Ok(FirFilter {
+            taps,
+            description: serde_json::json!({
+                "op": "bandpass", "l_freq": l_freq, "h_freq": h_freq,
+                "l_trans_bandwidth": l_trans, "h_trans_bandwidth": h_trans,
+                "design": "mne firwin hamming", "phase": "zero", "pad": "reflect_limited",
+                "length": n,
+            }),
+        })
+    }
+
+    /// `Raw.notch_filter(freqs)` with MNE's defaults: FIR band-stop per frequency, notch width
+    /// `f/200`, transition bandwidth 1 Hz, length `ceil(3.3/0.5 · fs)` odd.
+    pub fn mne_notch(sfreq: f64, freqs: &[f64]) -> Result<Self, String> {
+        let nyq = sfreq / 2.0;
+        let tb2 = 1.0 / 2.0;
+        // filter_data(x, Fs, l_freq=highs, h_freq=lows, trans=tb/2): band-stop ("reverse").
+        let mut pts: Vec<(f64, f64)> = Vec::new();
+        for &f in freqs {
+            let nw = f / 200.0;
+            let low = f - nw / 2.0 - tb2; // h_freq
+            let high = f + nw / 2.0 + tb2; // l_freq
+            let l_stop = high - tb2 + tb2;
+            let l_pass = high + tb2;
+            let h_stop = low + tb2 - tb2;
+            let h_pass = low - tb2;
+            if h_stop > nyq || l_pass > nyq {
+                return Err(format!("notch at {f} hz is too close to nyquist {nyq}"));
+            }
+            pts.extend([(l_pass, 1.0), (l_stop, 0.0), (h_stop, 0.0), (h_pass, 1.0)]);
+        }
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut freq: Vec<f64> = pts.iter().map(|p| p.0).collect();
+        let mut gain: Vec<f64> = pts.iter().map(|p| p.1).collect();
+        if freq.first().is_some_and(|&f| f != 0.0) {
+            freq.insert(0, 0.0);
+            gain.insert(0, 1.0);
+        }
+        if freq.last().is_some_and(|&f| f != nyq) {
+            freq.push(nyq);
+            gain.push(1.0);
+        }
+        let n = auto_length(tb2, sfreq);
+        let fnorm: Vec<f64> = freq.iter().map(|f| f / nyq).collect();
+        let taps = mne_firwin_design(n, &fnorm, &gain)?;
+        Ok(FirFilter {
+            taps,
+            description: serde_json::json!({
+                "op": "notch", "freqs": freqs, "notch_widths": "f/200", "trans_bandwidth": 1.0,
+                "design": "mne firwin hamming", "phase": "zero", "pad": "reflect_limited",
+                "length": n,
+            }),
+        })
+    }
+
+    /// Applies the filter zero-phase to one channel like MNE's `_overlap_add_filter`:
+    /// `reflect_limited` padding of `min(len(h), n) - 1` samples each side, a linear
+    /// convolution, and the centred part.
+    pub fn apply(&self, x: &[f64], conv: &mut FftConvolver) -> Vec<f64> {
+        let nh = self.taps.len();
+        let n = x.len();
+        if nh == 1 {
+            return x.iter().map(|v| v * self.taps[0]).collect();
+        }
+        let n_edge = nh.min(n).saturating_sub(1);
+        let ext = smart_pad(x, n_edge, n_edge);
+        let shift = (nh - 1) / 2 + n_edge;
+        conv.convolve_range(&ext, &self.taps, shift, n)
+    }
+}
+
+/// Overlap-add FFT convolution with a cached plan.
+pub struct FftConvolver {
+    planner: RealFftPlanner<f64>,
+    cache: Option<(usize, Vec<f64>, Vec<Complex<f64>>)>,
+}
+
+impl Default for FftConvolver {
+    fn default() -> Self {
+        FftConvolver {
+            planner: RealFftPlanner::new(),
+            cache: None,
+        }
+    }
+}
+
+impl FftConvolver {
+    /// `full_convolution(x, h)[start .. start + len]` (zero outside the full range).
+    pub fn convolve_range(&mut self, x: &[f64], h: &[f64], start: usize, len: usize) -> Vec<f64> {
+        let nh = h.len();
+        let nx = x.len();
+        let mut out = vec![0.0; len];
+        if nx == 0 || nh == 0 {
+            return out;
+        }
+        let min_fft = 2 * nh - 1;
+        let n_fft = (4 * nh).max(min_fft).next_power_of_two().min((nx + nh - 1).next_power_of_two().max(min_fft.next_power_of_two()));
+        let fwd = self.planner.plan_fft_forward(n_fft);
+        let inv = self.planner.plan_fft_inverse(n_fft);
+        let hspec = match &self.cache {
+            Some((nf, taps, spec)) if *nf == n_fft && taps.as_slice() == h => spec.clone(),
+            _ => {
+                let mut buf = vec![0.0; n_fft];
+                buf[..nh].copy_from_slice(h);
+                let mut spec = fwd.make_output_vec();
+                let _ = fwd.process(&mut buf, &mut spec);
+                self.cache = Some((n_fft, h.to_vec(), spec.clone()));
+                spec
+            }
+        };
+        let seg = n_fft - nh + 1;
+        let mut buf = vec![0.0; n_fft];
+        let mut spec = fwd.make_output_vec();
+        let mut y = inv.make_output_vec();
+        let scale = 1.0 / n_fft as f64;
+        let end = start + len;
+        let mut s0 = 0;
+        while s0 < nx {
+            let s1 = (s0 + seg).min(nx);
+            // This block contributes to full-convolution indices s0 .. s1 + nh - 1.
+            if s1 + nh - 1 > start && s0 < end {
+                buf.iter_mut().for_each(|v| *v = 0.0);
+                buf[..s1 - s0].copy_from_slice(&x[s0..s1]);
+                let _ = fwd.process(&mut buf, &mut spec);
+                for (a, b) in spec.iter_mut().zip(&hspec) {
+                    *a *= *b;
+                }
+                let _ = inv.process(&mut spec, &mut y);
+                let lo = s0.max(start);
+                let hi = (s1 + nh - 1).min(end);
+                for k in lo..hi {
+                    out[k - start] += y[k - s0] * scale;
+                }
+            }
+            s0 = s1;
+        }
+        out
+    }
+}
+
+/// SciPy `resample_poly(x, up, down)` (default Kaiser β=5 window, zero padding) of one
+/// channel, `up`/`down` already reduced.
+pub fn resample_poly(x: &[f64], up: usize, down: usize) -> Vec<f64> {
+    let g = gcd(up, down);
+    let (up, down) = (up / g, down / g);
+    if up == 1 && down == 1 {
+        return x.to_vec();
+    }
+    let max_rate = up.max(down);
+    let f_c = 1.0 / max_rate as f64;
+    let half_len = 10 * max_rate;
+    let mut h = firwin_kaiser(2 * half_len + 1, f_c, 5.0);
+    for v in &mut h {
+        *v *= up as f64;
+    }
+    let n_in = x.len();
+    let n_out = (n_in * up).div_ceil(down);
+    // SciPy pads h at the front so that the output is centred.
+    let n_pre_pad = down - half_len % down;
+    let mut n_post_pad = 0usize;
+    let n_pre_remove = (half_len + n_pre_pad) / down;
+    while upfirdn_len(h.len() + n_pre_pad + n_post_pad, n_in, up, down) < n_out + n_pre_remove {
+        n_post_pad += 1;
+    }
+    let mut hp = vec![0.0; n_pre_pad];
+    hp.extend_from_slice(&h);
+    hp.resize(hp.len() + n_post_pad, 0.0);
+    let y = upfirdn(&hp, x, up, down);
+    let n_pre_remove = n_pre_remove.min(y.len());
+    let end = (n_pre_remove + n_out).min(y.len());
+    y[n_pre_remove..end].to_vec()
+}
+
+fn upfirdn_len(nh: usize, nx: usize, up: usize, down: usize) -> usize {
+    ((nx - 1) * up + nh).div_ceil(down)
+}
+
+/// Upsample by zero insertion, FIR filter with `h`, downsample (SciPy `upfirdn`).
+fn upfirdn(h: &[f64], x: &[f64], up: usize, down: usize) -> Vec<f64> {
+    let n_out = upfirdn_len(h.len(), x.len(), up, down);
+    let mut y = vec![0.0; n_out];
+    for (j, out) in y.iter_mut().enumerate() {
+        // output index in the upsampled-filtered domain
+        let t = j * down;
+        // sum over x[i] with t - i*up in [0, nh)
+        let i_max = t / up;
+        let i_min = (t + up).saturating_sub(h.len()).div_ceil(up);
+        let mut acc = 0.0;
+        for i in i_min..=i_max.min(x.len().saturating_sub(1)) {
+            let k = t - i * up;
+            if k < h.len() {
+                acc += x[i] * h[k];
+            }
+        }
+        *out = acc;
+    }
+    y
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// Common average reference: subtracts the mean over channels at every time point.
+pub fn common_average(x: &mut [Vec<f64>]) {
+    let c = x.len();
+    if c == 0 {
+        return;
+    }
+    let t = x[0].len();
+    for i in 0..t {
+        let m = x.iter().map(|ch| ch[i]).sum::<f64>() / c as f64;
+        for ch in x.iter_mut() {
+            ch[i] -= m;
+        }
+    }
+}
+
+/// NumPy `quantile(a, q, method="linear")`.
+pub fn quantile_linear(values: &[f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut a = values.to_vec();
+    a.sort_by(f64::total_cmp);
+    let pos = q * (a.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = (lo + 1).min(a.len() - 1);
+    let t = pos - lo as f64;
+    let (x0, x1) = (a[lo], a[hi]);
+    let d = x1 - x0;
+    if t >= 0.5 { x1 - d * (1.0 - t) } else { x0 + d * t }
+}
+
+/// BIOT's per-channel scaling: `x / (quantile(|x|, q) + eps)`.
+pub fn percentile_scale(x: &mut [f64], q: f64, eps: f64) -> f64 {
+    let abs: Vec<f64> = x.iter().map(|v| v.abs()).collect();
+    let s = quantile_linear(&abs, q) + eps;
+    for v in x.iter_mut() {
+        *v /= s;
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pad_matches_mne() {
+        // _smart_pad(np.arange(5.), (3, 7)) with reflect_limited
+        let p = smart_pad(&[0.0, 1.0, 2.0, 3.0, 4.0], 3, 7);
+        assert_eq!(
+            p,
+            vec![-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 0.0, 0.0, 0.0]
+        );
+    }
+
+    #[test]
+    fn identity_filters() {
+        let f = FirFilter::mne_filter(200.0, Some(0.3), Some(75.0)).unwrap();
+        assert_eq!(f.taps.len(), 2201);
+        let s: f64 = f.taps.iter().sum();
+        assert!(s.abs() < 1e-3, "dc gain {s}");
+    }
+
+    #[test]
+    fn nearest_identity() {
+        let x = [1.0, 2.0, 3.0];
+        assert_eq!(nearest(&x, 3), x.to_vec());
+        assert_eq!(nearest(&x, 6), vec![1.0, 1.0, 2.0, 2.0, 3.0, 3.0]);
+    }
+}

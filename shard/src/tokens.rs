@@ -1,0 +1,542 @@
+//! `bomdata shard --tokens`: canonical text and DNA samples in, token shards out.
+//!
+//! The same steps as [`crate::build`] (subject split, seeded shuffle, deterministic writer), with
+//! a tokenizer and a packer in place of a profile:
+//!
+//! 1. every canonical sample is assigned to the split of its subject (never per window);
+//! 2. each split's samples are shuffled with the seeded permutation of [`crate::build`];
+//! 3. the document of each sample (a text member, see [`document`]) is tokenized (in parallel,
+//!    order kept) and fed to a [`Packer`]: documents concatenated and cut every `seq_len`
+//!    tokens with their boundaries kept as offsets ([`PackMode::Pack`]), or one document per
+//!    padded sequence ([`PackMode::Pad`]);
+//! 4. each sequence becomes one sample of `<name>-<split>-NNNNNN.tar`:
+//!    * `input_ids.npy`: `[seq_len]` ids in the smallest unsigned dtype that holds the
+//!      vocabulary (`uint8`, `uint16` or `uint32`, [`min_dtype`]);
+//!    * `doc_offsets.npy`: `uint32` segment boundaries `[start, end_0, ..., end]` in
+//!      `input_ids` (`cu_seqlens` style; padding lies outside `start..end`);
+//!    * `meta.json`: a [`SequenceMeta`] (source key of each segment, where the segment starts in
+//!      its document, whether the first segment continues the previous sequence's last one).
+//!
+//! Every stored sequence is `seq_len` long (the last one of pack mode is padded), so a shard of
+//! `max(1, tokens_per_shard / seq_len)` sequences holds at most `tokens_per_shard` ids.
+//! The tokenizer is written beside the shards (`tokenizer/config.json`, the bomdata config that
+//! `bomdata_tokenizers::builtin::resolve` reads back, and `tokenizer/tokenizer.json` for a HF
+//! tokenizer) and referenced from `manifest.tokenizer` as
+//! `{"id", "config_hash", "config", "vocab_size", "dtype", "files", "documents", "tokens"}`.
+//! The same input and options give byte-identical output for any number of jobs.
+
+use std::borrow::Cow;
+use std::collections::{BTreeSet, VecDeque};
+use std::path::Path;
+
+use bomdata_schemas::manifest::{Counts, DatasetKind, Manifest, ProfileRecord};
+use bomdata_schemas::report::{Outcome, ReportEntry};
+use bomdata_tokenizers::pack::{Overflow, PadSide};
+use bomdata_tokenizers::{
+    PackConfig, PackMode, PackedSequence, Packer, SpecialToken, TokenDtype, Tokenizer,
+    TokenizerConfig, min_dtype,
+};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::build::{self, BuildOptions, Located, SPLITS};
+use crate::npy::{self, Dtype};
+use crate::writer::{ShardWriter, WriterOptions};
+use crate::{Error, Member, Result, Sample, dataset};
+
+/// Schema string of [`SequenceMeta`].
+pub const SCHEMA: &str = "tokens/1";
+/// Folder of the tokenizer files in a token dataset.
+pub const TOKENIZER_DIR: &str = "tokenizer";
+/// The bomdata tokenizer config, relative to the dataset directory.
+pub const TOKENIZER_CONFIG: &str = "tokenizer/config.json";
+/// The HF `tokenizer.json` (HF tokenizers only), relative to the dataset directory.
+pub const HF_TOKENIZER: &str = "tokenizer/tokenizer.json";
+/// Member holding the token ids.
+pub const INPUT_IDS: &str = "input_ids.npy";
+/// Member holding the segment boundaries.
+pub const DOC_OFFSETS: &str = "doc_offsets.npy";
+/// Members tried, in order, when no field is given (then the only `.txt` member, if one).
+pub const DEFAULT_MEMBERS: [&str; 3] = ["seq.txt", "seq.npy", "text.txt"];
+
+/// Options of a token shard build (the split, shuffle, naming and writer options come from
+/// [`BuildOptions`]).
+#[derive(Clone, Debug)]
+pub struct TokenOptions {
+    /// The tokenizer.
+    pub tokenizer: TokenizerConfig,
+    /// Its name in the manifest (a built-in name, or the name of a `tokenizer.json`).
+    pub tokenizer_id: String,
+    /// The member to tokenize: `<field>.<ext>`, or a field name (`<field>.txt`, else
+    /// `<field>.npy`); `None` tries [`DEFAULT_MEMBERS`] and then the only `.txt` member.
+    pub field: Option<String>,
+    /// Tokens per sequence.
+    pub seq_len: usize,
+    /// Pack documents together (offsets) or pad each one.
+    pub mode: PackMode,
+    /// Padding side.
+    pub pad_side: PadSide,
+    /// Pad mode: split long documents over several sequences, or truncate them.
+    pub overflow: Overflow,
+    /// Padding id; `None` takes the tokenizer's pad token.
+    pub pad_id: Option<u32>,
+    /// Ids per shard (padding included); at least one sequence per shard.
+    pub tokens_per_shard: u64,
+}
+
+/// `meta.json` of one token sequence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SequenceMeta {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// The split of the sequence.
+    pub split: String,
+    /// Canonical sample key of each segment (`doc_offsets` pairs), in order.
+    pub keys: Vec<String>,
+    /// Position in its document's token sequence where each segment starts (non-zero for a
+    /// document continued from an earlier sequence).
+    pub doc_starts: Vec<u64>,
+    /// Whether the first segment continues the last segment of the previous sequence.
+    pub continues: bool,
+    /// Real (non-padding) tokens.
+    pub n_tokens: u64,
+}
+
+/// What [`build_tokens`] wrote.
+#[derive(Clone, Debug)]
+pub struct TokenSummary {
+    /// The written manifest.
+    pub manifest: Manifest,
+    /// Documents tokenized.
+    pub documents: u64,
+    /// Tokens of all documents.
+    pub tokens: u64,
+    /// Tokens stored (fewer than `tokens` only when pad mode truncates).
+    pub stored_tokens: u64,
+    /// Samples skipped (no text member, or no tokens), listed in `report.jsonl`.
+    pub skipped: u64,
+    /// Storage dtype of `input_ids`.
+    pub dtype: TokenDtype,
+}
+
+/// The member of `sample` to tokenize, per [`TokenOptions::field`]; `Ok(None)` when the sample
+/// has none, an error when several `.txt` members make the choice ambiguous.
+pub fn pick_member<'a>(sample: &'a Sample, field: Option<&str>) -> Result<Option<&'a Member>> {
+    match field {
+        Some(f) if f.contains('.') => Ok(sample.member(f)),
+        Some(f) => Ok(sample
+            .member(&format!("{f}.txt"))
+            .or_else(|| sample.member(&format!("{f}.npy")))),
+        None => {
+            if let Some(m) = DEFAULT_MEMBERS.iter().find_map(|n| sample.member(n)) {
+                return Ok(Some(m));
+            }
+            let mut txt = sample.members.iter().filter(|m| m.name.ends_with(".txt"));
+            match (txt.next(), txt.next()) {
+                (Some(_), Some(_)) => Err(Error::InvalidName {
+                    name: sample.key.clone(),
+                    reason: "several .txt members: choose one with --tokens-field",
+                }),
+                (one, _) => Ok(one),
+            }
+        }
+    }
+}
+
+/// The bytes of a text member: a `.txt` as stored, a `.npy` of `uint8` (ASCII codes, as the
+/// genome adapter's `seq.npy`) flattened.
+pub fn member_bytes(m: &Member) -> Result<Cow<'_, [u8]>> {
+    if m.name.ends_with(".npy") {
+        let v = npy::decode(&m.data)?;
+        if v.dtype != Dtype::U8 {
+            return Err(Error::Npy(format!(
+                "member {}: {} is not text (uint8 expected)",
+                m.name,
+                v.dtype.name()
+            )));
+        }
+        Ok(Cow::Borrowed(v.data))
+    } else {
+        Ok(Cow::Borrowed(&m.data))
+    }
+}
+
+/// The document of a sample: `Ok(None)` when it has no text member.
+pub fn document<'a>(sample: &'a Sample, field: Option<&str>) -> Result<Option<Cow<'a, [u8]>>> {
+    match pick_member(sample, field)? {
+        Some(m) => member_bytes(m).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Reads the ids and boundaries of a token sample back (`input_ids.npy` widened to u32,
+/// `doc_offsets.npy`).
+pub fn read_sequence(sample: &Sample) -> Result<PackedSequence> {
+    let get = |name: &str| {
+        sample.member(name).ok_or_else(|| Error::InvalidName {
+            name: format!("{}.{name}", sample.key),
+            reason: "token sample lacks this member",
+        })
+    };
+    let ids = npy::decode(&get(INPUT_IDS)?.data)?;
+    let dtype = match ids.dtype {
+        Dtype::U8 => TokenDtype::U8,
+        Dtype::U16 => TokenDtype::U16,
+        Dtype::U32 => TokenDtype::U32,
+        d => return Err(Error::Npy(format!("input_ids: {} is not u8/u16/u32", d.name()))),
+    };
+    let ids = dtype.from_le_bytes(ids.data).map_err(tok_err("input_ids"))?;
+    let offs = npy::decode(&get(DOC_OFFSETS)?.data)?;
+    if offs.dtype != Dtype::U32 {
+        return Err(Error::Npy(format!("doc_offsets: {} is not uint32", offs.dtype.name())));
+    }
+    let doc_offsets = TokenDtype::U32.from_le_bytes(offs.data).map_err(tok_err("doc_offsets"))?;
+    let meta: SequenceMeta = serde_json::from_slice(&get("meta.json")?.data)
+        .map_err(|e| Error::Npy(format!("{}.meta.json: {e}", sample.key)))?;
+    let n = ids.len() as u32;
+    if doc_offsets.len() < 2 || doc_offsets.windows(2).any(|w| w[0] > w[1]) || doc_offsets[doc_offsets.len() - 1] > n {
+        return Err(Error::Npy(format!(
+            "{}.doc_offsets: boundaries are not increasing within 0..={n}",
+            sample.key
+        )));
+    }
+    Ok(PackedSequence {
+        ids,
+        doc_offsets,
+        continues: meta.continues,
+    })
+}
+
+fn tok_err(what: &'static str) -> impl Fn(bomdata_tokenizers::Error) -> Error {
+    move |e| Error::Encode(format!("{what}: {}", chain(&e)))
+}
+
+/// An error and its sources, `: `-separated, on one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+/// One tokenized canonical sample.
+enum Doc {
+    Ids {
+        key: String,
+        subject: Option<String>,
+        ids: Vec<u32>,
+    },
+    Skipped {
+        key: String,
+        reason: String,
+    },
+}
+
+fn tokenize(loc: &Located, tok: &dyn Tokenizer, field: Option<&str>) -> Result<Doc> {
+    let sample = build::load(loc)?;
+    let Some(m) = pick_member(&sample, field)? else {
+        let want = field.map_or_else(|| "a text member (seq.txt, seq.npy, *.txt)".to_string(), |f| format!("member {f:?}"));
+        return Ok(Doc::Skipped {
+            key: sample.key,
+            reason: format!("no {want}"),
+        });
+    };
+    let bytes = member_bytes(m)?;
+    let ids = tok
+        .encode(&bytes)
+        .map_err(|e| Error::Encode(format!("tokenizing {}.{}: {}", sample.key, m.name, chain(&e))))?;
+    Ok(Doc::Ids {
+        key: sample.key,
+        subject: sample.subject,
+        ids,
+    })
+}
+
+/// A document whose segments are being written.
+struct Current {
+    key: String,
+    subject: Option<String>,
+    consumed: u64,
+}
+
+/// Turns packed sequences into samples of one split's writer.
+struct Emitter<'a> {
+    name: &'a str,
+    split: &'static str,
+    dtype: TokenDtype,
+    writer: ShardWriter,
+    /// Documents pushed to the packer whose first segment was not written yet.
+    pending: VecDeque<Current>,
+    current: Option<Current>,
+    index: u64,
+    stored: u64,
+}
+
+impl Emitter<'_> {
+    fn emit(&mut self, seq: &PackedSequence) -> Result<()> {
+        let mut keys = Vec::new();
+        let mut starts = Vec::new();
+        let mut subjects = BTreeSet::new();
+        for (i, seg) in seq.segments().enumerate() {
+            if !(i == 0 && seq.continues) {
+                self.current = self.pending.pop_front();
+            }
+            let cur = self.current.as_mut().ok_or_else(|| {
+                Error::Encode("token packer returned a segment without a document".into())
+            })?;
+            keys.push(cur.key.clone());
+            starts.push(cur.consumed);
+            subjects.insert(cur.subject.clone());
+            cur.consumed += seg.len() as u64;
+        }
+        let n_tokens = seq.n_tokens() as u64;
+        self.stored += n_tokens;
+        let bytes = self.dtype.to_le_bytes(&seq.ids).map_err(tok_err("input_ids"))?;
+        let npy_dtype = match self.dtype {
+            TokenDtype::U8 => Dtype::U8,
+            TokenDtype::U16 => Dtype::U16,
+            TokenDtype::U32 => Dtype::U32,
+        };
+        let meta = SequenceMeta {
+            schema: SCHEMA.into(),
+            split: self.split.into(),
+            keys,
+            doc_starts: starts,
+            continues: seq.continues,
+            n_tokens,
+        };
+        let key = format!("{}_{}_{:08}", self.name, self.split, self.index);
+        self.index += 1;
+        let mut s = Sample::new(key)
+            .with(INPUT_IDS, npy::encode_raw(npy_dtype, &[seq.ids.len()], &bytes)?)
+            .with(DOC_OFFSETS, npy::encode_u32(&[seq.doc_offsets.len()], &seq.doc_offsets));
+        s.push_json("meta", &meta)?;
+        // The subject is recorded only when every segment has the same one.
+        if subjects.len() == 1 {
+            s.subject = subjects.into_iter().next().flatten();
+        }
+        self.writer.write(&s)
+    }
+}
+
+/// Builds token shards from a canonical dataset. See the module docs.
+pub fn build_tokens(input: &Path, out: &Path, tok_opts: &TokenOptions, opts: &BuildOptions) -> Result<TokenSummary> {
+    let cfg_err = |e: bomdata_tokenizers::Error| Error::Encode(format!("tokenizer {}: {}", tok_opts.tokenizer_id, chain(&e)));
+    let tok = tok_opts.tokenizer.build().map_err(cfg_err)?;
+    let pad_id = match tok_opts.pad_id.or_else(|| tok.special_id(SpecialToken::Pad)) {
+        Some(p) => p,
+        None => {
+            return Err(Error::Encode(format!(
+                "tokenizer {} has no pad token: give a padding id",
+                tok_opts.tokenizer_id
+            )));
+        }
+    };
+    let pack_cfg = PackConfig {
+        seq_len: tok_opts.seq_len,
+        mode: tok_opts.mode,
+        pad_id,
+        pad_side: tok_opts.pad_side,
+        pad_last: true,
+        overflow: tok_opts.overflow,
+    };
+    // Validates seq_len before any output is written.
+    Packer::new(pack_cfg.clone()).map_err(cfg_err)?;
+    let dtype = min_dtype(tok.vocab_size());
+    let per_shard = (tok_opts.tokens_per_shard / tok_opts.seq_len as u64).max(1);
+
+    let build::Planned {
+        manifest,
+        mut by_split,
+        subject_split,
+    } = build::plan(input, opts.seed, &opts.fractions)?;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let pool = build::pool(opts.jobs)?;
+    let field = tok_opts.field.as_deref();
+    let mut shards = Vec::new();
+    let mut report = Vec::new();
+    let (mut documents, mut tokens, mut stored, mut sequences) = (0u64, 0u64, 0u64, 0u64);
+    for split in SPLITS {
+        let Some(mut list) = by_split.remove(split) else {
+            continue;
+        };
+        build::order(&mut list, opts.seed, split);
+        let writer = ShardWriter::create(
+            out,
+            &format!("{}-{split}", opts.name),
+            WriterOptions {
+                split: Some(split.to_string()),
+                max_samples: per_shard,
+                ..opts.writer.clone()
+            },
+        )?;
+        let mut em = Emitter {
+            name: &opts.name,
+            split,
+            dtype,
+            writer,
+            pending: VecDeque::new(),
+            current: None,
+            index: 0,
+            stored: 0,
+        };
+        let mut packer = Packer::new(pack_cfg.clone()).map_err(cfg_err)?;
+        let mut seqs = Vec::new();
+        let batch = (opts.jobs.max(1) * 32).max(32);
+        for chunk in list.chunks(batch) {
+            let docs: Vec<Result<Doc>> =
+                pool.install(|| chunk.par_iter().map(|loc| tokenize(loc, tok.as_ref(), field)).collect());
+            for d in docs {
+                let (key, subject, ids) = match d? {
+                    Doc::Ids { key, subject, ids } => (key, subject, ids),
+                    Doc::Skipped { key, reason } => {
+                        report.push(skipped(&key, reason));
+                        continue;
+                    }
+                };
+                if ids.is_empty() {
+                    report.push(skipped(&key, "empty document: no tokens".into()));
+                    continue;
+                }
+                documents += 1;
+                tokens += ids.len() as u64;
+                em.pending.push_back(Current {
+                    key,
+                    subject,
+                    consumed: 0,
+                });
+                packer.push(&ids, &mut seqs);
+                for s in seqs.drain(..) {
+                    em.emit(&s)?;
+                }
+            }
+        }
+        packer.finish(&mut seqs);
+        for s in seqs.drain(..) {
+            em.emit(&s)?;
+        }
+        stored += em.stored;
+        sequences += em.index;
+        shards.extend(em.writer.finish()?);
+    }
+    if tok_opts.overflow == Overflow::Split && stored != tokens {
+        return Err(Error::Encode(format!("token count mismatch: {tokens} tokenized, {stored} stored")));
+    }
+
+    // Tokenizer files, then tables and report; the manifest last.
+    let tdir = out.join(TOKENIZER_DIR);
+    std::fs::create_dir_all(&tdir).map_err(|e| Error::io(&tdir, e))?;
+    dataset::write_json_atomic(&out.join(TOKENIZER_CONFIG), &tok_opts.tokenizer)?;
+    let mut files = vec![TOKENIZER_CONFIG];
+    if let TokenizerConfig::Hf(hf) = &tok_opts.tokenizer {
+        dataset::write_json_atomic(&out.join(HF_TOKENIZER), &hf.tokenizer)?;
+        files.push(HF_TOKENIZER);
+    }
+    let tables = build::write_subjects(input, out, &subject_split, opts.seed, &opts.fractions)?;
+    build::write_report(out, &report)?;
+
+    let mut reference = tok_opts.tokenizer.reference(&tok_opts.tokenizer_id).map_err(cfg_err)?;
+    if let serde_json::Value::Object(m) = &mut reference {
+        m.insert("vocab_size".into(), tok.vocab_size().into());
+        m.insert("dtype".into(), dtype.name().into());
+        m.insert("files".into(), serde_json::json!(files));
+        m.insert("documents".into(), documents.into());
+        m.insert("tokens".into(), tokens.into());
+    }
+    let mut params = serde_json::to_value(&pack_cfg).map_err(|e| Error::Encode(e.to_string()))?;
+    if let serde_json::Value::Object(m) = &mut params {
+        m.insert("field".into(), field.unwrap_or("auto").into());
+        m.insert("tokens_per_shard".into(), tok_opts.tokens_per_shard.into());
+        m.insert("sequences_per_shard".into(), per_shard.into());
+        m.insert("seed".into(), opts.seed.into());
+        m.insert("split_fractions".into(), serde_json::json!(opts.fractions));
+    }
+    let m = Manifest {
+        layout_version: bomdata_schemas::LAYOUT_VERSION.to_string(),
+        kind: DatasetKind::Training,
+        tool: format!("bomdata {}", env!("CARGO_PKG_VERSION")),
+        sources: manifest.sources.clone(),
+        profile: Some(ProfileRecord {
+            name: "tokens".into(),
+            params,
+        }),
+        tokenizer: Some(reference),
+        counts: Counts {
+            samples: sequences,
+            shards: shards.len() as u64,
+            bytes: shards.iter().map(|s| s.size).sum(),
+            units: manifest.counts.samples,
+            failed_units: 0,
+            subjects: subject_split.len() as u64,
+        },
+        shards,
+        tables,
+    };
+    dataset::write_manifest(out, &m)?;
+    Ok(TokenSummary {
+        manifest: m,
+        documents,
+        tokens,
+        stored_tokens: stored,
+        skipped: report.len() as u64,
+        dtype,
+    })
+}
+
+fn skipped(key: &str, reason: String) -> ReportEntry {
+    ReportEntry {
+        outcome: Outcome::Skipped,
+        unit: key.to_string(),
+        path: key.to_string(),
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_choice() {
+        let s = Sample::new("k")
+            .with("seq.npy", npy::encode_u8(&[3], b"ACG"))
+            .with("meta.json", b"{}".to_vec());
+        assert_eq!(document(&s, None).unwrap().unwrap().as_ref(), b"ACG");
+        assert_eq!(document(&s, Some("seq")).unwrap().unwrap().as_ref(), b"ACG");
+        assert!(document(&s, Some("text")).unwrap().is_none());
+        assert!(document(&s, Some("meta.json")).unwrap().is_some());
+        let t = Sample::new("k").with("note.txt", b"hi".to_vec());
+        assert_eq!(document(&t, None).unwrap().unwrap().as_ref(), b"hi");
+        let two = t.clone().with("other.txt", b"x".to_vec());
+        assert!(document(&two, None).is_err());
+        assert_eq!(document(&two, Some("other")).unwrap().unwrap().as_ref(), b"x");
+        let f = Sample::new("k").with("seq.npy", npy::encode_f32(&[1], &[1.0]));
+        assert!(document(&f, None).is_err());
+    }
+
+    #[test]
+    fn sequence_roundtrip() {
+        let seq = PackedSequence {
+            ids: vec![7, 8, 1, 4],
+            doc_offsets: vec![0, 2, 3],
+            continues: true,
+        };
+        let meta = SequenceMeta {
+            schema: SCHEMA.into(),
+            split: "train".into(),
+            keys: vec!["a".into(), "b".into()],
+            doc_starts: vec![5, 0],
+            continues: true,
+            n_tokens: 3,
+        };
+        let mut s = Sample::new("x")
+            .with(INPUT_IDS, npy::encode_u8(&[4], &[7, 8, 1, 4]))
+            .with(DOC_OFFSETS, npy::encode_u32(&[3], &seq.doc_offsets));
+        s.push_json("meta", &meta).unwrap();
+        assert_eq!(read_sequence(&s).unwrap(), seq);
+    }
+}
