@@ -21,6 +21,8 @@
 #[cfg(feature = "build")]
 pub mod build;
 pub mod dataset;
+#[cfg(feature = "build")]
+pub mod eeg;
 pub mod error;
 pub mod npy;
 pub mod profile;

@@ -79,7 +79,9 @@ pub fn all() -> Vec<Box<dyn Profile>> {
 pub fn names() -> Vec<&'static str> {
     #[cfg(feature = "build")]
     {
-        vec!["canonical", "swift", "volume"]
+        let mut v = vec!["canonical", "swift", "volume"];
+        v.extend_from_slice(crate::eeg::NAMES);
+        v
     }
     #[cfg(not(feature = "build"))]
     {
@@ -98,6 +100,10 @@ pub fn create(name: &str, params: &Params) -> Result<Box<dyn Profile>> {
         "swift" => Ok(Box::new(crate::profiles::swift::Swift::new(params)?)),
         #[cfg(feature = "build")]
         "volume" => Ok(Box::new(crate::profiles::volume::VolumeProfile::new(params)?)),
+        #[cfg(feature = "build")]
+        "cbramod" | "labram" | "eegpt" | "biot" | "diver" | "generic" => {
+            Ok(Box::new(crate::eeg::EegProfile::new(name, params)?))
+        }
         other => Err(crate::Error::Encode(format!(
             "unknown profile {other:?} (known: {})",
             names().join(", ")

@@ -59,7 +59,10 @@ fn generate(out: &Path, mbp: u64) -> io::Result<()> {
     std::fs::write(&gz, &z)?;
     std::fs::write(format!("{}.fai", gz.display()), idx.to_fai())?;
     let blocks = bgzf::scan_blocks(&z)?;
-    std::fs::write(format!("{}.gzi", gz.display()), bgzf::Gzi::from_blocks(&blocks).to_bytes())?;
+    std::fs::write(
+        format!("{}.gzi", gz.display()),
+        bgzf::Gzi::from_blocks(&blocks).to_bytes(),
+    )?;
     Ok(())
 }
 
@@ -67,7 +70,11 @@ fn generate(out: &Path, mbp: u64) -> io::Result<()> {
 fn cpu_seconds() -> f64 {
     std::fs::read_to_string("/proc/self/schedstat")
         .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|x| x.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|x| x.parse::<f64>().ok())
+        })
         .map(|ns| ns / 1e9)
         .unwrap_or(f64::NAN)
 }
@@ -77,14 +84,22 @@ fn run(path: &Path, length: u64, stride: u64) -> io::Result<String> {
     let t0 = Instant::now();
     let fa = IndexedFasta::open_with(path, IndexCheck::Quick)?;
     let t_open = t0.elapsed().as_secs_f64();
-    let spec = Spec { length, stride, ..Spec::default() };
+    let spec = Spec {
+        length,
+        stride,
+        ..Spec::default()
+    };
     let mut w = Windower::new(fa, Plan::Fixed(spec));
     let (mut n, mut bases, mut nn, mut low) = (0u64, 0u64, 0u64, 0u64);
     w.for_each(|x| {
         n += 1;
         bases += x.seq.len() as u64;
         nn += x.n_count;
-        low += x.softmask.iter().map(|b| u64::from(b.count_ones())).sum::<u64>();
+        low += x
+            .softmask
+            .iter()
+            .map(|b| u64::from(b.count_ones()))
+            .sum::<u64>();
         Ok(())
     })?;
     let secs = t0.elapsed().as_secs_f64();
@@ -105,14 +120,26 @@ fn main() -> io::Result<()> {
     let line = match args.get(1).map(String::as_str) {
         Some("gen") => {
             let out = PathBuf::from(args.get(2).ok_or_else(usage)?);
-            let mbp: u64 = args.get(3).ok_or_else(usage)?.parse().map_err(|_| usage())?;
+            let mbp: u64 = args
+                .get(3)
+                .ok_or_else(usage)?
+                .parse()
+                .map_err(|_| usage())?;
             generate(&out, mbp)?;
             format!("{{\"generated\": \"{}\", \"mbp\": {mbp}}}", out.display())
         }
         Some("run") => {
             let p = PathBuf::from(args.get(2).ok_or_else(usage)?);
-            let len: u64 = args.get(3).ok_or_else(usage)?.parse().map_err(|_| usage())?;
-            let stride: u64 = args.get(4).ok_or_else(usage)?.parse().map_err(|_| usage())?;
+            let len: u64 = args
+                .get(3)
+                .ok_or_else(usage)?
+                .parse()
+                .map_err(|_| usage())?;
+            let stride: u64 = args
+                .get(4)
+                .ok_or_else(usage)?
+                .parse()
+                .map_err(|_| usage())?;
             run(&p, len, stride)?
         }
         _ => return Err(usage()),

@@ -59,7 +59,10 @@ fn cigar_text(raw: &[u8]) -> Option<String> {
     let mut s = String::new();
     for c in raw.chunks_exact(4) {
         let v = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-        let op = b"MIDNSHP=X".get((v & 0xf) as usize).copied().unwrap_or(b'?');
+        let op = b"MIDNSHP=X"
+            .get((v & 0xf) as usize)
+            .copied()
+            .unwrap_or(b'?');
         s.push_str(&(v >> 4).to_string());
         s.push(op as char);
     }
@@ -74,7 +77,10 @@ pub fn summarize(path: &Path, n_first: usize) -> io::Result<Summary> {
         let mut f = File::open(path)?;
         let n = f.read(&mut head)?;
         if n >= 4 && &head == b"CRAM" {
-            return Err(invalid(Error::Bam, "cram is not supported (needs a reference and a cram decoder)"));
+            return Err(invalid(
+                Error::Bam,
+                "cram is not supported (needs a reference and a cram decoder)",
+            ));
         }
     }
     let mut reader = bam::io::Reader::new(File::open(path)?);
@@ -86,7 +92,10 @@ pub fn summarize(path: &Path, n_first: usize) -> io::Result<Summary> {
         .iter()
         .map(|(n, rs)| (n.to_string(), rs.length().get() as u64))
         .collect();
-    let mut s = Summary { references, ..Default::default() };
+    let mut s = Summary {
+        references,
+        ..Default::default()
+    };
     let mut rec = bam::Record::default();
     loop {
         let n = reader
@@ -107,12 +116,14 @@ pub fn summarize(path: &Path, n_first: usize) -> io::Result<Summary> {
                 .transpose()
                 .map_err(|e| invalid(Error::Bam, format!("record {i}: reference id: {e}")))?;
             let rname = match rid {
-                Some(id) if !flags.is_unmapped() => Some(
-                    s.references
-                        .get(id)
-                        .map(|r| r.0.clone())
-                        .ok_or_else(|| invalid(Error::Bam, format!("record {i}: reference id {id} not in the header")))?,
-                ),
+                Some(id) if !flags.is_unmapped() => {
+                    Some(s.references.get(id).map(|r| r.0.clone()).ok_or_else(|| {
+                        invalid(
+                            Error::Bam,
+                            format!("record {i}: reference id {id} not in the header"),
+                        )
+                    })?)
+                }
                 _ => None,
             };
             let pos0 = rec
@@ -126,7 +137,11 @@ pub fn summarize(path: &Path, n_first: usize) -> io::Result<Summary> {
                 rname,
                 pos0,
                 mapq: rec.mapping_quality().map(u8::from).unwrap_or(255),
-                cigar: if flags.is_unmapped() { None } else { cigar_text(rec.cigar().as_bytes()) },
+                cigar: if flags.is_unmapped() {
+                    None
+                } else {
+                    cigar_text(rec.cigar().as_bytes())
+                },
             });
         }
     }

@@ -153,22 +153,42 @@ impl Cur<'_> {
         self.d
             .get(o..o.saturating_add(N))
             .and_then(|s| s.try_into().ok())
-            .ok_or_else(|| invalid(Error::Bbi, format!("{what} at byte {off} is past the end of the file ({} bytes)", self.d.len())))
+            .ok_or_else(|| {
+                invalid(
+                    Error::Bbi,
+                    format!(
+                        "{what} at byte {off} is past the end of the file ({} bytes)",
+                        self.d.len()
+                    ),
+                )
+            })
     }
     fn u8(&self, off: u64, what: &str) -> io::Result<u8> {
         Ok(self.take::<1>(off, what)?[0])
     }
     fn u16(&self, off: u64, what: &str) -> io::Result<u16> {
         let b = self.take::<2>(off, what)?;
-        Ok(if self.be { u16::from_be_bytes(b) } else { u16::from_le_bytes(b) })
+        Ok(if self.be {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        })
     }
     fn u32(&self, off: u64, what: &str) -> io::Result<u32> {
         let b = self.take::<4>(off, what)?;
-        Ok(if self.be { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) })
+        Ok(if self.be {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
     }
     fn u64(&self, off: u64, what: &str) -> io::Result<u64> {
         let b = self.take::<8>(off, what)?;
-        Ok(if self.be { u64::from_be_bytes(b) } else { u64::from_le_bytes(b) })
+        Ok(if self.be {
+            u64::from_be_bytes(b)
+        } else {
+            u64::from_le_bytes(b)
+        })
     }
     fn f32(&self, off: u64, what: &str) -> io::Result<f32> {
         Ok(f32::from_bits(self.u32(off, what)?))
@@ -203,7 +223,10 @@ impl BbiFile {
     }
 
     fn cur(&self) -> Cur<'_> {
-        Cur { d: self.bytes(), be: self.big_endian }
+        Cur {
+            d: self.bytes(),
+            be: self.big_endian,
+        }
     }
 
     fn parse(data: Bytes) -> io::Result<Self> {
@@ -212,7 +235,10 @@ impl BbiFile {
             Bytes::Owned(v) => v,
         };
         if d.len() < 64 {
-            return Err(invalid(Error::Bbi, format!("file is {} bytes, shorter than the 64-byte header", d.len())));
+            return Err(invalid(
+                Error::Bbi,
+                format!("file is {} bytes, shorter than the 64-byte header", d.len()),
+            ));
         }
         let le = u32::from_le_bytes([d[0], d[1], d[2], d[3]]);
         let (kind, be) = match (le, le.swap_bytes()) {
@@ -220,7 +246,12 @@ impl BbiFile {
             (BIGBED_MAGIC, _) => (Kind::BigBed, false),
             (_, BIGWIG_MAGIC) => (Kind::BigWig, true),
             (_, BIGBED_MAGIC) => (Kind::BigBed, true),
-            _ => return Err(invalid(Error::Bbi, format!("bad magic 0x{le:08x} at byte 0: not bigWig or bigBed"))),
+            _ => {
+                return Err(invalid(
+                    Error::Bbi,
+                    format!("bad magic 0x{le:08x} at byte 0: not bigWig or bigBed"),
+                ));
+            }
         };
         let c = Cur { d, be };
         let header = Header {
@@ -242,7 +273,10 @@ impl BbiFile {
             ("fullIndexOffset", header.full_index_offset),
         ] {
             if off >= flen {
-                return Err(invalid(Error::Bbi, format!("{what} {off} is past the end of the file ({flen} bytes)")));
+                return Err(invalid(
+                    Error::Bbi,
+                    format!("{what} {off} is past the end of the file ({flen} bytes)"),
+                ));
             }
         }
         let summary = if header.total_summary_offset > 0 {
@@ -260,12 +294,20 @@ impl BbiFile {
         // chromosome B+ tree
         let t = header.chrom_tree_offset;
         if c.u32(t, "chromosome tree magic")? != CHROM_TREE_MAGIC {
-            return Err(invalid(Error::Bbi, format!("no chromosome tree magic at byte {t}")));
+            return Err(invalid(
+                Error::Bbi,
+                format!("no chromosome tree magic at byte {t}"),
+            ));
         }
         let key_size = u64::from(c.u32(t + 8, "keySize")?);
         let val_size = u64::from(c.u32(t + 12, "valSize")?);
         if key_size == 0 || key_size > 255 || val_size != 8 {
-            return Err(invalid(Error::Bbi, format!("chromosome tree at byte {t}: keySize {key_size} / valSize {val_size} unsupported")));
+            return Err(invalid(
+                Error::Bbi,
+                format!(
+                    "chromosome tree at byte {t}: keySize {key_size} / valSize {val_size} unsupported"
+                ),
+            ));
         }
         let mut chroms = Vec::new();
         let mut stack = vec![(t + 32, 0u32)];
@@ -277,7 +319,10 @@ impl BbiFile {
             let count = u64::from(c.u16(node + 2, "chromosome tree node count")?);
             let item = key_size + 8;
             if node + 4 + count * item > flen {
-                return Err(invalid(Error::Bbi, format!("chromosome tree node at byte {node} runs past the end of the file")));
+                return Err(invalid(
+                    Error::Bbi,
+                    format!("chromosome tree node at byte {node} runs past the end of the file"),
+                ));
             }
             let mut children = Vec::new();
             for i in 0..count {
@@ -299,9 +344,19 @@ impl BbiFile {
         }
         chroms.sort_by_key(|ch| ch.id);
         if c.u32(header.full_index_offset, "R-tree magic")? != RTREE_MAGIC {
-            return Err(invalid(Error::Bbi, format!("no R-tree magic at byte {}", header.full_index_offset)));
+            return Err(invalid(
+                Error::Bbi,
+                format!("no R-tree magic at byte {}", header.full_index_offset),
+            ));
         }
-        Ok(BbiFile { data, big_endian: be, kind, header, chroms, summary })
+        Ok(BbiFile {
+            data,
+            big_endian: be,
+            kind,
+            header,
+            chroms,
+            summary,
+        })
     }
 
     /// bigWig or bigBed.
@@ -331,7 +386,9 @@ impl BbiFile {
 
     /// The autoSql text of a bigBed (None when absent).
     pub fn autosql(&self) -> Option<String> {
-        let o = usize::try_from(self.header.autosql_offset).ok().filter(|&o| o > 0)?;
+        let o = usize::try_from(self.header.autosql_offset)
+            .ok()
+            .filter(|&o| o > 0)?;
         let d = self.bytes().get(o..)?;
         let end = d.iter().position(|&b| b == 0).unwrap_or(d.len());
         Some(String::from_utf8_lossy(&d[..end]).into_owned())
@@ -360,7 +417,10 @@ impl BbiFile {
             let count = u64::from(c.u16(node + 2, "R-tree node count")?);
             let item = if is_leaf { 32 } else { 24 };
             if node + 4 + count * item > flen {
-                return Err(invalid(Error::Bbi, format!("R-tree node at byte {node} runs past the end of the file")));
+                return Err(invalid(
+                    Error::Bbi,
+                    format!("R-tree node at byte {node} runs past the end of the file"),
+                ));
             }
             let mut children = Vec::new();
             for i in 0..count {
@@ -383,12 +443,23 @@ impl BbiFile {
         Ok(out)
     }
 
-    fn block_bytes(&self, off: u64, size: u64, dec: &mut Decompress, buf: &mut Vec<u8>) -> io::Result<()> {
+    fn block_bytes(
+        &self,
+        off: u64,
+        size: u64,
+        dec: &mut Decompress,
+        buf: &mut Vec<u8>,
+    ) -> io::Result<()> {
         let d = self.bytes();
         let raw = usize::try_from(off)
             .ok()
             .and_then(|o| d.get(o..o.checked_add(usize::try_from(size).ok()?)?))
-            .ok_or_else(|| invalid(Error::Bbi, format!("data block at byte {off} (+{size}) runs past the end of the file")))?;
+            .ok_or_else(|| {
+                invalid(
+                    Error::Bbi,
+                    format!("data block at byte {off} (+{size}) runs past the end of the file"),
+                )
+            })?;
         buf.clear();
         if self.header.uncompress_buf_size == 0 {
             buf.extend_from_slice(raw);
@@ -399,11 +470,18 @@ impl BbiFile {
         dec.reset(true);
         let st = dec
             .decompress_vec(raw, buf, FlushDecompress::Finish)
-            .map_err(|e| invalid(Error::Bbi, format!("data block at byte {off}: zlib error: {e}")))?;
+            .map_err(|e| {
+                invalid(
+                    Error::Bbi,
+                    format!("data block at byte {off}: zlib error: {e}"),
+                )
+            })?;
         if st != flate2::Status::StreamEnd {
             return Err(invalid(
                 Error::Bbi,
-                format!("data block at byte {off}: does not inflate within uncompressBufSize {cap}"),
+                format!(
+                    "data block at byte {off}: does not inflate within uncompressBufSize {cap}"
+                ),
             ));
         }
         Ok(())
@@ -412,7 +490,10 @@ impl BbiFile {
     /// bigWig intervals of `chrom` overlapping `[start, end)`, in position order.
     pub fn intervals(&self, chrom: &str, start: u64, end: u64) -> io::Result<Vec<Interval>> {
         if self.kind != Kind::BigWig {
-            return Err(invalid(Error::Bbi, "intervals() needs a bigWig; this is a bigBed"));
+            return Err(invalid(
+                Error::Bbi,
+                "intervals() needs a bigWig; this is a bigBed",
+            ));
         }
         let ch = self.chrom(chrom)?;
         let (id, s, e) = (ch.id, clamp32(start), clamp32(end));
@@ -436,22 +517,42 @@ impl BbiFile {
                     1 => 12,
                     2 => 8,
                     3 => 4,
-                    _ => return Err(invalid(Error::Bbi, format!("data block at byte {off}: section type {ty} unknown"))),
+                    _ => {
+                        return Err(invalid(
+                            Error::Bbi,
+                            format!("data block at byte {off}: section type {ty} unknown"),
+                        ));
+                    }
                 };
                 if p + n * item > buf.len() as u64 {
-                    return Err(invalid(Error::Bbi, format!("data block at byte {off}: {n} items overrun the block")));
+                    return Err(invalid(
+                        Error::Bbi,
+                        format!("data block at byte {off}: {n} items overrun the block"),
+                    ));
                 }
                 for i in 0..n {
                     let o = p + i * item;
                     let iv = match ty {
-                        1 => Interval { start: b.u32(o, "start")?, end: b.u32(o + 4, "end")?, value: b.f32(o + 8, "value")? },
+                        1 => Interval {
+                            start: b.u32(o, "start")?,
+                            end: b.u32(o + 4, "end")?,
+                            value: b.f32(o + 8, "value")?,
+                        },
                         2 => {
                             let st = b.u32(o, "start")?;
-                            Interval { start: st, end: st.saturating_add(span), value: b.f32(o + 4, "value")? }
+                            Interval {
+                                start: st,
+                                end: st.saturating_add(span),
+                                value: b.f32(o + 4, "value")?,
+                            }
                         }
                         _ => {
                             let st = sec_start.saturating_add((i as u32).saturating_mul(step));
-                            Interval { start: st, end: st.saturating_add(span), value: b.f32(o, "value")? }
+                            Interval {
+                                start: st,
+                                end: st.saturating_add(span),
+                                value: b.f32(o, "value")?,
+                            }
                         }
                     };
                     if sec_chrom == id && iv.start < e && iv.end > s {
@@ -474,9 +575,18 @@ impl BbiFile {
     }
 
     /// Like [`values`](Self::values), writing into `out` (length `end - start`).
-    pub fn fill_values(&self, chrom: &str, start: u64, end: u64, out: &mut [f32]) -> io::Result<()> {
+    pub fn fill_values(
+        &self,
+        chrom: &str,
+        start: u64,
+        end: u64,
+        out: &mut [f32],
+    ) -> io::Result<()> {
         if out.len() as u64 != end.saturating_sub(start) {
-            return Err(invalid(Error::Region, "output length differs from end - start"));
+            return Err(invalid(
+                Error::Region,
+                "output length differs from end - start",
+            ));
         }
         out.fill(f32::NAN);
         for iv in self.intervals(chrom, start, end)? {
@@ -489,7 +599,11 @@ impl BbiFile {
 
     /// Exact statistics over the covered bases of `[start, end)`.
     pub fn stats(&self, chrom: &str, start: u64, end: u64) -> io::Result<RegionStats> {
-        let mut s = RegionStats { min: f64::NAN, max: f64::NAN, ..Default::default() };
+        let mut s = RegionStats {
+            min: f64::NAN,
+            max: f64::NAN,
+            ..Default::default()
+        };
         for iv in self.intervals(chrom, start, end)? {
             let a = u64::from(iv.start).max(start);
             let b = u64::from(iv.end).min(end);
@@ -507,7 +621,10 @@ impl BbiFile {
     /// bigBed entries of `chrom` overlapping `[start, end)`, in file order.
     pub fn entries(&self, chrom: &str, start: u64, end: u64) -> io::Result<Vec<Entry>> {
         if self.kind != Kind::BigBed {
-            return Err(invalid(Error::Bbi, "entries() needs a bigBed; this is a bigWig"));
+            return Err(invalid(
+                Error::Bbi,
+                "entries() needs a bigBed; this is a bigWig",
+            ));
         }
         let ch = self.chrom(chrom)?;
         let (id, s, e) = (ch.id, clamp32(start), clamp32(end));
@@ -524,13 +641,23 @@ impl BbiFile {
                 let st = b.u32(p as u64 + 4, "start")?;
                 let en = b.u32(p as u64 + 8, "end")?;
                 let rest_start = p + 12;
-                let nul = buf[rest_start..].iter().position(|&x| x == 0).ok_or_else(|| {
-                    invalid(Error::Bbi, format!("data block at byte {off}: entry without NUL terminator"))
-                })?;
+                let nul = buf[rest_start..]
+                    .iter()
+                    .position(|&x| x == 0)
+                    .ok_or_else(|| {
+                        invalid(
+                            Error::Bbi,
+                            format!("data block at byte {off}: entry without NUL terminator"),
+                        )
+                    })?;
                 let rest = String::from_utf8_lossy(&buf[rest_start..rest_start + nul]).into_owned();
                 p = rest_start + nul + 1;
                 if cid == id && st < e && en > s {
-                    out.push(Entry { start: st, end: en, rest });
+                    out.push(Entry {
+                        start: st,
+                        end: en,
+                        rest,
+                    });
                 }
             }
         }
@@ -542,18 +669,34 @@ impl BbiFile {
 /// `intervals` are (chrom index into `chroms`, start, end, value), sorted by chrom then start
 /// and not overlapping. Blocks hold up to 512 items, zlib-compressed when `compress`.
 /// Used by tests and synthetic trees; real pipelines should use UCSC tools.
-pub fn write_bigwig(chroms: &[(&str, u32)], intervals: &[(u32, u32, u32, f32)], compress: bool) -> io::Result<Vec<u8>> {
+pub fn write_bigwig(
+    chroms: &[(&str, u32)],
+    intervals: &[(u32, u32, u32, f32)],
+    compress: bool,
+) -> io::Result<Vec<u8>> {
     use flate2::{Compress, Compression, FlushCompress};
     if chroms.is_empty() || chroms.len() > 65535 {
-        return Err(invalid(Error::Bbi, "write_bigwig needs 1 to 65535 chromosomes"));
+        return Err(invalid(
+            Error::Bbi,
+            "write_bigwig needs 1 to 65535 chromosomes",
+        ));
     }
     for w in intervals.windows(2) {
         if (w[1].0, w[1].1) < (w[0].0, w[0].2) {
-            return Err(invalid(Error::Bbi, "write_bigwig intervals must be sorted and not overlap"));
+            return Err(invalid(
+                Error::Bbi,
+                "write_bigwig intervals must be sorted and not overlap",
+            ));
         }
     }
-    if intervals.iter().any(|iv| iv.0 as usize >= chroms.len() || iv.2 <= iv.1 || iv.2 > chroms[iv.0 as usize].1) {
-        return Err(invalid(Error::Bbi, "write_bigwig interval outside its chromosome"));
+    if intervals
+        .iter()
+        .any(|iv| iv.0 as usize >= chroms.len() || iv.2 <= iv.1 || iv.2 > chroms[iv.0 as usize].1)
+    {
+        return Err(invalid(
+            Error::Bbi,
+            "write_bigwig interval outside its chromosome",
+        ));
     }
     let key_size = chroms.iter().map(|c| c.0.len()).max().unwrap_or(1).max(1);
     // blocks: runs of <= 512 intervals of one chrom
@@ -561,7 +704,11 @@ pub fn write_bigwig(chroms: &[(&str, u32)], intervals: &[(u32, u32, u32, f32)], 
     let mut i = 0;
     while i < intervals.len() {
         let c = intervals[i].0;
-        let j = i + intervals[i..].iter().take(512).take_while(|iv| iv.0 == c).count();
+        let j = i + intervals[i..]
+            .iter()
+            .take(512)
+            .take_while(|iv| iv.0 == c)
+            .count();
         let items = &intervals[i..j];
         let mut raw = Vec::new();
         let (bs, be) = (items[0].1, items[items.len() - 1].2);
@@ -583,7 +730,8 @@ pub fn write_bigwig(chroms: &[(&str, u32)], intervals: &[(u32, u32, u32, f32)], 
     let mut out = vec![0u8; 64];
     // total summary
     let summary_off = out.len() as u64;
-    let (mut cov, mut mn, mut mx, mut sum, mut ss) = (0u64, f64::INFINITY, f64::NEG_INFINITY, 0.0f64, 0.0f64);
+    let (mut cov, mut mn, mut mx, mut sum, mut ss) =
+        (0u64, f64::INFINITY, f64::NEG_INFINITY, 0.0f64, 0.0f64);
     for iv in intervals {
         let n = u64::from(iv.2 - iv.1);
         let v = f64::from(iv.3);

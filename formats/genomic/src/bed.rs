@@ -57,7 +57,12 @@ pub struct Reader<R> {
 impl<R: BufRead> Reader<R> {
     /// Wraps a buffered reader.
     pub fn new(inner: R) -> Self {
-        Self { inner, line: String::new(), line_no: 0, skipped: 0 }
+        Self {
+            inner,
+            line: String::new(),
+            line_no: 0,
+            skipped: 0,
+        }
     }
 
     /// Lines skipped so far (blank, comments, `track`, `browser`).
@@ -74,7 +79,11 @@ impl<R: BufRead> Reader<R> {
             }
             self.line_no += 1;
             let l = self.line.trim_end_matches(['\n', '\r']);
-            if l.trim().is_empty() || l.starts_with('#') || l.starts_with("track") || l.starts_with("browser") {
+            if l.trim().is_empty()
+                || l.starts_with('#')
+                || l.starts_with("track")
+                || l.starts_with("browser")
+            {
                 self.skipped += 1;
                 continue;
             }
@@ -83,16 +92,32 @@ impl<R: BufRead> Reader<R> {
                 f = l.split_whitespace().collect();
             }
             if f.len() < 3 {
-                return Err(invalid(Error::Bed, format!("line {}: {} fields, need chrom, start, end", self.line_no, f.len())));
+                return Err(invalid(
+                    Error::Bed,
+                    format!(
+                        "line {}: {} fields, need chrom, start, end",
+                        self.line_no,
+                        f.len()
+                    ),
+                ));
             }
             let num = |s: &str, what: &str| {
                 s.trim().parse::<u64>().map_err(|_| {
-                    invalid(Error::Bed, format!("line {}: {what} {s:?} is not a non-negative integer", self.line_no))
+                    invalid(
+                        Error::Bed,
+                        format!(
+                            "line {}: {what} {s:?} is not a non-negative integer",
+                            self.line_no
+                        ),
+                    )
                 })
             };
             let (start, end) = (num(f[1], "start")?, num(f[2], "end")?);
             if end < start {
-                return Err(invalid(Error::Bed, format!("line {}: end {end} before start {start}", self.line_no)));
+                return Err(invalid(
+                    Error::Bed,
+                    format!("line {}: end {end} before start {start}", self.line_no),
+                ));
             }
             rec.chrom = f[0].to_string();
             rec.start = start;
@@ -135,6 +160,12 @@ mod tests {
         assert_eq!(recs[0].peak(), Some(4));
         assert_eq!(recs[1].chrom, "chr2");
         assert_eq!(r.n_skipped(), 2);
-        assert!(Reader::new("c\t5\t2\n".as_bytes()).records().next().unwrap().is_err());
+        assert!(
+            Reader::new("c\t5\t2\n".as_bytes())
+                .records()
+                .next()
+                .unwrap()
+                .is_err()
+        );
     }
 }

@@ -26,15 +26,21 @@ pub struct Block {
 
 /// Parses the header of the block at `off`: returns (total block size, data start, ISIZE).
 fn block_header(data: &[u8], off: usize) -> io::Result<(usize, usize, u32)> {
-    let head = data.get(off..off + 18).ok_or_else(|| {
-        invalid(Error::Bgzf, format!("truncated block header at byte {off}"))
-    })?;
+    let head = data
+        .get(off..off + 18)
+        .ok_or_else(|| invalid(Error::Bgzf, format!("truncated block header at byte {off}")))?;
     if head[0] != 0x1f || head[1] != 0x8b || head[2] != 8 || head[3] & 4 == 0 {
-        return Err(invalid(Error::Bgzf, format!("no bgzf block header at byte {off}")));
+        return Err(invalid(
+            Error::Bgzf,
+            format!("no bgzf block header at byte {off}"),
+        ));
     }
     let xlen = u16::from_le_bytes([head[10], head[11]]) as usize;
     let extra = data.get(off + 12..off + 12 + xlen).ok_or_else(|| {
-        invalid(Error::Bgzf, format!("truncated extra field of block at byte {off}"))
+        invalid(
+            Error::Bgzf,
+            format!("truncated extra field of block at byte {off}"),
+        )
     })?;
     let mut i = 0;
     let mut bsize = None;
@@ -46,20 +52,32 @@ fn block_header(data: &[u8], off: usize) -> io::Result<(usize, usize, u32)> {
         i += 4 + slen;
     }
     let bsize = bsize.ok_or_else(|| {
-        invalid(Error::Bgzf, format!("block at byte {off} has no BC subfield"))
+        invalid(
+            Error::Bgzf,
+            format!("block at byte {off} has no BC subfield"),
+        )
     })?;
     if bsize < 12 + xlen + 8 {
-        return Err(invalid(Error::Bgzf, format!("block at byte {off}: size {bsize} too small")));
+        return Err(invalid(
+            Error::Bgzf,
+            format!("block at byte {off}: size {bsize} too small"),
+        ));
     }
     let tail = data.get(off + bsize - 4..off + bsize).ok_or_else(|| {
         invalid(
             Error::Bgzf,
-            format!("block at byte {off} truncated: needs {bsize} bytes, file has {}", data.len() - off),
+            format!(
+                "block at byte {off} truncated: needs {bsize} bytes, file has {}",
+                data.len() - off
+            ),
         )
     })?;
     let isize = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
     if isize > 65536 {
-        return Err(invalid(Error::Bgzf, format!("block at byte {off}: isize {isize} > 65536")));
+        return Err(invalid(
+            Error::Bgzf,
+            format!("block at byte {off}: isize {isize} > 65536"),
+        ));
     }
     Ok((bsize, off + 12 + xlen, isize))
 }
@@ -102,7 +120,12 @@ pub fn decompress_block(
     dec.reset(false);
     let status = dec
         .decompress_vec(payload, out, FlushDecompress::Finish)
-        .map_err(|e| invalid(Error::Bgzf, format!("block at byte {off}: deflate error: {e}")))?;
+        .map_err(|e| {
+            invalid(
+                Error::Bgzf,
+                format!("block at byte {off}: deflate error: {e}"),
+            )
+        })?;
     if status != Status::StreamEnd || out.len() - base != isize as usize {
         return Err(invalid(
             Error::Bgzf,
@@ -115,7 +138,10 @@ pub fn decompress_block(
     let mut c = flate2::Crc::new();
     c.update(&out[base..]);
     if c.sum() != crc {
-        return Err(invalid(Error::Bgzf, format!("block at byte {off}: crc32 mismatch")));
+        return Err(invalid(
+            Error::Bgzf,
+            format!("block at byte {off}: crc32 mismatch"),
+        ));
     }
     Ok(bsize)
 }
@@ -191,7 +217,9 @@ pub struct RandomAccess {
 impl RandomAccess {
     /// Scans the blocks of `data`.
     pub fn new(data: &[u8]) -> io::Result<Self> {
-        Ok(Self { blocks: scan_blocks(data)? })
+        Ok(Self {
+            blocks: scan_blocks(data)?,
+        })
     }
 
     /// Builds from a block list already checked against the data.
@@ -213,7 +241,13 @@ impl RandomAccess {
     }
 
     /// Decompresses the bytes `[start, end)` of the decompressed stream into `out` (cleared).
-    pub fn read_range(&self, data: &[u8], start: u64, end: u64, out: &mut Vec<u8>) -> io::Result<()> {
+    pub fn read_range(
+        &self,
+        data: &[u8],
+        start: u64,
+        end: u64,
+        out: &mut Vec<u8>,
+    ) -> io::Result<()> {
         let skip = self.read_blocks_covering(data, start, end, out)?;
         out.drain(..skip);
         out.truncate((end.saturating_sub(start)) as usize);
@@ -222,7 +256,13 @@ impl RandomAccess {
 
     /// Decompresses the blocks covering `[start, end)` into `out` (cleared) and returns the
     /// offset of byte `start` in `out` (no copy beyond the inflate itself).
-    pub fn read_blocks_covering(&self, data: &[u8], start: u64, end: u64, out: &mut Vec<u8>) -> io::Result<usize> {
+    pub fn read_blocks_covering(
+        &self,
+        data: &[u8],
+        start: u64,
+        end: u64,
+        out: &mut Vec<u8>,
+    ) -> io::Result<usize> {
         out.clear();
         if end <= start {
             return Ok(0);
@@ -230,7 +270,10 @@ impl RandomAccess {
         if end > self.uncompressed_len() {
             return Err(invalid(
                 Error::Bgzf,
-                format!("range {start}-{end} past the decompressed end {}", self.uncompressed_len()),
+                format!(
+                    "range {start}-{end} past the decompressed end {}",
+                    self.uncompressed_len()
+                ),
             ));
         }
         let first = self
@@ -239,7 +282,10 @@ impl RandomAccess {
         let mut dec = Decompress::new(false);
         let base = self.blocks[first].uncompressed_offset;
         let last_needed = self.blocks.partition_point(|b| b.uncompressed_offset < end);
-        let need: u64 = self.blocks[first..last_needed].iter().map(|b| u64::from(b.uncompressed_size)).sum();
+        let need: u64 = self.blocks[first..last_needed]
+            .iter()
+            .map(|b| u64::from(b.uncompressed_size))
+            .sum();
         out.reserve(need as usize);
         for b in &self.blocks[first..last_needed] {
             decompress_block(data, b.compressed_offset as usize, &mut dec, out)?;
@@ -261,7 +307,9 @@ pub fn compress(data: &[u8], level: u32) -> Vec<u8> {
         // deflate output of <=65280 bytes always fits in 65536 + some slack
         let _ = comp.compress_vec(chunk, &mut cbuf, FlushCompress::Finish);
         let bsize = 18 + cbuf.len() + 8;
-        out.extend([0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, b'B', b'C', 2, 0]);
+        out.extend([
+            0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, b'B', b'C', 2, 0,
+        ]);
         out.extend(((bsize - 1) as u16).to_le_bytes());
         out.extend_from_slice(&cbuf);
         let mut c = flate2::Crc::new();
@@ -282,7 +330,9 @@ mod tests {
 
     #[test]
     fn roundtrip_and_ranges() {
-        let data: Vec<u8> = (0..300_000u32).map(|i| b"ACGTN"[(i % 5) as usize]).collect();
+        let data: Vec<u8> = (0..300_000u32)
+            .map(|i| b"ACGTN"[(i % 5) as usize])
+            .collect();
         let z = compress(&data, 6);
         assert_eq!(decompress_all(&z).unwrap(), data);
         let ra = RandomAccess::new(&z).unwrap();

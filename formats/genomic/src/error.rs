@@ -85,8 +85,15 @@ impl Region {
         };
         let (start, end) = (num(a)?, num(b)?);
         if end < start || name.is_empty() {
-            return Err(invalid(Error::Region, format!("{s:?}: empty name or end before start")));
+            return Err(invalid(
+                Error::Region,
+                format!("{s:?}: empty name or end before start"),
+            ));
         }
-        Ok(Region { name: name.to_string(), start, end })
+        Ok(Region {
+            name: name.to_string(),
+            start,
+            end,
+        })
     }
 }

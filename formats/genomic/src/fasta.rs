@@ -67,6 +67,10 @@ impl Composition {
 
     /// GC fraction over A/C/G/T (NaN when there are none).
     pub fn gc_fraction(&self) -> f64 {
-        if self.acgt == 0 { f64::NAN } else { self.gc as f64 / self.acgt as f64 }
+        if self.acgt == 0 {
+            f64::NAN
+        } else {
+            self.gc as f64 / self.acgt as f64
+        }
     }
 }

@@ -41,7 +41,10 @@ pub struct Record {
 impl Record {
     /// The first attribute named `key`.
     pub fn attribute(&self, key: &str) -> Option<&str> {
-        self.attributes.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -61,7 +64,10 @@ pub fn parse_attributes(s: &str, dialect: Dialect) -> Vec<(String, String)> {
             Dialect::Gtf => {
                 let (k, v) = part.split_once(char::is_whitespace).unwrap_or((part, ""));
                 let v = v.trim();
-                let v = v.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(v);
+                let v = v
+                    .strip_prefix('"')
+                    .and_then(|x| x.strip_suffix('"'))
+                    .unwrap_or(v);
                 out.push((k.to_string(), v.to_string()));
             }
         }
@@ -82,7 +88,14 @@ pub struct Reader<R> {
 impl<R: BufRead> Reader<R> {
     /// Wraps a buffered reader.
     pub fn new(inner: R, dialect: Dialect) -> Self {
-        Self { inner, dialect, line: String::new(), line_no: 0, done: false, skipped: 0 }
+        Self {
+            inner,
+            dialect,
+            line: String::new(),
+            line_no: 0,
+            done: false,
+            skipped: 0,
+        }
     }
 
     /// Comment and blank lines skipped so far.
@@ -110,14 +123,32 @@ impl<R: BufRead> Reader<R> {
             }
             let f: Vec<&str> = l.split('\t').collect();
             if f.len() < 8 {
-                return Err(invalid(Error::Gff, format!("line {}: {} tab-separated columns, need 8 or 9", self.line_no, f.len())));
+                return Err(invalid(
+                    Error::Gff,
+                    format!(
+                        "line {}: {} tab-separated columns, need 8 or 9",
+                        self.line_no,
+                        f.len()
+                    ),
+                ));
             }
             let num = |s: &str, what: &str| {
-                s.trim().parse::<u64>().map_err(|_| invalid(Error::Gff, format!("line {}: {what} {s:?} is not a number", self.line_no)))
+                s.trim().parse::<u64>().map_err(|_| {
+                    invalid(
+                        Error::Gff,
+                        format!("line {}: {what} {s:?} is not a number", self.line_no),
+                    )
+                })
             };
             let (start1, end1) = (num(f[3], "start")?, num(f[4], "end")?);
             if start1 == 0 || end1 + 1 < start1 {
-                return Err(invalid(Error::Gff, format!("line {}: start {start1} / end {end1} are not 1-based closed", self.line_no)));
+                return Err(invalid(
+                    Error::Gff,
+                    format!(
+                        "line {}: start {start1} / end {end1} are not 1-based closed",
+                        self.line_no
+                    ),
+                ));
             }
             *rec = Record {
                 seqid: f[0].to_string(),
@@ -128,7 +159,10 @@ impl<R: BufRead> Reader<R> {
                 score: f[5].to_string(),
                 strand: f[6].to_string(),
                 phase: f[7].to_string(),
-                attributes: f.get(8).map(|a| parse_attributes(a, self.dialect)).unwrap_or_default(),
+                attributes: f
+                    .get(8)
+                    .map(|a| parse_attributes(a, self.dialect))
+                    .unwrap_or_default(),
             };
             return Ok(true);
         }
@@ -152,7 +186,11 @@ impl<R: BufRead> Reader<R> {
 pub fn dialect_of(path: &std::path::Path) -> Dialect {
     let s = path.to_string_lossy().to_ascii_lowercase();
     let s = s.trim_end_matches(".gz").trim_end_matches(".bgz");
-    if s.ends_with(".gtf") { Dialect::Gtf } else { Dialect::Gff3 }
+    if s.ends_with(".gtf") {
+        Dialect::Gtf
+    } else {
+        Dialect::Gff3
+    }
 }
 
 /// Reads every feature of a GTF/GFF3 file (gzip/BGZF undone).
@@ -168,11 +206,20 @@ mod tests {
     #[test]
     fn gtf_and_gff3_attributes() {
         let a = parse_attributes(r#"gene_id "g1"; transcript_id "t1";"#, Dialect::Gtf);
-        assert_eq!(a, vec![("gene_id".into(), "g1".into()), ("transcript_id".into(), "t1".into())]);
+        assert_eq!(
+            a,
+            vec![
+                ("gene_id".into(), "g1".into()),
+                ("transcript_id".into(), "t1".into())
+            ]
+        );
         let a = parse_attributes("ID=x;Parent=y", Dialect::Gff3);
         assert_eq!(a[1], ("Parent".into(), "y".into()));
         let t = "##gff-version 3\nc\ts\tgene\t1\t10\t.\t+\t.\tID=g\n##FASTA\n>c\nACGT\n";
-        let recs: Vec<Record> = Reader::new(t.as_bytes(), Dialect::Gff3).records().collect::<io::Result<_>>().unwrap();
+        let recs: Vec<Record> = Reader::new(t.as_bytes(), Dialect::Gff3)
+            .records()
+            .collect::<io::Result<_>>()
+            .unwrap();
         assert_eq!(recs.len(), 1);
         assert_eq!((recs[0].start, recs[0].end), (0, 10));
     }

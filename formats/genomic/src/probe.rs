@@ -17,7 +17,9 @@ use crate::twobit::TwoBit;
 use crate::{bam, bed, gff};
 
 fn lower_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default()
+    path.file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
 }
 
 fn head(path: &Path, n: usize) -> Vec<u8> {
@@ -113,13 +115,23 @@ fn region_json(name: &str, start: u64, end: u64, seq: &[u8]) -> Value {
 
 /// Runs the probe for `path`, returning the PROBE.md object.
 pub fn probe(path: &Path, opts: &ProbeOptions) -> io::Result<Value> {
-    let format = detect(path).ok_or_else(|| invalid(Error::Fasta, format!("{}: not a genomic format this reader knows", path.display())))?;
+    let format = detect(path).ok_or_else(|| {
+        invalid(
+            Error::Fasta,
+            format!("{}: not a genomic format this reader knows", path.display()),
+        )
+    })?;
     let region = opts.region.as_deref().map(Region::parse).transpose()?;
     let mut out = match format {
         "fasta" => probe_fasta(path, region.as_ref())?,
         "2bit" => probe_twobit(path, region.as_ref())?,
         "bam" => probe_bam(path)?,
-        "cram" => return Err(invalid(Error::Bam, "cram is not supported (needs a reference and a cram decoder)")),
+        "cram" => {
+            return Err(invalid(
+                Error::Bam,
+                "cram is not supported (needs a reference and a cram decoder)",
+            ));
+        }
         "bed" => probe_bed(path)?,
         "gtf" | "gff3" => probe_gff(path, format)?,
         _ => probe_bbi(path, region.as_ref())?,
@@ -127,7 +139,10 @@ pub fn probe(path: &Path, opts: &ProbeOptions) -> io::Result<Value> {
     if let Value::Object(m) = &mut out {
         let mut full = Map::new();
         full.insert("format".into(), Value::from(format));
-        full.insert("path".into(), Value::from(path.to_string_lossy().into_owned()));
+        full.insert(
+            "path".into(),
+            Value::from(path.to_string_lossy().into_owned()),
+        );
         if format == "bigwig" || format == "bigbed" {
             full["format"] = m.remove("format").unwrap_or(Value::from(format));
         }
@@ -149,7 +164,9 @@ fn probe_fasta(path: &Path, region: Option<&Region>) -> io::Result<Value> {
     let fai = match fa.fai_status() {
         FaiStatus::Built => json!({"shipped": false, "used": "built"}),
         FaiStatus::ShippedAgrees => json!({"shipped": true, "agrees": true, "used": "shipped"}),
-        FaiStatus::ShippedIgnored(why) => json!({"shipped": true, "agrees": false, "used": "built", "why": why}),
+        FaiStatus::ShippedIgnored(why) => {
+            json!({"shipped": true, "agrees": false, "used": "built", "why": why})
+        }
     };
     let mut m = json!({
         "bgzf": fa.compression() == Compression::Bgzf,
@@ -160,7 +177,9 @@ fn probe_fasta(path: &Path, region: Option<&Region>) -> io::Result<Value> {
     match fa.gzi_status() {
         GziStatus::None => {}
         GziStatus::ShippedAgrees => m["gzi"] = json!({"shipped": true, "agrees": true}),
-        GziStatus::ShippedIgnored(why) => m["gzi"] = json!({"shipped": true, "agrees": false, "why": why}),
+        GziStatus::ShippedIgnored(why) => {
+            m["gzi"] = json!({"shipped": true, "agrees": false, "why": why})
+        }
     }
     if let Some(r) = region {
         fa.fetch(&r.name, r.start, r.end, &mut buf)?;
@@ -221,7 +240,11 @@ fn probe_bed(path: &Path) -> io::Result<Value> {
 
 fn probe_gff(path: &Path, format: &str) -> io::Result<Value> {
     let (r, _) = bomdata_format_core::compression::open(path)?;
-    let dialect = if format == "gtf" { gff::Dialect::Gtf } else { gff::Dialect::Gff3 };
+    let dialect = if format == "gtf" {
+        gff::Dialect::Gtf
+    } else {
+        gff::Dialect::Gff3
+    };
     let mut rd = gff::Reader::new(r, dialect);
     let recs: Vec<gff::Record> = rd.records().collect::<io::Result<_>>()?;
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
@@ -239,7 +262,11 @@ fn probe_gff(path: &Path, format: &str) -> io::Result<Value> {
 
 fn probe_bbi(path: &Path, region: Option<&Region>) -> io::Result<Value> {
     let f = BbiFile::open(path)?;
-    let chroms: Map<String, Value> = f.chroms().iter().map(|c| (c.name.clone(), Value::from(c.length))).collect();
+    let chroms: Map<String, Value> = f
+        .chroms()
+        .iter()
+        .map(|c| (c.name.clone(), Value::from(c.length)))
+        .collect();
     let mut m = json!({
         "format": if f.kind() == Kind::BigWig { "bigwig" } else { "bigbed" },
         "version": f.header().version,
@@ -260,7 +287,11 @@ fn probe_bbi(path: &Path, region: Option<&Region>) -> io::Result<Value> {
                 let n = st.covered as f64;
                 let std_sample = if st.covered > 1 {
                     let mean = st.sum / n;
-                    json_f64(((st.sum_squares - n * mean * mean) / (n - 1.0)).max(0.0).sqrt())
+                    json_f64(
+                        ((st.sum_squares - n * mean * mean) / (n - 1.0))
+                            .max(0.0)
+                            .sqrt(),
+                    )
                 } else {
                     Value::Null
                 };

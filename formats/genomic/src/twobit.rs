@@ -84,7 +84,10 @@ impl TwoBit {
             Bytes::Owned(v) => v,
         };
         if d.len() < 16 {
-            return Err(invalid(Error::TwoBit, format!("file is {} bytes, shorter than the 16-byte header", d.len())));
+            return Err(invalid(
+                Error::TwoBit,
+                format!("file is {} bytes, shorter than the 16-byte header", d.len()),
+            ));
         }
         let sig_le = u32::from_le_bytes([d[0], d[1], d[2], d[3]]);
         let big_endian = if sig_le == SIGNATURE {
@@ -92,38 +95,69 @@ impl TwoBit {
         } else if sig_le.swap_bytes() == SIGNATURE {
             true
         } else {
-            return Err(invalid(Error::TwoBit, format!("bad signature 0x{sig_le:08x} at byte 0 (want 0x1a412743)")));
+            return Err(invalid(
+                Error::TwoBit,
+                format!("bad signature 0x{sig_le:08x} at byte 0 (want 0x1a412743)"),
+            ));
         };
         let rd32 = |off: usize, what: &str| -> io::Result<u32> {
             let b = d.get(off..off + 4).ok_or_else(|| {
-                invalid(Error::TwoBit, format!("{what} at byte {off} is past the end of the file ({} bytes)", d.len()))
+                invalid(
+                    Error::TwoBit,
+                    format!(
+                        "{what} at byte {off} is past the end of the file ({} bytes)",
+                        d.len()
+                    ),
+                )
             })?;
             let a = [b[0], b[1], b[2], b[3]];
-            Ok(if big_endian { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) })
+            Ok(if big_endian {
+                u32::from_be_bytes(a)
+            } else {
+                u32::from_le_bytes(a)
+            })
         };
         let version = rd32(4, "version")?;
         if version > 1 {
-            return Err(invalid(Error::TwoBit, format!("version {version} at byte 4 is not 0 or 1")));
+            return Err(invalid(
+                Error::TwoBit,
+                format!("version {version} at byte 4 is not 0 or 1"),
+            ));
         }
         let count = rd32(8, "sequence count")? as usize;
         // each index entry needs at least 1 + 4 bytes
         if count > d.len() / 5 {
-            return Err(invalid(Error::TwoBit, format!("sequence count {count} does not fit in {} bytes", d.len())));
+            return Err(invalid(
+                Error::TwoBit,
+                format!("sequence count {count} does not fit in {} bytes", d.len()),
+            ));
         }
         let mut off = 16usize;
         let mut index = Vec::with_capacity(count);
         for i in 0..count {
-            let nlen = *d.get(off).ok_or_else(|| invalid(Error::TwoBit, format!("index entry {i} truncated at byte {off}")))? as usize;
-            let name = d
-                .get(off + 1..off + 1 + nlen)
-                .ok_or_else(|| invalid(Error::TwoBit, format!("index entry {i} name truncated at byte {off}")))?;
+            let nlen = *d.get(off).ok_or_else(|| {
+                invalid(
+                    Error::TwoBit,
+                    format!("index entry {i} truncated at byte {off}"),
+                )
+            })? as usize;
+            let name = d.get(off + 1..off + 1 + nlen).ok_or_else(|| {
+                invalid(
+                    Error::TwoBit,
+                    format!("index entry {i} name truncated at byte {off}"),
+                )
+            })?;
             let name = String::from_utf8_lossy(name).into_owned();
             off += 1 + nlen;
             let rec_off = if version == 1 {
                 let hi = u64::from(rd32(off, "record offset")?);
                 let lo = u64::from(rd32(off + 4, "record offset")?);
                 off += 8;
-                if big_endian { (hi << 32) | lo } else { (lo << 32) | hi }
+                if big_endian {
+                    (hi << 32) | lo
+                } else {
+                    (lo << 32) | hi
+                }
             } else {
                 off += 4;
                 u64::from(rd32(off - 4, "record offset")?)
@@ -133,7 +167,10 @@ impl TwoBit {
         let mut seqs = Vec::with_capacity(count);
         for (i, (name, rec_off)) in index.into_iter().enumerate() {
             if rec_off > d.len() as u64 {
-                return Err(invalid(Error::TwoBit, format!("sequence {i} ({name}): offset {rec_off} past the end of the file")));
+                return Err(invalid(
+                    Error::TwoBit,
+                    format!("sequence {i} ({name}): offset {rec_off} past the end of the file"),
+                ));
             }
             let mut p = rec_off as usize;
             let length = u64::from(rd32(p, "dnaSize")?);
@@ -142,14 +179,22 @@ impl TwoBit {
                 let n = rd32(*p, what)? as usize;
                 *p += 4;
                 if n.saturating_mul(8) > d.len().saturating_sub(*p) {
-                    return Err(invalid(Error::TwoBit, format!("sequence {i} ({name}): {what} {n} does not fit in the file")));
+                    return Err(invalid(
+                        Error::TwoBit,
+                        format!("sequence {i} ({name}): {what} {n} does not fit in the file"),
+                    ));
                 }
                 let mut v = Vec::with_capacity(n);
                 for k in 0..n {
                     let s = u64::from(rd32(*p + 4 * k, what)?);
                     let l = u64::from(rd32(*p + 4 * (n + k), what)?);
                     if s + l > length {
-                        return Err(invalid(Error::TwoBit, format!("sequence {i} ({name}): {what} block {k} ({s}+{l}) past length {length}")));
+                        return Err(invalid(
+                            Error::TwoBit,
+                            format!(
+                                "sequence {i} ({name}): {what} block {k} ({s}+{l}) past length {length}"
+                            ),
+                        ));
                     }
                     v.push((s, l));
                 }
@@ -163,12 +208,26 @@ impl TwoBit {
             if p as u64 + need > d.len() as u64 {
                 return Err(invalid(
                     Error::TwoBit,
-                    format!("sequence {i} ({name}): {length} bases need {need} bytes at byte {p}, file has {}", d.len()),
+                    format!(
+                        "sequence {i} ({name}): {length} bases need {need} bytes at byte {p}, file has {}",
+                        d.len()
+                    ),
                 ));
             }
-            seqs.push(SeqInfo { name, length, n_blocks, mask_blocks, dna_offset: p as u64 });
+            seqs.push(SeqInfo {
+                name,
+                length,
+                n_blocks,
+                mask_blocks,
+                dna_offset: p as u64,
+            });
         }
-        Ok(TwoBit { data, big_endian, version, seqs })
+        Ok(TwoBit {
+            data,
+            big_endian,
+            version,
+            seqs,
+        })
     }
 
     /// True when the file is big-endian.
@@ -195,7 +254,13 @@ impl TwoBit {
             .find(|s| s.name == name)
             .ok_or_else(|| invalid(Error::Region, format!("no sequence named {name:?}")))?;
         if start > end || end > s.length {
-            return Err(invalid(Error::Region, format!("{name}:{start}-{end} is outside the sequence (length {})", s.length)));
+            return Err(invalid(
+                Error::Region,
+                format!(
+                    "{name}:{start}-{end} is outside the sequence (length {})",
+                    s.length
+                ),
+            ));
         }
         let d = self.bytes();
         let table = decode_table();
@@ -230,14 +295,22 @@ impl TwoBit {
 /// N/n runs become N blocks, other letters must be ACGT (any case).
 pub fn write(seqs: &[(&str, &[u8])], big_endian: bool, version: u32) -> io::Result<Vec<u8>> {
     let put32 = |v: &mut Vec<u8>, x: u32| {
-        if big_endian { v.extend(x.to_be_bytes()) } else { v.extend(x.to_le_bytes()) }
+        if big_endian {
+            v.extend(x.to_be_bytes())
+        } else {
+            v.extend(x.to_le_bytes())
+        }
     };
     let runs = |seq: &[u8], f: &dyn Fn(u8) -> bool| {
         let mut v = Vec::new();
         let mut i = 0;
         while i < seq.len() {
             if f(seq[i]) {
-                let j = seq[i..].iter().position(|&b| !f(b)).map(|k| i + k).unwrap_or(seq.len());
+                let j = seq[i..]
+                    .iter()
+                    .position(|&b| !f(b))
+                    .map(|k| i + k)
+                    .unwrap_or(seq.len());
                 v.push((i as u32, (j - i) as u32));
                 i = j;
             } else {
@@ -271,7 +344,10 @@ pub fn write(seqs: &[(&str, &[u8])], big_endian: bool, version: u32) -> io::Resu
                     Some(b'A') => 2,
                     Some(b'G') => 3,
                     Some(other) => {
-                        return Err(invalid(Error::TwoBit, format!("sequence {name}: base {:?} cannot be stored", other as char)));
+                        return Err(invalid(
+                            Error::TwoBit,
+                            format!("sequence {name}: base {:?} cannot be stored", other as char),
+                        ));
                     }
                 };
                 byte |= code << (6 - 2 * k);
@@ -285,7 +361,10 @@ pub fn write(seqs: &[(&str, &[u8])], big_endian: bool, version: u32) -> io::Resu
     put32(&mut out, version);
     put32(&mut out, seqs.len() as u32);
     put32(&mut out, 0);
-    let index_len: usize = seqs.iter().map(|(n, _)| 1 + n.len() + if version == 1 { 8 } else { 4 }).sum();
+    let index_len: usize = seqs
+        .iter()
+        .map(|(n, _)| 1 + n.len() + if version == 1 { 8 } else { 4 })
+        .sum();
     let mut off = (16 + index_len) as u64;
     for ((name, _), r) in seqs.iter().zip(&records) {
         out.push(name.len() as u8);
@@ -300,7 +379,11 @@ pub fn write(seqs: &[(&str, &[u8])], big_endian: bool, version: u32) -> io::Resu
                 put32(&mut out, hi);
             }
         } else {
-            put32(&mut out, u32::try_from(off).map_err(|_| invalid(Error::TwoBit, "file too large for version 0"))?);
+            put32(
+                &mut out,
+                u32::try_from(off)
+                    .map_err(|_| invalid(Error::TwoBit, "file too large for version 0"))?,
+            );
         }
         off += r.len() as u64;
     }

@@ -31,23 +31,42 @@ pub trait SequenceSource {
     /// (name, length) of every sequence, in file order.
     fn sequence_list(&self) -> Vec<(String, u64)>;
     /// Bases `[start, end)` of `name`, as stored, into `out` (cleared first).
-    fn fetch_into(&mut self, name: &str, start: u64, end: u64, out: &mut Vec<u8>) -> io::Result<()>;
+    fn fetch_into(&mut self, name: &str, start: u64, end: u64, out: &mut Vec<u8>)
+    -> io::Result<()>;
 }
 
 impl SequenceSource for IndexedFasta {
     fn sequence_list(&self) -> Vec<(String, u64)> {
-        self.sequences().iter().map(|r| (r.name.clone(), r.length)).collect()
+        self.sequences()
+            .iter()
+            .map(|r| (r.name.clone(), r.length))
+            .collect()
     }
-    fn fetch_into(&mut self, name: &str, start: u64, end: u64, out: &mut Vec<u8>) -> io::Result<()> {
+    fn fetch_into(
+        &mut self,
+        name: &str,
+        start: u64,
+        end: u64,
+        out: &mut Vec<u8>,
+    ) -> io::Result<()> {
         self.fetch(name, start, end, out)
     }
 }
 
 impl SequenceSource for TwoBit {
     fn sequence_list(&self) -> Vec<(String, u64)> {
-        self.sequences().iter().map(|s| (s.name.clone(), s.length)).collect()
+        self.sequences()
+            .iter()
+            .map(|s| (s.name.clone(), s.length))
+            .collect()
     }
-    fn fetch_into(&mut self, name: &str, start: u64, end: u64, out: &mut Vec<u8>) -> io::Result<()> {
+    fn fetch_into(
+        &mut self,
+        name: &str,
+        start: u64,
+        end: u64,
+        out: &mut Vec<u8>,
+    ) -> io::Result<()> {
         self.fetch(name, start, end, out)
     }
 }
@@ -88,7 +107,10 @@ pub enum SplitBy {
 
 impl Default for SplitBy {
     fn default() -> Self {
-        SplitBy::Chromosome { map: HashMap::new(), default: "train".into() }
+        SplitBy::Chromosome {
+            map: HashMap::new(),
+            default: "train".into(),
+        }
     }
 }
 
@@ -224,7 +246,14 @@ pub fn masks(seq: &[u8], softmask: &mut Vec<u8>, nmask: &mut Vec<u8>) -> u64 {
     #[cfg(target_arch = "x86_64")]
     let (mut n_count, done) = {
         let full = seq.len() / 16 * 16;
-        (masks16_sse2(&seq[..full], &mut softmask[..full / 8], &mut nmask[..full / 8]), full)
+        (
+            masks16_sse2(
+                &seq[..full],
+                &mut softmask[..full / 8],
+                &mut nmask[..full / 8],
+            ),
+            full,
+        )
     };
     #[cfg(not(target_arch = "x86_64"))]
     let (mut n_count, done) = (0u64, 0usize);
@@ -265,10 +294,15 @@ pub fn masks(seq: &[u8], softmask: &mut Vec<u8>, nmask: &mut Vec<u8>) -> u64 {
 #[cfg(target_arch = "x86_64")]
 fn masks16_sse2(seq: &[u8], soft: &mut [u8], nmask: &mut [u8]) -> u64 {
     use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm_slli_epi16,
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_slli_epi16,
     };
     let mut n_count = 0u64;
-    for ((c, s), n) in seq.chunks_exact(16).zip(soft.chunks_exact_mut(2)).zip(nmask.chunks_exact_mut(2)) {
+    for ((c, s), n) in seq
+        .chunks_exact(16)
+        .zip(soft.chunks_exact_mut(2))
+        .zip(nmask.chunks_exact_mut(2))
+    {
         // SAFETY: SSE2 is part of the x86_64 baseline; `c` is 16 readable bytes and the load is
         // unaligned.
         let (sm, nm) = unsafe {
@@ -306,11 +340,21 @@ impl Labels {
     /// Builds labels from (chrom, start, end, class name) intervals. Where intervals of several
     /// classes overlap, the class listed later in `classes` wins. Intervals of other classes
     /// are ignored.
-    pub fn new(classes: Vec<String>, intervals: impl IntoIterator<Item = (String, u64, u64, String)>) -> io::Result<Self> {
+    pub fn new(
+        classes: Vec<String>,
+        intervals: impl IntoIterator<Item = (String, u64, u64, String)>,
+    ) -> io::Result<Self> {
         if classes.len() > 255 {
-            return Err(invalid(Error::Windows, format!("{} label classes, at most 255", classes.len())));
+            return Err(invalid(
+                Error::Windows,
+                format!("{} label classes, at most 255", classes.len()),
+            ));
         }
-        let ids: HashMap<&str, u8> = classes.iter().enumerate().map(|(i, c)| (c.as_str(), (i + 1) as u8)).collect();
+        let ids: HashMap<&str, u8> = classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), (i + 1) as u8))
+            .collect();
         let mut by_chrom: HashMap<String, Vec<(u64, u64, u8)>> = HashMap::new();
         for (c, s, e, name) in intervals {
             if let Some(&id) = ids.get(name.as_str()) {
@@ -325,16 +369,30 @@ impl Labels {
 
     /// From GTF/GFF3 features, classes = feature types.
     pub fn from_gff(classes: Vec<String>, features: &[crate::gff::Record]) -> io::Result<Self> {
-        Self::new(classes, features.iter().map(|f| (f.seqid.clone(), f.start, f.end, f.feature_type.clone())))
+        Self::new(
+            classes,
+            features
+                .iter()
+                .map(|f| (f.seqid.clone(), f.start, f.end, f.feature_type.clone())),
+        )
     }
 
     /// From BED records, classes = the name column (or `default` when absent).
-    pub fn from_bed(classes: Vec<String>, records: &[crate::bed::Record], default: &str) -> io::Result<Self> {
+    pub fn from_bed(
+        classes: Vec<String>,
+        records: &[crate::bed::Record],
+        default: &str,
+    ) -> io::Result<Self> {
         Self::new(
             classes,
-            records
-                .iter()
-                .map(|r| (r.chrom.clone(), r.start, r.end, r.name().unwrap_or(default).to_string())),
+            records.iter().map(|r| {
+                (
+                    r.chrom.clone(),
+                    r.start,
+                    r.end,
+                    r.name().unwrap_or(default).to_string(),
+                )
+            }),
         )
     }
 
@@ -342,7 +400,9 @@ impl Labels {
     pub fn fill(&self, chrom: &str, start: u64, out: &mut [u8]) {
         out.fill(0);
         let end = start + out.len() as u64;
-        let Some(v) = self.by_chrom.get(chrom) else { return };
+        let Some(v) = self.by_chrom.get(chrom) else {
+            return;
+        };
         // intervals sorted by start; scan those starting before `end`
         let hi = v.partition_point(|iv| iv.0 < end);
         let mut best: Vec<&(u64, u64, u8)> = v[..hi].iter().filter(|iv| iv.1 > start).collect();
@@ -376,7 +436,9 @@ pub fn territories(intervals: &[LabelledInterval]) -> io::Result<Territories> {
         if iv.end <= iv.start {
             continue;
         }
-        by.entry(iv.chrom.clone()).or_default().push((iv.start, iv.end, iv.label.clone()));
+        by.entry(iv.chrom.clone())
+            .or_default()
+            .push((iv.start, iv.end, iv.label.clone()));
     }
     for (chrom, v) in by.iter_mut() {
         v.sort();
@@ -386,7 +448,10 @@ pub fn territories(intervals: &[LabelledInterval]) -> io::Result<Territories> {
                 if s < last.1 && l != last.2 {
                     return Err(invalid(
                         Error::Windows,
-                        format!("{chrom}:{s}-{e} ({l}) overlaps {chrom}:{}-{} ({}): a base would be in two splits", last.0, last.1, last.2),
+                        format!(
+                            "{chrom}:{s}-{e} ({l}) overlaps {chrom}:{}-{} ({}): a base would be in two splits",
+                            last.0, last.1, last.2
+                        ),
                     ));
                 }
                 if s <= last.1 && l == last.2 {
@@ -404,7 +469,14 @@ pub fn territories(intervals: &[LabelledInterval]) -> io::Result<Territories> {
 impl<S: SequenceSource> Windower<S> {
     /// A windower over `source`.
     pub fn new(source: S, plan: Plan) -> Self {
-        Windower { source, plan, track: None, labels: None, skipped_n: 0, skipped_short: 0 }
+        Windower {
+            source,
+            plan,
+            track: None,
+            labels: None,
+            skipped_n: 0,
+            skipped_short: 0,
+        }
     }
 
     /// Attaches a bigWig track: each window gets its per-base values.
@@ -442,7 +514,10 @@ impl<S: SequenceSource> Windower<S> {
             Plan::Fixed(spec) => {
                 check_spec(spec)?;
                 if matches!(spec.split, SplitBy::Interval) {
-                    return Err(invalid(Error::Windows, "split by interval needs Plan::Intervals"));
+                    return Err(invalid(
+                        Error::Windows,
+                        "split by interval needs Plan::Intervals",
+                    ));
                 }
                 for (name, len) in &seqs {
                     if !spec.only.is_empty() && !spec.only.contains(name) {
@@ -467,7 +542,10 @@ impl<S: SequenceSource> Windower<S> {
                         continue;
                     }
                     let Some(&chrom_len) = lens.get(iv.chrom.as_str()) else {
-                        return Err(invalid(Error::Windows, format!("interval on {:?}, which the sequence file lacks", iv.chrom)));
+                        return Err(invalid(
+                            Error::Windows,
+                            format!("interval on {:?}, which the sequence file lacks", iv.chrom),
+                        ));
                     };
                     let split = match &spec.split {
                         SplitBy::Interval => iv.label.clone(),
@@ -524,10 +602,12 @@ impl<S: SequenceSource> Windower<S> {
                 self.source.fetch_into(chrom, lo, hi, &mut chrom_seq)?;
                 loaded = Some(chrom.clone());
             }
-            let track_name = self
-                .track
-                .as_ref()
-                .map(|t| t.rename.get(chrom).cloned().unwrap_or_else(|| chrom.clone()));
+            let track_name = self.track.as_ref().map(|t| {
+                t.rename
+                    .get(chrom)
+                    .cloned()
+                    .unwrap_or_else(|| chrom.clone())
+            });
             for (c, s, e, split) in &coords[i..j] {
                 let seq = &chrom_seq[(s - lo) as usize..(e - lo) as usize];
                 let n = if let NPolicy::SkipAbove(frac) = spec.n_policy {
@@ -597,19 +677,27 @@ impl<S: SequenceSource> Windower<S> {
 
 fn check_spec(spec: &Spec) -> io::Result<()> {
     if spec.length == 0 || spec.stride == 0 {
-        return Err(invalid(Error::Windows, "window length and stride must be positive"));
+        return Err(invalid(
+            Error::Windows,
+            "window length and stride must be positive",
+        ));
     }
     if let NPolicy::SkipAbove(f) = spec.n_policy
         && !(0.0..=1.0).contains(&f)
     {
-        return Err(invalid(Error::Windows, format!("N fraction {f} is not in 0..1")));
+        return Err(invalid(
+            Error::Windows,
+            format!("N fraction {f} is not in 0..1"),
+        ));
     }
     Ok(())
 }
 
 fn split_of(split: &SplitBy, chrom: &str) -> String {
     match split {
-        SplitBy::Chromosome { map, default } => map.get(chrom).cloned().unwrap_or_else(|| default.clone()),
+        SplitBy::Chromosome { map, default } => {
+            map.get(chrom).cloned().unwrap_or_else(|| default.clone())
+        }
         SplitBy::Interval => "train".into(),
     }
 }
@@ -620,10 +708,21 @@ pub fn intervals_from_bed(records: &[crate::bed::Record]) -> io::Result<Vec<Labe
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let label = r
-                .name()
-                .ok_or_else(|| invalid(Error::Windows, format!("interval {i} ({}:{}-{}) has no split column", r.chrom, r.start, r.end)))?;
-            Ok(LabelledInterval { chrom: r.chrom.clone(), start: r.start, end: r.end, label: label.to_string() })
+            let label = r.name().ok_or_else(|| {
+                invalid(
+                    Error::Windows,
+                    format!(
+                        "interval {i} ({}:{}-{}) has no split column",
+                        r.chrom, r.start, r.end
+                    ),
+                )
+            })?;
+            Ok(LabelledInterval {
+                chrom: r.chrom.clone(),
+                start: r.start,
+                end: r.end,
+                label: label.to_string(),
+            })
         })
         .collect()
 }
@@ -634,16 +733,29 @@ mod tests {
 
     #[test]
     fn masks_match_a_plain_loop() {
-        let seq: Vec<u8> = (0..1000u32).map(|i| b"ACGTNacgtnRYM"[(i * 7 % 13) as usize]).collect();
+        let seq: Vec<u8> = (0..1000u32)
+            .map(|i| b"ACGTNacgtnRYM"[(i * 7 % 13) as usize])
+            .collect();
         for len in [0, 1, 7, 8, 9, 63, 64, 1000] {
             let s = &seq[..len];
             let (mut a, mut b) = (Vec::new(), Vec::new());
             let n = masks(s, &mut a, &mut b);
             for (i, &c) in s.iter().enumerate() {
-                assert_eq!((a[i / 8] >> (i % 8)) & 1 == 1, c.is_ascii_lowercase(), "{len} {i}");
-                assert_eq!((b[i / 8] >> (i % 8)) & 1 == 1, c == b'N' || c == b'n', "{len} {i}");
+                assert_eq!(
+                    (a[i / 8] >> (i % 8)) & 1 == 1,
+                    c.is_ascii_lowercase(),
+                    "{len} {i}"
+                );
+                assert_eq!(
+                    (b[i / 8] >> (i % 8)) & 1 == 1,
+                    c == b'N' || c == b'n',
+                    "{len} {i}"
+                );
             }
-            assert_eq!(n as usize, s.iter().filter(|&&c| c == b'N' || c == b'n').count());
+            assert_eq!(
+                n as usize,
+                s.iter().filter(|&&c| c == b'N' || c == b'n').count()
+            );
         }
         // bytes that look like 'n' with the high bit or neighbours set must not count
         let tricky = [0xee, b'o', b'm', 0x4e, 0x6e, 0xce, b'N', 0];

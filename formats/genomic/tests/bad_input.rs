@@ -23,10 +23,17 @@ fn fasta_empty_name_is_refused_by_the_index_and_read_sequentially() {
     let p = write(&dir, "empty_name.fa", data);
     let e = IndexedFasta::open(&p).err().unwrap();
     assert_eq!(e.kind(), io::ErrorKind::InvalidData);
-    assert!(e.to_string().contains("record 0 at byte 0: empty sequence name"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("record 0 at byte 0: empty sequence name"),
+        "{e}"
+    );
     assert!(probe(&p, &ProbeOptions::default()).is_err());
     // the sequential reader reads it, name ""
-    let recs: Vec<_> = bomdata_genomic::fasta::Reader::new(&data[..]).records().collect::<io::Result<_>>().unwrap();
+    let recs: Vec<_> = bomdata_genomic::fasta::Reader::new(&data[..])
+        .records()
+        .collect::<io::Result<_>>()
+        .unwrap();
     assert_eq!(recs[0].name, "");
     assert_eq!(recs[0].sequence, b"ACGT");
 }
@@ -34,7 +41,11 @@ fn fasta_empty_name_is_refused_by_the_index_and_read_sequentially() {
 #[test]
 fn fasta_crlf_lines_are_read_correctly() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write(&dir, "crlf.fa", b">a x\r\nACGTA\r\nCGTAC\r\nGT\r\n>b\r\nNNnn\r\n");
+    let p = write(
+        &dir,
+        "crlf.fa",
+        b">a x\r\nACGTA\r\nCGTAC\r\nGT\r\n>b\r\nNNnn\r\n",
+    );
     let mut fa = IndexedFasta::open(&p).unwrap();
     let r = &fa.sequences()[0];
     assert_eq!((r.length, r.line_bases, r.line_width), (12, 5, 7));
@@ -43,7 +54,14 @@ fn fasta_crlf_lines_are_read_correctly() {
     assert_eq!(v, b"TACGTACGT");
     fa.fetch_all("b", &mut v).unwrap();
     assert_eq!(v, b"NNnn");
-    let j = probe(&p, &ProbeOptions { region: Some("a:4-8".into()), ..Default::default() }).unwrap();
+    let j = probe(
+        &p,
+        &ProbeOptions {
+            region: Some("a:4-8".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(j["region"]["seq"], "ACGT");
     assert_eq!(j["sequences"][1]["count_N"], 4);
 }
@@ -55,14 +73,20 @@ fn truncated_bgzf_block_is_an_error() {
     fa.extend_from_slice(b">c\n");
     for i in 0..5000 {
         fa.extend_from_slice(&b"ACGTACGTAC"[..(i % 7) + 3]);
-        fa.extend_from_slice(b"ACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACG"[..60 - (i % 7) - 3].as_ref());
+        fa.extend_from_slice(
+            b"ACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACG"[..60 - (i % 7) - 3]
+                .as_ref(),
+        );
         fa.push(b'\n');
     }
     let z = bgzf::compress(&fa, 6);
     let p = write(&dir, "cut.fa.gz", &z[..z.len() - 100]);
     let e = IndexedFasta::open(&p).err().unwrap();
     assert_eq!(e.kind(), io::ErrorKind::InvalidData);
-    assert!(e.to_string().contains("bgzf") && e.to_string().contains("truncated"), "{e}");
+    assert!(
+        e.to_string().contains("bgzf") && e.to_string().contains("truncated"),
+        "{e}"
+    );
     // whole file reads and agrees with the plain text
     let p = write(&dir, "ok.fa.gz", &z);
     let mut f = IndexedFasta::open(&p).unwrap();
@@ -79,7 +103,14 @@ fn plain_gzip_fasta_reads() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(b">a\nACGTacgt\nNN\n").unwrap();
     let p = write(&dir, "x.fa.gz", &gz.finish().unwrap());
-    let j = probe(&p, &ProbeOptions { region: Some("a:6-10".into()), ..Default::default() }).unwrap();
+    let j = probe(
+        &p,
+        &ProbeOptions {
+            region: Some("a:6-10".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(j["gzip"], true);
     assert_eq!(j["bgzf"], false);
     assert_eq!(j["region"]["seq"], "gtNN");
@@ -94,7 +125,11 @@ fn fai_that_disagrees_is_ignored() {
     write(&dir, "x.fa.fai", b"a\t10\t2\t6\t7\nb\t4\t16\t4\t5\n");
     for check in [IndexCheck::Full, IndexCheck::Quick] {
         let mut fa = IndexedFasta::open_with(&p, check).unwrap();
-        assert!(matches!(fa.fai_status(), FaiStatus::ShippedIgnored(_)), "{check:?}: {:?}", fa.fai_status());
+        assert!(
+            matches!(fa.fai_status(), FaiStatus::ShippedIgnored(_)),
+            "{check:?}: {:?}",
+            fa.fai_status()
+        );
         let mut v = Vec::new();
         fa.fetch_all("a", &mut v).unwrap();
         assert_eq!(v, b"ACGTACGT");
@@ -130,7 +165,14 @@ fn twobit_bad_signature_and_truncation() {
     // big-endian v1 reads through probe
     let be = twobit::write(&[("s", b"ACGTNNacgt")], true, 1).unwrap();
     let p = write(&dir, "be.2bit", &be);
-    let j = probe(&p, &ProbeOptions { region: Some("s:2-10".into()), ..Default::default() }).unwrap();
+    let j = probe(
+        &p,
+        &ProbeOptions {
+            region: Some("s:2-10".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(j["byte_order"], "big");
     assert_eq!(j["version"], 1);
     assert_eq!(j["region"]["seq"], "GTNNacgt");
@@ -139,8 +181,12 @@ fn twobit_bad_signature_and_truncation() {
 #[test]
 fn garbage_in_every_reader_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
-    let junk: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
-    for name in ["j.fa", "j.2bit", "j.bam", "j.bw", "j.bb", "j.bed", "j.gtf", "j.gff3", "j.fa.gz"] {
+    let junk: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    for name in [
+        "j.fa", "j.2bit", "j.bam", "j.bw", "j.bb", "j.bed", "j.gtf", "j.gff3", "j.fa.gz",
+    ] {
         let p = write(&dir, name, &junk);
         let r = probe(&p, &ProbeOptions::default());
         assert!(r.is_err(), "{name}: {r:?}");

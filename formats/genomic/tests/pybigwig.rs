@@ -29,12 +29,26 @@ fn window_tracks_equal_pybigwig_values() {
     let script = dir.path().join("values.py");
     std::fs::write(&script, SCRIPT).unwrap();
     // the fixtures plus one bigWig written by our writer (so pyBigWig also checks the writer)
-    let ivs: Vec<(u32, u32, u32, f32)> =
-        (0..700u32).map(|i| (i / 350, (i % 350) * 8, (i % 350) * 8 + 1 + i % 5, i as f32 * 0.37 - 20.0)).collect();
+    let ivs: Vec<(u32, u32, u32, f32)> = (0..700u32)
+        .map(|i| {
+            (
+                i / 350,
+                (i % 350) * 8,
+                (i % 350) * 8 + 1 + i % 5,
+                i as f32 * 0.37 - 20.0,
+            )
+        })
+        .collect();
     let written = dir.path().join("written.bw");
-    std::fs::write(&written, bomdata_genomic::bbi::write_bigwig(&[("chrQ", 5000), ("chrR", 4000)], &ivs, true).unwrap())
-        .unwrap();
-    let mut paths: Vec<_> = std::fs::read_dir(&fx).unwrap().map(|e| e.unwrap().path()).collect();
+    std::fs::write(
+        &written,
+        bomdata_genomic::bbi::write_bigwig(&[("chrQ", 5000), ("chrR", 4000)], &ivs, true).unwrap(),
+    )
+    .unwrap();
+    let mut paths: Vec<_> = std::fs::read_dir(&fx)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     paths.push(written);
     let mut n_files = 0;
     for p in paths {
@@ -47,12 +61,30 @@ fn window_tracks_equal_pybigwig_values() {
         let seqs: Vec<(String, Vec<u8>)> = bw
             .chroms()
             .iter()
-            .map(|c| (c.name.clone(), (0..c.length.min(3000)).map(|i| b"ACGTn"[(i % 5) as usize]).collect()))
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    (0..c.length.min(3000))
+                        .map(|i| b"ACGTn"[(i % 5) as usize])
+                        .collect(),
+                )
+            })
             .collect();
-        let refs: Vec<(&str, &[u8])> = seqs.iter().map(|(n, s)| (n.as_str(), s.as_slice())).collect();
+        let refs: Vec<(&str, &[u8])> = seqs
+            .iter()
+            .map(|(n, s)| (n.as_str(), s.as_slice()))
+            .collect();
         let tb = TwoBit::from_bytes(twobit::write(&refs, false, 0).unwrap()).unwrap();
-        let spec = Spec { length: 128, stride: 97, strands: Strands::Forward, ..Spec::default() };
-        let mut w = Windower::new(tb, Plan::Fixed(spec)).with_track(Track { file: bw, rename: HashMap::new() });
+        let spec = Spec {
+            length: 128,
+            stride: 97,
+            strands: Strands::Forward,
+            ..Spec::default()
+        };
+        let mut w = Windower::new(tb, Plan::Fixed(spec)).with_track(Track {
+            file: bw,
+            rename: HashMap::new(),
+        });
         let mut coords = Vec::new();
         let mut ours = Vec::new();
         w.for_each(|x| {
@@ -63,8 +95,17 @@ fn window_tracks_equal_pybigwig_values() {
         .unwrap();
         let cfile = dir.path().join("coords.json");
         std::fs::write(&cfile, serde_json::to_string(&coords).unwrap()).unwrap();
-        let out = Command::new(&python).arg(&script).arg(&p).arg(&cfile).output().unwrap();
-        assert!(out.status.success(), "pyBigWig failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(&python)
+            .arg(&script)
+            .arg(&p)
+            .arg(&cfile)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pyBigWig failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let theirs: Vec<Vec<Option<f64>>> = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(theirs.len(), ours.len());
         let mut n_values = 0;

@@ -9,7 +9,8 @@ use bomdata_genomic::bbi::BbiFile;
 use bomdata_genomic::fasta::IndexedFasta;
 use bomdata_genomic::twobit::{self, TwoBit};
 use bomdata_genomic::windows::{
-    LabelledInterval, Labels, NPolicy, Plan, Spec, SplitBy, Strands, Track, Window, Windower, reverse_complement,
+    LabelledInterval, Labels, NPolicy, Plan, Spec, SplitBy, Strands, Track, Window, Windower,
+    reverse_complement,
 };
 
 fn collect<S: bomdata_genomic::windows::SequenceSource>(w: &mut Windower<S>) -> Vec<Window> {
@@ -26,7 +27,9 @@ fn collect<S: bomdata_genomic::windows::SequenceSource>(w: &mut Windower<S>) -> 
 fn assert_no_leak(ws: &[Window]) {
     let mut by: BTreeMap<(&str, &str), Vec<(u64, u64)>> = BTreeMap::new();
     for w in ws {
-        by.entry((w.chrom.as_str(), w.split.as_str())).or_default().push((w.start, w.end));
+        by.entry((w.chrom.as_str(), w.split.as_str()))
+            .or_default()
+            .push((w.start, w.end));
     }
     // merge per (chrom, split), then check pairwise overlap between splits on a chrom
     let mut merged: BTreeMap<&str, Vec<(u64, u64, &str)>> = BTreeMap::new();
@@ -39,12 +42,20 @@ fn assert_no_leak(ws: &[Window]) {
                 _ => m.push((a, b)),
             }
         }
-        merged.entry(c).or_default().extend(m.into_iter().map(|(a, b)| (a, b, s)));
+        merged
+            .entry(c)
+            .or_default()
+            .extend(m.into_iter().map(|(a, b)| (a, b, s)));
     }
     for (c, mut v) in merged {
         v.sort();
         for p in v.windows(2) {
-            assert!(p[1].0 >= p[0].1, "{c}: {:?} and {:?} share bases", p[0], p[1]);
+            assert!(
+                p[1].0 >= p[0].1,
+                "{c}: {:?} and {:?} share bases",
+                p[0],
+                p[1]
+            );
         }
     }
 }
@@ -53,13 +64,18 @@ fn genome() -> TwoBit {
     let mut a = Vec::new();
     for i in 0..10_000u32 {
         let b = b"ACGT"[(i.wrapping_mul(2654435761) >> 7) as usize % 4];
-        a.push(if (i / 500) % 3 == 1 { b.to_ascii_lowercase() } else { b });
+        a.push(if (i / 500) % 3 == 1 {
+            b.to_ascii_lowercase()
+        } else {
+            b
+        });
     }
     for x in &mut a[3000..3400] {
         *x = b'N';
     }
     let b: Vec<u8> = a.iter().rev().copied().collect();
-    TwoBit::from_bytes(twobit::write(&[("chr1", &a), ("chr2", &b[..7000])], false, 0).unwrap()).unwrap()
+    TwoBit::from_bytes(twobit::write(&[("chr1", &a), ("chr2", &b[..7000])], false, 0).unwrap())
+        .unwrap()
 }
 
 #[test]
@@ -68,7 +84,10 @@ fn fixed_windows_by_chromosome() {
     let spec = Spec {
         length: 1000,
         stride: 600,
-        split: SplitBy::Chromosome { map, default: "train".into() },
+        split: SplitBy::Chromosome {
+            map,
+            default: "train".into(),
+        },
         ..Spec::default()
     };
     let g = genome();
@@ -84,7 +103,10 @@ fn fixed_windows_by_chromosome() {
         assert_eq!(x.seq, buf);
         assert_eq!(x.split, if x.chrom == "chr2" { "test" } else { "train" });
         for (i, &c) in x.seq.iter().enumerate() {
-            assert_eq!((x.softmask[i / 8] >> (i % 8)) & 1 == 1, c.is_ascii_lowercase());
+            assert_eq!(
+                (x.softmask[i / 8] >> (i % 8)) & 1 == 1,
+                c.is_ascii_lowercase()
+            );
             assert_eq!((x.nmask[i / 8] >> (i % 8)) & 1 == 1, c == b'N');
         }
     }
@@ -93,7 +115,14 @@ fn fixed_windows_by_chromosome() {
 
 #[test]
 fn n_policy_and_reverse_complement() {
-    let spec = Spec { length: 500, stride: 250, n_policy: NPolicy::SkipAbove(0.1), strands: Strands::Both, only: vec!["chr1".into()], ..Spec::default() };
+    let spec = Spec {
+        length: 500,
+        stride: 250,
+        n_policy: NPolicy::SkipAbove(0.1),
+        strands: Strands::Both,
+        only: vec!["chr1".into()],
+        ..Spec::default()
+    };
     let mut w = Windower::new(genome(), Plan::Fixed(spec));
     let ws = collect(&mut w);
     // windows overlapping 3000..3400 by more than 50 bases are skipped
@@ -109,14 +138,25 @@ fn n_policy_and_reverse_complement() {
         reverse_complement(&mut rc);
         assert_eq!(rc, p[1].seq);
     }
-    let keep = Spec { length: 500, stride: 250, n_policy: NPolicy::Keep, only: vec!["chr1".into()], ..Spec::default() };
+    let keep = Spec {
+        length: 500,
+        stride: 250,
+        n_policy: NPolicy::Keep,
+        only: vec!["chr1".into()],
+        ..Spec::default()
+    };
     let mut w = Windower::new(genome(), Plan::Fixed(keep));
     assert_eq!(collect(&mut w).len(), (10_000 - 500) / 250 + 1);
 }
 
 #[test]
 fn interval_splits_never_share_a_base() {
-    let iv = |c: &str, s, e, l: &str| LabelledInterval { chrom: c.into(), start: s, end: e, label: l.into() };
+    let iv = |c: &str, s, e, l: &str| LabelledInterval {
+        chrom: c.into(),
+        start: s,
+        end: e,
+        label: l.into(),
+    };
     let intervals = vec![
         iv("chr1", 0, 2000, "train"),
         iv("chr1", 2000, 2300, "valid"), // short: extended only inside its own run
@@ -127,22 +167,41 @@ fn interval_splits_never_share_a_base() {
         iv("chr2", 100, 400, "test"),
         iv("chr2", 900, 950, "valid"),
     ];
-    let spec = Spec { length: 256, stride: 128, split: SplitBy::Interval, ..Spec::default() };
+    let spec = Spec {
+        length: 256,
+        stride: 128,
+        split: SplitBy::Interval,
+        ..Spec::default()
+    };
     let mut w = Windower::new(genome(), Plan::Intervals(spec, intervals.clone()));
     let ws = collect(&mut w);
     assert_no_leak(&ws);
     assert_eq!(w.skipped_short(), 2);
     // every window lies inside intervals of its own label
     for x in &ws {
-        let ok = intervals.iter().filter(|i| i.chrom == x.chrom && i.label == x.split).any(|i| i.start <= x.start)
-            && intervals.iter().filter(|i| i.chrom == x.chrom && i.label == x.split).any(|i| i.end >= x.end);
+        let ok = intervals
+            .iter()
+            .filter(|i| i.chrom == x.chrom && i.label == x.split)
+            .any(|i| i.start <= x.start)
+            && intervals
+                .iter()
+                .filter(|i| i.chrom == x.chrom && i.label == x.split)
+                .any(|i| i.end >= x.end);
         assert!(ok, "{x:?}");
         assert_eq!(x.seq.len(), 256);
     }
-    assert!(ws.iter().any(|x| x.split == "valid" && x.start >= 2000 && x.end <= 2300));
+    assert!(
+        ws.iter()
+            .any(|x| x.split == "valid" && x.start >= 2000 && x.end <= 2300)
+    );
     // overlapping intervals of different labels are refused
     let bad = vec![iv("chr1", 0, 1000, "train"), iv("chr1", 900, 2000, "test")];
-    let spec = Spec { length: 256, stride: 128, split: SplitBy::Interval, ..Spec::default() };
+    let spec = Spec {
+        length: 256,
+        stride: 128,
+        split: SplitBy::Interval,
+        ..Spec::default()
+    };
     let mut w = Windower::new(genome(), Plan::Intervals(spec, bad));
     let e = w.for_each(|_| Ok(())).unwrap_err();
     assert!(e.to_string().contains("two splits"), "{e}");
@@ -154,7 +213,13 @@ fn track_and_labels_align_with_windows() {
     let fa = IndexedFasta::open(&fx.join("fasta/volvox.fa")).unwrap();
     let bw = BbiFile::open(&fx.join("bigwig/volvox.bw")).unwrap();
     let reference = BbiFile::open(&fx.join("bigwig/volvox.bw")).unwrap();
-    let spec = Spec { length: 1000, stride: 700, strands: Strands::Both, only: vec!["ctgA".into()], ..Spec::default() };
+    let spec = Spec {
+        length: 1000,
+        stride: 700,
+        strands: Strands::Both,
+        only: vec!["ctgA".into()],
+        ..Spec::default()
+    };
     let labels = Labels::new(
         vec!["exon".into(), "CDS".into()],
         [
@@ -164,7 +229,10 @@ fn track_and_labels_align_with_windows() {
     )
     .unwrap();
     let mut w = Windower::new(fa, Plan::Fixed(spec))
-        .with_track(Track { file: bw, rename: HashMap::new() })
+        .with_track(Track {
+            file: bw,
+            rename: HashMap::new(),
+        })
         .with_labels(labels);
     let ws = collect(&mut w);
     assert!(!ws.is_empty());
@@ -180,8 +248,18 @@ fn track_and_labels_align_with_windows() {
         }
         let lab = x.labels.as_ref().unwrap();
         for (i, &l) in lab.iter().enumerate() {
-            let pos = if x.strand == '-' { x.end - 1 - i as u64 } else { x.start + i as u64 };
-            let want = if (2000..2100).contains(&pos) { 2 } else if (1500..2500).contains(&pos) { 1 } else { 0 };
+            let pos = if x.strand == '-' {
+                x.end - 1 - i as u64
+            } else {
+                x.start + i as u64
+            };
+            let want = if (2000..2100).contains(&pos) {
+                2
+            } else if (1500..2500).contains(&pos) {
+                1
+            } else {
+                0
+            };
             assert_eq!(l, want, "{pos}");
         }
     }

@@ -9,6 +9,7 @@
 //! - [`edf::convert_edf`]: an EDF/BDF file into canonical `eeg/1` chunks.
 
 pub mod edf;
+pub mod ephys;
 pub mod positions;
 
 use bomdata_schemas::eeg::{Channel, ChannelType, Reference};

@@ -40,7 +40,8 @@ use bomdata_genomic::fasta::IndexedFasta;
 use bomdata_genomic::fasta::indexed::IndexCheck;
 use bomdata_genomic::twobit::TwoBit;
 use bomdata_genomic::windows::{
-    LabelledInterval, Labels, NPolicy, Plan, SequenceSource, Spec, SplitBy, Strands, Track, Window, Windower,
+    LabelledInterval, Labels, NPolicy, Plan, SequenceSource, Spec, SplitBy, Strands, Track, Window,
+    Windower,
 };
 use bomdata_schemas::genome::{Taxonomy, TrackInfo, Window as WindowMeta};
 use bomdata_schemas::key::{KeyParts, make};
@@ -109,8 +110,20 @@ GRCh38\tchrM\tMT\tNC_012920.1\tJ01415.2
 
 /// File-name hints of the registered assemblies (lowercase substrings).
 const ASSEMBLY_HINTS: [(&str, &[&str]); 2] = [
-    ("T2T-CHM13v2.0", &["t2t-chm13", "chm13", "gca_009914755", "gcf_009914755", "hs1"]),
-    ("GRCh38", &["grch38", "hg38", "gca_000001405", "gcf_000001405"]),
+    (
+        "T2T-CHM13v2.0",
+        &[
+            "t2t-chm13",
+            "chm13",
+            "gca_009914755",
+            "gcf_009914755",
+            "hs1",
+        ],
+    ),
+    (
+        "GRCh38",
+        &["grch38", "hg38", "gca_000001405", "gcf_000001405"],
+    ),
 ];
 
 /// The alias table of one assembly: any name (exact, or without its `.version`) to canonical.
@@ -145,7 +158,10 @@ impl Aliases {
 
     /// The canonical name of `name` (itself when the table does not know it).
     pub fn canonical(&self, name: &str) -> String {
-        self.map.get(name).cloned().unwrap_or_else(|| name.to_string())
+        self.map
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| name.to_string())
     }
 
     /// Whether the table knows `name`.
@@ -165,7 +181,12 @@ pub fn guess_assembly(file_name: &str, seq_names: &[String]) -> Option<&'static 
     // accessions are unique to one assembly (NC_0609xx: T2T, NC_0000xx: GRCh38)
     for (asm, _) in ASSEMBLY_HINTS {
         let a = Aliases::of(asm);
-        if seq_names.iter().any(|n| (n.starts_with("NC_") || n.starts_with("C")) && a.knows(n) && n != "chrM" && !n.starts_with("NC_012920")) {
+        if seq_names.iter().any(|n| {
+            (n.starts_with("NC_") || n.starts_with("C"))
+                && a.knows(n)
+                && n != "chrM"
+                && !n.starts_with("NC_012920")
+        }) {
             return Some(asm);
         }
     }
@@ -206,7 +227,16 @@ pub struct Config {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GenomeSource;
 
-const SEQ_EXTS: [&str; 8] = [".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz", ".fna.gz", ".fa.bgz", ".2bit"];
+const SEQ_EXTS: [&str; 8] = [
+    ".fa",
+    ".fasta",
+    ".fna",
+    ".fa.gz",
+    ".fasta.gz",
+    ".fna.gz",
+    ".fa.bgz",
+    ".2bit",
+];
 
 fn is_sequence_file(name: &str) -> bool {
     let l = name.to_ascii_lowercase();
@@ -250,7 +280,9 @@ pub fn read_taxonomy(path: &Path) -> Result<HashMap<String, Taxonomy>> {
         .map(|h| h.trim().to_ascii_lowercase())
         .collect();
     let col = |n: &str| header.iter().position(|h| h == n);
-    let g = col("genome").or_else(|| col("accession")).ok_or_else(|| Error::input(path, "taxonomy.tsv has no 'genome' column"))?;
+    let g = col("genome")
+        .or_else(|| col("accession"))
+        .ok_or_else(|| Error::input(path, "taxonomy.tsv has no 'genome' column"))?;
     let (sp, tx, li) = (col("species"), col("taxid"), col("lineage"));
     let mut out = HashMap::new();
     for (i, line) in lines.enumerate() {
@@ -258,10 +290,17 @@ pub fn read_taxonomy(path: &Path) -> Result<HashMap<String, Taxonomy>> {
             continue;
         }
         let f: Vec<&str> = line.split('\t').collect();
-        let get = |c: Option<usize>| c.and_then(|c| f.get(c)).map(|s| s.trim()).filter(|s| !s.is_empty());
-        let id = get(Some(g)).ok_or_else(|| Error::input(path, format!("line {}: empty genome", i + 2)))?;
+        let get = |c: Option<usize>| {
+            c.and_then(|c| f.get(c))
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+        };
+        let id = get(Some(g))
+            .ok_or_else(|| Error::input(path, format!("line {}: empty genome", i + 2)))?;
         let taxid = match get(tx) {
-            Some(t) => Some(t.parse::<u64>().map_err(|_| Error::input(path, format!("line {}: taxid {t:?} is not a number", i + 2)))?),
+            Some(t) => Some(t.parse::<u64>().map_err(|_| {
+                Error::input(path, format!("line {}: taxid {t:?} is not a number", i + 2))
+            })?),
             None => None,
         };
         out.insert(
@@ -269,7 +308,9 @@ pub fn read_taxonomy(path: &Path) -> Result<HashMap<String, Taxonomy>> {
             Taxonomy {
                 species: get(sp).map(str::to_string),
                 taxid,
-                lineage: get(li).map(|l| l.split(';').map(|x| x.trim().to_string()).collect()).unwrap_or_default(),
+                lineage: get(li)
+                    .map(|l| l.split(';').map(|x| x.trim().to_string()).collect())
+                    .unwrap_or_default(),
             },
         );
     }
@@ -288,7 +329,13 @@ impl SequenceSource for Seqs {
             Seqs::TwoBit(t) => t.sequence_list(),
         }
     }
-    fn fetch_into(&mut self, name: &str, start: u64, end: u64, out: &mut Vec<u8>) -> std::io::Result<()> {
+    fn fetch_into(
+        &mut self,
+        name: &str,
+        start: u64,
+        end: u64,
+        out: &mut Vec<u8>,
+    ) -> std::io::Result<()> {
         match self {
             Seqs::Fasta(f) => f.fetch_into(name, start, end, out),
             Seqs::TwoBit(t) => t.fetch_into(name, start, end, out),
@@ -297,20 +344,37 @@ impl SequenceSource for Seqs {
 }
 
 fn open_seqs(path: &Path) -> Result<Seqs> {
-    let is_2bit = path.to_string_lossy().to_ascii_lowercase().ends_with(".2bit");
+    let is_2bit = path
+        .to_string_lossy()
+        .to_ascii_lowercase()
+        .ends_with(".2bit");
     if is_2bit {
-        TwoBit::open(path).map(Seqs::TwoBit).map_err(|e| Error::input(path, e))
+        TwoBit::open(path)
+            .map(Seqs::TwoBit)
+            .map_err(|e| Error::input(path, e))
     } else {
-        IndexedFasta::open_with(path, IndexCheck::Quick).map(Seqs::Fasta).map_err(|e| Error::input(path, e))
+        IndexedFasta::open_with(path, IndexCheck::Quick)
+            .map(Seqs::Fasta)
+            .map_err(|e| Error::input(path, e))
     }
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn unit_id(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '-' }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_.-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 impl Source for GenomeSource {
@@ -326,7 +390,11 @@ impl Source for GenomeSource {
         let cfg = read_config(root)?;
         let taxonomy = {
             let p = root.join("taxonomy.tsv");
-            if p.exists() { Some(read_taxonomy(&p)?) } else { None }
+            if p.exists() {
+                Some(read_taxonomy(&p)?)
+            } else {
+                None
+            }
         };
         let mut files: Vec<PathBuf> = std::fs::read_dir(root)
             .map_err(|e| Error::io(root, e))?
@@ -346,7 +414,9 @@ impl Source for GenomeSource {
                 .or_else(|| guess_assembly(&fname, &names).map(str::to_string));
             let gid = genome_id(&fname);
             let aliases = assembly.as_deref().map(Aliases::of).unwrap_or_default();
-            let tax = taxonomy.as_ref().and_then(|t| t.get(&gid).or_else(|| t.get(&fname)).cloned());
+            let tax = taxonomy
+                .as_ref()
+                .and_then(|t| t.get(&gid).or_else(|| t.get(&fname)).cloned());
             let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             let total: u64 = list.iter().map(|s| s.1).sum::<u64>().max(1);
             for (name, len) in &list {
@@ -368,7 +438,10 @@ impl Source for GenomeSource {
         units.sort_by(|a, b| a.id.cmp(&b.id));
         for w in units.windows(2) {
             if w[0].id == w[1].id {
-                return Err(Error::input(root, format!("two sequences map to unit {}", w[0].id)));
+                return Err(Error::input(
+                    root,
+                    format!("two sequences map to unit {}", w[0].id),
+                ));
             }
         }
         Ok(units)
@@ -376,14 +449,21 @@ impl Source for GenomeSource {
 
     fn convert(&self, unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()> {
         let cfg = read_config(ctx.root)?;
-        let rel = unit.inputs.first().ok_or_else(|| Error::input(ctx.root, "unit without input"))?;
+        let rel = unit
+            .inputs
+            .first()
+            .ok_or_else(|| Error::input(ctx.root, "unit without input"))?;
         let path = ctx.path(rel);
         let d = &unit.detail;
-        let seq_name = d["seq"].as_str().ok_or_else(|| Error::input(&path, "unit detail lacks seq"))?.to_string();
+        let seq_name = d["seq"]
+            .as_str()
+            .ok_or_else(|| Error::input(&path, "unit detail lacks seq"))?
+            .to_string();
         let canonical = d["canonical"].as_str().unwrap_or(&seq_name).to_string();
         let assembly = d["assembly"].as_str().unwrap_or_default().to_string();
         let chrom_length = d["length"].as_u64().unwrap_or(0);
-        let taxonomy: Option<Taxonomy> = serde_json::from_value(d["taxonomy"].clone()).unwrap_or(None);
+        let taxonomy: Option<Taxonomy> =
+            serde_json::from_value(d["taxonomy"].clone()).unwrap_or(None);
         let aliases = Aliases::of(&assembly);
 
         let length = cfg.window.unwrap_or(1024);
@@ -391,19 +471,35 @@ impl Source for GenomeSource {
             "forward" => Strands::Forward,
             "reverse" => Strands::Reverse,
             "both" => Strands::Both,
-            other => return Err(Error::input(ctx.root.join("genome.toml"), format!("strands {other:?} is not forward/reverse/both"))),
+            other => {
+                return Err(Error::input(
+                    ctx.root.join("genome.toml"),
+                    format!("strands {other:?} is not forward/reverse/both"),
+                ));
+            }
         };
         let npy_seq = match cfg.seq_format.as_deref().unwrap_or("txt") {
             "txt" => false,
             "npy" => true,
-            other => return Err(Error::input(ctx.root.join("genome.toml"), format!("seq_format {other:?} is not txt/npy"))),
+            other => {
+                return Err(Error::input(
+                    ctx.root.join("genome.toml"),
+                    format!("seq_format {other:?} is not txt/npy"),
+                ));
+            }
         };
         let mut spec = Spec {
             length,
             stride: cfg.stride.unwrap_or(length),
-            n_policy: cfg.max_n_fraction.map(NPolicy::SkipAbove).unwrap_or(NPolicy::Keep),
+            n_policy: cfg
+                .max_n_fraction
+                .map(NPolicy::SkipAbove)
+                .unwrap_or(NPolicy::Keep),
             strands,
-            split: SplitBy::Chromosome { map: HashMap::new(), default: "train".into() },
+            split: SplitBy::Chromosome {
+                map: HashMap::new(),
+                default: "train".into(),
+            },
             only: vec![seq_name.clone()],
         };
         let plan = if let Some(bed) = &cfg.intervals {
@@ -413,13 +509,23 @@ impl Source for GenomeSource {
                 .map_err(|e| Error::input(&bp, e))?
                 .into_iter()
                 .filter(|iv| aliases.canonical(&iv.chrom) == canonical)
-                .map(|iv| LabelledInterval { chrom: seq_name.clone(), ..iv })
+                .map(|iv| LabelledInterval {
+                    chrom: seq_name.clone(),
+                    ..iv
+                })
                 .collect();
             spec.split = SplitBy::Interval;
             Plan::Intervals(spec, ivs)
         } else {
-            let split = cfg.splits.get(&canonical).cloned().unwrap_or_else(|| "train".into());
-            spec.split = SplitBy::Chromosome { map: HashMap::from([(seq_name.clone(), split)]), default: "train".into() };
+            let split = cfg
+                .splits
+                .get(&canonical)
+                .cloned()
+                .unwrap_or_else(|| "train".into());
+            spec.split = SplitBy::Chromosome {
+                map: HashMap::from([(seq_name.clone(), split)]),
+                default: "train".into(),
+            };
             Plan::Fixed(spec)
         };
         let mut w = Windower::new(open_seqs(&path)?, plan);
@@ -434,27 +540,52 @@ impl Source for GenomeSource {
                 .map(|c| c.name.clone());
             if let Some(tc) = track_chrom {
                 track_info = Some(TrackInfo {
-                    name: t.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+                    name: t
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
                     track_chrom: tc.clone(),
                 });
-                w = w.with_track(Track { file, rename: HashMap::from([(seq_name.clone(), tc)]) });
+                w = w.with_track(Track {
+                    file,
+                    rename: HashMap::from([(seq_name.clone(), tc)]),
+                });
             }
         }
         if let Some(l) = &cfg.labels {
             let lp = ctx.root.join(l);
             let lname = lp.to_string_lossy().to_ascii_lowercase();
-            let to_fasta = |c: &str| if aliases.canonical(c) == canonical { seq_name.clone() } else { c.to_string() };
-            let labels = if lname.ends_with(".bed") || lname.ends_with(".bed.gz") || lname.ends_with(".narrowpeak") {
+            let to_fasta = |c: &str| {
+                if aliases.canonical(c) == canonical {
+                    seq_name.clone()
+                } else {
+                    c.to_string()
+                }
+            };
+            let labels = if lname.ends_with(".bed")
+                || lname.ends_with(".bed.gz")
+                || lname.ends_with(".narrowpeak")
+            {
                 let recs = bomdata_genomic::bed::read_all(&lp).map_err(|e| Error::input(&lp, e))?;
                 Labels::new(
                     cfg.label_classes.clone(),
-                    recs.iter().map(|r| (to_fasta(&r.chrom), r.start, r.end, r.name().unwrap_or("").to_string())),
+                    recs.iter().map(|r| {
+                        (
+                            to_fasta(&r.chrom),
+                            r.start,
+                            r.end,
+                            r.name().unwrap_or("").to_string(),
+                        )
+                    }),
                 )
             } else {
-                let feats = bomdata_genomic::gff::read_all(&lp).map_err(|e| Error::input(&lp, e))?;
+                let feats =
+                    bomdata_genomic::gff::read_all(&lp).map_err(|e| Error::input(&lp, e))?;
                 Labels::new(
                     cfg.label_classes.clone(),
-                    feats.iter().map(|f| (to_fasta(&f.seqid), f.start, f.end, f.feature_type.clone())),
+                    feats
+                        .iter()
+                        .map(|f| (to_fasta(&f.seqid), f.start, f.end, f.feature_type.clone())),
                 )
             }
             .map_err(|e| Error::input(&lp, e))?;
@@ -499,7 +630,10 @@ impl Source for GenomeSource {
             } else {
                 s.push("seq.txt", win.seq.clone());
             }
-            s.push("softmask.npy", npy::encode_u8(&[win.softmask.len()], &win.softmask));
+            s.push(
+                "softmask.npy",
+                npy::encode_u8(&[win.softmask.len()], &win.softmask),
+            );
             s.push("nmask.npy", npy::encode_u8(&[win.nmask.len()], &win.nmask));
             if let Some(t) = &win.track {
                 s.push("track.npy", npy::encode_f32(&[n], t));
@@ -509,7 +643,10 @@ impl Source for GenomeSource {
                 s.push("labels.npy", npy::encode_u8(&[n], l));
                 meta.label_classes.clone_from(&cfg.label_classes);
             }
-            let r = s.push_json("meta", &meta).map_err(Error::from).and_then(|_| sink.write_sample(s));
+            let r = s
+                .push_json("meta", &meta)
+                .map_err(Error::from)
+                .and_then(|_| sink.write_sample(s));
             if let Err(e) = r {
                 failure = Some(e);
                 return Err(std::io::Error::other("sink failed"));
@@ -567,8 +704,13 @@ mod tests {
     fn seq(n: usize, seed: u32) -> Vec<u8> {
         (0..n as u32)
             .map(|i| {
-                let b = b"ACGT"[((i.wrapping_add(seed)).wrapping_mul(2654435761) >> 9) as usize % 4];
-                if (i / 300) % 4 == 3 { b.to_ascii_lowercase() } else { b }
+                let b =
+                    b"ACGT"[((i.wrapping_add(seed)).wrapping_mul(2654435761) >> 9) as usize % 4];
+                if (i / 300) % 4 == 3 {
+                    b.to_ascii_lowercase()
+                } else {
+                    b
+                }
             })
             .collect()
     }
@@ -597,7 +739,10 @@ mod tests {
             keep_identity: false,
             chunk_seconds: 0.0,
         };
-        let mut sink = VecSink { samples: Vec::new(), subjects: Vec::new() };
+        let mut sink = VecSink {
+            samples: Vec::new(),
+            subjects: Vec::new(),
+        };
         for u in &units {
             src.convert(u, &ctx, &mut sink).unwrap();
         }
@@ -619,21 +764,45 @@ mod tests {
             assert_eq!(hg.canonical(n), "chr1", "{n}");
         }
         assert_eq!(hg.canonical("chrUn_xyz"), "chrUn_xyz");
-        assert_eq!(guess_assembly("GCA_009914755.4_T2T-CHM13v2.0_genomic.fna", &[]), Some("T2T-CHM13v2.0"));
-        assert_eq!(guess_assembly("x.fa", &["NC_000001.11".into()]), Some("GRCh38"));
+        assert_eq!(
+            guess_assembly("GCA_009914755.4_T2T-CHM13v2.0_genomic.fna", &[]),
+            Some("T2T-CHM13v2.0")
+        );
+        assert_eq!(
+            guess_assembly("x.fa", &["NC_000001.11".into()]),
+            Some("GRCh38")
+        );
         assert_eq!(guess_assembly("x.fa", &["contig1".into()]), None);
-        assert_eq!(genome_id("GCF_000005845.2_ASM584v2_genomic.fna.gz"), "GCF_000005845.2");
+        assert_eq!(
+            genome_id("GCF_000005845.2_ASM584v2_genomic.fna.gz"),
+            "GCF_000005845.2"
+        );
     }
 
     #[test]
     fn assembly_tree_with_aliases_track_labels_and_chromosome_splits() {
         let root = tmpdir("asm");
         let (a, b) = (seq(5000, 1), seq(3000, 2));
-        std::fs::write(root.join("GCA_009914755.4_T2T-CHM13v2.0_genomic.fna"), fasta(&[("NC_060925.1", &a), ("NC_060926.1", &b)])).unwrap();
+        std::fs::write(
+            root.join("GCA_009914755.4_T2T-CHM13v2.0_genomic.fna"),
+            fasta(&[("NC_060925.1", &a), ("NC_060926.1", &b)]),
+        )
+        .unwrap();
         // track named by UCSC names
-        let ivs: Vec<(u32, u32, u32, f32)> = (0..100u32).map(|i| (0, i * 40, i * 40 + 20, i as f32)).collect();
-        std::fs::write(root.join("sig.bw"), bomdata_genomic::bbi::write_bigwig(&[("chr1", 5000), ("chr2", 3000)], &ivs, true).unwrap()).unwrap();
-        std::fs::write(root.join("genes.gtf"), "1\tt\texon\t101\t300\t.\t+\t.\tgene_id \"g\";\n").unwrap();
+        let ivs: Vec<(u32, u32, u32, f32)> = (0..100u32)
+            .map(|i| (0, i * 40, i * 40 + 20, i as f32))
+            .collect();
+        std::fs::write(
+            root.join("sig.bw"),
+            bomdata_genomic::bbi::write_bigwig(&[("chr1", 5000), ("chr2", 3000)], &ivs, true)
+                .unwrap(),
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("genes.gtf"),
+            "1\tt\texon\t101\t300\t.\t+\t.\tgene_id \"g\";\n",
+        )
+        .unwrap();
         std::fs::write(
             root.join("genome.toml"),
             "window = 1000\nstride = 1000\nstrands = \"both\"\ntrack = \"sig.bw\"\nlabels = \"genes.gtf\"\nlabel_classes = [\"exon\"]\n[splits]\nchr2 = \"test\"\n",
@@ -650,7 +819,14 @@ mod tests {
             assert_eq!(m["assembly"], "T2T-CHM13v2.0");
             let chrom = m["chrom"].as_str().unwrap();
             assert_eq!(m["split"], if chrom == "chr2" { "test" } else { "train" });
-            assert_eq!(m["source_chrom"], if chrom == "chr1" { "NC_060925.1" } else { "NC_060926.1" });
+            assert_eq!(
+                m["source_chrom"],
+                if chrom == "chr1" {
+                    "NC_060925.1"
+                } else {
+                    "NC_060926.1"
+                }
+            );
             let (st, en) = (m["start"].as_u64().unwrap(), m["end"].as_u64().unwrap());
             let src = if chrom == "chr1" { &a } else { &b };
             let mut want = src[st as usize..en as usize].to_vec();
@@ -660,10 +836,17 @@ mod tests {
                 vals.reverse();
             }
             assert_eq!(s.member("seq.txt").unwrap().data, want);
-            assert_eq!(m["lowercase_count"].as_u64().unwrap() as usize, want.iter().filter(|c| c.is_ascii_lowercase()).count());
+            assert_eq!(
+                m["lowercase_count"].as_u64().unwrap() as usize,
+                want.iter().filter(|c| c.is_ascii_lowercase()).count()
+            );
             let t = npy::decode(&s.member("track.npy").unwrap().data).unwrap();
             assert_eq!(t.shape, vec![1000]);
-            let got: Vec<f32> = t.data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            let got: Vec<f32> = t
+                .data
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
             for (g, w) in got.iter().zip(&vals) {
                 assert!(g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()));
             }
@@ -682,15 +865,27 @@ mod tests {
         let root = tmpdir("bed");
         let a = seq(6000, 3);
         std::fs::write(root.join("hg38.fa"), fasta(&[("chr1", &a)])).unwrap();
-        std::fs::write(root.join("seqs.bed"), "1\t0\t2000\ttrain\nchr1\t2000\t2600\tvalid\nCM000663.2\t2600\t6000\ttest\n").unwrap();
-        std::fs::write(root.join("genome.toml"), "window = 512\nstride = 256\nintervals = \"seqs.bed\"\nseq_format = \"npy\"\n").unwrap();
+        std::fs::write(
+            root.join("seqs.bed"),
+            "1\t0\t2000\ttrain\nchr1\t2000\t2600\tvalid\nCM000663.2\t2600\t6000\ttest\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("genome.toml"),
+            "window = 512\nstride = 256\nintervals = \"seqs.bed\"\nseq_format = \"npy\"\n",
+        )
+        .unwrap();
         let (_, sink) = run(&root);
         let mut spans: Vec<(u64, u64, String)> = sink
             .samples
             .iter()
             .map(|s| {
                 let m = meta(s);
-                (m["start"].as_u64().unwrap(), m["end"].as_u64().unwrap(), m["split"].as_str().unwrap().to_string())
+                (
+                    m["start"].as_u64().unwrap(),
+                    m["end"].as_u64().unwrap(),
+                    m["split"].as_str().unwrap().to_string(),
+                )
             })
             .collect();
         spans.sort();
@@ -711,8 +906,16 @@ mod tests {
     fn collection_with_taxonomy() {
         let root = tmpdir("col");
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(&fasta(&[("NZ_CP000001.1", &seq(2500, 4)), ("plasmid1", &seq(1100, 5))])).unwrap();
-        std::fs::write(root.join("GCF_000005845.2_ASM584v2_genomic.fna.gz"), gz.finish().unwrap()).unwrap();
+        gz.write_all(&fasta(&[
+            ("NZ_CP000001.1", &seq(2500, 4)),
+            ("plasmid1", &seq(1100, 5)),
+        ]))
+        .unwrap();
+        std::fs::write(
+            root.join("GCF_000005845.2_ASM584v2_genomic.fna.gz"),
+            gz.finish().unwrap(),
+        )
+        .unwrap();
         let tb = bomdata_genomic::twobit::write(&[("contig_1", &seq(1500, 6))], false, 0).unwrap();
         std::fs::write(root.join("MAG42.2bit"), tb).unwrap();
         std::fs::write(

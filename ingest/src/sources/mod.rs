@@ -1,7 +1,9 @@
 //! Source adapters, one module per layout.
 
 pub mod adni;
+pub mod ajile12;
 pub mod bids;
+pub mod bids_ephys;
 pub mod clinical;
 pub mod genome;
 pub mod hcp;
@@ -24,6 +26,8 @@ pub fn all() -> Vec<Box<dyn Source>> {
         Box::new(adni::Adni),
         Box::new(tueg::Tueg),
         Box::new(nsrr::Nsrr),
+        Box::new(bids_ephys::BidsEphys),
+        Box::new(ajile12::Ajile12),
         Box::new(olink::Olink),
         Box::new(methylation::Methylation),
         Box::new(microbiome::Microbiome),

@@ -48,16 +48,24 @@ impl Index {
             pos += 1;
         }
         if pos < n && data[pos] != b'>' {
-            return Err(invalid(Error::Fasta, format!("byte {pos}: expected '>' at the start of a record")));
+            return Err(invalid(
+                Error::Fasta,
+                format!("byte {pos}: expected '>' at the start of a record"),
+            ));
         }
         while pos < n {
             // header line
-            let hend = memchr::memchr(b'\n', &data[pos..]).map(|i| pos + i).unwrap_or(n);
+            let hend = memchr::memchr(b'\n', &data[pos..])
+                .map(|i| pos + i)
+                .unwrap_or(n);
             let mut header = &data[pos + 1..hend];
             if header.last() == Some(&b'\r') {
                 header = &header[..header.len() - 1];
             }
-            let name_end = header.iter().position(|b| b.is_ascii_whitespace()).unwrap_or(header.len());
+            let name_end = header
+                .iter()
+                .position(|b| b.is_ascii_whitespace())
+                .unwrap_or(header.len());
             let name = String::from_utf8_lossy(&header[..name_end]).into_owned();
             let rec_index = rows.len();
             if name.is_empty() {
@@ -77,7 +85,9 @@ impl Index {
             let (mut lb, mut lw, mut length) = (0u64, 0u64, 0u64);
             let mut ended = false; // a short or blank line was seen
             while p < n && data[p] != b'>' {
-                let lend = memchr::memchr(b'\n', &data[p..]).map(|i| p + i).unwrap_or(n);
+                let lend = memchr::memchr(b'\n', &data[p..])
+                    .map(|i| p + i)
+                    .unwrap_or(n);
                 let has_nl = lend < n;
                 let mut bases = (lend - p) as u64;
                 if bases > 0 && data[lend - 1] == b'\r' {
@@ -116,7 +126,13 @@ impl Index {
                 // single line without terminator at EOF
                 lw = lb + 1;
             }
-            rows.push(IndexRecord { name, length, offset: offset as u64, line_bases: lb, line_width: lw });
+            rows.push(IndexRecord {
+                name,
+                length,
+                offset: offset as u64,
+                line_bases: lb,
+                line_width: lw,
+            });
             pos = p.min(n);
         }
         Ok(Index(rows))
@@ -131,11 +147,17 @@ impl Index {
             }
             let f: Vec<&str> = line.split('\t').collect();
             if f.len() < 5 {
-                return Err(invalid(Error::Index, format!("fai line {}: {} columns, need 5", i + 1, f.len())));
+                return Err(invalid(
+                    Error::Index,
+                    format!("fai line {}: {} columns, need 5", i + 1, f.len()),
+                ));
             }
             let num = |k: usize, what: &str| {
                 f[k].trim().parse::<u64>().map_err(|_| {
-                    invalid(Error::Index, format!("fai line {}: {what} {:?} is not a number", i + 1, f[k]))
+                    invalid(
+                        Error::Index,
+                        format!("fai line {}: {what} {:?} is not a number", i + 1, f[k]),
+                    )
                 })
             };
             rows.push(IndexRecord {
@@ -153,7 +175,10 @@ impl Index {
     pub fn to_fai(&self) -> String {
         let mut s = String::new();
         for r in &self.0 {
-            s.push_str(&format!("{}\t{}\t{}\t{}\t{}\n", r.name, r.length, r.offset, r.line_bases, r.line_width));
+            s.push_str(&format!(
+                "{}\t{}\t{}\t{}\t{}\n",
+                r.name, r.length, r.offset, r.line_bases, r.line_width
+            ));
         }
         s
     }
@@ -167,14 +192,26 @@ impl Index {
     /// else a one-line description of the first difference.
     pub fn disagreement(&self, built: &Index) -> Option<String> {
         if self.0.len() != built.0.len() {
-            return Some(format!("fai lists {} sequences, the data has {}", self.0.len(), built.0.len()));
+            return Some(format!(
+                "fai lists {} sequences, the data has {}",
+                self.0.len(),
+                built.0.len()
+            ));
         }
         for (i, (a, b)) in self.0.iter().zip(&built.0).enumerate() {
             if a != b {
                 return Some(format!(
                     "fai row {i} ({}: length {}, offset {}, linebases {}, linewidth {}) differs from the data ({}: length {}, offset {}, linebases {}, linewidth {})",
-                    a.name, a.length, a.offset, a.line_bases, a.line_width,
-                    b.name, b.length, b.offset, b.line_bases, b.line_width
+                    a.name,
+                    a.length,
+                    a.offset,
+                    a.line_bases,
+                    a.line_width,
+                    b.name,
+                    b.length,
+                    b.offset,
+                    b.line_bases,
+                    b.line_width
                 ));
             }
         }
@@ -197,7 +234,16 @@ mod tests {
     fn crlf_lines() {
         let fa = b">a\r\nACGT\r\nAC\r\n";
         let idx = Index::build(fa).unwrap();
-        assert_eq!(idx.0[0], IndexRecord { name: "a".into(), length: 6, offset: 4, line_bases: 4, line_width: 6 });
+        assert_eq!(
+            idx.0[0],
+            IndexRecord {
+                name: "a".into(),
+                length: 6,
+                offset: 4,
+                line_bases: 4,
+                line_width: 6
+            }
+        );
     }
 
     #[test]

@@ -47,7 +47,10 @@ pub enum GziStatus {
 enum Storage {
     Mmap(memmap2::Mmap),
     Owned(Vec<u8>),
-    Bgzf { raw: memmap2::Mmap, ra: RandomAccess },
+    Bgzf {
+        raw: memmap2::Mmap,
+        ra: RandomAccess,
+    },
 }
 
 /// A FASTA file opened for random access by name and 0-based half-open coordinates.
@@ -123,7 +126,10 @@ impl IndexedFasta {
                         Err(e) => GziStatus::ShippedIgnored(e.to_string()),
                     };
                 }
-                Storage::Bgzf { raw, ra: RandomAccess::from_blocks(blocks) }
+                Storage::Bgzf {
+                    raw,
+                    ra: RandomAccess::from_blocks(blocks),
+                }
             }
             Compression::Gzip => {
                 // reopen: `file` was read past the magic bytes
@@ -133,7 +139,10 @@ impl IndexedFasta {
                 Storage::Owned(v)
             }
             Compression::Zstd => {
-                return Err(invalid(Error::Fasta, "zstd-compressed fasta is not supported"));
+                return Err(invalid(
+                    Error::Fasta,
+                    "zstd-compressed fasta is not supported",
+                ));
             }
         };
         let mut me = IndexedFasta {
@@ -222,7 +231,10 @@ impl IndexedFasta {
         let len = self.data_len();
         for (i, r) in fai.0.iter().enumerate() {
             let bad = |what: &str| Some(format!("fai row {i} ({}): {what}", r.name));
-            if r.offset == 0 || r.offset > len || (r.length > 0 && (r.line_bases == 0 || r.line_width <= r.line_bases)) {
+            if r.offset == 0
+                || r.offset > len
+                || (r.length > 0 && (r.line_bases == 0 || r.line_width <= r.line_bases))
+            {
                 return Ok(bad("offset or line lengths impossible for this file"));
             }
             let from = r.offset.saturating_sub(65536);
@@ -231,12 +243,18 @@ impl IndexedFasta {
                 return Ok(bad("offset does not follow a line end"));
             }
             let body = &before[..before.len() - 1];
-            let hstart = body.iter().rposition(|&b| b == b'\n').map(|p| p + 1).unwrap_or(0);
+            let hstart = body
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map(|p| p + 1)
+                .unwrap_or(0);
             let header = &body[hstart..];
             let header = header.strip_suffix(b"\r").unwrap_or(header);
             let name_ok = header.first() == Some(&b'>')
                 && header[1..].starts_with(r.name.as_bytes())
-                && header.get(1 + r.name.len()).is_none_or(|b| b.is_ascii_whitespace());
+                && header
+                    .get(1 + r.name.len())
+                    .is_none_or(|b| b.is_ascii_whitespace());
             if !name_ok {
                 return Ok(bad("the line before its offset is not its '>' header"));
             }
@@ -316,15 +334,19 @@ impl IndexedFasta {
     /// Reads bases `[start, end)` of `name` (as stored) into `out` (cleared first).
     pub fn fetch(&mut self, name: &str, start: u64, end: u64, out: &mut Vec<u8>) -> io::Result<()> {
         out.clear();
-        let rec = self
-            .index
-            .get(name)
-            .cloned()
-            .ok_or_else(|| invalid(Error::Region, format!("no sequence named {name:?} in {}", self.path.display())))?;
+        let rec = self.index.get(name).cloned().ok_or_else(|| {
+            invalid(
+                Error::Region,
+                format!("no sequence named {name:?} in {}", self.path.display()),
+            )
+        })?;
         if start > end || end > rec.length {
             return Err(invalid(
                 Error::Region,
-                format!("{name}:{start}-{end} is outside the sequence (length {})", rec.length),
+                format!(
+                    "{name}:{start}-{end} is outside the sequence (length {})",
+                    rec.length
+                ),
             ));
         }
         if start == end {
@@ -334,11 +356,17 @@ impl IndexedFasta {
         let b1 = rec.byte_of(end - 1) + 1;
         let raw = self.bytes(b0, b1)?;
         if (raw.len() as u64) < b1 - b0 {
-            return Err(invalid(Error::Index, format!("{name}: index points past the end of the data")));
+            return Err(invalid(
+                Error::Index,
+                format!("{name}: index points past the end of the data"),
+            ));
         }
         let (lb, lw) = (rec.line_bases, rec.line_width);
         if lb == 0 || lw <= lb {
-            return Err(invalid(Error::Index, format!("{name}: linebases {lb} / linewidth {lw} are impossible")));
+            return Err(invalid(
+                Error::Index,
+                format!("{name}: linebases {lb} / linewidth {lw} are impossible"),
+            ));
         }
         let first = ((lb - start % lb).min(end - start)) as usize;
         out.reserve((end - start) as usize);
@@ -354,7 +382,10 @@ impl IndexedFasta {
             _ => copy_lines_any(rest, lb as usize, lw as usize, remaining, out),
         }
         if out.len() as u64 != end - start {
-            return Err(invalid(Error::Index, format!("{name}: the index does not fit the data")));
+            return Err(invalid(
+                Error::Index,
+                format!("{name}: the index does not fit the data"),
+            ));
         }
         Ok(())
     }

@@ -30,7 +30,13 @@ pub struct Reader<R> {
 impl<R: BufRead> Reader<R> {
     /// Wraps a buffered reader.
     pub fn new(inner: R) -> Self {
-        Self { inner, line: Vec::new(), pending_header: None, offset: 0, n_records: 0 }
+        Self {
+            inner,
+            line: Vec::new(),
+            pending_header: None,
+            offset: 0,
+            n_records: 0,
+        }
     }
 
     /// The inner reader.
@@ -73,7 +79,10 @@ impl<R: BufRead> Reader<R> {
                 if self.line[0] != b'>' {
                     return Err(invalid(
                         Error::Fasta,
-                        format!("byte {}: sequence data before the first '>' header", self.offset - self.line.len() as u64),
+                        format!(
+                            "byte {}: sequence data before the first '>' header",
+                            self.offset - self.line.len() as u64
+                        ),
                     ));
                 }
                 break self.line.clone();

@@ -1,0 +1,722 @@
+//! The `bids_ephys` and `ajile12` adapters on synthetic trees that copy the real layouts: BIDS
+//! EEG/iEEG with EDF files written by `bomdata-edf`'s Writer, BrainVision files written as bytes,
+//! and the BIDS sidecars; an AJILE12-shaped NWB file written with the HDF5 library.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::path::{Path, PathBuf};
+
+use bomdata_edf::header::{Plus, Signal, StartDateTime, Variant};
+use bomdata_edf::io::Writer;
+use bomdata_edf::{Annotation, Header};
+use bomdata_ingest::sources::{ajile12::Ajile12, bids_ephys::BidsEphys};
+use bomdata_ingest::{Pseudonymizer, SampleSink, Source, Unit, UnitContext};
+use bomdata_schemas::Modality;
+use bomdata_schemas::eeg::{ChannelType, Recording, Reference};
+use bomdata_schemas::subjects::SubjectRow;
+use bomdata_shard::{Sample, npy};
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "bomdata-bidsephys-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[derive(Default)]
+struct MemSink {
+    samples: Vec<Sample>,
+    subjects: Vec<SubjectRow>,
+    skipped: Vec<(PathBuf, String)>,
+}
+
+impl SampleSink for MemSink {
+    fn write_sample(&mut self, sample: Sample) -> bomdata_ingest::Result<()> {
+        self.samples.push(sample);
+        Ok(())
+    }
+    fn subject(&mut self, row: SubjectRow) -> bomdata_ingest::Result<()> {
+        self.subjects.push(row);
+        Ok(())
+    }
+    fn skipped(&mut self, path: &Path, reason: &str) {
+        self.skipped.push((path.to_path_buf(), reason.to_string()));
+    }
+}
+
+fn write(path: &Path, bytes: impl AsRef<[u8]>) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Digital value of channel `c`, sample `k`: a ramp per channel.
+fn digital(c: usize, k: usize) -> i32 {
+    (k % 1000) as i32 - 500 + c as i32 * 7
+}
+
+/// Writes a 10-record plain EDF (1 s records); physical ±3276.8 over digital ±32768 (gain 0.1).
+fn write_edf(path: &Path, signals: &[(&str, &str, usize)]) {
+    let mut b = Header::builder(Variant::Edf)
+        .with_plus(Plus::None)
+        .with_start(StartDateTime {
+            year: 2019,
+            month: 5,
+            day: 6,
+            hour: 7,
+            minute: 8,
+            second: 9,
+        })
+        .with_patient("NDARAA111 F 02-MAR-2011 Jane_Doe")
+        .with_recording("Startdate 06-MAY-2019 secret-site")
+        .with_n_records(10);
+    for (label, unit, spr) in signals {
+        b = b.with_signal(Signal::new(
+            *label,
+            *unit,
+            (-3276.8, 3276.7),
+            (-32768, 32767),
+            *spr,
+        ));
+    }
+    let h = b.build().unwrap();
+    let mut w = Writer::new(Vec::new());
+    w.write_header(&h).unwrap();
+    for r in 0..10 {
+        let data: Vec<Vec<i32>> = signals
+            .iter()
+            .enumerate()
+            .map(|(c, s)| (0..s.2).map(|k| digital(c, r * s.2 + k)).collect())
+            .collect();
+        let refs: Vec<&[i32]> = data.iter().map(|v| v.as_slice()).collect();
+        let none: Vec<Annotation> = Vec::new();
+        w.write_digital_record_at(&h, r as f64, &refs, &none)
+            .unwrap();
+    }
+    write(path, w.finish().unwrap());
+}
+
+/// Writes a BrainVision triplet: INT_16 multiplexed, `n` samples at 250 Hz; channel `c` sample
+/// `k` stores `k as i16 - 100 + 10 c`; one stimulus marker at sample 125 (onset 0.5 s).
+fn write_brainvision(vhdr: &Path, channels: &[(&str, f64, &str)], n: usize) {
+    let stem = vhdr.file_stem().unwrap().to_str().unwrap();
+    let mut h = format!(
+        "Brain Vision Data Exchange Header File Version 1.0\n; written by a test\n\n[Common Infos]\nCodepage=UTF-8\nDataFile={stem}.eeg\nMarkerFile={stem}.vmrk\nDataFormat=BINARY\nDataOrientation=MULTIPLEXED\nNumberOfChannels={}\nSamplingInterval=4000\n\n[Binary Infos]\nBinaryFormat=INT_16\n\n[Channel Infos]\n",
+        channels.len()
+    );
+    for (i, (name, res, unit)) in channels.iter().enumerate() {
+        h.push_str(&format!("Ch{}={name},,{res},{unit}\n", i + 1));
+    }
+    write(vhdr, h);
+    let mut data = Vec::new();
+    for k in 0..n {
+        for c in 0..channels.len() {
+            data.extend_from_slice(&bv_value(c, k).to_le_bytes());
+        }
+    }
+    write(&vhdr.with_extension("eeg"), data);
+    write(
+        &vhdr.with_extension("vmrk"),
+        format!(
+            "Brain Vision Data Exchange Marker File Version 1.0\n\n[Common Infos]\nCodepage=UTF-8\nDataFile={stem}.eeg\n\n[Marker Infos]\nMk1=New Segment,,1,1,0,20200101120000000000\nMk2=Stimulus,S  1,126,1,0\n"
+        ),
+    );
+}
+
+fn bv_value(c: usize, k: usize) -> i16 {
+    k as i16 - 100 + 10 * c as i16
+}
+
+fn ingest(
+    source: &dyn Source,
+    root: &Path,
+    keep_identity: bool,
+    chunk_seconds: f64,
+) -> (Vec<Unit>, MemSink, Vec<(String, String)>) {
+    let units = source.plan(root).unwrap();
+    let pseudonymizer = Pseudonymizer::new(b"test key".to_vec());
+    let ctx = UnitContext {
+        root,
+        source: source.name(),
+        subject_namespace: source.name(),
+        pseudonymizer: &pseudonymizer,
+        keep_identity,
+        chunk_seconds,
+    };
+    let mut sink = MemSink::default();
+    let mut errors = Vec::new();
+    for u in &units {
+        if let Err(e) = source.convert(u, &ctx, &mut sink) {
+            errors.push((u.id.clone(), e.to_string()));
+        }
+    }
+    (units, sink, errors)
+}
+
+fn meta(s: &Sample) -> Recording {
+    serde_json::from_slice(&s.member("meta.json").unwrap().data).unwrap()
+}
+
+fn raw_meta(s: &Sample) -> String {
+    String::from_utf8_lossy(&s.member("meta.json").unwrap().data).into_owned()
+}
+
+fn signal(s: &Sample) -> (Vec<usize>, Vec<f32>) {
+    let v = npy::decode(&s.member("signal.npy").unwrap().data).unwrap();
+    let vals = v
+        .data
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    (v.shape.clone(), vals)
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-6 * b.abs().max(1e-3)
+}
+
+const EDF_REC: &str = "sub-NDARAA111/eeg/sub-NDARAA111_task-rest_eeg.edf";
+const BV_REC: &str = "sub-NDARBB222/ses-1/eeg/sub-NDARBB222_ses-1_task-rest_run-1_eeg.vhdr";
+const IEEG_REC: &str = "sub-NDARBB222/ses-1/ieeg/sub-NDARBB222_ses-1_task-rest_ieeg.vhdr";
+const BROKEN_REC: &str = "sub-NDARCC333/eeg/sub-NDARCC333_task-rest_eeg.edf";
+
+fn bids_tree(root: &Path) {
+    write(
+        &root.join("dataset_description.json"),
+        r#"{"Name": "synthetic", "BIDSVersion": "1.9.0"}"#,
+    );
+    // Top-level sidecar inherited by every task-rest EEG recording.
+    write(
+        &root.join("task-rest_eeg.json"),
+        r#"{"TaskName": "rest", "SamplingFrequency": 256, "PowerLineFrequency": 60, "EEGReference": "Cz"}"#,
+    );
+    write(
+        &root.join("participants.tsv"),
+        "participant_id\tage\nsub-NDARAA111\t8\n",
+    );
+
+    // EDF recording with every sidecar.
+    write_edf(
+        &root.join(EDF_REC),
+        &[
+            ("Fp1", "uV", 256),
+            ("T3", "mV", 256),
+            ("EOG1", "uV", 256),
+            ("Pz", "uV", 256),
+            ("Resp", "", 64),
+        ],
+    );
+    let d = root.join("sub-NDARAA111/eeg");
+    write(
+        &d.join("sub-NDARAA111_task-rest_channels.tsv"),
+        "name\ttype\tunits\tlow_cutoff\tstatus\nFp1\tEEG\tµV\t0.1\tgood\nT3\tEEG\tmV\t0.1\tgood\nEOG1\tVEOG\tµV\tn/a\tgood\nPz\tEEG\tµV\t0.1\tbad\nResp\tRESP\tn/a\tn/a\tgood\n",
+    );
+    write(
+        &d.join("sub-NDARAA111_space-CapTrak_electrodes.tsv"),
+        "name\tx\ty\tz\nFp1\t-0.03\t0.08\t0.02\nT3\tn/a\tn/a\tn/a\nPz\t0\t-0.06\t0.09\n",
+    );
+    write(
+        &d.join("sub-NDARAA111_space-CapTrak_coordsystem.json"),
+        r#"{"EEGCoordinateSystem": "CapTrak", "EEGCoordinateUnits": "m"}"#,
+    );
+    write(
+        &d.join("sub-NDARAA111_task-rest_events.tsv"),
+        "onset\tduration\ttrial_type\tvalue\n1.5\t0.5\tstim\t12\n5.0\tn/a\tresp\tn/a\n9.5\t1.0\tn/a\tend\n",
+    );
+
+    // BrainVision recording with no sidecars of its own (inherits the top-level JSON).
+    write_brainvision(
+        &root.join(BV_REC),
+        &[("Fp2", 0.5, "µV"), ("Cz", 0.5, "µV"), ("ECG", 0.1, "mV")],
+        500,
+    );
+
+    // iEEG BrainVision with electrodes in mm and its own sidecar.
+    write_brainvision(
+        &root.join(IEEG_REC),
+        &[("LA1", 1.0, "µV"), ("T3", 1.0, "µV")],
+        300,
+    );
+    let d = root.join("sub-NDARBB222/ses-1/ieeg");
+    write(
+        &d.join("sub-NDARBB222_ses-1_task-rest_ieeg.json"),
+        r#"{"SamplingFrequency": 250, "PowerLineFrequency": 50, "iEEGReference": "bipolar"}"#,
+    );
+    write(
+        &d.join("sub-NDARBB222_ses-1_electrodes.tsv"),
+        "name\tx\ty\tz\tsize\tgroup\nLA1\t-20.5\t10\t5\t4\tD\nT3\t-60\t-10\t0\t4\tG\n",
+    );
+    write(
+        &d.join("sub-NDARBB222_ses-1_coordsystem.json"),
+        r#"{"iEEGCoordinateSystem": "ACPC", "iEEGCoordinateUnits": "mm"}"#,
+    );
+    write(
+        &d.join("sub-NDARBB222_ses-1_task-rest_channels.tsv"),
+        "name\ttype\tunits\tstatus\nLA1\tSEEG\tµV\tgood\nT3\tECOG\tµV\tgood\n",
+    );
+
+    // A truncated EDF: refused alone.
+    let p = root.join(BROKEN_REC);
+    write_edf(&p, &[("Fp1", "uV", 256)]);
+    let bytes = std::fs::read(&p).unwrap();
+    std::fs::write(&p, &bytes[..bytes.len() - 700]).unwrap();
+
+    // Not recordings: derivatives, BrainVision data files, a suffix that does not match its folder.
+    write_edf(
+        &root.join("derivatives/clean/sub-NDARAA111/eeg/sub-NDARAA111_task-rest_eeg.edf"),
+        &[("Fp1", "uV", 256)],
+    );
+    write(
+        &root.join("sub-NDARAA111/eeg/sub-NDARAA111_task-rest_ieeg.edf"),
+        b"x",
+    );
+}
+
+#[test]
+fn bids_eeg_tree() {
+    let dir = TempDir::new("bids");
+    bids_tree(&dir.0);
+    let (units, sink, errors) = ingest(&BidsEphys, &dir.0, false, 4.0);
+    let ids: Vec<&str> = units.iter().map(|u| u.id.as_str()).collect();
+    assert_eq!(units.len(), 4, "{ids:?}");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].0.contains("NDARCC333"), "{errors:?}");
+    assert!(errors[0].1.contains("does not match"), "{errors:?}");
+
+    let u = units
+        .iter()
+        .find(|u| u.inputs[0] == Path::new(EDF_REC))
+        .unwrap();
+    assert_eq!(u.subject.as_deref(), Some("NDARAA111"));
+    assert_eq!(u.session, None);
+    assert_eq!(u.detail["modality"], "eeg");
+    assert_eq!(u.detail["run"], "task-rest");
+    assert_eq!(
+        u.detail["electrodes"],
+        "sub-NDARAA111/eeg/sub-NDARAA111_space-CapTrak_electrodes.tsv"
+    );
+    assert_eq!(u.detail["sidecar"], "task-rest_eeg.json");
+    let u = units
+        .iter()
+        .find(|u| u.inputs[0] == Path::new(BV_REC))
+        .unwrap();
+    assert_eq!(u.session.as_deref(), Some("1"));
+    assert_eq!(u.detail["run"], "task-rest_run-1");
+    assert!(u.inputs.iter().any(|p| p.extension().unwrap() == "vmrk"));
+    assert!(u.detail["channels"].is_null());
+
+    for s in &sink.samples {
+        let raw = raw_meta(s);
+        for secret in [
+            "NDARAA111",
+            "NDARBB222",
+            "Jane",
+            "secret-site",
+            "2019-05-06",
+        ] {
+            assert!(!raw.contains(secret), "{secret} in {raw}");
+            assert!(!s.key.contains(secret), "{secret} in key {}", s.key);
+        }
+        assert_eq!(meta(s).start, None);
+    }
+
+    // EDF: 10 s at 256 Hz in 4 s chunks → 4 + 4 + 2 s; Pz bad and Resp (64 Hz) left out.
+    let edf: Vec<&Sample> = sink
+        .samples
+        .iter()
+        .filter(|s| {
+            meta(s)
+                .provenance
+                .unwrap()
+                .reader
+                .starts_with("bomdata-edf")
+        })
+        .collect();
+    assert_eq!(edf.len(), 3);
+    assert!(
+        sink.skipped
+            .iter()
+            .any(|(_, r)| r.contains("\"Pz\"") && r.contains("bad"))
+    );
+    assert!(sink.skipped.iter().any(|(_, r)| r.contains("\"Resp\"")));
+    for (i, s) in edf.iter().enumerate() {
+        let m = meta(s);
+        assert_eq!(m.schema, "eeg/1");
+        assert_eq!(m.modality, Modality::Eeg);
+        assert_eq!(m.sampling_rate, 256.0);
+        assert_eq!(m.chunk.index as usize, i);
+        assert_eq!(m.chunk.count, 3);
+        assert_eq!(m.chunk.offset_s, 4.0 * i as f64);
+        assert_eq!(m.reference, Reference::Common("CZ".into()));
+        assert_eq!(m.power_line_hz, Some(60.0));
+        assert_eq!(m.coord_frame.as_deref(), Some("bids:CapTrak"));
+        let names: Vec<&str> = m.channels.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["FP1", "T7", "EOG1"]);
+        let types: Vec<ChannelType> = m.channels.iter().map(|c| c.channel_type).collect();
+        assert_eq!(
+            types,
+            [ChannelType::Eeg, ChannelType::Eeg, ChannelType::Eog]
+        );
+        assert!(m.channels.iter().all(|c| c.unit == "uV"));
+        assert_eq!(m.channels[1].original_name, "T3");
+        let p = m.channels[0].xyz_mm;
+        assert!(
+            close(p[0], -30.0) && close(p[1], 80.0) && close(p[2], 20.0),
+            "{p:?}"
+        );
+        assert!(m.channels[1].xyz_mm.iter().all(|v| v.is_nan()));
+        assert!(m.channels[2].xyz_mm.iter().all(|v| v.is_nan()));
+        let f = m.provenance.as_ref().unwrap().file.clone();
+        assert!(
+            f.starts_with("sub-") && f.ends_with("_task-rest_eeg.edf"),
+            "{f}"
+        );
+        assert!(m.provenance.unwrap().part.is_some());
+        let n = if i < 2 { 1024 } else { 512 };
+        assert_eq!(m.n_samples, n as u64);
+        let (shape, vals) = signal(s);
+        assert_eq!(shape, [3, n]);
+        // Source values: digital × 0.1 in the file's unit; T3 is mV → ×1000.
+        for (row, (c, factor)) in [(0usize, 1.0), (1, 1000.0), (2, 1.0)]
+            .into_iter()
+            .enumerate()
+        {
+            for k in [0, 1, n / 2, n - 1] {
+                let want = digital(c, i * 1024 + k) as f64 * 0.1 * factor;
+                let got = vals[row * n + k] as f64;
+                assert!(
+                    close(got, want),
+                    "chunk {i} row {row} k {k}: {got} vs {want}"
+                );
+            }
+        }
+    }
+    // events.tsv replaces the file's annotations; onsets per chunk.
+    let a0 = meta(edf[0]).annotations;
+    assert_eq!(a0.len(), 1);
+    assert_eq!((a0[0].onset_s, a0[0].duration_s), (1.5, Some(0.5)));
+    assert_eq!(a0[0].text, "stim/12");
+    let a1 = meta(edf[1]).annotations;
+    assert_eq!(a1.len(), 1);
+    assert_eq!((a1[0].onset_s, a1[0].duration_s), (1.0, None));
+    assert_eq!(a1[0].text, "resp");
+    let a2 = meta(edf[2]).annotations;
+    assert_eq!((a2[0].onset_s, a2[0].text.as_str()), (1.5, "end"));
+
+    // BrainVision: 500 samples at 250 Hz, shorter than one 4 s chunk.
+    let bv: Vec<Recording> = sink
+        .samples
+        .iter()
+        .map(meta)
+        .filter(|m| {
+            m.provenance
+                .as_ref()
+                .unwrap()
+                .file
+                .ends_with("run-1_eeg.vhdr")
+        })
+        .collect();
+    assert_eq!(bv.len(), 1);
+    let m = &bv[0];
+    assert_eq!(m.sampling_rate, 250.0);
+    assert_eq!(m.n_samples, 500);
+    assert_eq!(m.chunk.count, 1);
+    assert_eq!(m.reference, Reference::Common("CZ".into()));
+    assert_eq!(m.power_line_hz, Some(60.0));
+    let names: Vec<&str> = m.channels.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["FP2", "CZ", "ECG"]);
+    assert_eq!(m.channels[2].channel_type, ChannelType::Ecg);
+    assert_eq!(m.coord_frame.as_deref(), Some("fsaverage_1005_mm"));
+    assert!(m.channels[0].xyz_mm[0] > 0.0);
+    assert!(m.channels[2].xyz_mm[0].is_nan());
+    // Markers of the file (no events.tsv): onset (126 − 1) / 250.
+    assert_eq!(m.annotations.len(), 1);
+    assert_eq!(m.annotations[0].onset_s, 0.5);
+    assert!(m.annotations[0].text.starts_with("Stimulus"));
+    let s = sink
+        .samples
+        .iter()
+        .find(|s| meta(s).provenance.unwrap().file.ends_with("run-1_eeg.vhdr"))
+        .unwrap();
+    assert!(s.key.contains("_1_task-rest_run-1_eeg_000000"), "{}", s.key);
+    let (shape, vals) = signal(s);
+    assert_eq!(shape, [3, 500]);
+    for (row, factor) in [(0usize, 0.5), (1, 0.5), (2, 0.1 * 1000.0)] {
+        for k in [0, 7, 499] {
+            let want = bv_value(row, k) as f64 * factor;
+            assert!(close(vals[row * 500 + k] as f64, want), "row {row} k {k}");
+        }
+    }
+
+    // iEEG: names as given (T3 is a grid contact, not renamed), positions from electrodes.tsv.
+    let ie: Vec<Recording> = sink
+        .samples
+        .iter()
+        .map(meta)
+        .filter(|m| m.modality == Modality::Ieeg)
+        .collect();
+    assert_eq!(ie.len(), 1);
+    let m = &ie[0];
+    let names: Vec<&str> = m.channels.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["LA1", "T3"]);
+    assert!(
+        m.channels
+            .iter()
+            .all(|c| c.channel_type == ChannelType::Eeg && c.unit == "uV")
+    );
+    assert_eq!(m.channels[0].xyz_mm, [-20.5, 10.0, 5.0]);
+    assert_eq!(m.channels[1].xyz_mm, [-60.0, -10.0, 0.0]);
+    assert_eq!(m.coord_frame.as_deref(), Some("bids:ACPC"));
+    assert_eq!(m.reference, Reference::Bipolar);
+    assert_eq!(m.power_line_hz, Some(50.0));
+
+    let mut rows = SubjectRow::merge_rows(sink.subjects.clone());
+    rows.sort_by(|a, b| a.session.cmp(&b.session));
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(
+        rows.iter()
+            .all(|r| r.source == "bids_ephys" && !r.subject.contains("NDAR"))
+    );
+    assert_eq!(rows[1].modalities, [Modality::Eeg, Modality::Ieeg]);
+}
+
+#[test]
+fn bids_keep_identity_and_whole_recordings() {
+    let dir = TempDir::new("bids-keep");
+    bids_tree(&dir.0);
+    let (_, sink, errors) = ingest(&BidsEphys, &dir.0, true, 0.0);
+    assert_eq!(errors.len(), 1);
+    let edf: Vec<Recording> = sink
+        .samples
+        .iter()
+        .map(meta)
+        .filter(|m| {
+            m.provenance
+                .as_ref()
+                .unwrap()
+                .reader
+                .starts_with("bomdata-edf")
+        })
+        .collect();
+    assert_eq!(edf.len(), 1);
+    assert_eq!(edf[0].n_samples, 2560);
+    assert_eq!(edf[0].chunk.count, 1);
+    assert_eq!(edf[0].start.as_deref(), Some("2019-05-06T07:08:09"));
+    assert_eq!(edf[0].provenance.as_ref().unwrap().file, EDF_REC);
+    assert_eq!(edf[0].annotations.len(), 3);
+}
+
+#[test]
+fn ajile12_plan() {
+    let dir = TempDir::new("ajile-plan");
+    write(
+        &dir.0.join("sub-01/sub-01_ses-3_behavior+ecephys.nwb"),
+        b"not hdf5",
+    );
+    write(&dir.0.join("dandiset.yaml"), b"identifier: DANDI:000055\n");
+    let units = Ajile12.plan(&dir.0).unwrap();
+    assert_eq!(units.len(), 1);
+    assert_eq!(units[0].subject.as_deref(), Some("01"));
+    assert_eq!(units[0].session.as_deref(), Some("3"));
+    let (_, sink, errors) = ingest(&Ajile12, &dir.0, false, 1.0);
+    assert!(sink.samples.is_empty());
+    assert_eq!(errors.len(), 1);
+    #[cfg(not(feature = "hdf5"))]
+    assert!(errors[0].1.contains("built without hdf5"), "{errors:?}");
+}
+
+#[cfg(feature = "hdf5")]
+fn write_nwb(path: &Path, n: usize, n_ch: usize) {
+    use bomdata_ephys::nwb::hdf5;
+    use hdf5::types::VarLenUnicode;
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let vl = |s: &str| s.parse::<VarLenUnicode>().unwrap();
+    let f = hdf5::File::create(path).unwrap();
+    f.new_dataset::<VarLenUnicode>()
+        .shape(())
+        .create("session_start_time")
+        .unwrap()
+        .write_scalar(&vl("2015-03-04T05:06:07-08:00"))
+        .unwrap();
+    f.new_dataset::<VarLenUnicode>()
+        .shape(())
+        .create("identifier")
+        .unwrap()
+        .write_scalar(&vl("subject-secret-id"))
+        .unwrap();
+    let t = f
+        .create_group("general/extracellular_ephys/electrodes")
+        .unwrap();
+    let ids: Vec<i64> = (0..n_ch as i64).collect();
+    t.new_dataset_builder()
+        .with_data(&ids)
+        .create("id")
+        .unwrap();
+    let col = |k: usize| -> Vec<f64> {
+        (0..n_ch)
+            .map(|c| {
+                if c == 1 && k == 0 {
+                    f64::NAN
+                } else {
+                    (c * 10 + k) as f64 - 40.5
+                }
+            })
+            .collect()
+    };
+    for (k, name) in ["x", "y", "z"].into_iter().enumerate() {
+        t.new_dataset_builder()
+            .with_data(&col(k))
+            .create(name)
+            .unwrap();
+    }
+    let g = f.create_group("acquisition/ElectricalSeries").unwrap();
+    g.new_attr::<VarLenUnicode>()
+        .shape(())
+        .create("neurodata_type")
+        .unwrap()
+        .write_scalar(&vl("ElectricalSeries"))
+        .unwrap();
+    let data: Vec<f32> = (0..n * n_ch)
+        .map(|i| nwb_value(i / n_ch, i % n_ch))
+        .collect();
+    let d = g
+        .new_dataset::<f32>()
+        .shape((n, n_ch))
+        .create("data")
+        .unwrap();
+    d.write_raw(&data).unwrap();
+    d.new_attr::<f64>()
+        .shape(())
+        .create("conversion")
+        .unwrap()
+        .write_scalar(&1e-6)
+        .unwrap();
+    d.new_attr::<VarLenUnicode>()
+        .shape(())
+        .create("unit")
+        .unwrap()
+        .write_scalar(&vl("volts"))
+        .unwrap();
+    let st = g
+        .new_dataset::<f64>()
+        .shape(())
+        .create("starting_time")
+        .unwrap();
+    st.write_scalar(&0.0).unwrap();
+    st.new_attr::<f64>()
+        .shape(())
+        .create("rate")
+        .unwrap()
+        .write_scalar(&500.0)
+        .unwrap();
+    g.new_dataset_builder()
+        .with_data(&ids)
+        .create("electrodes")
+        .unwrap();
+    // Pose keypoints at 30 fps (timestamps).
+    let p = f
+        .create_group("processing/behavior/data_interfaces/Position/L_Wrist")
+        .unwrap();
+    p.new_attr::<VarLenUnicode>()
+        .shape(())
+        .create("neurodata_type")
+        .unwrap()
+        .write_scalar(&vl("SpatialSeries"))
+        .unwrap();
+    let m = n * 30 / 500;
+    let pos: Vec<f64> = (0..m * 2).map(|i| i as f64).collect();
+    p.new_dataset::<f64>()
+        .shape((m, 2))
+        .create("data")
+        .unwrap()
+        .write_raw(&pos)
+        .unwrap();
+    let ts: Vec<f64> = (0..m).map(|i| i as f64 / 30.0).collect();
+    p.new_dataset_builder()
+        .with_data(&ts)
+        .create("timestamps")
+        .unwrap();
+}
+
+#[cfg(feature = "hdf5")]
+fn nwb_value(k: usize, c: usize) -> f32 {
+    ((k % 777) as f32 - 300.0) * 0.25 + c as f32
+}
+
+#[cfg(feature = "hdf5")]
+#[test]
+fn ajile12_tree() {
+    let dir = TempDir::new("ajile");
+    let rec = "000055/sub-01/sub-01_ses-3_behavior+ecephys.nwb";
+    write_nwb(&dir.0.join(rec), 1250, 4);
+    // A broken file fails alone.
+    write(
+        &dir.0
+            .join("000055/sub-02/sub-02_ses-4_behavior+ecephys.nwb"),
+        b"\x89HDF\r\n\x1a\ngarbage",
+    );
+    let (units, sink, errors) = ingest(&Ajile12, &dir.0, false, 1.0);
+    assert_eq!(units.len(), 2);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].0.contains("sub-02"));
+    // 1250 samples at 500 Hz in 1 s chunks → 500 + 500 + 250.
+    assert_eq!(sink.samples.len(), 3);
+    assert!(
+        sink.skipped
+            .iter()
+            .any(|(_, r)| r.contains("SpatialSeries")),
+        "{:?}",
+        sink.skipped
+    );
+    for (i, s) in sink.samples.iter().enumerate() {
+        let m = meta(s);
+        let raw = raw_meta(s);
+        assert!(!raw.contains("secret") && !raw.contains("2015"), "{raw}");
+        assert!(!s.key.contains("_01_"), "{}", s.key);
+        assert!(s.key.ends_with(&format!("_3_ieeg_{i:06}")), "{}", s.key);
+        assert_eq!(m.modality, Modality::Ieeg);
+        assert_eq!(m.sampling_rate, 500.0);
+        assert_eq!(m.chunk.count, 3);
+        assert_eq!(m.chunk.offset_s, i as f64);
+        assert_eq!(m.coord_frame.as_deref(), Some("nwb_electrodes_as_given"));
+        assert_eq!(m.channels.len(), 4);
+        assert!(
+            m.channels
+                .iter()
+                .all(|c| c.channel_type == ChannelType::Eeg && c.unit == "uV")
+        );
+        assert_eq!(m.channels[0].name, "ElectricalSeries[0]");
+        assert_eq!(m.channels[2].xyz_mm, [-20.5, -19.5, -18.5]);
+        assert!(m.channels[1].xyz_mm[0].is_nan());
+        assert_eq!(m.channels[1].xyz_mm[1], -29.5);
+        let f = m.provenance.unwrap().file;
+        assert!(f.starts_with("000055/sub-") && !f.contains("sub-01"), "{f}");
+        let n = if i < 2 { 500 } else { 250 };
+        let (shape, vals) = signal(s);
+        assert_eq!(shape, [4, n]);
+        for c in 0..4 {
+            for k in [0, 1, n - 1] {
+                // stored × conversion (1e-6 V) → µV: the stored value itself.
+                let want = nwb_value(i * 500 + k, c) as f64 * 1e-6 * 1e6;
+                assert!(close(vals[c * n + k] as f64, want), "c {c} k {k}");
+            }
+        }
+    }
+    assert_eq!(sink.subjects.len(), 1);
+    assert_eq!(sink.subjects[0].modalities, [Modality::Ieeg]);
+    assert_eq!(sink.subjects[0].session, "3");
+}

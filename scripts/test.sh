@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The whole bomdata test suite, from a fresh machine: installs what the tests need, then runs
+# formatting and lint checks, every Rust test (unit, doc, conformance against ../shared/fixtures,
+# end-to-end), the Python interop tests, and the loader's tch tests on CPU.
+#
+# Installs: Debian libhdf5-dev (NWB / EEGLAB v7.3 / BIOM v2.1 readers); a virtualenv .venv from
+# python/requirements.txt (reference readers and interop checks: nibabel, MNE, pyedflib, pyfaidx,
+# pyBigWig, pandas, polars, pyarrow, webdataset, tokenizers, ...); a second virtualenv .venv-torch
+# with the PyPI torch wheel for the tch feature (kept apart: webdataset imports torch when present).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+
+step "system packages"
+if ! dpkg -s libhdf5-dev >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libhdf5-dev pkg-config >/dev/null
+fi
+
+step "python environment"
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q --disable-pip-version-check -r python/requirements.txt
+export BOMDATA_PYTHON=$ROOT/.venv/bin/python
+
+step "cargo fmt"
+cargo fmt --all --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --features bomdata/hdf5 -- -D warnings
+
+step "cargo test"
+cargo test --workspace --features bomdata/hdf5 --no-fail-fast
+
+step "python interop tests"
+export BOMDATA_BIN=$CARGO_TARGET_DIR/debug/bomdata
+.venv/bin/python -m pytest -q python/tests
+
+step "loader tch feature (CPU libtorch)"
+VENV=$ROOT/.venv-torch scripts/test-tch.sh
+
+step "done"
