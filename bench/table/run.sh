@@ -15,15 +15,20 @@ ls -l "$CSV"
 cargo build -q --release -p bomdata-table --example table_to_parquet
 BIN="${CARGO_TARGET_DIR:-target}/release/examples/table_to_parquet"
 sync
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 measure() { # label, command...
   local label=$1; shift
   local t0 t1
   t0=$(date +%s.%N)
-  /usr/bin/time -f "%M" -o "$WORK/$label.rss" "$@" > "$WORK/$label.out"
+  /usr/bin/time -f "%M %U %S" -o "$WORK/$label.rss" "$@" > "$WORK/$label.out"
   t1=$(date +%s.%N)
   echo "$(echo "$t1 - $t0" | bc)" > "$WORK/$label.time"
-  echo "$label: $(cat "$WORK/$label.out") | wall $(cat "$WORK/$label.time") s | peak RSS $(( $(cat "$WORK/$label.rss") / 1024 )) MiB"
+  read -r rss usr sys < "$WORK/$label.rss"
+  echo "$(echo "$usr + $sys" | bc)" > "$WORK/$label.cpu"
+  echo "$label: $(cat "$WORK/$label.out") | wall $(cat "$WORK/$label.time") s | cpu $(cat "$WORK/$label.cpu") s | peak RSS $(( rss / 1024 )) MiB"
 }
 measure bomdata "$BIN" "$CSV" "$WORK/bomdata.parquet" --matrix
 measure pandas "$PY" bench/table/pandas_baseline.py "$CSV" "$WORK/pandas.parquet"
-echo "ratio pandas/bomdata: $(echo "scale=2; $(cat "$WORK/pandas.time") / $(cat "$WORK/bomdata.time")" | bc)x"
+echo "load average before: $LOAD"
+echo "ratio pandas/bomdata wall: $(echo "scale=2; $(cat "$WORK/pandas.time") / $(cat "$WORK/bomdata.time")" | bc)x"
+echo "ratio pandas/bomdata cpu:  $(echo "scale=2; $(cat "$WORK/pandas.cpu") / $(cat "$WORK/bomdata.cpu")" | bc)x"

@@ -15,7 +15,7 @@ pub enum Error {
         message: String,
     },
     /// An I/O error on a path.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         /// The path.
         path: PathBuf,
@@ -29,7 +29,7 @@ pub enum Error {
     #[error("no pseudonymisation key: give --key-file or BOMDATA_KEY, or --allow-unkeyed for public data")]
     NoKey,
     /// Writing the dataset failed.
-    #[error("writing dataset: {0}")]
+    #[error("writing dataset")]
     Shard(#[from] bomdata_shard::Error),
     /// Anything else, with a one-line message.
     #[error("{0}")]
@@ -56,3 +56,18 @@ impl Error {
 
 /// Result with the ingest [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// The error and all its sources on one line, `outer: inner: innermost`.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.ends_with(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
+    }
+    s
+}

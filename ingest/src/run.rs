@@ -239,7 +239,7 @@ fn run_unit(opts: &RunOptions, source: &dyn Source, unit: &Unit) -> UnitOutcome 
     }
     let record = match std::panic::catch_unwind(AssertUnwindSafe(|| convert_unit(opts, source, unit, &hash))) {
         Ok(Ok(rec)) => rec,
-        Ok(Err(e)) => failed_record(unit, e.to_string()),
+        Ok(Err(e)) => failed_record(unit, crate::error::chain(&e)),
         Err(p) => {
             let msg = p
                 .downcast_ref::<String>()
@@ -257,7 +257,7 @@ fn run_unit(opts: &RunOptions, source: &dyn Source, unit: &Unit) -> UnitOutcome 
         UnitOutcome::Failed(record.report.first().map(|r| r.reason.clone()).unwrap_or_default())
     };
     if let Err(e) = dataset::write_json_atomic(&rec_path, &record) {
-        return UnitOutcome::Failed(format!("cannot record unit: {e}"));
+        return UnitOutcome::Failed(format!("cannot record unit: {}", crate::error::chain(&e)));
     }
     outcome
 }

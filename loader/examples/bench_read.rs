@@ -49,11 +49,15 @@ fn zstd_baseline(dir: &str) -> Result<(), Box<dyn std::error::Error>> {
     let mut total = 0u64;
     let mut out = Vec::new();
     let mut dec = zstd::bulk::Decompressor::new()?;
+    let c0 = cpu_seconds();
     for _ in 0..3 {
         let t0 = Instant::now();
         total = 0;
         for m in &members {
-            let cap = zstd::zstd_safe::get_frame_content_size(m).ok().flatten().unwrap_or(1 << 26);
+            let cap = zstd::zstd_safe::get_frame_content_size(m)
+                .ok()
+                .flatten()
+                .unwrap_or(1 << 26);
             out.clear();
             out.reserve(cap as usize);
             dec.decompress_to_buffer(m, &mut out)?;
@@ -61,9 +65,11 @@ fn zstd_baseline(dir: &str) -> Result<(), Box<dyn std::error::Error>> {
         }
         best = best.min(t0.elapsed().as_secs_f64());
     }
+    let cpu_per_gb = (cpu_seconds() - c0) / 3.0 / (total as f64 / 1e9);
     println!(
-        "{{\"baseline\": \"zstd bulk decompress, 1 thread, all members\", \"bytes\": {total}, \"best_MB_per_s\": {:.1}}}",
-        total as f64 / best / 1e6
+        "{{\"baseline\": \"zstd bulk decompress, 1 thread, all members\", \"bytes\": {total}, \"best_MB_per_s\": {:.1}, \"cpu_s_per_GB\": {:.2}}}",
+        total as f64 / best / 1e6,
+        cpu_per_gb
     );
     Ok(())
 }
@@ -138,9 +144,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let (Some(raw), Some(first)) = (args.get(5), first) {
         let raw = std::fs::read(raw)?;
         let rec = first.len();
-        let ok = raw.len() == rec * n
-            && raw[..rec] == first[..]
-            && raw[(n - 1) * rec..] == last[..];
+        let ok =
+            raw.len() == rec * n && raw[..rec] == first[..] && raw[(n - 1) * rec..] == last[..];
         order_ok = ok.into();
     }
     let res = serde_json::json!({

@@ -32,10 +32,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .map(|v| v.as_u64().unwrap_or(0) as usize)
         .collect();
-    let rec = index["record_bytes"].as_u64().ok_or("index.json: no record_bytes")? as usize;
+    let rec = index["record_bytes"]
+        .as_u64()
+        .ok_or("index.json: no record_bytes")? as usize;
     let n = index["n"].as_u64().ok_or("index.json: no n")? as usize;
     let metas = std::io::BufReader::new(std::fs::File::open(raw.join("meta.jsonl"))?);
-    let mut data = std::io::BufReader::with_capacity(1 << 22, std::fs::File::open(raw.join("data.bin"))?);
+    let mut data =
+        std::io::BufReader::with_capacity(1 << 22, std::fs::File::open(raw.join("data.bin"))?);
     if out.exists() {
         std::fs::remove_dir_all(out)?;
     }

@@ -6,8 +6,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use bomdata_schemas::manifest::{IndexSample, Manifest, ShardEntry, ShardIndex};
 use bomdata_schemas::Modality;
+use bomdata_schemas::manifest::{IndexSample, Manifest, ShardEntry, ShardIndex};
 use memmap2::Mmap;
 
 use crate::{Error, Result};
@@ -410,7 +410,10 @@ impl Dataset {
             zstd_decode(raw, &mut out).map_err(|e| {
                 Error::corrupt(
                     f.path(),
-                    format!("sample {:?} member {name} at byte {}: zstd: {e}", s.key, m.offset),
+                    format!(
+                        "sample {:?} member {name} at byte {}: zstd: {e}",
+                        s.key, m.offset
+                    ),
                 )
             })?;
             Ok(Cow::Owned(out))

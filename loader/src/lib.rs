@@ -25,6 +25,14 @@
 //! assert_eq!(part.count(plan.len() as u64, 0), 4); // 14 units: ranks read 4, 4, 3, 3
 //! ```
 //!
+//! Design notes: ranks split the epoch by *position* (rank `r` of `W` takes positions
+//! `g + r, g + r + W, ...`), not by shard: with an index and random access this is what makes
+//! epochs exactly-once with uneven shards and lets a job resume with another world size (shard
+//! splits cannot do either); reads stay local because the order itself walks a few shards at a
+//! time (shard permutation + bounded buffer). Thread count never changes the order: threads build
+//! whole batches and the consumer takes them in sequence. Orders use a built-in SplitMix64
+//! generator so a saved `(seed, epoch, position)` means the same samples across versions.
+//!
 //! Not supported: whole-shard compressed (`.tar.zst`) datasets (no random access), object
 //! stores (local paths only for now), variable-shape arrays within one batch field (use
 //! [`Dataset::npy`] for zero-copy per-sample views instead).
@@ -45,5 +53,7 @@ pub use dataset::{Dataset, SampleInfo, SampleLoc};
 pub use error::{Error, Result};
 pub use loader::{Batch, EpochIter, EpochStats, Field, FieldKind, Loader, LoaderOptions, ReadMode};
 pub use partition::{DistEnv, Partition, Remainder};
-pub use plan::{BufferSize, EpochPlan, Mixture, OrderOptions, PairRow, Planner, SampleId, Shuffle, Units};
+pub use plan::{
+    BufferSize, EpochPlan, Mixture, OrderOptions, PairRow, Planner, SampleId, Shuffle, Units,
+};
 pub use state::LoaderState;

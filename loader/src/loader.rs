@@ -34,8 +34,8 @@ pub struct LoaderOptions {
     pub drop_last: bool,
     /// Reader threads.
     pub threads: usize,
-    /// Batches read ahead of the consumer (bounds memory: at most `prefetch + threads` batches
-    /// exist at once).
+    /// Batches read ahead of the consumer, rounded up to a multiple of `threads` (bounds memory:
+    /// at most that many finished batches plus one in progress per thread exist at once).
     pub prefetch: usize,
     /// Member names (`<field>.<ext>`, without `.zst`) to collate; `None` collates every member.
     pub fields: Option<Vec<String>>,
@@ -193,7 +193,12 @@ impl Field {
     }
 
     /// Prepares row `r` for a tensor of `dtype`/`shape`; returns the row's destination bytes.
-    fn tensor_row(&mut self, r: usize, dtype: Dtype, shape: &[usize]) -> std::result::Result<&mut [u8], String> {
+    fn tensor_row(
+        &mut self,
+        r: usize,
+        dtype: Dtype,
+        shape: &[usize],
+    ) -> std::result::Result<&mut [u8], String> {
         match &self.kind {
             FieldKind::Tensor {
                 dtype: d,
@@ -231,9 +236,73 @@ impl Field {
         Ok(&mut self.data.as_mut_slice()[r * rb..(r + 1) * rb])
     }
 
+    /// Decompresses a `.npy.zst` member straight into row `r` when the field's layout is known
+    /// and the row has room before it for the `.npy` header (rows after the first): the header
+    /// lands on the previous row's tail, which is saved and restored. Saves the copy out of a
+    /// scratch buffer. Returns false when not applicable (the caller takes the scratch path).
+    fn zstd_row_in_place(
+        &mut self,
+        r: usize,
+        src: &[u8],
+        scratch: &mut Scratch,
+    ) -> std::result::Result<bool, String> {
+        let FieldKind::Tensor {
+            dtype,
+            sample_shape,
+        } = &self.kind
+        else {
+            return Ok(false);
+        };
+        let rb = self.row_bytes;
+        let Ok(Some(total)) = zstd::zstd_safe::get_frame_content_size(src) else {
+            return Ok(false);
+        };
+        let total = total as usize;
+        let off = r * rb;
+        if rb == 0 || total <= rb || total - rb > off || total - rb > 4096 {
+            return Ok(false);
+        }
+        let hlen = total - rb;
+        let dec = match &mut scratch.dec {
+            Some(d) => d,
+            None => scratch
+                .dec
+                .insert(zstd::bulk::Decompressor::new().map_err(|e| format!("zstd: {e}"))?),
+        };
+        let buf = self.data.as_mut_slice();
+        let mut save = [0u8; 4096];
+        save[..hlen].copy_from_slice(&buf[off - hlen..off]);
+        let got = dec.decompress_to_buffer(src, &mut buf[off - hlen..off + rb]);
+        let check = match got {
+            Err(e) => Err(format!("zstd: {e}")),
+            Ok(n) if n != total => Err(format!("zstd: {n} bytes, frame says {total}")),
+            Ok(_) => match npy::decode(&buf[off - hlen..off + rb]) {
+                Err(e) => Err(e.to_string()),
+                Ok(v) if v.dtype != *dtype || v.shape != *sample_shape || v.data_offset != hlen => {
+                    Err(format!(
+                        "field {} has {} {:?} in this batch but this sample has {} {:?}",
+                        self.name,
+                        dtype.name(),
+                        sample_shape,
+                        v.dtype.name(),
+                        v.shape
+                    ))
+                }
+                Ok(_) => Ok(()),
+            },
+        };
+        buf[off - hlen..off].copy_from_slice(&save[..hlen]);
+        check?;
+        self.filled[r] = true;
+        Ok(true)
+    }
+
     fn bytes_row(&mut self, r: usize, bytes: &[u8]) -> std::result::Result<(), String> {
         if matches!(self.kind, FieldKind::Tensor { .. }) {
-            return Err(format!("field {} mixes arrays and non-array members", self.name));
+            return Err(format!(
+                "field {} mixes arrays and non-array members",
+                self.name
+            ));
         }
         if self.offsets.is_empty() {
             self.offsets.push(0);
@@ -367,7 +436,9 @@ impl Batch {
 
     /// Field `name` of slot `slot`.
     pub fn field_in(&self, slot: usize, name: &str) -> Option<&Field> {
-        self.fields.iter().find(|f| f.slot == slot && f.name == name)
+        self.fields
+            .iter()
+            .find(|f| f.slot == slot && f.name == name)
     }
 }
 
@@ -643,7 +714,10 @@ fn build_batch(ctx: &Ctx, b: usize, scratch: &mut Scratch) -> Result<Batch> {
                 let corrupt = |msg: String| {
                     Error::corrupt(
                         file.path(),
-                        format!("sample {:?} member {} at byte {}: {msg}", sample.key, m.name, m.offset),
+                        format!(
+                            "sample {:?} member {} at byte {}: {msg}",
+                            sample.key, m.name, m.offset
+                        ),
                     )
                 };
                 let raw = &bytes[m.offset as usize..(m.offset + m.size) as usize];
@@ -673,6 +747,14 @@ fn build_batch(ctx: &Ctx, b: usize, scratch: &mut Scratch) -> Result<Batch> {
                     }
                 };
                 let field = &mut batch.fields[fi];
+                if zst
+                    && logical.ends_with(".npy")
+                    && field
+                        .zstd_row_in_place(row, raw, scratch)
+                        .map_err(corrupt)?
+                {
+                    continue;
+                }
                 let data: &[u8] = if zst {
                     decompress(raw, scratch).map_err(|e| corrupt(format!("zstd: {e}")))?;
                     &scratch.buf
@@ -701,7 +783,9 @@ fn build_batch(ctx: &Ctx, b: usize, scratch: &mut Scratch) -> Result<Batch> {
         f.finish();
         out += f.data.len() as u64;
     }
-    ctx.stats.bytes_read.fetch_add(bytes_read, Ordering::Relaxed);
+    ctx.stats
+        .bytes_read
+        .fetch_add(bytes_read, Ordering::Relaxed);
     ctx.stats.bytes_out.fetch_add(out, Ordering::Relaxed);
     ctx.stats.samples.fetch_add(samples, Ordering::Relaxed);
     Ok(batch)

@@ -146,11 +146,9 @@ impl DistEnv {
         let num = |k: &str| -> Result<Option<usize>> {
             match get(k) {
                 None => Ok(None),
-                Some(v) => v
-                    .trim()
-                    .parse::<usize>()
-                    .map(Some)
-                    .map_err(|_| Error::config(format!("environment variable {k}={v:?} is not a count"))),
+                Some(v) => v.trim().parse::<usize>().map(Some).map_err(|_| {
+                    Error::config(format!("environment variable {k}={v:?} is not a count"))
+                }),
             }
         };
         // SLURM_NTASKS_PER_NODE may read "4(x2)"; take the leading number.

@@ -79,9 +79,7 @@ impl TensorBatch {
             // SAFETY: the buffer is 16-byte aligned, holds exactly prod(size) elements of
             // `dtype` (checked when collated) and lives in `batch`, which this struct owns and
             // drops after the views.
-            let t = unsafe {
-                Tensor::from_blob(f.data().as_ptr(), &size, &[], kind, Device::Cpu)
-            };
+            let t = unsafe { Tensor::from_blob(f.data().as_ptr(), &size, &[], kind, Device::Cpu) };
             views.push(NamedTensor {
                 slot: f.slot(),
                 name: f.name().to_string(),
@@ -123,7 +121,10 @@ impl TensorBatch {
             .map(|v| {
                 let t = match device {
                     Device::Cpu => v.tensor.copy(),
-                    dev => v.tensor.pin_memory(dev).to_device_(dev, v.tensor.kind(), true, false),
+                    dev => v
+                        .tensor
+                        .pin_memory(dev)
+                        .to_device_(dev, v.tensor.kind(), true, false),
                 };
                 NamedTensor {
                     slot: v.slot,

@@ -89,7 +89,11 @@ fn filters_and_zero_copy_views() {
     let v = ds.npy(info.loc, "x.npy").unwrap();
     assert_eq!(v.shape, vec![3, 4]);
     // the view points into the mapped shard
-    let map = ds.shard_file(info.loc.shard as usize).unwrap().bytes().as_ptr_range();
+    let map = ds
+        .shard_file(info.loc.shard as usize)
+        .unwrap()
+        .bytes()
+        .as_ptr_range();
     assert!(map.contains(&v.data.as_ptr()));
     ds.retain_modalities(&[bomdata_schemas::Modality::Fmri]);
     assert!(ds.is_empty());
@@ -101,8 +105,14 @@ fn group_batches_share_a_site() {
     write_dataset(dir.path(), 40, "eeg", Compression::Member(1));
     let ds = Dataset::open(dir.path()).unwrap();
     let mut key = |s: &bomdata_loader::SampleInfo<'_>| Ok(s.meta()?["site"].to_string());
-    let p = Planner::with_groups(Mixture::single(ds), OrderOptions::default(), 4, true, &mut key)
-        .unwrap();
+    let p = Planner::with_groups(
+        Mixture::single(ds),
+        OrderOptions::default(),
+        4,
+        true,
+        &mut key,
+    )
+    .unwrap();
     let mut l = Loader::new(Arc::new(p), Partition::single(), LoaderOptions::default()).unwrap();
     let mut n = 0;
     for b in l.epoch() {
@@ -137,7 +147,9 @@ fn subject_pairing_with_mask() {
             });
         }
     }
-    let mix = Mixture::weighted(vec![(a, 1.0), (b, 1.0)]).unwrap().with_epoch_len(20);
+    let mix = Mixture::weighted(vec![(a, 1.0), (b, 1.0)])
+        .unwrap()
+        .with_epoch_len(20);
     let units = Units::Pairs {
         modalities: vec!["smri".into(), "fmri".into()],
         rows,
@@ -191,7 +203,9 @@ fn resume_mid_epoch_on_real_shards() {
             .flat_map(|b| {
                 let b = b.unwrap();
                 let m = b.field("meta.json").unwrap();
-                (0..b.rows()).map(|r| index_of(m.row(r))).collect::<Vec<_>>()
+                (0..b.rows())
+                    .map(|r| index_of(m.row(r)))
+                    .collect::<Vec<_>>()
             })
             .collect()
     };

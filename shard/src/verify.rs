@@ -91,7 +91,13 @@ pub fn verify(dir: &Path, manifest: &Manifest) -> Result<VerifyReport> {
                 file: t.name.clone(),
                 key: None,
                 member: None,
-                message: e.to_string(),
+                message: {
+                    let mut m = e.to_string();
+                    if let Some(src) = std::error::Error::source(&e) {
+                        m.push_str(&format!(": {src}"));
+                    }
+                    m
+                },
             }),
         }
     }

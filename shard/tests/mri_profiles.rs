@@ -196,7 +196,7 @@ fn swift_matches_numpy_reference_on_every_dataset_grid() {
             profile: json!({"window": 5}), py: vec!["--source", "abcd", "--window", "5"],
             rule: "abcd_rest", windows: 1 },
         Case { name: "abcd_task", grid: [96, 96, 95], t: 4, corner: false, source: "x",
-            profile: json!({"window": 2, "dataset_rule": "abcd"}), py: vec!["--rule", "abcd", "--window", "2"],
+            profile: json!({"window": 2, "stride": 2, "dataset_rule": "abcd"}), py: vec!["--rule", "abcd", "--window", "2", "--stride", "2"],
             rule: "abcd_task", windows: 2 },
         // Any other grid: centre rule; the corner voxel is brain so the pad value is not the fill.
         Case { name: "center_f32", grid: [30, 101, 20], t: 9, corner: true, source: "bids",
@@ -218,15 +218,16 @@ fn swift_default_sample_shape_and_rejections() {
     let p = profile::create("swift", &Params::new()).unwrap();
     assert_eq!(p.params()["window"], 20);
     assert_eq!(p.params()["dtype"], "float16");
-    let vals = run([91, 109, 91], 41, 7, false);
-    let s = sample("ukb_x_fmri", &[91, 109, 91, 41], &vals, json!({"modality": "fmri"}));
+    let vals = run([40, 50, 30], 41, 7, false);
+    let s = sample("ukb_x_fmri", &[40, 50, 30, 41], &vals, json!({"modality": "fmri"}));
     let a = p.apply(s).unwrap();
     assert_eq!(a.samples.len(), 2, "41 frames: two windows, tail of one dropped");
     let v = npy::decode(&a.samples[1].member("fmri.npy").unwrap().data).unwrap();
     assert_eq!((v.dtype, v.shape.clone()), (Dtype::F16, vec![1, 96, 96, 96, 20]));
     let meta: Value = serde_json::from_slice(&a.samples[1].member("meta.json").unwrap().data).unwrap();
     assert_eq!((meta["start_frame"].as_u64(), meta["end_frame"].as_u64()), (Some(20), Some(40)));
-    assert_eq!(meta["dataset_rule"], "ukb");
+    assert_eq!(meta["dataset_rule"], "center", "a ukb run off the UKB grid");
+    assert_eq!(meta["fit"], json!([[28, 28], [23, 23], [33, 33]]));
 
     let reject = |shape: &[usize], vals: &[f32], meta: Value| {
         let a = p.apply(sample("bids_x_fmri", shape, vals, meta)).unwrap();
@@ -288,7 +289,7 @@ fn volume_matches_numpy_reference_and_keeps_gradients() {
     assert_eq!(m["gradients"], meta["gradients"]);
     assert_eq!(m["shape"], json!([32, 48, 26, 3]));
     assert_eq!(m["dtype"], "float16");
-    assert_eq!(m["profile"]["fit"], json!([[-1, 0], [4, 4], [0, -1]]));
+    assert_eq!(m["profile"]["fit"], json!([[-1, 0], [4, 4], [-1, 0]]));
     // x cropped by one at the start: the origin moves one voxel along x; y padded by 4.
     assert_eq!(m["affine"][0][3], -9.0);
     assert_eq!(m["affine"][1][3], -24.0);
@@ -312,7 +313,7 @@ fn profiles_match_reference_on_nifti_fixtures() {
     ];
     let conv = "import sys, numpy as np, nibabel as nib\n\
         for src, dst in zip(sys.argv[1::2], sys.argv[2::2]):\n    \
-        np.save(dst, np.asarray(nib.load(src).get_fdata(), dtype=np.float32))\n";
+        np.save(dst, np.ascontiguousarray(nib.load(src).get_fdata(), dtype=np.float32))\n";
     let mut args: Vec<String> = vec!["-c".into(), conv.into()];
     let mut pairs: Vec<(PathBuf, PathBuf)> = Vec::new();
     for f in files {

@@ -267,6 +267,16 @@ impl BbiFile {
             uncompress_buf_size: c.u32(52, "uncompressBufSize")?,
         };
         let flen = d.len() as u64;
+        // UCSC tools use 32 KiB to 1 MiB; refuse absurd sizes before anything allocates them
+        if header.uncompress_buf_size > 64 << 20 {
+            return Err(invalid(
+                Error::Bbi,
+                format!(
+                    "uncompressBufSize {} at byte 52 is larger than 64 MiB",
+                    header.uncompress_buf_size
+                ),
+            ));
+        }
         for (what, off) in [
             ("chromTreeOffset", header.chrom_tree_offset),
             ("fullDataOffset", header.full_data_offset),

@@ -423,6 +423,7 @@ pub struct Windower<S> {
     labels: Option<Labels>,
     skipped_n: u64,
     skipped_short: u64,
+    chunk: u64,
 }
 
 /// Merged same-label runs per sequence: (start, end, label), sorted.
@@ -476,6 +477,7 @@ impl<S: SequenceSource> Windower<S> {
             labels: None,
             skipped_n: 0,
             skipped_short: 0,
+            chunk: 2 << 20,
         }
     }
 
@@ -488,6 +490,13 @@ impl<S: SequenceSource> Windower<S> {
     /// Attaches interval labels: each window gets per-base class ids.
     pub fn with_labels(mut self, labels: Labels) -> Self {
         self.labels = Some(labels);
+        self
+    }
+
+    /// Reads bases in chunks of at least `bases` (default 2 Mi): larger chunks mean fewer
+    /// reads, smaller ones a smaller working set.
+    pub fn with_chunk_bases(mut self, bases: u64) -> Self {
+        self.chunk = bases;
         self
     }
 
@@ -588,20 +597,20 @@ impl<S: SequenceSource> Windower<S> {
             Plan::Fixed(s) | Plan::Intervals(s, _) => s.clone(),
         };
         let coords = self.coordinates()?;
-        let mut chrom_seq = Vec::new();
-        let mut loaded: Option<String> = None;
+        // Bases are read in chunks of at least `chunk` bases so the working set stays in cache
+        // and a whole chromosome is never held in memory.
+        let chunk = self.chunk.max(1);
+        let mut buf: Vec<u8> = Vec::new();
+        let mut tmp: Vec<u8> = Vec::new();
         let mut w = Window::default();
         let mut i = 0;
         while i < coords.len() {
             let chrom = &coords[i].0;
             let j = i + coords[i..].iter().take_while(|c| &c.0 == chrom).count();
-            // read the span the windows of this sequence need, once
-            let lo = coords[i..j].iter().map(|c| c.1).min().unwrap_or(0);
             let hi = coords[i..j].iter().map(|c| c.2).max().unwrap_or(0);
-            if loaded.as_deref() != Some(chrom.as_str()) {
-                self.source.fetch_into(chrom, lo, hi, &mut chrom_seq)?;
-                loaded = Some(chrom.clone());
-            }
+            // buf holds bases [buf_start, buf_end) of this sequence
+            buf.clear();
+            let (mut buf_start, mut buf_end) = (0u64, 0u64);
             let track_name = self.track.as_ref().map(|t| {
                 t.rename
                     .get(chrom)
@@ -609,7 +618,20 @@ impl<S: SequenceSource> Windower<S> {
                     .unwrap_or_else(|| chrom.clone())
             });
             for (c, s, e, split) in &coords[i..j] {
-                let seq = &chrom_seq[(s - lo) as usize..(e - lo) as usize];
+                if *s < buf_start || *s > buf_end {
+                    buf.clear();
+                    buf_start = *s;
+                    buf_end = *s;
+                }
+                if *e > buf_end {
+                    buf.drain(..(s - buf_start) as usize);
+                    buf_start = *s;
+                    let want = (*e).max((buf_end + chunk).min(hi));
+                    self.source.fetch_into(chrom, buf_end, want, &mut tmp)?;
+                    buf.extend_from_slice(&tmp);
+                    buf_end = want;
+                }
+                let seq = &buf[(s - buf_start) as usize..(e - buf_start) as usize];
                 let n = if let NPolicy::SkipAbove(frac) = spec.n_policy {
                     let n = seq.iter().filter(|&&b| b == b'N' || b == b'n').count() as f64;
                     if n > frac * seq.len() as f64 {

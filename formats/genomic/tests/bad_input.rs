@@ -194,6 +194,11 @@ fn garbage_in_every_reader_is_an_error_not_a_panic() {
     // truncated copies of a valid bigWig
     let bw = bomdata_testdata::require_shared_fixtures().join("bigwig/volvox.bw");
     let bytes = std::fs::read(bw).unwrap();
+    let mut huge = bytes.clone();
+    huge[52..56].copy_from_slice(&u32::MAX.to_le_bytes());
+    let p = write(&dir, "huge.bw", &huge);
+    let e = probe(&p, &ProbeOptions::default()).err().unwrap();
+    assert!(e.to_string().contains("uncompressBufSize"), "{e}");
     for cut in [10, 64, 500, bytes.len() / 2, bytes.len() - 10] {
         let p = write(&dir, "cut.bw", &bytes[..cut]);
         let _ = probe(&p, &ProbeOptions::default()); // either way, no panic

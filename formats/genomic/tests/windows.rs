@@ -114,6 +114,48 @@ fn fixed_windows_by_chromosome() {
 }
 
 #[test]
+fn chunked_reads_give_the_same_windows() {
+    // tiny chunks: every window crosses chunk boundaries; strides below, equal to and above
+    // the window length; both sources
+    for (len, stride) in [(100, 37), (100, 100), (64, 250)] {
+        let spec = Spec {
+            length: len,
+            stride,
+            ..Spec::default()
+        };
+        let mut whole = Windower::new(genome(), Plan::Fixed(spec.clone()));
+        let mut chunked = Windower::new(genome(), Plan::Fixed(spec)).with_chunk_bases(33);
+        let (a, b) = (collect(&mut whole), collect(&mut chunked));
+        assert_eq!(a, b);
+        let g = genome();
+        let mut buf = Vec::new();
+        for x in &b {
+            g.fetch(&x.chrom, x.start, x.end, &mut buf).unwrap();
+            assert_eq!(x.seq, buf);
+        }
+    }
+    let fx = bomdata_testdata::require_shared_fixtures();
+    let spec = Spec {
+        length: 500,
+        stride: 130,
+        ..Spec::default()
+    };
+    let mut w = Windower::new(
+        IndexedFasta::open(&fx.join("fasta/phi-X174.fa.gz")).unwrap(),
+        Plan::Fixed(spec),
+    )
+    .with_chunk_bases(77);
+    let ws = collect(&mut w);
+    let mut fa = IndexedFasta::open(&fx.join("fasta/phi-X174.fa.gz")).unwrap();
+    let mut buf = Vec::new();
+    for x in &ws {
+        fa.fetch(&x.chrom, x.start, x.end, &mut buf).unwrap();
+        assert_eq!(x.seq, buf);
+    }
+    assert_eq!(ws.len(), (5386 - 500) / 130 + 1);
+}
+
+#[test]
 fn n_policy_and_reverse_complement() {
     let spec = Spec {
         length: 500,

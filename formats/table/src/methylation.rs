@@ -12,7 +12,7 @@
 //!   v1 name. [`ArrayVersion::detect`] guesses the array from the names and the probe count.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Float32Array, RecordBatch, StringArray};
@@ -396,48 +396,81 @@ pub fn convert_to_parquet<R: BufRead, W: Write + Send>(
     let mut writer = ArrowWriter::try_new(output, schema.clone(), Some(props)).map_err(io::Error::other)?;
     let width = header.len();
     let mut n_probes = 0u64;
-    // Raw lines of one block, parsed in parallel.
-    let mut lines: Vec<(u64, Vec<u8>)> = Vec::with_capacity(rows_per_batch);
     let mut input = reader.into_inner();
     let mut line_no = 1u64;
-    loop {
-        lines.clear();
-        while lines.len() < rows_per_batch {
-            let mut buf = Vec::new();
-            if input.read_until(b'\n', &mut buf)? == 0 {
-                break;
-            }
-            line_no += 1;
-            while matches!(buf.last(), Some(b'\n' | b'\r')) {
-                buf.pop();
-            }
-            if buf.is_empty() {
-                continue;
-            }
-            lines.push((line_no, buf));
+    // Blocks of whole lines are read into one buffer and parsed in parallel, in groups of at most
+    // `rows_per_batch` rows per record batch.
+    let rows_per_batch = rows_per_batch.max(1);
+    let block = 16 << 20;
+    let mut buf: Vec<u8> = Vec::with_capacity(block + (1 << 16));
+    let mut eof = false;
+    while !eof || !buf.is_empty() {
+        if !eof {
+            let want = block.saturating_sub(buf.len()).max(1 << 16);
+            let got = (&mut input).take(want as u64).read_to_end(&mut buf)?;
+            eof = got == 0;
         }
-        if lines.is_empty() {
+        // The whole lines in the buffer (all of it at end of input).
+        let end = if eof {
+            buf.len()
+        } else {
+            match memchr::memrchr(b'\n', &buf) {
+                Some(i) => i + 1,
+                None => continue,
+            }
+        };
+        let mut lines: Vec<(u64, &[u8])> = Vec::new();
+        let mut start = 0;
+        let text = &buf[..end];
+        let ends = memchr::memchr_iter(b'\n', text).map(Some).chain(std::iter::once(None));
+        for e in ends {
+            let raw = match e {
+                Some(i) => &text[start..i],
+                None if start < text.len() => &text[start..],
+                None => break,
+            };
+            start = e.map_or(text.len(), |i| i + 1);
+            line_no += 1;
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            if !raw.is_empty() {
+                lines.push((line_no, raw));
+            }
+        }
+        for group in lines.chunks(rows_per_batch) {
+            let ns = sample_cols.len();
+            let parsed: Vec<io::Result<(Vec<String>, Vec<f32>)>> = group
+                .par_chunks(512)
+                .map(|part| {
+                    let mut ids = Vec::with_capacity(part.len());
+                    let mut vals = vec![0f32; part.len() * ns];
+                    for (k, (ln, raw)) in part.iter().enumerate() {
+                        ids.push(parse_matrix_line(name, *ln, raw, d, width, probe_col, &sample_cols, &names, &mut vals[k * ns..(k + 1) * ns])?);
+                    }
+                    Ok((ids, vals))
+                })
+                .collect();
+            let n = group.len();
+            let mut ids = Vec::with_capacity(n);
+            let mut cols: Vec<Vec<f32>> = vec![Vec::with_capacity(n); ns];
+            for p in parsed {
+                let (pids, vals) = p?;
+                for row in vals.chunks_exact(ns.max(1)).take(pids.len()) {
+                    for (c, v) in cols.iter_mut().zip(row) {
+                        c.push(*v);
+                    }
+                }
+                ids.extend(pids);
+            }
+            let mut arrays: Vec<ArrayRef> = vec![Arc::new(StringArray::from(ids))];
+            arrays.extend(cols.into_iter().map(|c| Arc::new(Float32Array::from(c)) as ArrayRef));
+            let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(io::Error::other)?;
+            writer.write(&batch).map_err(io::Error::other)?;
+            n_probes += n as u64;
+        }
+        buf.drain(..end);
+        if eof {
             break;
         }
-        let parsed: Vec<io::Result<(String, Vec<f32>)>> = lines
-            .par_iter()
-            .map(|(ln, raw)| parse_matrix_line(name, *ln, raw, d, width, probe_col, &sample_cols, &names))
-            .collect();
-        let n = parsed.len();
-        let mut ids = Vec::with_capacity(n);
-        let mut cols: Vec<Vec<f32>> = vec![Vec::with_capacity(n); sample_cols.len()];
-        for p in parsed {
-            let (id, vals) = p?;
-            ids.push(id);
-            for (c, v) in cols.iter_mut().zip(vals) {
-                c.push(v);
-            }
-        }
-        let mut arrays: Vec<ArrayRef> = vec![Arc::new(StringArray::from(ids))];
-        arrays.extend(cols.into_iter().map(|c| Arc::new(Float32Array::from(c)) as ArrayRef));
-        let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(io::Error::other)?;
-        writer.write(&batch).map_err(io::Error::other)?;
-        n_probes += n as u64;
     }
     writer.close().map_err(io::Error::other)?;
     Ok(ConvertSummary {
@@ -457,39 +490,42 @@ fn parse_matrix_line(
     probe_col: usize,
     sample_cols: &[usize],
     names: &[String],
-) -> io::Result<(String, Vec<f32>)> {
-    if raw.contains(&b'"') {
+    out: &mut [f32],
+) -> io::Result<String> {
+    if memchr::memchr(b'"', raw).is_some() {
         return Err(TableError::new(name, "quoted fields are not supported in a streamed matrix").at_row(line).into_io());
     }
-    let fields: Vec<&[u8]> = raw.split(|&b| b == d).collect();
-    if fields.len() != width {
-        return Err(TableError::new(name, format!("expected {width} fields as in the header, found {}", fields.len()))
-            .at_row(line)
-            .into_io());
-    }
-    let id = String::from_utf8_lossy(fields[probe_col]).into_owned();
-    let mut vals = Vec::with_capacity(sample_cols.len());
-    for &c in sample_cols {
-        let f = fields[c];
-        let v = match lexical_core::parse::<f32>(f) {
-            Ok(v) => v,
-            Err(_) => {
-                let s = String::from_utf8_lossy(f);
-                if is_na(&s) {
-                    f32::NAN
-                } else if let Some(v) = crate::table::parse_f64(&s) {
-                    v as f32
-                } else {
-                    return Err(TableError::new(name, format!("expected a number, found {s:?}"))
-                        .at_row(line)
-                        .at_column(names[c].clone())
-                        .into_io());
+    let mut id: &[u8] = b"";
+    let mut col = 0usize;
+    let mut k = 0usize;
+    for f in raw.split(|&b| b == d) {
+        if col == probe_col {
+            id = f;
+        } else if k < sample_cols.len() && sample_cols[k] == col {
+            out[k] = match lexical_core::parse::<f32>(f) {
+                Ok(v) => v,
+                Err(_) => {
+                    let s = String::from_utf8_lossy(f);
+                    if is_na(&s) {
+                        f32::NAN
+                    } else if let Some(v) = crate::table::parse_f64(&s) {
+                        v as f32
+                    } else {
+                        return Err(TableError::new(name, format!("expected a number, found {s:?}"))
+                            .at_row(line)
+                            .at_column(names[col].clone())
+                            .into_io());
+                    }
                 }
-            }
-        };
-        vals.push(v);
+            };
+            k += 1;
+        }
+        col += 1;
     }
-    Ok((id, vals))
+    if col != width {
+        return Err(TableError::new(name, format!("expected {width} fields as in the header, found {col}")).at_row(line).into_io());
+    }
+    Ok(String::from_utf8_lossy(id).into_owned())
 }
 
 #[cfg(test)]
@@ -503,6 +539,16 @@ mod tests {
         assert_eq!(ArrayVersion::detect(["cg1_TC21", "cg2_BO11"]), ArrayVersion::EpicV2);
         assert!(looks_like_probe("cg00000029"));
         assert!(!looks_like_probe("200607090061_R03C01"));
+    }
+
+    #[test]
+    fn streamed_crlf_blank_and_unterminated() {
+        let text = "ID_REF,s1,s2\r\ncg1,0.5,1\r\n\r\ncg2,NA,0.25";
+        let s = convert_to_parquet(text.as_bytes(), "x", Vec::new(), 1).unwrap();
+        assert_eq!(s.n_probes, 2);
+        assert_eq!(s.sample_ids, ["s1", "s2"]);
+        let e = convert_to_parquet("ID_REF,s1\ncg1,0.5\n\ncg2,x\n".as_bytes(), "x", Vec::new(), 8).unwrap_err();
+        assert_eq!(crate::TableError::from_io(&e).unwrap().row, Some(4));
     }
 
     #[test]

@@ -58,7 +58,7 @@ const MAX_SIDECAR: u64 = 64 << 20;
 /// assert_eq!(e, [("sub".to_string(), "01".to_string()), ("task".into(), "rest".into()), ("run".into(), "2".into())]);
 /// assert_eq!(suffix, "eeg");
 /// assert!(entities("task-rest_eeg.json").is_some());
-/// assert!(entities("README").is_none());
+/// assert!(entities("sub01_eeg.edf").is_none());
 /// ```
 pub fn entities(name: &str) -> Option<(Vec<(String, String)>, String)> {
     let stem = name.split('.').next().unwrap_or(name);

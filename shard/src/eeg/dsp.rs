@@ -362,7 +362,8 @@ impl FirFilter {
     }
 
     /// `Raw.notch_filter(freqs)` with MNE's defaults: FIR band-stop per frequency, notch width
-    /// `f/200`, transition bandwidth 1 Hz, length `ceil(3.3/0.5 · fs)` odd.
+    /// `f/200`, transition bandwidth 1 Hz: pass edges `f ± (f/400 + 0.5)`, stop edges 0.5 Hz
+    /// inside them; length `ceil(3.3/0.5 · fs)` made odd.
     pub fn mne_notch(sfreq: f64, freqs: &[f64]) -> Result<Self, String> {
         let nyq = sfreq / 2.0;
         let tb2 = 1.0 / 2.0;
@@ -372,14 +373,13 @@ impl FirFilter {
             let nw = f / 200.0;
             let low = f - nw / 2.0 - tb2; // h_freq
             let high = f + nw / 2.0 + tb2; // l_freq
-            let l_stop = high - tb2 + tb2;
-            let l_pass = high + tb2;
-            let h_stop = low + tb2 - tb2;
-            let h_pass = low - tb2;
-            if h_stop > nyq || l_pass > nyq {
+            // As MNE 1.13 designs it (checked on `_firwin_design`'s arguments): pass edges at
+            // `low`/`high`, stop edges `tb/2` inside them.
+            let (h_pass, h_stop, l_stop, l_pass) = (low, low + tb2, high - tb2, high);
+            if low >= nyq || l_pass > nyq {
                 return Err(format!("notch at {f} hz is too close to nyquist {nyq}"));
             }
-            pts.extend([(l_pass, 1.0), (l_stop, 0.0), (h_stop, 0.0), (h_pass, 1.0)]);
+            pts.extend([(h_pass, 1.0), (h_stop, 0.0), (l_stop, 0.0), (l_pass, 1.0)]);
         }
         pts.sort_by(|a, b| a.0.total_cmp(&b.0));
         let mut freq: Vec<f64> = pts.iter().map(|p| p.0).collect();
@@ -536,7 +536,7 @@ fn upfirdn(h: &[f64], x: &[f64], up: usize, down: usize) -> Vec<f64> {
         let t = j * down;
         // sum over x[i] with t - i*up in [0, nh)
         let i_max = t / up;
-        let i_min = (t + up).saturating_sub(h.len()).div_ceil(up);
+        let i_min = (t + 1).saturating_sub(h.len()).div_ceil(up);
         let mut acc = 0.0;
         for i in i_min..=i_max.min(x.len().saturating_sub(1)) {
             let k = t - i * up;
@@ -614,6 +614,15 @@ mod tests {
         assert_eq!(f.taps.len(), 2201);
         let s: f64 = f.taps.iter().sum();
         assert!(s.abs() < 1e-3, "dc gain {s}");
+    }
+
+    #[test]
+    fn notch_matches_mne() {
+        // mne.filter.create_filter(None, 200., [60.65], [59.35], l_trans_bandwidth=0.5,
+        // h_trans_bandwidth=0.5): 1321 taps, centre tap 0.9920417499046813.
+        let f = FirFilter::mne_notch(200.0, &[60.0]).unwrap();
+        assert_eq!(f.taps.len(), 1321);
+        assert!((f.taps[660] - 0.9920417499046813).abs() < 1e-12, "{}", f.taps[660]);
     }
 
     #[test]

@@ -521,7 +521,7 @@ impl Profile for EegProfile {
                     }
                 }
                 "notch" => {
-                    let freqs: Vec<f64> = self.config.notch.iter().copied().filter(|&f| f < rate / 2.0).collect();
+                    let freqs: Vec<f64> = self.config.notch.clone();
                     if !freqs.is_empty() {
                         let f = match dsp::FirFilter::mne_notch(rate, &freqs) {
                             Ok(f) => f,

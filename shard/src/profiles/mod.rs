@@ -21,8 +21,10 @@ use crate::{Error, Result, Sample};
 
 /// Reads element `i` of a little-endian array as float32.
 pub(crate) trait Elems: Sync {
-    /// Element `i` (callers keep `i < len()`).
+    /// Element `i` (callers keep `i` in range).
     fn at(&self, i: usize) -> f32;
+    /// Elements `start..start + out.len()` into `out` (the hot path: one bounds check).
+    fn load(&self, start: usize, out: &mut [f32]);
 }
 
 /// float32 little-endian bytes.
@@ -34,6 +36,13 @@ pub(crate) struct F64s<'a>(pub &'a [u8]);
 
 impl Elems for F32s<'_> {
     #[inline(always)]
+    fn load(&self, start: usize, out: &mut [f32]) {
+        let bytes = &self.0[4 * start..4 * (start + out.len())];
+        for (o, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+            *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        }
+    }
+    #[inline(always)]
     fn at(&self, i: usize) -> f32 {
         let b = &self.0[4 * i..4 * i + 4];
         f32::from_le_bytes([b[0], b[1], b[2], b[3]])
@@ -42,12 +51,26 @@ impl Elems for F32s<'_> {
 
 impl Elems for F16s<'_> {
     #[inline(always)]
+    fn load(&self, start: usize, out: &mut [f32]) {
+        let bytes = &self.0[2 * start..2 * (start + out.len())];
+        for (o, c) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+            *o = half::f16::from_bits(u16::from_le_bytes([c[0], c[1]])).to_f32();
+        }
+    }
+    #[inline(always)]
     fn at(&self, i: usize) -> f32 {
         half::f16::from_bits(u16::from_le_bytes([self.0[2 * i], self.0[2 * i + 1]])).to_f32()
     }
 }
 
 impl Elems for F64s<'_> {
+    #[inline(always)]
+    fn load(&self, start: usize, out: &mut [f32]) {
+        let bytes = &self.0[8 * start..8 * (start + out.len())];
+        for (o, c) in out.iter_mut().zip(bytes.chunks_exact(8)) {
+            *o = f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32;
+        }
+    }
     #[inline(always)]
     fn at(&self, i: usize) -> f32 {
         let b = &self.0[8 * i..8 * i + 8];

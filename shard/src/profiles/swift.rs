@@ -310,19 +310,19 @@ fn stats<E: Elems>(src: &E, rows: impl Iterator<Item = (usize, usize)> + Clone) 
     let mut sum = 0f64;
     let mut min = f32::INFINITY;
     let mut finite = true;
+    let mut buf = Vec::new();
     for (start, len) in rows.clone() {
+        buf.resize(len, 0f32);
+        src.load(start, &mut buf);
         // Per-row partial sums keep the float64 rounding error small and the loop simple.
         let mut s = 0f64;
         let mut c = 0u64;
-        for i in start..start + len {
-            let x = src.at(i);
+        for &x in &buf {
             if x != 0.0 {
                 finite &= x.is_finite();
                 s += x as f64;
                 c += 1;
-                if x < min {
-                    min = x;
-                }
+                min = min.min(x);
             }
         }
         sum += s;
@@ -337,9 +337,10 @@ fn stats<E: Elems>(src: &E, rows: impl Iterator<Item = (usize, usize)> + Clone) 
     let mean64 = sum / n as f64;
     let mut ss = 0f64;
     for (start, len) in rows {
+        buf.resize(len, 0f32);
+        src.load(start, &mut buf);
         let mut s = 0f64;
-        for i in start..start + len {
-            let x = src.at(i);
+        for &x in &buf {
             if x != 0.0 {
                 let d = x as f64 - mean64;
                 s += d * d;
@@ -392,6 +393,7 @@ impl Swift {
         let shape = [1, tg, tg, tg, w];
         let mut outs: Vec<Vec<u8>> = starts.iter().map(|_| self.dtype.start(&shape)).collect();
         let mut buf = vec![0f32; w];
+        let mut series = vec![0f32; nt];
         let mut scratch = Vec::with_capacity(w);
         let [fx, fy, fz] = plan.fits;
         for ox in 0..tg {
@@ -402,10 +404,10 @@ impl Swift {
                     let sz = fz.source(oz, nz);
                     match (sx, sy, sz) {
                         (Some(x), Some(y), Some(z)) => {
-                            let base = idx(x, y0 + y, z, 0);
+                            src.load(idx(x, y0 + y, z, 0), &mut series);
                             for (out, &s) in outs.iter_mut().zip(&starts) {
-                                for (k, b) in buf.iter_mut().enumerate() {
-                                    *b = norm(src.at(base + s + k));
+                                for (b, &v) in buf.iter_mut().zip(&series[s..s + w]) {
+                                    *b = norm(v);
                                 }
                                 self.dtype.extend(out, &buf, &mut scratch);
                             }

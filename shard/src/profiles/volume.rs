@@ -357,9 +357,9 @@ impl VolumeProfile {
                 for oz in 0..target[2] {
                     match (sx, sy, fits[2].source(oz, nz)) {
                         (Some(x), Some(y), Some(z)) => {
-                            let base = ((x * ny + y) * nz + z) * nf;
+                            src.load(((x * ny + y) * nz + z) * nf, &mut buf);
                             for (f, b) in buf.iter_mut().enumerate() {
-                                *b = map_of(f).apply(src.at(base + f));
+                                *b = map_of(f).apply(*b);
                             }
                         }
                         _ => buf.copy_from_slice(&pad),

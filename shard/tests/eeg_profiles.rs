@@ -1,0 +1,227 @@
+//! The EEG profiles against their MNE/SciPy/NumPy re-implementations (`python/eeg/reference.py`)
+//! on recordings built from the EDF fixtures, and the window/boundary rules.
+//!
+//! The Python script reads each fixture with MNE, assigns the profile's channel names to its
+//! signals (tiled when the file has fewer), and writes the canonical sample (float32 µV
+//! `signal.npy` + eeg/1 `meta.json`) and the reference windows. Every output window must equal
+//! the reference within 1e-4 of the window's peak magnitude (max |ref|), window starts and
+//! rejections must agree.
+
+#![allow(clippy::unwrap_used, clippy::print_stderr)] // test code: a panic is the failure report
+
+use std::path::Path;
+use std::process::Command;
+
+use bomdata_shard::Sample;
+use bomdata_shard::npy::{self, Dtype};
+use bomdata_shard::profile::{self, Params};
+use serde_json::{Value, json};
+
+fn f64s(bytes: &[u8]) -> (Vec<usize>, Vec<f64>) {
+    let v = npy::decode(bytes).unwrap();
+    let vals = match v.dtype {
+        Dtype::F64 => v
+            .data
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+            .collect(),
+        Dtype::F32 => v
+            .data
+            .chunks_exact(4)
+            .map(|b| f64::from(f32::from_le_bytes(b.try_into().unwrap())))
+            .collect(),
+        d => panic!("unexpected dtype {d:?}"),
+    };
+    (v.shape.clone(), vals)
+}
+
+fn canonical(dir: &Path, key: &str) -> Sample {
+    Sample::new(key)
+        .with_subject("s1")
+        .with("signal.npy", std::fs::read(dir.join("signal.npy")).unwrap())
+        .with("meta.json", std::fs::read(dir.join("meta.json")).unwrap())
+}
+
+#[test]
+fn profiles_match_python_reference() {
+    let py = bomdata_testdata::require_python();
+    let fixtures = bomdata_testdata::require_shared_fixtures();
+    let script = bomdata_testdata::workspace_root().join("python/eeg/reference.py");
+    let out = tempfile::tempdir().unwrap();
+    let run = Command::new(&py)
+        .arg(&script)
+        .arg(out.path())
+        .arg(&fixtures)
+        .output()
+        .expect("run python");
+    assert!(
+        run.status.success(),
+        "reference.py failed:\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let mut cases: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 11, "expected every case, got {}", cases.len());
+    let mut seen_profiles = std::collections::BTreeSet::new();
+    let mut total_windows = 0;
+    for dir in &cases {
+        let case = dir.file_name().unwrap().to_string_lossy().to_string();
+        let spec: Value = serde_json::from_slice(&std::fs::read(dir.join("params.json")).unwrap()).unwrap();
+        let name = spec["profile"].as_str().unwrap();
+        seen_profiles.insert(name.to_string());
+        let params: Params = spec["params"].as_object().cloned().unwrap_or_default();
+        let prof = profile::create(name, &params).unwrap();
+        let applied = prof.apply(canonical(dir, "fx_s1_eeg_000000")).unwrap();
+        let r: Value = serde_json::from_slice(&std::fs::read(dir.join("ref.json")).unwrap()).unwrap();
+        if r["rejected_recording"].as_bool() == Some(true) {
+            assert!(applied.samples.is_empty(), "{case}: reference rejects the recording");
+            assert_eq!(applied.rejected.len(), 1, "{case}: {:?}", applied.rejected);
+            eprintln!("{case}: rejected as in the reference: {}", applied.rejected[0]);
+            continue;
+        }
+        let wins = r["windows"].as_array().unwrap();
+        let kept: Vec<&Value> = wins.iter().filter(|w| !w["rejected"].as_bool().unwrap()).collect();
+        assert_eq!(applied.samples.len(), kept.len(), "{case}: window count; rejected {:?}", applied.rejected);
+        assert_eq!(
+            applied.rejected.len(),
+            wins.len() - kept.len(),
+            "{case}: rejections {:?}",
+            applied.rejected
+        );
+        let mut worst = 0f64;
+        for (s, w) in applied.samples.iter().zip(&kept) {
+            let i = w["index"].as_u64().unwrap();
+            assert_eq!(s.key, format!("fx_s1_eeg_000000_{i:06}"), "{case}");
+            let meta: Value = serde_json::from_slice(&s.member("meta.json").unwrap().data).unwrap();
+            assert_eq!(meta["start_sample"], w["start"], "{case}: window {i} start");
+            let (shape, got) = f64s(&s.member("eeg.npy").unwrap().data);
+            let (rshape, want) = f64s(&std::fs::read(dir.join(format!("win_{i:06}.npy"))).unwrap());
+            assert_eq!(shape, rshape, "{case}: window {i} shape");
+            let peak = want.iter().fold(0f64, |a, v| a.max(v.abs()));
+            let err = got.iter().zip(&want).fold(0f64, |a, (g, w)| a.max((g - w).abs()));
+            let rel = if peak > 0.0 { err / peak } else { err };
+            worst = worst.max(rel);
+            assert!(rel <= 1e-4, "{case}: window {i}: max error {err:e} vs peak {peak:e} ({rel:e} relative)");
+            assert_eq!(meta["channel_names"].as_array().unwrap().len(), shape[0]);
+            assert_eq!(meta["xyz_mm"].as_array().unwrap().len(), shape[0]);
+        }
+        total_windows += kept.len();
+        eprintln!("{case}: {} windows, {} rejected, worst relative error {worst:e}", kept.len(), applied.rejected.len());
+    }
+    for p in ["cbramod", "labram", "eegpt", "biot", "diver", "generic"] {
+        assert!(seen_profiles.contains(p), "no case for {p}");
+    }
+    assert!(total_windows > 50);
+}
+
+/// Two chunks of one recording separated by an EDF+D gap, as the ingest writes them: no window
+/// may start before its chunk or run past its end, and chunk 1's windows start at its offset.
+#[test]
+fn no_window_crosses_a_gap() {
+    let fs = 256.0;
+    let names = ["FP1", "FP2", "C3", "C4"];
+    let mk = |index: u32, offset: f64, n: usize| {
+        let mut v = Vec::with_capacity(names.len() * n);
+        for c in 0..names.len() {
+            for t in 0..n {
+                v.push(((t as f64 / fs * (3.0 + c as f64)).sin() * 20.0) as f32);
+            }
+        }
+        let meta = json!({
+            "schema": "eeg/1", "modality": "eeg", "sampling_rate": fs, "n_samples": n,
+            "channels": names.iter().map(|n| json!({"name": n, "original_name": n, "type": "eeg", "unit": "uV", "xyz_mm": [null, null, null]})).collect::<Vec<_>>(),
+            "reference": {"kind": "unknown"},
+            "chunk": {"index": index, "count": 2, "offset_s": offset, "duration_s": n as f64 / fs},
+            "annotations": [], "provenance": null,
+        });
+        Sample::new(format!("r_s1_eeg_{index:06}"))
+            .with("signal.npy", npy::encode_f32(&[names.len(), n], &v))
+            .with("meta.json", serde_json::to_vec(&meta).unwrap())
+    };
+    // chunk 0: 0..7.3 s, gap, chunk 1: 12.0..21.1 s
+    let chunks = [(0u32, 0.0, (7.3 * fs) as usize), (1u32, 12.0, (9.1 * fs) as usize)];
+    for name in ["generic", "cbramod", "eegpt", "labram", "diver"] {
+        let mut params = Params::new();
+        params.insert("window_s".into(), json!(2.0));
+        params.insert("stride_s".into(), json!(1.0));
+        params.insert("min_duration_s".into(), json!(0.0));
+        params.insert("trim_start_s".into(), json!(0.0));
+        params.insert("trim_end_s".into(), json!(0.0));
+        params.insert("missing".into(), json!("zero"));
+        if name == "eegpt" || name == "diver" {
+            params.insert("patch_len".into(), json!(0));
+        }
+        let prof = profile::create(name, &params).unwrap();
+        for &(index, offset, n) in &chunks {
+            let applied = prof.apply(mk(index, offset, n)).unwrap();
+            let dur = n as f64 / fs;
+            assert!(!applied.samples.is_empty(), "{name}: {:?}", applied.rejected);
+            for s in &applied.samples {
+                let meta: Value = serde_json::from_slice(&s.member("meta.json").unwrap().data).unwrap();
+                let start = meta["start_s"].as_f64().unwrap();
+                let rate = meta["sampling_rate"].as_f64().unwrap();
+                assert_eq!(meta["chunk_index"], json!(index));
+                assert!(start >= offset - 1e-9, "{name}: window starts before its chunk");
+                assert!(start + 2.0 <= offset + dur + 1e-9, "{name}: window at {start} s crosses the chunk end {}", offset + dur);
+                let (shape, _) = f64s(&s.member("eeg.npy").unwrap().data);
+                assert_eq!(shape[1..].iter().product::<usize>(), (2.0 * rate) as usize);
+            }
+            // floor((dur - 2) / 1) + 1 windows, never one across the gap
+            assert_eq!(applied.samples.len(), ((dur - 2.0).floor() as usize) + 1, "{name}");
+        }
+    }
+}
+
+#[test]
+fn missing_channel_policies() {
+    let fs = 200.0;
+    let present = ["FP1", "FP2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8", "T7", "T8", "P7", "P8", "FZ", "CZ"]; // no PZ
+    let n = 2000;
+    let v: Vec<f32> = (0..present.len() * n).map(|i| (i % 97) as f32).collect();
+    let meta = json!({
+        "schema": "eeg/1", "modality": "eeg", "sampling_rate": fs, "n_samples": n,
+        "channels": present.iter().map(|n| json!({"name": n, "original_name": n, "type": "eeg", "unit": "uV", "xyz_mm": [null, null, null]})).collect::<Vec<_>>(),
+        "reference": {"kind": "average"},
+        "chunk": {"index": 0, "count": 1, "offset_s": 0.0, "duration_s": 10.0},
+        "annotations": [], "provenance": null,
+    });
+    let s = Sample::new("m_s1_eeg_000000")
+        .with("signal.npy", npy::encode_f32(&[present.len(), n], &v))
+        .with("meta.json", serde_json::to_vec(&meta).unwrap());
+    let base = |missing: &str| {
+        let mut p = Params::new();
+        for (k, v) in [("steps", json!("")), ("missing", json!(missing)), ("min_duration_s", json!(0)), ("trim_start_s", json!(0)), ("trim_end_s", json!(0)), ("window_s", json!(10)), ("stride_s", json!(10)), ("reject_abs_uv", json!(null))] {
+            p.insert(k.into(), v);
+        }
+        p
+    };
+    let skip = profile::create("cbramod", &base("skip")).unwrap().apply(s.clone()).unwrap();
+    assert!(skip.samples.is_empty());
+    assert!(skip.rejected[0].contains("PZ"), "{:?}", skip.rejected);
+    let zero = profile::create("cbramod", &base("zero")).unwrap().apply(s.clone()).unwrap();
+    let meta: Value = serde_json::from_slice(&zero.samples[0].member("meta.json").unwrap().data).unwrap();
+    assert_eq!(meta["channel_mask"][18], json!(false));
+    assert_eq!(meta["channel_names"][12], json!("T3"), "T7 feeds CBraMod's T3 row");
+    let (_, x) = f64s(&zero.samples[0].member("eeg.npy").unwrap().data);
+    assert!(x[18 * n..19 * n].iter().all(|v| *v == 0.0));
+    let interp = profile::create("cbramod", &base("interpolate")).unwrap().apply(s.clone()).unwrap();
+    let (_, y) = f64s(&interp.samples[0].member("eeg.npy").unwrap().data);
+    assert!(y[18 * n..19 * n].iter().any(|v| *v != 0.0));
+    let meta: Value = serde_json::from_slice(&interp.samples[0].member("meta.json").unwrap().data).unwrap();
+    assert!(meta["channel_sources"][18].as_str().unwrap().starts_with("interpolated from"));
+    // bipolar TCP from unipolar channels: FP1-F7 = FP1 - F7
+    let mut p = base("zero");
+    p.insert("percentile".into(), json!(null));
+    p.insert("unit".into(), json!("uV"));
+    let b = profile::create("biot", &p).unwrap().apply(s).unwrap();
+    let (shape, z) = f64s(&b.samples[0].member("eeg.npy").unwrap().data);
+    assert_eq!(shape, vec![16, 2000]);
+    let fp1 = &v[0..n];
+    let f7 = &v[10 * n..11 * n];
+    for t in 0..n {
+        assert_eq!(z[t], f64::from(fp1[t] - f7[t]));
+    }
+}
