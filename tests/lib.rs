@@ -38,7 +38,9 @@ pub fn cmd() -> Command {
 
 /// Runs a command and returns its output, with stderr echoed on failure to help debugging.
 pub fn run(mut c: Command) -> Output {
-    let out = c.output().unwrap_or_else(|e| panic!("cannot run {c:?}: {e}"));
+    let out = c
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {c:?}: {e}"));
     if !out.status.success() {
         eprintln!("stderr of {c:?}:\n{}", String::from_utf8_lossy(&out.stderr));
     }
@@ -47,7 +49,9 @@ pub fn run(mut c: Command) -> Output {
 
 /// The example BIDS tree shipped in the repository.
 pub fn example_bids() -> PathBuf {
-    bomdata_testdata::workspace_root().join("examples").join("bids-mini")
+    bomdata_testdata::workspace_root()
+        .join("examples")
+        .join("bids-mini")
 }
 
 /// Every file under `dir` (relative path → bytes), skipping the runtime's `.ingest` state.
@@ -59,7 +63,11 @@ pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
         };
         for e in rd.flatten() {
             let p = e.path();
-            let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().to_string();
+            let rel = p
+                .strip_prefix(root)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .to_string();
             if rel.starts_with(".ingest") {
                 continue;
             }
@@ -77,7 +85,10 @@ pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
 /// Copies a folder recursively.
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{}: {e}", to.display()));
-    for e in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())).flatten() {
+    for e in std::fs::read_dir(from)
+        .unwrap_or_else(|e| panic!("{}: {e}", from.display()))
+        .flatten()
+    {
         let p = e.path();
         let q = to.join(e.file_name());
         if p.is_dir() {

@@ -6,8 +6,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bomdata_ingest::run::{Observer, UnitOutcome};
 use bomdata_ingest::Unit;
+use bomdata_ingest::run::{Observer, UnitOutcome};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// How progress is shown.
@@ -88,7 +88,8 @@ impl Progress {
 impl Observer for Progress {
     fn planned(&self, units: &[Unit]) {
         let bytes: u64 = units.iter().map(|u| u.bytes).sum();
-        self.total_units.store(units.len() as u64, Ordering::Relaxed);
+        self.total_units
+            .store(units.len() as u64, Ordering::Relaxed);
         self.total_bytes.store(bytes, Ordering::Relaxed);
         if let Some(b) = &self.bar {
             b.set_length(bytes);

@@ -26,7 +26,9 @@ pub enum Error {
     #[error("registry: {0}")]
     Registry(String),
     /// No pseudonymisation key was given.
-    #[error("no pseudonymisation key: give --key-file or BOMDATA_KEY, or --allow-unkeyed for public data")]
+    #[error(
+        "no pseudonymisation key: give --key-file or BOMDATA_KEY, or --allow-unkeyed for public data"
+    )]
     NoKey,
     /// Writing the dataset failed.
     #[error("writing dataset")]

@@ -80,7 +80,12 @@ impl Registry {
             toml::from_str(text).map_err(|e| Error::Registry(e.to_string()))?;
         let mut order: Vec<(usize, String)> = map
             .keys()
-            .map(|k| (text.find(&format!("\n[{k}]")).unwrap_or(usize::MAX), k.clone()))
+            .map(|k| {
+                (
+                    text.find(&format!("\n[{k}]")).unwrap_or(usize::MAX),
+                    k.clone(),
+                )
+            })
             .collect();
         order.sort();
         let mut map = map;
@@ -137,10 +142,13 @@ impl Registry {
                 }
             }
             if !matchers.is_empty() && evidence.len() == matchers.len() {
-                found.push((order, Detection {
-                    source: e.id.clone(),
-                    evidence,
-                }));
+                found.push((
+                    order,
+                    Detection {
+                        source: e.id.clone(),
+                        evidence,
+                    },
+                ));
             }
         }
         found.sort_by_key(|(order, d)| (std::cmp::Reverse(d.evidence.len()), *order));

@@ -22,9 +22,9 @@ use std::path::{Path, PathBuf};
 use bomdata_schemas::manifest::{Counts, DatasetKind, Manifest, ShardEntry};
 use bomdata_schemas::report::{Outcome, ReportEntry};
 use bomdata_schemas::subjects::SubjectRow;
+use bomdata_shard::Sample;
 use bomdata_shard::dataset;
 use bomdata_shard::writer::{ShardWriter, WriterOptions};
-use bomdata_shard::Sample;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -161,7 +161,11 @@ pub fn plan(source: &dyn Source, root: &Path) -> Result<Vec<Unit>> {
     units.sort_by(|a, b| a.id.cmp(&b.id));
     for w in units.windows(2) {
         if w[0].id == w[1].id {
-            return Err(Error::Other(format!("adapter {} planned unit {} twice", source.name(), w[0].id)));
+            return Err(Error::Other(format!(
+                "adapter {} planned unit {} twice",
+                source.name(),
+                w[0].id
+            )));
         }
     }
     Ok(units)
@@ -170,7 +174,10 @@ pub fn plan(source: &dyn Source, root: &Path) -> Result<Vec<Unit>> {
 /// Runs (or resumes) an ingest.
 pub fn run(opts: &RunOptions, source: &dyn Source, observer: &dyn Observer) -> Result<Summary> {
     if opts.world == 0 || opts.rank >= opts.world {
-        return Err(Error::Other(format!("rank {} is not below world size {}", opts.rank, opts.world)));
+        return Err(Error::Other(format!(
+            "rank {} is not below world size {}",
+            opts.rank, opts.world
+        )));
     }
     let units = plan(source, &opts.root)?;
     let units_dir = state(&opts.out).join("units");
@@ -232,12 +239,15 @@ pub fn run(opts: &RunOptions, source: &dyn Source, observer: &dyn Observer) -> R
 fn run_unit(opts: &RunOptions, source: &dyn Source, unit: &Unit) -> UnitOutcome {
     let hash = unit_hash(&unit.id);
     let rec_path = record_path(&opts.out, &hash);
-    if let Ok(rec) = dataset::read_json::<UnitRecord>(&rec_path) {
-        if rec.ok && rec.id == unit.id {
-            return UnitOutcome::AlreadyDone;
-        }
+    if let Ok(rec) = dataset::read_json::<UnitRecord>(&rec_path)
+        && rec.ok
+        && rec.id == unit.id
+    {
+        return UnitOutcome::AlreadyDone;
     }
-    let record = match std::panic::catch_unwind(AssertUnwindSafe(|| convert_unit(opts, source, unit, &hash))) {
+    let record = match std::panic::catch_unwind(AssertUnwindSafe(|| {
+        convert_unit(opts, source, unit, &hash)
+    })) {
         Ok(Ok(rec)) => rec,
         Ok(Err(e)) => failed_record(unit, crate::error::chain(&e)),
         Err(p) => {
@@ -254,7 +264,13 @@ fn run_unit(opts: &RunOptions, source: &dyn Source, unit: &Unit) -> UnitOutcome 
             samples: record.samples,
         }
     } else {
-        UnitOutcome::Failed(record.report.first().map(|r| r.reason.clone()).unwrap_or_default())
+        UnitOutcome::Failed(
+            record
+                .report
+                .first()
+                .map(|r| r.reason.clone())
+                .unwrap_or_default(),
+        )
     };
     if let Err(e) = dataset::write_json_atomic(&rec_path, &record) {
         return UnitOutcome::Failed(format!("cannot record unit: {}", crate::error::chain(&e)));
@@ -331,7 +347,12 @@ impl SampleSink for UnitSink<'_> {
     }
 }
 
-fn convert_unit(opts: &RunOptions, source: &dyn Source, unit: &Unit, hash: &str) -> Result<UnitRecord> {
+fn convert_unit(
+    opts: &RunOptions,
+    source: &dyn Source,
+    unit: &Unit,
+    hash: &str,
+) -> Result<UnitRecord> {
     let writer_opts = WriterOptions {
         defer_commit: true,
         split: None,

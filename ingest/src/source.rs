@@ -49,7 +49,8 @@ pub struct UnitContext<'a> {
 impl UnitContext<'_> {
     /// The pseudonym of an original subject ID.
     pub fn pseudonym(&self, subject: &str) -> String {
-        self.pseudonymizer.pseudonym(self.subject_namespace, subject)
+        self.pseudonymizer
+            .pseudonym(self.subject_namespace, subject)
     }
 
     /// The absolute path of a unit input.

@@ -33,17 +33,21 @@
 //! whole batches and the consumer takes them in sequence. Orders use a built-in SplitMix64
 //! generator so a saved `(seed, epoch, position)` means the same samples across versions.
 //!
-//! Not supported: whole-shard compressed (`.tar.zst`) datasets (no random access), object
-//! stores (local paths only for now), variable-shape arrays within one batch field (use
+//! Not supported: whole-shard compressed (`.tar.zst`) datasets (no random access), reading
+//! object stores in place (feature `object-store` copies the selected shards into a bounded
+//! local cache first, see `remote`), variable-shape arrays within one batch field (use
 //! [`Dataset::npy`] for zero-copy per-sample views instead).
 //!
-//! Features: `tch` turns batches into `tch::Tensor`s (see `tensor` module).
+//! Features: `tch` turns batches into `tch::Tensor`s (see `tensor` module); `object-store`
+//! opens datasets in object stores through a local cache (see `remote` module).
 
 pub mod dataset;
 pub mod error;
 pub mod loader;
 pub mod partition;
 pub mod plan;
+#[cfg(feature = "object-store")]
+pub mod remote;
 pub mod rng;
 pub mod state;
 #[cfg(feature = "tch")]

@@ -229,3 +229,61 @@ fn resume_mid_epoch_on_real_shards() {
     }
     assert_eq!(got, full);
 }
+
+#[cfg(feature = "object-store")]
+#[test]
+fn object_store_through_bounded_cache() {
+    use bomdata_loader::remote::{Cache, open_cached};
+    use object_store::{ObjectStoreExt, PutPayload, memory::InMemory, path::Path as StorePath};
+    let dir = tempfile::tempdir().unwrap();
+    write_dataset(dir.path(), 20, "eeg", Compression::None);
+    let store = InMemory::new();
+    for e in walk(dir.path()) {
+        let rel = e.strip_prefix(dir.path()).unwrap().to_string_lossy().to_string();
+        let data = std::fs::read(&e).unwrap();
+        futures::executor::block_on(store.put(
+            &StorePath::from(format!("bucket/ds1/{rel}")),
+            PutPayload::from(data),
+        ))
+        .unwrap();
+    }
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Cache {
+        dir: cache_dir.path().to_path_buf(),
+        max_bytes: 1 << 30,
+    };
+    let ds = open_cached(&store, "bucket/ds1", &cache, |s| s.split.as_deref() == Some("train"))
+        .unwrap();
+    assert_eq!(ds.len(), 15);
+    let mut l = loader(ds, 4, 2, ReadMode::Pread);
+    let mut n = 0;
+    for b in l.epoch() {
+        let b = b.unwrap();
+        let x = b.field("x.npy").unwrap();
+        let meta = b.field("meta.json").unwrap();
+        for r in 0..b.rows() {
+            assert_eq!(f32s(x.row(r)), values(index_of(meta.row(r))));
+            n += 1;
+        }
+    }
+    assert_eq!(n, 15);
+    // a budget smaller than the selection is refused
+    let small = Cache {
+        dir: cache_dir.path().to_path_buf(),
+        max_bytes: 1000,
+    };
+    assert!(open_cached(&store, "bucket/ds1", &small, |_| true).is_err());
+}
+
+#[cfg(feature = "object-store")]
+fn walk(d: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(d).unwrap().flatten() {
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}

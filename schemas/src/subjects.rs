@@ -5,7 +5,14 @@ use serde::{Deserialize, Serialize};
 use crate::Modality;
 
 /// Column names of `subjects.parquet`, in order.
-pub const COLUMNS: [&str; 6] = ["subject", "source", "session", "modalities", "n_samples", "split"];
+pub const COLUMNS: [&str; 6] = [
+    "subject",
+    "source",
+    "session",
+    "modalities",
+    "n_samples",
+    "split",
+];
 
 /// One row of the subjects table.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -178,7 +178,12 @@ pub(crate) fn write_report(out: &Path, report: &[ReportEntry]) -> Result<()> {
 }
 
 /// Builds training shards from a canonical dataset. Returns the written manifest.
-pub fn build(input: &Path, out: &Path, profile: &dyn Profile, opts: &BuildOptions) -> Result<Manifest> {
+pub fn build(
+    input: &Path,
+    out: &Path,
+    profile: &dyn Profile,
+    opts: &BuildOptions,
+) -> Result<Manifest> {
     let Planned {
         manifest,
         mut by_split,
@@ -282,8 +287,11 @@ pub(crate) fn load(loc: &Located) -> Result<Sample> {
     // Whole-shard zstd: stream to the sample (slow path; canonical data is normally plain).
     let f = std::fs::File::open(&loc.shard).map_err(|e| Error::io(&loc.shard, e))?;
     let mut d = zstd::stream::read::Decoder::new(f).map_err(|e| Error::io(&loc.shard, e))?;
-    std::io::copy(&mut std::io::Read::take(&mut d, loc.entry.offset), &mut std::io::sink())
-        .map_err(|e| Error::io(&loc.shard, e))?;
+    std::io::copy(
+        &mut std::io::Read::take(&mut d, loc.entry.offset),
+        &mut std::io::sink(),
+    )
+    .map_err(|e| Error::io(&loc.shard, e))?;
     let mut buf = vec![0u8; loc.entry.size as usize];
     std::io::Read::read_exact(&mut d, &mut buf).map_err(|e| Error::io(&loc.shard, e))?;
     reader::sample_from_slice(&loc.shard, &loc.entry, &buf)

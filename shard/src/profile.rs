@@ -99,7 +99,9 @@ pub fn create(name: &str, params: &Params) -> Result<Box<dyn Profile>> {
         #[cfg(feature = "build")]
         "swift" => Ok(Box::new(crate::profiles::swift::Swift::new(params)?)),
         #[cfg(feature = "build")]
-        "volume" => Ok(Box::new(crate::profiles::volume::VolumeProfile::new(params)?)),
+        "volume" => Ok(Box::new(crate::profiles::volume::VolumeProfile::new(
+            params,
+        )?)),
         #[cfg(feature = "build")]
         "cbramod" | "labram" | "eegpt" | "biot" | "diver" | "generic" => {
             Ok(Box::new(crate::eeg::EegProfile::new(name, params)?))

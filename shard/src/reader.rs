@@ -58,7 +58,10 @@ impl ShardReader {
         };
         self.next += 1;
         if s.offset < self.pos {
-            return Err(Error::corrupt(&self.path, "index offsets are not increasing"));
+            return Err(Error::corrupt(
+                &self.path,
+                "index offsets are not increasing",
+            ));
         }
         let skip = s.offset - self.pos;
         std::io::copy(&mut (&mut self.inner).take(skip), &mut std::io::sink())
@@ -93,11 +96,10 @@ fn sample_from_bytes(path: &Path, s: &IndexSample, buf: &[u8], decode: bool) -> 
     let mut sample = Sample::new(s.key.clone());
     sample.subject = s.subject.clone();
     for m in &s.members {
-        let start = m
-            .offset
-            .checked_sub(s.offset)
-            .ok_or_else(|| Error::corrupt(path, format!("member {} before its sample", m.name)))?
-            as usize;
+        let start =
+            m.offset.checked_sub(s.offset).ok_or_else(|| {
+                Error::corrupt(path, format!("member {} before its sample", m.name))
+            })? as usize;
         let end = start + m.size as usize;
         let data = buf.get(start..end).ok_or_else(|| {
             Error::corrupt(path, format!("member {}.{} past its sample", s.key, m.name))

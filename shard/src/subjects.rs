@@ -59,7 +59,9 @@ pub fn write(dir: &Path, rows: &[SubjectRow]) -> Result<TableEntry> {
             col(&|r| &r.source),
             col(&|r| &r.session),
             Arc::new(mods.finish()),
-            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.n_samples))),
+            Arc::new(UInt64Array::from_iter_values(
+                rows.iter().map(|r| r.n_samples),
+            )),
             col(&|r| &r.split),
         ],
     )
@@ -101,7 +103,8 @@ pub fn read(dir: &Path) -> Result<Vec<SubjectRow>> {
                 .cloned()
                 .ok_or_else(|| bad(&format!("column {name} missing or not text")))
         };
-        let (subject, source, session, split) = (s("subject")?, s("source")?, s("session")?, s("split")?);
+        let (subject, source, session, split) =
+            (s("subject")?, s("source")?, s("session")?, s("split")?);
         let mods = batch
             .column_by_name("modalities")
             .and_then(|c| c.as_any().downcast_ref::<ListArray>())
@@ -120,11 +123,7 @@ pub fn read(dir: &Path) -> Result<Vec<SubjectRow>> {
                 .ok_or_else(|| bad(&"modalities is not a list of text"))?;
             let mut modalities = Vec::new();
             for j in 0..list.len() {
-                modalities.push(
-                    list.value(j)
-                        .parse::<Modality>()
-                        .map_err(|e| bad(&e))?,
-                );
+                modalities.push(list.value(j).parse::<Modality>().map_err(|e| bad(&e))?);
             }
             rows.push(SubjectRow {
                 subject: subject.value(i).to_string(),

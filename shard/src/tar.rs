@@ -109,7 +109,8 @@ pub fn entries(buf: &[u8]) -> Result<Vec<Entry>, String> {
         if h.iter().all(|&b| b == 0) {
             return Ok(out);
         }
-        let stored: u32 = parse_octal(&h[148..156]).ok_or(format!("bad checksum field at {pos}"))? as u32;
+        let stored: u32 =
+            parse_octal(&h[148..156]).ok_or(format!("bad checksum field at {pos}"))? as u32;
         let mut sum: u32 = h.iter().map(|&b| b as u32).sum();
         sum = sum - h[148..156].iter().map(|&b| b as u32).sum::<u32>() + 8 * b' ' as u32;
         if sum != stored {

@@ -183,18 +183,33 @@ pub fn read_sequence(sample: &Sample) -> Result<PackedSequence> {
         Dtype::U8 => TokenDtype::U8,
         Dtype::U16 => TokenDtype::U16,
         Dtype::U32 => TokenDtype::U32,
-        d => return Err(Error::Npy(format!("input_ids: {} is not u8/u16/u32", d.name()))),
+        d => {
+            return Err(Error::Npy(format!(
+                "input_ids: {} is not u8/u16/u32",
+                d.name()
+            )));
+        }
     };
-    let ids = dtype.from_le_bytes(ids.data).map_err(tok_err("input_ids"))?;
+    let ids = dtype
+        .from_le_bytes(ids.data)
+        .map_err(tok_err("input_ids"))?;
     let offs = npy::decode(&get(DOC_OFFSETS)?.data)?;
     if offs.dtype != Dtype::U32 {
-        return Err(Error::Npy(format!("doc_offsets: {} is not uint32", offs.dtype.name())));
+        return Err(Error::Npy(format!(
+            "doc_offsets: {} is not uint32",
+            offs.dtype.name()
+        )));
     }
-    let doc_offsets = TokenDtype::U32.from_le_bytes(offs.data).map_err(tok_err("doc_offsets"))?;
+    let doc_offsets = TokenDtype::U32
+        .from_le_bytes(offs.data)
+        .map_err(tok_err("doc_offsets"))?;
     let meta: SequenceMeta = serde_json::from_slice(&get("meta.json")?.data)
         .map_err(|e| Error::Npy(format!("{}.meta.json: {e}", sample.key)))?;
     let n = ids.len() as u32;
-    if doc_offsets.len() < 2 || doc_offsets.windows(2).any(|w| w[0] > w[1]) || doc_offsets[doc_offsets.len() - 1] > n {
+    if doc_offsets.len() < 2
+        || doc_offsets.windows(2).any(|w| w[0] > w[1])
+        || doc_offsets[doc_offsets.len() - 1] > n
+    {
         return Err(Error::Npy(format!(
             "{}.doc_offsets: boundaries are not increasing within 0..={n}",
             sample.key
@@ -239,16 +254,24 @@ enum Doc {
 fn tokenize(loc: &Located, tok: &dyn Tokenizer, field: Option<&str>) -> Result<Doc> {
     let sample = build::load(loc)?;
     let Some(m) = pick_member(&sample, field)? else {
-        let want = field.map_or_else(|| "a text member (seq.txt, seq.npy, *.txt)".to_string(), |f| format!("member {f:?}"));
+        let want = field.map_or_else(
+            || "a text member (seq.txt, seq.npy, *.txt)".to_string(),
+            |f| format!("member {f:?}"),
+        );
         return Ok(Doc::Skipped {
             key: sample.key,
             reason: format!("no {want}"),
         });
     };
     let bytes = member_bytes(m)?;
-    let ids = tok
-        .encode(&bytes)
-        .map_err(|e| Error::Encode(format!("tokenizing {}.{}: {}", sample.key, m.name, chain(&e))))?;
+    let ids = tok.encode(&bytes).map_err(|e| {
+        Error::Encode(format!(
+            "tokenizing {}.{}: {}",
+            sample.key,
+            m.name,
+            chain(&e)
+        ))
+    })?;
     Ok(Doc::Ids {
         key: sample.key,
         subject: sample.subject,
@@ -295,7 +318,10 @@ impl Emitter<'_> {
         }
         let n_tokens = seq.n_tokens() as u64;
         self.stored += n_tokens;
-        let bytes = self.dtype.to_le_bytes(&seq.ids).map_err(tok_err("input_ids"))?;
+        let bytes = self
+            .dtype
+            .to_le_bytes(&seq.ids)
+            .map_err(tok_err("input_ids"))?;
         let npy_dtype = match self.dtype {
             TokenDtype::U8 => Dtype::U8,
             TokenDtype::U16 => Dtype::U16,
@@ -312,8 +338,14 @@ impl Emitter<'_> {
         let key = format!("{}_{}_{:08}", self.name, self.split, self.index);
         self.index += 1;
         let mut s = Sample::new(key)
-            .with(INPUT_IDS, npy::encode_raw(npy_dtype, &[seq.ids.len()], &bytes)?)
-            .with(DOC_OFFSETS, npy::encode_u32(&[seq.doc_offsets.len()], &seq.doc_offsets));
+            .with(
+                INPUT_IDS,
+                npy::encode_raw(npy_dtype, &[seq.ids.len()], &bytes)?,
+            )
+            .with(
+                DOC_OFFSETS,
+                npy::encode_u32(&[seq.doc_offsets.len()], &seq.doc_offsets),
+            );
         s.push_json("meta", &meta)?;
         // The subject is recorded only when every segment has the same one.
         if subjects.len() == 1 {
@@ -324,10 +356,24 @@ impl Emitter<'_> {
 }
 
 /// Builds token shards from a canonical dataset. See the module docs.
-pub fn build_tokens(input: &Path, out: &Path, tok_opts: &TokenOptions, opts: &BuildOptions) -> Result<TokenSummary> {
-    let cfg_err = |e: bomdata_tokenizers::Error| Error::Encode(format!("tokenizer {}: {}", tok_opts.tokenizer_id, chain(&e)));
+pub fn build_tokens(
+    input: &Path,
+    out: &Path,
+    tok_opts: &TokenOptions,
+    opts: &BuildOptions,
+) -> Result<TokenSummary> {
+    let cfg_err = |e: bomdata_tokenizers::Error| {
+        Error::Encode(format!(
+            "tokenizer {}: {}",
+            tok_opts.tokenizer_id,
+            chain(&e)
+        ))
+    };
     let tok = tok_opts.tokenizer.build().map_err(cfg_err)?;
-    let pad_id = match tok_opts.pad_id.or_else(|| tok.special_id(SpecialToken::Pad)) {
+    let pad_id = match tok_opts
+        .pad_id
+        .or_else(|| tok.special_id(SpecialToken::Pad))
+    {
         Some(p) => p,
         None => {
             return Err(Error::Encode(format!(
@@ -388,8 +434,12 @@ pub fn build_tokens(input: &Path, out: &Path, tok_opts: &TokenOptions, opts: &Bu
         let mut seqs = Vec::new();
         let batch = (opts.jobs.max(1) * 32).max(32);
         for chunk in list.chunks(batch) {
-            let docs: Vec<Result<Doc>> =
-                pool.install(|| chunk.par_iter().map(|loc| tokenize(loc, tok.as_ref(), field)).collect());
+            let docs: Vec<Result<Doc>> = pool.install(|| {
+                chunk
+                    .par_iter()
+                    .map(|loc| tokenize(loc, tok.as_ref(), field))
+                    .collect()
+            });
             for d in docs {
                 let (key, subject, ids) = match d? {
                     Doc::Ids { key, subject, ids } => (key, subject, ids),
@@ -424,7 +474,9 @@ pub fn build_tokens(input: &Path, out: &Path, tok_opts: &TokenOptions, opts: &Bu
         shards.extend(em.writer.finish()?);
     }
     if tok_opts.overflow == Overflow::Split && stored != tokens {
-        return Err(Error::Encode(format!("token count mismatch: {tokens} tokenized, {stored} stored")));
+        return Err(Error::Encode(format!(
+            "token count mismatch: {tokens} tokenized, {stored} stored"
+        )));
     }
 
     // Tokenizer files, then tables and report; the manifest last.
@@ -439,7 +491,10 @@ pub fn build_tokens(input: &Path, out: &Path, tok_opts: &TokenOptions, opts: &Bu
     let tables = build::write_subjects(input, out, &subject_split, opts.seed, &opts.fractions)?;
     build::write_report(out, &report)?;
 
-    let mut reference = tok_opts.tokenizer.reference(&tok_opts.tokenizer_id).map_err(cfg_err)?;
+    let mut reference = tok_opts
+        .tokenizer
+        .reference(&tok_opts.tokenizer_id)
+        .map_err(cfg_err)?;
     if let serde_json::Value::Object(m) = &mut reference {
         m.insert("vocab_size".into(), tok.vocab_size().into());
         m.insert("dtype".into(), dtype.name().into());
@@ -513,7 +568,10 @@ mod tests {
         assert_eq!(document(&t, None).unwrap().unwrap().as_ref(), b"hi");
         let two = t.clone().with("other.txt", b"x".to_vec());
         assert!(document(&two, None).is_err());
-        assert_eq!(document(&two, Some("other")).unwrap().unwrap().as_ref(), b"x");
+        assert_eq!(
+            document(&two, Some("other")).unwrap().unwrap().as_ref(),
+            b"x"
+        );
         let f = Sample::new("k").with("seq.npy", npy::encode_f32(&[1], &[1.0]));
         assert!(document(&f, None).is_err());
     }

@@ -161,7 +161,10 @@ fn locate(dir: &Path, entry: &ShardEntry) -> Result<Vec<Problem>> {
                     "member data checksum mismatch".into(),
                 ));
             }
-            if buf[data_end as usize..pad_end as usize].iter().any(|&b| b != 0) {
+            if buf[data_end as usize..pad_end as usize]
+                .iter()
+                .any(|&b| b != 0)
+            {
                 problems.push(problem(
                     Some(&s.key),
                     Some("padding"),
@@ -174,7 +177,11 @@ fn locate(dir: &Path, entry: &ShardEntry) -> Result<Vec<Problem>> {
     }
     let tail = &buf[(expected_pos.min(len)) as usize..];
     if tail != &tar::END[..] {
-        problems.push(problem(None, None, "end-of-archive marker is damaged".into()));
+        problems.push(problem(
+            None,
+            None,
+            "end-of-archive marker is damaged".into(),
+        ));
     }
     Ok(problems)
 }

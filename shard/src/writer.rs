@@ -159,7 +159,11 @@ impl ShardWriter {
             .iter()
             .map(|m| {
                 let name_len = sample.key.len() + 1 + m.name.len();
-                let hdr = if name_len > 100 { 3 * tar::BLOCK } else { tar::BLOCK };
+                let hdr = if name_len > 100 {
+                    3 * tar::BLOCK
+                } else {
+                    tar::BLOCK
+                };
                 hdr + m.data.len() as u64 + tar::padding(m.data.len() as u64)
             })
             .sum()
@@ -285,8 +289,7 @@ impl ShardWriter {
         let index_name = format!("{}.idx.json", o.name);
         let index_path = self.dir.join(&index_name);
         let index_tmp = dataset::temp_path(&index_path);
-        let mut data =
-            serde_json::to_vec(&o.index).map_err(|e| Error::Encode(e.to_string()))?;
+        let mut data = serde_json::to_vec(&o.index).map_err(|e| Error::Encode(e.to_string()))?;
         data.push(b'\n');
         {
             let mut f = File::create(&index_tmp).map_err(|e| Error::io(&index_tmp, e))?;

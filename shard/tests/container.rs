@@ -82,7 +82,11 @@ fn roll_over_by_bytes() {
 
 #[test]
 fn every_compression_reads_back() {
-    for c in [Compression::None, Compression::Member(3), Compression::Shard(3)] {
+    for c in [
+        Compression::None,
+        Compression::Member(3),
+        Compression::Shard(3),
+    ] {
         let d = tempfile::tempdir().unwrap();
         let m = write(
             d.path(),

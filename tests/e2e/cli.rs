@@ -4,12 +4,17 @@ use bomdata_tests::{cmd, run};
 
 #[test]
 fn every_subcommand_has_help() {
-    for sub in ["ingest", "shard", "probe", "verify", "inspect", "sources", "merge", "profiles"] {
+    for sub in [
+        "ingest", "shard", "probe", "verify", "inspect", "sources", "merge", "profiles",
+    ] {
         let mut c = cmd();
         c.args([sub, "--help"]);
         let o = run(c);
         assert!(o.status.success(), "{sub} --help");
-        assert!(String::from_utf8_lossy(&o.stdout).contains("Usage"), "{sub}");
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("Usage"),
+            "{sub}"
+        );
     }
 }
 
@@ -22,8 +27,14 @@ fn sources_lists_every_registry_entry_with_status() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let list = v.as_array().unwrap();
     assert!(list.len() >= 37);
-    assert!(list.iter().all(|e| ["supported", "planned"].contains(&e["status"].as_str().unwrap())));
-    assert!(list.iter().any(|e| e["id"] == "openneuro" && e["status"] == "supported"));
+    assert!(
+        list.iter()
+            .all(|e| ["supported", "planned"].contains(&e["status"].as_str().unwrap()))
+    );
+    assert!(
+        list.iter()
+            .any(|e| e["id"] == "openneuro" && e["status"] == "supported")
+    );
 }
 
 #[test]
@@ -37,12 +48,22 @@ fn probe_refusal_is_json_with_exit_1() {
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["error"]["kind"].is_string());
-    assert!(v["error"]["message"].as_str().unwrap().contains("nothing.xyz"));
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nothing.xyz")
+    );
 }
 
 #[test]
 fn bad_arguments_exit_2() {
     let mut c = cmd();
-    c.args(["shard", "/nonexistent-dataset", "--out", "/tmp/x-bomdata-none"]);
+    c.args([
+        "shard",
+        "/nonexistent-dataset",
+        "--out",
+        "/tmp/x-bomdata-none",
+    ]);
     assert_eq!(run(c).status.code(), Some(2));
 }

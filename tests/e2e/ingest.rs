@@ -21,7 +21,10 @@ fn big_tree(dir: &Path) -> std::path::PathBuf {
         copy_dir(&from, &to);
         for sub in ["anat", "func"] {
             for e in std::fs::read_dir(to.join(sub)).unwrap().flatten() {
-                let name = e.file_name().to_string_lossy().replace("sub-01", &format!("sub-{i:02}"));
+                let name = e
+                    .file_name()
+                    .to_string_lossy()
+                    .replace("sub-01", &format!("sub-{i:02}"));
                 std::fs::rename(e.path(), to.join(sub).join(name)).unwrap();
             }
         }
@@ -80,11 +83,18 @@ fn killed_runs_resume_to_the_same_bytes() {
         if out.join("manifest.json").exists() {
             let mut v = cmd();
             v.arg("verify").arg(&out);
-            assert!(run(v).status.success(), "manifest lists a damaged shard after kill at {ms} ms");
+            assert!(
+                run(v).status.success(),
+                "manifest lists a damaged shard after kill at {ms} ms"
+            );
         }
     }
     assert!(ingest(&src, &out, &["--jobs", "2"]).status.success());
-    assert_eq!(tree(&out), want, "resumed dataset differs from an uninterrupted run");
+    assert_eq!(
+        tree(&out),
+        want,
+        "resumed dataset differs from an uninterrupted run"
+    );
 }
 
 #[test]
@@ -94,15 +104,35 @@ fn ranks_write_parts_and_merge_joins_them() {
     let single = d.path().join("single");
     assert!(ingest(&src, &single, &[]).status.success());
     let out = d.path().join("ranked");
-    assert!(ingest(&src, &out, &["--rank", "0", "--world-size", "3"]).status.success());
-    assert!(!out.join("manifest.json").exists(), "manifest before all ranks finished");
+    assert!(
+        ingest(&src, &out, &["--rank", "0", "--world-size", "3"])
+            .status
+            .success()
+    );
+    assert!(
+        !out.join("manifest.json").exists(),
+        "manifest before all ranks finished"
+    );
     let mut m = cmd();
     m.arg("merge").arg(&out);
-    assert_eq!(run(m).status.code(), Some(1), "merge with ranks missing must fail");
+    assert_eq!(
+        run(m).status.code(),
+        Some(1),
+        "merge with ranks missing must fail"
+    );
     let mut c = cmd();
-    c.arg("ingest").arg(&src).arg("--out").arg(&out).env("SLURM_PROCID", "2").env("SLURM_NTASKS", "3");
+    c.arg("ingest")
+        .arg(&src)
+        .arg("--out")
+        .arg(&out)
+        .env("SLURM_PROCID", "2")
+        .env("SLURM_NTASKS", "3");
     assert!(run(c).status.success());
-    assert!(ingest(&src, &out, &["--rank", "1", "--world-size", "3"]).status.success());
+    assert!(
+        ingest(&src, &out, &["--rank", "1", "--world-size", "3"])
+            .status
+            .success()
+    );
     let mut m = cmd();
     m.arg("merge").arg(&out);
     assert!(run(m).status.success());
@@ -117,7 +147,11 @@ fn bad_files_fail_alone_and_are_reported() {
     let good = std::fs::read(src.join("sub-01/func/sub-01_task-rest_bold.nii.gz")).unwrap();
     // Truncated gzip stream.
     std::fs::create_dir_all(src.join("sub-20/anat")).unwrap();
-    std::fs::write(src.join("sub-20/anat/sub-20_T1w.nii.gz"), &good[..good.len() / 3]).unwrap();
+    std::fs::write(
+        src.join("sub-20/anat/sub-20_T1w.nii.gz"),
+        &good[..good.len() / 3],
+    )
+    .unwrap();
     // Wrong sizeof_hdr.
     let mut bad = std::fs::read(src.join("sub-01/anat/sub-01_T1w.nii")).unwrap();
     bad[0..4].copy_from_slice(&999i32.to_le_bytes());
@@ -131,8 +165,10 @@ fn bad_files_fail_alone_and_are_reported() {
     assert_eq!(m["counts"]["samples"], 5, "the good files are all written");
     assert_eq!(m["counts"]["failed_units"], 2);
     let report = std::fs::read_to_string(out.join("report.jsonl")).unwrap();
-    let lines: Vec<serde_json::Value> =
-        report.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = report
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2, "{report}");
     for l in &lines {
         assert_eq!(l["outcome"], "failed");
@@ -175,7 +211,10 @@ fn no_original_subject_id_reaches_a_shard() {
         }
         let text = String::from_utf8_lossy(&bytes);
         for id in ["sub-01", "sub-02", "sub-03"] {
-            assert!(!text.contains(id), "{name} contains the original subject ID {id}");
+            assert!(
+                !text.contains(id),
+                "{name} contains the original subject ID {id}"
+            );
         }
     }
 }
@@ -210,7 +249,12 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("o");
     let mut c = cmd();
-    c.arg("ingest").arg(example_bids()).arg("--out").arg(&out).arg("--dry-run").arg("--json");
+    c.arg("ingest")
+        .arg(example_bids())
+        .arg("--out")
+        .arg(&out)
+        .arg("--dry-run")
+        .arg("--json");
     let o = run(c);
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

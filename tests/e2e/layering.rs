@@ -20,7 +20,10 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
         m.insert(f, vec!["bomdata-format-core"]);
     }
     m.insert("bomdata-tokenizers", vec!["bomdata-schemas"]);
-    m.insert("bomdata-shard", vec!["bomdata-schemas", "bomdata-tokenizers"]);
+    m.insert(
+        "bomdata-shard",
+        vec!["bomdata-schemas", "bomdata-tokenizers"],
+    );
     m.insert("bomdata-loader", vec!["bomdata-shard", "bomdata-schemas"]);
     let mut ingest = vec!["bomdata-format-core", "bomdata-schemas", "bomdata-shard"];
     ingest.extend(formats);
@@ -32,11 +35,21 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
 fn crates_depend_only_along_the_data_flow() {
     let root = bomdata_testdata::workspace_root();
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(&root)
         .output()
         .expect("cargo metadata runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let allowed = allowed();
     let mut violations = Vec::new();
@@ -71,7 +84,9 @@ fn crates_depend_only_along_the_data_flow() {
                     violations.push(format!("bomdata-loader -> {d}"));
                 }
                 if d == "bomdata-shard" && dep["uses_default_features"].as_bool() != Some(false) {
-                    violations.push("bomdata-loader -> bomdata-shard with default features (write side)".into());
+                    violations.push(
+                        "bomdata-loader -> bomdata-shard with default features (write side)".into(),
+                    );
                 }
             }
         }
@@ -79,5 +94,8 @@ fn crates_depend_only_along_the_data_flow() {
     for crate_name in allowed.keys() {
         assert!(seen.contains(*crate_name), "workspace lacks {crate_name}");
     }
-    assert!(violations.is_empty(), "layering violations: {violations:#?}");
+    assert!(
+        violations.is_empty(),
+        "layering violations: {violations:#?}"
+    );
 }

@@ -13,11 +13,16 @@ fn training_shards_are_reproducible_and_split_by_subject() {
     for (name, jobs) in [("t1", "1"), ("t2", "2")] {
         let out = d.path().join(name);
         let mut c = cmd();
-        c.arg("shard")
-            .arg(&canon)
-            .arg("--out")
-            .arg(&out)
-            .args(["--seed", "7", "--split", "0.34,0.33,0.33", "--max-shard-samples", "2", "--jobs", jobs]);
+        c.arg("shard").arg(&canon).arg("--out").arg(&out).args([
+            "--seed",
+            "7",
+            "--split",
+            "0.34,0.33,0.33",
+            "--max-shard-samples",
+            "2",
+            "--jobs",
+            jobs,
+        ]);
         assert!(run(c).status.success());
         outs.push(out);
     }

@@ -45,7 +45,8 @@ fn write_canonical(dir: &Path, docs: &[Doc], make: impl Fn(usize, &Doc) -> Sampl
     .unwrap();
     let mut rows: BTreeMap<String, SubjectRow> = BTreeMap::new();
     for (i, d) in docs.iter().enumerate() {
-        w.write(&make(i, d).with_subject(d.subject.clone())).unwrap();
+        w.write(&make(i, d).with_subject(d.subject.clone()))
+            .unwrap();
         rows.entry(d.subject.clone())
             .or_insert_with(|| SubjectRow {
                 subject: d.subject.clone(),
@@ -84,7 +85,9 @@ fn tokenize(tokenizer: &str, bytes: &[u8], scratch: &Path) -> Vec<u32> {
     let f = scratch.join("doc.bin");
     std::fs::write(&f, bytes).unwrap();
     let mut c = cmd();
-    c.arg("tokenize").args(["--tokenizer", tokenizer, "--json", "--file"]).arg(&f);
+    c.arg("tokenize")
+        .args(["--tokenizer", tokenizer, "--json", "--file"])
+        .arg(&f);
     let o = run(c);
     assert!(o.status.success(), "tokenize failed");
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -114,8 +117,11 @@ fn read_all(out: &Path) -> (Manifest, Vec<Seq>) {
         for s in ShardReader::open(out, e).unwrap() {
             let s = s.unwrap();
             let packed = tokens::read_sequence(&s).unwrap();
-            let meta: SequenceMeta = serde_json::from_slice(&s.member("meta.json").unwrap().data).unwrap();
-            let dtype = npy::decode(&s.member("input_ids.npy").unwrap().data).unwrap().dtype;
+            let meta: SequenceMeta =
+                serde_json::from_slice(&s.member("meta.json").unwrap().data).unwrap();
+            let dtype = npy::decode(&s.member("input_ids.npy").unwrap().data)
+                .unwrap()
+                .dtype;
             seqs.push(Seq {
                 split: e.split.clone().unwrap(),
                 key: s.key.clone(),
@@ -140,8 +146,18 @@ fn unpack(seqs: &[Seq]) -> BTreeMap<String, Vec<u32>> {
         for (i, w) in s.offsets.windows(2).enumerate() {
             let seg = &s.ids[w[0] as usize..w[1] as usize];
             let doc = docs.entry(s.meta.keys[i].clone()).or_default();
-            assert_eq!(doc.len() as u64, s.meta.doc_starts[i], "{}: segment {i} out of order", s.key);
-            assert_eq!(i == 0 && s.meta.continues, s.meta.doc_starts[i] > 0, "{}", s.key);
+            assert_eq!(
+                doc.len() as u64,
+                s.meta.doc_starts[i],
+                "{}: segment {i} out of order",
+                s.key
+            );
+            assert_eq!(
+                i == 0 && s.meta.continues,
+                s.meta.doc_starts[i] > 0,
+                "{}",
+                s.key
+            );
             doc.extend_from_slice(seg);
         }
     }
@@ -149,7 +165,15 @@ fn unpack(seqs: &[Seq]) -> BTreeMap<String, Vec<u32>> {
 }
 
 /// Checks a token dataset against per-document tokenization; returns the sequences.
-fn check(out: &Path, docs: &[Doc], tokenizer: &str, id: &str, seq_len: usize, pad_id: u32, dtype: npy::Dtype) -> Vec<Seq> {
+fn check(
+    out: &Path,
+    docs: &[Doc],
+    tokenizer: &str,
+    id: &str,
+    seq_len: usize,
+    pad_id: u32,
+    dtype: npy::Dtype,
+) -> Vec<Seq> {
     let scratch = tempfile::tempdir().unwrap();
     let expected: BTreeMap<String, Vec<u32>> = docs
         .iter()
@@ -179,19 +203,30 @@ fn check(out: &Path, docs: &[Doc], tokenizer: &str, id: &str, seq_len: usize, pa
         assert_eq!(s.ids.len(), seq_len, "{}", s.key);
         assert_eq!(s.dtype, dtype);
         let (a, b) = (s.offsets[0] as usize, *s.offsets.last().unwrap() as usize);
-        assert!(s.ids[..a].iter().chain(&s.ids[b..]).all(|&i| i == pad_id), "{}", s.key);
+        assert!(
+            s.ids[..a].iter().chain(&s.ids[b..]).all(|&i| i == pad_id),
+            "{}",
+            s.key
+        );
     }
     // Subject split: all documents of a subject in one split, and a sequence never mixes splits.
-    let subject_of: BTreeMap<&str, &str> = docs.iter().map(|d| (d.key.as_str(), d.subject.as_str())).collect();
+    let subject_of: BTreeMap<&str, &str> = docs
+        .iter()
+        .map(|d| (d.key.as_str(), d.subject.as_str()))
+        .collect();
     let mut split_of: BTreeMap<&str, &str> = BTreeMap::new();
     for s in &seqs {
         assert_eq!(s.meta.split, s.split);
         for k in &s.meta.keys {
             let subj = subject_of[k.as_str()];
             let prev = split_of.insert(subj, &s.split);
-            assert!(prev.is_none() || prev == Some(&s.split), "subject {subj} in two splits");
+            assert!(
+                prev.is_none() || prev == Some(&s.split),
+                "subject {subj} in two splits"
+            );
         }
-        let subjects: std::collections::BTreeSet<&str> = s.meta.keys.iter().map(|k| subject_of[k.as_str()]).collect();
+        let subjects: std::collections::BTreeSet<&str> =
+            s.meta.keys.iter().map(|k| subject_of[k.as_str()]).collect();
         if subjects.len() == 1 {
             assert_eq!(s.subject.as_deref(), subjects.first().copied());
         } else {
@@ -200,12 +235,18 @@ fn check(out: &Path, docs: &[Doc], tokenizer: &str, id: &str, seq_len: usize, pa
     }
     let rows = bomdata_shard::subjects::read(out).unwrap();
     for r in rows {
-        assert_eq!(split_of.get(r.subject.as_str()).copied(), Some(r.split.as_str()));
+        assert_eq!(
+            split_of.get(r.subject.as_str()).copied(),
+            Some(r.split.as_str())
+        );
     }
     // The stored tokenizer config rebuilds the same tokenizer.
     let cfg = out.join(tokens::TOKENIZER_CONFIG);
     for d in docs.iter().take(3) {
-        assert_eq!(tokenize(cfg.to_str().unwrap(), &d.bytes, scratch.path()), expected[&d.key]);
+        assert_eq!(
+            tokenize(cfg.to_str().unwrap(), &d.bytes, scratch.path()),
+            expected[&d.key]
+        );
     }
     seqs
 }
@@ -244,7 +285,8 @@ fn dna_token_shards_pack_and_roundtrip() {
         } else {
             s.with("seq.npy", npy::encode_u8(&[doc.bytes.len()], &doc.bytes))
         };
-        s.with("nmask.npy", npy::encode_u8(&[1], &[0])).with("meta.json", b"{}".to_vec())
+        s.with("nmask.npy", npy::encode_u8(&[1], &[0]))
+            .with("meta.json", b"{}".to_vec())
     });
     let mut trees = Vec::new();
     for jobs in ["1", "2"] {
@@ -272,7 +314,15 @@ fn dna_token_shards_pack_and_roundtrip() {
     // Byte-reproducible, whatever the number of jobs.
     assert_eq!(trees[0], trees[1]);
     let out = d.path().join("tok1");
-    let seqs = check(&out, &docs, "caduceus-char", "caduceus-char", 64, 4, npy::Dtype::U8);
+    let seqs = check(
+        &out,
+        &docs,
+        "caduceus-char",
+        "caduceus-char",
+        64,
+        4,
+        npy::Dtype::U8,
+    );
     // Packing: documents share sequences, and some continue into the next one.
     assert!(seqs.iter().any(|s| s.meta.keys.len() > 1));
     assert!(seqs.iter().any(|s| s.meta.continues));
@@ -289,7 +339,11 @@ fn dna_token_shards_pack_and_roundtrip() {
 
     // The 6-mer tokenizer raises on lower case (as NT does): the build fails naming the sample.
     let mut c = cmd();
-    c.arg("shard").arg(&canon).arg("--out").arg(d.path().join("nt")).args(["--tokens", "nt-6mer"]);
+    c.arg("shard")
+        .arg(&canon)
+        .arg("--out")
+        .arg(d.path().join("nt"))
+        .args(["--tokens", "nt-6mer"]);
     let o = c.output().unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("not in the vocabulary"));
@@ -313,7 +367,17 @@ fn dna_token_shards_pad_mode_kmer() {
     shard_tokens(
         &canon,
         &out,
-        &["--tokens", "nt-6mer", "--pad", "--pad-side", "left", "--seq-len", "16", "--tokens-per-shard", "64"],
+        &[
+            "--tokens",
+            "nt-6mer",
+            "--pad",
+            "--pad-side",
+            "left",
+            "--seq-len",
+            "16",
+            "--tokens-per-shard",
+            "64",
+        ],
     );
     // NT 6-mer: vocabulary 4,107 → uint16; <pad> is 1.
     let seqs = check(&out, &docs, "nt-6mer", "nt-6mer", 16, 1, npy::Dtype::U16);
@@ -375,11 +439,24 @@ fn text_token_shards_with_a_tokenizer_json() {
     std::fs::write(&tok_path, serde_json::to_vec(&word_level_json()).unwrap()).unwrap();
     // A sample without text is skipped and reported, not tokenized.
     write_canonical(&canon, &docs, |_, doc| {
-        Sample::new(doc.key.clone()).with("note.txt", doc.bytes.clone()).with("meta.json", b"{}".to_vec())
+        Sample::new(doc.key.clone())
+            .with("note.txt", doc.bytes.clone())
+            .with("meta.json", b"{}".to_vec())
     });
     let out = d.path().join("tok");
     let tok_s = tok_path.to_str().unwrap();
-    shard_tokens(&canon, &out, &["--tokens", tok_s, "--seq-len", "32", "--tokens-field", "note"]);
+    shard_tokens(
+        &canon,
+        &out,
+        &[
+            "--tokens",
+            tok_s,
+            "--seq-len",
+            "32",
+            "--tokens-field",
+            "note",
+        ],
+    );
     let seqs = check(&out, &docs, tok_s, "wordlevel", 32, 1, npy::Dtype::U16);
     assert!(!seqs.is_empty());
     // The HF tokenizer.json is written beside the shards and tokenizes the same.
@@ -397,7 +474,11 @@ fn text_token_shards_with_a_tokenizer_json() {
     docs.truncate(6);
     write_canonical(&canon2, &docs, |i, doc| {
         let s = Sample::new(doc.key.clone()).with("meta.json", b"{}".to_vec());
-        if i == 0 { s } else { s.with("note.txt", doc.bytes.clone()) }
+        if i == 0 {
+            s
+        } else {
+            s.with("note.txt", doc.bytes.clone())
+        }
     });
     let out2 = d.path().join("tok2");
     shard_tokens(&canon2, &out2, &["--tokens", tok_s, "--seq-len", "32"]);
@@ -427,15 +508,34 @@ for e in m["shards"]:
                 out.setdefault(key, {})[field] = {"dtype": str(a.dtype), "values": a.tolist()}
 json.dump(out, sys.stdout)
 "#;
-    let o = std::process::Command::new(py).arg("-c").arg(script).arg(out).output().unwrap();
-    assert!(o.status.success(), "python reader failed: {}", String::from_utf8_lossy(&o.stderr));
+    let o = std::process::Command::new(py)
+        .arg("-c")
+        .arg(script)
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "python reader failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v.as_object().unwrap().len(), seqs.len());
     for s in seqs {
         let e = &v[&s.key];
         assert_eq!(e["input_ids.npy"]["dtype"], s.dtype.name(), "{}", s.key);
-        assert_eq!(e["input_ids.npy"]["values"], serde_json::json!(s.ids), "{}", s.key);
+        assert_eq!(
+            e["input_ids.npy"]["values"],
+            serde_json::json!(s.ids),
+            "{}",
+            s.key
+        );
         assert_eq!(e["doc_offsets.npy"]["dtype"], "uint32");
-        assert_eq!(e["doc_offsets.npy"]["values"], serde_json::json!(s.offsets), "{}", s.key);
+        assert_eq!(
+            e["doc_offsets.npy"]["values"],
+            serde_json::json!(s.offsets),
+            "{}",
+            s.key
+        );
     }
 }

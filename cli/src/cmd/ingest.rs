@@ -139,10 +139,17 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
                 .iter()
                 .map(|(g, p)| format!("{g} matched {}", p.display()))
                 .collect();
-            eprintln!("bomdata: detected source {} ({})", best.source, rules.join("; "));
+            eprintln!(
+                "bomdata: detected source {} ({})",
+                best.source,
+                rules.join("; ")
+            );
             if found.len() > 1 {
                 let others: Vec<&str> = found[1..].iter().map(|d| d.source.as_str()).collect();
-                eprintln!("bomdata: also matching: {} (use --source to choose)", others.join(", "));
+                eprintln!(
+                    "bomdata: also matching: {} (use --source to choose)",
+                    others.join(", ")
+                );
             }
             registry
                 .get(&best.source)
@@ -182,7 +189,9 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
     }
     let pseudonymizer = key(a.key_file.as_deref(), a.allow_unkeyed)?;
     if !pseudonymizer.is_keyed() {
-        eprintln!("bomdata: warning: --allow-unkeyed: pseudonyms use a public key (open data only)");
+        eprintln!(
+            "bomdata: warning: --allow-unkeyed: pseudonyms use a public key (open data only)"
+        );
     }
     let opts = RunOptions {
         root: a.source_dir.clone(),
@@ -243,7 +252,10 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
         );
     }
     let any_failed = !summary.failed.is_empty()
-        || summary.manifest.as_ref().is_some_and(|m| m.counts.failed_units > 0);
+        || summary
+            .manifest
+            .as_ref()
+            .is_some_and(|m| m.counts.failed_units > 0);
     Ok(if any_failed { 1 } else { 0 })
 }
 
@@ -259,9 +271,8 @@ fn write_mapping(
             continue;
         }
         if let Some(s) = &u.subject {
-            seen.entry(s.clone()).or_insert_with(|| {
-                opts.pseudonymizer.pseudonym(opts.entry.namespace(), s)
-            });
+            seen.entry(s.clone())
+                .or_insert_with(|| opts.pseudonymizer.pseudonym(opts.entry.namespace(), s));
         }
     }
     let mut text = String::from("source,original_id,pseudonym\n");

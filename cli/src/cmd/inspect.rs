@@ -98,7 +98,10 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
         skipped
     );
     for (split, (n, b)) in &by_split {
-        outln!("split       {split:<6} {n} samples, {:.2} MB", *b as f64 / 1e6);
+        outln!(
+            "split       {split:<6} {n} samples, {:.2} MB",
+            *b as f64 / 1e6
+        );
     }
     for (md, (sessions, subjects)) in &by_modality {
         outln!("modality    {md:<14} {subjects} subjects, {sessions} sessions");

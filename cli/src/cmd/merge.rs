@@ -22,7 +22,9 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
             Ok(if m.counts.failed_units > 0 { 1 } else { 0 })
         }
         None => {
-            eprintln!("bomdata: not every planned unit has finished yet; run the missing ranks first");
+            eprintln!(
+                "bomdata: not every planned unit has finished yet; run the missing ranks first"
+            );
             Ok(1)
         }
     }

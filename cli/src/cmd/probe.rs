@@ -37,6 +37,10 @@ fn readers() -> Vec<(DetectFn, ProbeFn)> {
     vec![
         (bomdata_edf::probe::detect, bomdata_edf::probe::probe),
         (bomdata_ephys::probe::detect, bomdata_ephys::probe::probe),
+        (
+            bomdata_genomic::probe::detect,
+            bomdata_genomic::probe::probe,
+        ),
     ]
 }
 
@@ -70,9 +74,15 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
         reference: a.reference.clone(),
     };
     let result = if !a.file.exists() {
-        Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"))
+        Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no such file",
+        ))
     } else {
-        match readers().into_iter().find(|(detect, _)| detect(&a.file).is_some()) {
+        match readers()
+            .into_iter()
+            .find(|(detect, _)| detect(&a.file).is_some())
+        {
             Some((_, probe)) => probe(&a.file, &opts),
             None => Err(std::io::Error::new(
                 std::io::ErrorKind::Unsupported,

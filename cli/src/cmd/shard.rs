@@ -112,7 +112,10 @@ fn tokenizer_id(spec: &str) -> String {
     }
     let p = Path::new(spec);
     let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned());
-    let folder = p.parent().and_then(Path::file_name).map(|s| s.to_string_lossy().into_owned());
+    let folder = p
+        .parent()
+        .and_then(Path::file_name)
+        .map(|s| s.to_string_lossy().into_owned());
     match (stem, folder) {
         (Some(s), Some(f)) if s == "tokenizer" || s == "config" => f,
         (Some(s), _) => s,
@@ -140,8 +143,16 @@ fn token_options(a: &Args, spec: &str) -> anyhow::Result<TokenOptions> {
         field: a.tokens_field.clone(),
         seq_len: a.seq_len,
         mode: if a.pad { PackMode::Pad } else { PackMode::Pack },
-        pad_side: if a.pad_side == "left" { PadSide::Left } else { PadSide::Right },
-        overflow: if a.truncate { Overflow::Truncate } else { Overflow::Split },
+        pad_side: if a.pad_side == "left" {
+            PadSide::Left
+        } else {
+            PadSide::Right
+        },
+        overflow: if a.truncate {
+            Overflow::Truncate
+        } else {
+            Overflow::Split
+        },
         pad_id: a.pad_id,
         tokens_per_shard: a.tokens_per_shard,
     })

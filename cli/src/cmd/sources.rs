@@ -45,7 +45,14 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
             .collect();
         super::print_json(&serde_json::Value::Array(list), false)?;
     } else {
-        outln!("{:<18} {:<10} {:<12} {:<11} {}", "SOURCE", "STATUS", "ADAPTER", "ACCESS", "MODALITIES");
+        outln!(
+            "{:<18} {:<10} {:<12} {:<11} {}",
+            "SOURCE",
+            "STATUS",
+            "ADAPTER",
+            "ACCESS",
+            "MODALITIES"
+        );
         for e in &registry.entries {
             let mods: Vec<&str> = e.modality.iter().map(|m| m.as_str()).collect();
             outln!(

@@ -25,8 +25,14 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
             outln!(
                 "DAMAGED {}{}{}: {}",
                 p.file,
-                p.key.as_deref().map(|k| format!(" key {k}")).unwrap_or_default(),
-                p.member.as_deref().map(|m| format!(" member {m}")).unwrap_or_default(),
+                p.key
+                    .as_deref()
+                    .map(|k| format!(" key {k}"))
+                    .unwrap_or_default(),
+                p.member
+                    .as_deref()
+                    .map(|m| format!(" member {m}"))
+                    .unwrap_or_default(),
                 p.message
             );
         }

@@ -146,7 +146,9 @@ mod tests {
 
     #[test]
     fn merge_equals_single_pass() {
-        let values: Vec<f64> = (0..1000).map(|i| ((i * 7919) % 1013) as f64 * 0.37 - 50.0).collect();
+        let values: Vec<f64> = (0..1000)
+            .map(|i| ((i * 7919) % 1013) as f64 * 0.37 - 50.0)
+            .collect();
         let mut all = Stats::default();
         all.extend(values.iter().copied());
         let mut a = Stats::default();

@@ -50,9 +50,13 @@ impl Source for Clinical {
     }
 
     fn convert(&self, unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()> {
-        let rel = unit.inputs.first().ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
+        let rel = unit
+            .inputs
+            .first()
+            .ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
         let path = ctx.path(rel);
-        let mpath = mapping_for(&path).ok_or_else(|| Error::input(&path, "no .mapping.tsv beside the table"))?;
+        let mpath = mapping_for(&path)
+            .ok_or_else(|| Error::input(&path, "no .mapping.tsv beside the table"))?;
         let t = bomdata_table::table::read_path(&path).map_err(|e| Error::io(&path, e))?;
         let m = bomdata_table::table::read_path(&mpath).map_err(|e| Error::io(&mpath, e))?;
         let vars = clinical::read_mapping(&m).map_err(|e| Error::io(&mpath, e))?;
@@ -68,10 +72,14 @@ impl Source for Clinical {
             known.push(subject.to_string());
             let pseudo = ctx.pseudonym(subject);
             let seed = u64::from_str_radix(pseudo.get(..16).unwrap_or("0"), 16).unwrap_or(7);
-            Scrubber::new(if keep { Vec::new() } else { known }, clinical::shift_from_seed(seed))
+            Scrubber::new(
+                if keep { Vec::new() } else { known },
+                clinical::shift_from_seed(seed),
+            )
         };
         let recs = clinical::convert(&t, &vars, &scrubber_for).map_err(|e| Error::io(&path, e))?;
-        let numeric: Vec<&clinical::Variable> = vars.iter().filter(|v| v.kind == Kind::Numeric).collect();
+        let numeric: Vec<&clinical::Variable> =
+            vars.iter().filter(|v| v.kind == Kind::Numeric).collect();
         let mut meta = OmicsRow::new(Modality::ClinicalTable, ValueKind::Clinical);
         meta.features = numeric.iter().map(|v| v.variable.clone()).collect();
         meta.units = numeric.iter().map(|v| v.canonical_unit.clone()).collect();
@@ -87,8 +95,21 @@ impl Source for Clinical {
         let text_meta = TextRecord {
             schema: bomdata_schemas::omics::VERSION.to_string(),
             instrument: sanitize(&unit.id),
-            source_fields: vars.iter().filter(|v| v.kind != Kind::Identifier).map(|v| v.column.clone()).collect(),
-            scrubbed: if keep { Vec::new() } else { vec!["names".into(), "dates_shifted".into(), "phone".into(), "ids".into()] },
+            source_fields: vars
+                .iter()
+                .filter(|v| v.kind != Kind::Identifier)
+                .map(|v| v.column.clone())
+                .collect(),
+            scrubbed: if keep {
+                Vec::new()
+            } else {
+                vec![
+                    "names".into(),
+                    "dates_shifted".into(),
+                    "phone".into(),
+                    "ids".into(),
+                ]
+            },
             provenance: Some(provenance),
         };
         let run = sanitize(&unit.id);
@@ -96,7 +117,14 @@ impl Source for Clinical {
             let pseudo = ctx.pseudonym(&r.subject);
             let session = (!r.visit.is_empty()).then_some(r.visit.as_str());
             let key = |m: Modality| {
-                make(&KeyParts { source: ctx.source, subject: &pseudo, session, run: Some(&run), modality: Some(m), index: Some(row as u64) })
+                make(&KeyParts {
+                    source: ctx.source,
+                    subject: &pseudo,
+                    session,
+                    run: Some(&run),
+                    modality: Some(m),
+                    index: Some(row as u64),
+                })
             };
             let values: Vec<f32> = r.numeric.iter().map(|x| x.1 as f32).collect();
             let oor: Vec<bool> = r.numeric.iter().map(|x| x.2).collect();
@@ -140,11 +168,13 @@ mod tests {
             Ok(())
         }
         fn subject(&mut self, row: SubjectRow) -> Result<()> {
-            self.bytes.extend_from_slice(serde_json::to_string(&row).unwrap_or_default().as_bytes());
+            self.bytes
+                .extend_from_slice(serde_json::to_string(&row).unwrap_or_default().as_bytes());
             Ok(())
         }
         fn skipped(&mut self, path: &Path, reason: &str) {
-            self.bytes.extend_from_slice(path.to_string_lossy().as_bytes());
+            self.bytes
+                .extend_from_slice(path.to_string_lossy().as_bytes());
             self.bytes.extend_from_slice(reason.as_bytes());
         }
     }
@@ -152,7 +182,8 @@ mod tests {
     #[test]
     fn deidentified_outputs() {
         // (ingest has no tempfile dev-dependency: a unique folder under the system temp dir)
-        let root = std::env::temp_dir().join(format!("bomdata-clinical-test-{}", std::process::id()));
+        let root =
+            std::env::temp_dir().join(format!("bomdata-clinical-test-{}", std::process::id()));
         std::fs::create_dir_all(&root).unwrap();
         struct Dir(PathBuf);
         impl Drop for Dir {
@@ -201,12 +232,33 @@ mod tests {
         assert_eq!(sink.n, 4);
         let out = &sink.bytes;
         for secret in [
-            "Ada", "Lovelace", "Charles", "Babbage", "1815-12-10", "26/12/1791", "+44 20 7946 0958", "7946", "0958",
-            "(555) 123-4567", "123-4567", "SUBJ-0042-1234", "SUBJ-0099-5678", "0042", "77881234", "2019-03-14", "14/03/2019",
+            "Ada",
+            "Lovelace",
+            "Charles",
+            "Babbage",
+            "1815-12-10",
+            "26/12/1791",
+            "+44 20 7946 0958",
+            "7946",
+            "0958",
+            "(555) 123-4567",
+            "123-4567",
+            "SUBJ-0042-1234",
+            "SUBJ-0099-5678",
+            "0042",
+            "77881234",
+            "2019-03-14",
+            "14/03/2019",
             "2019-05-02",
         ] {
-            let hit = out.windows(secret.len()).any(|w| w.eq_ignore_ascii_case(secret.as_bytes()));
-            assert!(!hit, "{secret:?} appears in the output:\n{}", String::from_utf8_lossy(out));
+            let hit = out
+                .windows(secret.len())
+                .any(|w| w.eq_ignore_ascii_case(secret.as_bytes()));
+            assert!(
+                !hit,
+                "{secret:?} appears in the output:\n{}",
+                String::from_utf8_lossy(out)
+            );
         }
         assert!(String::from_utf8_lossy(out).contains("diagnosis: CN"));
     }

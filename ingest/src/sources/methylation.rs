@@ -27,7 +27,9 @@ pub struct Methylation;
 
 fn column(m: &BetaMatrix, j: usize) -> Vec<f32> {
     let ns = m.sample_ids.len();
-    (0..m.probe_ids.len()).map(|i| m.values[i * ns + j]).collect()
+    (0..m.probe_ids.len())
+        .map(|i| m.values[i * ns + j])
+        .collect()
 }
 
 impl Source for Methylation {
@@ -40,23 +42,39 @@ impl Source for Methylation {
     }
 
     fn plan(&self, root: &Path) -> Result<Vec<Unit>> {
-        plan_files(root, &|p| bomdata_table::probe::detect(p) == Some("methylation"))
+        plan_files(root, &|p| {
+            bomdata_table::probe::detect(p) == Some("methylation")
+        })
     }
 
     fn convert(&self, unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()> {
-        let rel = unit.inputs.first().ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
+        let rel = unit
+            .inputs
+            .first()
+            .ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
         let path = ctx.path(rel);
         let t = bomdata_table::table::read_path(&path).map_err(|e| Error::io(&path, e))?;
         let mut meta = OmicsRow::new(Modality::Methylation, ValueKind::Beta);
         let (beta, mvals) = if methylation::is_signal_table(&t.column_names()) {
             let opts = SignalOptions::default();
             let r = methylation::from_signals(&t, &opts).map_err(|e| Error::io(&path, e))?;
-            meta.transform = Transform::Beta { offset: opts.beta_offset };
-            meta.derived.insert("m_values.npy".into(), Transform::MValue { alpha: opts.m_alpha, log_base: opts.log_base });
+            meta.transform = Transform::Beta {
+                offset: opts.beta_offset,
+            };
+            meta.derived.insert(
+                "m_values.npy".into(),
+                Transform::MValue {
+                    alpha: opts.m_alpha,
+                    log_base: opts.log_base,
+                },
+            );
             meta.masks = vec![];
             (r.beta, Some(r.m_values))
         } else {
-            (methylation::beta_matrix(&t).map_err(|e| Error::io(&path, e))?, None)
+            (
+                methylation::beta_matrix(&t).map_err(|e| Error::io(&path, e))?,
+                None,
+            )
         };
         let np = beta.probe_ids.len();
         meta.n_features = np as u64;
@@ -80,7 +98,14 @@ impl Source for Methylation {
         let run = sanitize(&unit.id);
         for (j, sid) in beta.sample_ids.iter().enumerate() {
             let pseudo = ctx.pseudonym(sid);
-            let key = make(&KeyParts { source: ctx.source, subject: &pseudo, session: None, run: Some(&run), modality: Some(Modality::Methylation), index: None });
+            let key = make(&KeyParts {
+                source: ctx.source,
+                subject: &pseudo,
+                session: None,
+                run: Some(&run),
+                modality: Some(Modality::Methylation),
+                index: None,
+            });
             let mut s = Sample::new(key).with_subject(pseudo.clone());
             s.push("values.npy", npy::encode_f32(&[np], &column(&beta, j)));
             if let Some(m) = &mvals {

@@ -37,21 +37,35 @@ impl Source for Microbiome {
     }
 
     fn convert(&self, unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()> {
-        let rel = unit.inputs.first().ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
+        let rel = unit
+            .inputs
+            .first()
+            .ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
         let path = ctx.path(rel);
         let b = Biom::read(&path).map_err(|e| Error::io(&path, e))?;
         let no = b.observation_ids.len();
         let counts = b.by_sample();
         let rel_ab = b.relative_abundance();
-        let clr = b.clr(biom::ZeroReplacement::Pseudocount(CLR_PSEUDOCOUNT), std::f64::consts::E);
+        let clr = b.clr(
+            biom::ZeroReplacement::Pseudocount(CLR_PSEUDOCOUNT),
+            std::f64::consts::E,
+        );
         let mut meta = OmicsRow::new(Modality::Microbiome, ValueKind::Count);
         meta.features = b.observation_ids.clone();
         meta.n_features = no as u64;
         meta.platform = b.kind.clone();
-        meta.derived.insert("relative_abundance.npy".into(), Transform::RelativeAbundance);
+        meta.derived.insert(
+            "relative_abundance.npy".into(),
+            Transform::RelativeAbundance,
+        );
         meta.derived.insert(
             "clr.npy".into(),
-            Transform::Clr { zero_replacement: ZeroReplacement::Pseudocount { value: CLR_PSEUDOCOUNT }, log_base: std::f64::consts::E },
+            Transform::Clr {
+                zero_replacement: ZeroReplacement::Pseudocount {
+                    value: CLR_PSEUDOCOUNT,
+                },
+                log_base: std::f64::consts::E,
+            },
         );
         let taxa: Vec<String> = b
             .observation_metadata
@@ -77,11 +91,24 @@ impl Source for Microbiome {
         let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
         for (i, sid) in b.sample_ids.iter().enumerate() {
             let pseudo = ctx.pseudonym(sid);
-            let key = make(&KeyParts { source: ctx.source, subject: &pseudo, session: None, run: Some(&run), modality: Some(Modality::Microbiome), index: None });
+            let key = make(&KeyParts {
+                source: ctx.source,
+                subject: &pseudo,
+                session: None,
+                run: Some(&run),
+                modality: Some(Modality::Microbiome),
+                index: None,
+            });
             let row = i * no..(i + 1) * no;
             let mut s = Sample::new(key).with_subject(pseudo.clone());
-            s.push("values.npy", npy::encode_f32(&[no], &f32s(&counts[row.clone()])));
-            s.push("relative_abundance.npy", npy::encode_f32(&[no], &f32s(&rel_ab[row.clone()])));
+            s.push(
+                "values.npy",
+                npy::encode_f32(&[no], &f32s(&counts[row.clone()])),
+            );
+            s.push(
+                "relative_abundance.npy",
+                npy::encode_f32(&[no], &f32s(&rel_ab[row.clone()])),
+            );
             s.push("clr.npy", npy::encode_f32(&[no], &f32s(&clr[row])));
             s.push_json("meta", &meta)?;
             sink.write_sample(s)?;
@@ -120,14 +147,29 @@ pub(crate) mod tests {
         let units = Microbiome.plan(&root).unwrap();
         assert_eq!(units.len(), 2);
         let p = crate::Pseudonymizer::new(b"k".to_vec());
-        let ctx = UnitContext { root: &root, source: "test", subject_namespace: "test", pseudonymizer: &p, keep_identity: false, chunk_seconds: 0.0 };
+        let ctx = UnitContext {
+            root: &root,
+            source: "test",
+            subject_namespace: "test",
+            pseudonymizer: &p,
+            keep_identity: false,
+            chunk_seconds: 0.0,
+        };
         let mut sink = Collect::default();
         Microbiome.convert(&units[1], &ctx, &mut sink).unwrap();
         assert_eq!(sink.samples.len(), 6);
         assert_eq!(sink.subjects.len(), 6);
         let s = &sink.samples[0];
         let names: Vec<&str> = s.members.iter().map(|m| m.name.as_str()).collect();
-        assert_eq!(names, ["values.npy", "relative_abundance.npy", "clr.npy", "meta.json"]);
+        assert_eq!(
+            names,
+            [
+                "values.npy",
+                "relative_abundance.npy",
+                "clr.npy",
+                "meta.json"
+            ]
+        );
         assert!(!s.key.contains("Sample1"));
         let meta: OmicsRow = serde_json::from_slice(&s.members[3].data).unwrap();
         assert_eq!(meta.n_features, 5);

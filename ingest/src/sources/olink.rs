@@ -24,8 +24,22 @@ pub(crate) fn plan_files(root: &Path, keep: &dyn Fn(&Path) -> bool) -> Result<Ve
         if !e.file_type().is_file() || !keep(e.path()) {
             continue;
         }
-        let rel: PathBuf = e.path().strip_prefix(root).unwrap_or(e.path()).to_path_buf();
-        let id: String = rel.to_string_lossy().chars().map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '_' }).collect();
+        let rel: PathBuf = e
+            .path()
+            .strip_prefix(root)
+            .unwrap_or(e.path())
+            .to_path_buf();
+        let id: String = rel
+            .to_string_lossy()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "_.-".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
         units.push(Unit {
             id,
             subject: None,
@@ -40,7 +54,12 @@ pub(crate) fn plan_files(root: &Path, keep: &dyn Fn(&Path) -> bool) -> Result<Ve
 }
 
 /// The subject-table row of one written sample.
-pub(crate) fn subject_row(ctx: &UnitContext<'_>, pseudo: &str, session: &str, modality: Modality) -> SubjectRow {
+pub(crate) fn subject_row(
+    ctx: &UnitContext<'_>,
+    pseudo: &str,
+    session: &str,
+    modality: Modality,
+) -> SubjectRow {
     SubjectRow {
         subject: pseudo.to_string(),
         source: ctx.source.to_string(),
@@ -71,19 +90,30 @@ impl Source for Olink {
     }
 
     fn plan(&self, root: &Path) -> Result<Vec<Unit>> {
-        plan_files(root, &|p| bomdata_table::probe::detect(p) == Some("olink_npx") && !p.to_string_lossy().ends_with(".xlsx"))
+        plan_files(root, &|p| {
+            bomdata_table::probe::detect(p) == Some("olink_npx")
+                && !p.to_string_lossy().ends_with(".xlsx")
+        })
     }
 
     fn convert(&self, unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()> {
-        let rel = unit.inputs.first().ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
+        let rel = unit
+            .inputs
+            .first()
+            .ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
         let path = ctx.path(rel);
         let t = bomdata_table::table::read_path(&path).map_err(|e| Error::io(&path, e))?;
-        let w = olink::pivot(&t, &olink::PivotOptions::default()).map_err(|e| Error::io(&path, e))?;
+        let w =
+            olink::pivot(&t, &olink::PivotOptions::default()).map_err(|e| Error::io(&path, e))?;
         let na = w.olink_ids.len();
         let mut meta = OmicsRow::new(Modality::Proteomics, ValueKind::Npx);
         meta.features = w.olink_ids.clone();
         meta.n_features = na as u64;
-        meta.masks = vec!["qc_warning".into(), "assay_warning".into(), "below_lod".into()];
+        meta.masks = vec![
+            "qc_warning".into(),
+            "assay_warning".into(),
+            "below_lod".into(),
+        ];
         meta.platform = w.platform.as_str().to_string();
         meta.dropped = Dropped {
             control_samples: w.dropped_controls.len() as u64,
@@ -101,7 +131,14 @@ impl Source for Olink {
         for (i, sid) in w.sample_ids.iter().enumerate() {
             let pseudo = ctx.pseudonym(sid);
             let run = sanitize(&unit.id);
-            let key = make(&KeyParts { source: ctx.source, subject: &pseudo, session: None, run: Some(&run), modality: Some(Modality::Proteomics), index: None });
+            let key = make(&KeyParts {
+                source: ctx.source,
+                subject: &pseudo,
+                session: None,
+                run: Some(&run),
+                modality: Some(Modality::Proteomics),
+                index: None,
+            });
             let row = i * na..(i + 1) * na;
             let values: Vec<f32> = w.npx[row.clone()].iter().map(|&v| v as f32).collect();
             let mut s = Sample::new(key).with_subject(pseudo.clone());
@@ -116,7 +153,12 @@ impl Source for Olink {
         if !w.dropped_controls.is_empty() || !w.dropped_bridges.is_empty() {
             sink.skipped(
                 &path,
-                &format!("{} control and {} bridge samples dropped ({} rows)", w.dropped_controls.len(), w.dropped_bridges.len(), w.dropped_rows),
+                &format!(
+                    "{} control and {} bridge samples dropped ({} rows)",
+                    w.dropped_controls.len(),
+                    w.dropped_bridges.len(),
+                    w.dropped_rows
+                ),
             );
         }
         Ok(())
@@ -140,7 +182,14 @@ mod tests {
         let units = Olink.plan(&root).unwrap();
         assert_eq!(units.len(), 1);
         let p = crate::Pseudonymizer::new(b"k".to_vec());
-        let ctx = UnitContext { root: &root, source: "test", subject_namespace: "test", pseudonymizer: &p, keep_identity: false, chunk_seconds: 0.0 };
+        let ctx = UnitContext {
+            root: &root,
+            source: "test",
+            subject_namespace: "test",
+            pseudonymizer: &p,
+            keep_identity: false,
+            chunk_seconds: 0.0,
+        };
         let mut sink = Collect::default();
         Olink.convert(&units[0], &ctx, &mut sink).unwrap();
         let _ = std::fs::remove_dir_all(&root);

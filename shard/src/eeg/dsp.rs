@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use realfft::num_complex::Complex;
-use realfft::{RealFftPlanner, RealToComplex, ComplexToReal};
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 /// Python's `round()` (half to even) as an integer.
 fn pyround(x: f64) -> i64 {
@@ -282,7 +282,11 @@ impl FirFilter {
     /// `Raw.filter(l_freq, h_freq)` with MNE's defaults (`l_freq`/`h_freq` `None` for low-/
     /// high-pass): `firwin`, Hamming, `l_trans = min(max(0.25 l, 2), l)`,
     /// `h_trans = min(max(0.25 h, 2), fs/2 - h)`, length `ceil(3.3 / min trans · fs)` odd.
-    pub fn mne_filter(sfreq: f64, l_freq: Option<f64>, h_freq: Option<f64>) -> Result<Self, String> {
+    pub fn mne_filter(
+        sfreq: f64,
+        l_freq: Option<f64>,
+        h_freq: Option<f64>,
+    ) -> Result<Self, String> {
         let nyq = sfreq / 2.0;
         let l_freq = l_freq.filter(|&l| l != 0.0);
         if let Some(l) = l_freq
@@ -293,11 +297,15 @@ impl FirFilter {
         if let Some(h) = h_freq
             && h >= nyq
         {
-            return Err(format!("lowpass frequency {h} must be less than nyquist ({nyq})"));
+            return Err(format!(
+                "lowpass frequency {h} must be less than nyquist ({nyq})"
+            ));
         }
         let l_trans = l_freq.map(|l| (0.25 * l).max(2.0).min(l));
         let h_trans = h_freq.map(|h| (0.25 * h).max(2.0).min(nyq - h));
-        let min_trans = l_trans.unwrap_or(f64::INFINITY).min(h_trans.unwrap_or(f64::INFINITY));
+        let min_trans = l_trans
+            .unwrap_or(f64::INFINITY)
+            .min(h_trans.unwrap_or(f64::INFINITY));
         let (freq, gain): (Vec<f64>, Vec<f64>) = match (l_freq, h_freq) {
             (Some(l), Some(h)) => {
                 if l >= h {
@@ -446,7 +454,11 @@ impl FftConvolver {
             return out;
         }
         let min_fft = 2 * nh - 1;
-        let n_fft = (4 * nh).max(min_fft).next_power_of_two().min((nx + nh - 1).next_power_of_two().max(min_fft.next_power_of_two()));
+        let n_fft = (4 * nh).max(min_fft).next_power_of_two().min(
+            (nx + nh - 1)
+                .next_power_of_two()
+                .max(min_fft.next_power_of_two()),
+        );
         let fwd = self.planner.plan_fft_forward(n_fft);
         let inv = self.planner.plan_fft_inverse(n_fft);
         let hspec = match &self.cache {
@@ -581,7 +593,11 @@ pub fn quantile_linear(values: &[f64], q: f64) -> f64 {
     let t = pos - lo as f64;
     let (x0, x1) = (a[lo], a[hi]);
     let d = x1 - x0;
-    if t >= 0.5 { x1 - d * (1.0 - t) } else { x0 + d * t }
+    if t >= 0.5 {
+        x1 - d * (1.0 - t)
+    } else {
+        x0 + d * t
+    }
 }
 
 /// BIOT's per-channel scaling: `x / (quantile(|x|, q) + eps)`.
@@ -604,7 +620,9 @@ mod tests {
         let p = smart_pad(&[0.0, 1.0, 2.0, 3.0, 4.0], 3, 7);
         assert_eq!(
             p,
-            vec![-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 0.0, 0.0, 0.0]
+            vec![
+                -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 0.0, 0.0, 0.0
+            ]
         );
     }
 
@@ -622,7 +640,11 @@ mod tests {
         // h_trans_bandwidth=0.5): 1321 taps, centre tap 0.9920417499046813.
         let f = FirFilter::mne_notch(200.0, &[60.0]).unwrap();
         assert_eq!(f.taps.len(), 1321);
-        assert!((f.taps[660] - 0.9920417499046813).abs() < 1e-12, "{}", f.taps[660]);
+        assert!(
+            (f.taps[660] - 0.9920417499046813).abs() < 1e-12,
+            "{}",
+            f.taps[660]
+        );
     }
 
     #[test]

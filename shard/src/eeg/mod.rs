@@ -244,7 +244,8 @@ impl EegConfig {
         };
         let known_ref: Vec<&str> = known.iter().map(String::as_str).collect();
         check_params(profile, params, &known_ref)?;
-        let bad = |k: &str, v: &Value| Error::Encode(format!("profile {profile}: bad value {v} for {k}"));
+        let bad =
+            |k: &str, v: &Value| Error::Encode(format!("profile {profile}: bad value {v} for {k}"));
         let num = |k: &str, v: &Value| -> Result<f64> {
             match v {
                 Value::Number(n) => n.as_f64().ok_or_else(|| bad(k, v)),
@@ -335,7 +336,9 @@ impl EegConfig {
             }
         }
         if self.window_s <= 0.0 || self.stride_s <= 0.0 {
-            return Err(Error::Encode(format!("profile {profile}: window_s and stride_s must be positive")));
+            return Err(Error::Encode(format!(
+                "profile {profile}: window_s and stride_s must be positive"
+            )));
         }
         Ok(())
     }
@@ -403,12 +406,24 @@ impl Profile for EegProfile {
 
     fn description(&self) -> &'static str {
         match self.name {
-            "cbramod" => "CBraMod pretraining (TUEG): 19 ch, resample 200 Hz then 0.3-75 Hz + 60 Hz notch, 30 s (19,30,200) in uV/100, |x|>=100 uV rejected",
-            "labram" => "LaBraM (TUAB): 23 ch, 0.1-75 Hz + 50 Hz notch then resample 200 Hz, 10 s (23,10,200) in uV/100",
-            "eegpt" => "EEGPT pretraining: 58 ch, common average, nearest-neighbour 256 Hz, 4 s (58,16,64) in mV",
-            "biot" => "BIOT (TUAB): 16 TCP bipolar ch, resample 200 Hz, 10 s (16,2000) in V scaled per channel by the 95th percentile",
-            "diver" => "DIVER-1 style: all channels with xyz, 0.5 Hz high-pass + 60 Hz notch, 500 Hz, 10 s (C,10,500) in uV/100 (unverified defaults)",
-            _ => "generic EEG windows: every step (channels, car, resample, filters, unit, window, patch) a parameter",
+            "cbramod" => {
+                "CBraMod pretraining (TUEG): 19 ch, resample 200 Hz then 0.3-75 Hz + 60 Hz notch, 30 s (19,30,200) in uV/100, |x|>=100 uV rejected"
+            }
+            "labram" => {
+                "LaBraM (TUAB): 23 ch, 0.1-75 Hz + 50 Hz notch then resample 200 Hz, 10 s (23,10,200) in uV/100"
+            }
+            "eegpt" => {
+                "EEGPT pretraining: 58 ch, common average, nearest-neighbour 256 Hz, 4 s (58,16,64) in mV"
+            }
+            "biot" => {
+                "BIOT (TUAB): 16 TCP bipolar ch, resample 200 Hz, 10 s (16,2000) in V scaled per channel by the 95th percentile"
+            }
+            "diver" => {
+                "DIVER-1 style: all channels with xyz, 0.5 Hz high-pass + 60 Hz notch, 500 Hz, 10 s (C,10,500) in uV/100 (unverified defaults)"
+            }
+            _ => {
+                "generic EEG windows: every step (channels, car, resample, filters, unit, window, patch) a parameter"
+            }
         }
     }
 
@@ -420,7 +435,11 @@ impl Profile for EegProfile {
         let mut applied = Applied::default();
         let key = sample.key.clone();
         let Some(meta) = sample.member("meta.json") else {
-            reject(&mut applied, &key, "no meta.json (not an eeg sample)".into());
+            reject(
+                &mut applied,
+                &key,
+                "no meta.json (not an eeg sample)".into(),
+            );
             return Ok(applied);
         };
         let rec: Recording = match serde_json::from_slice(&meta.data) {
@@ -435,11 +454,17 @@ impl Profile for EegProfile {
             return Ok(applied);
         };
         let view = npy::decode(&sig.data)?;
-        if view.dtype != Dtype::F32 || view.shape.len() != 2 || view.shape[0] != rec.channels.len() {
+        if view.dtype != Dtype::F32 || view.shape.len() != 2 || view.shape[0] != rec.channels.len()
+        {
             reject(
                 &mut applied,
                 &key,
-                format!("signal.npy must be float32 [{} channels, T], got {:?} {:?}", rec.channels.len(), view.dtype, view.shape),
+                format!(
+                    "signal.npy must be float32 [{} channels, T], got {:?} {:?}",
+                    rec.channels.len(),
+                    view.dtype,
+                    view.shape
+                ),
             );
             return Ok(applied);
         }
@@ -450,18 +475,30 @@ impl Profile for EegProfile {
             .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
             .collect();
         if raw.len() != c_in * t_in {
-            return Err(Error::Npy(format!("{key}: signal.npy data length {} != {c_in}x{t_in}", raw.len())));
+            return Err(Error::Npy(format!(
+                "{key}: signal.npy data length {} != {c_in}x{t_in}",
+                raw.len()
+            )));
         }
         let fs = rec.sampling_rate;
         let duration = t_in as f64 / fs;
         if duration < self.config.min_duration_s {
-            reject(&mut applied, &key, format!("duration {duration:.3} s < min_duration_s {}", self.config.min_duration_s));
+            reject(
+                &mut applied,
+                &key,
+                format!(
+                    "duration {duration:.3} s < min_duration_s {}",
+                    self.config.min_duration_s
+                ),
+            );
             return Ok(applied);
         }
         let Some((rows, mut data)) = self.map_channels(&rec, &raw, t_in, &key, &mut applied) else {
             return Ok(applied);
         };
-        let mut chain: Vec<Value> = vec![json!({"op": "channels", "set": self.config.channels, "missing": self.to_missing_str()})];
+        let mut chain: Vec<Value> = vec![
+            json!({"op": "channels", "set": self.config.channels, "missing": self.to_missing_str()}),
+        ];
         let mut rate = fs;
         for step in &self.config.steps {
             match step.as_str() {
@@ -506,7 +543,11 @@ impl Profile for EegProfile {
                 }
                 "bandpass" => {
                     if self.config.l_freq.is_some() || self.config.h_freq.is_some() {
-                        let f = match dsp::FirFilter::mne_filter(rate, self.config.l_freq, self.config.h_freq) {
+                        let f = match dsp::FirFilter::mne_filter(
+                            rate,
+                            self.config.l_freq,
+                            self.config.h_freq,
+                        ) {
                             Ok(f) => f,
                             Err(e) => {
                                 reject(&mut applied, &key, format!("bandpass: {e}"));
@@ -600,7 +641,12 @@ impl EegProfile {
             let mut data = Vec::new();
             for (i, ch) in rec.channels.iter().enumerate() {
                 if ch.channel_type == ChannelType::Eeg {
-                    rows.push(Row { name: ch.name.clone(), xyz: ch.xyz_mm, present: true, source: ch.name.clone() });
+                    rows.push(Row {
+                        name: ch.name.clone(),
+                        xyz: ch.xyz_mm,
+                        present: true,
+                        source: ch.name.clone(),
+                    });
                     data.push(row_of(i));
                 }
             }
@@ -615,7 +661,11 @@ impl EegProfile {
         let mut missing = Vec::new();
         let pos = |i: usize, name: &str| {
             let p = rec.channels[i].xyz_mm;
-            if p.iter().all(|v| v.is_finite()) { p } else { channels::template_xyz(name) }
+            if p.iter().all(|v| v.is_finite()) {
+                p
+            } else {
+                channels::template_xyz(name)
+            }
         };
         for name in &list {
             if let Some((a, b)) = name.split_once('-') {
@@ -628,27 +678,52 @@ impl EegProfile {
                             present: true,
                             source: format!("{}-{}", rec.channels[ia].name, rec.channels[ib].name),
                         });
-                        data.push(raw[ia * t..(ia + 1) * t].iter().zip(&raw[ib * t..(ib + 1) * t]).map(|(x, y)| x - y).collect());
+                        data.push(
+                            raw[ia * t..(ia + 1) * t]
+                                .iter()
+                                .zip(&raw[ib * t..(ib + 1) * t])
+                                .map(|(x, y)| x - y)
+                                .collect(),
+                        );
                     }
                     _ => {
                         missing.push(name.clone());
-                        rows.push(Row { name: name.to_uppercase(), xyz: channels::template_xyz(name), present: false, source: String::new() });
+                        rows.push(Row {
+                            name: name.to_uppercase(),
+                            xyz: channels::template_xyz(name),
+                            present: false,
+                            source: String::new(),
+                        });
                         data.push(vec![0.0; t]);
                     }
                 }
             } else if let Some(&i) = index.get(&channels::key(name)) {
-                rows.push(Row { name: name.to_uppercase(), xyz: pos(i, name), present: true, source: rec.channels[i].name.clone() });
+                rows.push(Row {
+                    name: name.to_uppercase(),
+                    xyz: pos(i, name),
+                    present: true,
+                    source: rec.channels[i].name.clone(),
+                });
                 data.push(row_of(i));
             } else {
                 missing.push(name.clone());
-                rows.push(Row { name: name.to_uppercase(), xyz: channels::template_xyz(name), present: false, source: String::new() });
+                rows.push(Row {
+                    name: name.to_uppercase(),
+                    xyz: channels::template_xyz(name),
+                    present: false,
+                    source: String::new(),
+                });
                 data.push(vec![0.0; t]);
             }
         }
         if !missing.is_empty() {
             match self.config.missing {
                 Missing::Skip => {
-                    reject(applied, key, format!("missing channels {}", missing.join(",")));
+                    reject(
+                        applied,
+                        key,
+                        format!("missing channels {}", missing.join(",")),
+                    );
                     return None;
                 }
                 Missing::Zero => {}
@@ -659,14 +734,23 @@ impl EegProfile {
                         }
                         let target = rows[m].xyz;
                         let mut cands: Vec<(f64, usize)> = (0..rows.len())
-                            .filter(|&j| rows[j].present && rows[j].xyz.iter().all(|v| v.is_finite()))
+                            .filter(|&j| {
+                                rows[j].present && rows[j].xyz.iter().all(|v| v.is_finite())
+                            })
                             .map(|j| {
-                                let d = (0..3).map(|k| (rows[j].xyz[k] - target[k]).powi(2)).sum::<f64>().sqrt();
+                                let d = (0..3)
+                                    .map(|k| (rows[j].xyz[k] - target[k]).powi(2))
+                                    .sum::<f64>()
+                                    .sqrt();
                                 (d, j)
                             })
                             .collect();
                         if !target.iter().all(|v| v.is_finite()) || cands.is_empty() {
-                            reject(applied, key, format!("cannot interpolate {} (no position)", rows[m].name));
+                            reject(
+                                applied,
+                                key,
+                                format!("cannot interpolate {} (no position)", rows[m].name),
+                            );
                             return None;
                         }
                         cands.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -680,7 +764,14 @@ impl EegProfile {
                             }
                         }
                         data[m] = out;
-                        rows[m].source = format!("interpolated from {}", cands.iter().map(|(_, j)| rows[*j].name.clone()).collect::<Vec<_>>().join(","));
+                        rows[m].source = format!(
+                            "interpolated from {}",
+                            cands
+                                .iter()
+                                .map(|(_, j)| rows[*j].name.clone())
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        );
                     }
                 }
             }
@@ -710,10 +801,20 @@ impl EegProfile {
             return Err(Error::Encode("window or stride rounds to 0 samples".into()));
         }
         if cfg.patch_len > 0 && win % cfg.patch_len != 0 {
-            return Err(Error::Encode(format!("window of {win} samples is not a multiple of patch_len {}", cfg.patch_len)));
+            return Err(Error::Encode(format!(
+                "window of {win} samples is not a multiple of patch_len {}",
+                cfg.patch_len
+            )));
         }
         if end <= start || end - start < win {
-            reject(applied, key, format!("too short for one {} s window after trimming ({} samples at {rate} Hz)", cfg.window_s, n));
+            reject(
+                applied,
+                key,
+                format!(
+                    "too short for one {} s window after trimming ({} samples at {rate} Hz)",
+                    cfg.window_s, n
+                ),
+            );
             return Ok(());
         }
         let factor = unit_factor(&cfg.unit).unwrap_or(1.0);
@@ -725,7 +826,11 @@ impl EegProfile {
         } else {
             serde_json::to_value(&rec.reference).unwrap_or(Value::Null)
         };
-        let shape: Vec<usize> = if cfg.patch_len > 0 { vec![c, win / cfg.patch_len, cfg.patch_len] } else { vec![c, win] };
+        let shape: Vec<usize> = if cfg.patch_len > 0 {
+            vec![c, win / cfg.patch_len, cfg.patch_len]
+        } else {
+            vec![c, win]
+        };
         let mut w = 0usize;
         let mut s0 = start;
         while s0 + win <= end {
@@ -734,9 +839,16 @@ impl EegProfile {
             let s = s0;
             s0 += stride;
             if let Some(th) = cfg.reject_abs_uv {
-                let m = data.iter().flat_map(|ch| ch[s..s + win].iter()).fold(0.0f64, |a, v| a.max(v.abs()));
+                let m = data
+                    .iter()
+                    .flat_map(|ch| ch[s..s + win].iter())
+                    .fold(0.0f64, |a, v| a.max(v.abs()));
                 if m >= th {
-                    reject(applied, key, format!("window {index}: max |x| {m:.1} uV >= {th} uV"));
+                    reject(
+                        applied,
+                        key,
+                        format!("window {index}: max |x| {m:.1} uV >= {th} uV"),
+                    );
                     continue;
                 }
             }
@@ -751,7 +863,10 @@ impl EegProfile {
             }
             let eeg = match cfg.dtype {
                 Dtype::F16 => {
-                    let bits: Vec<u16> = out.iter().map(|&v| half::f16::from_f64(v).to_bits()).collect();
+                    let bits: Vec<u16> = out
+                        .iter()
+                        .map(|&v| half::f16::from_f64(v).to_bits())
+                        .collect();
                     npy::encode_f16_bits(&shape, &bits)
                 }
                 _ => {
@@ -796,4 +911,3 @@ impl EegProfile {
         Ok(())
     }
 }
-

@@ -230,11 +230,14 @@ pub(crate) struct CanonicalVolume<'a> {
 
 /// Finds and decodes `volume.npy` (and `meta.json`) of a canonical sample. `Ok(Err(reason))`
 /// when the sample is not a usable volume (a rejection, not an error).
-pub(crate) fn canonical(sample: &Sample) -> Result<std::result::Result<CanonicalVolume<'_>, String>> {
+pub(crate) fn canonical(
+    sample: &Sample,
+) -> Result<std::result::Result<CanonicalVolume<'_>, String>> {
     let Some(m) = sample.member("volume.npy") else {
         return Ok(Err(format!("{}: no volume.npy member", sample.key)));
     };
-    let view = npy::decode(&m.data).map_err(|e| Error::Encode(format!("{}: volume.npy: {e}", sample.key)))?;
+    let view = npy::decode(&m.data)
+        .map_err(|e| Error::Encode(format!("{}: volume.npy: {e}", sample.key)))?;
     if !matches!(view.dtype, Dtype::F32 | Dtype::F16 | Dtype::F64) {
         return Ok(Err(format!(
             "{}: volume.npy is {}, expected float32",
@@ -265,7 +268,10 @@ pub(crate) fn canonical(sample: &Sample) -> Result<std::result::Result<Canonical
 
 /// The affine after cropping/padding: voxel `o` of the output is voxel `o - before` of the
 /// input, so the new affine is `A · T(-before)`.
-pub(crate) fn shifted_affine(meta: &serde_json::Value, fits: &[AxisFit; 3]) -> Option<serde_json::Value> {
+pub(crate) fn shifted_affine(
+    meta: &serde_json::Value,
+    fits: &[AxisFit; 3],
+) -> Option<serde_json::Value> {
     let a = meta.get("affine")?.as_array()?;
     let mut m = [[0f64; 4]; 4];
     for (r, row) in a.iter().enumerate().take(4) {
@@ -273,7 +279,11 @@ pub(crate) fn shifted_affine(meta: &serde_json::Value, fits: &[AxisFit; 3]) -> O
             m[r][c] = v.as_f64()?;
         }
     }
-    let sh = [-fits[0].before as f64, -fits[1].before as f64, -fits[2].before as f64];
+    let sh = [
+        -fits[0].before as f64,
+        -fits[1].before as f64,
+        -fits[2].before as f64,
+    ];
     for row in m.iter_mut() {
         row[3] += row[0] * sh[0] + row[1] * sh[1] + row[2] * sh[2];
     }
@@ -286,7 +296,9 @@ pub(crate) mod param {
     use serde_json::Value;
 
     fn bad(profile: &str, key: &str, v: &Value, want: &str) -> Error {
-        Error::Encode(format!("profile {profile}: parameter {key} = {v} is not {want}"))
+        Error::Encode(format!(
+            "profile {profile}: parameter {key} = {v} is not {want}"
+        ))
     }
 
     /// A positive integer.
@@ -350,7 +362,12 @@ pub(crate) mod param {
         match n.as_slice() {
             [c] => Ok([*c; 3]),
             [x, y, z] => Ok([*x, *y, *z]),
-            _ => Err(bad(profile, key, v, "an integer or three integers [x, y, z]")),
+            _ => Err(bad(
+                profile,
+                key,
+                v,
+                "an integer or three integers [x, y, z]",
+            )),
         }
     }
 }

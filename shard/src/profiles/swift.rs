@@ -43,7 +43,9 @@
 
 use serde_json::{Value, json};
 
-use super::{AxisFit, CanonicalVolume, Elems, F16s, F32s, F64s, OutDtype, canonical, param, shifted_affine};
+use super::{
+    AxisFit, CanonicalVolume, Elems, F16s, F32s, F64s, OutDtype, canonical, param, shifted_affine,
+};
 use crate::npy::Dtype;
 use crate::profile::{Applied, Params, Profile, check_params};
 use crate::{Error, Result, Sample};
@@ -179,7 +181,14 @@ impl Default for Swift {
 }
 
 const NAME: &str = "swift";
-const KNOWN: &[&str] = &["window", "stride", "target", "dtype", "dataset_rule", "compat_t_minus_2"];
+const KNOWN: &[&str] = &[
+    "window",
+    "stride",
+    "target",
+    "dtype",
+    "dataset_rule",
+    "compat_t_minus_2",
+];
 
 impl Swift {
     /// The profile with parameters (unknown keys are refused; missing ones take the defaults).
@@ -192,8 +201,11 @@ impl Swift {
                 "stride" => s.stride = param::usize(NAME, k, v)?,
                 "target" => s.target = param::usize(NAME, k, v)?.min(4096),
                 "dtype" => {
-                    s.dtype = OutDtype::parse(&param::string(NAME, k, v)?)
-                        .ok_or_else(|| Error::Encode(format!("profile swift: dtype {v} is not float16 or float32")))?
+                    s.dtype = OutDtype::parse(&param::string(NAME, k, v)?).ok_or_else(|| {
+                        Error::Encode(format!(
+                            "profile swift: dtype {v} is not float16 or float32"
+                        ))
+                    })?
                 }
                 "dataset_rule" => {
                     s.rule = DatasetRule::parse(&param::string(NAME, k, v)?).ok_or_else(|| {
@@ -230,7 +242,11 @@ impl Swift {
 
     /// Window start frames for a run of `t` frames.
     pub fn starts(&self, t: usize) -> Vec<usize> {
-        let usable = if self.compat_t_minus_2 { t.saturating_sub(2) } else { t };
+        let usable = if self.compat_t_minus_2 {
+            t.saturating_sub(2)
+        } else {
+            t
+        };
         (0..usable)
             .step_by(self.stride)
             .take_while(|s| s + self.window <= usable)
@@ -277,7 +293,10 @@ impl Profile for Swift {
         if let Some(m) = vol.meta.get("modality").and_then(Value::as_str)
             && m != "fmri"
         {
-            return Ok(rejected(format!("{}: modality {m} is not fmri", sample.key)));
+            return Ok(rejected(format!(
+                "{}: modality {m} is not fmri",
+                sample.key
+            )));
         }
         let data = vol.view.data;
         match vol.view.dtype {
@@ -305,7 +324,10 @@ struct Stats {
 
 /// Two passes like NumPy/torch: mean, then the sum of squared deviations, both in float64.
 /// `Err` names the problem (a non-finite value, too few brain values).
-fn stats<E: Elems>(src: &E, rows: impl Iterator<Item = (usize, usize)> + Clone) -> std::result::Result<Stats, String> {
+fn stats<E: Elems>(
+    src: &E,
+    rows: impl Iterator<Item = (usize, usize)> + Clone,
+) -> std::result::Result<Stats, String> {
     let mut n = 0u64;
     let mut sum = 0f64;
     let mut min = f32::INFINITY;
@@ -332,7 +354,9 @@ fn stats<E: Elems>(src: &E, rows: impl Iterator<Item = (usize, usize)> + Clone) 
         return Err("the run has non-finite values".into());
     }
     if n < 2 {
-        return Err(format!("the run has {n} non-zero values; z-normalisation needs two"));
+        return Err(format!(
+            "the run has {n} non-zero values; z-normalisation needs two"
+        ));
     }
     let mean64 = sum / n as f64;
     let mut ss = 0f64;
@@ -351,13 +375,20 @@ fn stats<E: Elems>(src: &E, rows: impl Iterator<Item = (usize, usize)> + Clone) 
     let std = (ss / (n - 1) as f64).sqrt() as f32;
     let mean = mean64 as f32;
     if std <= 0.0 || !std.is_finite() || !mean.is_finite() {
-        return Err(format!("the run's standard deviation is {std}; cannot z-normalise"));
+        return Err(format!(
+            "the run's standard deviation is {std}; cannot z-normalise"
+        ));
     }
     Ok(Stats { n, mean, std, min })
 }
 
 impl Swift {
-    fn run<E: Elems>(&self, sample: &Sample, vol: &CanonicalVolume<'_>, src: &E) -> Result<Applied> {
+    fn run<E: Elems>(
+        &self,
+        sample: &Sample,
+        vol: &CanonicalVolume<'_>,
+        src: &E,
+    ) -> Result<Applied> {
         let [nx, ny_raw, nz] = vol.grid;
         let nt = vol.frames;
         let rule = self.resolve(&sample.key, &vol.meta);
@@ -368,13 +399,18 @@ impl Swift {
             return Ok(rejected(format!(
                 "{}: the run has {nt} frames{}, fewer than one window of {}",
                 sample.key,
-                if self.compat_t_minus_2 { " (counted as T-2)" } else { "" },
+                if self.compat_t_minus_2 {
+                    " (counted as T-2)"
+                } else {
+                    ""
+                },
                 self.window
             )));
         }
         // Contiguous rows (one (x, y) line of z × t values) of the pre-cropped grid.
         let row = nz * nt;
-        let rows = (0..nx).flat_map(move |x| (y0..y0 + ny).map(move |y| ((x * ny_raw + y) * row, row)));
+        let rows =
+            (0..nx).flat_map(move |x| (y0..y0 + ny).map(move |y| ((x * ny_raw + y) * row, row)));
         let st = match stats(src, rows) {
             Ok(s) => s,
             Err(e) => return Ok(rejected(format!("{}: {e}", sample.key))),

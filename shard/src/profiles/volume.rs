@@ -28,7 +28,9 @@
 
 use serde_json::{Value, json};
 
-use super::{AxisFit, CanonicalVolume, Elems, F16s, F32s, F64s, OutDtype, canonical, param, shifted_affine};
+use super::{
+    AxisFit, CanonicalVolume, Elems, F16s, F32s, F64s, OutDtype, canonical, param, shifted_affine,
+};
 use crate::npy::Dtype;
 use crate::profile::{Applied, Params, Profile, check_params};
 use crate::{Error, Result, Sample};
@@ -106,7 +108,9 @@ impl VolumeProfile {
                 "per_frame" => p.per_frame = param::bool(NAME, k, v)?,
                 "dtype" => {
                     p.dtype = OutDtype::parse(&param::string(NAME, k, v)?).ok_or_else(|| {
-                        Error::Encode(format!("profile volume: dtype {v} is not float16 or float32"))
+                        Error::Encode(format!(
+                            "profile volume: dtype {v} is not float16 or float32"
+                        ))
                     })?
                 }
                 _ => {}
@@ -222,12 +226,20 @@ fn percentile(v: &mut [f32], q: f64) -> f64 {
     }
     let b = b as f64;
     let d = b - a;
-    if t >= 0.5 { b - d * (1.0 - t) } else { a + d * t }
+    if t >= 0.5 {
+        b - d * (1.0 - t)
+    } else {
+        a + d * t
+    }
 }
 
 impl VolumeProfile {
     /// The map for the values `idx` yields, with its statistics for the metadata.
-    fn map_for<E: Elems>(&self, src: &E, idx: impl Iterator<Item = usize> + Clone) -> std::result::Result<(Map, Value), String> {
+    fn map_for<E: Elems>(
+        &self,
+        src: &E,
+        idx: impl Iterator<Item = usize> + Clone,
+    ) -> std::result::Result<(Map, Value), String> {
         if idx.clone().any(|i| !src.at(i).is_finite()) {
             return Err("the volume has non-finite values".into());
         }
@@ -249,7 +261,9 @@ impl VolumeProfile {
                     hi = hi.max(x);
                 }
                 if hi <= lo {
-                    return Err(format!("the volume is constant ({lo}); min-max is undefined"));
+                    return Err(format!(
+                        "the volume is constant ({lo}); min-max is undefined"
+                    ));
                 }
                 Ok((
                     Map {
@@ -303,7 +317,9 @@ impl VolumeProfile {
                 let lo = percentile(&mut brain, pl);
                 let hi = percentile(&mut brain, ph);
                 if hi <= lo {
-                    return Err(format!("percentiles {pl} and {ph} are equal ({lo}); scaling is undefined"));
+                    return Err(format!(
+                        "percentiles {pl} and {ph} are equal ({lo}); scaling is undefined"
+                    ));
                 }
                 Ok((
                     Map {
@@ -318,7 +334,12 @@ impl VolumeProfile {
         }
     }
 
-    fn run<E: Elems>(&self, sample: &Sample, vol: &CanonicalVolume<'_>, src: &E) -> Result<Applied> {
+    fn run<E: Elems>(
+        &self,
+        sample: &Sample,
+        vol: &CanonicalVolume<'_>,
+        src: &E,
+    ) -> Result<Applied> {
         let [nx, ny, nz] = vol.grid;
         let nf = vol.frames;
         let n = nx * ny * nz * nf;
@@ -408,7 +429,13 @@ mod tests {
     fn percentile_matches_numpy_linear() {
         // np.percentile([1, 2, 3, 4, 10], [0, 25, 50, 90, 100]) = [1, 2, 3, 7.6, 10]
         let v = [4.0f32, 1.0, 10.0, 3.0, 2.0];
-        for (q, want) in [(0.0, 1.0), (25.0, 2.0), (50.0, 3.0), (90.0, 7.6), (100.0, 10.0)] {
+        for (q, want) in [
+            (0.0, 1.0),
+            (25.0, 2.0),
+            (50.0, 3.0),
+            (90.0, 7.6),
+            (100.0, 10.0),
+        ] {
             let mut w = v.to_vec();
             assert!((percentile(&mut w, q) - want).abs() < 1e-12, "{q}");
         }

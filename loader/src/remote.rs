@@ -1,0 +1,169 @@
+//! Datasets in object stores (feature `object-store`): the manifest, the indexes and the shards
+//! a job selects are copied into a bounded local cache and read from there with the normal
+//! mmap/pread path.
+//!
+//! The cache is a directory holding one sub-directory per remote dataset. A shard already in
+//! the cache with the manifest's size is not fetched again. Before fetching, the least recently
+//! used *other* datasets are deleted until everything fits in `max_bytes`; a dataset larger
+//! than the whole budget is an error. Do not share one cache directory between concurrently
+//! running jobs that open different datasets (eviction would remove files in use).
+//!
+//! Calls are blocking (`futures::executor::block_on`). Stores built on `reqwest` (S3, GCS,
+//! Azure, HTTP) need a tokio runtime context on the calling thread
+//! (`let _guard = runtime.enter();`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use bomdata_schemas::manifest::{Manifest, ShardEntry};
+use futures::StreamExt;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt};
+
+use crate::{Dataset, Error, Result};
+
+/// The local cache.
+#[derive(Clone, Debug)]
+pub struct Cache {
+    /// Cache directory.
+    pub dir: PathBuf,
+    /// Upper bound on the bytes of cached files.
+    pub max_bytes: u64,
+}
+
+fn store_err(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::io(
+        PathBuf::from(what),
+        std::io::Error::other(format!("object store: {e}")),
+    )
+}
+
+fn fetch(store: &dyn ObjectStore, loc: &StorePath, dst: &Path) -> Result<u64> {
+    futures::executor::block_on(async {
+        let got = store
+            .get(loc)
+            .await
+            .map_err(|e| store_err(loc.as_ref(), e))?;
+        let tmp = dst.with_extension("part");
+        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let mut stream = got.into_stream();
+        let mut n = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| store_err(loc.as_ref(), e))?;
+            f.write_all(&chunk).map_err(|e| Error::io(&tmp, e))?;
+            n += chunk.len() as u64;
+        }
+        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, dst).map_err(|e| Error::io(dst, e))?;
+        Ok(n)
+    })
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => stack.push(e.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
+fn cache_name(prefix: &str) -> String {
+    let s: String = prefix
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect();
+    if s.is_empty() { "_root".into() } else { s }
+}
+
+/// Copies the dataset under `prefix` in `store` (its `manifest.json`, and the shards for which
+/// `want` is true, with their indexes) into `cache`, then opens the local copy. The local
+/// manifest lists only the wanted shards.
+pub fn open_cached(
+    store: &dyn ObjectStore,
+    prefix: &str,
+    cache: &Cache,
+    mut want: impl FnMut(&ShardEntry) -> bool,
+) -> Result<Dataset> {
+    let prefix = prefix.trim_matches('/');
+    let key = |name: &str| -> StorePath {
+        if prefix.is_empty() {
+            StorePath::from(name)
+        } else {
+            StorePath::from(format!("{prefix}/{name}"))
+        }
+    };
+    std::fs::create_dir_all(&cache.dir).map_err(|e| Error::io(&cache.dir, e))?;
+    let local = cache.dir.join(cache_name(prefix));
+    let shards_dir = local.join("shards");
+    std::fs::create_dir_all(&shards_dir).map_err(|e| Error::io(&shards_dir, e))?;
+    let remote_manifest = local.join("manifest.remote.json");
+    fetch(store, &key("manifest.json"), &remote_manifest)?;
+    let bytes = std::fs::read(&remote_manifest).map_err(|e| Error::io(&remote_manifest, e))?;
+    let mut manifest: Manifest =
+        serde_json::from_slice(&bytes).map_err(|e| Error::corrupt(&remote_manifest, e))?;
+    manifest.shards.retain(|s| want(s));
+    let need: u64 = manifest.shards.iter().map(|s| s.size).sum();
+    if need > cache.max_bytes {
+        return Err(Error::config(format!(
+            "dataset {prefix:?} needs {need} bytes of shards, the cache allows {}",
+            cache.max_bytes
+        )));
+    }
+    // Evict least recently used other datasets until the new one fits.
+    let mut others: Vec<(std::time::SystemTime, PathBuf, u64)> = std::fs::read_dir(&cache.dir)
+        .map_err(|e| Error::io(&cache.dir, e))?
+        .flatten()
+        .filter(|e| e.path() != local && e.path().is_dir())
+        .map(|e| {
+            let t = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            let p = e.path();
+            let b = dir_bytes(&p);
+            (t, p, b)
+        })
+        .collect();
+    others.sort();
+    let mut used: u64 = others.iter().map(|o| o.2).sum::<u64>() + need;
+    for (_, p, b) in &others {
+        if used <= cache.max_bytes {
+            break;
+        }
+        std::fs::remove_dir_all(p).map_err(|e| Error::io(p, e))?;
+        used -= b;
+    }
+    for s in &manifest.shards {
+        let tar = shards_dir.join(&s.name);
+        let have = std::fs::metadata(&tar).map(|m| m.len()).ok();
+        if have != Some(s.size) {
+            let n = fetch(store, &key(&format!("shards/{}", s.name)), &tar)?;
+            if n != s.size {
+                return Err(Error::corrupt(
+                    &tar,
+                    format!("fetched {n} bytes, manifest says {}", s.size),
+                ));
+            }
+        }
+        let idx = shards_dir.join(&s.index);
+        if !idx.exists() {
+            fetch(store, &key(&format!("shards/{}", s.index)), &idx)?;
+        }
+    }
+    let mpath = local.join("manifest.json");
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::corrupt(&mpath, e))?;
+    std::fs::write(&mpath, json).map_err(|e| Error::io(&mpath, e))?;
+    // touch: most recently used
+    let _ = std::fs::File::open(&local).and_then(|f| f.set_modified(std::time::SystemTime::now()));
+    Dataset::open(&local)
+}
