@@ -14,6 +14,15 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 export CARGO_TERM_COLOR=never
 
 step() { printf '\n== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+# Every check runs even when an earlier one failed; the script fails at the end if any did.
+failed=()
+check() {
+    local name=$1; shift
+    if ! "$@"; then
+        echo "FAILED: $name" >&2
+        failed+=("$name")
+    fi
+}
 
 step "system packages"
 if ! dpkg -s libhdf5-dev >/dev/null 2>&1; then
@@ -28,20 +37,25 @@ step "python environment"
 export BOMDATA_PYTHON=$ROOT/.venv/bin/python
 
 step "cargo fmt"
-cargo fmt --all --check
+check fmt cargo fmt --all --check
 
 step "cargo clippy"
-cargo clippy --workspace --all-targets -- -D warnings
-cargo clippy --workspace --all-targets --features bomdata/hdf5 -- -D warnings
+check clippy cargo clippy --workspace --all-targets -- -D warnings
+check clippy-hdf5 cargo clippy --workspace --all-targets --features bomdata/hdf5 -- -D warnings
 
 step "cargo test"
-cargo test --workspace --features bomdata/hdf5 --no-fail-fast
+check cargo-test cargo test --workspace --features bomdata/hdf5 --no-fail-fast
 
 step "python interop tests"
 export BOMDATA_BIN=$CARGO_TARGET_DIR/debug/bomdata
-.venv/bin/python -m pytest -q python/tests
+check pytest .venv/bin/python -m pytest -q python/tests
 
 step "loader tch feature (CPU libtorch)"
-VENV=$ROOT/.venv-torch scripts/test-tch.sh
+check tch env VENV="$ROOT/.venv-torch" scripts/test-tch.sh
 
 step "done"
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "test.sh: failed steps: ${failed[*]}" >&2
+    exit 1
+fi
+echo "test.sh: all steps passed"
