@@ -669,10 +669,25 @@ fn ajile12_tree() {
             .join("000055/sub-02/sub-02_ses-4_behavior+ecephys.nwb"),
         b"\x89HDF\r\n\x1a\ngarbage",
     );
+    // A real NWB file (pynwb 2.1.0) without an ElectricalSeries: refused with a clear error.
+    let real = dir
+        .0
+        .join("000055/sub-03/sub-03_ses-1_behavior+ecephys.nwb");
+    std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+    std::fs::copy(
+        bomdata_testdata::require_shared_fixtures()
+            .join("nwb/pynwb_2.1.0_nwbfile_with_extension.nwb"),
+        &real,
+    )
+    .unwrap();
     let (units, sink, errors) = ingest(&Ajile12, &dir.0, false, 1.0);
-    assert_eq!(units.len(), 2);
-    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(units.len(), 3);
+    assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(errors[0].0.contains("sub-02"));
+    assert!(
+        errors[1].0.contains("sub-03") && errors[1].1.contains("no ElectricalSeries"),
+        "{errors:?}"
+    );
     // 1250 samples at 500 Hz in 1 s chunks → 500 + 500 + 250.
     assert_eq!(sink.samples.len(), 3);
     assert!(
@@ -719,4 +734,118 @@ fn ajile12_tree() {
     assert_eq!(sink.subjects.len(), 1);
     assert_eq!(sink.subjects[0].modalities, [Modality::Ieeg]);
     assert_eq!(sink.subjects[0].session, "3");
+}
+
+/// Real BrainVision, EEGLAB and FIF files from the shared fixture corpus, renamed into a BIDS
+/// tree: every value written equals the reference reader's (MNE, SI units) after the unit
+/// change (×1e6 for volts → µV; MEG stays in T and T/m). Fails, never skips, when the corpus
+/// is absent.
+#[test]
+fn real_fixture_files_in_a_bids_tree() {
+    let fx = bomdata_testdata::require_shared_fixtures();
+    let dir = TempDir::new("bids-fixtures");
+    let root = &dir.0;
+    let copy = |from: &str, to: &str| {
+        let to = root.join(to);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(fx.join(from), to).unwrap();
+    };
+    // BrainVision: the header names its data files, which keep their names.
+    copy(
+        "brainvision/test_NO.vhdr",
+        "sub-01/eeg/sub-01_task-bv_eeg.vhdr",
+    );
+    copy("brainvision/test_NO.eeg", "sub-01/eeg/test_NO.eeg");
+    copy("brainvision/test_NO.vmrk", "sub-01/eeg/test_NO.vmrk");
+    copy(
+        "eeglab/test_raw_2021.set",
+        "sub-01/eeg/sub-01_task-set_eeg.set",
+    );
+    copy(
+        "fif/test_move_anon_erm_raw.fif",
+        "sub-01/meg/sub-01_task-noise_meg.fif",
+    );
+    let (units, sink, errors) = ingest(&BidsEphys, root, false, 0.0);
+    assert_eq!(units.len(), 3);
+    assert!(errors.is_empty(), "{errors:?}");
+    let cases = [
+        (
+            "brainvision/test_NO.vhdr.expected.json",
+            "mne",
+            "_task-bv_eeg.vhdr",
+        ),
+        (
+            "eeglab/test_raw_2021.set.expected.json",
+            "mne_raw",
+            "_task-set_eeg.set",
+        ),
+        (
+            "fif/test_move_anon_erm_raw.fif.expected.json",
+            "mne",
+            "_task-noise_meg.fif",
+        ),
+    ];
+    for (expected, reader, suffix) in cases {
+        let want: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(fx.join(expected)).unwrap()).unwrap();
+        let want = &want[reader];
+        let s = sink
+            .samples
+            .iter()
+            .find(|s| meta(s).provenance.unwrap().file.ends_with(suffix))
+            .unwrap();
+        let m = meta(s);
+        let (shape, vals) = signal(s);
+        let n = want["n_times"].as_u64().unwrap() as usize;
+        assert_eq!(m.sampling_rate, want["sfreq"].as_f64().unwrap(), "{suffix}");
+        assert_eq!(
+            shape,
+            [want["nchan"].as_u64().unwrap() as usize, n],
+            "{suffix}"
+        );
+        for (row, (c, wc)) in m
+            .channels
+            .iter()
+            .zip(want["channels"].as_array().unwrap())
+            .enumerate()
+        {
+            assert_eq!(c.original_name, wc["name"].as_str().unwrap(), "{suffix}");
+            // SI → stored unit: volts become µV, anything else (T, T/m, stim) is kept.
+            let f = if c.unit == "uV" { 1e6 } else { 1.0 };
+            let first: Vec<f64> = wc["first10"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() * f)
+                .collect();
+            for (k, w) in first.iter().enumerate() {
+                let g = vals[row * n + k] as f64;
+                assert!(
+                    (g - w).abs() <= 1e-6 * w.abs() + 1e-30,
+                    "{suffix} {} sample {k}: {g} vs {w}",
+                    c.original_name
+                );
+            }
+            let sum: f64 = vals[row * n..(row + 1) * n].iter().map(|&v| v as f64).sum();
+            let wsum = wc["stats"]["sum"].as_f64().unwrap() * f;
+            let scale = wc["stats"]["max"]
+                .as_f64()
+                .unwrap()
+                .abs()
+                .max(wc["stats"]["min"].as_f64().unwrap().abs())
+                * f
+                * n as f64;
+            assert!(
+                (sum - wsum).abs() <= 1e-6 * scale + 1e-30,
+                "{suffix} {}: sum {sum} vs {wsum}",
+                c.original_name
+            );
+        }
+        let expect_mod = if suffix.contains("meg") {
+            Modality::Meg
+        } else {
+            Modality::Eeg
+        };
+        assert_eq!(m.modality, expect_mod);
+    }
 }

@@ -80,7 +80,13 @@ fn dir_bytes(dir: &Path) -> u64 {
 fn cache_name(prefix: &str) -> String {
     let s: String = prefix
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if s.is_empty() { "_root".into() } else { s }
 }

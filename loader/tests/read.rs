@@ -239,7 +239,11 @@ fn object_store_through_bounded_cache() {
     write_dataset(dir.path(), 20, "eeg", Compression::None);
     let store = InMemory::new();
     for e in walk(dir.path()) {
-        let rel = e.strip_prefix(dir.path()).unwrap().to_string_lossy().to_string();
+        let rel = e
+            .strip_prefix(dir.path())
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
         let data = std::fs::read(&e).unwrap();
         futures::executor::block_on(store.put(
             &StorePath::from(format!("bucket/ds1/{rel}")),
@@ -252,8 +256,10 @@ fn object_store_through_bounded_cache() {
         dir: cache_dir.path().to_path_buf(),
         max_bytes: 1 << 30,
     };
-    let ds = open_cached(&store, "bucket/ds1", &cache, |s| s.split.as_deref() == Some("train"))
-        .unwrap();
+    let ds = open_cached(&store, "bucket/ds1", &cache, |s| {
+        s.split.as_deref() == Some("train")
+    })
+    .unwrap();
     assert_eq!(ds.len(), 15);
     let mut l = loader(ds, 4, 2, ReadMode::Pread);
     let mut n = 0;
@@ -273,6 +279,34 @@ fn object_store_through_bounded_cache() {
         max_bytes: 1000,
     };
     assert!(open_cached(&store, "bucket/ds1", &small, |_| true).is_err());
+    // a second dataset that only fits once the first is evicted
+    for e in walk(dir.path()) {
+        let rel = e
+            .strip_prefix(dir.path())
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        let data = std::fs::read(&e).unwrap();
+        futures::executor::block_on(store.put(
+            &StorePath::from(format!("bucket/ds2/{rel}")),
+            PutPayload::from(data),
+        ))
+        .unwrap();
+    }
+    let one: u64 = walk(&cache_dir.path().join("bucket_ds1"))
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    let tight = Cache {
+        dir: cache_dir.path().to_path_buf(),
+        max_bytes: one + one / 2,
+    };
+    let ds2 = open_cached(&store, "bucket/ds2", &tight, |s| {
+        s.split.as_deref() == Some("train")
+    })
+    .unwrap();
+    assert_eq!(ds2.len(), 15);
+    assert!(!cache_dir.path().join("bucket_ds1").exists());
 }
 
 #[cfg(feature = "object-store")]

@@ -5,6 +5,9 @@
 //! the expected ids of each document come from `bomdata tokenize --json`, run on that document
 //! alone.
 
+// Helpers below are test code too: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -538,4 +541,64 @@ json.dump(out, sys.stdout)
             s.key
         );
     }
+}
+
+/// A FASTA fixture through the genome adapter (`seq.txt` windows, soft-masked lower case), then
+/// HyenaDNA character tokens: the documents come back exactly and the token count adds up.
+#[test]
+fn genome_windows_from_a_fasta_fixture() {
+    let fixtures = bomdata_testdata::require_shared_fixtures();
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("genome");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::copy(fixtures.join("fasta/volvox.fa"), src.join("volvox.fa")).unwrap();
+    std::fs::write(src.join("genome.toml"), "window = 700\nstride = 700\n").unwrap();
+    let canon = d.path().join("canon");
+    let mut c = cmd();
+    c.arg("ingest")
+        .arg(&src)
+        .arg("--out")
+        .arg(&canon)
+        .args(["--source", "t2t_chm13"]);
+    assert!(run(c).status.success(), "ingest of volvox.fa failed");
+    let m = dataset::read_manifest(&canon).unwrap();
+    let mut docs = Vec::new();
+    for e in &m.shards {
+        for s in ShardReader::open(&canon, e).unwrap() {
+            let s = s.unwrap();
+            docs.push(Doc {
+                key: s.key.clone(),
+                subject: s.subject.clone().unwrap(),
+                bytes: s.member("seq.txt").unwrap().data.clone(),
+            });
+        }
+    }
+    assert!(docs.len() > 10);
+    assert!(
+        docs.iter()
+            .any(|d| d.bytes.iter().any(u8::is_ascii_lowercase))
+    );
+    let out = d.path().join("tok");
+    shard_tokens(
+        &canon,
+        &out,
+        &[
+            "--tokens",
+            "hyena-char",
+            "--seq-len",
+            "512",
+            "--tokens-per-shard",
+            "8192",
+        ],
+    );
+    // [PAD] is 4 in the HyenaDNA vocabulary (12 ids → uint8).
+    check(
+        &out,
+        &docs,
+        "hyena-char",
+        "hyena-char",
+        512,
+        4,
+        npy::Dtype::U8,
+    );
 }

@@ -158,7 +158,8 @@ fn token_options(a: &Args, spec: &str) -> anyhow::Result<TokenOptions> {
     })
 }
 
-/// Runs `bomdata shard`.
+/// Runs `bomdata shard`; the summary line goes to stderr.
+#[allow(clippy::print_stderr)]
 pub fn run(a: &Args) -> anyhow::Result<i32> {
     let tok_opts = match &a.tokens {
         Some(spec) => Some(token_options(a, spec)?),

@@ -29,12 +29,27 @@ fn main() -> std::io::Result<()> {
     let out = BufWriter::with_capacity(1 << 20, File::create(&output)?);
     if args.iter().any(|a| a == "--matrix") {
         let inp = BufReader::with_capacity(1 << 20, File::open(&input)?);
-        let s = bomdata_table::methylation::convert_to_parquet(inp, &input.display().to_string(), out, rows)?;
-        println!("{} probes x {} samples in {:.2}s", s.n_probes, s.sample_ids.len(), t0.elapsed().as_secs_f64());
+        let s = bomdata_table::methylation::convert_to_parquet(
+            inp,
+            &input.display().to_string(),
+            out,
+            rows,
+        )?;
+        println!(
+            "{} probes x {} samples in {:.2}s",
+            s.n_probes,
+            s.sample_ids.len(),
+            t0.elapsed().as_secs_f64()
+        );
     } else {
         let t = bomdata_table::table::read_path(&input)?;
         bomdata_table::table::write_parquet(&t.batch, out)?;
-        println!("{} rows x {} columns in {:.2}s", t.batch.num_rows(), t.batch.num_columns(), t0.elapsed().as_secs_f64());
+        println!(
+            "{} rows x {} columns in {:.2}s",
+            t.batch.num_rows(),
+            t.batch.num_columns(),
+            t0.elapsed().as_secs_f64()
+        );
     }
     Ok(())
 }

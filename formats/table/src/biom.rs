@@ -54,7 +54,10 @@ pub enum ZeroReplacement {
 pub fn parse_taxonomy(v: &Value) -> Vec<(String, String)> {
     let parts: Vec<String> = match v {
         Value::String(s) => s.split(';').map(|p| p.trim().to_string()).collect(),
-        Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(|s| s.trim().to_string())).collect(),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(|s| s.trim().to_string()))
+            .collect(),
         _ => Vec::new(),
     };
     parts
@@ -79,7 +82,11 @@ impl Biom {
             #[cfg(feature = "hdf5")]
             return hdf5_read(path);
             #[cfg(not(feature = "hdf5"))]
-            return Err(TableError::new(path.display().to_string(), "biom v2 (hdf5) needs the `hdf5` feature of bomdata-table").into_io());
+            return Err(TableError::new(
+                path.display().to_string(),
+                "biom v2 (hdf5) needs the `hdf5` feature of bomdata-table",
+            )
+            .into_io());
         }
         let bytes = std::fs::read(path)?;
         Biom::from_json(&bytes, &path.display().to_string())
@@ -87,14 +94,23 @@ impl Biom {
 
     /// Parses BIOM v1 JSON.
     pub fn from_json(bytes: &[u8], file: &str) -> io::Result<Biom> {
-        let v: Value = serde_json::from_slice(bytes).map_err(|e| TableError::new(file, format!("not json: {e}")).into_io())?;
-        let obj = v.as_object().ok_or_else(|| bad(file, "(root)", "not a json object"))?;
+        let v: Value = serde_json::from_slice(bytes)
+            .map_err(|e| TableError::new(file, format!("not json: {e}")).into_io())?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| bad(file, "(root)", "not a json object"))?;
         let ids = |key: &str| -> io::Result<(Vec<String>, Vec<Value>)> {
-            let arr = obj.get(key).and_then(|x| x.as_array()).ok_or_else(|| bad(file, key, "missing or not a list"))?;
+            let arr = obj
+                .get(key)
+                .and_then(|x| x.as_array())
+                .ok_or_else(|| bad(file, key, "missing or not a list"))?;
             let mut ids = Vec::with_capacity(arr.len());
             let mut md = Vec::with_capacity(arr.len());
             for (i, e) in arr.iter().enumerate() {
-                let id = e.get("id").and_then(|x| x.as_str()).ok_or_else(|| bad(file, key, &format!("entry {i} has no string id")))?;
+                let id = e
+                    .get("id")
+                    .and_then(|x| x.as_str())
+                    .ok_or_else(|| bad(file, key, &format!("entry {i} has no string id")))?;
                 ids.push(id.to_string());
                 md.push(e.get("metadata").cloned().unwrap_or(Value::Null));
             }
@@ -106,35 +122,62 @@ impl Biom {
         if let Some(shape) = obj.get("shape").and_then(|s| s.as_array()) {
             let s: Vec<u64> = shape.iter().filter_map(|x| x.as_u64()).collect();
             if s != [nr as u64, nc as u64] {
-                return Err(bad(file, "shape", &format!("shape {s:?} disagrees with {nr} rows and {nc} columns")));
+                return Err(bad(
+                    file,
+                    "shape",
+                    &format!("shape {s:?} disagrees with {nr} rows and {nc} columns"),
+                ));
             }
         }
-        let mtype = obj.get("matrix_type").and_then(|x| x.as_str()).unwrap_or("sparse");
-        let data = obj.get("data").and_then(|x| x.as_array()).ok_or_else(|| bad(file, "data", "missing or not a list"))?;
+        let mtype = obj
+            .get("matrix_type")
+            .and_then(|x| x.as_str())
+            .unwrap_or("sparse");
+        let data = obj
+            .get("data")
+            .and_then(|x| x.as_array())
+            .ok_or_else(|| bad(file, "data", "missing or not a list"))?;
         let num = |x: &Value, i: usize| -> io::Result<f64> {
-            x.as_f64().ok_or_else(|| bad(file, "data", &format!("entry {i}: value is not a number")))
+            x.as_f64()
+                .ok_or_else(|| bad(file, "data", &format!("entry {i}: value is not a number")))
         };
         let mut entries = Vec::new();
         match mtype {
             "sparse" => {
                 for (i, t) in data.iter().enumerate() {
-                    let t = t.as_array().filter(|t| t.len() == 3).ok_or_else(|| bad(file, "data", &format!("entry {i} is not [row, col, value]")))?;
+                    let t = t.as_array().filter(|t| t.len() == 3).ok_or_else(|| {
+                        bad(file, "data", &format!("entry {i} is not [row, col, value]"))
+                    })?;
                     let (r, c) = (t[0].as_u64(), t[1].as_u64());
                     let (Some(r), Some(c)) = (r, c) else {
-                        return Err(bad(file, "data", &format!("entry {i}: row/column is not an index")));
+                        return Err(bad(
+                            file,
+                            "data",
+                            &format!("entry {i}: row/column is not an index"),
+                        ));
                     };
                     if r as usize >= nr || c as usize >= nc {
-                        return Err(bad(file, "data", &format!("entry {i}: [{r}, {c}] is outside the {nr}x{nc} shape")));
+                        return Err(bad(
+                            file,
+                            "data",
+                            &format!("entry {i}: [{r}, {c}] is outside the {nr}x{nc} shape"),
+                        ));
                     }
                     entries.push((r as usize, c as usize, num(&t[2], i)?));
                 }
             }
             "dense" => {
                 if data.len() != nr {
-                    return Err(bad(file, "data", &format!("{} rows, expected {nr}", data.len())));
+                    return Err(bad(
+                        file,
+                        "data",
+                        &format!("{} rows, expected {nr}", data.len()),
+                    ));
                 }
                 for (r, row) in data.iter().enumerate() {
-                    let row = row.as_array().filter(|x| x.len() == nc).ok_or_else(|| bad(file, "data", &format!("row {r} does not have {nc} values")))?;
+                    let row = row.as_array().filter(|x| x.len() == nc).ok_or_else(|| {
+                        bad(file, "data", &format!("row {r} does not have {nc} values"))
+                    })?;
                     for (c, x) in row.iter().enumerate() {
                         let v = num(x, r)?;
                         if v != 0.0 {
@@ -143,7 +186,13 @@ impl Biom {
                     }
                 }
             }
-            other => return Err(bad(file, "matrix_type", &format!("unknown matrix type {other:?}"))),
+            other => {
+                return Err(bad(
+                    file,
+                    "matrix_type",
+                    &format!("unknown matrix type {other:?}"),
+                ));
+            }
         }
         let text = |k: &str| obj.get(k).and_then(|x| x.as_str()).map(|s| s.to_string());
         Ok(Biom {
@@ -213,7 +262,8 @@ impl Biom {
         let mut m = self.by_sample();
         for row in m.chunks_mut(no.max(1)) {
             let t: f64 = row.iter().sum();
-            row.iter_mut().for_each(|x| *x = if t > 0.0 { *x / t } else { f64::NAN });
+            row.iter_mut()
+                .for_each(|x| *x = if t > 0.0 { *x / t } else { f64::NAN });
         }
         m
     }
@@ -231,7 +281,13 @@ impl Biom {
                     let t: f64 = row.iter().sum();
                     if t > 0.0 {
                         let k = row.iter().filter(|x| **x == 0.0).count() as f64;
-                        row.iter_mut().for_each(|x| *x = if *x == 0.0 { delta } else { (*x / t) * (1.0 - k * delta) });
+                        row.iter_mut().for_each(|x| {
+                            *x = if *x == 0.0 {
+                                delta
+                            } else {
+                                (*x / t) * (1.0 - k * delta)
+                            }
+                        });
                     }
                 }
             }
@@ -248,13 +304,22 @@ impl Biom {
         let no = self.observation_ids.len();
         let ns = self.sample_ids.len();
         if values.len() != no * ns {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "values do not match the table shape"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "values do not match the table shape",
+            ));
         }
         let mut fields = vec![Field::new("sample_id", DataType::Utf8, false)];
-        fields.extend(self.observation_ids.iter().map(|o| Field::new(o, DataType::Float64, false)));
+        fields.extend(
+            self.observation_ids
+                .iter()
+                .map(|o| Field::new(o, DataType::Float64, false)),
+        );
         let mut cols: Vec<ArrayRef> = vec![Arc::new(StringArray::from(self.sample_ids.clone()))];
         for j in 0..no {
-            cols.push(Arc::new(Float64Array::from((0..ns).map(|i| values[i * no + j]).collect::<Vec<_>>())));
+            cols.push(Arc::new(Float64Array::from(
+                (0..ns).map(|i| values[i * no + j]).collect::<Vec<_>>(),
+            )));
         }
         RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).map_err(io::Error::other)
     }
@@ -264,10 +329,18 @@ impl Biom {
 fn hdf5_read(path: &Path) -> io::Result<Biom> {
     use hdf5_metno as h5;
     let file = path.display().to_string();
-    let h5err = |what: &str, e: h5::Error| TableError::new(&file, format!("{what}: {}", e.to_string().to_lowercase())).at_column(what).into_io();
+    let h5err = |what: &str, e: h5::Error| {
+        TableError::new(&file, format!("{what}: {}", e.to_string().to_lowercase()))
+            .at_column(what)
+            .into_io()
+    };
     let f = h5::File::open(path).map_err(|e| h5err("(file)", e))?;
     let ds = |name: &str| -> io::Result<h5::Dataset> {
-        f.dataset(name).map_err(|_| TableError::new(&file, format!("missing dataset {name}")).at_column(name).into_io())
+        f.dataset(name).map_err(|_| {
+            TableError::new(&file, format!("missing dataset {name}"))
+                .at_column(name)
+                .into_io()
+        })
     };
     let strings = |name: &str| -> io::Result<Vec<String>> {
         let d = ds(name)?;
@@ -277,7 +350,11 @@ fn hdf5_read(path: &Path) -> io::Result<Biom> {
         if let Ok(v) = d.read_raw::<h5::types::VarLenAscii>() {
             return Ok(v.into_iter().map(|s| s.as_str().to_string()).collect());
         }
-        Err(TableError::new(&file, format!("dataset {name} is not a string list")).at_column(name).into_io())
+        Err(
+            TableError::new(&file, format!("dataset {name} is not a string list"))
+                .at_column(name)
+                .into_io(),
+        )
     };
     let attr_text = |name: &str| -> Option<String> {
         let a = f.attr(name).ok()?;
@@ -291,25 +368,49 @@ fn hdf5_read(path: &Path) -> io::Result<Biom> {
     };
     let observation_ids = strings("observation/ids")?;
     let sample_ids = strings("sample/ids")?;
-    let data: Vec<f64> = ds("observation/matrix/data")?.read_raw::<f64>().map_err(|e| h5err("observation/matrix/data", e))?;
-    let indices: Vec<i64> = ds("observation/matrix/indices")?.read_raw::<i64>().map_err(|e| h5err("observation/matrix/indices", e))?;
-    let indptr: Vec<i64> = ds("observation/matrix/indptr")?.read_raw::<i64>().map_err(|e| h5err("observation/matrix/indptr", e))?;
+    let data: Vec<f64> = ds("observation/matrix/data")?
+        .read_raw::<f64>()
+        .map_err(|e| h5err("observation/matrix/data", e))?;
+    let indices: Vec<i64> = ds("observation/matrix/indices")?
+        .read_raw::<i64>()
+        .map_err(|e| h5err("observation/matrix/indices", e))?;
+    let indptr: Vec<i64> = ds("observation/matrix/indptr")?
+        .read_raw::<i64>()
+        .map_err(|e| h5err("observation/matrix/indptr", e))?;
     let (nr, nc) = (observation_ids.len(), sample_ids.len());
     if indptr.len() != nr + 1 || indices.len() != data.len() {
-        return Err(TableError::new(&file, format!("csr arrays disagree: {} ids, indptr {}, indices {}, data {}", nr, indptr.len(), indices.len(), data.len()))
-            .at_column("observation/matrix")
-            .into_io());
+        return Err(TableError::new(
+            &file,
+            format!(
+                "csr arrays disagree: {} ids, indptr {}, indices {}, data {}",
+                nr,
+                indptr.len(),
+                indices.len(),
+                data.len()
+            ),
+        )
+        .at_column("observation/matrix")
+        .into_io());
     }
     let mut entries = Vec::with_capacity(data.len());
     for r in 0..nr {
         let (a, b) = (indptr[r], indptr[r + 1]);
         if a < 0 || b < a || b as usize > data.len() {
-            return Err(TableError::new(&file, format!("indptr entry {r} is out of range")).at_column("observation/matrix/indptr").into_io());
+            return Err(
+                TableError::new(&file, format!("indptr entry {r} is out of range"))
+                    .at_column("observation/matrix/indptr")
+                    .into_io(),
+            );
         }
         for k in a as usize..b as usize {
             let c = indices[k];
             if c < 0 || c as usize >= nc {
-                return Err(TableError::new(&file, format!("index {c} at position {k} is outside {nc} samples")).at_column("observation/matrix/indices").into_io());
+                return Err(TableError::new(
+                    &file,
+                    format!("index {c} at position {k} is outside {nc} samples"),
+                )
+                .at_column("observation/matrix/indices")
+                .into_io());
             }
             entries.push((r, c as usize, data[k]));
         }

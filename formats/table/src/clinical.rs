@@ -48,10 +48,21 @@ pub struct Variable {
 /// Reads a mapping table.
 pub fn read_mapping(t: &Table) -> io::Result<Vec<Variable>> {
     let col = |n: &str| t.column_index(n).map(|i| t.text_column(i));
-    let need = |n: &str| col(n).ok_or_else(|| TableError::new(&t.name, format!("mapping has no {n} column")).into_io());
+    let need = |n: &str| {
+        col(n)
+            .ok_or_else(|| TableError::new(&t.name, format!("mapping has no {n} column")).into_io())
+    };
     let (c, v, k) = (need("column")?, need("variable")?, need("type")?);
-    let (u, cu, lo, hi, lv) = (col("unit"), col("canonical_unit"), col("min"), col("max"), col("levels"));
-    let get = |x: &Option<Vec<Option<String>>>, r: usize| x.as_ref().and_then(|x| x[r].clone()).unwrap_or_default();
+    let (u, cu, lo, hi, lv) = (
+        col("unit"),
+        col("canonical_unit"),
+        col("min"),
+        col("max"),
+        col("levels"),
+    );
+    let get = |x: &Option<Vec<Option<String>>>, r: usize| {
+        x.as_ref().and_then(|x| x[r].clone()).unwrap_or_default()
+    };
     let mut out = Vec::new();
     for r in 0..t.num_rows() {
         let line = t.source_rows.get(r).copied().unwrap_or(0);
@@ -61,25 +72,40 @@ pub fn read_mapping(t: &Table) -> io::Result<Vec<Variable>> {
             "date" => Kind::Date,
             "text" => Kind::Text,
             "identifier" => Kind::Identifier,
-            other => return Err(TableError::new(&t.name, format!("unknown type {other:?}")).at_row(line).at_column("type").into_io()),
+            other => {
+                return Err(TableError::new(&t.name, format!("unknown type {other:?}"))
+                    .at_row(line)
+                    .at_column("type")
+                    .into_io());
+            }
         };
         let num = |s: String, what: &str| -> io::Result<Option<f64>> {
             if s.is_empty() {
                 return Ok(None);
             }
-            crate::table::parse_f64(&s)
-                .map(Some)
-                .ok_or_else(|| TableError::new(&t.name, format!("expected a number, found {s:?}")).at_row(line).at_column(what).into_io())
+            crate::table::parse_f64(&s).map(Some).ok_or_else(|| {
+                TableError::new(&t.name, format!("expected a number, found {s:?}"))
+                    .at_row(line)
+                    .at_column(what)
+                    .into_io()
+            })
         };
         let range = match (num(get(&lo, r), "min")?, num(get(&hi, r), "max")?) {
             (Some(a), Some(b)) => Some((a, b)),
             (None, None) => None,
-            _ => return Err(TableError::new(&t.name, "give both min and max or neither").at_row(line).into_io()),
+            _ => {
+                return Err(TableError::new(&t.name, "give both min and max or neither")
+                    .at_row(line)
+                    .into_io());
+            }
         };
         let levels = get(&lv, r)
             .split('|')
             .filter(|s| !s.is_empty())
-            .filter_map(|p| p.split_once('=').map(|(a, b)| (a.to_string(), b.to_string())))
+            .filter_map(|p| {
+                p.split_once('=')
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+            })
             .collect();
         let unit = get(&u, r);
         let mut canonical_unit = get(&cu, r);
@@ -87,7 +113,13 @@ pub fn read_mapping(t: &Table) -> io::Result<Vec<Variable>> {
             canonical_unit = unit.clone();
         }
         if kind == Kind::Numeric && unit_factor(&unit, &canonical_unit).is_none() {
-            return Err(TableError::new(&t.name, format!("cannot convert {unit:?} to {canonical_unit:?}")).at_row(line).at_column("unit").into_io());
+            return Err(TableError::new(
+                &t.name,
+                format!("cannot convert {unit:?} to {canonical_unit:?}"),
+            )
+            .at_row(line)
+            .at_column("unit")
+            .into_io());
         }
         out.push(Variable {
             column: c[r].clone().unwrap_or_default(),
@@ -164,7 +196,15 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let mp = (5 * doy + 2) / 153;
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 /// Scrubs identifiers from text: known names and IDs, dates (shifted by a per-subject number of
@@ -193,7 +233,11 @@ impl Scrubber {
                 // numbers are only matched whole (digit runs are scrubbed anyway).
                 let mut v: Vec<String> = k
                     .split_whitespace()
-                    .filter(|p| p.chars().count() >= 2 && p.chars().all(|c| c.is_alphabetic() || c == '\'' || c == '-'))
+                    .filter(|p| {
+                        p.chars().count() >= 2
+                            && p.chars()
+                                .all(|c| c.is_alphabetic() || c == '\'' || c == '-')
+                    })
                     .map(|s| s.to_string())
                     .collect();
                 v.push(k.trim().to_string());
@@ -203,28 +247,40 @@ impl Scrubber {
             .collect();
         known.sort_by_key(|s| std::cmp::Reverse(s.len()));
         known.dedup();
-        Scrubber { known, shift_days: if shift_days == 0 { 1 } else { shift_days } }
+        Scrubber {
+            known,
+            shift_days: if shift_days == 0 { 1 } else { shift_days },
+        }
     }
 
     /// Shifts a date written as `YYYY-MM-DD`, `YYYY/MM/DD`, `DD/MM/YYYY`, `DD.MM.YYYY` or
     /// `MM/DD/YYYY` (when the first part cannot be a day), returning the shifted ISO date.
     pub fn shift_date(&self, s: &str) -> Option<String> {
         let parts: Vec<&str> = s.split(['-', '/', '.']).collect();
-        if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        if parts.len() != 3
+            || parts
+                .iter()
+                .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+        {
             return None;
         }
         let n: Vec<i64> = parts.iter().map(|p| p.parse().unwrap_or(-1)).collect();
         let (y, m, d) = if parts[0].len() == 4 {
             (n[0], n[1], n[2])
         } else if parts[2].len() == 4 {
-            if n[1] > 12 { (n[2], n[0], n[1]) } else { (n[2], n[1], n[0]) }
+            if n[1] > 12 {
+                (n[2], n[0], n[1])
+            } else {
+                (n[2], n[1], n[0])
+            }
         } else {
             return None;
         };
         if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
             return None;
         }
-        let (y2, m2, d2) = civil_from_days(days_from_civil(y, m as u32, d as u32) + self.shift_days);
+        let (y2, m2, d2) =
+            civil_from_days(days_from_civil(y, m as u32, d as u32) + self.shift_days);
         Some(format!("{y2:04}-{m2:02}-{d2:02}"))
     }
 
@@ -245,7 +301,8 @@ impl Scrubber {
         let mut i = 0;
         while i < chars.len() {
             let c = chars[i];
-            let starts_number = c.is_ascii_digit() || ((c == '+' || c == '(') && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit()));
+            let starts_number = c.is_ascii_digit()
+                || ((c == '+' || c == '(') && chars.get(i + 1).is_some_and(|n| n.is_ascii_digit()));
             if !starts_number || (i > 0 && chars[i - 1].is_alphanumeric()) {
                 out.push(c);
                 i += 1;
@@ -269,7 +326,11 @@ impl Scrubber {
                 out.push_str("[NUMBER]");
                 i = j;
             } else {
-                let n = chars[i..].iter().take_while(|c| c.is_ascii_digit() || **c == '.').count().max(1);
+                let n = chars[i..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_digit() || **c == '.')
+                    .count()
+                    .max(1);
                 out.extend(&chars[i..i + n]);
                 i += n;
             }
@@ -285,9 +346,17 @@ fn redact_before_redacted(s: &str) -> String {
     let mut out: Vec<&str> = Vec::with_capacity(words.len());
     for (i, w) in words.iter().enumerate() {
         let next_redacted = words.get(i + 1).is_some_and(|n| n.starts_with(REDACTED));
-        let capitalised = w.chars().next().is_some_and(|c| c.is_uppercase()) && w.chars().all(|c| c.is_alphabetic() || c == '.');
-        let title = matches!(*w, "Mr" | "Mrs" | "Ms" | "Dr" | "Mr." | "Mrs." | "Ms." | "Dr." | "Prof" | "Prof.");
-        out.push(if next_redacted && capitalised && !title { REDACTED } else { w });
+        let capitalised = w.chars().next().is_some_and(|c| c.is_uppercase())
+            && w.chars().all(|c| c.is_alphabetic() || c == '.');
+        let title = matches!(
+            *w,
+            "Mr" | "Mrs" | "Ms" | "Dr" | "Mr." | "Mrs." | "Ms." | "Dr." | "Prof" | "Prof."
+        );
+        out.push(if next_redacted && capitalised && !title {
+            REDACTED
+        } else {
+            w
+        });
     }
     out.join(" ")
 }
@@ -337,26 +406,38 @@ pub fn convert(
     scrubber_for: &dyn Fn(&str, usize) -> Scrubber,
 ) -> io::Result<Vec<ClinicalRecord>> {
     let idx = |v: &Variable| {
-        t.column_index(&v.column)
-            .ok_or_else(|| TableError::new(&t.name, format!("mapped column {:?} is absent", v.column)).into_io())
+        t.column_index(&v.column).ok_or_else(|| {
+            TableError::new(&t.name, format!("mapped column {:?} is absent", v.column)).into_io()
+        })
     };
     let subject_var = vars
         .iter()
         .find(|v| v.variable == "subject_id")
-        .ok_or_else(|| TableError::new(&t.name, "mapping names no subject_id variable").into_io())?;
+        .ok_or_else(|| {
+            TableError::new(&t.name, "mapping names no subject_id variable").into_io()
+        })?;
     let subjects = t.text_column(idx(subject_var)?);
     let visits = match vars.iter().find(|v| v.variable == "visit") {
         Some(v) => Some(t.text_column(idx(v)?)),
         None => None,
     };
-    let cols: Vec<Vec<Option<String>>> = vars.iter().map(|v| idx(v).map(|i| t.text_column(i))).collect::<io::Result<_>>()?;
+    let cols: Vec<Vec<Option<String>>> = vars
+        .iter()
+        .map(|v| idx(v).map(|i| t.text_column(i)))
+        .collect::<io::Result<_>>()?;
     let mut out = Vec::with_capacity(t.num_rows());
     for r in 0..t.num_rows() {
         let line = t.source_rows.get(r).copied().unwrap_or(0);
         let Some(subject) = subjects[r].clone() else {
-            return Err(TableError::new(&t.name, "subject id is missing").at_row(line).at_column(subject_var.column.clone()).into_io());
+            return Err(TableError::new(&t.name, "subject id is missing")
+                .at_row(line)
+                .at_column(subject_var.column.clone())
+                .into_io());
         };
-        let visit = visits.as_ref().and_then(|v| v[r].clone()).unwrap_or_default();
+        let visit = visits
+            .as_ref()
+            .and_then(|v| v[r].clone())
+            .unwrap_or_default();
         let sc = scrubber_for(&subject, r);
         let mut numeric = Vec::new();
         let mut text = String::new();
@@ -368,22 +449,37 @@ pub fn convert(
                     let x = match cell {
                         None => f64::NAN,
                         Some(c) => crate::table::parse_f64(c).ok_or_else(|| {
-                            TableError::new(&t.name, format!("expected a number, found {c:?}")).at_row(line).at_column(v.column.clone()).into_io()
+                            TableError::new(&t.name, format!("expected a number, found {c:?}"))
+                                .at_row(line)
+                                .at_column(v.column.clone())
+                                .into_io()
                         })?,
                     };
                     let x = x * unit_factor(&v.unit, &v.canonical_unit).unwrap_or(f64::NAN);
-                    let oor = v.range.is_some_and(|(lo, hi)| x.is_finite() && (x < lo || x > hi));
+                    let oor = v
+                        .range
+                        .is_some_and(|(lo, hi)| x.is_finite() && (x < lo || x > hi));
                     numeric.push((v.variable.clone(), x, oor));
                     cell.map(|_| {
                         let flag = if oor { " (out of range)" } else { "" };
-                        format!("{x} {}{flag}", v.canonical_unit).trim_end().to_string()
+                        format!("{x} {}{flag}", v.canonical_unit)
+                            .trim_end()
+                            .to_string()
                     })
                 }
                 Kind::Categorical => cell.map(|c| {
-                    let rec = v.levels.iter().find(|(a, _)| a == c).map(|(_, b)| b.clone()).unwrap_or_else(|| c.to_string());
+                    let rec = v
+                        .levels
+                        .iter()
+                        .find(|(a, _)| a == c)
+                        .map(|(_, b)| b.clone())
+                        .unwrap_or_else(|| c.to_string());
                     sc.scrub(&rec)
                 }),
-                Kind::Date => cell.map(|c| sc.shift_date(c.trim()).unwrap_or_else(|| "[DATE]".to_string())),
+                Kind::Date => cell.map(|c| {
+                    sc.shift_date(c.trim())
+                        .unwrap_or_else(|| "[DATE]".to_string())
+                }),
                 Kind::Text => cell.map(|c| sc.scrub(c)),
             };
             if let Some(s) = shown {
@@ -393,7 +489,12 @@ pub fn convert(
                 text.push('\n');
             }
         }
-        out.push(ClinicalRecord { subject, visit, numeric, text });
+        out.push(ClinicalRecord {
+            subject,
+            visit,
+            numeric,
+            text,
+        });
     }
     Ok(out)
 }
@@ -409,11 +510,19 @@ mod tests {
         assert_eq!(unit_factor("mg/dL", "g/L"), Some(0.01));
         assert_eq!(unit_factor("mg/dL", "mmol/L"), None);
         assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(civil_from_days(days_from_civil(2000, 2, 29) + 1), (2000, 3, 1));
+        assert_eq!(
+            civil_from_days(days_from_civil(2000, 2, 29) + 1),
+            (2000, 3, 1)
+        );
         let s = Scrubber::new(vec!["Ada Lovelace".into()], 10);
         assert_eq!(s.shift_date("1815-12-10").as_deref(), Some("1815-12-20"));
         assert_eq!(s.shift_date("10/12/1815").as_deref(), Some("1815-12-20"));
-        let t = s.scrub("ada LOVELACE (MRN 12345678) called +44 20 7946 0958 on 10.12.1815 about 2 pills");
-        assert_eq!(t, "[REDACTED] (MRN [NUMBER]) called [NUMBER] on 1815-12-20 about 2 pills");
+        let t = s.scrub(
+            "ada LOVELACE (MRN 12345678) called +44 20 7946 0958 on 10.12.1815 about 2 pills",
+        );
+        assert_eq!(
+            t,
+            "[REDACTED] (MRN [NUMBER]) called [NUMBER] on 1815-12-20 about 2 pills"
+        );
     }
 }

@@ -54,7 +54,9 @@ pub fn sniff_delimiter(head: &[u8]) -> u8 {
             })
             .count()
     };
-    let Some(first) = lines.first() else { return b',' };
+    let Some(first) = lines.first() else {
+        return b',';
+    };
     let mut best: Option<(bool, usize, u8)> = None;
     for d in CANDIDATES {
         let n0 = count(first, d);
@@ -170,9 +172,12 @@ impl<R: BufRead> Reader<R> {
             while self.raw.iter().filter(|&&b| b == b'"').count() % 2 == 1 {
                 let m = self.inner.read_until(b'\n', &mut self.raw)?;
                 if m == 0 {
-                    return Err(TableError::new(&self.name, "unterminated quoted field at end of file")
-                        .at_row(self.record_line)
-                        .into_io());
+                    return Err(TableError::new(
+                        &self.name,
+                        "unterminated quoted field at end of file",
+                    )
+                    .at_row(self.record_line)
+                    .into_io());
                 }
                 self.line += 1;
                 consumed += m;
@@ -253,7 +258,10 @@ impl<R: BufRead> Reader<R> {
             }
             Err(e) => Err(TableError::new(
                 &self.name,
-                format!("text is not utf-8 (byte {} of the record)", e.utf8_error().valid_up_to()),
+                format!(
+                    "text is not utf-8 (byte {} of the record)",
+                    e.utf8_error().valid_up_to()
+                ),
             )
             .at_row(self.record_line)
             .into_io()),

@@ -24,7 +24,12 @@ pub struct TableError {
 impl TableError {
     /// A new error.
     pub fn new(file: impl Into<String>, reason: impl Into<String>) -> Self {
-        TableError { file: file.into(), row: None, column: None, reason: reason.into() }
+        TableError {
+            file: file.into(),
+            row: None,
+            column: None,
+            reason: reason.into(),
+        }
     }
 
     /// Sets the row.
@@ -46,7 +51,8 @@ impl TableError {
 
     /// The table error inside an [`io::Error`], when it holds one.
     pub fn from_io(e: &io::Error) -> Option<&TableError> {
-        e.get_ref().and_then(|inner| inner.downcast_ref::<TableError>())
+        e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<TableError>())
     }
 }
 

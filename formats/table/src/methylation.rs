@@ -24,7 +24,9 @@ use crate::table::is_na;
 use crate::{Table, TableError};
 
 /// Names of probe-ID columns, in order of preference.
-pub const PROBE_ID_COLUMNS: [&str; 6] = ["ID_REF", "IlmnID", "TargetID", "ProbeID", "probe_id", "Probe_ID"];
+pub const PROBE_ID_COLUMNS: [&str; 6] = [
+    "ID_REF", "IlmnID", "TargetID", "ProbeID", "probe_id", "Probe_ID",
+];
 
 /// The Illumina array, guessed from probe names and count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,10 +132,16 @@ impl BetaMatrix {
     pub fn to_batch(&self) -> io::Result<RecordBatch> {
         let ns = self.sample_ids.len();
         let mut fields = vec![Field::new("probe_id", DataType::Utf8, false)];
-        fields.extend(self.sample_ids.iter().map(|s| Field::new(s, DataType::Float32, false)));
+        fields.extend(
+            self.sample_ids
+                .iter()
+                .map(|s| Field::new(s, DataType::Float32, false)),
+        );
         let mut cols: Vec<ArrayRef> = vec![Arc::new(StringArray::from(self.probe_ids.clone()))];
         for j in 0..ns {
-            let v: Vec<f32> = (0..self.probe_ids.len()).map(|i| self.values[i * ns + j]).collect();
+            let v: Vec<f32> = (0..self.probe_ids.len())
+                .map(|i| self.values[i * ns + j])
+                .collect();
             cols.push(Arc::new(Float32Array::from(v)));
         }
         RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).map_err(io::Error::other)
@@ -148,7 +156,12 @@ fn is_index_column(name: &str) -> bool {
 pub fn beta_matrix(table: &Table) -> io::Result<BetaMatrix> {
     let names = table.column_names();
     if let Some(d) = table.duplicate_header() {
-        return Err(TableError::new(&table.name, format!("sample id {d:?} is repeated in the header")).at_row(1).into_io());
+        return Err(TableError::new(
+            &table.name,
+            format!("sample id {d:?} is repeated in the header"),
+        )
+        .at_row(1)
+        .into_io());
     }
     let probe_col = PROBE_ID_COLUMNS.iter().find_map(|c| table.column_index(c));
     let header_probes = names.iter().filter(|n| looks_like_probe(n)).count();
@@ -161,11 +174,19 @@ pub fn beta_matrix(table: &Table) -> io::Result<BetaMatrix> {
             .find(|&i| table.numeric_column(i).is_none())
             .ok_or_else(|| TableError::new(&table.name, "no probe id column").into_io())?,
     };
-    let probe_ids: Vec<String> = table.text_column(probe_col).into_iter().map(|p| p.unwrap_or_default()).collect();
+    let probe_ids: Vec<String> = table
+        .text_column(probe_col)
+        .into_iter()
+        .map(|p| p.unwrap_or_default())
+        .collect();
     let mut seen = HashSet::new();
     for (r, p) in probe_ids.iter().enumerate() {
         if p.is_empty() || !seen.insert(p.as_str()) {
-            let why = if p.is_empty() { "probe id is missing".to_string() } else { format!("probe id {p:?} is repeated") };
+            let why = if p.is_empty() {
+                "probe id is missing".to_string()
+            } else {
+                format!("probe id {p:?} is repeated")
+            };
             return Err(TableError::new(&table.name, why)
                 .at_row(table.source_rows.get(r).copied().unwrap_or(0))
                 .at_column(names[probe_col].clone())
@@ -190,21 +211,32 @@ pub fn beta_matrix(table: &Table) -> io::Result<BetaMatrix> {
         }
     }
     let array = ArrayVersion::detect(probe_ids.iter().map(|s| s.as_str()));
-    Ok(BetaMatrix { probe_ids, sample_ids, values, array })
+    Ok(BetaMatrix {
+        probe_ids,
+        sample_ids,
+        values,
+        array,
+    })
 }
 
 fn transposed(table: &Table, names: &[String]) -> io::Result<BetaMatrix> {
     let id_col = (0..names.len())
         .find(|&i| !looks_like_probe(&names[i]))
         .ok_or_else(|| TableError::new(&table.name, "no sample id column").into_io())?;
-    let sample_ids: Vec<String> = table.text_column(id_col).into_iter().map(|s| s.unwrap_or_default()).collect();
+    let sample_ids: Vec<String> = table
+        .text_column(id_col)
+        .into_iter()
+        .map(|s| s.unwrap_or_default())
+        .collect();
     let mut seen = HashSet::new();
     for (r, s) in sample_ids.iter().enumerate() {
         if !seen.insert(s.as_str()) {
-            return Err(TableError::new(&table.name, format!("sample id {s:?} is repeated"))
-                .at_row(table.source_rows.get(r).copied().unwrap_or(0))
-                .at_column(names[id_col].clone())
-                .into_io());
+            return Err(
+                TableError::new(&table.name, format!("sample id {s:?} is repeated"))
+                    .at_row(table.source_rows.get(r).copied().unwrap_or(0))
+                    .at_column(names[id_col].clone())
+                    .into_io(),
+            );
         }
     }
     let mut probe_ids = Vec::new();
@@ -224,7 +256,12 @@ fn transposed(table: &Table, names: &[String]) -> io::Result<BetaMatrix> {
         }
     }
     let array = ArrayVersion::detect(probe_ids.iter().map(|s| s.as_str()));
-    Ok(BetaMatrix { probe_ids, sample_ids, values, array })
+    Ok(BetaMatrix {
+        probe_ids,
+        sample_ids,
+        values,
+        array,
+    })
 }
 
 /// How signal intensities become beta and M-values.
@@ -242,7 +279,12 @@ pub struct SignalOptions {
 
 impl Default for SignalOptions {
     fn default() -> Self {
-        SignalOptions { beta_offset: 100.0, m_alpha: 1.0, log_base: 2.0, detection_p: Some(0.01) }
+        SignalOptions {
+            beta_offset: 100.0,
+            m_alpha: 1.0,
+            log_base: 2.0,
+            detection_p: Some(0.01),
+        }
     }
 }
 
@@ -267,8 +309,23 @@ struct SampleCols {
 }
 
 fn split_signal(name: &str) -> Option<(String, usize)> {
-    let norm: String = name.chars().map(|c| if matches!(c, '_' | '.' | ' ') { ' ' } else { c.to_ascii_lowercase() }).collect();
-    for (suffix, kind) in [(" unmethylated signal", 1usize), (" methylated signal", 0), (" detection pval", 2), (" detection p value", 2), (" detection p", 2)] {
+    let norm: String = name
+        .chars()
+        .map(|c| {
+            if matches!(c, '_' | '.' | ' ') {
+                ' '
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect();
+    for (suffix, kind) in [
+        (" unmethylated signal", 1usize),
+        (" methylated signal", 0),
+        (" detection pval", 2),
+        (" detection p value", 2),
+        (" detection p", 2),
+    ] {
         if let Some(p) = norm.strip_suffix(suffix) {
             return Some((name[..p.len()].to_string(), kind));
         }
@@ -278,7 +335,9 @@ fn split_signal(name: &str) -> Option<(String, usize)> {
 
 /// Whether a header looks like a GEO signal table.
 pub fn is_signal_table(columns: &[String]) -> bool {
-    columns.iter().any(|c| split_signal(c).is_some_and(|(_, k)| k == 1))
+    columns
+        .iter()
+        .any(|c| split_signal(c).is_some_and(|(_, k)| k == 1))
 }
 
 /// Computes beta and M-values from a GEO signal table.
@@ -304,7 +363,11 @@ pub fn from_signals(table: &Table, opts: &SignalOptions) -> io::Result<SignalRes
             }
         }
     }
-    let probe_ids: Vec<String> = table.text_column(probe_col).into_iter().map(|p| p.unwrap_or_default()).collect();
+    let probe_ids: Vec<String> = table
+        .text_column(probe_col)
+        .into_iter()
+        .map(|p| p.unwrap_or_default())
+        .collect();
     let np = probe_ids.len();
     let ns = order.len();
     let mut beta = vec![f32::NAN; np * ns];
@@ -314,7 +377,11 @@ pub fn from_signals(table: &Table, opts: &SignalOptions) -> io::Result<SignalRes
     for (j, s) in order.iter().enumerate() {
         let c = &samples[s];
         let (Some(mi), Some(ui)) = (c.meth, c.unmeth) else {
-            return Err(TableError::new(&table.name, format!("sample {s:?} lacks a methylated or unmethylated signal column")).into_io());
+            return Err(TableError::new(
+                &table.name,
+                format!("sample {s:?} lacks a methylated or unmethylated signal column"),
+            )
+            .into_io());
         };
         let m = table.require_numeric(mi)?;
         let u = table.require_numeric(ui)?;
@@ -324,7 +391,9 @@ pub fn from_signals(table: &Table, opts: &SignalOptions) -> io::Result<SignalRes
         };
         for i in 0..np {
             if let (Some(th), Some(p)) = (opts.detection_p, p.as_ref())
-                && p[i].partial_cmp(&th).is_none_or(|o| o == std::cmp::Ordering::Greater)
+                && p[i]
+                    .partial_cmp(&th)
+                    .is_none_or(|o| o == std::cmp::Ordering::Greater)
             {
                 masked += 1;
                 continue;
@@ -335,10 +404,20 @@ pub fn from_signals(table: &Table, opts: &SignalOptions) -> io::Result<SignalRes
         }
     }
     let array = ArrayVersion::detect(probe_ids.iter().map(|s| s.as_str()));
-    let b = BetaMatrix { probe_ids, sample_ids: order, values: beta, array };
+    let b = BetaMatrix {
+        probe_ids,
+        sample_ids: order,
+        values: beta,
+        array,
+    };
     let mut m = b.clone();
     m.values = mv;
-    Ok(SignalResult { beta: b, m_values: m, options: opts.clone(), n_detection_masked: masked })
+    Ok(SignalResult {
+        beta: b,
+        m_values: m,
+        options: opts.clone(),
+        n_detection_masked: masked,
+    })
 }
 
 /// Summary of a streamed conversion.
@@ -379,21 +458,33 @@ pub fn convert_to_parquet<R: BufRead, W: Write + Send>(
     let mut seen = HashSet::new();
     for h in &header {
         if !h.is_empty() && !seen.insert(h) {
-            return Err(TableError::new(name, format!("sample id {h:?} is repeated in the header")).at_row(1).into_io());
+            return Err(TableError::new(
+                name,
+                format!("sample id {h:?} is repeated in the header"),
+            )
+            .at_row(1)
+            .into_io());
         }
     }
-    let sample_cols: Vec<usize> = (0..header.len()).filter(|&i| i != probe_col && !header[i].is_empty() && !is_index_column(&header[i])).collect();
-    let skip_cols: Vec<usize> = (0..header.len()).filter(|&i| i != probe_col && !sample_cols.contains(&i)).collect();
-    let _ = skip_cols;
+    let sample_cols: Vec<usize> = (0..header.len())
+        .filter(|&i| i != probe_col && !header[i].is_empty() && !is_index_column(&header[i]))
+        .collect();
     let mut fields = vec![Field::new("probe_id", DataType::Utf8, false)];
-    fields.extend(sample_cols.iter().map(|&i| Field::new(&names[i], DataType::Float32, true)));
+    fields.extend(
+        sample_cols
+            .iter()
+            .map(|&i| Field::new(&names[i], DataType::Float32, true)),
+    );
     let schema = Arc::new(Schema::new(fields));
     // Unique probe IDs and continuous values gain nothing from dictionary pages.
     let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).map_err(io::Error::other)?))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(1).map_err(io::Error::other)?,
+        ))
         .set_dictionary_enabled(false)
         .build();
-    let mut writer = ArrowWriter::try_new(output, schema.clone(), Some(props)).map_err(io::Error::other)?;
+    let mut writer =
+        ArrowWriter::try_new(output, schema.clone(), Some(props)).map_err(io::Error::other)?;
     let width = header.len();
     let mut n_probes = 0u64;
     let mut input = reader.into_inner();
@@ -422,7 +513,9 @@ pub fn convert_to_parquet<R: BufRead, W: Write + Send>(
         let mut lines: Vec<(u64, &[u8])> = Vec::new();
         let mut start = 0;
         let text = &buf[..end];
-        let ends = memchr::memchr_iter(b'\n', text).map(Some).chain(std::iter::once(None));
+        let ends = memchr::memchr_iter(b'\n', text)
+            .map(Some)
+            .chain(std::iter::once(None));
         for e in ends {
             let raw = match e {
                 Some(i) => &text[start..i],
@@ -444,7 +537,17 @@ pub fn convert_to_parquet<R: BufRead, W: Write + Send>(
                     let mut ids = Vec::with_capacity(part.len());
                     let mut vals = vec![0f32; part.len() * ns];
                     for (k, (ln, raw)) in part.iter().enumerate() {
-                        ids.push(parse_matrix_line(name, *ln, raw, d, width, probe_col, &sample_cols, &names, &mut vals[k * ns..(k + 1) * ns])?);
+                        ids.push(parse_matrix_line(
+                            name,
+                            *ln,
+                            raw,
+                            d,
+                            width,
+                            probe_col,
+                            &sample_cols,
+                            &names,
+                            &mut vals[k * ns..(k + 1) * ns],
+                        )?);
                     }
                     Ok((ids, vals))
                 })
@@ -462,7 +565,10 @@ pub fn convert_to_parquet<R: BufRead, W: Write + Send>(
                 ids.extend(pids);
             }
             let mut arrays: Vec<ArrayRef> = vec![Arc::new(StringArray::from(ids))];
-            arrays.extend(cols.into_iter().map(|c| Arc::new(Float32Array::from(c)) as ArrayRef));
+            arrays.extend(
+                cols.into_iter()
+                    .map(|c| Arc::new(Float32Array::from(c)) as ArrayRef),
+            );
             let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(io::Error::other)?;
             writer.write(&batch).map_err(io::Error::other)?;
             n_probes += n as u64;
@@ -493,7 +599,11 @@ fn parse_matrix_line(
     out: &mut [f32],
 ) -> io::Result<String> {
     if memchr::memchr(b'"', raw).is_some() {
-        return Err(TableError::new(name, "quoted fields are not supported in a streamed matrix").at_row(line).into_io());
+        return Err(
+            TableError::new(name, "quoted fields are not supported in a streamed matrix")
+                .at_row(line)
+                .into_io(),
+        );
     }
     let mut id: &[u8] = b"";
     let mut col = 0usize;
@@ -511,10 +621,13 @@ fn parse_matrix_line(
                     } else if let Some(v) = crate::table::parse_f64(&s) {
                         v as f32
                     } else {
-                        return Err(TableError::new(name, format!("expected a number, found {s:?}"))
-                            .at_row(line)
-                            .at_column(names[col].clone())
-                            .into_io());
+                        return Err(TableError::new(
+                            name,
+                            format!("expected a number, found {s:?}"),
+                        )
+                        .at_row(line)
+                        .at_column(names[col].clone())
+                        .into_io());
                     }
                 }
             };
@@ -523,7 +636,12 @@ fn parse_matrix_line(
         col += 1;
     }
     if col != width {
-        return Err(TableError::new(name, format!("expected {width} fields as in the header, found {col}")).at_row(line).into_io());
+        return Err(TableError::new(
+            name,
+            format!("expected {width} fields as in the header, found {col}"),
+        )
+        .at_row(line)
+        .into_io());
     }
     Ok(String::from_utf8_lossy(id).into_owned())
 }
@@ -536,7 +654,10 @@ mod tests {
     fn probe_names() {
         assert_eq!(probe_base_id("cg00000029_TC21"), "cg00000029");
         assert_eq!(probe_base_id("cg00000029"), "cg00000029");
-        assert_eq!(ArrayVersion::detect(["cg1_TC21", "cg2_BO11"]), ArrayVersion::EpicV2);
+        assert_eq!(
+            ArrayVersion::detect(["cg1_TC21", "cg2_BO11"]),
+            ArrayVersion::EpicV2
+        );
         assert!(looks_like_probe("cg00000029"));
         assert!(!looks_like_probe("200607090061_R03C01"));
     }
@@ -547,7 +668,13 @@ mod tests {
         let s = convert_to_parquet(text.as_bytes(), "x", Vec::new(), 1).unwrap();
         assert_eq!(s.n_probes, 2);
         assert_eq!(s.sample_ids, ["s1", "s2"]);
-        let e = convert_to_parquet("ID_REF,s1\ncg1,0.5\n\ncg2,x\n".as_bytes(), "x", Vec::new(), 8).unwrap_err();
+        let e = convert_to_parquet(
+            "ID_REF,s1\ncg1,0.5\n\ncg2,x\n".as_bytes(),
+            "x",
+            Vec::new(),
+            8,
+        )
+        .unwrap_err();
         assert_eq!(crate::TableError::from_io(&e).unwrap().row, Some(4));
     }
 

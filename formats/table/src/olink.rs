@@ -74,7 +74,11 @@ pub struct PivotOptions {
 
 impl Default for PivotOptions {
     fn default() -> Self {
-        PivotOptions { duplicates: Duplicates::Error, drop_controls: true, bridge_ids: Vec::new() }
+        PivotOptions {
+            duplicates: Duplicates::Error,
+            drop_controls: true,
+            bridge_ids: Vec::new(),
+        }
     }
 }
 
@@ -101,16 +105,22 @@ pub struct Columns {
 
 /// Whether a header looks like Olink NPX long format.
 pub fn is_long_npx(columns: &[String]) -> bool {
-    ["SampleID", "OlinkID", "NPX"].iter().all(|c| columns.iter().any(|h| h == c))
+    ["SampleID", "OlinkID", "NPX"]
+        .iter()
+        .all(|c| columns.iter().any(|h| h == c))
 }
 
 /// Locates the NPX columns, or says which required one is missing.
 pub fn locate(table: &Table) -> io::Result<Columns> {
     let find = |names: &[&str]| names.iter().find_map(|n| table.column_index(n));
     let need = |n: &str| {
-        table
-            .column_index(n)
-            .ok_or_else(|| TableError::new(&table.name, format!("not olink npx long format: no {n} column")).into_io())
+        table.column_index(n).ok_or_else(|| {
+            TableError::new(
+                &table.name,
+                format!("not olink npx long format: no {n} column"),
+            )
+            .into_io()
+        })
     };
     let sample_id = need("SampleID")?;
     let olink_id = need("OlinkID")?;
@@ -119,14 +129,24 @@ pub fn locate(table: &Table) -> io::Result<Columns> {
     let assay_qc = find(&["Assay_Warning", "AssayQC"]);
     let sample_type = find(&["Sample_Type", "SampleType"]);
     let lod = find(&["LOD", "PlateLOD", "MaxLOD"]);
-    let platform = if table.column_index("SampleQC").is_some() || table.column_index("AssayQC").is_some() {
-        Platform::Explore3072
-    } else if assay_qc.is_some() || sample_type.is_some() {
-        Platform::Explore
-    } else {
-        Platform::Target96
-    };
-    Ok(Columns { sample_id, olink_id, npx, sample_qc, assay_qc, sample_type, lod, platform })
+    let platform =
+        if table.column_index("SampleQC").is_some() || table.column_index("AssayQC").is_some() {
+            Platform::Explore3072
+        } else if assay_qc.is_some() || sample_type.is_some() {
+            Platform::Explore
+        } else {
+            Platform::Target96
+        };
+    Ok(Columns {
+        sample_id,
+        olink_id,
+        npx,
+        sample_qc,
+        assay_qc,
+        sample_type,
+        lod,
+        platform,
+    })
 }
 
 /// One row per sample, one column per OlinkID.
@@ -201,10 +221,16 @@ pub fn pivot(table: &Table, opts: &PivotOptions) -> io::Result<NpxWide> {
     let line = |r: usize| table.source_rows.get(r).copied().unwrap_or(r as u64 + 2);
     for r in 0..n {
         let Some(s) = sid[r].as_deref() else {
-            return Err(TableError::new(&table.name, "sampleid is missing").at_row(line(r)).at_column("SampleID").into_io());
+            return Err(TableError::new(&table.name, "sampleid is missing")
+                .at_row(line(r))
+                .at_column("SampleID")
+                .into_io());
         };
         let Some(o) = oid[r].as_deref() else {
-            return Err(TableError::new(&table.name, "olinkid is missing").at_row(line(r)).at_column("OlinkID").into_io());
+            return Err(TableError::new(&table.name, "olinkid is missing")
+                .at_row(line(r))
+                .at_column("OlinkID")
+                .into_io());
         };
         let st = styp.as_ref().and_then(|v| v[r].as_deref());
         if opts.drop_controls && is_control(s, st) {
@@ -221,7 +247,8 @@ pub fn pivot(table: &Table, opts: &PivotOptions) -> io::Result<NpxWide> {
         let flags = [
             is_warning(sqc.as_ref().and_then(|v| v[r].as_deref())),
             is_warning(aqc.as_ref().and_then(|v| v[r].as_deref())),
-            lod.as_ref().is_some_and(|l| v.is_finite() && l[r].is_finite() && v < l[r]),
+            lod.as_ref()
+                .is_some_and(|l| v.is_finite() && l[r].is_finite() && v < l[r]),
         ];
         let key = (s.to_string(), o.to_string());
         match cells.get_mut(&key) {
@@ -235,7 +262,10 @@ pub fn pivot(table: &Table, opts: &PivotOptions) -> io::Result<NpxWide> {
                     Duplicates::Error => {
                         return Err(TableError::new(
                             &table.name,
-                            format!("sampleid {s:?} has olinkid {o:?} again (first on line {})", line(e.3)),
+                            format!(
+                                "sampleid {s:?} has olinkid {o:?} again (first on line {})",
+                                line(e.3)
+                            ),
                         )
                         .at_row(line(r))
                         .at_column("SampleID")
@@ -255,10 +285,28 @@ pub fn pivot(table: &Table, opts: &PivotOptions) -> io::Result<NpxWide> {
             }
         }
     }
-    let sample_ids: Vec<String> = cells.keys().map(|k| k.0.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-    let olink_ids: Vec<String> = cells.keys().map(|k| k.1.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-    let si: BTreeMap<&str, usize> = sample_ids.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
-    let oi: BTreeMap<&str, usize> = olink_ids.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
+    let sample_ids: Vec<String> = cells
+        .keys()
+        .map(|k| k.0.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let olink_ids: Vec<String> = cells
+        .keys()
+        .map(|k| k.1.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let si: BTreeMap<&str, usize> = sample_ids
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    let oi: BTreeMap<&str, usize> = olink_ids
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
     let size = sample_ids.len() * olink_ids.len();
     let mut w = NpxWide {
         platform: c.platform,
@@ -275,7 +323,11 @@ pub fn pivot(table: &Table, opts: &PivotOptions) -> io::Result<NpxWide> {
     };
     for ((s, o), (sum, cnt, flags, _)) in &cells {
         let k = si[s.as_str()] * olink_ids.len() + oi[o.as_str()];
-        w.npx[k] = if *cnt > 0 { sum / *cnt as f64 } else { f64::NAN };
+        w.npx[k] = if *cnt > 0 {
+            sum / *cnt as f64
+        } else {
+            f64::NAN
+        };
         w.qc_warning[k] = flags[0];
         w.assay_warning[k] = flags[1];
         w.below_lod[k] = flags[2];
@@ -286,7 +338,11 @@ pub fn pivot(table: &Table, opts: &PivotOptions) -> io::Result<NpxWide> {
 impl NpxWide {
     fn schema(&self, value: DataType) -> Arc<Schema> {
         let mut fields = vec![Field::new("SampleID", DataType::Utf8, false)];
-        fields.extend(self.olink_ids.iter().map(|o| Field::new(o, value.clone(), true)));
+        fields.extend(
+            self.olink_ids
+                .iter()
+                .map(|o| Field::new(o, value.clone(), true)),
+        );
         Arc::new(Schema::new(fields))
     }
 
@@ -309,7 +365,9 @@ impl NpxWide {
         let na = self.olink_ids.len();
         let mut cols: Vec<ArrayRef> = vec![Arc::new(StringArray::from(self.sample_ids.clone()))];
         for j in 0..na {
-            let a: BooleanArray = (0..self.sample_ids.len()).map(|i| Some(mask.get(i * na + j).copied().unwrap_or(false))).collect();
+            let a: BooleanArray = (0..self.sample_ids.len())
+                .map(|i| Some(mask.get(i * na + j).copied().unwrap_or(false)))
+                .collect();
             cols.push(Arc::new(a));
         }
         RecordBatch::try_new(self.schema(DataType::Boolean), cols).map_err(io::Error::other)

@@ -28,16 +28,27 @@ fn header_of(path: &Path) -> Option<(Vec<String>, Option<String>)> {
     let mut rec = crate::delimited::Record::default();
     r.read_record(&mut rec).ok()?;
     let header = rec.iter().map(|s| s.to_string()).collect();
-    let first = if r.read_record(&mut rec).ok()? > 0 { rec.get(0).map(|s| s.to_string()) } else { None };
+    let first = if r.read_record(&mut rec).ok()? > 0 {
+        rec.get(0).map(|s| s.to_string())
+    } else {
+        None
+    };
     Some((header, first))
 }
 
 fn classify(header: &[String], first_cell: Option<&str>) -> &'static str {
     if olink::is_long_npx(header) {
         "olink_npx"
-    } else if header.iter().any(|h| methylation::PROBE_ID_COLUMNS.contains(&h.as_str()))
+    } else if header
+        .iter()
+        .any(|h| methylation::PROBE_ID_COLUMNS.contains(&h.as_str()))
         || methylation::is_signal_table(header)
-        || header.iter().filter(|h| methylation::looks_like_probe(h)).count() * 2 > header.len().max(1)
+        || header
+            .iter()
+            .filter(|h| methylation::looks_like_probe(h))
+            .count()
+            * 2
+            > header.len().max(1)
         || first_cell.is_some_and(methylation::looks_like_probe)
     {
         "methylation"
@@ -48,10 +59,16 @@ fn classify(header: &[String], first_cell: Option<&str>) -> &'static str {
 
 fn xlsx_is_olink(path: &Path) -> bool {
     use calamine::{Data, Reader as _};
-    let Ok(mut wb) = calamine::open_workbook::<calamine::Xlsx<_>, _>(path) else { return false };
-    let Some(Ok(range)) = wb.worksheet_range_at(0) else { return false };
+    let Ok(mut wb) = calamine::open_workbook::<calamine::Xlsx<_>, _>(path) else {
+        return false;
+    };
+    let Some(Ok(range)) = wb.worksheet_range_at(0) else {
+        return false;
+    };
     range.rows().take(10).flatten().any(|d| match d {
-        Data::String(s) => s == "NPX" || s == "OlinkID" || s.starts_with("NPX ") || s.starts_with("Olink"),
+        Data::String(s) => {
+            s == "NPX" || s == "OlinkID" || s.starts_with("NPX ") || s.starts_with("Olink")
+        }
         _ => false,
     })
 }
@@ -63,7 +80,11 @@ pub fn detect(path: &Path) -> Option<&'static str> {
     let ext = name.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
     match ext {
         "biom" => Some("biom"),
-        "xlsx" => Some(if xlsx_is_olink(path) { "olink_npx" } else { "table" }),
+        "xlsx" => Some(if xlsx_is_olink(path) {
+            "olink_npx"
+        } else {
+            "table"
+        }),
         "parquet" => {
             let t = table::read_parquet(path).ok()?;
             Some(classify(&t.column_names(), None))
@@ -74,9 +95,12 @@ pub fn detect(path: &Path) -> Option<&'static str> {
         }
         "json" => {
             let mut head = vec![0u8; 4096];
-            let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)).ok()?;
+            let n = std::fs::File::open(path)
+                .and_then(|mut f| f.read(&mut head))
+                .ok()?;
             let s = String::from_utf8_lossy(&head[..n]);
-            s.contains("Biological Observation Matrix").then_some("biom")
+            s.contains("Biological Observation Matrix")
+                .then_some("biom")
         }
         _ => None,
     }
@@ -153,20 +177,39 @@ pub fn probe(path: &Path, _opts: &ProbeOptions) -> io::Result<Value> {
     if format == "olink_npx" && olink::is_long_npx(&names) {
         let c = olink::locate(&t)?;
         m.insert("platform".into(), json!(c.platform.as_str()));
-        for col in ["SampleID", "OlinkID", "Assay", "UniProt", "Panel", "PlateID"] {
+        for col in [
+            "SampleID", "OlinkID", "Assay", "UniProt", "Panel", "PlateID",
+        ] {
             if let Some(i) = t.column_index(col) {
-                let u: std::collections::HashSet<_> = t.text_column(i).into_iter().flatten().collect();
+                let u: std::collections::HashSet<_> =
+                    t.text_column(i).into_iter().flatten().collect();
                 m.insert(format!("n_unique_{col}"), json!(u.len()));
             }
         }
         // The pandas-comparable pivot: every sample, repeats averaged.
-        let all = olink::pivot(&t, &olink::PivotOptions { duplicates: olink::Duplicates::Mean, drop_controls: false, bridge_ids: Vec::new() })?;
-        m.insert("wide_pivot_mean_NPX_shape".into(), json!([all.sample_ids.len(), all.olink_ids.len()]));
+        let all = olink::pivot(
+            &t,
+            &olink::PivotOptions {
+                duplicates: olink::Duplicates::Mean,
+                drop_controls: false,
+                bridge_ids: Vec::new(),
+            },
+        )?;
+        m.insert(
+            "wide_pivot_mean_NPX_shape".into(),
+            json!([all.sample_ids.len(), all.olink_ids.len()]),
+        );
         let mut s = Stats::default();
         s.extend(all.npx.iter().copied());
         m.insert("wide_pivot_mean_NPX_stats".into(), s.to_json());
         // The ingest pivot: controls and bridges dropped.
-        let p = olink::pivot(&t, &olink::PivotOptions { duplicates: olink::Duplicates::Mean, ..Default::default() })?;
+        let p = olink::pivot(
+            &t,
+            &olink::PivotOptions {
+                duplicates: olink::Duplicates::Mean,
+                ..Default::default()
+            },
+        )?;
         m.insert(
             "pivot".into(),
             json!({
@@ -182,17 +225,33 @@ pub fn probe(path: &Path, _opts: &ProbeOptions) -> io::Result<Value> {
         );
     }
     if format == "methylation" {
-        if let Some(i) = methylation::PROBE_ID_COLUMNS.iter().find_map(|c| t.column_index(c)) {
-            let ids: Vec<String> = t.text_column(i).into_iter().map(|s| s.unwrap_or_default()).collect();
+        if let Some(i) = methylation::PROBE_ID_COLUMNS
+            .iter()
+            .find_map(|c| t.column_index(c))
+        {
+            let ids: Vec<String> = t
+                .text_column(i)
+                .into_iter()
+                .map(|s| s.unwrap_or_default())
+                .collect();
             m.insert("probe_id_column".into(), json!(names[i]));
             m.insert("n_probes".into(), json!(ids.len()));
-            m.insert("first_5_probe_ids".into(), json!(ids.iter().take(5).collect::<Vec<_>>()));
+            m.insert(
+                "first_5_probe_ids".into(),
+                json!(ids.iter().take(5).collect::<Vec<_>>()),
+            );
             let mut pc = Map::new();
             for p in ["cg", "ch", "rs", "nv", "mu"] {
-                pc.insert(p.into(), json!(ids.iter().filter(|s| s.starts_with(p)).count()));
+                pc.insert(
+                    p.into(),
+                    json!(ids.iter().filter(|s| s.starts_with(p)).count()),
+                );
             }
             m.insert("probe_prefix_counts".into(), Value::Object(pc));
-            m.insert("array_version".into(), json!(methylation::ArrayVersion::detect(ids.iter().map(|s| s.as_str())).as_str()));
+            m.insert(
+                "array_version".into(),
+                json!(methylation::ArrayVersion::detect(ids.iter().map(|s| s.as_str())).as_str()),
+            );
         }
         let mut s = Stats::default();
         for (i, f) in t.batch.schema().fields().iter().enumerate() {

@@ -64,7 +64,12 @@ impl Table {
     /// Column names (unique: empty header cells become `Unnamed: <i>`, repeats get `.1`, `.2`, as
     /// pandas names them).
     pub fn column_names(&self) -> Vec<String> {
-        self.batch.schema().fields().iter().map(|f| f.name().clone()).collect()
+        self.batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
     }
 
     /// Index of a column by name.
@@ -75,7 +80,10 @@ impl Table {
     /// Whether a header cell was written more than once (empty cells excluded).
     pub fn duplicate_header(&self) -> Option<&str> {
         let mut seen = std::collections::HashSet::new();
-        self.header.iter().find(|h| !h.is_empty() && !seen.insert(h.as_str())).map(|s| s.as_str())
+        self.header
+            .iter()
+            .find(|h| !h.is_empty() && !seen.insert(h.as_str()))
+            .map(|s| s.as_str())
     }
 
     /// Column `i` as text cells (None = NA); numbers formatted back to text.
@@ -91,7 +99,9 @@ impl Table {
                 } else if let Some(a) = col.as_any().downcast_ref::<Int64Array>() {
                     Some(a.value(r).to_string())
                 } else {
-                    col.as_any().downcast_ref::<Float64Array>().map(|a| a.value(r).to_string())
+                    col.as_any()
+                        .downcast_ref::<Float64Array>()
+                        .map(|a| a.value(r).to_string())
                 }
             })
             .collect()
@@ -101,11 +111,23 @@ impl Table {
     pub fn numeric_column(&self, i: usize) -> Option<Vec<f64>> {
         let col = self.batch.column(i);
         if let Some(a) = col.as_any().downcast_ref::<Float64Array>() {
-            Some((0..a.len()).map(|r| if a.is_null(r) { f64::NAN } else { a.value(r) }).collect())
+            Some(
+                (0..a.len())
+                    .map(|r| if a.is_null(r) { f64::NAN } else { a.value(r) })
+                    .collect(),
+            )
         } else {
-            col.as_any()
-                .downcast_ref::<Int64Array>()
-                .map(|a| (0..a.len()).map(|r| if a.is_null(r) { f64::NAN } else { a.value(r) as f64 }).collect())
+            col.as_any().downcast_ref::<Int64Array>().map(|a| {
+                (0..a.len())
+                    .map(|r| {
+                        if a.is_null(r) {
+                            f64::NAN
+                        } else {
+                            a.value(r) as f64
+                        }
+                    })
+                    .collect()
+            })
         }
     }
 
@@ -119,13 +141,17 @@ impl Table {
             if let Some(c) = cell
                 && parse_f64(c).is_none()
             {
-                return Err(TableError::new(&self.name, format!("expected a number, found {c:?}"))
-                    .at_row(self.source_rows.get(r).copied().unwrap_or(r as u64 + 2))
-                    .at_column(name)
-                    .into_io());
+                return Err(
+                    TableError::new(&self.name, format!("expected a number, found {c:?}"))
+                        .at_row(self.source_rows.get(r).copied().unwrap_or(r as u64 + 2))
+                        .at_column(name)
+                        .into_io(),
+                );
             }
         }
-        Err(TableError::new(&self.name, "expected a numeric column").at_column(name).into_io())
+        Err(TableError::new(&self.name, "expected a numeric column")
+            .at_column(name)
+            .into_io())
     }
 }
 
@@ -135,10 +161,21 @@ pub fn unique_names(header: &[String]) -> Vec<String> {
     let mut names: Vec<String> = header
         .iter()
         .enumerate()
-        .map(|(i, h)| if h.is_empty() { format!("Unnamed: {i}") } else { h.clone() })
+        .map(|(i, h)| {
+            if h.is_empty() {
+                format!("Unnamed: {i}")
+            } else {
+                h.clone()
+            }
+        })
         .collect();
-    let unnamed: Vec<usize> = (0..header.len()).filter(|&i| header[i].is_empty()).collect();
-    let order: Vec<usize> = (0..header.len()).filter(|i| !header[*i].is_empty()).chain(unnamed).collect();
+    let unnamed: Vec<usize> = (0..header.len())
+        .filter(|&i| header[i].is_empty())
+        .collect();
+    let order: Vec<usize> = (0..header.len())
+        .filter(|i| !header[*i].is_empty())
+        .chain(unnamed)
+        .collect();
     let all: std::collections::HashSet<String> = names.iter().cloned().collect();
     let mut counts: HashMap<String, usize> = HashMap::new();
     for i in order {
@@ -232,11 +269,21 @@ pub fn type_column(cells: &[Cell]) -> ArrayRef {
 }
 
 fn format_number(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") }
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
 }
 
 /// Builds a [`Table`] from a header and column-major cells.
-pub fn build(name: &str, header: Vec<String>, columns: Vec<Vec<Cell>>, source_rows: Vec<u64>, delimiter: Option<u8>) -> io::Result<Table> {
+pub fn build(
+    name: &str,
+    header: Vec<String>,
+    columns: Vec<Vec<Cell>>,
+    source_rows: Vec<u64>,
+    delimiter: Option<u8>,
+) -> io::Result<Table> {
     let names = unique_names(&header);
     let arrays: Vec<ArrayRef> = columns.iter().map(|c| type_column(c)).collect();
     let fields: Vec<Field> = names
@@ -248,15 +295,26 @@ pub fn build(name: &str, header: Vec<String>, columns: Vec<Vec<Cell>>, source_ro
     let batch = if arrays.is_empty() {
         RecordBatch::new_empty(schema)
     } else {
-        RecordBatch::try_new(schema, arrays).map_err(|e| TableError::new(name, e.to_string().to_lowercase()).into_io())?
+        RecordBatch::try_new(schema, arrays)
+            .map_err(|e| TableError::new(name, e.to_string().to_lowercase()).into_io())?
     };
-    Ok(Table { batch, header, delimiter, source_rows, name: name.to_string() })
+    Ok(Table {
+        batch,
+        header,
+        delimiter,
+        source_rows,
+        name: name.to_string(),
+    })
 }
 
 /// Reads delimited text; `delimiter` None sniffs it from the first 64 KiB.
 ///
 /// A row with more or fewer fields than the header is an error naming its line.
-pub fn read_delimited<R: BufRead>(mut inner: R, name: &str, delimiter: Option<u8>) -> io::Result<Table> {
+pub fn read_delimited<R: BufRead>(
+    mut inner: R,
+    name: &str,
+    delimiter: Option<u8>,
+) -> io::Result<Table> {
     let d = match delimiter {
         Some(d) => d,
         None => {
@@ -280,12 +338,22 @@ pub fn read_delimited<R: BufRead>(mut inner: R, name: &str, delimiter: Option<u8
     let mut rows = Vec::new();
     while reader.read_record(&mut rec)? > 0 {
         if rec.len() != width {
-            return Err(TableError::new(name, format!("expected {width} fields as in the header, found {}", rec.len()))
-                .at_row(reader.record_line())
-                .into_io());
+            return Err(TableError::new(
+                name,
+                format!(
+                    "expected {width} fields as in the header, found {}",
+                    rec.len()
+                ),
+            )
+            .at_row(reader.record_line())
+            .into_io());
         }
         for (c, f) in rec.iter().enumerate() {
-            columns[c].push(if is_na(f) { Cell::Na } else { Cell::Text(f.to_string()) });
+            columns[c].push(if is_na(f) {
+                Cell::Na
+            } else {
+                Cell::Text(f.to_string())
+            });
         }
         rows.push(reader.record_line());
     }
@@ -298,13 +366,17 @@ pub fn read_xlsx(path: &Path) -> io::Result<Table> {
     use calamine::{Data, Reader as _};
     let name = path.display().to_string();
     let err = |e: String| TableError::new(&name, e.to_lowercase()).into_io();
-    let mut wb: calamine::Xlsx<_> = calamine::open_workbook(path).map_err(|e: calamine::XlsxError| err(e.to_string()))?;
+    let mut wb: calamine::Xlsx<_> =
+        calamine::open_workbook(path).map_err(|e: calamine::XlsxError| err(e.to_string()))?;
     let range = wb
         .worksheet_range_at(0)
         .ok_or_else(|| err("workbook has no sheet".into()))?
         .map_err(|e| err(e.to_string()))?;
     let (h, w) = range.get_size();
-    let (r0, c0) = range.start().map(|(r, c)| (r as usize, c as usize)).unwrap_or((0, 0));
+    let (r0, c0) = range
+        .start()
+        .map(|(r, c)| (r as usize, c as usize))
+        .unwrap_or((0, 0));
     // Cells are placed at their absolute position, so leading empty columns are kept as pandas does.
     let width = c0 + w;
     let mut header = vec![String::new(); width];
@@ -360,7 +432,10 @@ pub fn read_parquet(path: &Path) -> io::Result<Table> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(e.to_string()))?;
     let n = builder.metadata().file_metadata().num_rows().max(1) as usize;
     let schema = builder.schema().clone();
-    let reader = builder.with_batch_size(n).build().map_err(|e| err(e.to_string()))?;
+    let reader = builder
+        .with_batch_size(n)
+        .build()
+        .map_err(|e| err(e.to_string()))?;
     let mut batch = RecordBatch::new_empty(schema.clone());
     for b in reader {
         let b = b.map_err(|e| err(e.to_string()))?;
@@ -371,7 +446,13 @@ pub fn read_parquet(path: &Path) -> io::Result<Table> {
     }
     let header = schema.fields().iter().map(|f| f.name().clone()).collect();
     let rows = (0..batch.num_rows() as u64).map(|r| r + 1).collect();
-    Ok(Table { batch, header, delimiter: None, source_rows: rows, name })
+    Ok(Table {
+        batch,
+        header,
+        delimiter: None,
+        source_rows: rows,
+        name,
+    })
 }
 
 /// Writes a record batch as Parquet (zstd), returning the writer's inner sink.
@@ -382,7 +463,8 @@ pub fn write_parquet<W: io::Write + Send>(batch: &RecordBatch, sink: W) -> io::R
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .build();
-    let mut w = ArrowWriter::try_new(sink, batch.schema(), Some(props)).map_err(io::Error::other)?;
+    let mut w =
+        ArrowWriter::try_new(sink, batch.schema(), Some(props)).map_err(io::Error::other)?;
     w.write(batch).map_err(io::Error::other)?;
     w.into_inner().map_err(io::Error::other)
 }
@@ -398,7 +480,11 @@ pub fn read_path(path: &Path) -> io::Result<Table> {
         return read_parquet(path);
     }
     let (r, _) = bomdata_format_core::compression::open(path)?;
-    read_delimited(BufReader::with_capacity(1 << 16, r), &path.display().to_string(), None)
+    read_delimited(
+        BufReader::with_capacity(1 << 16, r),
+        &path.display().to_string(),
+        None,
+    )
 }
 
 /// Reads the first bytes of a file (at most `n`).
@@ -411,7 +497,12 @@ pub(crate) fn head_bytes(path: &Path, n: u64) -> io::Result<Vec<u8>> {
 
 /// The Arrow type names of a table's columns (for reports).
 pub fn column_types(batch: &RecordBatch) -> Vec<(String, DataType)> {
-    batch.schema().fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect()
+    batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().clone()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -420,8 +511,14 @@ mod tests {
 
     #[test]
     fn pandas_names() {
-        let h: Vec<String> = ["", "Unnamed: 0", "x", "x", ""].iter().map(|s| s.to_string()).collect();
-        assert_eq!(unique_names(&h), ["Unnamed: 0.1", "Unnamed: 0", "x", "x.1", "Unnamed: 4"]);
+        let h: Vec<String> = ["", "Unnamed: 0", "x", "x", ""]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            unique_names(&h),
+            ["Unnamed: 0.1", "Unnamed: 0", "x", "x.1", "Unnamed: 4"]
+        );
     }
 
     #[test]
@@ -433,6 +530,9 @@ mod tests {
         let e = read_delimited("a,b\n1,2\n3\n".as_bytes(), "f.csv", None).unwrap_err();
         let te = TableError::from_io(&e).unwrap();
         assert_eq!(te.row, Some(3));
-        assert_eq!(e.to_string(), "f.csv: line 3: expected 2 fields as in the header, found 1");
+        assert_eq!(
+            e.to_string(),
+            "f.csv: line 3: expected 2 fields as in the header, found 1"
+        );
     }
 }

@@ -35,7 +35,10 @@ fn num(v: &Value) -> f64 {
 fn check_stats(what: &str, exp: &Value, got: &Value) {
     let n = got["n"].as_u64().unwrap() + got["n_nonfinite"].as_u64().unwrap();
     assert_eq!(exp["n"].as_u64().unwrap(), n, "{what}: n");
-    assert_eq!(exp["n_nonfinite"], got["n_nonfinite"], "{what}: n_nonfinite");
+    assert_eq!(
+        exp["n_nonfinite"], got["n_nonfinite"],
+        "{what}: n_nonfinite"
+    );
     for k in ["sum", "mean", "std", "min", "max"] {
         if let Some(e) = exp.get(k) {
             let (e, g) = (num(e), num(&got[k]));
@@ -64,17 +67,27 @@ fn check_table(path: &Path, exp: &Value, got: &Value) {
     // The fixtures truncate to the first 60 numeric columns; every one of them must match, and we
     // must not call a column numeric that pandas did not (compare the dtypes for the rest).
     for (c, e) in es {
-        let g = got["numeric_column_stats"].get(c).unwrap_or_else(|| panic!("{what}: {c} not numeric"));
+        let g = got["numeric_column_stats"]
+            .get(c)
+            .unwrap_or_else(|| panic!("{what}: {c} not numeric"));
         check_stats(&format!("{what}: {c}"), e, g);
     }
     for (c, t) in exp["dtypes"].as_object().unwrap() {
-        let pandas_numeric = t.as_str().unwrap().starts_with("int") || t.as_str().unwrap().starts_with("float");
+        let pandas_numeric =
+            t.as_str().unwrap().starts_with("int") || t.as_str().unwrap().starts_with("float");
         let ours = got["numeric_column_stats"].get(c).is_some();
-        assert_eq!(pandas_numeric, ours, "{what}: column {c} numeric? pandas {t}");
+        assert_eq!(
+            pandas_numeric, ours,
+            "{what}: column {c} numeric? pandas {t}"
+        );
     }
     for (k, v) in exp.as_object().unwrap() {
-        if k.starts_with("n_unique_") || k == "wide_pivot_mean_NPX_shape" || k == "probe_id_column" || k == "n_probes"
-            || k == "first_5_probe_ids" || k == "probe_prefix_counts"
+        if k.starts_with("n_unique_")
+            || k == "wide_pivot_mean_NPX_shape"
+            || k == "probe_id_column"
+            || k == "n_probes"
+            || k == "first_5_probe_ids"
+            || k == "probe_prefix_counts"
         {
             assert_eq!(v, &got[k], "{what}: {k}");
         }
@@ -89,7 +102,8 @@ fn olink_fixtures() {
     let root = bomdata_testdata::require_shared_fixtures();
     for p in files(&root.join("olink")) {
         let exp = expected(&p);
-        let got = probe::probe(&p, &ProbeOptions::default()).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let got = probe::probe(&p, &ProbeOptions::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         assert_eq!(got["format"], "olink_npx", "{}", p.display());
         check_table(&p, &exp, &got);
     }
@@ -100,15 +114,22 @@ fn methylation_fixtures() {
     let root = bomdata_testdata::require_shared_fixtures();
     for p in files(&root.join("methylation")) {
         let exp = expected(&p);
-        let got = probe::probe(&p, &ProbeOptions::default()).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let got = probe::probe(&p, &ProbeOptions::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         // The fixtures call it "methylation_table"; PROBE.md names the format "methylation".
         assert_eq!(got["format"], "methylation");
         check_table(&p, &exp, &got);
         // And the matrix reader takes it: 200 probes × 200 samples, index columns skipped.
         let t = bomdata_table::table::read_path(&p).unwrap();
         let m = bomdata_table::methylation::beta_matrix(&t).unwrap();
-        assert_eq!(m.probe_ids.len(), exp["n_probes"].as_u64().unwrap() as usize);
-        assert_eq!(m.sample_ids.len(), exp["shape"][1].as_u64().unwrap() as usize - 3);
+        assert_eq!(
+            m.probe_ids.len(),
+            exp["n_probes"].as_u64().unwrap() as usize
+        );
+        assert_eq!(
+            m.sample_ids.len(),
+            exp["shape"][1].as_u64().unwrap() as usize - 3
+        );
     }
 }
 
@@ -132,12 +153,30 @@ fn check_biom(p: &Path, exp: &Value) {
     assert_eq!(exp["sample_sums"], got["sample_sums"], "{what}");
     assert_eq!(exp["observation_sums"], got["observation_sums"], "{what}");
     let b = bomdata_table::biom::Biom::read(p).unwrap();
-    let dense: Vec<f64> = exp["dense_matrix_obs_by_samples"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap().iter().map(num)).collect();
+    let dense: Vec<f64> = exp["dense_matrix_obs_by_samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap().iter().map(num))
+        .collect();
     assert_eq!(b.dense(), dense, "{what}: dense");
-    for (i, md) in exp["observation_metadata_first3"].as_array().unwrap().iter().enumerate() {
-        assert_eq!(&b.observation_metadata[i], md, "{what}: observation metadata {i}");
+    for (i, md) in exp["observation_metadata_first3"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(
+            &b.observation_metadata[i], md,
+            "{what}: observation metadata {i}"
+        );
     }
-    for (i, md) in exp["sample_metadata_first3"].as_array().unwrap().iter().enumerate() {
+    for (i, md) in exp["sample_metadata_first3"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
         assert_eq!(&b.sample_metadata[i], md, "{what}: sample metadata {i}");
     }
 }
@@ -170,16 +209,26 @@ fn bids_participants() {
         n += 1;
         let exp = expected(Path::new(&format!("{}", ds.display())));
         let exp = &exp["tsv"]["participants.tsv"];
-        let got = probe::probe(&p, &ProbeOptions::default()).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let got = probe::probe(&p, &ProbeOptions::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         assert_eq!(got["format"], "table");
         assert_eq!(exp["shape"], got["shape"]);
         assert_eq!(exp["columns"], got["columns"]);
         // The reference read BIDS with `n/a` as the only NA token; PROBE.md's tokens apply here.
         // The two agree on files without either kind of missing cell.
-        let na: u64 = got["na_counts"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+        let na: u64 = got["na_counts"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum();
         assert_eq!(exp["n_na"].as_u64().unwrap(), na);
         let t = bomdata_table::table::read_path(&p).unwrap();
-        let ids: Vec<Value> = t.text_column(0).into_iter().map(|s| Value::String(s.unwrap())).collect();
+        let ids: Vec<Value> = t
+            .text_column(0)
+            .into_iter()
+            .map(|s| Value::String(s.unwrap()))
+            .collect();
         assert_eq!(exp["participant_ids"], Value::Array(ids));
     }
     assert!(n > 0, "no participants.tsv in the fixtures");
@@ -188,8 +237,17 @@ fn bids_participants() {
 #[test]
 fn detect_by_content() {
     let root = bomdata_testdata::require_shared_fixtures();
-    assert_eq!(probe::detect(&root.join("olink/npx_data_v3.csv")), Some("olink_npx"));
-    assert_eq!(probe::detect(&root.join("methylation/GSE111165_test.csv")), Some("methylation"));
-    assert_eq!(probe::detect(&root.join("biom/min_sparse_otu_table.biom")), Some("biom"));
+    assert_eq!(
+        probe::detect(&root.join("olink/npx_data_v3.csv")),
+        Some("olink_npx")
+    );
+    assert_eq!(
+        probe::detect(&root.join("methylation/GSE111165_test.csv")),
+        Some("methylation")
+    );
+    assert_eq!(
+        probe::detect(&root.join("biom/min_sparse_otu_table.biom")),
+        Some("biom")
+    );
     assert_eq!(probe::detect(Path::new("x.nii.gz")), None);
 }

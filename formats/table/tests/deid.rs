@@ -37,8 +37,15 @@ fn no_identifier_survives() {
     // What the adapter does: known strings per subject are its name, phone and original ID; the
     // date shift comes from a keyed hash of the subject (here a fixed seed per subject).
     let scrubber_for = |subject: &str, row: usize| {
-        let known = vec![subject.to_string(), names[row].clone().unwrap(), phones[row].clone().unwrap()];
-        Scrubber::new(known, clinical::shift_from_seed(subject.len() as u64 * 7919 + 13))
+        let known = vec![
+            subject.to_string(),
+            names[row].clone().unwrap(),
+            phones[row].clone().unwrap(),
+        ];
+        Scrubber::new(
+            known,
+            clinical::shift_from_seed(subject.len() as u64 * 7919 + 13),
+        )
     };
     let recs = clinical::convert(&t, &vars, &scrubber_for).unwrap();
     assert_eq!(recs.len(), 3);
@@ -55,18 +62,49 @@ fn no_identifier_survives() {
     // Dates are shifted per subject by up to a year, so a birth year may survive (as under HIPAA
     // safe harbour); full dates, names, phone numbers and IDs may not.
     for secret in [
-        "Ada", "Lovelace", "Charles", "Babbage", "Byron", "1815-12-10", "26/12/1791",
-        "+44 20 7946 0958", "7946", "0958", "(555) 123-4567", "123-4567", "ADNI-0042-S-1234", "ADNI-0099-S-5678",
-        "1234", "5678", "77881234", "2019-03-14", "14/03/2019", "20.03.2020", "2020-03-20", "2019-05-02",
+        "Ada",
+        "Lovelace",
+        "Charles",
+        "Babbage",
+        "Byron",
+        "1815-12-10",
+        "26/12/1791",
+        "+44 20 7946 0958",
+        "7946",
+        "0958",
+        "(555) 123-4567",
+        "123-4567",
+        "ADNI-0042-S-1234",
+        "ADNI-0099-S-5678",
+        "1234",
+        "5678",
+        "77881234",
+        "2019-03-14",
+        "14/03/2019",
+        "20.03.2020",
+        "2020-03-20",
+        "2019-05-02",
     ] {
-        let hit = out.windows(secret.len()).position(|w| w.eq_ignore_ascii_case(secret.as_bytes()));
-        assert!(hit.is_none(), "{secret:?} appears in the output:\n{out_text}");
+        let hit = out
+            .windows(secret.len())
+            .position(|w| w.eq_ignore_ascii_case(secret.as_bytes()));
+        assert!(
+            hit.is_none(),
+            "{secret:?} appears in the output:\n{out_text}"
+        );
     }
     // Clinical content survives, converted and flagged.
-    assert!(recs[0].text.contains("nfl_plasma: 12.5 ng/L"), "{}", recs[0].text);
+    assert!(
+        recs[0].text.contains("nfl_plasma: 12.5 ng/L"),
+        "{}",
+        recs[0].text
+    );
     assert!(recs[1].text.contains("diagnosis: dementia"));
     assert!(recs[2].text.contains("diagnosis: CN"));
-    assert_eq!(recs[2].numeric[0], ("nfl_plasma".to_string(), 900000.0, true));
+    assert_eq!(
+        recs[2].numeric[0],
+        ("nfl_plasma".to_string(), 900000.0, true)
+    );
     assert!(recs[2].text.contains("(out of range)"));
     assert_eq!(recs[0].visit, "bl");
 }

@@ -11,9 +11,18 @@ use bomdata_table::{methylation, olink, table};
 
 fn python(script: &str, args: &[&Path]) -> String {
     let py = bomdata_testdata::require_python();
-    let out = Command::new(&py).arg("-c").arg(script).args(args).output().unwrap();
+    let out = Command::new(&py)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "python failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "python failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout
 }
 
@@ -35,7 +44,8 @@ print(json.dumps(a))
 
 #[test]
 fn parquet_read_by_pyarrow_and_polars() {
-    let text = "id\tage\tscore\tsite\nsub-01\t33\t1.5\tA\nsub-02\tNA\t-2.25\t\nsub-03\t41\tNaN\tC\n";
+    let text =
+        "id\tage\tscore\tsite\nsub-01\t33\t1.5\tA\nsub-02\tNA\t-2.25\t\nsub-03\t41\tNaN\tC\n";
     let t = table::read_delimited(text.as_bytes(), "p.tsv", None).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.parquet");
@@ -61,17 +71,32 @@ fn methylation_parquet_read_by_pyarrow_and_polars() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("beta.parquet");
     let input = std::io::BufReader::new(File::open(&csv).unwrap());
-    let s = methylation::convert_to_parquet(input, "GSE111165_test.csv", File::create(&path).unwrap(), 64).unwrap();
+    let s = methylation::convert_to_parquet(
+        input,
+        "GSE111165_test.csv",
+        File::create(&path).unwrap(),
+        64,
+    )
+    .unwrap();
     assert_eq!(s.sample_ids, m.sample_ids);
     let got: serde_json::Value = serde_json::from_str(&python(READ_BOTH, &[&path])).unwrap();
-    let ids: Vec<&str> = got["probe_id"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let ids: Vec<&str> = got["probe_id"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     assert_eq!(ids, m.probe_ids);
     let ns = m.sample_ids.len();
     for (j, sample) in m.sample_ids.iter().enumerate() {
         let col = got[sample].as_array().unwrap();
         for (i, v) in col.iter().enumerate() {
             // Parquet holds float32; Python widens it to float64 exactly.
-            assert_eq!(v.as_f64().unwrap() as f32, m.values[i * ns + j], "{sample} row {i}");
+            assert_eq!(
+                v.as_f64().unwrap() as f32,
+                m.values[i * ns + j],
+                "{sample} row {i}"
+            );
         }
     }
 }
@@ -100,12 +125,20 @@ fn olink_pivot_equals_pandas() {
         let csv = root.join(name);
         let t = table::read_path(&csv).unwrap();
         // pandas pivots every sample and averages repeats: ask for exactly that.
-        let opts = olink::PivotOptions { duplicates: olink::Duplicates::Mean, drop_controls: false, bridge_ids: Vec::new() };
+        let opts = olink::PivotOptions {
+            duplicates: olink::Duplicates::Mean,
+            drop_controls: false,
+            bridge_ids: Vec::new(),
+        };
         let w = olink::pivot(&t, &opts).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("npx.parquet");
         table::write_parquet(&w.npx_batch().unwrap(), File::create(&path).unwrap()).unwrap();
         let out = python(PANDAS_PIVOT, &[&csv, &path]);
-        assert_eq!(out.trim(), format!("ok {} {}", w.sample_ids.len(), w.olink_ids.len()), "{name}");
+        assert_eq!(
+            out.trim(),
+            format!("ok {} {}", w.sample_ids.len(), w.olink_ids.len()),
+            "{name}"
+        );
     }
 }

@@ -85,6 +85,9 @@ fn get<'a>(e: &'a [(String, String)], k: &str) -> Option<&'a str> {
 /// Files of the tree by folder (relative), names sorted.
 type Tree = BTreeMap<PathBuf, Vec<String>>;
 
+/// Rows of a TSV file, column → value.
+type Rows = Vec<BTreeMap<String, String>>;
+
 /// The sidecar `<entities>_<suffix>.<ext>` that applies to a recording (inheritance principle).
 fn find_sidecar(
     tree: &Tree,
@@ -431,7 +434,7 @@ impl Source for BidsEphys {
             None => Vec::new(),
         };
         // Electrodes with known units give positions in their frame.
-        let mut electrodes: Option<(Vec<BTreeMap<String, String>>, f64, String)> = None;
+        let mut electrodes: Option<(Rows, f64, String)> = None;
         if let (Some(ep), Some(cp)) = (side("electrodes"), side("coordsystem")) {
             let cs = read_json(&cp)?;
             let prefix = match modality {

@@ -118,3 +118,54 @@ impl Source for Methylation {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::microbiome::tests::Collect;
+
+    #[test]
+    fn beta_and_signal_tables() {
+        let root =
+            std::env::temp_dir().join(format!("bomdata-methylation-test-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(
+            root.join("beta.csv"),
+            ",ID_REF,S1,S2\n0,cg00000029,0.5,NA\n1,cg00000108,0.25,0.75\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("signals.txt"),
+            "ID_REF\tS3 Methylated Signal\tS3 Unmethylated Signal\tS3 Detection Pval\ncg00000029\t900\t0\t0.001\ncg00000108\t100\t100\t0.5\n",
+        )
+        .unwrap();
+        let units = Methylation.plan(&root).unwrap();
+        assert_eq!(units.len(), 2);
+        let p = crate::Pseudonymizer::new(b"k".to_vec());
+        let ctx = UnitContext {
+            root: &root,
+            source: "test",
+            subject_namespace: "test",
+            pseudonymizer: &p,
+            keep_identity: false,
+            chunk_seconds: 0.0,
+        };
+        let mut sink = Collect::default();
+        for u in &units {
+            Methylation.convert(u, &ctx, &mut sink).unwrap();
+        }
+        let _ = std::fs::remove_dir_all(&root);
+        assert_eq!(sink.samples.len(), 3);
+        let sig = sink
+            .samples
+            .iter()
+            .find(|s| s.members.iter().any(|m| m.name == "m_values.npy"))
+            .unwrap();
+        let meta: OmicsRow = serde_json::from_slice(&sig.members.last().unwrap().data).unwrap();
+        assert_eq!(meta.transform, Transform::Beta { offset: 100.0 });
+        assert_eq!(meta.features, ["cg00000029", "cg00000108"]);
+        let v = &sig.members[0].data;
+        let last = f32::from_le_bytes(v[v.len() - 4..].try_into().unwrap());
+        assert!(last.is_nan(), "detection-masked probe");
+    }
+}

@@ -215,7 +215,8 @@ fn percentile(v: &mut [f32], q: f64) -> f64 {
     let n = v.len();
     // NumPy's virtual index for alpha = beta = 1: n·q + (1 − q) − 1, written the same way.
     let q = q / 100.0;
-    let h = n as f64 * q + (1.0 + q * (1.0 - 1.0 - 1.0)) - 1.0;
+    let (alpha, beta) = (1.0f64, 1.0f64);
+    let h = n as f64 * q + (alpha + q * (1.0 - alpha - beta)) - 1.0;
     let i = (h.floor().max(0.0) as usize).min(n - 1);
     let t = h - i as f64;
     let (_, a, rest) = v.select_nth_unstable_by(i, |a, b| a.total_cmp(b));

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""EEG profile benchmark: bomdata canonical read + `cbramod` profile vs the MNE reference pipeline.
+
+On the same generated 1-hour 64-channel 256 Hz EDF+C (bomdata-edf `edf_generate`, as bench/edf/):
+  - bomdata: `eeg_bench FILE JOBS cbramod` (release, in-process time): read every data signal to
+    float32 µV [C, T] (the canonical sample), then the cbramod profile: pick the 19 channels,
+    MNE-style FFT resample 256 -> 200 Hz, 0.3-75 Hz band-pass, 60 Hz notch, 60 s trims, 30 s
+    windows (19, 30, 200), |x| >= 100 µV rejection, µV/100 float32 + meta.json per window.
+    JOBS=1 (one recording, one thread) and JOBS=2 (two recordings on two threads).
+  - MNE (single-threaded, what CBraMod's preprocessing does): read_raw_edf(preload=True), pick
+    the 19 channels, Raw.resample(200), Raw.filter(0.3, 75), Raw.notch_filter(60),
+    to_data_frame() µV, the same trims/windows/rejection, /100 float32.
+Prints the ratio MNE / bomdata (target >= 10x) and the 2-job scaling (2 * t1 / t2, linear = 2).
+
+Usage: .venv/bin/python bench/eeg_profiles/run.py [--dir /tmp/bomdata-bench-edf] [--repeat 3]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+ROOT = Path(__file__).resolve().parents[2]
+CH = "FP1,FP2,F3,F4,C3,C4,P3,P4,O1,O2,F7,F8,T3,T4,T5,T6,FZ,CZ,PZ".split(",")
+
+
+def build(target_dir):
+    env = dict(os.environ)
+    if target_dir:
+        env["CARGO_TARGET_DIR"] = target_dir
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "bomdata-edf", "--example", "edf_generate"],
+                   cwd=ROOT, check=True, env=env)
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "bomdata-shard", "--example", "eeg_bench"],
+                   cwd=ROOT, check=True, env=env)
+    return Path(env.get("CARGO_TARGET_DIR", ROOT / "target")) / "release" / "examples"
+
+
+def mne_cbramod(path):
+    import mne
+    import numpy as np
+    raw = mne.io.read_raw_edf(path, preload=True, verbose="error")
+    raw.rename_channels(lambda n: n.replace("EEG ", "").replace("-REF", "").upper())
+    raw.pick(CH)
+    raw.reorder_channels(CH)
+    raw.resample(200)
+    raw.filter(0.3, 75.0)
+    raw.notch_filter(60.0)
+    x = raw.to_data_frame().drop(columns=["time"]).values.T
+    x = x[:, 60 * 200: x.shape[1] - 60 * 200]
+    kept = rej = 0
+    for s in range(0, x.shape[1] - 6000 + 1, 6000):
+        w = x[:, s:s + 6000]
+        if np.max(np.abs(w)) >= 100:
+            rej += 1
+            continue
+        _ = (w / 100.0).astype(np.float32).reshape(19, 30, 200)
+        kept += 1
+    return kept, rej
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dir", default="/tmp/bomdata-bench-edf")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--target-dir", default=os.environ.get("CARGO_TARGET_DIR"))
+    a = ap.parse_args()
+    exe = build(a.target_dir)
+    d = Path(a.dir)
+    d.mkdir(parents=True, exist_ok=True)
+    p = d / "bench_1h_64ch_256hz.edf"
+    if not p.exists():
+        subprocess.run([exe / "edf_generate", str(p), "1", "64", "256"], check=True, stdout=subprocess.DEVNULL)
+
+    def bom(jobs):
+        out = subprocess.run([exe / "eeg_bench", str(p), str(jobs), "cbramod"], check=True,
+                             capture_output=True, text=True).stdout
+        return json.loads(out)
+
+    first = bom(1)  # warms the page cache
+    t1 = min(bom(1)["seconds"] for _ in range(a.repeat))
+    t2 = min(bom(2)["seconds"] for _ in range(a.repeat))
+
+    import mne
+    mne.set_log_level("ERROR")
+    tm = []
+    for _ in range(max(1, a.repeat)):
+        t = time.perf_counter()
+        kept, rej = mne_cbramod(p)
+        tm.append(time.perf_counter() - t)
+    t_mne = min(tm)
+    print(json.dumps({
+        "file": str(p), "profile": "cbramod",
+        "bomdata_windows": first["windows"], "bomdata_rejected": first["rejected"],
+        "mne_windows": kept, "mne_rejected": rej,
+        "bomdata_1job_s": round(t1, 3), "bomdata_2jobs_2recordings_s": round(t2, 3),
+        "mne_s": round(t_mne, 3),
+        "ratio_mne_over_bomdata_1thread": round(t_mne / t1, 2),
+        "scaling_2jobs": round(2 * t1 / t2, 2),
+        "cpus": os.cpu_count(),
+        "versions": {"mne": mne.__version__},
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

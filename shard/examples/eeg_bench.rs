@@ -1,0 +1,87 @@
+//! EEG profile benchmark: canonical read of an EDF (every data signal to float32 µV `[C, T]`,
+//! as the ingest writes `signal.npy`) + one EEG profile (default `cbramod`), in-process.
+//! `eeg_bench FILE.edf [JOBS] [PROFILE]`: JOBS threads each process their own copy of the
+//! recording; prints one JSON line with seconds, windows and rejections.
+#![allow(clippy::print_stdout, clippy::unwrap_used, reason = "a benchmark example")]
+
+use std::path::Path;
+use std::time::Instant;
+
+use bomdata_edf::{Record, fs};
+use bomdata_schemas::eeg::{Channel, ChannelType, Recording};
+use bomdata_shard::profile::{self, Params};
+use bomdata_shard::{Sample, npy};
+
+fn uv_factor(unit: &str) -> f64 {
+    match unit {
+        "mV" => 1e3,
+        "V" => 1e6,
+        "nV" => 1e-3,
+        _ => 1.0,
+    }
+}
+
+/// Reads the EDF into a canonical sample (one chunk: the generated file is EDF+C).
+fn canonical(path: &Path) -> Sample {
+    let (mut reader, header) = fs::open(path).unwrap();
+    let sig: Vec<usize> = (0..header.signals.len()).filter(|&i| !header.signals[i].is_annotation()).collect();
+    let spr = header.signals[sig[0]].samples_per_record;
+    let n_rec = header.n_records.unwrap_or(0) as usize;
+    let t = spr * n_rec;
+    let mut data = vec![0f32; sig.len() * t];
+    let mut rec = Record::default();
+    let mut r = 0;
+    while r < n_rec && reader.read_record(&header, &mut rec).unwrap() != 0 {
+        for (c, &i) in sig.iter().enumerate() {
+            let f = uv_factor(&header.signals[i].physical_dimension);
+            let at = c * t + r * spr;
+            rec.decode_f32(&header, i, f, &mut data[at..at + spr]);
+        }
+        r += 1;
+    }
+    let fs_hz = spr as f64 / header.record_duration;
+    let mut meta = Recording::new(fs_hz);
+    meta.n_samples = t as u64;
+    meta.chunk.duration_s = t as f64 / fs_hz;
+    for &i in &sig {
+        let label = header.signals[i].label.trim().to_string();
+        let name = label.trim_start_matches("EEG ").trim_end_matches("-REF").to_uppercase();
+        meta.channels.push(Channel {
+            name,
+            original_name: label,
+            channel_type: ChannelType::Eeg,
+            unit: "uV".into(),
+            xyz_mm: [f64::NAN; 3],
+        });
+    }
+    Sample::new("bench_s1_eeg_000000")
+        .with("signal.npy", npy::encode_f32(&[sig.len(), t], &data))
+        .with("meta.json", serde_json::to_vec(&meta).unwrap())
+}
+
+fn main() {
+    let a: Vec<String> = std::env::args().collect();
+    let path = a.get(1).cloned().unwrap_or_default();
+    let jobs: usize = a.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
+    let name = a.get(3).cloned().unwrap_or_else(|| "cbramod".into());
+    let prof = profile::create(&name, &Params::new()).unwrap();
+    let t0 = Instant::now();
+    let results: Vec<(usize, usize)> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..jobs)
+            .map(|_| {
+                let prof = &prof;
+                let path = &path;
+                s.spawn(move || {
+                    let sample = canonical(Path::new(path));
+                    let out = prof.apply(sample).unwrap();
+                    (out.samples.len(), out.rejected.len())
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let secs = t0.elapsed().as_secs_f64();
+    let windows: usize = results.iter().map(|r| r.0).sum();
+    let rejected: usize = results.iter().map(|r| r.1).sum();
+    println!("{{\"profile\": \"{name}\", \"jobs\": {jobs}, \"seconds\": {secs}, \"windows\": {windows}, \"rejected\": {rejected}}}");
+}
