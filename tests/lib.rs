@@ -1,6 +1,9 @@
 //! Helpers shared by the end-to-end tests: the built `bomdata` binary, isolated temporary
 //! directories, and file comparison.
 
+// Test helpers report the failing command's stderr.
+#![allow(clippy::print_stderr)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -86,10 +86,10 @@ def main():
     raw = nx * ny * nz * nt * 4
     print(f"run {nx}x{ny}x{nz}x{nt} float32: {raw / 2**20:.0f} MiB raw, {os.path.getsize(path) / 2**20:.0f} MiB gzip; "
           f"cpus: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
-    # Warm the page cache, then interleave the measurements (best of 2 each).
+    # Warm the page cache, then interleave the measurements (best of REPEAT each, default 2).
     bomdata(binary, path, 1)
     py, b1, b2 = [], [], []
-    for _ in range(2):
+    for _ in range(int(os.environ.get("REPEAT", "2"))):
         py.append(python_ref(path))
         b1.append(bomdata(binary, path, 1))
         b2.append(bomdata(binary, path, 2))

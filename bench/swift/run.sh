@@ -10,7 +10,7 @@
 #       over several runs); near-linear means wall(c) close to wall(b)
 #
 # usage: bench/swift/run.sh [NX NY NZ NT]     (defaults: 91 109 91 200, a UKB MNI 2 mm grid)
-# env:   CARGO_TARGET_DIR (default: target), PYTHON (default: .venv/bin/python),
+# env:   CARGO_TARGET_DIR (default: target), PYTHON (default: .venv/bin/python), REPEAT (best of, 2),
 #        BENCH_DIR (scratch folder, default: mktemp -d)
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -53,6 +53,22 @@ impl UnitContext<'_> {
             .pseudonym(self.subject_namespace, subject)
     }
 
+    /// A source-relative path for provenance with the original subject ID replaced by its
+    /// pseudonym (as BIDS `sub-<label>` and, for IDs of 4 or more characters, anywhere), unless
+    /// identity is kept. Paths written into samples go through this.
+    pub fn scrub_path(&self, rel: &str, subject: &str) -> String {
+        if self.keep_identity || subject.is_empty() {
+            return rel.to_string();
+        }
+        let p = self.pseudonym(subject);
+        let s = rel.replace(&format!("sub-{subject}"), &format!("sub-{p}"));
+        if subject.chars().count() >= 4 {
+            s.replace(subject, &p)
+        } else {
+            s
+        }
+    }
+
     /// The absolute path of a unit input.
     pub fn path(&self, rel: &Path) -> PathBuf {
         self.root.join(rel)

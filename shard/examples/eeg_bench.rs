@@ -2,7 +2,11 @@
 //! as the ingest writes `signal.npy`) + one EEG profile (default `cbramod`), in-process.
 //! `eeg_bench FILE.edf [JOBS] [PROFILE]`: JOBS threads each process their own copy of the
 //! recording; prints one JSON line with seconds, windows and rejections.
-#![allow(clippy::print_stdout, clippy::unwrap_used, reason = "a benchmark example")]
+#![allow(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    reason = "a benchmark example"
+)]
 
 use std::path::Path;
 use std::time::Instant;
@@ -24,7 +28,9 @@ fn uv_factor(unit: &str) -> f64 {
 /// Reads the EDF into a canonical sample (one chunk: the generated file is EDF+C).
 fn canonical(path: &Path) -> Sample {
     let (mut reader, header) = fs::open(path).unwrap();
-    let sig: Vec<usize> = (0..header.signals.len()).filter(|&i| !header.signals[i].is_annotation()).collect();
+    let sig: Vec<usize> = (0..header.signals.len())
+        .filter(|&i| !header.signals[i].is_annotation())
+        .collect();
     let spr = header.signals[sig[0]].samples_per_record;
     let n_rec = header.n_records.unwrap_or(0) as usize;
     let t = spr * n_rec;
@@ -45,7 +51,10 @@ fn canonical(path: &Path) -> Sample {
     meta.chunk.duration_s = t as f64 / fs_hz;
     for &i in &sig {
         let label = header.signals[i].label.trim().to_string();
-        let name = label.trim_start_matches("EEG ").trim_end_matches("-REF").to_uppercase();
+        let name = label
+            .trim_start_matches("EEG ")
+            .trim_end_matches("-REF")
+            .to_uppercase();
         meta.channels.push(Channel {
             name,
             original_name: label,
@@ -83,5 +92,7 @@ fn main() {
     let secs = t0.elapsed().as_secs_f64();
     let windows: usize = results.iter().map(|r| r.0).sum();
     let rejected: usize = results.iter().map(|r| r.1).sum();
-    println!("{{\"profile\": \"{name}\", \"jobs\": {jobs}, \"seconds\": {secs}, \"windows\": {windows}, \"rejected\": {rejected}}}");
+    println!(
+        "{{\"profile\": \"{name}\", \"jobs\": {jobs}, \"seconds\": {secs}, \"windows\": {windows}, \"rejected\": {rejected}}}"
+    );
 }

@@ -1,6 +1,10 @@
 //! Applies an EEG profile to one canonical sample directory (`signal.npy` + `meta.json`) and
 //! writes the output windows: `eeg_profile_run DIR PROFILE PARAMS_JSON OUT_DIR`.
-#![allow(clippy::print_stdout, clippy::unwrap_used, reason = "a debugging example")]
+#![allow(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    reason = "a debugging example"
+)]
 
 use bomdata_shard::Sample;
 use bomdata_shard::profile::{self, Params};
@@ -20,5 +24,9 @@ fn main() {
             std::fs::write(out.join(format!("{}.{}", s.key, m.name)), &m.data).unwrap();
         }
     }
-    println!("{} windows, rejected {:?}", applied.samples.len(), applied.rejected);
+    println!(
+        "{} windows, rejected {:?}",
+        applied.samples.len(),
+        applied.rejected
+    );
 }

@@ -8,6 +8,8 @@
 //! - `shard`: `ShardWriter` (tar headers, index, XXH3 checksums, fsync, rename);
 //! - `shard_nosync`: the same without fsync (page-cache speed).
 
+#![allow(clippy::print_stdout)] // a bench binary reports on stdout
+
 use std::io::Write;
 use std::time::Instant;
 

@@ -10,9 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use bomdata_shard::Sample;
 use bomdata_shard::npy::{self, Dtype};
 use bomdata_shard::profile::{self, Params};
-use bomdata_shard::Sample;
 
 /// Reads the run as the ingest does: C-order float32 `(x, y, z, t)` straight into the npy bytes.
 fn canonical(path: &Path) -> std::io::Result<Sample> {
@@ -36,7 +36,12 @@ fn one(path: &Path) -> (f64, f64, usize, u64) {
     let t2 = Instant::now();
     assert!(a.rejected.is_empty(), "{:?}", a.rejected);
     let bytes = a.samples.iter().map(Sample::data_len).sum();
-    ((t1 - t0).as_secs_f64(), (t2 - t1).as_secs_f64(), a.samples.len(), bytes)
+    (
+        (t1 - t0).as_secs_f64(),
+        (t2 - t1).as_secs_f64(),
+        a.samples.len(),
+        bytes,
+    )
 }
 
 fn main() {
@@ -56,7 +61,10 @@ fn main() {
         let handles: Vec<_> = (0..jobs.max(1))
             .map(|_| s.spawn(|| (0..repeat.max(1)).map(|_| one(&path)).collect::<Vec<_>>()))
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
     let wall = start.elapsed().as_secs_f64();
     let (read_s, profile_s, windows, bytes) = results[0];

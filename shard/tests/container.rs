@@ -1,5 +1,7 @@
 //! Round trips of the shard container: determinism, rollover, compression, verify.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 use bomdata_schemas::manifest::{Counts, DatasetKind, Manifest};
 use bomdata_shard::writer::{Compression, ShardWriter, WriterOptions};
 use bomdata_shard::{Sample, dataset, npy, reader::ShardReader, verify};

@@ -64,27 +64,47 @@ fn profiles_match_python_reference() {
         .map(|e| e.unwrap().path())
         .collect();
     cases.sort();
-    assert!(cases.len() >= 11, "expected every case, got {}", cases.len());
+    assert!(
+        cases.len() >= 11,
+        "expected every case, got {}",
+        cases.len()
+    );
     let mut seen_profiles = std::collections::BTreeSet::new();
     let mut total_windows = 0;
     for dir in &cases {
         let case = dir.file_name().unwrap().to_string_lossy().to_string();
-        let spec: Value = serde_json::from_slice(&std::fs::read(dir.join("params.json")).unwrap()).unwrap();
+        let spec: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("params.json")).unwrap()).unwrap();
         let name = spec["profile"].as_str().unwrap();
         seen_profiles.insert(name.to_string());
         let params: Params = spec["params"].as_object().cloned().unwrap_or_default();
         let prof = profile::create(name, &params).unwrap();
         let applied = prof.apply(canonical(dir, "fx_s1_eeg_000000")).unwrap();
-        let r: Value = serde_json::from_slice(&std::fs::read(dir.join("ref.json")).unwrap()).unwrap();
+        let r: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("ref.json")).unwrap()).unwrap();
         if r["rejected_recording"].as_bool() == Some(true) {
-            assert!(applied.samples.is_empty(), "{case}: reference rejects the recording");
+            assert!(
+                applied.samples.is_empty(),
+                "{case}: reference rejects the recording"
+            );
             assert_eq!(applied.rejected.len(), 1, "{case}: {:?}", applied.rejected);
-            eprintln!("{case}: rejected as in the reference: {}", applied.rejected[0]);
+            eprintln!(
+                "{case}: rejected as in the reference: {}",
+                applied.rejected[0]
+            );
             continue;
         }
         let wins = r["windows"].as_array().unwrap();
-        let kept: Vec<&Value> = wins.iter().filter(|w| !w["rejected"].as_bool().unwrap()).collect();
-        assert_eq!(applied.samples.len(), kept.len(), "{case}: window count; rejected {:?}", applied.rejected);
+        let kept: Vec<&Value> = wins
+            .iter()
+            .filter(|w| !w["rejected"].as_bool().unwrap())
+            .collect();
+        assert_eq!(
+            applied.samples.len(),
+            kept.len(),
+            "{case}: window count; rejected {:?}",
+            applied.rejected
+        );
         assert_eq!(
             applied.rejected.len(),
             wins.len() - kept.len(),
@@ -101,15 +121,25 @@ fn profiles_match_python_reference() {
             let (rshape, want) = f64s(&std::fs::read(dir.join(format!("win_{i:06}.npy"))).unwrap());
             assert_eq!(shape, rshape, "{case}: window {i} shape");
             let peak = want.iter().fold(0f64, |a, v| a.max(v.abs()));
-            let err = got.iter().zip(&want).fold(0f64, |a, (g, w)| a.max((g - w).abs()));
+            let err = got
+                .iter()
+                .zip(&want)
+                .fold(0f64, |a, (g, w)| a.max((g - w).abs()));
             let rel = if peak > 0.0 { err / peak } else { err };
             worst = worst.max(rel);
-            assert!(rel <= 1e-4, "{case}: window {i}: max error {err:e} vs peak {peak:e} ({rel:e} relative)");
+            assert!(
+                rel <= 1e-4,
+                "{case}: window {i}: max error {err:e} vs peak {peak:e} ({rel:e} relative)"
+            );
             assert_eq!(meta["channel_names"].as_array().unwrap().len(), shape[0]);
             assert_eq!(meta["xyz_mm"].as_array().unwrap().len(), shape[0]);
         }
         total_windows += kept.len();
-        eprintln!("{case}: {} windows, {} rejected, worst relative error {worst:e}", kept.len(), applied.rejected.len());
+        eprintln!(
+            "{case}: {} windows, {} rejected, worst relative error {worst:e}",
+            kept.len(),
+            applied.rejected.len()
+        );
     }
     for p in ["cbramod", "labram", "eegpt", "biot", "diver", "generic"] {
         assert!(seen_profiles.contains(p), "no case for {p}");
@@ -142,7 +172,10 @@ fn no_window_crosses_a_gap() {
             .with("meta.json", serde_json::to_vec(&meta).unwrap())
     };
     // chunk 0: 0..7.3 s, gap, chunk 1: 12.0..21.1 s
-    let chunks = [(0u32, 0.0, (7.3 * fs) as usize), (1u32, 12.0, (9.1 * fs) as usize)];
+    let chunks = [
+        (0u32, 0.0, (7.3 * fs) as usize),
+        (1u32, 12.0, (9.1 * fs) as usize),
+    ];
     for name in ["generic", "cbramod", "eegpt", "labram", "diver"] {
         let mut params = Params::new();
         params.insert("window_s".into(), json!(2.0));
@@ -158,19 +191,35 @@ fn no_window_crosses_a_gap() {
         for &(index, offset, n) in &chunks {
             let applied = prof.apply(mk(index, offset, n)).unwrap();
             let dur = n as f64 / fs;
-            assert!(!applied.samples.is_empty(), "{name}: {:?}", applied.rejected);
+            assert!(
+                !applied.samples.is_empty(),
+                "{name}: {:?}",
+                applied.rejected
+            );
             for s in &applied.samples {
-                let meta: Value = serde_json::from_slice(&s.member("meta.json").unwrap().data).unwrap();
+                let meta: Value =
+                    serde_json::from_slice(&s.member("meta.json").unwrap().data).unwrap();
                 let start = meta["start_s"].as_f64().unwrap();
                 let rate = meta["sampling_rate"].as_f64().unwrap();
                 assert_eq!(meta["chunk_index"], json!(index));
-                assert!(start >= offset - 1e-9, "{name}: window starts before its chunk");
-                assert!(start + 2.0 <= offset + dur + 1e-9, "{name}: window at {start} s crosses the chunk end {}", offset + dur);
+                assert!(
+                    start >= offset - 1e-9,
+                    "{name}: window starts before its chunk"
+                );
+                assert!(
+                    start + 2.0 <= offset + dur + 1e-9,
+                    "{name}: window at {start} s crosses the chunk end {}",
+                    offset + dur
+                );
                 let (shape, _) = f64s(&s.member("eeg.npy").unwrap().data);
                 assert_eq!(shape[1..].iter().product::<usize>(), (2.0 * rate) as usize);
             }
             // floor((dur - 2) / 1) + 1 windows, never one across the gap
-            assert_eq!(applied.samples.len(), ((dur - 2.0).floor() as usize) + 1, "{name}");
+            assert_eq!(
+                applied.samples.len(),
+                ((dur - 2.0).floor() as usize) + 1,
+                "{name}"
+            );
         }
     }
 }
@@ -178,7 +227,10 @@ fn no_window_crosses_a_gap() {
 #[test]
 fn missing_channel_policies() {
     let fs = 200.0;
-    let present = ["FP1", "FP2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8", "T7", "T8", "P7", "P8", "FZ", "CZ"]; // no PZ
+    let present = [
+        "FP1", "FP2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8", "T7", "T8", "P7",
+        "P8", "FZ", "CZ",
+    ]; // no PZ
     let n = 2000;
     let v: Vec<f32> = (0..present.len() * n).map(|i| (i % 97) as f32).collect();
     let meta = json!({
@@ -193,25 +245,54 @@ fn missing_channel_policies() {
         .with("meta.json", serde_json::to_vec(&meta).unwrap());
     let base = |missing: &str| {
         let mut p = Params::new();
-        for (k, v) in [("steps", json!("")), ("missing", json!(missing)), ("min_duration_s", json!(0)), ("trim_start_s", json!(0)), ("trim_end_s", json!(0)), ("window_s", json!(10)), ("stride_s", json!(10)), ("reject_abs_uv", json!(null))] {
+        for (k, v) in [
+            ("steps", json!("")),
+            ("missing", json!(missing)),
+            ("min_duration_s", json!(0)),
+            ("trim_start_s", json!(0)),
+            ("trim_end_s", json!(0)),
+            ("window_s", json!(10)),
+            ("stride_s", json!(10)),
+            ("reject_abs_uv", json!(null)),
+        ] {
             p.insert(k.into(), v);
         }
         p
     };
-    let skip = profile::create("cbramod", &base("skip")).unwrap().apply(s.clone()).unwrap();
+    let skip = profile::create("cbramod", &base("skip"))
+        .unwrap()
+        .apply(s.clone())
+        .unwrap();
     assert!(skip.samples.is_empty());
     assert!(skip.rejected[0].contains("PZ"), "{:?}", skip.rejected);
-    let zero = profile::create("cbramod", &base("zero")).unwrap().apply(s.clone()).unwrap();
-    let meta: Value = serde_json::from_slice(&zero.samples[0].member("meta.json").unwrap().data).unwrap();
+    let zero = profile::create("cbramod", &base("zero"))
+        .unwrap()
+        .apply(s.clone())
+        .unwrap();
+    let meta: Value =
+        serde_json::from_slice(&zero.samples[0].member("meta.json").unwrap().data).unwrap();
     assert_eq!(meta["channel_mask"][18], json!(false));
-    assert_eq!(meta["channel_names"][12], json!("T3"), "T7 feeds CBraMod's T3 row");
+    assert_eq!(
+        meta["channel_names"][12],
+        json!("T3"),
+        "T7 feeds CBraMod's T3 row"
+    );
     let (_, x) = f64s(&zero.samples[0].member("eeg.npy").unwrap().data);
     assert!(x[18 * n..19 * n].iter().all(|v| *v == 0.0));
-    let interp = profile::create("cbramod", &base("interpolate")).unwrap().apply(s.clone()).unwrap();
+    let interp = profile::create("cbramod", &base("interpolate"))
+        .unwrap()
+        .apply(s.clone())
+        .unwrap();
     let (_, y) = f64s(&interp.samples[0].member("eeg.npy").unwrap().data);
     assert!(y[18 * n..19 * n].iter().any(|v| *v != 0.0));
-    let meta: Value = serde_json::from_slice(&interp.samples[0].member("meta.json").unwrap().data).unwrap();
-    assert!(meta["channel_sources"][18].as_str().unwrap().starts_with("interpolated from"));
+    let meta: Value =
+        serde_json::from_slice(&interp.samples[0].member("meta.json").unwrap().data).unwrap();
+    assert!(
+        meta["channel_sources"][18]
+            .as_str()
+            .unwrap()
+            .starts_with("interpolated from")
+    );
     // bipolar TCP from unipolar channels: FP1-F7 = FP1 - F7
     let mut p = base("zero");
     p.insert("percentile".into(), json!(null));

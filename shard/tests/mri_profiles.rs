@@ -10,9 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use bomdata_shard::Sample;
 use bomdata_shard::npy::{self, Dtype};
 use bomdata_shard::profile::{self, Params};
-use bomdata_shard::Sample;
 use bomdata_testdata::Rng;
 use serde_json::{Value, json};
 
@@ -71,7 +71,10 @@ fn compare(what: &str, ours: &[u8], reference: &Path) -> usize {
         if x.to_bits() != y.to_bits() {
             differ += 1;
             let tol = f16_ulp(x.abs().max(y.abs()));
-            assert!((x - y).abs() <= tol, "{what}: value {i}: ours {x}, reference {y}");
+            assert!(
+                (x - y).abs() <= tol,
+                "{what}: value {i}: ours {x}, reference {y}"
+            );
         }
     }
     assert!(
@@ -111,8 +114,8 @@ fn run(grid: [usize; 3], t: usize, seed: u64, corner_brain: bool) -> Vec<f32> {
         }
     }
     if corner_brain {
-        for f in 0..t {
-            v[f] = 1234.5 + f as f32;
+        for (f, x) in v.iter_mut().take(t).enumerate() {
+            *x = 1234.5 + f as f32;
         }
     }
     v
@@ -136,7 +139,12 @@ struct Case {
 }
 
 fn check_swift(case: &Case, dir: &Path) {
-    let vals = run(case.grid, case.t, case.grid.iter().sum::<usize>() as u64, case.corner);
+    let vals = run(
+        case.grid,
+        case.t,
+        case.grid.iter().sum::<usize>() as u64,
+        case.corner,
+    );
     let mut shape = case.grid.to_vec();
     shape.push(case.t);
     let meta = json!({"schema": "mri/1", "modality": "fmri", "repetition_time_s": 0.735,
@@ -148,15 +156,37 @@ fn check_swift(case: &Case, dir: &Path) {
     std::fs::write(&npy_path, &s.member("volume.npy").unwrap().data).unwrap();
     let p = profile::create("swift", &params(case.profile.clone())).unwrap();
     let applied = p.apply(s).unwrap();
-    assert!(applied.rejected.is_empty(), "{}: {:?}", case.name, applied.rejected);
-    assert_eq!(applied.samples.len(), case.windows, "{}: windows", case.name);
+    assert!(
+        applied.rejected.is_empty(),
+        "{}: {:?}",
+        case.name,
+        applied.rejected
+    );
+    assert_eq!(
+        applied.samples.len(),
+        case.windows,
+        "{}: windows",
+        case.name
+    );
 
     let out = dir.join(case.name);
-    let mut args = vec![script("swift_reference.py"), "--npy".into(), npy_path.to_string_lossy().into_owned(), "--out".into(), out.to_string_lossy().into_owned()];
+    let mut args = vec![
+        script("swift_reference.py"),
+        "--npy".into(),
+        npy_path.to_string_lossy().into_owned(),
+        "--out".into(),
+        out.to_string_lossy().into_owned(),
+    ];
     args.extend(case.py.iter().map(|a| a.to_string()));
     python(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let stats: Value = serde_json::from_slice(&std::fs::read(out.join("stats.json")).unwrap()).unwrap();
-    assert_eq!(stats["starts"].as_array().unwrap().len(), case.windows, "{}", case.name);
+    let stats: Value =
+        serde_json::from_slice(&std::fs::read(out.join("stats.json")).unwrap()).unwrap();
+    assert_eq!(
+        stats["starts"].as_array().unwrap().len(),
+        case.windows,
+        "{}",
+        case.name
+    );
     assert_eq!(stats["rule"], case.rule, "{}", case.name);
     let mut differ = 0;
     for (i, w) in applied.samples.iter().enumerate() {
@@ -169,15 +199,28 @@ fn check_swift(case: &Case, dir: &Path) {
         assert_eq!(meta["repetition_time_s"], 0.735);
         let m = meta["normalisation"]["mean"].as_f64().unwrap();
         let sd = meta["normalisation"]["std"].as_f64().unwrap();
-        assert_eq!(m as f32, stats["mean"].as_f64().unwrap() as f32, "{}: mean", case.name);
-        assert_eq!(sd as f32, stats["std"].as_f64().unwrap() as f32, "{}: std", case.name);
+        assert_eq!(
+            m as f32,
+            stats["mean"].as_f64().unwrap() as f32,
+            "{}: mean",
+            case.name
+        );
+        assert_eq!(
+            sd as f32,
+            stats["std"].as_f64().unwrap() as f32,
+            "{}: std",
+            case.name
+        );
         differ += compare(
             &format!("{} window {i}", case.name),
             &w.member("fmri.npy").unwrap().data,
             &out.join(format!("{i:06}.npy")),
         );
     }
-    eprintln!("{}: {} windows, {differ} values one float16 ulp apart", case.name, case.windows);
+    eprintln!(
+        "{}: {} windows, {differ} values one float16 ulp apart",
+        case.name, case.windows
+    );
 }
 
 #[test]
@@ -185,28 +228,76 @@ fn swift_matches_numpy_reference_on_every_dataset_grid() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         // UKB MNI 2 mm: H cropped by (7, 6) after the statistics; overlapping windows.
-        Case { name: "ukb", grid: [91, 109, 91], t: 11, corner: false, source: "ukb",
-            profile: json!({"window": 4, "stride": 3}), py: vec!["--source", "ukb", "--window", "4", "--stride", "3"],
-            rule: "ukb", windows: 3 },
-        Case { name: "hcp", grid: [75, 93, 81], t: 9, corner: false, source: "hcp",
-            profile: json!({"window": 4, "stride": 4}), py: vec!["--source", "hcp", "--window", "4", "--stride", "4"],
-            rule: "hcp", windows: 2 },
+        Case {
+            name: "ukb",
+            grid: [91, 109, 91],
+            t: 11,
+            corner: false,
+            source: "ukb",
+            profile: json!({"window": 4, "stride": 3}),
+            py: vec!["--source", "ukb", "--window", "4", "--stride", "3"],
+            rule: "ukb",
+            windows: 3,
+        },
+        Case {
+            name: "hcp",
+            grid: [75, 93, 81],
+            t: 9,
+            corner: false,
+            source: "hcp",
+            profile: json!({"window": 4, "stride": 4}),
+            py: vec!["--source", "hcp", "--window", "4", "--stride", "4"],
+            rule: "hcp",
+            windows: 2,
+        },
         // ABCD rest before SwiFT's [:, 14:-7] pre-crop: the crop happens before the statistics.
-        Case { name: "abcd_precrop", grid: [79, 118, 85], t: 5, corner: false, source: "abcd",
-            profile: json!({"window": 5}), py: vec!["--source", "abcd", "--window", "5"],
-            rule: "abcd_rest", windows: 1 },
-        Case { name: "abcd_task", grid: [96, 96, 95], t: 4, corner: false, source: "x",
-            profile: json!({"window": 2, "stride": 2, "dataset_rule": "abcd"}), py: vec!["--rule", "abcd", "--window", "2", "--stride", "2"],
-            rule: "abcd_task", windows: 2 },
+        Case {
+            name: "abcd_precrop",
+            grid: [79, 118, 85],
+            t: 5,
+            corner: false,
+            source: "abcd",
+            profile: json!({"window": 5}),
+            py: vec!["--source", "abcd", "--window", "5"],
+            rule: "abcd_rest",
+            windows: 1,
+        },
+        Case {
+            name: "abcd_task",
+            grid: [96, 96, 95],
+            t: 4,
+            corner: false,
+            source: "x",
+            profile: json!({"window": 2, "stride": 2, "dataset_rule": "abcd"}),
+            py: vec!["--rule", "abcd", "--window", "2", "--stride", "2"],
+            rule: "abcd_task",
+            windows: 2,
+        },
         // Any other grid: centre rule; the corner voxel is brain so the pad value is not the fill.
-        Case { name: "center_f32", grid: [30, 101, 20], t: 9, corner: true, source: "bids",
+        Case {
+            name: "center_f32",
+            grid: [30, 101, 20],
+            t: 9,
+            corner: true,
+            source: "bids",
             profile: json!({"window": 3, "stride": 2, "dtype": "float32"}),
-            py: vec!["--source", "bids", "--window", "3", "--stride", "2", "--dtype", "float32"],
-            rule: "center", windows: 4 },
-        Case { name: "compat", grid: [20, 24, 18], t: 22, corner: true, source: "ukb",
+            py: vec![
+                "--source", "bids", "--window", "3", "--stride", "2", "--dtype", "float32",
+            ],
+            rule: "center",
+            windows: 4,
+        },
+        Case {
+            name: "compat",
+            grid: [20, 24, 18],
+            t: 22,
+            corner: true,
+            source: "ukb",
             profile: json!({"compat_t_minus_2": true, "target": 32}),
             py: vec!["--source", "ukb", "--compat-t-minus-2", "--target", "32"],
-            rule: "center", windows: 1 },
+            rule: "center",
+            windows: 1,
+        },
     ];
     for c in &cases {
         check_swift(c, dir.path());
@@ -219,13 +310,29 @@ fn swift_default_sample_shape_and_rejections() {
     assert_eq!(p.params()["window"], 20);
     assert_eq!(p.params()["dtype"], "float16");
     let vals = run([40, 50, 30], 41, 7, false);
-    let s = sample("ukb_x_fmri", &[40, 50, 30, 41], &vals, json!({"modality": "fmri"}));
+    let s = sample(
+        "ukb_x_fmri",
+        &[40, 50, 30, 41],
+        &vals,
+        json!({"modality": "fmri"}),
+    );
     let a = p.apply(s).unwrap();
-    assert_eq!(a.samples.len(), 2, "41 frames: two windows, tail of one dropped");
+    assert_eq!(
+        a.samples.len(),
+        2,
+        "41 frames: two windows, tail of one dropped"
+    );
     let v = npy::decode(&a.samples[1].member("fmri.npy").unwrap().data).unwrap();
-    assert_eq!((v.dtype, v.shape.clone()), (Dtype::F16, vec![1, 96, 96, 96, 20]));
-    let meta: Value = serde_json::from_slice(&a.samples[1].member("meta.json").unwrap().data).unwrap();
-    assert_eq!((meta["start_frame"].as_u64(), meta["end_frame"].as_u64()), (Some(20), Some(40)));
+    assert_eq!(
+        (v.dtype, v.shape.clone()),
+        (Dtype::F16, vec![1, 96, 96, 96, 20])
+    );
+    let meta: Value =
+        serde_json::from_slice(&a.samples[1].member("meta.json").unwrap().data).unwrap();
+    assert_eq!(
+        (meta["start_frame"].as_u64(), meta["end_frame"].as_u64()),
+        (Some(20), Some(40))
+    );
     assert_eq!(meta["dataset_rule"], "center", "a ukb run off the UKB grid");
     assert_eq!(meta["fit"], json!([[28, 28], [23, 23], [33, 33]]));
 
@@ -242,7 +349,9 @@ fn swift_default_sample_shape_and_rejections() {
     assert!(reject(&[2, 2, 2, 20], &nan, json!({})).contains("non-finite"));
     assert!(reject(&[2, 2, 2, 20], &[3.0; 160], json!({})).contains("standard deviation"));
     assert!(reject(&[2, 2, 2, 20], &[3.0; 160], json!({"modality": "smri"})).contains("not fmri"));
-    let a = p.apply(Sample::new("k").with("meta.json", b"{}".to_vec())).unwrap();
+    let a = p
+        .apply(Sample::new("k").with("meta.json", b"{}".to_vec()))
+        .unwrap();
     assert!(a.rejected[0].contains("no volume.npy"));
 }
 
@@ -251,7 +360,13 @@ fn check_volume(name: &str, npy_in: &Path, s: Sample, prof: Value, py: &[&str], 
     let a = p.apply(s).unwrap();
     assert!(a.rejected.is_empty(), "{name}: {:?}", a.rejected);
     let out = dir.join(format!("{name}.ref.npy"));
-    let mut args = vec![script("volume_reference.py"), "--npy".into(), npy_in.to_string_lossy().into_owned(), "--out".into(), out.to_string_lossy().into_owned()];
+    let mut args = vec![
+        script("volume_reference.py"),
+        "--npy".into(),
+        npy_in.to_string_lossy().into_owned(),
+        "--out".into(),
+        out.to_string_lossy().into_owned(),
+    ];
     args.extend(py.iter().map(|a| a.to_string()));
     python(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let differ = compare(name, &a.samples[0].member("volume.npy").unwrap().data, &out);
@@ -272,12 +387,35 @@ fn volume_matches_numpy_reference_and_keeps_gradients() {
     std::fs::write(&input, npy::encode_f32(&shape, &vals)).unwrap();
     let mk = || sample("bids_x_dmri", &shape, &vals, meta.clone());
     let cases: Vec<(&str, Value, Vec<&str>)> = vec![
-        ("zscore", json!({"target": [32, 48, 26]}), vec!["--target", "32,48,26"]),
-        ("zscore_frame_f32", json!({"target": 30, "per_frame": true, "dtype": "float32"}),
-            vec!["--target", "30", "--per-frame", "--dtype", "float32"]),
-        ("percentile", json!({"target": [40, 40, 40], "norm": "percentile", "p_low": 1, "p_high": 99}),
-            vec!["--target", "40,40,40", "--norm", "percentile", "--p-low", "1", "--p-high", "99"]),
-        ("minmax_native", json!({"target": "native", "norm": "minmax"}), vec!["--target", "native", "--norm", "minmax"]),
+        (
+            "zscore",
+            json!({"target": [32, 48, 26]}),
+            vec!["--target", "32,48,26"],
+        ),
+        (
+            "zscore_frame_f32",
+            json!({"target": 30, "per_frame": true, "dtype": "float32"}),
+            vec!["--target", "30", "--per-frame", "--dtype", "float32"],
+        ),
+        (
+            "percentile",
+            json!({"target": [40, 40, 40], "norm": "percentile", "p_low": 1, "p_high": 99}),
+            vec![
+                "--target",
+                "40,40,40",
+                "--norm",
+                "percentile",
+                "--p-low",
+                "1",
+                "--p-high",
+                "99",
+            ],
+        ),
+        (
+            "minmax_native",
+            json!({"target": "native", "norm": "minmax"}),
+            vec!["--target", "native", "--norm", "minmax"],
+        ),
     ];
     for (name, prof, py) in &cases {
         check_volume(name, &input, mk(), prof.clone(), py, dir.path());
@@ -337,19 +475,44 @@ fn profiles_match_reference_on_nifti_fixtures() {
             assert!(a.rejected.is_empty(), "{name}: {:?}", a.rejected);
             let out = dir.path().join(format!("{name}.swift"));
             let ws = w.to_string();
-            python(&[&script("swift_reference.py"), "--nifti", &src.to_string_lossy(), "--out", &out.to_string_lossy(), "--window", &ws]);
+            python(&[
+                &script("swift_reference.py"),
+                "--nifti",
+                &src.to_string_lossy(),
+                "--out",
+                &out.to_string_lossy(),
+                "--window",
+                &ws,
+            ]);
             for (i, smp) in a.samples.iter().enumerate() {
-                let d = compare(&format!("{name} swift {i}"), &smp.member("fmri.npy").unwrap().data, &out.join(format!("{i:06}.npy")));
+                let d = compare(
+                    &format!("{name} swift {i}"),
+                    &smp.member("fmri.npy").unwrap().data,
+                    &out.join(format!("{i:06}.npy")),
+                );
                 eprintln!("{name} swift window {i}: {d} values one float16 ulp apart");
             }
         }
         let (prof, py): (Value, Vec<&str>) = match shape.len() {
-            3 => (json!({"target": 64, "norm": "percentile"}), vec!["--target", "64", "--norm", "percentile"]),
-            _ => (json!({"target": [64, 64, 16], "per_frame": true}), vec!["--target", "64,64,16", "--per-frame"]),
+            3 => (
+                json!({"target": 64, "norm": "percentile"}),
+                vec!["--target", "64", "--norm", "percentile"],
+            ),
+            _ => (
+                json!({"target": [64, 64, 16], "per_frame": true}),
+                vec!["--target", "64,64,16", "--per-frame"],
+            ),
         };
         if name == "standard.nii.gz" {
             // A 4x5x7 test image: min-max on its own grid.
-            check_volume(&name, npy_path, s, json!({"target": "native", "norm": "minmax"}), &["--target", "native", "--norm", "minmax"], dir.path());
+            check_volume(
+                &name,
+                npy_path,
+                s,
+                json!({"target": "native", "norm": "minmax"}),
+                &["--target", "native", "--norm", "minmax"],
+                dir.path(),
+            );
         } else {
             check_volume(&name, npy_path, s, prof, &py, dir.path());
         }

@@ -1,5 +1,7 @@
 //! End-to-end tests of bomdata, one binary.
 
+#![allow(clippy::unwrap_used, clippy::print_stderr)] // helpers outside #[test] functions
+
 mod cli;
 mod ingest;
 mod layering;

@@ -35,6 +35,7 @@ type DetectFn = fn(&Path) -> Option<&'static str>;
 /// Every format reader's detector and probe, in order of preference.
 fn readers() -> Vec<(DetectFn, ProbeFn)> {
     vec![
+        (bomdata_nifti::probe::detect, bomdata_nifti::probe::probe),
         (bomdata_edf::probe::detect, bomdata_edf::probe::probe),
         (bomdata_ephys::probe::detect, bomdata_ephys::probe::probe),
         (

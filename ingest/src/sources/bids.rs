@@ -86,7 +86,7 @@ pub(crate) fn volume_sample<R: Read>(
     }
     let prov = Provenance {
         source: ctx.source.to_string(),
-        file: target.file.clone(),
+        file: ctx.scrub_path(&target.file, target.subject),
         part: None,
         reader: format!("bomdata-nifti {}", nifti::VERSION),
     };

@@ -107,7 +107,7 @@ impl MneResampler {
         let _ = self.fwd.process(&mut padded, &mut spec);
         let shorter = self.new_len < self.old_len;
         let use_len = if shorter { self.new_len } else { self.old_len };
-        if use_len % 2 == 0 {
+        if use_len.is_multiple_of(2) {
             let nyq = use_len / 2;
             if let Some(v) = spec.get_mut(nyq) {
                 *v *= if shorter { 2.0 } else { 0.5 };
@@ -121,7 +121,7 @@ impl MneResampler {
         }
         // irfft ignores the imaginary parts of the DC and (even length) Nyquist bins.
         out_spec[0].im = 0.0;
-        if self.new_len % 2 == 0
+        if self.new_len.is_multiple_of(2)
             && let Some(last) = out_spec.last_mut()
         {
             last.im = 0.0;
@@ -550,10 +550,13 @@ fn upfirdn(h: &[f64], x: &[f64], up: usize, down: usize) -> Vec<f64> {
         let i_max = t / up;
         let i_min = (t + 1).saturating_sub(h.len()).div_ceil(up);
         let mut acc = 0.0;
-        for i in i_min..=i_max.min(x.len().saturating_sub(1)) {
-            let k = t - i * up;
-            if k < h.len() {
-                acc += x[i] * h[k];
+        let i_hi = i_max.min(x.len().saturating_sub(1));
+        if i_min <= i_hi {
+            for (i, xi) in x.iter().enumerate().take(i_hi + 1).skip(i_min) {
+                let k = t - i * up;
+                if k < h.len() {
+                    acc += xi * h[k];
+                }
             }
         }
         *out = acc;

@@ -37,6 +37,30 @@
 //! | biot | tcp16, skip | resample | 200 | none | V, ÷ p95 | 10 s / none | |
 //! | diver | all | bandpass, notch, resample | 500 | 0.5 high-pass / 60 | µV/100 | 10 s / 500 | *unverified* |
 //! | generic | all | (none) | native | none | µV | 10 s / none | |
+//!
+//! Numerical agreement (shard/tests/eeg_profiles.rs against `python/eeg/reference.py`, which
+//! runs MNE 1.13 `Raw.resample`/`Raw.filter`/`Raw.notch_filter` with default arguments, SciPy
+//! `resample_poly` and NumPy): every window within 1e-4 of its peak (measured ≤ 6e-8).
+//!
+//! **Verified vs unverified.** Channel sets, filter edges, notch, rates, units, CBraMod's
+//! rules (300 s, 60 s trims, 30 s, 100 µV) and BIOT's scaling are DOMAIN.md §3.2 (read in
+//! the models' code). Not verified, chosen here, and to be checked against the public code:
+//! * `labram` is the TUAB variant (23 channels, 10 s windows, no tail drop). LaBraM
+//!   *pretraining* (dataset's own montage, stride 800 samples, last 10 s dropped, window so
+//!   that C × seconds ≈ 256) is `channels=all, stride_s=4, trim_end_s=10, window_s=256/C`.
+//!   Missing channels default to `zero` (LaBraM's `get_input_chans` raises instead).
+//! * `eegpt`: the output length of the nearest-neighbour resampling is `round(n · 256 / fs)`;
+//!   windows tile the chunk every 4 s (EEGPT takes random 4 s crops at training time); the
+//!   common average is taken before resampling (it commutes exactly with nearest).
+//! * `biot`: bipolar derivation before resampling (both linear; equal up to rounding); the
+//!   percentile scaling is per 10 s window, in volts, as BIOT's loader does per sample.
+//! * `diver`: every default (step order, 0.5 Hz high-pass, 60 Hz notch, 500 Hz, 10 s, patch
+//!   500) follows DIVER-1's Brain Treebank/PhysioNet scripts as summarised in DOMAIN.md, not a
+//!   pretraining config; DIVER-0's own parameters are unknown.
+//! * CBraMod's notch is applied after the band-pass (DOMAIN: "resample first, then 0.3–75 /
+//!   60 Hz").
+//! * `interpolate` uses inverse-distance weights (4 nearest, fsaverage 10-05 template), not
+//!   MNE's spherical splines.
 
 pub mod channels;
 pub mod dsp;
@@ -469,14 +493,10 @@ impl Profile for EegProfile {
             return Ok(applied);
         }
         let (c_in, t_in) = (view.shape[0], view.shape[1]);
-        let raw: Vec<f64> = view
-            .data
-            .chunks_exact(4)
-            .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
-            .collect();
-        if raw.len() != c_in * t_in {
+        let raw = view.data;
+        if raw.len() != c_in * t_in * 4 {
             return Err(Error::Npy(format!(
-                "{key}: signal.npy data length {} != {c_in}x{t_in}",
+                "{key}: signal.npy data length {} != {c_in}x{t_in} float32",
                 raw.len()
             )));
         }
@@ -493,7 +513,7 @@ impl Profile for EegProfile {
             );
             return Ok(applied);
         }
-        let Some((rows, mut data)) = self.map_channels(&rec, &raw, t_in, &key, &mut applied) else {
+        let Some((rows, mut data)) = self.map_channels(&rec, raw, t_in, &key, &mut applied) else {
             return Ok(applied);
         };
         let mut chain: Vec<Value> = vec![
@@ -624,12 +644,18 @@ impl EegProfile {
     fn map_channels(
         &self,
         rec: &Recording,
-        raw: &[f64],
+        raw: &[u8],
         t: usize,
         key: &str,
         applied: &mut Applied,
     ) -> Option<(Vec<Row>, Vec<Vec<f64>>)> {
-        let row_of = |i: usize| raw[i * t..(i + 1) * t].to_vec();
+        // Only the mapped rows are converted to float64.
+        let row_of = |i: usize| -> Vec<f64> {
+            raw[i * t * 4..(i + 1) * t * 4]
+                .chunks_exact(4)
+                .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+                .collect()
+        };
         let mut index = std::collections::HashMap::new();
         for (i, ch) in rec.channels.iter().enumerate() {
             if ch.channel_type == ChannelType::Eeg {
@@ -679,9 +705,9 @@ impl EegProfile {
                             source: format!("{}-{}", rec.channels[ia].name, rec.channels[ib].name),
                         });
                         data.push(
-                            raw[ia * t..(ia + 1) * t]
+                            row_of(ia)
                                 .iter()
-                                .zip(&raw[ib * t..(ib + 1) * t])
+                                .zip(&row_of(ib))
                                 .map(|(x, y)| x - y)
                                 .collect(),
                         );
@@ -800,7 +826,7 @@ impl EegProfile {
         if win == 0 || stride == 0 {
             return Err(Error::Encode("window or stride rounds to 0 samples".into()));
         }
-        if cfg.patch_len > 0 && win % cfg.patch_len != 0 {
+        if cfg.patch_len > 0 && !win.is_multiple_of(cfg.patch_len) {
             return Err(Error::Encode(format!(
                 "window of {win} samples is not a multiple of patch_len {}",
                 cfg.patch_len
@@ -826,10 +852,9 @@ impl EegProfile {
         } else {
             serde_json::to_value(&rec.reference).unwrap_or(Value::Null)
         };
-        let shape: Vec<usize> = if cfg.patch_len > 0 {
-            vec![c, win / cfg.patch_len, cfg.patch_len]
-        } else {
-            vec![c, win]
+        let shape: Vec<usize> = match win.checked_div(cfg.patch_len) {
+            Some(n_patches) if cfg.patch_len > 0 => vec![c, n_patches, cfg.patch_len],
+            _ => vec![c, win],
         };
         let mut w = 0usize;
         let mut s0 = start;

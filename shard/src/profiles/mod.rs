@@ -134,8 +134,10 @@ impl OutDtype {
                 scratch.clear();
                 scratch.resize(vals.len(), half::f16::ZERO);
                 scratch.as_mut_slice().convert_from_f32_slice(vals);
-                for h in scratch.iter() {
-                    out.extend_from_slice(&h.to_bits().to_le_bytes());
+                let at = out.len();
+                out.resize(at + 2 * vals.len(), 0);
+                for (d, h) in out[at..].chunks_exact_mut(2).zip(scratch.iter()) {
+                    d.copy_from_slice(&h.to_bits().to_le_bytes());
                 }
             }
         }

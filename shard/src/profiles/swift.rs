@@ -8,8 +8,8 @@
 //!    for (79×118×85 → 79×97×85); other grids are not pre-cropped.
 //! 2. **Background** = voxels whose value is exactly 0, voxel by voxel and frame by frame.
 //! 3. **One global z-normalisation**: mean and unbiased (N−1) standard deviation over every
-//!    non-background value of the whole run (space × time), computed in float64 and rounded to
-//!    float32 (what torch does); each value becomes `(x − mean) / std` in float32.
+//!    non-background value of the whole run (space × time), accumulated in float64 and rounded
+//!    to float32 (what torch does); each value becomes `(x − mean) / std` in float32.
 //! 4. **Background fill** = the minimum normalised brain value (not 0).
 //! 5. **Cast** to float16 (round to nearest even), or kept float32 with `dtype=float32`.
 //! 6. **Windows**: starts `0, stride, 2·stride, …` while `start + window ≤ T`; the incomplete
@@ -322,33 +322,57 @@ struct Stats {
     min: f32,
 }
 
-/// Two passes like NumPy/torch: mean, then the sum of squared deviations, both in float64.
-/// `Err` names the problem (a non-finite value, too few brain values).
+/// One pass in float64 over the non-zero values, with sums of `x − k` and `(x − k)²` shifted
+/// by `k`, the mean of the first row with brain values, so the variance does not cancel; equal to NumPy/torch's
+/// two-pass mean and unbiased std once rounded to float32. `Err` names the problem (a
+/// non-finite value, too few brain values).
 fn stats<E: Elems>(
     src: &E,
     rows: impl Iterator<Item = (usize, usize)> + Clone,
 ) -> std::result::Result<Stats, String> {
-    let mut n = 0u64;
-    let mut sum = 0f64;
-    let mut min = f32::INFINITY;
-    let mut finite = true;
     let mut buf = Vec::new();
+    let mut k = None;
     for (start, len) in rows.clone() {
         buf.resize(len, 0f32);
         src.load(start, &mut buf);
-        // Per-row partial sums keep the float64 rounding error small and the loop simple.
-        let mut s = 0f64;
-        let mut c = 0u64;
+        // The shift: the mean of the first row that has brain values (close to the run's mean).
+        let (c, t) = buf
+            .iter()
+            .filter(|&&x| x != 0.0)
+            .fold((0u64, 0f64), |(c, t), &x| (c + 1, t + x as f64));
+        if c > 0 {
+            k = Some(t / c as f64);
+            break;
+        }
+    }
+    let Some(k) = k.filter(|k| k.is_finite()) else {
+        return Err(if k.is_some() {
+            "the run has non-finite values".into()
+        } else {
+            "the run has 0 non-zero values; z-normalisation needs two".into()
+        });
+    };
+    let (mut n, mut s1, mut s2) = (0u64, 0f64, 0f64);
+    let mut min = f32::INFINITY;
+    let mut finite = true;
+    for (start, len) in rows {
+        buf.resize(len, 0f32);
+        src.load(start, &mut buf);
+        // Per-row partial sums keep the float64 rounding error small.
+        let (mut c, mut a, mut b) = (0u64, 0f64, 0f64);
         for &x in &buf {
             if x != 0.0 {
                 finite &= x.is_finite();
-                s += x as f64;
+                let d = x as f64 - k;
+                a += d;
+                b += d * d;
                 c += 1;
                 min = min.min(x);
             }
         }
-        sum += s;
         n += c;
+        s1 += a;
+        s2 += b;
     }
     if !finite {
         return Err("the run has non-finite values".into());
@@ -358,22 +382,10 @@ fn stats<E: Elems>(
             "the run has {n} non-zero values; z-normalisation needs two"
         ));
     }
-    let mean64 = sum / n as f64;
-    let mut ss = 0f64;
-    for (start, len) in rows {
-        buf.resize(len, 0f32);
-        src.load(start, &mut buf);
-        let mut s = 0f64;
-        for &x in &buf {
-            if x != 0.0 {
-                let d = x as f64 - mean64;
-                s += d * d;
-            }
-        }
-        ss += s;
-    }
-    let std = (ss / (n - 1) as f64).sqrt() as f32;
-    let mean = mean64 as f32;
+    let nf = n as f64;
+    let mean = (k + s1 / nf) as f32;
+    let var = ((s2 - s1 * s1 / nf) / (nf - 1.0)).max(0.0);
+    let std = var.sqrt() as f32;
     if std <= 0.0 || !std.is_finite() || !mean.is_finite() {
         return Err(format!(
             "the run's standard deviation is {std}; cannot z-normalise"
