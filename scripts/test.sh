@@ -44,6 +44,9 @@ check clippy cargo clippy --workspace --all-targets -- -D warnings
 check clippy-hdf5 cargo clippy --workspace --all-targets --features bomdata/hdf5 -- -D warnings
 
 step "cargo test"
+# The end-to-end tests and the Python tests run the real binary: build it first (cargo test
+# builds only the binary's unit-test harness).
+check build cargo build -p bomdata --features hdf5
 check cargo-test cargo test --workspace --features bomdata/hdf5 --no-fail-fast
 
 step "python interop tests"
