@@ -13,6 +13,7 @@ pub mod error;
 pub mod pseudonym;
 pub mod registry;
 pub mod run;
+pub mod sink;
 pub mod source;
 pub mod sources;
 

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use bomdata_edf::header::{Plus, Signal, StartDateTime, Variant};
 use bomdata_edf::io::Writer;
 use bomdata_edf::{Annotation, Header};
+use bomdata_ingest::sink::MemSink;
 use bomdata_ingest::sources::{ajile12::Ajile12, bids_ephys::BidsEphys};
-use bomdata_ingest::{Pseudonymizer, SampleSink, Source, Unit, UnitContext};
+use bomdata_ingest::{Pseudonymizer, Source, Unit, UnitContext};
 use bomdata_schemas::Modality;
 use bomdata_schemas::eeg::{ChannelType, Recording, Reference};
 use bomdata_schemas::subjects::SubjectRow;
@@ -35,27 +36,6 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-#[derive(Default)]
-struct MemSink {
-    samples: Vec<Sample>,
-    subjects: Vec<SubjectRow>,
-    skipped: Vec<(PathBuf, String)>,
-}
-
-impl SampleSink for MemSink {
-    fn write_sample(&mut self, sample: Sample) -> bomdata_ingest::Result<()> {
-        self.samples.push(sample);
-        Ok(())
-    }
-    fn subject(&mut self, row: SubjectRow) -> bomdata_ingest::Result<()> {
-        self.subjects.push(row);
-        Ok(())
-    }
-    fn skipped(&mut self, path: &Path, reason: &str) {
-        self.skipped.push((path.to_path_buf(), reason.to_string()));
     }
 }
 

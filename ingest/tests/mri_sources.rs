@@ -6,8 +6,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use bomdata_ingest::sink::MemSink;
 use bomdata_ingest::sources::{adni::Adni, bids::Bids, hcp::Hcp, ukb::Ukb};
-use bomdata_ingest::{Pseudonymizer, SampleSink, Source, Unit, UnitContext};
+use bomdata_ingest::{Pseudonymizer, Source, Unit, UnitContext};
 use bomdata_nifti::{DataType, WriteOptions, Writer};
 use bomdata_schemas::Modality;
 use bomdata_schemas::mri::VolumeMeta;
@@ -34,27 +35,6 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-#[derive(Default)]
-struct MemSink {
-    samples: Vec<Sample>,
-    subjects: Vec<SubjectRow>,
-    skipped: Vec<(PathBuf, String)>,
-}
-
-impl SampleSink for MemSink {
-    fn write_sample(&mut self, sample: Sample) -> bomdata_ingest::Result<()> {
-        self.samples.push(sample);
-        Ok(())
-    }
-    fn subject(&mut self, row: SubjectRow) -> bomdata_ingest::Result<()> {
-        self.subjects.push(row);
-        Ok(())
-    }
-    fn skipped(&mut self, path: &Path, reason: &str) {
-        self.skipped.push((path.to_path_buf(), reason.to_string()));
     }
 }
 
