@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bomdata_edf::header::{Plus, Signal, StartDateTime, Variant};
 use bomdata_edf::io::Writer;
@@ -13,28 +13,7 @@ use bomdata_ingest::sources::{nsrr::Nsrr, tueg::Tueg};
 use bomdata_ingest::{Pseudonymizer, Source, Unit, UnitContext};
 use bomdata_schemas::eeg::{ChannelType, Recording, Reference};
 use bomdata_shard::{Sample, npy};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static N: AtomicU64 = AtomicU64::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "bomdata-eeg-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use bomdata_testdata::TempDir;
 
 /// Digital value of channel `c`, sample `k` (global index): a ramp per channel.
 fn digital(c: usize, k: usize) -> i32 {

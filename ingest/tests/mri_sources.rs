@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bomdata_ingest::sink::MemSink;
 use bomdata_ingest::sources::{adni::Adni, bids::Bids, hcp::Hcp, ukb::Ukb};
@@ -14,30 +14,9 @@ use bomdata_schemas::Modality;
 use bomdata_schemas::mri::VolumeMeta;
 use bomdata_schemas::subjects::SubjectRow;
 use bomdata_shard::{Sample, npy};
+use bomdata_testdata::TempDir;
 
 /// A temporary folder removed on drop (no tempfile dev-dependency in this crate).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static N: AtomicU64 = AtomicU64::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "bomdata-mri-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Stored values `i` for voxel i in file order; scaled by `slope`/`inter` when given.
 fn nifti_bytes(dt: DataType, shape: &[u64], slope: f64, inter: f64, gz: bool) -> Vec<u8> {
     let n: u64 = shape.iter().product();
