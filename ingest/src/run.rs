@@ -56,6 +56,8 @@ pub struct RunOptions {
     pub keep_identity: bool,
     /// Split continuous signals into chunks of at most this many seconds (0 = never).
     pub chunk_seconds: f64,
+    /// Store canonical volumes as float16 instead of float32.
+    pub float16: bool,
     /// Shard size limits and compression.
     pub writer: WriterOptions,
 }
@@ -366,6 +368,7 @@ fn convert_unit(
         pseudonymizer: &opts.pseudonymizer,
         keep_identity: opts.keep_identity,
         chunk_seconds: opts.chunk_seconds,
+        float16: opts.float16,
     };
     let mut sink = UnitSink {
         writer: Some(writer),

@@ -44,6 +44,8 @@ pub struct UnitContext<'a> {
     pub keep_identity: bool,
     /// Longest chunk of a continuous signal, in seconds, before it is split (0 = never).
     pub chunk_seconds: f64,
+    /// Store canonical float arrays (volumes) as float16 instead of float32 (`--float16`).
+    pub float16: bool,
 }
 
 impl UnitContext<'_> {

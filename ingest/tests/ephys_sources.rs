@@ -87,6 +87,7 @@ fn ingest(
         pseudonymizer: &pseudonymizer,
         keep_identity,
         chunk_seconds,
+        float16: false,
     };
     let mut sink = MemSink::default();
     let mut errors = Vec::new();

@@ -77,6 +77,7 @@ fn ingest(
         pseudonymizer: &pseudonymizer,
         keep_identity,
         chunk_seconds: 0.0,
+        float16: false,
     };
     let mut sink = MemSink::default();
     let mut errors = Vec::new();

@@ -87,3 +87,21 @@ def test_inspect_agrees_with_manifest(example_dataset):
     info = json.loads(run("inspect", ds, "--json").stdout)
     assert info["counts"] == manifest(ds)["counts"]
     assert info["modalities"]["fmri"]["subjects"] == 2
+
+
+def test_float16_canonical_volumes(tmp_path):
+    """`ingest --float16` stores each volume as nibabel's data rounded to float16."""
+    out = tmp_path / "f16"
+    run("ingest", ROOT / "examples" / "bids-mini", "--out", out, "--float16")
+    urls = [str(out / "shards" / s["name"]) for s in manifest(out)["shards"]]
+    sources = [v.astype(np.float16) for v in _source_volumes()]
+    n = 0
+    for sample in wds.WebDataset(urls, shardshuffle=False, empty_check=False).decode():
+        vol = sample["volume.npy"]
+        assert vol.dtype == np.float16
+        assert sample["meta.json"]["dtype"] == "float16"
+        assert any(
+            v.shape == vol.shape and np.array_equal(v, vol, equal_nan=True) for v in sources
+        ), sample["__key__"]
+        n += 1
+    assert n == 5

@@ -49,6 +49,9 @@ pub struct Args {
     /// Split continuous signals into chunks of at most this many seconds (0 = never).
     #[arg(long, default_value_t = 3600.0)]
     pub chunk_seconds: f64,
+    /// Store canonical volumes as float16 instead of float32 (values rounded to nearest).
+    #[arg(long)]
+    pub float16: bool,
     /// Start a new shard before this many bytes.
     #[arg(long, default_value_t = 1 << 30)]
     pub max_shard_bytes: u64,
@@ -203,6 +206,7 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
         pseudonymizer: pseudonymizer.clone(),
         keep_identity: a.keep_identity,
         chunk_seconds: a.chunk_seconds,
+        float16: a.float16,
         writer: WriterOptions {
             max_bytes: a.max_shard_bytes,
             max_samples: a.max_shard_samples,

@@ -48,6 +48,15 @@ pub(crate) struct SampleTarget<'a> {
     pub file: String,
 }
 
+/// Re-encodes little-endian float32 element bytes as a float16 `.npy` (round to nearest even).
+fn to_f16_npy(shape: &[usize], f32_le: &[u8]) -> Vec<u8> {
+    let bits: Vec<u16> = f32_le
+        .chunks_exact(4)
+        .map(|c| half::f16::from_f32(f32::from_le_bytes([c[0], c[1], c[2], c[3]])).to_bits())
+        .collect();
+    npy::encode_f16_bits(shape, &bits)
+}
+
 /// Reads a whole NIfTI image into a canonical volume sample and records its subject row.
 ///
 /// `reader` must be freshly opened. The `.npy` bytes are filled volume by volume, so besides the
@@ -70,6 +79,9 @@ pub(crate) fn volume_sample<R: Read>(
     reader
         .read_c_order_f32_le(&mut data[npy_header.len()..])
         .map_err(|e| Error::input(err_path, e))?;
+    if ctx.float16 {
+        data = to_f16_npy(&shape, &data[npy_header.len()..]);
+    }
 
     let n_vols = h.n_volumes() as usize;
     if let Some(g) = &info.gradients
@@ -91,6 +103,9 @@ pub(crate) fn volume_sample<R: Read>(
         reader: format!("bomdata-nifti {}", nifti::VERSION),
     };
     let mut meta = VolumeMeta::new(modality, h.shape(), prov);
+    if ctx.float16 {
+        meta.dtype = "float16".to_string();
+    }
     meta.kind = info.kind.clone();
     meta.task = info.task.clone();
     meta.source_dtype = reader.datatype().name().to_string();

@@ -226,6 +226,7 @@ mod tests {
             pseudonymizer: &p,
             keep_identity: false,
             chunk_seconds: 0.0,
+            float16: false,
         };
         let mut sink = Collect::default();
         src.convert(&units[0], &ctx, &mut sink).unwrap();

@@ -149,6 +149,7 @@ mod tests {
             pseudonymizer: &p,
             keep_identity: false,
             chunk_seconds: 0.0,
+            float16: false,
         };
         let mut sink = Collect::default();
         for u in &units {

@@ -154,6 +154,7 @@ pub(crate) mod tests {
             pseudonymizer: &p,
             keep_identity: false,
             chunk_seconds: 0.0,
+            float16: false,
         };
         let mut sink = Collect::default();
         Microbiome.convert(&units[1], &ctx, &mut sink).unwrap();
