@@ -48,7 +48,21 @@ pub struct UnitContext<'a> {
     pub float16: bool,
 }
 
-impl UnitContext<'_> {
+impl<'a> UnitContext<'a> {
+    /// A context with defaults: pseudonym namespace = `source`, identity dropped, no chunking,
+    /// float32 arrays.
+    pub fn new(root: &'a Path, source: &'a str, pseudonymizer: &'a Pseudonymizer) -> Self {
+        UnitContext {
+            root,
+            source,
+            subject_namespace: source,
+            pseudonymizer,
+            keep_identity: false,
+            chunk_seconds: 0.0,
+            float16: false,
+        }
+    }
+
     /// The pseudonym of an original subject ID.
     pub fn pseudonym(&self, subject: &str) -> String {
         self.pseudonymizer

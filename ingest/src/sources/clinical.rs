@@ -219,15 +219,7 @@ mod tests {
         let units = src.plan(dir.0.as_path()).unwrap();
         assert_eq!(units.len(), 1);
         let p = crate::Pseudonymizer::new(b"test-key".to_vec());
-        let ctx = UnitContext {
-            root: dir.0.as_path(),
-            source: "adni",
-            subject_namespace: "adni",
-            pseudonymizer: &p,
-            keep_identity: false,
-            chunk_seconds: 0.0,
-            float16: false,
-        };
+        let ctx = UnitContext::new(dir.0.as_path(), "adni", &p);
         let mut sink = Collect::default();
         src.convert(&units[0], &ctx, &mut sink).unwrap();
         assert_eq!(sink.n, 4);

@@ -122,7 +122,7 @@ impl Source for Methylation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::microbiome::tests::Collect;
+    use crate::sink::MemSink;
 
     #[test]
     fn beta_and_signal_tables() {
@@ -142,16 +142,8 @@ mod tests {
         let units = Methylation.plan(&root).unwrap();
         assert_eq!(units.len(), 2);
         let p = crate::Pseudonymizer::new(b"k".to_vec());
-        let ctx = UnitContext {
-            root: &root,
-            source: "test",
-            subject_namespace: "test",
-            pseudonymizer: &p,
-            keep_identity: false,
-            chunk_seconds: 0.0,
-            float16: false,
-        };
-        let mut sink = Collect::default();
+        let ctx = UnitContext::new(&root, "test", &p);
+        let mut sink = MemSink::default();
         for u in &units {
             Methylation.convert(u, &ctx, &mut sink).unwrap();
         }

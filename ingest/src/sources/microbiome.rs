@@ -119,27 +119,9 @@ impl Source for Microbiome {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use bomdata_schemas::subjects::SubjectRow;
-
-    #[derive(Default)]
-    pub(crate) struct Collect {
-        pub(crate) samples: Vec<Sample>,
-        pub(crate) subjects: Vec<SubjectRow>,
-    }
-
-    impl SampleSink for Collect {
-        fn write_sample(&mut self, sample: Sample) -> Result<()> {
-            self.samples.push(sample);
-            Ok(())
-        }
-        fn subject(&mut self, row: SubjectRow) -> Result<()> {
-            self.subjects.push(row);
-            Ok(())
-        }
-        fn skipped(&mut self, _path: &Path, _reason: &str) {}
-    }
+    use crate::sink::MemSink;
 
     #[test]
     fn biom_samples() {
@@ -147,16 +129,8 @@ pub(crate) mod tests {
         let units = Microbiome.plan(&root).unwrap();
         assert_eq!(units.len(), 2);
         let p = crate::Pseudonymizer::new(b"k".to_vec());
-        let ctx = UnitContext {
-            root: &root,
-            source: "test",
-            subject_namespace: "test",
-            pseudonymizer: &p,
-            keep_identity: false,
-            chunk_seconds: 0.0,
-            float16: false,
-        };
-        let mut sink = Collect::default();
+        let ctx = UnitContext::new(&root, "test", &p);
+        let mut sink = MemSink::default();
         Microbiome.convert(&units[1], &ctx, &mut sink).unwrap();
         assert_eq!(sink.samples.len(), 6);
         assert_eq!(sink.subjects.len(), 6);

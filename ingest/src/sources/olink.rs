@@ -168,7 +168,7 @@ impl Source for Olink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::microbiome::tests::Collect;
+    use crate::sink::MemSink;
 
     #[test]
     fn npx_samples() {
@@ -182,16 +182,8 @@ mod tests {
         let units = Olink.plan(&root).unwrap();
         assert_eq!(units.len(), 1);
         let p = crate::Pseudonymizer::new(b"k".to_vec());
-        let ctx = UnitContext {
-            root: &root,
-            source: "test",
-            subject_namespace: "test",
-            pseudonymizer: &p,
-            keep_identity: false,
-            chunk_seconds: 0.0,
-            float16: false,
-        };
-        let mut sink = Collect::default();
+        let ctx = UnitContext::new(&root, "test", &p);
+        let mut sink = MemSink::default();
         Olink.convert(&units[0], &ctx, &mut sink).unwrap();
         let _ = std::fs::remove_dir_all(&root);
         assert_eq!(sink.samples.len(), 2);
