@@ -22,16 +22,18 @@
 //! let planner = Planner::new(Mixture::single(ds), OrderOptions::default(), Units::Samples).unwrap();
 //! let plan = planner.epoch(0);
 //! let part = Partition::new(1, 4, Remainder::Uneven).unwrap();
-//! assert_eq!(part.count(plan.len() as u64, 0), 4); // 14 units: ranks read 4, 4, 3, 3
+//! assert_eq!(part.count(plan.len() as u64), 4); // 14 units: ranks read 4, 4, 3, 3
 //! ```
 //!
-//! Design notes: ranks split the epoch by *position* (rank `r` of `W` takes positions
-//! `g + r, g + r + W, ...`), not by shard: with an index and random access this is what makes
-//! epochs exactly-once with uneven shards and lets a job resume with another world size (shard
-//! splits cannot do either); reads stay local because the order itself walks a few shards at a
-//! time (shard permutation + bounded buffer). Thread count never changes the order: threads build
-//! whole batches and the consumer takes them in sequence. Orders use a built-in SplitMix64
-//! generator so a saved `(seed, epoch, position)` means the same samples across versions.
+//! Design notes: ranks split the epoch order into contiguous blocks ([`Split::Blocks`], the
+//! default). The order walks a few shards at a time (shard permutation + bounded buffer), so each
+//! rank reads shards of its own (at most two are shared with a neighbouring rank) while every
+//! unit still goes to exactly one rank when shard sizes differ, which a split of whole shards
+//! cannot give. What is left of an epoch is kept as position ranges ([`Remaining`]), so a job can
+//! resume with another world size and deal out exactly the units not yet read.
+//! [`Split::Interleave`] (round robin) is there for global shuffles. Thread count never changes
+//! the order: threads build whole batches and the consumer takes them in sequence. Orders use a
+//! built-in SplitMix64 generator so a saved state means the same samples across versions.
 //!
 //! Not supported: whole-shard compressed (`.tar.zst`) datasets (no random access), reading
 //! object stores in place (feature `object-store` copies the selected shards into a bounded
@@ -56,8 +58,8 @@ pub mod tensor;
 pub use dataset::{Dataset, SampleInfo, SampleLoc};
 pub use error::{Error, Result};
 pub use loader::{Batch, EpochIter, EpochStats, Field, FieldKind, Loader, LoaderOptions, ReadMode};
-pub use partition::{DistEnv, Partition, Remainder};
+pub use partition::{DistEnv, Partition, Remainder, Remaining, Split};
 pub use plan::{
     BufferSize, EpochPlan, Mixture, OrderOptions, PairRow, Planner, SampleId, Shuffle, Units,
 };
-pub use state::LoaderState;
+pub use state::{LoaderState, RanksRead};

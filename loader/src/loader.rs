@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use bomdata_shard::npy::{self, Dtype};
 
-use crate::partition::Partition;
+use crate::partition::{Partition, Remaining, Split};
 use crate::plan::{EpochPlan, Planner, SampleId};
-use crate::state::LoaderState;
+use crate::state::{LoaderState, RanksRead};
 use crate::{Error, Result};
 
 /// How uncompressed member bytes are copied into batch buffers.
@@ -488,7 +488,7 @@ struct Ctx {
     planner: Arc<Planner>,
     plan: Arc<EpochPlan>,
     part: Partition,
-    start: u64,
+    rest: Remaining,
     count: u64,
     batch: usize,
     fields: Option<Vec<String>>,
@@ -506,9 +506,8 @@ impl Loader {
             return Err(Error::config("batch size must be at least 1"));
         }
         let state = LoaderState {
-            epoch: 0,
-            position: 0,
             fingerprint: planner.fingerprint(),
+            ..LoaderState::default()
         };
         let pool = Arc::new(Pool {
             free: Mutex::new(Vec::new()),
@@ -537,7 +536,7 @@ impl Loader {
     /// The state to save with a checkpoint: the epoch and the global progress once every rank
     /// has consumed as many batches as this one.
     pub fn state(&self) -> LoaderState {
-        self.state
+        self.state.clone()
     }
 
     /// Restores a saved state (possibly from a run with another world size or thread count).
@@ -555,8 +554,7 @@ impl Loader {
 
     /// Jumps to the start of `epoch`.
     pub fn set_epoch(&mut self, epoch: u64) {
-        self.state.epoch = epoch;
-        self.state.position = 0;
+        self.state.start_of(epoch);
     }
 
     /// Statistics of the last finished (or dropped) epoch iterator.
@@ -569,8 +567,16 @@ impl Loader {
     pub fn epoch(&mut self) -> EpochIter<'_> {
         let plan = Arc::new(self.planner.epoch(self.state.epoch));
         let n = plan.len() as u64;
-        let start = self.state.position;
-        let count = self.part.count(n, start);
+        // a saved state never names positions past this epoch's plan
+        let rest = Remaining::from_ranges(
+            self.state
+                .remaining(n)
+                .ranges()
+                .iter()
+                .map(|r| [r[0].min(n), r[1].min(n)])
+                .collect(),
+        );
+        let count = self.part.count(rest.len());
         let b = self.opts.batch_size as u64;
         let nbatches = if self.opts.drop_last {
             count / b
@@ -583,7 +589,7 @@ impl Loader {
             planner: self.planner.clone(),
             plan,
             part: self.part,
-            start,
+            rest,
             count,
             batch: self.opts.batch_size,
             fields: self.opts.fields.clone(),
@@ -682,7 +688,7 @@ fn build_batch(ctx: &Ctx, b: usize, scratch: &mut Scratch) -> Result<Batch> {
     let mixture = ctx.planner.mixture();
     let (mut bytes_read, mut samples) = (0u64, 0u64);
     for k in k0..k1 {
-        let pos = ctx.part.position(ctx.start, k);
+        let pos = ctx.part.position(n, &ctx.rest, k);
         batch.positions.push(pos);
         let unit = plan.unit(Partition::unit_at(pos, n));
         for (slot, &id) in unit.iter().enumerate() {
@@ -861,7 +867,7 @@ impl EpochIter<'_> {
 
     /// The loader state after the batches yielded so far.
     pub fn state(&self) -> LoaderState {
-        self.loader.state
+        self.loader.state.clone()
     }
 
     /// The planner.
@@ -902,9 +908,7 @@ impl Iterator for EpochIter<'_> {
     fn next(&mut self) -> Option<Result<Batch>> {
         if self.next >= self.nbatches {
             if !self.done {
-                let st = &mut self.loader.state;
-                st.epoch = self.stats.epoch + 1;
-                st.position = 0;
+                self.loader.state.start_of(self.stats.epoch + 1);
                 self.finish();
             }
             return None;
@@ -924,10 +928,20 @@ impl Iterator for EpochIter<'_> {
             self.stats.samples += b.ids.iter().filter(|i| !i.is_missing()).count() as u64;
             let k = ((self.next * self.ctx.batch) as u64).min(self.ctx.count);
             let st = &mut self.loader.state;
-            st.position = self.ctx.part.progress(self.n, self.ctx.start, k);
+            let part = self.ctx.part;
             if self.next == self.nbatches {
-                st.epoch = self.stats.epoch + 1;
-                st.position = 0;
+                st.start_of(self.stats.epoch + 1);
+            } else if part.world == 1 || part.split == Split::Interleave {
+                // what was read is a prefix of the set: keep the state to a position
+                st.set_remaining(self.n, part.progress(&self.ctx.rest, k));
+            } else {
+                st.set_remaining(self.n, self.ctx.rest.clone());
+                st.read = Some(RanksRead {
+                    world: part.world,
+                    remainder: part.remainder,
+                    split: part.split,
+                    units: k,
+                });
             }
         }
         Some(item)

@@ -1,11 +1,23 @@
 //! Splitting an epoch's units between ranks (and, for process-based workers, workers).
 //!
-//! Global *positions* `0, 1, 2, ...` index the epoch plan. A job that has consumed positions
-//! `0..g` (all ranks in lockstep) resumes from `g` with any world size: rank `r` of `W` takes
-//! positions `g + r, g + r + W, g + r + 2W, ...` up to the epoch's end, so every unit is read
-//! exactly once per epoch across ranks whatever the world size was when each part was read.
-//! Within a rank, worker `w` of `K` takes every `K`-th of the rank's positions (starting at `w`),
-//! so the rank's sequence does not depend on the worker count either.
+//! Global *positions* `0, 1, 2, ...` index the epoch plan. What is left of an epoch is a
+//! [`Remaining`] set of position ranges (all of `0..n` at the start of an epoch). Its units are
+//! numbered `0..m` in position order (*virtual* indices), and the partition gives rank `r` of
+//! `W` a share of them by [`Split`]:
+//!
+//! - [`Split::Blocks`] (default): one contiguous run of virtual indices per rank. The epoch order
+//!   walks a few shards at a time (shard permutation + bounded shuffle buffer), so a rank reads
+//!   whole shards of its own and at most two shards are shared with a neighbour: the split is by
+//!   shard, not by sample, while still giving every unit to exactly one rank when shard sizes
+//!   differ (a split of whole shards cannot).
+//! - [`Split::Interleave`]: rank `r` takes virtual indices `r, r + W, r + 2W, ...` (every rank
+//!   touches every shard of the order; useful with a global shuffle, where locality is moot).
+//!
+//! After every rank has read `k` units (ranks in lockstep), [`Partition::progress`] removes what
+//! was read from the remaining set; every rank computes the same set. A job that resumes with
+//! another world size partitions that set anew, so nothing is lost or read twice. Within a rank,
+//! worker `w` of `K` takes every `K`-th of the rank's units (starting at `w`), so the rank's
+//! sequence does not depend on the worker count either.
 
 use crate::{Error, Result};
 
@@ -23,7 +35,120 @@ pub enum Remainder {
     Uneven,
 }
 
-/// This process's share: rank, world size and remainder policy, passed explicitly.
+/// How the remaining units are dealt to ranks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    /// One contiguous run of the epoch order per rank: each rank reads its own shards.
+    #[default]
+    Blocks,
+    /// Round robin over the epoch order: every rank reads from every shard.
+    Interleave,
+}
+
+/// The positions of an epoch still to be read: sorted, disjoint, non-empty `[start, end)`
+/// ranges. Positions at or past the epoch length only occur as padding (see [`Remainder::Pad`]).
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Remaining {
+    ranges: Vec<[u64; 2]>,
+}
+
+impl Remaining {
+    /// Everything from `start` to the end of an epoch of `n` units.
+    pub fn from_position(n: u64, start: u64) -> Remaining {
+        Remaining::from_ranges(vec![[start, n]])
+    }
+
+    /// A set from ranges (empty ones dropped, the rest sorted and merged).
+    pub fn from_ranges(mut ranges: Vec<[u64; 2]>) -> Remaining {
+        ranges.retain(|r| r[0] < r[1]);
+        ranges.sort_unstable();
+        let mut out: Vec<[u64; 2]> = Vec::with_capacity(ranges.len());
+        for r in ranges {
+            match out.last_mut() {
+                Some(last) if r[0] <= last[1] => last[1] = last[1].max(r[1]),
+                _ => out.push(r),
+            }
+        }
+        Remaining { ranges: out }
+    }
+
+    /// The ranges.
+    pub fn ranges(&self) -> &[[u64; 2]] {
+        &self.ranges
+    }
+
+    /// Number of units left.
+    pub fn len(&self) -> u64 {
+        self.ranges.iter().map(|r| r[1] - r[0]).sum()
+    }
+
+    /// True when nothing is left.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// `Some(start)` when the set is one range `[start, n)` to the end of an epoch of `n`
+    /// (or empty: `Some(n)`).
+    pub fn as_position(&self, n: u64) -> Option<u64> {
+        match self.ranges.as_slice() {
+            [] => Some(n),
+            [[a, b]] if *b == n => Some(*a),
+            _ => None,
+        }
+    }
+
+    /// The global position of virtual index `v`; indices past the set (`v >= len`) are padding
+    /// and map to `n + (v - len)`, which [`Partition::unit_at`] wraps to the epoch start.
+    pub fn global(&self, n: u64, v: u64) -> u64 {
+        let mut left = v;
+        for r in &self.ranges {
+            let len = r[1] - r[0];
+            if left < len {
+                return r[0] + left;
+            }
+            left -= len;
+        }
+        n.max(self.ranges.last().map_or(0, |r| r[1])) + left
+    }
+
+    /// The set without the units at the given virtual index ranges (padding indices ignored).
+    fn without(&self, taken: &[[u64; 2]]) -> Remaining {
+        let mut taken: Vec<[u64; 2]> = taken.iter().copied().filter(|t| t[0] < t[1]).collect();
+        taken.sort_unstable();
+        let mut out = Vec::with_capacity(self.ranges.len() + taken.len());
+        let mut base = 0u64; // virtual index of the current range's start
+        let mut ti = 0;
+        for r in &self.ranges {
+            let len = r[1] - r[0];
+            let (vs, ve) = (base, base + len);
+            let mut cur = vs;
+            while ti < taken.len() && taken[ti][0] < ve {
+                let [ts, te] = taken[ti];
+                if te <= cur {
+                    ti += 1;
+                    continue;
+                }
+                if ts > cur {
+                    out.push([r[0] + (cur - vs), r[0] + (ts - vs)]);
+                }
+                cur = cur.max(te.min(ve));
+                if te <= ve {
+                    ti += 1;
+                } else {
+                    break;
+                }
+            }
+            if cur < ve {
+                out.push([r[0] + (cur - vs), r[1]]);
+            }
+            base = ve;
+        }
+        Remaining::from_ranges(out)
+    }
+}
+
+/// This process's share: rank, world size, remainder policy and split, passed explicitly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Partition {
     /// This rank, `0..world`.
@@ -32,10 +157,12 @@ pub struct Partition {
     pub world: usize,
     /// Remainder policy.
     pub remainder: Remainder,
+    /// How units are dealt to ranks.
+    pub split: Split,
 }
 
 impl Partition {
-    /// A checked partition.
+    /// A checked partition with the default [`Split::Blocks`].
     pub fn new(rank: usize, world: usize, remainder: Remainder) -> Result<Partition> {
         if world == 0 || rank >= world {
             return Err(Error::config(format!(
@@ -46,7 +173,14 @@ impl Partition {
             rank,
             world,
             remainder,
+            split: Split::default(),
         })
+    }
+
+    /// The same partition with another split.
+    pub fn with_split(mut self, split: Split) -> Partition {
+        self.split = split;
+        self
     }
 
     /// The single-process partition.
@@ -55,57 +189,84 @@ impl Partition {
             rank: 0,
             world: 1,
             remainder: Remainder::Uneven,
+            split: Split::default(),
         }
     }
 
-    /// The end (exclusive) of the global positions of an epoch of `n` units resumed at `start`.
-    /// Positions at or past `n` (padding) map to unit `pos % n`.
-    pub fn end(&self, n: u64, start: u64) -> u64 {
+    /// Virtual indices dealt out when `m` units remain: `m`, less the dropped remainder or
+    /// plus the padding.
+    pub fn total(&self, m: u64) -> u64 {
         let w = self.world as u64;
-        let left = n.saturating_sub(start);
         match self.remainder {
-            Remainder::Uneven => start.max(n),
-            Remainder::Drop => start + left / w * w,
-            Remainder::Pad => start + left.div_ceil(w) * w,
+            Remainder::Uneven => m,
+            Remainder::Drop => m / w * w,
+            Remainder::Pad => m.div_ceil(w) * w,
         }
     }
 
-    /// Number of positions this rank reads in an epoch of `n` units resumed at `start`.
-    pub fn count(&self, n: u64, start: u64) -> u64 {
-        let end = self.end(n, start);
-        let first = start + self.rank as u64;
-        if first >= end {
-            0
-        } else {
-            (end - first).div_ceil(self.world as u64)
+    /// The first virtual index and unit count of `rank` in a block split of `total` units
+    /// (the first `total % world` ranks take one more).
+    fn block(&self, rank: usize, total: u64) -> (u64, u64) {
+        let w = self.world as u64;
+        let (q, extra) = (total / w, total % w);
+        let r = rank as u64;
+        (r * q + r.min(extra), q + u64::from(r < extra))
+    }
+
+    fn count_of(&self, rank: usize, m: u64) -> u64 {
+        let total = self.total(m);
+        match self.split {
+            Split::Blocks => self.block(rank, total).1,
+            Split::Interleave => {
+                let r = rank as u64;
+                if r >= total {
+                    0
+                } else {
+                    (total - r).div_ceil(self.world as u64)
+                }
+            }
         }
     }
 
-    /// The global position of this rank's `k`-th unit from `start`.
-    pub fn position(&self, start: u64, k: u64) -> u64 {
-        start + self.rank as u64 + k * self.world as u64
+    /// Number of units this rank reads when `m` remain.
+    pub fn count(&self, m: u64) -> u64 {
+        self.count_of(self.rank, m)
+    }
+
+    /// The virtual index of this rank's `k`-th unit when `m` remain.
+    pub fn virtual_index(&self, m: u64, k: u64) -> u64 {
+        match self.split {
+            Split::Blocks => self.block(self.rank, self.total(m)).0 + k,
+            Split::Interleave => self.rank as u64 + k * self.world as u64,
+        }
+    }
+
+    /// The global position of this rank's `k`-th unit of `rest` (epoch of `n` units).
+    pub fn position(&self, n: u64, rest: &Remaining, k: u64) -> u64 {
+        rest.global(n, self.virtual_index(rest.len(), k))
     }
 
     /// This rank's global positions.
-    pub fn positions(&self, n: u64, start: u64) -> impl Iterator<Item = u64> + use<> {
+    pub fn positions(&self, n: u64, rest: &Remaining) -> impl Iterator<Item = u64> + use<> {
         let p = *self;
-        (0..self.count(n, start)).map(move |k| p.position(start, k))
+        let rest = rest.clone();
+        (0..self.count(rest.len())).map(move |k| p.position(n, &rest, k))
     }
 
     /// The positions of worker `worker` of `workers` in this rank (every `workers`-th).
     pub fn worker_positions(
         &self,
         n: u64,
-        start: u64,
+        rest: &Remaining,
         worker: usize,
         workers: usize,
     ) -> impl Iterator<Item = u64> + use<> {
         let p = *self;
-        let workers = workers.max(1) as u64;
-        let count = self.count(n, start);
-        (worker as u64..count)
-            .step_by(workers as usize)
-            .map(move |k| p.position(start, k))
+        let rest = rest.clone();
+        let workers = workers.max(1);
+        (worker as u64..self.count(rest.len()))
+            .step_by(workers)
+            .map(move |k| p.position(n, &rest, k))
     }
 
     /// The unit at a global position of an epoch of `n` units.
@@ -113,10 +274,23 @@ impl Partition {
         if n == 0 { 0 } else { (pos % n) as usize }
     }
 
-    /// The global progress after this rank has read `k` units from `start` (all ranks in
-    /// lockstep), capped at the epoch end.
-    pub fn progress(&self, n: u64, start: u64, k: u64) -> u64 {
-        (start + k * self.world as u64).min(self.end(n, start))
+    /// What remains of `rest` after every rank has read `k` of its units (ranks in lockstep;
+    /// a rank with fewer units has read all of them). The same on every rank.
+    pub fn progress(&self, rest: &Remaining, k: u64) -> Remaining {
+        let m = rest.len();
+        let total = self.total(m);
+        let w = self.world as u64;
+        let taken: Vec<[u64; 2]> = match self.split {
+            Split::Blocks => (0..self.world)
+                .map(|r| {
+                    let (lo, len) = self.block(r, total);
+                    [lo, lo + k.min(len)]
+                })
+                .collect(),
+            // ranks hold counts c or c + 1: after k each, virtual 0..min(k*w, total) are read
+            Split::Interleave => vec![[0, k.saturating_mul(w).min(total)]],
+        };
+        rest.without(&taken)
     }
 }
 
@@ -231,9 +405,64 @@ mod tests {
             (Remainder::Uneven, vec![4, 3, 3]),
         ] {
             let got: Vec<u64> = (0..3)
-                .map(|r| Partition::new(r, 3, rem).unwrap().count(n, 0))
+                .map(|r| Partition::new(r, 3, rem).unwrap().count(n))
                 .collect();
             assert_eq!(got, want, "{rem:?}");
         }
+    }
+
+    #[test]
+    fn remaining_without_and_global() {
+        let r = Remaining::from_ranges(vec![[10, 14], [2, 5], [5, 6], [20, 20]]);
+        assert_eq!(r.ranges(), &[[2, 6], [10, 14]]);
+        assert_eq!(r.len(), 8);
+        let g: Vec<u64> = (0..10).map(|v| r.global(30, v)).collect();
+        assert_eq!(g, vec![2, 3, 4, 5, 10, 11, 12, 13, 30, 31]);
+        // virtual 1..2 and 3..5 (spanning both ranges) and padding 9..12 are read
+        let w = r.without(&[[3, 5], [1, 2], [9, 12]]);
+        assert_eq!(w.ranges(), &[[2, 3], [4, 5], [11, 14]]);
+        assert_eq!(r.without(&[[0, 8]]).len(), 0);
+        assert_eq!(Remaining::from_position(9, 3).as_position(9), Some(3));
+        assert_eq!(w.as_position(14), None);
+    }
+
+    #[test]
+    fn blocks_are_contiguous_and_progress_is_shared() {
+        let rest = Remaining::from_position(14, 0);
+        let parts: Vec<Partition> = (0..4)
+            .map(|r| Partition::new(r, 4, Remainder::Uneven).unwrap())
+            .collect();
+        let got: Vec<Vec<u64>> = parts
+            .iter()
+            .map(|p| p.positions(14, &rest).collect())
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                vec![0, 1, 2, 3],
+                vec![4, 5, 6, 7],
+                vec![8, 9, 10],
+                vec![11, 12, 13]
+            ]
+        );
+        // after 2 units each: 2..4, 6..8, 10..11, 13..14 remain; 3 ranks take them as blocks
+        let left = parts[0].progress(&rest, 2);
+        assert_eq!(left.ranges(), &[[2, 4], [6, 8], [10, 11], [13, 14]]);
+        let three: Vec<Vec<u64>> = (0..3)
+            .map(|r| {
+                Partition::new(r, 3, Remainder::Uneven)
+                    .unwrap()
+                    .positions(14, &left)
+                    .collect()
+            })
+            .collect();
+        assert_eq!(three, vec![vec![2, 3], vec![6, 7], vec![10, 13]]);
+        // pad: 14 units on 4 ranks of 4; the last two positions wrap to the epoch start
+        let pad = Partition::new(3, 4, Remainder::Pad).unwrap();
+        let last: Vec<usize> = pad
+            .positions(14, &rest)
+            .map(|p| Partition::unit_at(p, 14))
+            .collect();
+        assert_eq!(last, vec![12, 13, 0, 1]);
     }
 }

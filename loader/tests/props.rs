@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bomdata_loader::{
     BufferSize, Dataset, Loader, LoaderOptions, LoaderState, Mixture, OrderOptions, Partition,
-    Planner, Remainder, SampleId, Shuffle, Units,
+    Planner, Remainder, Remaining, SampleId, Shuffle, Split, Units,
 };
 use proptest::prelude::*;
 
@@ -28,6 +28,10 @@ fn shuffle_strategy() -> impl Strategy<Value = Shuffle> {
         (1u64..20_000).prop_map(|b| Shuffle::Buffer(BufferSize::Bytes(b))),
         Just(Shuffle::Global),
     ]
+}
+
+fn split_strategy() -> impl Strategy<Value = Split> {
+    prop_oneof![Just(Split::Blocks), Just(Split::Interleave)]
 }
 
 fn remainder_strategy() -> impl Strategy<Value = Remainder> {
@@ -73,8 +77,8 @@ fn read(
 fn start_state(p: &Planner, epoch: u64) -> LoaderState {
     LoaderState {
         epoch,
-        position: 0,
         fingerprint: p.fingerprint(),
+        ..LoaderState::default()
     }
 }
 
@@ -99,10 +103,12 @@ proptest! {
         threads in 1usize..4,
         batch in 1usize..5,
         rem in remainder_strategy(),
+        split in split_strategy(),
         shuffle in shuffle_strategy(),
         seed in any::<u64>(),
         epoch in 0u64..3,
     ) {
+        let all_left = Remaining::from_position(shards.iter().sum::<usize>() as u64, 0);
         let p = planner(&shards, seed, shuffle);
         let n: usize = shards.iter().sum();
         let plan = p.epoch(epoch);
@@ -111,13 +117,13 @@ proptest! {
         let mut all = Vec::new();
         let mut per_rank = Vec::new();
         for r in 0..world {
-            let part = Partition::new(r, world, rem).unwrap();
+            let part = Partition::new(r, world, rem).unwrap().with_split(split);
             let mut mine = Vec::new();
             for w in 0..workers {
-                mine.extend(part.worker_positions(n as u64, 0, w, workers));
+                mine.extend(part.worker_positions(n as u64, &all_left, w, workers));
             }
             mine.sort();
-            let direct: Vec<u64> = part.positions(n as u64, 0).collect();
+            let direct: Vec<u64> = part.positions(n as u64, &all_left).collect();
             prop_assert_eq!(&mine, &direct);
             per_rank.push(direct.len());
             all.extend(direct.into_iter().map(|pos| plan.unit(Partition::unit_at(pos, n as u64))[0]));
@@ -149,10 +155,10 @@ proptest! {
         // the threaded loader yields exactly the plan's share, whatever the thread count
         let mut got = Vec::new();
         for r in 0..world {
-            let part = Partition::new(r, world, rem).unwrap();
+            let part = Partition::new(r, world, rem).unwrap().with_split(split);
             let (ids, st) = read(&p, part, &opts(batch, threads), start_state(&p, epoch), usize::MAX);
             let want: Vec<SampleId> = part
-                .positions(n as u64, 0)
+                .positions(n as u64, &all_left)
                 .map(|pos| plan.unit(Partition::unit_at(pos, n as u64))[0])
                 .collect();
             prop_assert_eq!(&ids, &want);
@@ -171,12 +177,13 @@ proptest! {
         batch in 1usize..4,
         k in 1usize..4,
         rem in remainder_strategy(),
+        split in split_strategy(),
         shuffle in shuffle_strategy(),
         seed in any::<u64>(),
     ) {
         let p = planner(&shards, seed, shuffle);
         for r in 0..world {
-            let part = Partition::new(r, world, rem).unwrap();
+            let part = Partition::new(r, world, rem).unwrap().with_split(split);
             let full = read(&p, part, &opts(batch, 2), start_state(&p, 1), usize::MAX).0;
             let mut state = start_state(&p, 1);
             let mut pieced = Vec::new();
@@ -226,50 +233,60 @@ fn world_size_change_4_3_6() {
         0.0f64..1.0,
         shuffle_strategy(),
         any::<u64>(),
+        split_strategy(),
+        split_strategy(),
     );
     runner
-        .run(&strat, |(shards, batch, f1, f2, shuffle, seed)| {
-            let p = planner(&shards, seed, shuffle);
-            let n = shards.iter().sum::<usize>() as u64;
-            let mut state = start_state(&p, 0);
-            let mut seen = Vec::new();
-            let phases = [(4usize, f1), (3, f2), (6, 2.0)];
-            for (world, frac) in phases {
-                // lockstep: every rank reads the same number of batches (the minimum any rank
-                // has left), a fraction of it in the first two phases.
-                let min_batches = (0..world)
-                    .map(|r| {
-                        Partition::new(r, world, Remainder::Uneven)
+        .run(
+            &strat,
+            |(shards, batch, f1, f2, shuffle, seed, split_a, split_b)| {
+                let p = planner(&shards, seed, shuffle);
+                let n = shards.iter().sum::<usize>() as u64;
+                let mut state = start_state(&p, 0);
+                let mut seen = Vec::new();
+                let phases = [(4usize, f1, split_a), (3, f2, split_b), (6, 2.0, split_a)];
+                for (world, frac, split) in phases {
+                    // lockstep: every rank reads the same number of batches (the minimum any rank
+                    // has left), a fraction of it in the first two phases.
+                    let min_batches = (0..world)
+                        .map(|r| {
+                            Partition::new(r, world, Remainder::Uneven)
+                                .unwrap()
+                                .with_split(split)
+                                .count(state.remaining(n).len())
+                                .div_ceil(batch as u64) as usize
+                        })
+                        .min()
+                        .unwrap_or(0);
+                    let k = if frac > 1.0 {
+                        usize::MAX
+                    } else {
+                        ((min_batches as f64) * frac).floor() as usize
+                    };
+                    let mut states = Vec::new();
+                    for r in 0..world {
+                        let part = Partition::new(r, world, Remainder::Uneven)
                             .unwrap()
-                            .count(n, state.position)
-                            .div_ceil(batch as u64) as usize
-                    })
-                    .min()
-                    .unwrap_or(0);
-                let k = if frac > 1.0 {
-                    usize::MAX
-                } else {
-                    ((min_batches as f64) * frac).floor() as usize
-                };
-                let mut states = Vec::new();
-                for r in 0..world {
-                    let part = Partition::new(r, world, Remainder::Uneven).unwrap();
-                    let (ids, st) = read(&p, part, &opts(batch, 2), state, k);
-                    seen.extend(ids);
-                    states.push(st);
+                            .with_split(split);
+                        let (ids, st) = read(&p, part, &opts(batch, 2), state.clone(), k);
+                        seen.extend(ids);
+                        states.push(st);
+                    }
+                    if k != usize::MAX {
+                        // all ranks agree on the state to checkpoint
+                        prop_assert!(states.windows(2).all(|w| w[0] == w[1]), "{states:?}");
+                    }
+                    // the checkpoint stays small: a few numbers, not a range per rank
+                    prop_assert!(states[0].to_json().len() < 400, "{}", states[0].to_json());
+                    state = states[0].clone();
                 }
-                if k != usize::MAX {
-                    // all ranks agree on the state to checkpoint
-                    prop_assert!(states.windows(2).all(|w| w[0] == w[1]), "{states:?}");
-                }
-                state = states[0];
-            }
-            prop_assert_eq!(state.epoch, 1);
-            let c = counts(&seen);
-            prop_assert_eq!(seen.len() as u64, n);
-            prop_assert!(c.values().all(|&k| k == 1));
-            Ok(())
-        })
+                prop_assert_eq!(state.epoch, 1);
+                let c = counts(&seen);
+                prop_assert_eq!(seen.len() as u64, n);
+                prop_assert!(c.values().all(|&k| k == 1));
+                Ok(())
+            },
+        )
         .unwrap();
 }
 
@@ -320,4 +337,40 @@ fn mixture_weights_and_groups() {
     }
     assert_eq!(total, 21);
     assert_eq!(plan.len(), 2 + 2 + 3); // ceil(7/4) + ceil(5/4) + ceil(9/4)
+}
+
+/// The default block split keeps each rank on shards of its own: with 8 shards of 10 samples,
+/// 4 ranks and a 5-sample shuffle buffer, a rank touches its 2 shards plus at most the buffer's
+/// spill from its neighbours; the interleaved split touches every shard from every rank.
+#[test]
+fn blocks_keep_ranks_on_their_shards() {
+    let ds = Dataset::synthetic(&[10; 8], 100);
+    let order = OrderOptions {
+        seed: 7,
+        shuffle: Shuffle::Buffer(BufferSize::Samples(5)),
+        shuffle_shards: true,
+    };
+    let locs: Vec<u32> = ds.selection().iter().map(|l| l.shard).collect();
+    let p = Planner::new(Mixture::single(ds), order, Units::Samples).unwrap();
+    let plan = p.epoch(0);
+    let all = Remaining::from_position(80, 0);
+    let shards_of = |split: Split, r: usize| {
+        let part = Partition::new(r, 4, Remainder::Uneven)
+            .unwrap()
+            .with_split(split);
+        let mut s: Vec<u32> = part
+            .positions(80, &all)
+            .map(|pos| {
+                let id = plan.unit(Partition::unit_at(pos, 80))[0];
+                locs[id.index()]
+            })
+            .collect();
+        s.sort();
+        s.dedup();
+        s.len()
+    };
+    for r in 0..4 {
+        assert!(shards_of(Split::Blocks, r) <= 4, "rank {r}");
+        assert_eq!(shards_of(Split::Interleave, r), 8, "rank {r}");
+    }
 }
