@@ -45,6 +45,7 @@
 
 pub mod dataset;
 pub mod error;
+pub mod hostmem;
 pub mod loader;
 pub mod partition;
 pub mod plan;
@@ -57,6 +58,7 @@ pub mod tensor;
 
 pub use dataset::{Dataset, SampleInfo, SampleLoc};
 pub use error::{Error, Result};
+pub use hostmem::{AlignedBuf, OsLock, PageLocker};
 pub use loader::{Batch, EpochIter, EpochStats, Field, FieldKind, Loader, LoaderOptions, ReadMode};
 pub use partition::{DistEnv, Partition, Remainder, Remaining, Split};
 pub use plan::{

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use bomdata_shard::npy::{self, Dtype};
 
+use crate::hostmem::{AlignedBuf, PageLocker};
 use crate::partition::{Partition, Remaining, Split};
 use crate::plan::{EpochPlan, Planner, SampleId};
 use crate::state::{LoaderState, RanksRead};
@@ -41,6 +42,9 @@ pub struct LoaderOptions {
     pub fields: Option<Vec<String>>,
     /// How uncompressed members are copied.
     pub read: ReadMode,
+    /// Locks the pages of batch buffers (see [`crate::hostmem`]): [`crate::hostmem::OsLock`]
+    /// for `mlock`, or with `tch` the CUDA host registration. `None`: pageable memory.
+    pub page_lock: Option<Arc<dyn PageLocker>>,
 }
 
 impl Default for LoaderOptions {
@@ -52,47 +56,8 @@ impl Default for LoaderOptions {
             prefetch: 4,
             fields: None,
             read: ReadMode::Pread,
+            page_lock: None,
         }
-    }
-}
-
-/// A byte buffer aligned to 16 bytes (enough for every `.npy` dtype and for `from_blob`).
-#[derive(Debug, Default)]
-pub struct AlignedBuf {
-    words: Vec<u128>,
-    len: usize,
-}
-
-impl AlignedBuf {
-    fn set_len(&mut self, n: usize) {
-        let words = n.div_ceil(16);
-        if self.words.len() < words {
-            self.words.resize(words, 0);
-        }
-        self.len = n;
-    }
-
-    /// The bytes.
-    pub fn as_slice(&self) -> &[u8] {
-        // SAFETY: `words` holds at least `len` initialised bytes (set_len grows it zero-filled);
-        // u8 has no alignment or validity requirements.
-        unsafe { std::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.len) }
-    }
-
-    /// The bytes, mutable.
-    pub fn as_mut_slice(&mut self) -> &mut [u8] {
-        // SAFETY: as in `as_slice`; the borrow is unique.
-        unsafe { std::slice::from_raw_parts_mut(self.words.as_mut_ptr().cast::<u8>(), self.len) }
-    }
-
-    /// Bytes in use.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 }
 
@@ -123,12 +88,12 @@ pub struct Field {
 }
 
 impl Field {
-    fn new(slot: usize, name: &str) -> Field {
+    fn new(slot: usize, name: &str, locker: Option<Arc<dyn PageLocker>>) -> Field {
         Field {
             slot,
             name: name.to_string(),
             kind: FieldKind::Bytes,
-            data: AlignedBuf::default(),
+            data: AlignedBuf::new(locker),
             offsets: Vec::new(),
             filled: Vec::new(),
             row_bytes: 0,
@@ -148,6 +113,11 @@ impl Field {
     /// Tensor or bytes.
     pub fn kind(&self) -> &FieldKind {
         &self.kind
+    }
+
+    /// The buffer (page-locked or pinned when the loader was asked to).
+    pub fn buffer(&self) -> &AlignedBuf {
+        &self.data
     }
 
     /// The whole buffer.
@@ -463,6 +433,9 @@ pub struct EpochStats {
     pub read_time: Duration,
     /// Wall time from the first request to the end of the epoch.
     pub wall: Duration,
+    /// Batch buffer allocations the page locker refused (they were used pageable), e.g. past
+    /// `RLIMIT_MEMLOCK`.
+    pub lock_failures: u64,
 }
 
 #[derive(Debug, Default)]
@@ -470,6 +443,7 @@ struct SharedStats {
     bytes_read: AtomicU64,
     bytes_out: AtomicU64,
     samples: AtomicU64,
+    lock_failures: AtomicU64,
     read_nanos: AtomicU64,
 }
 
@@ -493,6 +467,7 @@ struct Ctx {
     batch: usize,
     fields: Option<Vec<String>>,
     read: ReadMode,
+    page_lock: Option<Arc<dyn PageLocker>>,
     pool: Arc<Pool>,
     cancel: AtomicBool,
     stats: SharedStats,
@@ -567,13 +542,14 @@ impl Loader {
     pub fn epoch(&mut self) -> EpochIter<'_> {
         let plan = Arc::new(self.planner.epoch(self.state.epoch));
         let n = plan.len() as u64;
-        // a saved state never names positions past this epoch's plan
+        // positions past the plan are padding; a saved state may hold some, never absurdly many
+        let cap = n.saturating_mul(2).saturating_add(1 << 20);
         let rest = Remaining::from_ranges(
             self.state
                 .remaining(n)
                 .ranges()
                 .iter()
-                .map(|r| [r[0].min(n), r[1].min(n)])
+                .map(|r| [r[0].min(cap), r[1].min(cap)])
                 .collect(),
         );
         let count = self.part.count(rest.len());
@@ -594,6 +570,7 @@ impl Loader {
             batch: self.opts.batch_size,
             fields: self.opts.fields.clone(),
             read: self.opts.read,
+            page_lock: self.opts.page_lock.clone(),
             pool: self.pool.clone(),
             cancel: AtomicBool::new(false),
             stats: SharedStats::default(),
@@ -740,7 +717,9 @@ fn build_batch(ctx: &Ctx, b: usize, scratch: &mut Scratch) -> Result<Batch> {
                             .position(|f| f.slot == slot && f.name == logical)
                         {
                             Some(i) => recycled.swap_remove(i),
-                            None => recycled.pop().unwrap_or_else(|| Field::new(slot, logical)),
+                            None => recycled.pop().unwrap_or_else(|| {
+                                Field::new(slot, logical, ctx.page_lock.clone())
+                            }),
                         };
                         f.slot = slot;
                         if f.name != logical {
@@ -784,16 +763,22 @@ fn build_batch(ctx: &Ctx, b: usize, scratch: &mut Scratch) -> Result<Batch> {
             }
         }
     }
-    let mut out = 0u64;
+    let (mut out, mut refused) = (0u64, 0u64);
     for f in &mut batch.fields {
         f.finish();
         out += f.data.len() as u64;
+        refused += u64::from(f.data.take_refused());
     }
     ctx.stats
         .bytes_read
         .fetch_add(bytes_read, Ordering::Relaxed);
     ctx.stats.bytes_out.fetch_add(out, Ordering::Relaxed);
     ctx.stats.samples.fetch_add(samples, Ordering::Relaxed);
+    if refused > 0 {
+        ctx.stats
+            .lock_failures
+            .fetch_add(refused, Ordering::Relaxed);
+    }
     Ok(batch)
 }
 
@@ -882,6 +867,7 @@ impl EpochIter<'_> {
         s.bytes_read = st.bytes_read.load(Ordering::Relaxed);
         s.bytes_out = st.bytes_out.load(Ordering::Relaxed);
         s.read_time = Duration::from_nanos(st.read_nanos.load(Ordering::Relaxed));
+        s.lock_failures = st.lock_failures.load(Ordering::Relaxed);
         s.wall = self.t0.elapsed();
         s
     }
@@ -933,7 +919,7 @@ impl Iterator for EpochIter<'_> {
                 st.start_of(self.stats.epoch + 1);
             } else if part.world == 1 || part.split == Split::Interleave {
                 // what was read is a prefix of the set: keep the state to a position
-                st.set_remaining(self.n, part.progress(&self.ctx.rest, k));
+                st.set_remaining(self.n, part.progress(self.n, &self.ctx.rest, k));
             } else {
                 st.set_remaining(self.n, self.ctx.rest.clone());
                 st.read = Some(RanksRead {

@@ -47,7 +47,8 @@ pub enum Split {
 }
 
 /// The positions of an epoch still to be read: sorted, disjoint, non-empty `[start, end)`
-/// ranges. Positions at or past the epoch length only occur as padding (see [`Remainder::Pad`]).
+/// ranges. Positions at or past the epoch length `n` are padding (see [`Remainder::Pad`]): they
+/// read unit `position % n`, so padding repeats the epoch from its start.
 #[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Remaining {
     ranges: Vec<[u64; 2]>,
@@ -98,8 +99,25 @@ impl Remaining {
         }
     }
 
-    /// The global position of virtual index `v`; indices past the set (`v >= len`) are padding
-    /// and map to `n + (v - len)`, which [`Partition::unit_at`] wraps to the epoch start.
+    /// The first position after the set and the epoch: where new padding starts.
+    fn pad_start(&self, n: u64) -> u64 {
+        n.max(self.ranges.last().map_or(0, |r| r[1]))
+    }
+
+    /// The set with `pad` padding positions appended.
+    fn padded(&self, n: u64, pad: u64) -> Remaining {
+        let mut r = self.clone();
+        if pad > 0 {
+            let p = self.pad_start(n);
+            r.ranges.push([p, p + pad]);
+            r = Remaining::from_ranges(r.ranges);
+        }
+        r
+    }
+
+    /// The global position of virtual index `v`; indices past the set (`v >= len`) are new
+    /// padding and map to positions after the set and the epoch, which
+    /// [`Partition::unit_at`] wraps to the epoch start.
     pub fn global(&self, n: u64, v: u64) -> u64 {
         let mut left = v;
         for r in &self.ranges {
@@ -109,7 +127,7 @@ impl Remaining {
             }
             left -= len;
         }
-        n.max(self.ranges.last().map_or(0, |r| r[1])) + left
+        self.pad_start(n) + left
     }
 
     /// The set without the units at the given virtual index ranges (padding indices ignored).
@@ -274,9 +292,10 @@ impl Partition {
         if n == 0 { 0 } else { (pos % n) as usize }
     }
 
-    /// What remains of `rest` after every rank has read `k` of its units (ranks in lockstep;
-    /// a rank with fewer units has read all of them). The same on every rank.
-    pub fn progress(&self, rest: &Remaining, k: u64) -> Remaining {
+    /// What remains of `rest` (epoch of `n` units) after every rank has read `k` of its units
+    /// (ranks in lockstep; a rank with fewer units has read all of them). The same on every
+    /// rank. Padding not yet read stays in the set, so a resume reads the same padding.
+    pub fn progress(&self, n: u64, rest: &Remaining, k: u64) -> Remaining {
         let m = rest.len();
         let total = self.total(m);
         let w = self.world as u64;
@@ -290,7 +309,7 @@ impl Partition {
             // ranks hold counts c or c + 1: after k each, virtual 0..min(k*w, total) are read
             Split::Interleave => vec![[0, k.saturating_mul(w).min(total)]],
         };
-        rest.without(&taken)
+        rest.padded(n, total.saturating_sub(m)).without(&taken)
     }
 }
 
@@ -446,7 +465,7 @@ mod tests {
             ]
         );
         // after 2 units each: 2..4, 6..8, 10..11, 13..14 remain; 3 ranks take them as blocks
-        let left = parts[0].progress(&rest, 2);
+        let left = parts[0].progress(14, &rest, 2);
         assert_eq!(left.ranges(), &[[2, 4], [6, 8], [10, 11], [13, 14]]);
         let three: Vec<Vec<u64>> = (0..3)
             .map(|r| {

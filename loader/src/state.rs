@@ -54,7 +54,7 @@ impl LoaderState {
                 remainder: read.remainder,
                 split: read.split,
             }
-            .progress(&base, read.units),
+            .progress(n, &base, read.units),
             _ => base,
         }
     }

@@ -321,3 +321,52 @@ fn walk(d: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+fn vm_locked_kb() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmLck:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Page-locked batch buffers (`mlock`): same values as pageable ones; while batches are alive
+/// their pages are locked (or the refusal is counted, e.g. under a small `RLIMIT_MEMLOCK`).
+#[test]
+fn page_locked_buffers() {
+    let dir = tempfile::tempdir().unwrap();
+    write_dataset(dir.path(), 40, "eeg", Compression::None);
+    let ds = Dataset::open(dir.path()).unwrap();
+    let p = Planner::new(Mixture::single(ds), OrderOptions::default(), Units::Samples).unwrap();
+    let opts = LoaderOptions {
+        batch_size: 8,
+        threads: 2,
+        page_lock: Some(Arc::new(bomdata_loader::OsLock)),
+        ..LoaderOptions::default()
+    };
+    let mut l = Loader::new(Arc::new(p), Partition::single(), opts).unwrap();
+    let mut seen = 0;
+    let mut locked_seen = false;
+    let before = vm_locked_kb();
+    let mut it = l.epoch();
+    for b in it.by_ref() {
+        let b = b.unwrap();
+        let x = b.field("x.npy").unwrap();
+        for r in 0..b.rows() {
+            let i = index_of(b.field("meta.json").unwrap().row(r));
+            assert_eq!(f32s(x.row(r)), values(i));
+            seen += 1;
+        }
+        if x.buffer().is_locked() {
+            locked_seen = true;
+            if let (Some(a), Some(now)) = (before, vm_locked_kb()) {
+                assert!(
+                    now > a,
+                    "VmLck {a} kB -> {now} kB with a locked batch alive"
+                );
+            }
+        }
+    }
+    let failures = it.stats().lock_failures;
+    drop(it);
+    assert_eq!(seen, 40);
+    assert!(locked_seen || failures > 0, "neither locked nor refused");
+}

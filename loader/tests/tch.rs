@@ -63,3 +63,41 @@ fn tensors_equal_written_values() {
     }
     assert_eq!(kind_of(bomdata_shard::npy::Dtype::F16), Some(Kind::Half));
 }
+
+/// Batch buffers registered with CUDA: copies to the device read them directly. Without a GPU
+/// (this CI) the registrar is absent and the loader keeps pageable buffers.
+#[test]
+fn cuda_registered_buffers() {
+    let Some(reg) = bomdata_loader::tensor::CudaHostRegister::new() else {
+        assert!(
+            cuda_device().is_none(),
+            "CUDA present but its runtime was not found"
+        );
+        return;
+    };
+    let dev = cuda_device().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_dataset(dir.path(), 20, "eeg", Compression::None);
+    let ds = Dataset::open(dir.path()).unwrap();
+    let p = Planner::new(Mixture::single(ds), OrderOptions::default(), Units::Samples).unwrap();
+    let opts = LoaderOptions {
+        batch_size: 8,
+        page_lock: Some(reg),
+        ..LoaderOptions::default()
+    };
+    let mut l = Loader::new(Arc::new(p), Partition::single(), opts).unwrap();
+    let mut n = 0;
+    for b in l.epoch() {
+        let tb = TensorBatch::new(b.unwrap()).unwrap();
+        assert!(tb.is_pinned(0));
+        let meta = tb.batch().field("meta.json").unwrap();
+        let g = tb.to_device(dev);
+        let back = g[0].tensor.to_device(Device::Cpu);
+        for r in 0..tb.batch().rows() {
+            let got: Vec<f32> = Vec::try_from(back.get(r as i64).flatten(0, -1)).unwrap();
+            assert_eq!(got, values(index_of(meta.row(r))));
+            n += 1;
+        }
+    }
+    assert_eq!(n, 20);
+}

@@ -1,0 +1,277 @@
+//! Batch buffers in host memory: aligned, reusable and optionally page-locked.
+//!
+//! Every field of a batch is collated into one [`AlignedBuf`]. Buffers come back to the loader
+//! when a batch is dropped and are reused, so locking their pages costs once per buffer, not
+//! once per batch. A [`PageLocker`] locks a buffer's pages when it is allocated and unlocks them
+//! before it is freed:
+//!
+//! - [`OsLock`]: `mlock(2)`, so the kernel never pages the buffers out (a training job's
+//!   staging memory stays resident under memory pressure). Refusals (`RLIMIT_MEMLOCK`) are not
+//!   errors: the buffer stays pageable and [`crate::EpochStats::lock_failures`] counts it.
+//! - with the `tch` feature, `tensor::CudaHostRegister` registers the buffers with the CUDA
+//!   driver (page-locked *and* pinned for DMA), so host→device copies read the batch buffer
+//!   itself, asynchronously, without a staging copy.
+
+use std::alloc::Layout;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+/// Locks and unlocks the pages of batch buffers.
+pub trait PageLocker: Send + Sync + std::fmt::Debug {
+    /// Locks `len` bytes at `ptr` (page-aligned when `len` is at least a page); false when
+    /// refused (the buffer is then used unlocked).
+    ///
+    /// # Safety
+    /// `ptr..ptr + len` is one live allocation that is not freed before [`PageLocker::unlock`].
+    unsafe fn lock(&self, ptr: *mut u8, len: usize) -> bool;
+
+    /// Unlocks a region that [`PageLocker::lock`] locked.
+    ///
+    /// # Safety
+    /// `ptr`/`len` are exactly those of a successful `lock` that has not been undone.
+    unsafe fn unlock(&self, ptr: *mut u8, len: usize);
+
+    /// True when locked buffers are pinned for device DMA (CUDA host registration).
+    fn pins_for_device(&self) -> bool {
+        false
+    }
+}
+
+/// `mlock(2)` page locking (a no-op refusal on non-Unix systems).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OsLock;
+
+impl PageLocker for OsLock {
+    unsafe fn lock(&self, ptr: *mut u8, len: usize) -> bool {
+        #[cfg(unix)]
+        {
+            // SAFETY: the caller guarantees a live allocation of `len` bytes.
+            unsafe { libc::mlock(ptr.cast(), len) == 0 }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (ptr, len);
+            false
+        }
+    }
+
+    unsafe fn unlock(&self, ptr: *mut u8, len: usize) {
+        #[cfg(unix)]
+        {
+            // SAFETY: as for `lock`; failure leaves the pages locked until the memory is freed.
+            unsafe {
+                libc::munlock(ptr.cast(), len);
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (ptr, len);
+        }
+    }
+}
+
+const PAGE: usize = 4096;
+
+/// A byte buffer aligned to 64 bytes (4096 from one page up): enough for every `.npy` dtype,
+/// for `from_blob` and for page locking. Grows, never shrinks. A fresh allocation is zero;
+/// bytes of a reused one hold what an earlier batch left there.
+pub struct AlignedBuf {
+    ptr: NonNull<u8>,
+    cap: usize,
+    len: usize,
+    locker: Option<Arc<dyn PageLocker>>,
+    locked: bool,
+    refused: u32,
+}
+
+// SAFETY: the buffer uniquely owns its allocation, like a `Vec<u8>`; the locker is Send + Sync.
+unsafe impl Send for AlignedBuf {}
+// SAFETY: shared access only reads through `&self`.
+unsafe impl Sync for AlignedBuf {}
+
+impl std::fmt::Debug for AlignedBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlignedBuf")
+            .field("len", &self.len)
+            .field("cap", &self.cap)
+            .field("locked", &self.locked)
+            .finish()
+    }
+}
+
+impl Default for AlignedBuf {
+    fn default() -> Self {
+        AlignedBuf::new(None)
+    }
+}
+
+impl AlignedBuf {
+    /// An empty buffer whose allocations `locker` (if any) locks.
+    pub fn new(locker: Option<Arc<dyn PageLocker>>) -> AlignedBuf {
+        AlignedBuf {
+            ptr: NonNull::dangling(),
+            cap: 0,
+            len: 0,
+            locker,
+            locked: false,
+            refused: 0,
+        }
+    }
+
+    fn layout(cap: usize) -> Option<Layout> {
+        let align = if cap >= PAGE { PAGE } else { 64 };
+        Layout::from_size_align(cap, align).ok()
+    }
+
+    /// Sets the length to `n`, growing the allocation when needed (contents up to the old
+    /// length are kept). Aborts like `Vec` when memory is exhausted.
+    pub(crate) fn set_len(&mut self, n: usize) {
+        if n > self.cap {
+            // bytes fields grow by appending: double; tensor fields get their exact size
+            let want = n.max(self.cap.saturating_mul(2));
+            let cap = if want >= PAGE {
+                want.div_ceil(PAGE) * PAGE
+            } else {
+                want.div_ceil(64) * 64
+            };
+            let Some(layout) = Self::layout(cap) else {
+                std::alloc::handle_alloc_error(Layout::new::<u8>());
+            };
+            // SAFETY: `cap > 0` (n > self.cap >= 0).
+            let raw = unsafe { std::alloc::alloc_zeroed(layout) };
+            let Some(ptr) = NonNull::new(raw) else {
+                std::alloc::handle_alloc_error(layout);
+            };
+            if self.len > 0 {
+                // SAFETY: both regions are live, distinct and hold at least `len` bytes.
+                unsafe { std::ptr::copy_nonoverlapping(self.ptr.as_ptr(), raw, self.len) };
+            }
+            self.release();
+            self.ptr = ptr;
+            self.cap = cap;
+            if let Some(l) = &self.locker {
+                // SAFETY: a live allocation of `cap` bytes, unlocked in `release` before free.
+                self.locked = unsafe { l.lock(raw, cap) };
+                self.refused += u32::from(!self.locked);
+            }
+        }
+        self.len = n;
+    }
+
+    /// Allocations the locker refused since the last call.
+    pub(crate) fn take_refused(&mut self) -> u32 {
+        std::mem::take(&mut self.refused)
+    }
+
+    fn release(&mut self) {
+        if self.cap == 0 {
+            return;
+        }
+        if self.locked
+            && let Some(l) = &self.locker
+        {
+            // SAFETY: the region `lock` succeeded on.
+            unsafe { l.unlock(self.ptr.as_ptr(), self.cap) };
+        }
+        self.locked = false;
+        if let Some(layout) = Self::layout(self.cap) {
+            // SAFETY: allocated with this layout in `set_len`.
+            unsafe { std::alloc::dealloc(self.ptr.as_ptr(), layout) };
+        }
+        self.cap = 0;
+        self.ptr = NonNull::dangling();
+    }
+
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: `ptr` holds `cap >= len` initialised bytes (zero-filled on allocation), or is
+        // dangling with `len == 0`.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// The bytes, mutable.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: as in `as_slice`; the borrow is unique.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// Bytes in use.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// True when the locker locked the current allocation.
+    pub fn is_locked(&self) -> bool {
+        self.locked
+    }
+
+    /// True when the buffer is locked by a locker that pins for device DMA.
+    pub fn is_pinned(&self) -> bool {
+        self.locked && self.locker.as_ref().is_some_and(|l| l.pins_for_device())
+    }
+}
+
+impl Drop for AlignedBuf {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Debug, Default)]
+    struct Counting {
+        locked: AtomicUsize,
+        unlocked: AtomicUsize,
+    }
+
+    impl PageLocker for Counting {
+        unsafe fn lock(&self, ptr: *mut u8, len: usize) -> bool {
+            assert_eq!(ptr as usize % 64, 0);
+            if len >= PAGE {
+                assert_eq!(ptr as usize % PAGE, 0);
+            }
+            self.locked.fetch_add(1, Ordering::Relaxed);
+            true
+        }
+        unsafe fn unlock(&self, _ptr: *mut u8, _len: usize) {
+            self.unlocked.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn grows_keeps_contents_and_locks_each_allocation_once() {
+        let c = Arc::new(Counting::default());
+        let mut b = AlignedBuf::new(Some(c.clone()));
+        b.set_len(10);
+        b.as_mut_slice().copy_from_slice(b"0123456789");
+        b.set_len(5000); // grows: one more allocation
+        assert_eq!(&b.as_slice()[..10], b"0123456789");
+        assert!(b.as_slice()[10..].iter().all(|&x| x == 0));
+        b.set_len(0);
+        b.set_len(4096); // fits: no new allocation
+        assert!(b.is_locked());
+        assert_eq!(b.take_refused(), 0);
+        drop(b);
+        assert_eq!(c.locked.load(Ordering::Relaxed), 2);
+        assert_eq!(c.unlocked.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn os_lock_locks_or_refuses_cleanly() {
+        let mut b = AlignedBuf::new(Some(Arc::new(OsLock)));
+        b.set_len(1 << 20);
+        assert_eq!(b.take_refused() == 0, b.is_locked());
+        b.as_mut_slice()[123] = 7;
+        assert_eq!(b.as_slice()[123], 7);
+        assert!(!b.is_pinned());
+    }
+}
