@@ -19,9 +19,9 @@ use bomdata_schemas::Modality;
 use bomdata_schemas::mri::FrameTiming;
 
 use super::bids::{
-    SampleTarget, VolumeInfo, file_size, nifti_stem, parse_gradients, read_text, unit_id,
-    volume_sample,
+    SampleTarget, VolumeInfo, nifti_stem, parse_gradients, read_text, volume_sample,
 };
+use super::common::{files, inputs_size, main_input, unit_id, unit_modality};
 use crate::source::{SampleSink, Source, Unit, UnitContext};
 use crate::{Error, Result};
 
@@ -116,12 +116,8 @@ impl Source for Adni {
 
     fn plan(&self, root: &Path) -> Result<Vec<Unit>> {
         let mut found = Vec::new();
-        for entry in walkdir::WalkDir::new(root).follow_links(true) {
-            let entry =
-                entry.map_err(|e| Error::Other(format!("walking {}: {e}", root.display())))?;
-            if entry.file_type().is_file()
-                && let Some(f) = parse(entry.path().strip_prefix(root).unwrap_or(entry.path()))
-            {
+        for item in files(root) {
+            if let Some(f) = parse(&item?.1) {
                 found.push(f);
             }
         }
@@ -163,7 +159,7 @@ impl Source for Adni {
                     inputs.push(p.strip_prefix(root).unwrap_or(&p).to_path_buf());
                 }
             }
-            let bytes = inputs.iter().map(|p| file_size(&root.join(p))).sum();
+            let bytes = inputs_size(root, &inputs);
             units.push(Unit {
                 id: unit_id("", &f.rel),
                 subject: Some(f.ptid.clone()),
@@ -182,14 +178,10 @@ impl Source for Adni {
     }
 
     fn convert(&self, unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()> {
-        let rel = unit
-            .inputs
-            .first()
-            .ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
+        let rel = main_input(unit)?;
         let path = ctx.path(rel);
         let d = &unit.detail;
-        let modality: Modality = serde_json::from_value(d["modality"].clone())
-            .map_err(|e| Error::Other(format!("unit {}: {e}", unit.id)))?;
+        let modality = unit_modality(unit)?;
         let mut info = VolumeInfo {
             modality: Some(modality),
             kind: d["kind"].as_str().map(String::from),

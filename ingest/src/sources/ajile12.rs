@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 use bomdata_schemas::Modality;
 
 use super::bids_ephys::entities;
-use super::tueg::{file_size, unit_id};
+use super::common::main_input;
+use super::common::{file_size, unit_id};
 use crate::source::{SampleSink, Source, Unit, UnitContext};
 use crate::{Error, Result};
 
@@ -79,10 +80,7 @@ impl Source for Ajile12 {
     }
 
     fn convert(&self, unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()> {
-        let rel = unit
-            .inputs
-            .first()
-            .ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
+        let rel = main_input(unit)?;
         convert_nwb(rel, unit, ctx, sink)
     }
 }

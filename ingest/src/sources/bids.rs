@@ -22,6 +22,8 @@ use bomdata_schemas::subjects::SubjectRow;
 use bomdata_schemas::{Modality, Provenance};
 use bomdata_shard::{Sample, npy};
 
+use super::common::unit_id;
+use super::common::{inputs_size, main_input, unit_modality};
 use crate::source::{SampleSink, Source, Unit, UnitContext};
 use crate::{Error, Result};
 
@@ -192,22 +194,6 @@ pub(crate) fn parse_gradients(bval: &str, bvec: &str, path: &Path) -> Result<Gra
     Ok(GradientTable { bvals, bvecs })
 }
 
-/// The relative path as a unit ID: `[A-Za-z0-9_.-]` only.
-pub(crate) fn unit_id(prefix: &str, rel: &Path) -> String {
-    let s: String = rel
-        .to_string_lossy()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{prefix}{s}")
-}
-
 /// Strips `.nii` / `.nii.gz`, or `None` when the name is not a NIfTI file.
 pub(crate) fn nifti_stem(name: &str) -> Option<&str> {
     name.strip_suffix(".nii.gz")
@@ -216,10 +202,6 @@ pub(crate) fn nifti_stem(name: &str) -> Option<&str> {
 
 pub(crate) fn read_text(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| Error::io(path, e))
-}
-
-pub(crate) fn file_size(path: &Path) -> u64 {
-    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
 /// BIDS entities and suffix of a file stem: `sub-01_task-rest_bold` → ({sub: 01, task: rest}, bold).
@@ -376,7 +358,7 @@ impl Source for Bids {
                     }
                 }
             }
-            let bytes = inputs.iter().map(|p| file_size(&root.join(p))).sum();
+            let bytes = inputs_size(root, &inputs);
             // Run label: every entity but sub/ses in file-name order, then the suffix (unique
             // within a session).
             let mut run: Vec<&str> = stem
@@ -403,14 +385,10 @@ impl Source for Bids {
     }
 
     fn convert(&self, unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()> {
-        let rel = unit
-            .inputs
-            .first()
-            .ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
+        let rel = main_input(unit)?;
         let path = ctx.path(rel);
         let d = &unit.detail;
-        let modality: Modality = serde_json::from_value(d["modality"].clone())
-            .map_err(|e| Error::Other(format!("unit {}: {e}", unit.id)))?;
+        let modality = unit_modality(unit)?;
         let subject = unit.subject.clone().unwrap_or_default();
         let side = sidecar(ctx.root, &path)?;
         let mut info = VolumeInfo {

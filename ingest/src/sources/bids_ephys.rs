@@ -32,7 +32,8 @@ use std::path::{Path, PathBuf};
 use bomdata_schemas::Modality;
 use bomdata_schemas::eeg::{self, ChannelType, Reference};
 
-use super::tueg::{file_size, unit_id};
+use super::common::main_input;
+use super::common::{file_size, unit_id};
 use crate::channels::ephys::{
     self, ChannelHint, EphysTarget, Positions, kind_type, parse_reference,
 };
@@ -415,10 +416,7 @@ impl Source for BidsEphys {
     }
 
     fn convert(&self, unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()> {
-        let rel = unit
-            .inputs
-            .first()
-            .ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
+        let rel = main_input(unit)?;
         let path = ctx.path(rel);
         let d = &unit.detail;
         let m = d["modality"].as_str().unwrap_or("eeg");

@@ -15,9 +15,9 @@ use bomdata_nifti as nifti;
 use bomdata_schemas::Modality;
 
 use super::bids::{
-    SampleTarget, VolumeInfo, file_size, nifti_stem, parse_gradients, read_text, unit_id,
-    volume_sample,
+    SampleTarget, VolumeInfo, nifti_stem, parse_gradients, read_text, volume_sample,
 };
+use super::common::{files, inputs_size, main_input, unit_id, unit_modality};
 use crate::source::{SampleSink, Source, Unit, UnitContext};
 use crate::{Error, Result};
 
@@ -92,17 +92,8 @@ impl Source for Hcp {
 
     fn plan(&self, root: &Path) -> Result<Vec<Unit>> {
         let mut units = Vec::new();
-        for entry in walkdir::WalkDir::new(root).follow_links(true) {
-            let entry =
-                entry.map_err(|e| Error::Other(format!("walking {}: {e}", root.display())))?;
-            if !entry.file_type().is_file() {
-                continue;
-            }
-            let rel = entry
-                .path()
-                .strip_prefix(root)
-                .unwrap_or(entry.path())
-                .to_path_buf();
+        for item in files(root) {
+            let (_, rel) = item?;
             let Some((subject, modality, kind, run, task)) = classify(&rel) else {
                 continue;
             };
@@ -112,7 +103,7 @@ impl Source for Hcp {
                 inputs.push(dir.join("bvals"));
                 inputs.push(dir.join("bvecs"));
             }
-            let bytes = inputs.iter().map(|p| file_size(&root.join(p))).sum();
+            let bytes = inputs_size(root, &inputs);
             units.push(Unit {
                 id: unit_id("", &rel),
                 subject: Some(subject),
@@ -127,14 +118,10 @@ impl Source for Hcp {
     }
 
     fn convert(&self, unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()> {
-        let rel = unit
-            .inputs
-            .first()
-            .ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
+        let rel = main_input(unit)?;
         let path = ctx.path(rel);
         let d = &unit.detail;
-        let modality: Modality = serde_json::from_value(d["modality"].clone())
-            .map_err(|e| Error::Other(format!("unit {}: {e}", unit.id)))?;
+        let modality = unit_modality(unit)?;
         let mut info = VolumeInfo {
             modality: Some(modality),
             kind: d["kind"].as_str().map(String::from),

@@ -5,6 +5,7 @@ pub mod ajile12;
 pub mod bids;
 pub mod bids_ephys;
 pub mod clinical;
+mod common;
 pub mod genome;
 pub mod hcp;
 pub mod methylation;

@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use bomdata_schemas::Modality;
 use bomdata_schemas::eeg::Annotation;
 
-use super::tueg::{file_size, unit_id};
+use super::common::main_input;
+use super::common::{file_size, unit_id};
 use crate::channels::edf::{EdfTarget, convert_edf};
 use crate::source::{SampleSink, Source, Unit, UnitContext};
 use crate::{Error, Result};
@@ -186,10 +187,7 @@ impl Source for Nsrr {
     }
 
     fn convert(&self, unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()> {
-        let rel = unit
-            .inputs
-            .first()
-            .ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
+        let rel = main_input(unit)?;
         let extra = match unit.inputs.get(1) {
             Some(x) => {
                 let p = ctx.path(x);

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 use bomdata_schemas::Modality;
 
+use super::common::main_input;
+use super::common::{file_size, unit_id};
 use crate::channels::edf::{EdfTarget, convert_edf};
 use crate::source::{SampleSink, Source, Unit, UnitContext};
 use crate::{Error, Result};
@@ -52,27 +54,6 @@ pub fn montage_of(rel: &Path) -> Option<String> {
                 && n[2..].starts_with("_tcp_")
         })
         .map(str::to_string)
-}
-
-/// The relative path as a unit ID: `prefix` + the path with every character outside
-/// `[A-Za-z0-9_.-]` replaced by `_`.
-pub(crate) fn unit_id(prefix: &str, rel: &Path) -> String {
-    let s: String = rel
-        .to_string_lossy()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{prefix}{s}")
-}
-
-pub(crate) fn file_size(path: &Path) -> u64 {
-    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
 impl Source for Tueg {
@@ -118,10 +99,7 @@ impl Source for Tueg {
     }
 
     fn convert(&self, unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()> {
-        let rel = unit
-            .inputs
-            .first()
-            .ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
+        let rel = main_input(unit)?;
         let path = ctx.path(rel);
         let subject = unit.subject.as_deref().unwrap_or("unknown");
         let target = EdfTarget {

@@ -20,9 +20,8 @@ use bomdata_format_core::compression::{Compression, MaybeCompressed};
 use bomdata_nifti as nifti;
 use bomdata_schemas::Modality;
 
-use super::bids::{
-    SampleTarget, VolumeInfo, file_size, parse_gradients, read_text, unit_id, volume_sample,
-};
+use super::bids::{SampleTarget, VolumeInfo, parse_gradients, read_text, volume_sample};
+use super::common::{file_size, inputs_size, main_input, unit_id};
 use crate::source::{SampleSink, Source, Unit, UnitContext};
 use crate::{Error, Result};
 
@@ -182,7 +181,7 @@ impl Source for Ukb {
                     }
                     inputs = vec![img];
                     inputs.extend(m.bvals.iter().chain(m.bvecs.iter()).map(|p| rel.join(p)));
-                    bytes = inputs.iter().map(|p| file_size(&root.join(p))).sum();
+                    bytes = inputs_size(root, &inputs);
                 } else {
                     bytes = file_size(entry.path());
                 }
@@ -207,10 +206,7 @@ impl Source for Ukb {
         let kind = unit.detail["kind"].as_str().unwrap_or_default();
         let m = member_of(kind)
             .ok_or_else(|| Error::Other(format!("unit {}: unknown kind {kind:?}", unit.id)))?;
-        let rel = unit
-            .inputs
-            .first()
-            .ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
+        let rel = main_input(unit)?;
         let subject = unit.subject.clone().unwrap_or_default();
         let mut info = VolumeInfo {
             modality: Some(m.modality),
