@@ -4,19 +4,21 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+mod common;
+
 use std::path::Path;
 
 use bomdata_edf::header::{Plus, Signal, StartDateTime, Variant};
 use bomdata_edf::io::Writer;
 use bomdata_edf::{Annotation, Header};
-use bomdata_ingest::sink::MemSink;
+use bomdata_ingest::Source;
 use bomdata_ingest::sources::{ajile12::Ajile12, bids_ephys::BidsEphys};
-use bomdata_ingest::{Pseudonymizer, Source, Unit, UnitContext};
 use bomdata_schemas::Modality;
 use bomdata_schemas::eeg::{ChannelType, Recording, Reference};
 use bomdata_schemas::subjects::SubjectRow;
 use bomdata_shard::{Sample, npy};
 use bomdata_testdata::TempDir;
+use common::ingest;
 
 fn write(path: &Path, bytes: impl AsRef<[u8]>) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -98,33 +100,6 @@ fn write_brainvision(vhdr: &Path, channels: &[(&str, f64, &str)], n: usize) {
 
 fn bv_value(c: usize, k: usize) -> i16 {
     k as i16 - 100 + 10 * c as i16
-}
-
-fn ingest(
-    source: &dyn Source,
-    root: &Path,
-    keep_identity: bool,
-    chunk_seconds: f64,
-) -> (Vec<Unit>, MemSink, Vec<(String, String)>) {
-    let units = source.plan(root).unwrap();
-    let pseudonymizer = Pseudonymizer::new(b"test key".to_vec());
-    let ctx = UnitContext {
-        root,
-        source: source.name(),
-        subject_namespace: source.name(),
-        pseudonymizer: &pseudonymizer,
-        keep_identity,
-        chunk_seconds,
-        float16: false,
-    };
-    let mut sink = MemSink::default();
-    let mut errors = Vec::new();
-    for u in &units {
-        if let Err(e) = source.convert(u, &ctx, &mut sink) {
-            errors.push((u.id.clone(), e.to_string()));
-        }
-    }
-    (units, sink, errors)
 }
 
 fn meta(s: &Sample) -> Recording {

@@ -3,17 +3,18 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+mod common;
+
 use std::path::Path;
 
 use bomdata_edf::header::{Plus, Signal, StartDateTime, Variant};
 use bomdata_edf::io::Writer;
 use bomdata_edf::{Annotation, Header};
-use bomdata_ingest::sink::MemSink;
 use bomdata_ingest::sources::{nsrr::Nsrr, tueg::Tueg};
-use bomdata_ingest::{Pseudonymizer, Source, Unit, UnitContext};
 use bomdata_schemas::eeg::{ChannelType, Recording, Reference};
 use bomdata_shard::{Sample, npy};
 use bomdata_testdata::TempDir;
+use common::ingest;
 
 /// Digital value of channel `c`, sample `k` (global index): a ramp per channel.
 fn digital(c: usize, k: usize) -> i32 {
@@ -70,33 +71,6 @@ fn write_edf(
     }
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, w.finish().unwrap()).unwrap();
-}
-
-fn ingest(
-    source: &dyn Source,
-    root: &Path,
-    keep_identity: bool,
-    chunk_seconds: f64,
-) -> (Vec<Unit>, MemSink, Vec<(String, String)>) {
-    let units = source.plan(root).unwrap();
-    let pseudonymizer = Pseudonymizer::new(b"test key".to_vec());
-    let ctx = UnitContext {
-        root,
-        source: source.name(),
-        subject_namespace: source.name(),
-        pseudonymizer: &pseudonymizer,
-        keep_identity,
-        chunk_seconds,
-        float16: false,
-    };
-    let mut sink = MemSink::default();
-    let mut errors = Vec::new();
-    for u in &units {
-        if let Err(e) = source.convert(u, &ctx, &mut sink) {
-            errors.push((u.id.clone(), e.to_string()));
-        }
-    }
-    (units, sink, errors)
 }
 
 fn meta(s: &Sample) -> Recording {

@@ -3,20 +3,21 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+mod common;
+
 use std::io::Write;
 use std::path::Path;
 
 use bomdata_ingest::sink::MemSink;
 use bomdata_ingest::sources::{adni::Adni, bids::Bids, hcp::Hcp, ukb::Ukb};
-use bomdata_ingest::{Pseudonymizer, Source, Unit, UnitContext};
 use bomdata_nifti::{DataType, WriteOptions, Writer};
 use bomdata_schemas::Modality;
 use bomdata_schemas::mri::VolumeMeta;
 use bomdata_schemas::subjects::SubjectRow;
 use bomdata_shard::{Sample, npy};
 use bomdata_testdata::TempDir;
+use common::ingest;
 
-/// A temporary folder removed on drop (no tempfile dev-dependency in this crate).
 /// Stored values `i` for voxel i in file order; scaled by `slope`/`inter` when given.
 fn nifti_bytes(dt: DataType, shape: &[u64], slope: f64, inter: f64, gz: bool) -> Vec<u8> {
     let n: u64 = shape.iter().product();
@@ -60,33 +61,6 @@ fn nii(root: &Path, rel: &str, shape: &[u64]) {
         rel,
         &nifti_bytes(DataType::Int16, shape, 0.5, 10.0, rel.ends_with(".gz")),
     );
-}
-
-/// Converts every planned unit; returns the sink and the per-unit errors (unit id, message).
-fn ingest(
-    source: &dyn Source,
-    root: &Path,
-    keep_identity: bool,
-) -> (Vec<Unit>, MemSink, Vec<(String, String)>) {
-    let units = source.plan(root).unwrap();
-    let pseudonymizer = Pseudonymizer::new(b"test key".to_vec());
-    let ctx = UnitContext {
-        root,
-        source: source.name(),
-        subject_namespace: source.name(),
-        pseudonymizer: &pseudonymizer,
-        keep_identity,
-        chunk_seconds: 0.0,
-        float16: false,
-    };
-    let mut sink = MemSink::default();
-    let mut errors = Vec::new();
-    for u in &units {
-        if let Err(e) = source.convert(u, &ctx, &mut sink) {
-            errors.push((u.id.clone(), e.to_string()));
-        }
-    }
-    (units, sink, errors)
 }
 
 fn meta(s: &Sample) -> VolumeMeta {
@@ -202,7 +176,7 @@ fn bids_tree() {
     bad[0..4].copy_from_slice(&123i32.to_le_bytes());
     put(root, "sub-pat03/anat/sub-pat03_T1w.nii", &bad);
 
-    let (units, sink, errors) = ingest(&Bids, root, false);
+    let (units, sink, errors) = ingest(&Bids, root, false, 0.0);
     assert_eq!(
         units.len(),
         6,
@@ -268,7 +242,7 @@ fn bids_tree() {
     no_identity(&sink, &["sub-pat01", "sub-pat02", "pat01", "pat02"]);
 
     // With keep_identity the header text is kept.
-    let (_, sink, _) = ingest(&Bids, root, true);
+    let (_, sink, _) = ingest(&Bids, root, true, 0.0);
     let kept = meta(&sink.samples[0]).identity.unwrap();
     assert_eq!(kept.descrip, "Patient John Doe 1970-01-01");
 }
@@ -330,7 +304,7 @@ fn ukb_zips_and_folders() {
         &t1,
     );
 
-    let (units, sink, errors) = ingest(&Ukb, root, false);
+    let (units, sink, errors) = ingest(&Ukb, root, false, 0.0);
     // 20252 zips: 2 kinds each (x2 zips); 20250: 1; 20227: 2; 20253 zip: 2; folder: 1 present.
     assert_eq!(
         units.len(),
@@ -428,7 +402,7 @@ fn hcp_tree() {
     put(root, "100307/T1w/Diffusion/bvals", b"5 1000");
     put(root, "100307/T1w/Diffusion/bvecs", b"1 0\n0 1\n0 0");
 
-    let (units, sink, errors) = ingest(&Hcp, root, false);
+    let (units, sink, errors) = ingest(&Hcp, root, false, 0.0);
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(units.len(), 4);
     let metas: Vec<VolumeMeta> = sink.samples.iter().map(meta).collect();
@@ -489,7 +463,7 @@ fn adni_tree() {
         &[3, 3, 3],
     );
 
-    let (units, sink, errors) = ingest(&Adni, root, false);
+    let (units, sink, errors) = ingest(&Adni, root, false, 0.0);
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(units.len(), 4);
     let sessions: Vec<&str> = units
