@@ -129,3 +129,46 @@ impl Window {
         }
     }
 }
+
+/// Metadata of one window of a sequencing read (`genome-read/1`; `meta.json` of read samples
+/// cut from BAM/CRAM: `seq.txt`, optional `qual.npy`). No read name unless identity is kept.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ReadWindow {
+    /// Always `"genome-read/1"`.
+    pub schema: String,
+    /// Assembly of the alignment, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assembly: Option<String>,
+    /// Canonical reference name of the alignment (None: unmapped).
+    pub chrom: Option<String>,
+    /// The name in the file's header when it differs from `chrom`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_chrom: Option<String>,
+    /// 0-based leftmost mapping position of the read (None: unmapped).
+    pub pos0: Option<u64>,
+    /// `"+"` or `"-"` (flag 0x10) for mapped reads, `"*"` for unmapped ones.
+    pub strand: String,
+    /// Mapping quality (255: missing).
+    pub mapq: u8,
+    /// SAM flag.
+    pub flag: u16,
+    /// Ordinal of the read's record in the file (no read name).
+    pub read_index: u64,
+    /// Length of the whole read.
+    pub read_length: u64,
+    /// Offset of the window in the read (in the orientation written).
+    pub offset: u64,
+    /// Window length.
+    pub length: u64,
+    /// Whether the bases were reverse-complemented back to the sequencer's orientation.
+    pub reverse_complemented: bool,
+    /// Split label.
+    pub split: String,
+    /// Number of N/n bases.
+    pub n_count: u64,
+    /// Read name (only with `keep_identity`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_name: Option<String>,
+    /// Where the bases came from.
+    pub provenance: Provenance,
+}

@@ -1,5 +1,5 @@
 //! BAM through `noodles-bam`: references, record counts by flag and the first records.
-//! CRAM is not read (it needs a reference and a CRAM decoder; refused with a clear error).
+//! CRAM is read by [`crate::cram`] (with a reference).
 
 use std::fs::File;
 use std::io;
@@ -77,10 +77,7 @@ pub fn summarize(path: &Path, n_first: usize) -> io::Result<Summary> {
         let mut f = File::open(path)?;
         let n = f.read(&mut head)?;
         if n >= 4 && &head == b"CRAM" {
-            return Err(invalid(
-                Error::Bam,
-                "cram is not supported (needs a reference and a cram decoder)",
-            ));
+            return crate::cram::summarize(path, None, n_first);
         }
     }
     let mut reader = bam::io::Reader::new(File::open(path)?);

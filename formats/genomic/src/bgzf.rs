@@ -7,8 +7,6 @@
 
 use std::io;
 
-use flate2::{Decompress, FlushDecompress, Status};
-
 use crate::error::{Error, invalid};
 
 /// One BGZF block as found in the file.
@@ -100,14 +98,42 @@ pub fn scan_blocks(data: &[u8]) -> io::Result<Vec<Block>> {
     Ok(blocks)
 }
 
-/// Decompresses the block at `off`, appending to `out`; checks ISIZE and CRC32.
-pub fn decompress_block(
-    data: &[u8],
-    off: usize,
-    dec: &mut Decompress,
-    out: &mut Vec<u8>,
-) -> io::Result<usize> {
+/// A reusable raw-deflate decoder for BGZF blocks (libdeflate: a block's ISIZE is known and
+/// at most 64 KiB, so the one-shot decompressor fits and avoids streaming state).
+pub struct Inflater(libdeflater::Decompressor);
+
+impl Inflater {
+    /// A new decoder.
+    pub fn new() -> Self {
+        Inflater(libdeflater::Decompressor::new())
+    }
+}
+
+impl Default for Inflater {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Inflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Inflater")
+    }
+}
+
+/// Decompresses the block at `off` into `out`, which must be exactly the block's ISIZE long;
+/// checks ISIZE and CRC32. Returns the block's compressed size.
+fn inflate_into(data: &[u8], off: usize, dec: &mut Inflater, out: &mut [u8]) -> io::Result<usize> {
     let (bsize, start, isize) = block_header(data, off)?;
+    if out.len() != isize as usize {
+        return Err(invalid(
+            Error::Bgzf,
+            format!(
+                "block at byte {off}: isize {isize} differs from the block scan ({})",
+                out.len()
+            ),
+        ));
+    }
     let payload = &data[start..off + bsize - 8];
     let crc = u32::from_le_bytes([
         data[off + bsize - 8],
@@ -115,29 +141,19 @@ pub fn decompress_block(
         data[off + bsize - 6],
         data[off + bsize - 5],
     ]);
-    let base = out.len();
-    out.reserve(isize as usize);
-    dec.reset(false);
-    let status = dec
-        .decompress_vec(payload, out, FlushDecompress::Finish)
-        .map_err(|e| {
-            invalid(
-                Error::Bgzf,
-                format!("block at byte {off}: deflate error: {e}"),
-            )
-        })?;
-    if status != Status::StreamEnd || out.len() - base != isize as usize {
+    let got = dec.0.deflate_decompress(payload, out).map_err(|e| {
+        invalid(
+            Error::Bgzf,
+            format!("block at byte {off}: deflate error: {e}"),
+        )
+    })?;
+    if got != isize as usize {
         return Err(invalid(
             Error::Bgzf,
-            format!(
-                "block at byte {off}: inflated {} bytes, isize says {isize}",
-                out.len() - base
-            ),
+            format!("block at byte {off}: inflated {got} bytes, isize says {isize}"),
         ));
     }
-    let mut c = flate2::Crc::new();
-    c.update(&out[base..]);
-    if c.sum() != crc {
+    if libdeflater::crc32(out) != crc {
         return Err(invalid(
             Error::Bgzf,
             format!("block at byte {off}: crc32 mismatch"),
@@ -146,14 +162,40 @@ pub fn decompress_block(
     Ok(bsize)
 }
 
+/// Decompresses the block at `off`, appending to `out`; checks ISIZE and CRC32. Returns the
+/// block's compressed size.
+pub fn decompress_block(
+    data: &[u8],
+    off: usize,
+    dec: &mut Inflater,
+    out: &mut Vec<u8>,
+) -> io::Result<usize> {
+    let (_, _, isize) = block_header(data, off)?;
+    let base = out.len();
+    out.resize(base + isize as usize, 0);
+    let r = inflate_into(data, off, dec, &mut out[base..]);
+    if r.is_err() {
+        out.truncate(base);
+    }
+    r
+}
+
 /// Decompresses a whole BGZF file.
 pub fn decompress_all(data: &[u8]) -> io::Result<Vec<u8>> {
     let blocks = scan_blocks(data)?;
     let total: u64 = blocks.iter().map(|b| u64::from(b.uncompressed_size)).sum();
-    let mut out = Vec::with_capacity(total as usize);
-    let mut dec = Decompress::new(false);
+    let mut out = vec![0u8; total as usize];
+    let mut dec = Inflater::new();
+    let mut at = 0usize;
     for b in &blocks {
-        decompress_block(data, b.compressed_offset as usize, &mut dec, &mut out)?;
+        let n = b.uncompressed_size as usize;
+        inflate_into(
+            data,
+            b.compressed_offset as usize,
+            &mut dec,
+            &mut out[at..at + n],
+        )?;
+        at += n;
     }
     Ok(out)
 }
@@ -212,19 +254,82 @@ impl Gzi {
 #[derive(Debug)]
 pub struct RandomAccess {
     blocks: Vec<Block>,
+    dec: Inflater,
+    /// Extra decoders for [`RandomAccess::set_threads`] (one per extra thread).
+    extra: Vec<Inflater>,
 }
 
 impl RandomAccess {
     /// Scans the blocks of `data`.
     pub fn new(data: &[u8]) -> io::Result<Self> {
-        Ok(Self {
-            blocks: scan_blocks(data)?,
-        })
+        Ok(Self::from_blocks(scan_blocks(data)?))
     }
 
     /// Builds from a block list already checked against the data.
     pub fn from_blocks(blocks: Vec<Block>) -> Self {
-        Self { blocks }
+        Self {
+            blocks,
+            dec: Inflater::new(),
+            extra: Vec::new(),
+        }
+    }
+
+    /// Inflates blocks on `threads` threads (default 1) in [`RandomAccess::read_cached`], which
+    /// then also reads ahead (16 blocks per thread) so that each batch has work for every
+    /// thread. Results are identical; only throughput changes.
+    pub fn set_threads(&mut self, threads: usize) {
+        let n = threads.max(1) - 1;
+        self.extra.resize_with(n, Inflater::new);
+    }
+
+    /// Inflates `blocks` back to back into `out` (exactly their total size), on the extra
+    /// decoders' threads too when there are any.
+    fn inflate_blocks(
+        dec: &mut Inflater,
+        extra: &mut [Inflater],
+        data: &[u8],
+        blocks: &[Block],
+        out: &mut [u8],
+    ) -> io::Result<()> {
+        if extra.is_empty() || blocks.len() < 2 {
+            let mut at = 0usize;
+            for b in blocks {
+                let n = b.uncompressed_size as usize;
+                inflate_into(
+                    data,
+                    b.compressed_offset as usize,
+                    dec,
+                    &mut out[at..at + n],
+                )?;
+                at += n;
+            }
+            return Ok(());
+        }
+        // contiguous groups of blocks, one per thread, each into its own part of `out`
+        let per = blocks.len().div_ceil(extra.len() + 1);
+        let mut jobs: Vec<(&mut Inflater, &[Block], &mut [u8])> = Vec::new();
+        let mut rest = out;
+        let mut decs = std::iter::once(dec).chain(extra.iter_mut());
+        for group in blocks.chunks(per) {
+            let size: usize = group.iter().map(|b| b.uncompressed_size as usize).sum();
+            let (mine, tail) = rest.split_at_mut(size);
+            rest = tail;
+            if let Some(d) = decs.next() {
+                jobs.push((d, group, mine));
+            }
+        }
+        std::thread::scope(|sc| {
+            let handles: Vec<_> = jobs
+                .into_iter()
+                .map(|(d, group, mine)| {
+                    sc.spawn(move || Self::inflate_blocks(d, &mut [], data, group, mine))
+                })
+                .collect();
+            handles.into_iter().try_for_each(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(invalid(Error::Bgzf, "inflate thread panicked")))
+            })
+        })
     }
 
     /// The blocks.
@@ -240,9 +345,10 @@ impl RandomAccess {
             .unwrap_or(0)
     }
 
-    /// Decompresses the bytes `[start, end)` of the decompressed stream into `out` (cleared).
+    /// Decompresses the bytes `[start, end)` of the decompressed stream into `out` (its old
+    /// content is replaced).
     pub fn read_range(
-        &self,
+        &mut self,
         data: &[u8],
         start: u64,
         end: u64,
@@ -254,20 +360,23 @@ impl RandomAccess {
         Ok(())
     }
 
-    /// Decompresses the blocks covering `[start, end)` into `out` (cleared) and returns the
-    /// offset of byte `start` in `out` (no copy beyond the inflate itself).
+    /// Decompresses the blocks covering `[start, end)` into `out` (its old content is replaced;
+    /// its allocation is reused without zeroing) and returns the offset of byte `start` in
+    /// `out`. Each block is inflated straight into its place in `out`: no copy beyond the
+    /// inflate itself.
     pub fn read_blocks_covering(
-        &self,
+        &mut self,
         data: &[u8],
         start: u64,
         end: u64,
         out: &mut Vec<u8>,
     ) -> io::Result<usize> {
-        out.clear();
         if end <= start {
+            out.clear();
             return Ok(0);
         }
         if end > self.uncompressed_len() {
+            out.clear();
             return Err(invalid(
                 Error::Bgzf,
                 format!(
@@ -279,18 +388,132 @@ impl RandomAccess {
         let first = self
             .blocks
             .partition_point(|b| b.uncompressed_offset + u64::from(b.uncompressed_size) <= start);
-        let mut dec = Decompress::new(false);
         let base = self.blocks[first].uncompressed_offset;
         let last_needed = self.blocks.partition_point(|b| b.uncompressed_offset < end);
         let need: u64 = self.blocks[first..last_needed]
             .iter()
             .map(|b| u64::from(b.uncompressed_size))
             .sum();
-        out.reserve(need as usize);
+        // shrinking keeps the bytes, growing zeroes only the new tail; all is overwritten below
+        out.resize(need as usize, 0);
+        let mut at = 0usize;
         for b in &self.blocks[first..last_needed] {
-            decompress_block(data, b.compressed_offset as usize, &mut dec, out)?;
+            let n = b.uncompressed_size as usize;
+            let r = inflate_into(
+                data,
+                b.compressed_offset as usize,
+                &mut self.dec,
+                &mut out[at..at + n],
+            );
+            if let Err(e) = r {
+                out.clear();
+                return Err(e);
+            }
+            at += n;
         }
         Ok((start - base) as usize)
+    }
+}
+
+/// Decompressed blocks kept between reads, so that sequential reads through
+/// [`RandomAccess::read_cached`] never inflate a block twice (the block holding the boundary
+/// between two reads is reused, not decoded again).
+#[derive(Debug, Default)]
+pub struct BlockCache {
+    buf: Vec<u8>,
+    len: usize,
+    /// Blocks `first..last` are in `buf`, back to back.
+    first: usize,
+    last: usize,
+}
+
+/// Cached bytes before the block a read needs are moved out once they reach this size.
+const COMPACT_AT: usize = 1 << 20;
+
+impl RandomAccess {
+    /// The bytes `[start, end)` of the decompressed stream, through `cache`: blocks already in
+    /// the cache are reused; the others are inflated straight into it.
+    pub fn read_cached<'c>(
+        &mut self,
+        data: &[u8],
+        start: u64,
+        end: u64,
+        cache: &'c mut BlockCache,
+    ) -> io::Result<&'c [u8]> {
+        if end <= start {
+            return Ok(&[]);
+        }
+        if end > self.uncompressed_len() {
+            return Err(invalid(
+                Error::Bgzf,
+                format!(
+                    "range {start}-{end} past the decompressed end {}",
+                    self.uncompressed_len()
+                ),
+            ));
+        }
+        if cache.first < cache.last {
+            let base = self.blocks[cache.first].uncompressed_offset;
+            if start >= base && end <= base + cache.len as u64 {
+                // every byte is cached already (no block search)
+                let a = (start - base) as usize;
+                return Ok(&cache.buf[a..a + (end - start) as usize]);
+            }
+        }
+        let first = self
+            .blocks
+            .partition_point(|b| b.uncompressed_offset + u64::from(b.uncompressed_size) <= start);
+        let last = self.blocks.partition_point(|b| b.uncompressed_offset < end);
+        let reuse = cache.first <= first && first < cache.last && cache.last <= last;
+        // `cache.buf[..cache.len]` holds blocks `cache.first..cache.last`; the bytes past it
+        // are stale but keep the allocation initialised, so no read zeroes memory again
+        let (keep_from, kept) = if reuse {
+            let drop = (self.blocks[first].uncompressed_offset
+                - self.blocks[cache.first].uncompressed_offset) as usize;
+            if drop >= COMPACT_AT {
+                // move the cached blocks from `first` on (usually one) to the front
+                cache.buf.copy_within(drop..cache.len, 0);
+                cache.first = first;
+                (cache.last, cache.len - drop)
+            } else {
+                // keep everything and append: small reads cost no copy
+                (cache.last, cache.len)
+            }
+        } else {
+            cache.first = first;
+            (first, 0)
+        };
+        let cache_first = cache.first;
+        cache.last = cache.first;
+        cache.len = 0;
+        let last = if self.extra.is_empty() {
+            last
+        } else {
+            // read ahead so that every thread has blocks to inflate
+            last.max(keep_from + 16 * (self.extra.len() + 1))
+                .min(self.blocks.len())
+        };
+        let need: u64 = self.blocks[keep_from..last]
+            .iter()
+            .map(|b| u64::from(b.uncompressed_size))
+            .sum();
+        let total = kept + need as usize;
+        if cache.buf.len() < total {
+            cache.buf.resize(total, 0);
+        }
+        Self::inflate_blocks(
+            &mut self.dec,
+            &mut self.extra,
+            data,
+            &self.blocks[keep_from..last],
+            &mut cache.buf[kept..total],
+        )?;
+        cache.first = cache_first;
+        cache.last = last;
+        cache.len = total;
+        let skip = (start - self.blocks[cache_first].uncompressed_offset) as usize;
+        let n = (end - start) as usize;
+        Ok(&cache.buf[skip..skip + n])
     }
 }
 
@@ -335,10 +558,40 @@ mod tests {
             .collect();
         let z = compress(&data, 6);
         assert_eq!(decompress_all(&z).unwrap(), data);
-        let ra = RandomAccess::new(&z).unwrap();
+        let mut ra = RandomAccess::new(&z).unwrap();
         let mut out = Vec::new();
         ra.read_range(&z, 65000, 140000, &mut out).unwrap();
         assert_eq!(out, &data[65000..140000]);
+        let mut cache = BlockCache::default();
+        let mut ra2 = RandomAccess::new(&z).unwrap();
+        ra2.set_threads(3);
+        let mut cache2 = BlockCache::default();
+        for (a, b) in [
+            (0, 10),
+            (10, 70000),
+            (70001, 300000),
+            (299999, 300000),
+            (5, 200),
+        ] {
+            assert_eq!(
+                ra2.read_cached(&z, a, b, &mut cache2).unwrap(),
+                &data[a as usize..b as usize]
+            );
+        }
+        for (a, b) in [
+            (0, 10),
+            (10, 70000),
+            (70000, 70001),
+            (70001, 200000),
+            (5, 300000),
+            (299999, 300000),
+            (100, 200),
+        ] {
+            assert_eq!(
+                ra.read_cached(&z, a, b, &mut cache).unwrap(),
+                &data[a as usize..b as usize]
+            );
+        }
         let gzi = Gzi::from_blocks(ra.blocks());
         assert_eq!(Gzi::parse(&gzi.to_bytes()).unwrap(), gzi);
     }

@@ -31,6 +31,9 @@ pub enum Error {
     /// A BAM file is malformed.
     #[error("bam: {0}")]
     Bam(String),
+    /// A CRAM file is malformed, or its reference is missing or wrong.
+    #[error("cram: {0}")]
+    Cram(String),
     /// A region string or coordinate is invalid.
     #[error("region: {0}")]
     Region(String),

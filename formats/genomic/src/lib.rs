@@ -1,5 +1,5 @@
 //! Genomic readers for bomdata: FASTA (plain, gzip, BGZF with `.fai`/`.gzi`), 2bit, BED and
-//! narrowPeak, GTF/GFF3, bigWig/bigBed, and BAM (through `noodles-bam`), plus format-level
+//! narrowPeak, GTF/GFF3, bigWig/bigBed, BAM and CRAM (through `noodles`), plus format-level
 //! DNA windowing ([`windows`]) and `bomdata probe` reports ([`probe`]).
 //!
 //! Coordinates are 0-based half-open throughout. Sequences are kept as stored: soft-masked
@@ -14,8 +14,10 @@
 //! - bigWig (bedGraph, variableStep, fixedStep sections; zlib or uncompressed blocks) with exact
 //!   per-base values, and bigBed entries.
 //! - BAM: header, record counts, first records.
+//! - CRAM (through `noodles-cram`) with a FASTA reference ([`cram`]); BAM and CRAM records
+//!   decoded alike ([`cram::AlignmentReader`]) and cut into long-read windows ([`reads`]).
 //!
-//! Not supported: CRAM (refused with a clear error), 2bit files over 4 GiB in version 0,
+//! Not supported: 2bit files over 4 GiB in version 0,
 //! bigWig zoom levels (only full-resolution data is read), zstd FASTA.
 //!
 //! ```
@@ -31,10 +33,12 @@ pub mod bam;
 pub mod bbi;
 pub mod bed;
 pub mod bgzf;
+pub mod cram;
 pub mod error;
 pub mod fasta;
 pub mod gff;
 pub mod probe;
+pub mod reads;
 pub mod twobit;
 pub mod windows;
 

@@ -83,7 +83,7 @@ pub fn detect(path: &Path) -> Option<&'static str> {
         // BAM is BGZF whose content starts with "BAM\1"
         let raw = head(path, 70000);
         let mut first = Vec::new();
-        let mut dec = flate2::Decompress::new(false);
+        let mut dec = crate::bgzf::Inflater::new();
         if crate::bgzf::decompress_block(&raw, 0, &mut dec, &mut first).is_ok() {
             if first.starts_with(b"BAM\x01") {
                 return Some("bam");
@@ -125,13 +125,9 @@ pub fn probe(path: &Path, opts: &ProbeOptions) -> io::Result<Value> {
     let mut out = match format {
         "fasta" => probe_fasta(path, region.as_ref())?,
         "2bit" => probe_twobit(path, region.as_ref())?,
-        "bam" => probe_bam(path)?,
-        "cram" => {
-            return Err(invalid(
-                Error::Bam,
-                "cram is not supported (needs a reference and a cram decoder)",
-            ));
-        }
+        "bam" => alignments_json(&bam::summarize(path, 5)?),
+        // the reference: --reference, else a FASTA next to the CRAM with its stem (x.fa)
+        "cram" => alignments_json(&crate::cram::summarize(path, opts.reference.as_deref(), 5)?),
         "bed" => probe_bed(path)?,
         "gtf" | "gff3" => probe_gff(path, format)?,
         _ => probe_bbi(path, region.as_ref())?,
@@ -208,9 +204,8 @@ fn probe_twobit(path: &Path, region: Option<&Region>) -> io::Result<Value> {
     Ok(m)
 }
 
-fn probe_bam(path: &Path) -> io::Result<Value> {
-    let s = bam::summarize(path, 5)?;
-    Ok(json!({
+fn alignments_json(s: &bam::Summary) -> Value {
+    json!({
         "references": s.references.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
         "lengths": s.references.iter().map(|r| r.1).collect::<Vec<_>>(),
         "n_records": s.n_records,
@@ -218,7 +213,7 @@ fn probe_bam(path: &Path) -> io::Result<Value> {
         "n_secondary": s.n_secondary,
         "n_supplementary": s.n_supplementary,
         "first_records": s.first_records.iter().map(bam::BriefRecord::to_json).collect::<Vec<_>>(),
-    }))
+    })
 }
 
 fn first_seen(names: impl Iterator<Item = String>) -> Vec<String> {

@@ -33,6 +33,12 @@ pub trait SequenceSource {
     /// Bases `[start, end)` of `name`, as stored, into `out` (cleared first).
     fn fetch_into(&mut self, name: &str, start: u64, end: u64, out: &mut Vec<u8>)
     -> io::Result<()>;
+    /// True when fetching each window by itself is as cheap as reading big chunks (random
+    /// access with its own caching): windows are then fetched straight into the window buffer,
+    /// without an intermediate chunk copy.
+    fn prefers_window_fetch(&self) -> bool {
+        false
+    }
 }
 
 impl SequenceSource for IndexedFasta {
@@ -50,6 +56,9 @@ impl SequenceSource for IndexedFasta {
         out: &mut Vec<u8>,
     ) -> io::Result<()> {
         self.fetch(name, start, end, out)
+    }
+    fn prefers_window_fetch(&self) -> bool {
+        true
     }
 }
 
@@ -191,6 +200,8 @@ pub struct Window {
     pub nmask: Vec<u8>,
     /// Number of N/n bases.
     pub n_count: u64,
+    /// Number of lowercase (soft-masked) bases.
+    pub lowercase: u64,
     /// Per-base track values (NaN where the track has none), when a track is attached.
     pub track: Option<Vec<f32>>,
     /// Per-base class labels (0 = none), when labels are attached.
@@ -238,13 +249,31 @@ pub fn reverse_complement(seq: &mut [u8]) {
 
 /// Packs the soft-mask and N masks of `seq` (little-endian bit order); returns the N count.
 pub fn masks(seq: &[u8], softmask: &mut Vec<u8>, nmask: &mut Vec<u8>) -> u64 {
+    masks_counts(seq, softmask, nmask).0
+}
+
+/// Packs the soft-mask and N masks of `seq`; returns (N count, lowercase count).
+pub fn masks_counts(seq: &[u8], softmask: &mut Vec<u8>, nmask: &mut Vec<u8>) -> (u64, u64) {
     softmask.clear();
     nmask.clear();
     let nbytes = seq.len().div_ceil(8);
     softmask.resize(nbytes, 0);
     nmask.resize(nbytes, 0);
     #[cfg(target_arch = "x86_64")]
-    let (mut n_count, done) = {
+    let ((mut n_count, mut low_count), done) = if std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("popcnt")
+    {
+        let full = seq.len() / 32 * 32;
+        // SAFETY: AVX2 and POPCNT were detected at run time.
+        let n = unsafe {
+            masks32_avx2(
+                &seq[..full],
+                &mut softmask[..full / 8],
+                &mut nmask[..full / 8],
+            )
+        };
+        (n, full)
+    } else {
         let full = seq.len() / 16 * 16;
         (
             masks16_sse2(
@@ -256,7 +285,7 @@ pub fn masks(seq: &[u8], softmask: &mut Vec<u8>, nmask: &mut Vec<u8>) -> u64 {
         )
     };
     #[cfg(not(target_arch = "x86_64"))]
-    let (mut n_count, done) = (0u64, 0usize);
+    let ((mut n_count, mut low_count), done) = ((0u64, 0u64), 0usize);
     let mut chunks = seq[done..].chunks_exact(8);
     let mut k = done / 8;
     for c in &mut chunks {
@@ -268,7 +297,9 @@ pub fn masks(seq: &[u8], softmask: &mut Vec<u8>, nmask: &mut Vec<u8>) -> u64 {
         let t = (y & 0x7f7f_7f7f_7f7f_7f7f).wrapping_add(0x7f7f_7f7f_7f7f_7f7f);
         let isn = !(t | y | 0x7f7f_7f7f_7f7f_7f7f) >> 7;
         let pack = |v: u64| -> u8 { (v.wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8 };
-        softmask[k] = pack(lower);
+        let sb = pack(lower);
+        softmask[k] = sb;
+        low_count += u64::from(sb.count_ones());
         let nb = pack(isn);
         n_count += u64::from(nb.count_ones());
         nmask[k] = nb;
@@ -279,6 +310,7 @@ pub fn masks(seq: &[u8], softmask: &mut Vec<u8>, nmask: &mut Vec<u8>) -> u64 {
         let (mut s, mut n) = (0u8, 0u8);
         for (i, &b) in rem.iter().enumerate() {
             s |= u8::from(b.is_ascii_lowercase()) << i;
+            low_count += u64::from(b.is_ascii_lowercase());
             let isn = b == b'N' || b == b'n';
             n |= u8::from(isn) << i;
             n_count += u64::from(isn);
@@ -286,18 +318,50 @@ pub fn masks(seq: &[u8], softmask: &mut Vec<u8>, nmask: &mut Vec<u8>) -> u64 {
         softmask[k] = s;
         nmask[k] = n;
     }
-    n_count
+    (n_count, low_count)
+}
+
+/// AVX2: 32 bases per step. `seq.len()` is a multiple of 32 and the masks hold
+/// `seq.len() / 8` bytes.
+///
+/// # Safety
+/// The CPU must support AVX2 and POPCNT.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn masks32_avx2(seq: &[u8], soft: &mut [u8], nmask: &mut [u8]) -> (u64, u64) {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
+        _mm256_set1_epi8, _mm256_slli_epi16,
+    };
+    let (mut n_count, mut low_count) = (0u64, 0u64);
+    for ((c, s), n) in seq
+        .chunks_exact(32)
+        .zip(soft.chunks_exact_mut(4))
+        .zip(nmask.chunks_exact_mut(4))
+    {
+        // SAFETY: `c` is 32 readable bytes and the load is unaligned.
+        let v = unsafe { _mm256_loadu_si256(c.as_ptr().cast::<__m256i>()) };
+        // bit 5 (0x20, lowercase) moved to bit 7 of each byte
+        let sm = _mm256_movemask_epi8(_mm256_slli_epi16::<2>(v)) as u32;
+        let low = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
+        let nm = _mm256_movemask_epi8(_mm256_cmpeq_epi8(low, _mm256_set1_epi8(b'n' as i8))) as u32;
+        s.copy_from_slice(&sm.to_le_bytes());
+        n.copy_from_slice(&nm.to_le_bytes());
+        n_count += u64::from(nm.count_ones());
+        low_count += u64::from(sm.count_ones());
+    }
+    (n_count, low_count)
 }
 
 /// SSE2 (always present on x86_64): 16 bases per step. `seq.len()` is a multiple of 16 and the
 /// masks hold `seq.len() / 8` bytes.
 #[cfg(target_arch = "x86_64")]
-fn masks16_sse2(seq: &[u8], soft: &mut [u8], nmask: &mut [u8]) -> u64 {
+fn masks16_sse2(seq: &[u8], soft: &mut [u8], nmask: &mut [u8]) -> (u64, u64) {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
         _mm_slli_epi16,
     };
-    let mut n_count = 0u64;
+    let (mut n_count, mut low_count) = (0u64, 0u64);
     for ((c, s), n) in seq
         .chunks_exact(16)
         .zip(soft.chunks_exact_mut(2))
@@ -316,8 +380,9 @@ fn masks16_sse2(seq: &[u8], soft: &mut [u8], nmask: &mut [u8]) -> u64 {
         s.copy_from_slice(&(sm as u16).to_le_bytes());
         n.copy_from_slice(&(nm as u16).to_le_bytes());
         n_count += u64::from(nm.count_ones());
+        low_count += u64::from(sm.count_ones());
     }
-    n_count
+    (n_count, low_count)
 }
 
 /// A bigWig track aligned to windows; `rename` maps sequence names to the track's names.
@@ -411,6 +476,43 @@ impl Labels {
             let a = s.max(start);
             let b = e.min(end);
             out[(a - start) as usize..(b - start) as usize].fill(id);
+        }
+    }
+}
+
+/// One planned window: indices into [`Planned`]'s name and split tables.
+#[derive(Clone, Copy, Debug)]
+struct PlannedWindow {
+    chrom: usize,
+    start: u64,
+    end: u64,
+    split: usize,
+}
+
+/// The windows of a plan, without a string per window.
+#[derive(Debug, Default)]
+struct Planned {
+    names: Vec<String>,
+    splits: Vec<String>,
+    windows: Vec<PlannedWindow>,
+}
+
+impl Planned {
+    /// Windows come grouped by sequence, so only the last name is compared.
+    fn name_id(&mut self, name: String) -> usize {
+        if self.names.last() != Some(&name) {
+            self.names.push(name);
+        }
+        self.names.len() - 1
+    }
+
+    fn split_id(&mut self, split: String) -> usize {
+        match self.splits.iter().position(|n| *n == split) {
+            Some(i) => i,
+            None => {
+                self.splits.push(split);
+                self.splits.len() - 1
+            }
         }
     }
 }
@@ -517,7 +619,25 @@ impl<S: SequenceSource> Windower<S> {
 
     /// The (chrom, start, end, split) of every window the plan asks for, before the N policy.
     pub fn coordinates(&mut self) -> io::Result<Vec<(String, u64, u64, String)>> {
+        let p = self.planned()?;
+        Ok(p.windows
+            .iter()
+            .map(|w| {
+                (
+                    p.names[w.chrom].clone(),
+                    w.start,
+                    w.end,
+                    p.splits[w.split].clone(),
+                )
+            })
+            .collect())
+    }
+
+    /// The windows the plan asks for, before the N policy, with names and splits as indices
+    /// (no string per window).
+    fn planned(&mut self) -> io::Result<Planned> {
         let seqs = self.source.sequence_list();
+        let mut p = Planned::default();
         let mut out = Vec::new();
         match &self.plan {
             Plan::Fixed(spec) => {
@@ -532,10 +652,16 @@ impl<S: SequenceSource> Windower<S> {
                     if !spec.only.is_empty() && !spec.only.contains(name) {
                         continue;
                     }
-                    let split = split_of(&spec.split, name);
+                    let c = p.name_id(name.clone());
+                    let split = p.split_id(split_of(&spec.split, name));
                     let mut s = 0;
                     while s + spec.length <= *len {
-                        out.push((name.clone(), s, s + spec.length, split.clone()));
+                        p.windows.push(PlannedWindow {
+                            chrom: c,
+                            start: s,
+                            end: s + spec.length,
+                            split,
+                        });
                         s += spec.stride;
                     }
                 }
@@ -587,7 +713,17 @@ impl<S: SequenceSource> Windower<S> {
                 }
             }
         }
-        Ok(out)
+        for (chrom, start, end, split) in out {
+            let c = p.name_id(chrom);
+            let sp = p.split_id(split);
+            p.windows.push(PlannedWindow {
+                chrom: c,
+                start,
+                end,
+                split: sp,
+            });
+        }
+        Ok(p)
     }
 
     /// Calls `f` on every window, in sequence then position order (reverse strand right after
@@ -596,7 +732,9 @@ impl<S: SequenceSource> Windower<S> {
         let spec = match &self.plan {
             Plan::Fixed(s) | Plan::Intervals(s, _) => s.clone(),
         };
-        let coords = self.coordinates()?;
+        let planned = self.planned()?;
+        let coords = &planned.windows;
+        let direct = self.source.prefers_window_fetch();
         // Bases are read in chunks of at least `chunk` bases so the working set stays in cache
         // and a whole chromosome is never held in memory.
         let chunk = self.chunk.max(1);
@@ -605,9 +743,15 @@ impl<S: SequenceSource> Windower<S> {
         let mut w = Window::default();
         let mut i = 0;
         while i < coords.len() {
-            let chrom = &coords[i].0;
-            let j = i + coords[i..].iter().take_while(|c| &c.0 == chrom).count();
-            let hi = coords[i..j].iter().map(|c| c.2).max().unwrap_or(0);
+            let chrom_id = coords[i].chrom;
+            let chrom = &planned.names[chrom_id];
+            let j = i + coords[i..]
+                .iter()
+                .take_while(|c| c.chrom == chrom_id)
+                .count();
+            let hi = coords[i..j].iter().map(|c| c.end).max().unwrap_or(0);
+            w.chrom.clone_from(chrom);
+            let mut split_id = usize::MAX;
             // buf holds bases [buf_start, buf_end) of this sequence
             buf.clear();
             let (mut buf_start, mut buf_end) = (0u64, 0u64);
@@ -617,49 +761,60 @@ impl<S: SequenceSource> Windower<S> {
                     .cloned()
                     .unwrap_or_else(|| chrom.clone())
             });
-            for (c, s, e, split) in &coords[i..j] {
-                if *s < buf_start || *s > buf_end {
-                    buf.clear();
-                    buf_start = *s;
-                    buf_end = *s;
+            for pw in &coords[i..j] {
+                let (s, e) = (&pw.start, &pw.end);
+                if pw.split != split_id {
+                    split_id = pw.split;
+                    w.split.clone_from(&planned.splits[split_id]);
                 }
-                if *e > buf_end {
-                    buf.drain(..(s - buf_start) as usize);
-                    buf_start = *s;
-                    let want = (*e).max((buf_end + chunk).min(hi));
-                    self.source.fetch_into(chrom, buf_end, want, &mut tmp)?;
-                    buf.extend_from_slice(&tmp);
-                    buf_end = want;
+                if direct {
+                    // cheap random access: the bases go straight into the window
+                    self.source.fetch_into(chrom, *s, *e, &mut w.seq)?;
+                } else {
+                    if *s < buf_start || *s > buf_end {
+                        buf.clear();
+                        buf_start = *s;
+                        buf_end = *s;
+                    }
+                    if *e > buf_end {
+                        buf.drain(..(s - buf_start) as usize);
+                        buf_start = *s;
+                        let want = (*e).max((buf_end + chunk).min(hi));
+                        self.source.fetch_into(chrom, buf_end, want, &mut tmp)?;
+                        if buf.is_empty() {
+                            // the common case with stride >= length: no copy
+                            std::mem::swap(&mut buf, &mut tmp);
+                        } else {
+                            buf.extend_from_slice(&tmp);
+                        }
+                        buf_end = want;
+                    }
+                    w.seq.clear();
+                    w.seq.extend_from_slice(
+                        &buf[(s - buf_start) as usize..(e - buf_start) as usize],
+                    );
                 }
-                let seq = &buf[(s - buf_start) as usize..(e - buf_start) as usize];
-                let n = if let NPolicy::SkipAbove(frac) = spec.n_policy {
-                    let n = seq.iter().filter(|&&b| b == b'N' || b == b'n').count() as f64;
-                    if n > frac * seq.len() as f64 {
+                if let NPolicy::SkipAbove(frac) = spec.n_policy {
+                    let n = w.seq.iter().filter(|&&b| b == b'N' || b == b'n').count() as f64;
+                    if n > frac * w.seq.len() as f64 {
                         self.skipped_n += 1;
                         continue;
                     }
-                    true
-                } else {
-                    true
-                };
-                debug_assert!(n);
+                }
                 let strands: &[char] = match spec.strands {
                     Strands::Forward => &['+'],
                     Strands::Reverse => &['-'],
                     Strands::Both => &['+', '-'],
                 };
                 for &strand in strands {
-                    w.chrom.clone_from(c);
                     w.start = *s;
                     w.end = *e;
                     w.strand = strand;
-                    w.split.clone_from(split);
-                    w.seq.clear();
-                    w.seq.extend_from_slice(seq);
+                    // w.seq holds the forward bases here (the callback cannot change them)
                     if strand == '-' {
                         reverse_complement(&mut w.seq);
                     }
-                    w.n_count = masks(&w.seq, &mut w.softmask, &mut w.nmask);
+                    (w.n_count, w.lowercase) = masks_counts(&w.seq, &mut w.softmask, &mut w.nmask);
                     w.track = match (&self.track, &track_name) {
                         (Some(t), Some(tn)) => {
                             let mut v = w.track.take().unwrap_or_default();
@@ -680,7 +835,7 @@ impl<S: SequenceSource> Windower<S> {
                         Some(l) => {
                             let mut v = w.labels.take().unwrap_or_default();
                             v.resize((e - s) as usize, 0);
-                            l.fill(c, *s, &mut v);
+                            l.fill(chrom, *s, &mut v);
                             if strand == '-' {
                                 v.reverse();
                             }

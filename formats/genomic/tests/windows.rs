@@ -306,3 +306,56 @@ fn track_and_labels_align_with_windows() {
         }
     }
 }
+
+#[test]
+fn fasta_and_bgzf_windows_equal_twobit_windows() {
+    // IndexedFasta fetches each window straight from its (BGZF block-cached) data; TwoBit is
+    // read in chunks: both must give the same windows, on both strands, with the N policy,
+    // with 1 or 3 inflate threads, over many small BGZF blocks
+    let g = genome();
+    let mut text = Vec::new();
+    let mut seq = Vec::new();
+    for (name, len) in [("chr1", 10_000u64), ("chr2", 7000)] {
+        g.fetch(name, 0, len, &mut seq).unwrap();
+        text.extend(format!(">{name} test\n").as_bytes());
+        for line in seq.chunks(61) {
+            text.extend_from_slice(line);
+            text.push(b'\n');
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("g.fa");
+    std::fs::write(&plain, &text).unwrap();
+    // small blocks: windows cross many block boundaries
+    let mut z = Vec::new();
+    for part in text.chunks(997) {
+        let mut b = bomdata_genomic::bgzf::compress(part, 6);
+        b.truncate(b.len() - 28); // drop each part's EOF block
+        z.extend(b);
+    }
+    z.extend(bomdata_genomic::bgzf::compress(&[], 6));
+    let gz = dir.path().join("g.fa.gz");
+    std::fs::write(&gz, &z).unwrap();
+    for (len, stride) in [(100, 37), (128, 128), (64, 250)] {
+        let spec = Spec {
+            length: len,
+            stride,
+            strands: Strands::Both,
+            n_policy: NPolicy::SkipAbove(0.5),
+            ..Spec::default()
+        };
+        let want = collect(&mut Windower::new(genome(), Plan::Fixed(spec.clone())));
+        assert!(!want.is_empty());
+        let got = collect(&mut Windower::new(
+            IndexedFasta::open(&plain).unwrap(),
+            Plan::Fixed(spec.clone()),
+        ));
+        assert_eq!(got, want, "plain fasta, {len}/{stride}");
+        for threads in [1, 3] {
+            let mut fa = IndexedFasta::open(&gz).unwrap();
+            fa.set_decode_threads(threads);
+            let got = collect(&mut Windower::new(fa, Plan::Fixed(spec.clone())));
+            assert_eq!(got, want, "bgzf, {len}/{stride}, {threads} threads");
+        }
+    }
+}

@@ -9,6 +9,8 @@
 //! ROOT/*.fa|.fasta|.fna[.gz]|.2bit   one genome per file
 //! ROOT/taxonomy.tsv       collections: columns genome, species, taxid, lineage (header row);
 //!                         `genome` matches a file's accession (GCF_/GCA_ prefix) or file stem
+//! ROOT/*.bam|*.cram       read files (long or short reads, aligned or not): one unit each,
+//!                         cut into read windows (the `[reads]` table below)
 //! ```
 //!
 //! `genome.toml`:
@@ -25,7 +27,23 @@
 //! track = "signal.bw"          # per-base values in track.npy
 //! labels = "genes.gtf"         # per-base classes in labels.npy (GTF/GFF3 types or BED names)
 //! label_classes = ["exon", "CDS"]
+//!
+//! [reads]                      # read files (BAM, CRAM)
+//! window = 1000                # fixed windows along each read; absent = whole reads
+//! stride = 1000
+//! max_length = 100000          # whole reads are cut to this many bases
+//! min_length = 1               # shorter reads are skipped
+//! quality = true               # qual.npy (phred, uint8)
+//! include_secondary = false    # secondary/supplementary records repeat primary bases
+//! original_orientation = true  # reverse-strand reads back to the sequencer's orientation
+//! reference = "ref.fa"         # CRAM reference; default: a FASTA next to the CRAM (x.fa)
 //! ```
+//!
+//! Read windows: `seq.txt` (or `seq.npy`), optional `qual.npy`, `meta.json` with the read's
+//! mapping (reference, 0-based position, strand, MAPQ, flag), its ordinal in the file and the
+//! window's offset in the read. Read names are written only with `keep_identity`; the read
+//! file's stem is the subject (pseudonymised). The split follows `splits` by the read's
+//! reference (canonical name), else `train`.
 //!
 //! One unit is one sequence (chromosome or contig) of one file. Sequence names in the FASTA,
 //! the BED, the bigWig and the GTF are matched through the assembly's alias table, so a FASTA
@@ -43,7 +61,9 @@ use bomdata_genomic::windows::{
     LabelledInterval, Labels, NPolicy, Plan, SequenceSource, Spec, SplitBy, Strands, Track, Window,
     Windower,
 };
-use bomdata_schemas::genome::{Taxonomy, TrackInfo, Window as WindowMeta};
+use bomdata_schemas::genome::{
+    ReadWindow as ReadWindowMeta, Taxonomy, TrackInfo, Window as WindowMeta,
+};
 use bomdata_schemas::key::{KeyParts, make};
 use bomdata_schemas::subjects::SubjectRow;
 use bomdata_schemas::{Modality, Provenance};
@@ -55,6 +75,17 @@ use crate::{Error, Result};
 
 /// Chromosome aliases of the registered assemblies, as data:
 /// `assembly, canonical (UCSC), Ensembl/NCBI short name, RefSeq accession, GenBank accession`.
+///
+/// Cross-checked (2026-11-29) against public code that carries NCBI's tables; no row changed:
+/// - GRCh38: NCBI assembly-report rows (`GCF_000001405` GRCh38.p13 `assembly_report.txt`,
+///   columns GenBank-Accn `=` RefSeq-Accn) quoted in monarch-initiative/svart `Contig.java`
+///   (chr1 `CM000663.2`/`NC_000001.11`, chr22, X, Y, and MT `J01415.2`/`NC_012920.1`), and
+///   full 24-row `NC_0000xx` → `CM0006xx` maps in other public scripts: every row agrees.
+/// - T2T-CHM13v2.0: `GCA_009914755.4` FASTA headers (`CP068277.2` chromosome 1 ...
+///   `CP068255.2` X, `CP086569.2` Y from NA24385, `CP068254.1` mitochondrion) and
+///   `GCF_009914755.1` maps `NC_060925.1` = chr1 ... `NC_060947.1` = chrX,
+///   `NC_060948.1` = chrY: every row agrees. The RefSeq name of the T2T chrM (`NC_012920.1`,
+///   the rCRS) was not found in a public table and is kept as typed.
 pub const ALIASES_TSV: &str = "\
 T2T-CHM13v2.0\tchr1\t1\tNC_060925.1\tCP068277.2
 T2T-CHM13v2.0\tchr2\t2\tNC_060926.1\tCP068276.2
@@ -221,6 +252,33 @@ pub struct Config {
     /// Classes taken from `labels` (feature types or BED names), in priority order.
     #[serde(default)]
     pub label_classes: Vec<String>,
+    /// Read files (BAM/CRAM) settings.
+    pub reads: Option<ReadsConfig>,
+}
+
+/// The `[reads]` table of `genome.toml`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadsConfig {
+    /// Window length along each read; absent: whole reads.
+    pub window: Option<u64>,
+    /// Stride (default: the window length).
+    pub stride: Option<u64>,
+    /// Whole reads are cut to this many bases.
+    pub max_length: Option<u64>,
+    /// Reads shorter than this are skipped (default 1).
+    pub min_length: Option<u64>,
+    /// Write `qual.npy` (default false).
+    #[serde(default)]
+    pub quality: bool,
+    /// Include secondary and supplementary records (default false).
+    #[serde(default)]
+    pub include_secondary: bool,
+    /// Reverse-complement reverse-strand reads back to the sequencer's orientation.
+    #[serde(default)]
+    pub original_orientation: bool,
+    /// CRAM reference FASTA (relative to the root).
+    pub reference: Option<PathBuf>,
 }
 
 /// The `genome` adapter.
@@ -241,6 +299,11 @@ const SEQ_EXTS: [&str; 8] = [
 fn is_sequence_file(name: &str) -> bool {
     let l = name.to_ascii_lowercase();
     SEQ_EXTS.iter().any(|e| l.ends_with(e))
+}
+
+fn is_read_file(name: &str) -> bool {
+    let l = name.to_ascii_lowercase();
+    l.ends_with(".bam") || l.ends_with(".cram")
 }
 
 /// The genome ID of a file: its `GCF_`/`GCA_` accession when the name starts with one, else the
@@ -341,6 +404,12 @@ impl SequenceSource for Seqs {
             Seqs::TwoBit(t) => t.fetch_into(name, start, end, out),
         }
     }
+    fn prefers_window_fetch(&self) -> bool {
+        match self {
+            Seqs::Fasta(f) => f.prefers_window_fetch(),
+            Seqs::TwoBit(t) => t.prefers_window_fetch(),
+        }
+    }
 }
 
 fn open_seqs(path: &Path) -> Result<Seqs> {
@@ -435,6 +504,27 @@ impl Source for GenomeSource {
                 });
             }
         }
+        let mut read_files: Vec<PathBuf> = std::fs::read_dir(root)
+            .map_err(|e| Error::io(root, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && is_read_file(&file_name(p)))
+            .collect();
+        read_files.sort();
+        for path in read_files {
+            let fname = file_name(&path);
+            let stem = fname
+                .rsplit_once('.')
+                .map(|(a, _)| a.to_string())
+                .unwrap_or_else(|| fname.clone());
+            units.push(Unit {
+                id: unit_id(&format!("{stem}_reads")),
+                subject: Some(stem),
+                session: None,
+                inputs: vec![PathBuf::from(&fname)],
+                bytes: std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
+                detail: serde_json::json!({"kind": "reads"}),
+            });
+        }
         units.sort_by(|a, b| a.id.cmp(&b.id));
         for w in units.windows(2) {
             if w[0].id == w[1].id {
@@ -449,6 +539,9 @@ impl Source for GenomeSource {
 
     fn convert(&self, unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()> {
         let cfg = read_config(ctx.root)?;
+        if unit.detail["kind"] == "reads" {
+            return convert_reads(unit, &cfg, ctx, sink);
+        }
         let rel = unit
             .inputs
             .first()
@@ -615,7 +708,7 @@ impl Source for GenomeSource {
             meta.strand = win.strand.to_string();
             meta.split.clone_from(&win.split);
             meta.n_count = win.n_count;
-            meta.lowercase_count = win.softmask.iter().map(|b| u64::from(b.count_ones())).sum();
+            meta.lowercase_count = win.lowercase;
             meta.taxonomy.clone_from(&taxonomy);
             meta.provenance = Some(Provenance {
                 source: ctx.source.to_string(),
@@ -667,6 +760,133 @@ impl Source for GenomeSource {
         })?;
         Ok(())
     }
+}
+
+/// Cuts a BAM/CRAM file into read windows.
+fn convert_reads(
+    unit: &Unit,
+    cfg: &Config,
+    ctx: &UnitContext<'_>,
+    sink: &mut dyn SampleSink,
+) -> Result<()> {
+    use bomdata_genomic::cram::AlignmentReader;
+    use bomdata_genomic::reads::{ReadSpec, read_windows};
+    let rel = unit
+        .inputs
+        .first()
+        .ok_or_else(|| Error::input(ctx.root, "unit without input"))?;
+    let path = ctx.path(rel);
+    let rc = cfg.reads.clone().unwrap_or_default();
+    let npy_seq = cfg.seq_format.as_deref() == Some("npy");
+    let spec = ReadSpec {
+        length: rc.window,
+        stride: rc.stride.or(rc.window).unwrap_or(1),
+        max_length: rc.max_length,
+        min_length: rc.min_length.unwrap_or(1),
+        quality: rc.quality,
+        include_secondary: rc.include_secondary,
+        include_unmapped: true,
+        original_orientation: rc.original_orientation,
+        keep_names: ctx.keep_identity,
+    };
+    let reference = rc.reference.as_ref().map(|r| ctx.root.join(r));
+    let mut reader =
+        AlignmentReader::open(&path, reference.as_deref()).map_err(|e| Error::input(&path, e))?;
+    let ref_names: Vec<String> = reader.references().iter().map(|r| r.0.clone()).collect();
+    let assembly = cfg
+        .assembly
+        .clone()
+        .or_else(|| guess_assembly(&file_name(&path), &ref_names).map(str::to_string));
+    let aliases = assembly.as_deref().map(Aliases::of).unwrap_or_default();
+    let subject_orig = unit.subject.clone().unwrap_or_default();
+    let subject = ctx.pseudonym(&subject_orig);
+    let reader_name = format!("bomdata-genomic {}", env!("CARGO_PKG_VERSION"));
+    let file_rel = rel.to_string_lossy().into_owned();
+    let mut index = 0u64;
+    let mut failure: Option<Error> = None;
+    let res = read_windows(&mut reader, &spec, |w| {
+        let key = make(&KeyParts {
+            source: ctx.source,
+            subject: &subject,
+            session: None,
+            run: Some("reads"),
+            modality: Some(Modality::Dna),
+            index: Some(index),
+        });
+        index += 1;
+        let chrom = w.rname.as_deref().map(|n| aliases.canonical(n));
+        let split = chrom
+            .as_ref()
+            .and_then(|c| cfg.splits.get(c).cloned())
+            .unwrap_or_else(|| "train".into());
+        let meta = ReadWindowMeta {
+            schema: "genome-read/1".into(),
+            assembly: assembly.clone(),
+            source_chrom: w.rname.clone().filter(|n| Some(n) != chrom.as_ref()),
+            chrom,
+            pos0: w.pos0,
+            strand: if w.flag & 0x4 != 0 {
+                "*".into()
+            } else if w.flag & 0x10 != 0 {
+                "-".into()
+            } else {
+                "+".into()
+            },
+            mapq: w.mapq,
+            flag: w.flag,
+            read_index: w.read_index,
+            read_length: w.read_length,
+            offset: w.offset,
+            length: w.seq.len() as u64,
+            reverse_complemented: w.reverse_complemented,
+            split,
+            n_count: w.seq.iter().filter(|&&b| b == b'N' || b == b'n').count() as u64,
+            read_name: w.name.clone(),
+            provenance: Provenance {
+                source: ctx.source.to_string(),
+                file: file_rel.clone(),
+                part: Some(format!(
+                    "record {} bases {}-{}",
+                    w.read_index,
+                    w.offset,
+                    w.offset + w.seq.len() as u64
+                )),
+                reader: reader_name.clone(),
+            },
+        };
+        let n = w.seq.len();
+        let mut s = Sample::new(key).with_subject(subject.clone());
+        if npy_seq {
+            s.push("seq.npy", npy::encode_u8(&[n], &w.seq));
+        } else {
+            s.push("seq.txt", w.seq.clone());
+        }
+        if let Some(q) = &w.qual {
+            s.push("qual.npy", npy::encode_u8(&[n], q));
+        }
+        let r = s
+            .push_json("meta", &meta)
+            .map_err(Error::from)
+            .and_then(|_| sink.write_sample(s));
+        if let Err(e) = r {
+            failure = Some(e);
+            return Err(std::io::Error::other("sink failed"));
+        }
+        Ok(())
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    res.map_err(|e| Error::input(&path, e))?;
+    sink.subject(SubjectRow {
+        subject,
+        source: ctx.source.to_string(),
+        session: String::new(),
+        modalities: vec![Modality::Dna],
+        n_samples: index,
+        split: String::new(),
+    })?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -939,6 +1159,84 @@ mod tests {
                 assert_eq!(m["taxonomy"]["species"], "Unknown phage");
             }
         }
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn read_windows_from_a_bam_without_read_names() {
+        let fx = bomdata_testdata::require_shared_fixtures().join("bam");
+        let root = tmpdir("reads");
+        std::fs::copy(fx.join("ex1.bam"), root.join("sample7.bam")).unwrap();
+        std::fs::write(
+            root.join("genome.toml"),
+            "splits = { chr2 = \"test\" }\n[reads]\nwindow = 20\nstride = 10\nquality = true\n",
+        )
+        .unwrap();
+        let (units, sink) = run(&root);
+        assert_eq!(units.len(), 1);
+        assert_eq!(units[0].detail["kind"], "reads");
+        // the library's windows, one sample each
+        let mut r =
+            bomdata_genomic::cram::AlignmentReader::open(&fx.join("ex1.bam"), None).unwrap();
+        let spec = bomdata_genomic::reads::ReadSpec {
+            length: Some(20),
+            stride: 10,
+            ..Default::default()
+        };
+        let n = bomdata_genomic::reads::read_windows(&mut r, &spec, |_| Ok(())).unwrap();
+        assert!(n > 3000);
+        assert_eq!(sink.samples.len() as u64, n);
+        let names: Vec<String> = {
+            let mut v = Vec::new();
+            let mut r =
+                bomdata_genomic::cram::AlignmentReader::open(&fx.join("ex1.bam"), None).unwrap();
+            r.for_each(|a| {
+                v.extend(a.qname.clone());
+                Ok(())
+            })
+            .unwrap();
+            v
+        };
+        let first = &names[0];
+        let mut seen_test = false;
+        for s in &sink.samples {
+            let m = meta(s);
+            assert_eq!(m["schema"], "genome-read/1");
+            assert_eq!(m["length"], 20);
+            assert!(m.get("read_name").is_none());
+            assert_eq!(s.member("seq.txt").unwrap().data.len(), 20);
+            assert!(s.member("qual.npy").is_some());
+            if m["chrom"] == "chr2" {
+                assert_eq!(m["split"], "test");
+                seen_test = true;
+            }
+            for mem in &s.members {
+                let text = String::from_utf8_lossy(&mem.data);
+                assert!(
+                    !text.contains(first.as_str()),
+                    "read name leaked in {}",
+                    mem.name
+                );
+            }
+            assert!(
+                !s.key.contains("sample7"),
+                "subject not pseudonymised: {}",
+                s.key
+            );
+        }
+        assert!(seen_test);
+        let m0 = meta(&sink.samples[0]);
+        // ex1.bam starts with an unmapped read (flag 69): no mapping in its windows
+        assert_eq!(m0["read_index"], 0);
+        assert!(m0["pos0"].is_null() && m0["chrom"].is_null());
+        assert_eq!(m0["strand"], "*");
+        let mapped = sink
+            .samples
+            .iter()
+            .map(meta)
+            .find(|m| m["strand"] == "+")
+            .unwrap();
+        assert!(mapped["pos0"].as_u64().is_some() && mapped["mapq"].as_u64().is_some());
         let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use bomdata_format_core::compression::{Compression, MaybeCompressed, sniff};
 
 use super::index::{Index, IndexRecord};
-use crate::bgzf::{self, Gzi, RandomAccess};
+use crate::bgzf::{self, BlockCache, Gzi, RandomAccess};
 use crate::error::{Error, invalid};
 
 /// How a shipped `.fai` is checked against the data before it is used.
@@ -61,7 +61,8 @@ pub struct IndexedFasta {
     compression: Compression,
     fai_status: FaiStatus,
     gzi_status: GziStatus,
-    scratch: Vec<u8>,
+    cache: BlockCache,
+    last_rec: usize,
 }
 
 fn companion(path: &Path, ext: &str) -> PathBuf {
@@ -152,7 +153,8 @@ impl IndexedFasta {
             compression,
             fai_status: FaiStatus::Built,
             gzi_status,
-            scratch: Vec::new(),
+            cache: BlockCache::default(),
+            last_rec: 0,
         };
         let fai_path = companion(path, ".fai");
         let shipped = if fai_path.exists() {
@@ -215,14 +217,10 @@ impl IndexedFasta {
     fn bytes(&mut self, start: u64, end: u64) -> io::Result<&[u8]> {
         let end = end.min(self.data_len());
         let start = start.min(end);
-        match &self.storage {
+        match &mut self.storage {
             Storage::Mmap(m) => Ok(&m[start as usize..end as usize]),
             Storage::Owned(v) => Ok(&v[start as usize..end as usize]),
-            Storage::Bgzf { raw, ra } => {
-                let skip = ra.read_blocks_covering(raw, start, end, &mut self.scratch)?;
-                let n = (end - start) as usize;
-                Ok(self.scratch.get(skip..skip + n).unwrap_or(&[]))
-            }
+            Storage::Bgzf { raw, ra } => ra.read_cached(raw, start, end, &mut self.cache),
         }
     }
 
@@ -288,6 +286,13 @@ impl IndexedFasta {
         Ok(None)
     }
 
+    /// Inflates BGZF blocks on `threads` threads (default 1; no effect on other files).
+    pub fn set_decode_threads(&mut self, threads: usize) {
+        if let Storage::Bgzf { ra, .. } = &mut self.storage {
+            ra.set_threads(threads);
+        }
+    }
+
     /// The file path.
     pub fn path(&self) -> &Path {
         &self.path
@@ -334,12 +339,22 @@ impl IndexedFasta {
     /// Reads bases `[start, end)` of `name` (as stored) into `out` (cleared first).
     pub fn fetch(&mut self, name: &str, start: u64, end: u64, out: &mut Vec<u8>) -> io::Result<()> {
         out.clear();
-        let rec = self.index.get(name).cloned().ok_or_else(|| {
+        // windows ask for the same sequence many times in a row: try the last one first
+        let hit = match self.index.0.get(self.last_rec) {
+            Some(r) if r.name == name => Some(self.last_rec),
+            _ => self.index.0.iter().position(|r| r.name == name),
+        };
+        let rec = hit.map(|i| &self.index.0[i]).ok_or_else(|| {
             invalid(
                 Error::Region,
                 format!("no sequence named {name:?} in {}", self.path.display()),
             )
         })?;
+        self.last_rec = hit.unwrap_or(0);
+        let rec = IndexRecord {
+            name: String::new(),
+            ..*rec
+        };
         if start > end || end > rec.length {
             return Err(invalid(
                 Error::Region,
