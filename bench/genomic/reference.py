@@ -2,7 +2,9 @@
 
 For every window (fixed length and stride, whole windows only) of every sequence: fetch the
 bases as stored with pyfaidx, then build the soft-mask and N bit masks (little bit order) and
-count N and lowercase bases with NumPy -- the same work `genomic_windows run` does.
+count N and lowercase bases with NumPy -- the same work `genomic_windows run` does. Counts use
+`np.count_nonzero` on the boolean arrays (the cheapest NumPy way; unpacking the packed mask
+again or `bool.sum()` made the NumPy part of the loop about 40% slower).
 Usage: reference.py FASTA LEN STRIDE
 """
 import json
@@ -30,8 +32,8 @@ for name in fa.keys():
         nmask = np.packbits(isn, bitorder="little")
         n += 1
         bases += a.size
-        nn += int(isn.sum())
-        low += int(np.unpackbits(soft).sum())
+        nn += int(np.count_nonzero(isn))
+        low += int(np.count_nonzero(lower))
 secs = time.perf_counter() - t0
 cpu = time.process_time() - c0
 print(json.dumps({"tool": "pyfaidx+numpy", "file": path, "windows": n, "bases": bases, "n_count": nn,
