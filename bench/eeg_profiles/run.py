@@ -10,13 +10,19 @@ On the same generated 1-hour 64-channel 256 Hz EDF+C (bomdata-edf `edf_generate`
   - MNE (single-threaded, what CBraMod's preprocessing does): read_raw_edf(preload=True), pick
     the 19 channels, Raw.resample(200), Raw.filter(0.3, 75), Raw.notch_filter(60),
     to_data_frame() µV, the same trims/windows/rejection, /100 float32.
-Prints the ratio MNE / bomdata (target >= 10x) and the 2-job scaling (2 * t1 / t2, linear = 2).
+Prints the ratio MNE / bomdata (target >= 10x) and the 2-job scaling (2 * t1 / t2, linear = 2),
+each best of --repeat runs, for wall time and for CPU time (user + sys of the whole bomdata
+process, start and exit included; MNE's in-process time.process_time(), imports excluded; the
+machine may be shared, so the CPU ratio is the steadier figure), with the load average.
+scaling_2jobs_cpu = 2 * cpu(1 job) / cpu(2 jobs): 1.0 means running two recordings at once
+costs no extra CPU per recording (the wall-clock scaling needs two idle cores).
 
 Usage: .venv/bin/python bench/eeg_profiles/run.py [--dir /tmp/bomdata-bench-edf] [--repeat 3]
 """
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -78,31 +84,50 @@ def main():
         subprocess.run([exe / "edf_generate", str(p), "1", "64", "256"], check=True, stdout=subprocess.DEVNULL)
 
     def bom(jobs):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = subprocess.run([exe / "eeg_bench", str(p), str(jobs), "cbramod"], check=True,
                              capture_output=True, text=True).stdout
-        return json.loads(out)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        res = json.loads(out)
+        # CPU of the whole process (user + sys), including its start and exit.
+        res["cpu"] = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+        return res
 
     first = bom(1)  # warms the page cache
-    t1 = min(bom(1)["seconds"] for _ in range(a.repeat))
-    t2 = min(bom(2)["seconds"] for _ in range(a.repeat))
+    runs1 = [bom(1) for _ in range(a.repeat)]
+    runs2 = [bom(2) for _ in range(a.repeat)]
+    t1 = min(r["seconds"] for r in runs1)
+    t2 = min(r["seconds"] for r in runs2)
+    c1 = min(r["cpu"] for r in runs1)
+    c2 = min(r["cpu"] for r in runs2)
+    load_bom = os.getloadavg()[0]
 
     import mne
     mne.set_log_level("ERROR")
-    tm = []
+    tm, cm = [], []
     for _ in range(max(1, a.repeat)):
         t = time.perf_counter()
+        c = time.process_time()
         kept, rej = mne_cbramod(p)
         tm.append(time.perf_counter() - t)
+        cm.append(time.process_time() - c)
     t_mne = min(tm)
+    c_mne = min(cm)
     print(json.dumps({
         "file": str(p), "profile": "cbramod",
         "bomdata_windows": first["windows"], "bomdata_rejected": first["rejected"],
         "mne_windows": kept, "mne_rejected": rej,
         "bomdata_1job_s": round(t1, 3), "bomdata_2jobs_2recordings_s": round(t2, 3),
-        "mne_s": round(t_mne, 3),
+        "bomdata_1job_cpu_s": round(c1, 3), "bomdata_2jobs_cpu_s": round(c2, 3),
+        "bomdata_1job_stages_s": {"read": round(min(r["read_s"] for r in runs1), 3),
+                                  "profile": round(min(r["profile_s"] for r in runs1), 3)},
+        "mne_s": round(t_mne, 3), "mne_cpu_s": round(c_mne, 3),
         "ratio_mne_over_bomdata_1thread": round(t_mne / t1, 2),
+        "ratio_mne_over_bomdata_cpu": round(c_mne / c1, 2),
         "scaling_2jobs": round(2 * t1 / t2, 2),
+        "scaling_2jobs_cpu": round(2 * c1 / c2, 2),
         "cpus": os.cpu_count(),
+        "loadavg_1min": {"bomdata_runs": round(load_bom, 2), "end": round(os.getloadavg()[0], 2)},
         "versions": {"mne": mne.__version__},
     }, indent=2))
 

@@ -12,8 +12,9 @@ and writes OUTDIR/<case>/:
   signal.npy   float32 µV [C, T] — the canonical sample the Rust profile reads
   meta.json    the canonical eeg/1 metadata (channel names, rate)
   params.json  the profile name + parameter overrides
-  ref.json     per window: start sample; rejected count
+  ref.json     per window: start sample, rejected or not (CBraMod: and max |x| in µV); rejected count
   win_NNNNNN.npy  the reference output (float64)
+  pre_NNNNNN.npy  CBraMod only: every window before the 100 µV rule (kept or rejected)
 """
 import json
 import os
@@ -37,6 +38,33 @@ TCP = [("FP1", "F7"), ("F7", "T3"), ("T3", "T5"), ("T5", "O1"), ("FP2", "F8"), (
        ("T4", "T6"), ("T6", "O2"), ("FP1", "F3"), ("F3", "C3"), ("C3", "P3"), ("P3", "O1"),
        ("FP2", "F4"), ("F4", "C4"), ("C4", "P4"), ("P4", "O2")]
 TCP_UNI = ["FP1", "F7", "T3", "T5", "O1", "FP2", "F8", "T4", "T6", "O2", "F3", "C3", "P3", "F4", "C4", "P4"]
+
+
+ALIASES = {"T3": "T7", "T4": "T8", "T5": "P7", "T6": "P8"}
+
+
+def template_positions_m(names):
+    """Template positions (metres) of `names` from the table the Rust profile uses
+    (shard/src/eeg/standard_1005.tsv, millimetres), old 10-20 names folded like `channels::key`."""
+    table = {}
+    tsv = Path(__file__).resolve().parents[2] / "shard/src/eeg/standard_1005.tsv"
+    for line in tsv.read_text().splitlines():
+        if line.startswith("#") or line.startswith("label"):
+            continue
+        f = line.split("\t")
+        if len(f) >= 4:
+            table[f[0].upper()] = np.array([float(v) for v in f[1:4]]) / 1000.0
+    return {n: table[ALIASES.get(n.upper(), n.upper())] for n in names}
+
+
+def interpolate_missing(raw, missing):
+    """MNE `interpolate_bads` (EEG spherical splines, origin "auto") of the `missing` rows, with
+    every channel at its template position."""
+    pos = template_positions_m(raw.ch_names)
+    raw.set_montage(mne.channels.make_dig_montage(ch_pos=pos, coord_frame="head"))
+    raw.info["bads"] = list(missing)
+    raw.interpolate_bads(reset_bads=True)
+    return raw
 
 
 def raw_from(data_v, names, sfreq):
@@ -71,11 +99,13 @@ def ref_cbramod(raw, p):
     outs, rej = [], 0
     for s in starts:
         w = x[:, s:s + win]
-        if np.max(np.abs(w)) >= p["reject_abs_uv"]:
+        pre = (w / 100.0).reshape(w.shape[0], -1, 200)
+        peak = float(np.max(np.abs(w)))
+        if peak >= p["reject_abs_uv"]:
             rej += 1
-            outs.append((s, None))
+            outs.append((s, None, pre, peak))
             continue
-        outs.append((s, (w / 100.0).reshape(w.shape[0], -1, 200)))
+        outs.append((s, pre, pre, peak))
     return outs, rej
 
 
@@ -165,6 +195,9 @@ REFS = {"cbramod": ref_cbramod, "labram": ref_labram, "eegpt": ref_eegpt, "biot"
 
 FIX = None
 
+# Channels of a case that the recording lacks (the profile interpolates them).
+MISSING = {"cbramod_interp": ["T4", "PZ"], "biot_interp512": ["T4"]}
+
 
 def load(name):
     path = FIX / name
@@ -176,13 +209,23 @@ def load(name):
 # (case, profile, fixture, channel names assigned to the first signals (tiled), overrides)
 CASES = [
     ("cbramod_generator", "cbramod", "pyedflib_test_generator.edf", CBRAMOD_19, {}),
+    # Rows: the generator's noise signal, each circularly shifted, so that the 100 µV rule keeps
+    # some windows and rejects others at the default settings.
+    ("cbramod_noise", "cbramod", "pyedflib_test_generator.edf", CBRAMOD_19, {}),
+    ("cbramod_noise256", "cbramod", "pyedflib_test_generator.edf", CBRAMOD_19, {}),
+    # Two of the 19 channels absent from the recording, filled by spherical splines.
+    ("cbramod_interp", "cbramod", "pyedflib_test_generator.edf", CBRAMOD_19, dict(missing="interpolate")),
     ("cbramod_reduced512", "cbramod", "mne_test_reduced.edf", CBRAMOD_19,
      dict(min_duration_s=0.0, trim_start_s=0.5, trim_end_s=0.5, window_s=2.0, stride_s=1.0, reject_abs_uv=1e9)),
     ("labram_psg100", "labram", "edfio_short_psg.edf", LABRAM_23, {}),
+    ("labram_generator200", "labram", "pyedflib_test_generator.edf", LABRAM_23, {}),
     ("labram_reduced512", "labram", "mne_test_reduced.edf", LABRAM_23, dict(window_s=2.0, stride_s=2.0)),
     ("eegpt_reduced512", "eegpt", "mne_test_reduced.edf", EEGPT_58, {}),
     ("eegpt_generator200", "eegpt", "pyedflib_test_generator.edf", EEGPT_58, dict(window_s=8.0, stride_s=8.0)),
     ("biot_reduced512", "biot", "mne_test_reduced.edf", TCP_UNI, dict(window_s=2.0, stride_s=2.0)),
+    # T4 absent: interpolated among the 16 electrodes, then the TCP derivations formed.
+    ("biot_interp512", "biot", "mne_test_reduced.edf", TCP_UNI,
+     dict(window_s=2.0, stride_s=2.0, missing="interpolate")),
     ("biot_subsecond128", "biot", "pyedflib_test_subsecond.edf", TCP_UNI, {}),
     ("diver_chtypes200", "diver", "mne_chtypes_edf.edf", None, dict(window_s=1.0, stride_s=1.0)),
     ("diver_psg100", "diver", "edfio_short_psg.edf", None, {}),
@@ -202,16 +245,28 @@ def main():
         data_v, fs = load(fixture)
         if names is None:
             names = ["CH%d" % i for i in range(min(len(data_v), 8))]
-        rows = np.arange(len(names)) % len(data_v)
-        data_v = data_v[rows]
+        if case.startswith("cbramod_noise") or case == "cbramod_interp":
+            data_v = np.stack([np.roll(data_v[3], 997 * k) * 1.37 for k in range(len(names))])
+            if case == "cbramod_noise256":
+                # The same rows brought to 256 Hz (any method: this is only the input), so that
+                # the profile resamples 256 -> 200 Hz before its filters, as on TUEG.
+                data_v = scipy.signal.resample_poly(data_v, 32, 25, axis=-1)
+                fs = 256.0
+        else:
+            rows = np.arange(len(names)) % len(data_v)
+            data_v = data_v[rows]
+        missing = MISSING.get(case, [])
+        present = [i for i, n in enumerate(names) if n not in missing]
         uv32 = (data_v * 1e6).astype(np.float32)
         # The reference reads the same float32 µV values the canonical sample holds.
         data_v = uv32.astype(np.float64) * 1e-6
+        data_v[[i for i in range(len(names)) if i not in present]] = 0.0
+        uv32 = uv32[present]
         np.save(d / "signal.npy", uv32)
         meta = {
             "schema": "eeg/1", "modality": "eeg", "sampling_rate": fs, "n_samples": int(uv32.shape[1]),
             "channels": [{"name": n, "original_name": n, "type": "eeg", "unit": "uV",
-                          "xyz_mm": [None, None, None]} for n in names],
+                          "xyz_mm": [None, None, None]} for n in (names[i] for i in present)],
             "reference": {"kind": "unknown"},
             "chunk": {"index": 0, "count": 1, "offset_s": 0.0, "duration_s": uv32.shape[1] / fs},
             "annotations": [], "provenance": None,
@@ -222,7 +277,10 @@ def main():
         rust_over = dict(over)
         (d / "params.json").write_text(json.dumps({"profile": prof, "params": rust_over}))
         try:
-            res = REFS[prof](raw_from(data_v, names, fs), p)
+            raw = raw_from(data_v, names, fs)
+            if missing:
+                raw = interpolate_missing(raw, missing)
+            res = REFS[prof](raw, p)
         except ValueError as e:  # e.g. LaBraM's 75 Hz low-pass on a 100 Hz recording
             print(case, "rejected:", e)
             res = None
@@ -233,10 +291,16 @@ def main():
             continue
         outs, rej = res
         wins = []
-        for i, (s, w) in enumerate(outs):
-            wins.append({"index": i, "start": s, "rejected": w is None})
+        for i, o in enumerate(outs):
+            s, w = o[0], o[1]
+            item = {"index": i, "start": s, "rejected": w is None}
             if w is not None:
                 np.save(d / ("win_%06d.npy" % i), w)
+            if len(o) > 2:
+                # CBraMod: the window before the rejection rule and its max |x| (µV).
+                np.save(d / ("pre_%06d.npy" % i), o[2])
+                item["max_abs_uv"] = o[3]
+            wins.append(item)
         (d / "ref.json").write_text(json.dumps({"windows": wins, "rejected": rej}))
     print("ok", len(CASES))
 

@@ -1,7 +1,8 @@
 //! EEG profile benchmark: canonical read of an EDF (every data signal to float32 µV `[C, T]`,
 //! as the ingest writes `signal.npy`) + one EEG profile (default `cbramod`), in-process.
 //! `eeg_bench FILE.edf [JOBS] [PROFILE]`: JOBS threads each process their own copy of the
-//! recording; prints one JSON line with seconds, windows and rejections.
+//! recording; prints one JSON line with seconds (wall, all jobs), read_s and profile_s (summed
+//! over the jobs), windows and rejections.
 #![allow(
     clippy::print_stdout,
     clippy::unwrap_used,
@@ -34,14 +35,23 @@ fn canonical(path: &Path) -> Sample {
     let spr = header.signals[sig[0]].samples_per_record;
     let n_rec = header.n_records.unwrap_or(0) as usize;
     let t = spr * n_rec;
-    let mut data = vec![0f32; sig.len() * t];
+    // The .npy bytes are written in place (header, then row-major float32), one record at a
+    // time through a small buffer, so the signal is held once.
+    let head = npy::header(npy::Dtype::F32, &[sig.len(), t]);
+    let data_at = head.len();
+    let mut npy_bytes = vec![0u8; data_at + sig.len() * t * 4];
+    npy_bytes[..data_at].copy_from_slice(&head);
+    let mut buf = vec![0f32; spr];
     let mut rec = Record::default();
     let mut r = 0;
     while r < n_rec && reader.read_record(&header, &mut rec).unwrap() != 0 {
         for (c, &i) in sig.iter().enumerate() {
             let f = uv_factor(&header.signals[i].physical_dimension);
-            let at = c * t + r * spr;
-            rec.decode_f32(&header, i, f, &mut data[at..at + spr]);
+            rec.decode_f32(&header, i, f, &mut buf);
+            let at = data_at + (c * t + r * spr) * 4;
+            for (o, v) in npy_bytes[at..at + spr * 4].chunks_exact_mut(4).zip(&buf) {
+                o.copy_from_slice(&v.to_le_bytes());
+            }
         }
         r += 1;
     }
@@ -64,7 +74,7 @@ fn canonical(path: &Path) -> Sample {
         });
     }
     Sample::new("bench_s1_eeg_000000")
-        .with("signal.npy", npy::encode_f32(&[sig.len(), t], &data))
+        .with("signal.npy", npy_bytes)
         .with("meta.json", serde_json::to_vec(&meta).unwrap())
 }
 
@@ -75,15 +85,19 @@ fn main() {
     let name = a.get(3).cloned().unwrap_or_else(|| "cbramod".into());
     let prof = profile::create(&name, &Params::new()).unwrap();
     let t0 = Instant::now();
-    let results: Vec<(usize, usize)> = std::thread::scope(|s| {
+    let results: Vec<(usize, usize, f64, f64)> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..jobs)
             .map(|_| {
                 let prof = &prof;
                 let path = &path;
                 s.spawn(move || {
+                    let t = Instant::now();
                     let sample = canonical(Path::new(path));
+                    let read_s = t.elapsed().as_secs_f64();
+                    let t = Instant::now();
                     let out = prof.apply(sample).unwrap();
-                    (out.samples.len(), out.rejected.len())
+                    let profile_s = t.elapsed().as_secs_f64();
+                    (out.samples.len(), out.rejected.len(), read_s, profile_s)
                 })
             })
             .collect();
@@ -92,7 +106,9 @@ fn main() {
     let secs = t0.elapsed().as_secs_f64();
     let windows: usize = results.iter().map(|r| r.0).sum();
     let rejected: usize = results.iter().map(|r| r.1).sum();
+    let read_s: f64 = results.iter().map(|r| r.2).sum();
+    let profile_s: f64 = results.iter().map(|r| r.3).sum();
     println!(
-        "{{\"profile\": \"{name}\", \"jobs\": {jobs}, \"seconds\": {secs}, \"windows\": {windows}, \"rejected\": {rejected}}}"
+        "{{\"profile\": \"{name}\", \"jobs\": {jobs}, \"seconds\": {secs}, \"read_s\": {read_s}, \"profile_s\": {profile_s}, \"windows\": {windows}, \"rejected\": {rejected}}}"
     );
 }

@@ -65,12 +65,13 @@ fn profiles_match_python_reference() {
         .collect();
     cases.sort();
     assert!(
-        cases.len() >= 11,
+        cases.len() >= 16,
         "expected every case, got {}",
         cases.len()
     );
     let mut seen_profiles = std::collections::BTreeSet::new();
     let mut total_windows = 0;
+    let mut mixed_rejection = false;
     for dir in &cases {
         let case = dir.file_name().unwrap().to_string_lossy().to_string();
         let spec: Value =
@@ -131,10 +132,22 @@ fn profiles_match_python_reference() {
                 rel <= 1e-4,
                 "{case}: window {i}: max error {err:e} vs peak {peak:e} ({rel:e} relative)"
             );
+            if case == "cbramod_noise256" {
+                // This case runs the filters on the resampled spectrum (`exec` in the chain).
+                let chain = meta["chain"].as_array().unwrap();
+                assert!(
+                    chain.iter().any(|c| c.get("exec").is_some()),
+                    "{case}: {chain:?}"
+                );
+            }
             assert_eq!(meta["channel_names"].as_array().unwrap().len(), shape[0]);
             assert_eq!(meta["xyz_mm"].as_array().unwrap().len(), shape[0]);
         }
         total_windows += kept.len();
+        if wins.iter().any(|w| w.get("max_abs_uv").is_some()) {
+            let (n_kept, n_rej) = check_before_rejection(&case, dir, name, &params, wins, &applied);
+            mixed_rejection |= n_kept > 0 && n_rej > 0;
+        }
         eprintln!(
             "{case}: {} windows, {} rejected, worst relative error {worst:e}",
             kept.len(),
@@ -145,6 +158,87 @@ fn profiles_match_python_reference() {
         assert!(seen_profiles.contains(p), "no case for {p}");
     }
     assert!(total_windows > 50);
+    assert!(
+        mixed_rejection,
+        "no case where the default rejection rule keeps some windows and rejects others"
+    );
+}
+
+/// The CBraMod rejection rule at the profile's own settings: the windows before the rule
+/// (profile run again without it) equal the reference's, every window's max |x| agrees, and
+/// the same windows are rejected. Returns (kept, rejected).
+fn check_before_rejection(
+    case: &str,
+    dir: &Path,
+    name: &str,
+    params: &Params,
+    wins: &[Value],
+    applied: &profile::Applied,
+) -> (usize, usize) {
+    let threshold = profile::create(name, params).unwrap().params()["reject_abs_uv"]
+        .as_f64()
+        .unwrap();
+    let rejected_rust: std::collections::BTreeSet<u64> = applied
+        .rejected
+        .iter()
+        .map(|r| {
+            let w = r.split("window ").nth(1).unwrap();
+            w.split(':').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    let mut relaxed = params.clone();
+    relaxed.insert("reject_abs_uv".into(), Value::Null);
+    let all = profile::create(name, &relaxed)
+        .unwrap()
+        .apply(canonical(dir, "fx_s1_eeg_000000"))
+        .unwrap();
+    assert_eq!(
+        all.samples.len(),
+        wins.len(),
+        "{case}: windows before the rule"
+    );
+    let mut worst = 0f64;
+    for (s, w) in all.samples.iter().zip(wins) {
+        let i = w["index"].as_u64().unwrap();
+        let (shape, got) = f64s(&s.member("eeg.npy").unwrap().data);
+        let (rshape, want) = f64s(&std::fs::read(dir.join(format!("pre_{i:06}.npy"))).unwrap());
+        assert_eq!(shape, rshape, "{case}: window {i} shape before the rule");
+        let peak = want.iter().fold(0f64, |a, v| a.max(v.abs()));
+        let err = got
+            .iter()
+            .zip(&want)
+            .fold(0f64, |a, (g, w)| a.max((g - w).abs()));
+        worst = worst.max(err / peak);
+        assert!(
+            err <= 1e-4 * peak,
+            "{case}: window {i} before the rule: error {err:e} vs peak {peak:e}"
+        );
+        // max |x| in µV: the output is µV/100.
+        let want_max = w["max_abs_uv"].as_f64().unwrap();
+        let got_max = 100.0 * got.iter().fold(0f64, |a, v| a.max(v.abs()));
+        assert!(
+            (got_max - want_max).abs() <= 1e-4 * want_max,
+            "{case}: window {i}: max |x| {got_max} vs {want_max} uV"
+        );
+        let margin = (want_max - threshold).abs() / threshold;
+        assert!(
+            margin > 1e-4,
+            "{case}: window {i} too close to the threshold"
+        );
+        assert_eq!(
+            rejected_rust.contains(&i),
+            w["rejected"].as_bool().unwrap(),
+            "{case}: window {i} (max |x| {want_max} uV) rejection decision"
+        );
+    }
+    let n_rej = rejected_rust.len();
+    eprintln!(
+        "{case}: before the {threshold} uV rule {} windows match (worst relative error {worst:e}); \
+         {} kept, {n_rej} rejected as in the reference",
+        wins.len(),
+        wins.len() - n_rej
+    );
+    (wins.len() - n_rej, n_rej)
 }
 
 /// Two chunks of one recording separated by an EDF+D gap, as the ingest writes them: no window
@@ -291,7 +385,7 @@ fn missing_channel_policies() {
         meta["channel_sources"][18]
             .as_str()
             .unwrap()
-            .starts_with("interpolated from")
+            .starts_with("interpolated (spherical spline) from")
     );
     // bipolar TCP from unipolar channels: FP1-F7 = FP1 - F7
     let mut p = base("zero");
