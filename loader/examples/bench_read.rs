@@ -111,7 +111,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut payload = 0u64;
     let mut count = 0u64;
     let mut first: Option<Vec<u8>> = None;
-    let mut last: Vec<u8> = Vec::new();
+    // the last batch is kept (not copied) for the order check: no extra copy per batch
+    let mut last_batch = None;
     let check = args.get(5).is_some();
     {
         let it = loader.epoch();
@@ -129,16 +130,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     first = Some(x.row(0).to_vec());
                 }
             }
-            if check {
-                last.clear();
-                last.extend_from_slice(x.row(b.rows() - 1));
-            }
             payload += x.data().len() as u64;
             count += b.rows() as u64;
+            if check {
+                last_batch = Some(b);
+            }
         }
     }
     let el = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - c0;
+    let last: Vec<u8> = match &last_batch {
+        Some(b) => {
+            let x = b.field("x.npy").ok_or("no x.npy field")?;
+            x.row(b.rows() - 1).to_vec()
+        }
+        None => Vec::new(),
+    };
+    drop(last_batch);
     let stats = loader.last_stats().cloned().unwrap_or_default();
     let mut order_ok = serde_json::Value::Null;
     if let (Some(raw), Some(first)) = (args.get(5), first) {

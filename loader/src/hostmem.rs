@@ -222,6 +222,53 @@ impl Drop for AlignedBuf {
     }
 }
 
+/// Copies `src` into `dst` (same length). Large copies (from 1 MiB) use non-temporal stores
+/// where the CPU has AVX2: the batch buffer is written without first being read into the cache
+/// (the consumer usually sends it to a device), which saves a third of the memory traffic.
+pub(crate) fn copy_large(dst: &mut [u8], src: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if src.len() >= (1 << 20) && dst.len() == src.len() && std::is_x86_feature_detected!("avx2")
+        {
+            // SAFETY: AVX2 is present (checked above); lengths are equal.
+            unsafe { copy_stream_avx2(dst, src) };
+            return;
+        }
+    }
+    dst.copy_from_slice(src);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn copy_stream_avx2(dst: &mut [u8], src: &[u8]) {
+    use std::arch::x86_64::{__m256i, _mm_sfence, _mm256_loadu_si256, _mm256_stream_si256};
+    let n = dst.len();
+    // head: up to the first 32-byte aligned destination byte
+    let head = dst.as_ptr().align_offset(32).min(n);
+    dst[..head].copy_from_slice(&src[..head]);
+    let body = (n - head) / 128 * 128;
+    let (d, s) = (dst[head..].as_mut_ptr(), src[head..].as_ptr());
+    let mut off = 0;
+    while off < body {
+        // SAFETY: `off + 128 <= body <= n - head`; destination 32-byte aligned; unaligned
+        // loads are allowed.
+        unsafe {
+            let a = _mm256_loadu_si256(s.add(off).cast::<__m256i>());
+            let b = _mm256_loadu_si256(s.add(off + 32).cast::<__m256i>());
+            let c = _mm256_loadu_si256(s.add(off + 64).cast::<__m256i>());
+            let e = _mm256_loadu_si256(s.add(off + 96).cast::<__m256i>());
+            _mm256_stream_si256(d.add(off).cast::<__m256i>(), a);
+            _mm256_stream_si256(d.add(off + 32).cast::<__m256i>(), b);
+            _mm256_stream_si256(d.add(off + 64).cast::<__m256i>(), c);
+            _mm256_stream_si256(d.add(off + 96).cast::<__m256i>(), e);
+        }
+        off += 128;
+    }
+    _mm_sfence();
+    let done = head + body;
+    dst[done..].copy_from_slice(&src[done..]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +310,20 @@ mod tests {
         drop(b);
         assert_eq!(c.locked.load(Ordering::Relaxed), 2);
         assert_eq!(c.unlocked.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn large_copies_are_exact() {
+        for n in [0usize, 5, 1 << 20, (1 << 20) + 77, 3 << 20] {
+            let src: Vec<u8> = (0..n + 3).map(|i| (i * 31 % 251) as u8).collect();
+            for off in [0usize, 1, 3] {
+                let mut dst = vec![0u8; n + 5];
+                copy_large(&mut dst[off..off + n], &src[3..3 + n]);
+                assert_eq!(&dst[off..off + n], &src[3..3 + n]);
+                assert!(dst[..off].iter().all(|&x| x == 0));
+                assert!(dst[off + n..].iter().all(|&x| x == 0));
+            }
+        }
     }
 
     #[test]

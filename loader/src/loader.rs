@@ -18,10 +18,13 @@ use crate::{Error, Result};
 /// How uncompressed member bytes are copied into batch buffers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ReadMode {
-    /// `memcpy` from the memory-mapped shard (page faults on first touch of every page).
+    /// Copy from the memory-mapped shard (page faults on first touch of every page); rows from
+    /// 1 MiB up are copied with non-temporal stores, which makes this the fastest mode for large
+    /// samples on a local file system (bench/loader: 0.12–0.13 CPU s/GB against 0.13–0.17).
     Mmap,
     /// Positioned reads (`pread`) straight into the batch buffer (the `.npy` header is parsed
-    /// from the map): one kernel copy, no page-table work; measured ~2x less CPU than `Mmap`.
+    /// from the map): one kernel copy, no page-table work; the safer choice on network file
+    /// systems, where a page fault is a round trip.
     #[default]
     Pread,
 }
@@ -755,7 +758,7 @@ fn build_batch(ctx: &Ctx, b: usize, scratch: &mut Scratch) -> Result<Batch> {
                         read_at(file.file(), dst, m.offset + view.data_offset as u64)
                             .map_err(|e| Error::io(file.path(), e))?;
                     } else {
-                        dst.copy_from_slice(view.data);
+                        crate::hostmem::copy_large(dst, view.data);
                     }
                 } else {
                     field.bytes_row(row, data).map_err(corrupt)?;
