@@ -7,6 +7,8 @@
 //! OUT/.ingest/units/<h>.json     one record per finished unit: its shards, subjects, failures
 //! OUT/shards/u<h>-NNNNNN.tar     the unit's shards (+ .idx.json), renamed into place only
 //!                                when the whole unit succeeded
+//! OUT/tables/<modality>/part-u<h>-NNN.parquet   table parts of the unit (same rule), see
+//!                                [`crate::tables`]
 //! OUT/manifest.json ...          written once every planned unit has a record
 //! ```
 //!
@@ -19,7 +21,7 @@ use std::collections::BTreeSet;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 
-use bomdata_schemas::manifest::{Counts, DatasetKind, Manifest, ShardEntry};
+use bomdata_schemas::manifest::{Counts, DatasetKind, Manifest, ShardEntry, TableEntry};
 use bomdata_schemas::report::{Outcome, ReportEntry};
 use bomdata_schemas::subjects::SubjectRow;
 use bomdata_shard::Sample;
@@ -30,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::registry::Entry;
 use crate::source::{SampleSink, Source, Unit, UnitContext};
+use crate::tables::{PartWriter, TablePart};
 use crate::{Error, Pseudonymizer, Result};
 
 /// Folder of the runtime's own state inside the output directory.
@@ -99,6 +102,9 @@ pub struct UnitRecord {
     pub subjects: Vec<SubjectRow>,
     /// Failures and skipped inputs.
     pub report: Vec<ReportEntry>,
+    /// Table parts written (`tables/<modality>/part-*.parquet`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<TableEntry>,
 }
 
 /// What happened to one unit in this run.
@@ -298,6 +304,7 @@ fn failed_record(unit: &Unit, reason: String) -> UnitRecord {
             path,
             reason: one_line(&reason),
         }],
+        tables: vec![],
     }
 }
 
@@ -314,6 +321,7 @@ struct UnitSink<'a> {
     subjects: Vec<SubjectRow>,
     report: Vec<ReportEntry>,
     root: &'a Path,
+    tables: PartWriter,
 }
 
 impl SampleSink for UnitSink<'_> {
@@ -347,6 +355,10 @@ impl SampleSink for UnitSink<'_> {
             reason: one_line(reason),
         });
     }
+
+    fn write_table(&mut self, part: TablePart) -> Result<()> {
+        self.tables.write(&part)
+    }
 }
 
 fn convert_unit(
@@ -379,15 +391,18 @@ fn convert_unit(
         subjects: vec![],
         report: vec![],
         root: &opts.root,
+        tables: PartWriter::new(&opts.out, &format!("u{hash}")),
     };
     let res = source.convert(unit, &ctx, &mut sink);
     let writer = sink.writer.take();
+    let tables = std::mem::take(&mut sink.tables);
     match res {
         Ok(()) => {
             let shards = match writer {
                 Some(w) => w.finish()?,
                 None => vec![],
             };
+            let tables = tables.commit()?;
             let mut subjects = SubjectRow::merge_rows(sink.subjects);
             if subjects.len() == 1 && subjects[0].n_samples == 0 {
                 subjects[0].n_samples = sink.samples;
@@ -399,12 +414,14 @@ fn convert_unit(
                 shards,
                 subjects,
                 report: sink.report,
+                tables,
             })
         }
         Err(e) => {
             if let Some(w) = writer {
                 w.abort();
             }
+            tables.abort();
             Err(e)
         }
     }
@@ -423,6 +440,7 @@ pub fn finalize(out: &Path) -> Result<Option<Manifest>> {
         }
     }
     let mut shards = Vec::new();
+    let mut parts = Vec::new();
     let mut subjects = Vec::new();
     let mut report = Vec::new();
     let mut failed = 0;
@@ -431,6 +449,7 @@ pub fn finalize(out: &Path) -> Result<Option<Manifest>> {
             failed += 1;
         }
         shards.extend(r.shards);
+        parts.extend(r.tables);
         subjects.extend(r.subjects);
         report.extend(r.report);
     }
@@ -459,9 +478,10 @@ pub fn finalize(out: &Path) -> Result<Option<Manifest>> {
             subjects: distinct.len() as u64,
         },
         shards,
-        tables: vec![table],
+        tables: std::iter::once(table).chain(parts).collect(),
     };
     dataset::remove_temporaries(&out.join(dataset::SHARDS))?;
+    crate::tables::remove_temporaries(out)?;
     dataset::write_manifest(out, &manifest)?;
     Ok(Some(manifest))
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use bomdata_schemas::subjects::SubjectRow;
 use bomdata_shard::Sample;
 
+use crate::tables::TablePart;
 use crate::{Result, SampleSink};
 
 /// Keeps everything a conversion produces in memory: for tests and for tools that inspect an
@@ -17,6 +18,8 @@ pub struct MemSink {
     pub subjects: Vec<SubjectRow>,
     /// Skipped inputs with their reasons.
     pub skipped: Vec<(PathBuf, String)>,
+    /// Table parts in the order they were written.
+    pub tables: Vec<TablePart>,
 }
 
 impl SampleSink for MemSink {
@@ -32,5 +35,10 @@ impl SampleSink for MemSink {
 
     fn skipped(&mut self, path: &Path, reason: &str) {
         self.skipped.push((path.to_path_buf(), reason.to_string()));
+    }
+
+    fn write_table(&mut self, part: TablePart) -> Result<()> {
+        self.tables.push(part);
+        Ok(())
     }
 }

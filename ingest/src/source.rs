@@ -99,6 +99,16 @@ pub trait SampleSink {
     fn subject(&mut self, row: SubjectRow) -> Result<()>;
     /// Records an input that was deliberately left out, with the reason.
     fn skipped(&mut self, path: &Path, reason: &str);
+    /// Writes one part of a subject-aligned table (`tables/<modality>/part-*.parquet`, see
+    /// [`crate::tables`]), kept only if the whole unit succeeds. Sinks that keep no tables
+    /// refuse it (the default).
+    fn write_table(&mut self, part: crate::tables::TablePart) -> Result<()> {
+        Err(crate::Error::Other(format!(
+            "this sink does not keep tables ({} part of {} rows)",
+            part.modality,
+            part.rows()
+        )))
+    }
 }
 
 /// A source adapter: one per layout (BIDS, UK Biobank bulk, HCP, TUEG, ...).

@@ -8,7 +8,8 @@
 //! - Olink NPX long format (Target 96, Explore, Explore 3072 columns) and its pivot to one row per
 //!   sample with one column per OlinkID and parallel QC / below-LOD masks ([`olink`]);
 //! - methylation beta matrices in either orientation, GEO signal tables to beta / M-values, EPIC
-//!   v1/v2 probe names, and a streamed parallel CSV → Parquet conversion ([`methylation`]);
+//!   v1/v2 probe names ([`methylation`]), and a parallel matrix CSV → Parquet conversion
+//!   ([`matrix`]);
 //! - BIOM v1 JSON (sparse and dense) and, with the `hdf5` feature, BIOM v2.1 HDF5 ([`biom`]).
 //!
 //! Not supported: legacy `.xls`, the Olink wide `.xlsx` export's pivot (it is read as a plain
@@ -26,6 +27,7 @@ pub mod biom;
 pub mod clinical;
 pub mod delimited;
 mod error;
+pub mod matrix;
 pub mod methylation;
 pub mod olink;
 pub mod probe;
@@ -33,3 +35,5 @@ pub mod table;
 
 pub use error::TableError;
 pub use table::Table;
+/// The Arrow crates of the batches this crate returns, for callers that build batches too.
+pub use {arrow_array, arrow_schema};

@@ -469,6 +469,23 @@ pub fn write_parquet<W: io::Write + Send>(batch: &RecordBatch, sink: W) -> io::R
     w.into_inner().map_err(io::Error::other)
 }
 
+/// Writes a record batch as Parquet (zstd) without dictionary pages, as suits wide numeric
+/// tables (one row per subject, one float column per feature); returns the inner sink.
+pub fn write_parquet_plain<W: io::Write + Send>(batch: &RecordBatch, sink: W) -> io::Result<W> {
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::{Compression, ZstdLevel};
+    use parquet::file::properties::WriterProperties;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_dictionary_enabled(false)
+        .set_created_by("bomdata".to_string())
+        .build();
+    let mut w =
+        ArrowWriter::try_new(sink, batch.schema(), Some(props)).map_err(io::Error::other)?;
+    w.write(batch).map_err(io::Error::other)?;
+    w.into_inner().map_err(io::Error::other)
+}
+
 /// Reads any table file by its extension: `.xlsx`, `.parquet`, else delimited text (gzip, BGZF
 /// and zstd undone first).
 pub fn read_path(path: &Path) -> io::Result<Table> {

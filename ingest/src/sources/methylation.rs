@@ -5,18 +5,35 @@
 //! `m_values.npy` (log2, alpha 1), probes failing detection p ≤ 0.01 NaN; both transforms are in
 //! `meta.json`. Probe IDs are listed in `meta.json` up to [`MAX_INLINE_FEATURES`]; above that only
 //! their SHA-256 (the ID list must then be kept beside the dataset: see the note in the report).
+//!
+//! Each file also becomes table parts (see [`crate::tables`]): the beta values (and, for signal
+//! tables, the M-values) as one row per (pseudonymous subject, visit) with one Float32 column per
+//! probe, the transform and array in the Parquet schema metadata. Original sample IDs are never
+//! written.
 
 use std::path::Path;
 
 use bomdata_schemas::Modality;
 use bomdata_schemas::key::{KeyParts, make, sanitize};
-use bomdata_schemas::omics::{OmicsRow, Transform, ValueKind};
+use bomdata_schemas::omics::{OmicsRow, Transform, ValueKind, columns};
 use bomdata_shard::{Sample, npy};
 use bomdata_table::methylation::{self, BetaMatrix, SignalOptions};
 use sha2::{Digest, Sha256};
 
 use super::olink::{plan_files, subject_row};
+use crate::tables::{self, TablePart};
 use crate::{Error, Result, SampleSink, Source, Unit, UnitContext};
+
+/// Parquet schema-metadata key of a table part holding the value kind (`"beta"`, `"m_value"`).
+pub const VALUE_KEY: &str = "bomdata.value";
+/// Parquet schema-metadata key of a table part holding the array (`"epic_v1"`, ...).
+pub const PLATFORM_KEY: &str = "bomdata.platform";
+/// Parquet schema-metadata key of a table part holding the `datasets.toml` source entry.
+pub const SOURCE_KEY: &str = "bomdata.source";
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::Other(e.to_string()))
+}
 
 /// Most probe IDs written into each sample's `meta.json`.
 pub const MAX_INLINE_FEATURES: usize = 10_000;
@@ -115,6 +132,34 @@ impl Source for Methylation {
             sink.write_sample(s)?;
             sink.subject(subject_row(ctx, &pseudo, "", Modality::Methylation))?;
         }
+        // The same values as one wide table: a row per (subject, visit), a column per probe.
+        let subjects: Vec<String> = beta.sample_ids.iter().map(|s| ctx.pseudonym(s)).collect();
+        let sessions = vec![unit.session.clone().unwrap_or_default(); subjects.len()];
+        let part = |m: &BetaMatrix, kind: ValueKind, transform: &Transform| -> Result<TablePart> {
+            let ns = m.sample_ids.len();
+            let metadata = [
+                (
+                    columns::SCHEMA_KEY.to_string(),
+                    bomdata_schemas::omics::VERSION.to_string(),
+                ),
+                (columns::TRANSFORM_KEY.to_string(), to_json(transform)?),
+                (VALUE_KEY.to_string(), to_json(&kind)?),
+                (PLATFORM_KEY.to_string(), m.array.as_str().to_string()),
+                (SOURCE_KEY.to_string(), ctx.source.to_string()),
+            ];
+            let batch = tables::wide_f32(
+                &subjects,
+                &sessions,
+                &m.probe_ids,
+                |i| m.values[i * ns..(i + 1) * ns].to_vec(),
+                metadata,
+            )?;
+            TablePart::new(Modality::Methylation, batch)
+        };
+        sink.write_table(part(&beta, ValueKind::Beta, &meta.transform)?)?;
+        if let (Some(m), Some(t)) = (&mvals, meta.derived.get("m_values.npy")) {
+            sink.write_table(part(m, ValueKind::MValue, t)?)?;
+        }
         Ok(())
     }
 }
@@ -149,6 +194,12 @@ mod tests {
         }
         let _ = std::fs::remove_dir_all(&root);
         assert_eq!(sink.samples.len(), 3);
+        // Table parts: beta of each file, M-values of the signal table; rows = samples.
+        assert_eq!(sink.tables.len(), 3);
+        let rows: Vec<usize> = sink.tables.iter().map(|t| t.rows()).collect();
+        assert_eq!(rows, [2, 1, 1]);
+        assert_eq!(sink.tables[0].batch.num_columns(), 2 + 2);
+        assert_eq!(sink.tables[0].batch.schema().field(2).name(), "cg00000029");
         let sig = sink
             .samples
             .iter()
