@@ -7,22 +7,33 @@
 //! writer per column, and the finished column chunks are appended to the file row group by row
 //! group. Cells are parsed as `f64` (correctly rounded, as pandas does) and stored as `f32`; NA
 //! cells become NaN. Errors name the line and column.
+//!
+//! The usual line (the ID, then numbers of the form `-?d*.d*`) takes one pass: the delimiters and
+//! line ends of 64 bytes at a time become bit masks (SSE2), so each cell's bounds are known before
+//! it is parsed and the cells of a line are parsed independently (short cells from one 8-byte
+//! load); anything else goes through the general line parser. The float columns are written
+//! through plain Parquet column writers (`write_batch` of the column slice as it lies, non-null)
+//! into in-memory chunks reused from row group to row group; the probe IDs through the Arrow
+//! writer.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
+use arrow_array::ArrayRef;
 use arrow_array::builder::StringBuilder;
-use arrow_array::{ArrayRef, Float32Array};
-use arrow_buffer::{Buffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema};
 use bomdata_format_core::compression::{Compression as Packing, sniff};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::column::page::{CompressedPage, PageWriteSpec, PageWriter};
+use parquet::column::writer::{ColumnCloseResult, ColumnWriterImpl, get_column_writer};
+use parquet::data_type::FloatType;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::file::writer::SerializedFileWriter;
+use parquet::file::reader::{ChunkReader, Length};
+use parquet::file::writer::{SerializedFileWriter, SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
@@ -101,7 +112,9 @@ struct Job<'a, W: Write + Send> {
     schema: Arc<Schema>,
     file: SerializedFileWriter<W>,
     factory: ArrowRowGroupWriterFactory,
-    writers: Option<Vec<ArrowColumnWriter>>,
+    writers: Option<Writers>,
+    /// Encoded-chunk buffers of the float columns, reused from row group to row group.
+    spare: Vec<Vec<u8>>,
     group_rows: usize,
     in_group: usize,
     n_groups: usize,
@@ -195,6 +208,7 @@ impl<'a, W: Write + Send> Job<'a, W> {
             file,
             factory,
             writers: None,
+            spare: Vec::new(),
             group_rows,
             in_group: 0,
             n_groups: 0,
@@ -210,44 +224,64 @@ impl<'a, W: Write + Send> Job<'a, W> {
     /// Encodes the rows of parsed pieces, closing row groups as they fill.
     fn push(&mut self, pieces: &mut [Piece]) -> io::Result<()> {
         let rows: usize = pieces.iter().map(|p| p.rows).sum();
-        // The values move into Arrow buffers that the column arrays slice without copying, and
-        // come back for the next block once the writers have copied them.
-        let bufs: Vec<Buffer> = pieces
-            .iter_mut()
-            .map(|p| Buffer::from_vec(std::mem::take(&mut p.values)))
-            .collect();
         let mut a = 0;
         while a < rows {
             let w = match self.writers.as_mut() {
                 Some(w) => w,
-                None => self.writers.insert(
-                    self.factory
-                        .create_column_writers(self.n_groups)
-                        .map_err(io::Error::other)?,
-                ),
+                None => {
+                    let w = self.open_group()?;
+                    self.writers.insert(w)
+                }
             };
             let b = rows.min(a + (self.group_rows - self.in_group));
-            encode_rows(&self.schema, w, pieces, &bufs, a, b)?;
+            encode_rows(&self.schema, w, pieces, a, b)?;
             self.in_group += b - a;
             a = b;
             if self.in_group >= self.group_rows
                 && let Some(w) = self.writers.take()
             {
-                flush_group(&mut self.file, w)?;
+                flush_group(&mut self.file, w, &mut self.spare)?;
                 self.n_groups += 1;
                 self.in_group = 0;
             }
         }
         self.n_probes += rows as u64;
-        for (p, b) in pieces.iter_mut().zip(bufs) {
-            p.values = b.into_vec().unwrap_or_default();
-        }
         Ok(())
+    }
+
+    /// The column writers of the next row group: the Arrow writer for the probe IDs, and a plain
+    /// Parquet column writer per float column (the values are written as they lie, non-null,
+    /// without the Arrow writer's per-value index gather).
+    fn open_group(&mut self) -> io::Result<Writers> {
+        let mut arrow = self
+            .factory
+            .create_column_writers(self.n_groups)
+            .map_err(io::Error::other)?;
+        arrow.truncate(1);
+        let id = arrow
+            .pop()
+            .ok_or_else(|| io::Error::other("no column writer for the probe ids"))?;
+        let descr = self.file.schema_descr();
+        let props = self.file.properties();
+        let floats = (1..descr.num_columns())
+            .map(|c| {
+                let mut buf = self.spare.pop().unwrap_or_default();
+                buf.clear();
+                let sink = Arc::new(Mutex::new(TrackedWrite::new(buf)));
+                let page_writer = Box::new(ChunkSink(sink.clone()));
+                let writer = match get_column_writer(descr.column(c), props.clone(), page_writer) {
+                    parquet::column::writer::ColumnWriter::FloatColumnWriter(w) => w,
+                    _ => return Err(io::Error::other("sample column is not FLOAT")),
+                };
+                Ok(FloatWriter { writer, sink })
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(Writers { id, floats })
     }
 
     fn finish(mut self) -> io::Result<ConvertSummary> {
         if let Some(w) = self.writers.take() {
-            flush_group(&mut self.file, w)?;
+            flush_group(&mut self.file, w, &mut self.spare)?;
         }
         self.file.close().map_err(io::Error::other)?;
         Ok(ConvertSummary {
@@ -498,6 +532,14 @@ fn parse_piece(ctx: &LineCtx<'_>, text: &[u8], p: &mut Piece) -> Result<u64, (u6
     let mut lines = 0u64;
     let mut start = 0;
     while start < text.len() {
+        if ctx.simple
+            && let Some(next) = parse_simple_at(ctx, text, start, p)
+        {
+            lines += 1;
+            p.rows += 1;
+            start = next;
+            continue;
+        }
         let end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |i| start + i);
         lines += 1;
         let raw = &text[start..end];
@@ -521,7 +563,17 @@ const POW10: [f64; 23] = [
 /// end of the line. The quotient of an exact integer and an exact power of ten is correctly
 /// rounded, so this equals a full `f64` parse. Returns the value and the end of the cell.
 #[inline(always)]
-fn fast_cell(b: &[u8], mut i: usize, d: u8) -> Option<(f32, usize)> {
+fn fast_cell(b: &[u8], i: usize, d: u8) -> Option<(f32, usize)> {
+    let (v, e) = fast_number(b, i)?;
+    if b.get(e).is_some_and(|&c| c != d) {
+        return None;
+    }
+    Some((v, e))
+}
+
+/// [`fast_cell`] without the check of what follows the number (the caller checks it).
+#[inline(always)]
+fn fast_number(b: &[u8], mut i: usize) -> Option<(f32, usize)> {
     let neg = b.get(i) == Some(&b'-');
     i += neg as usize;
     let s = i;
@@ -565,7 +617,7 @@ fn fast_cell(b: &[u8], mut i: usize, d: u8) -> Option<(f32, usize)> {
         frac = i - fs;
     }
     let digits = int_digits + frac;
-    if digits == 0 || digits > 15 || b.get(i).is_some_and(|&c| c != d) {
+    if digits == 0 || digits > 15 {
         return None;
     }
     // With m < 2^24 and at most 8 decimals the quotient q = m / 10^k lies at a relative distance
@@ -616,6 +668,153 @@ fn slow_cell(ctx: &LineCtx<'_>, f: &[u8], col: usize) -> Result<f32, TableError>
             TableError::new(ctx.name, format!("expected a number, found {s:?}"))
                 .at_column(ctx.names[col].clone()),
         )
+    }
+}
+
+/// The usual line starting at `start` of a piece (the ID first, then only sample cells in the
+/// fast form), parsed without looking for its end first: returns where the next line starts, or
+/// None when the line is anything else or ends within 64 bytes of the piece's end (then nothing
+/// is kept and the caller parses it again the general way).
+///
+/// The cell boundaries come from bit masks of the delimiters and line ends of 64 bytes at a time,
+/// so that each cell's parse depends on no other and the cells of a line overlap in the CPU.
+#[inline(always)]
+fn parse_simple_at(ctx: &LineCtx<'_>, text: &[u8], start: usize, p: &mut Piece) -> Option<usize> {
+    let (d, cap, r, ns) = (ctx.d, p.cap, p.rows, ctx.ns);
+    if ns == 0 {
+        return None;
+    }
+    let values = p.values.get_mut(r..)?;
+    let mut id_end = None;
+    let mut col = 0usize; // cells seen so far (the ID is cell 0)
+    let mut cell = start;
+    let mut base = start;
+    loop {
+        let window = text.get(base..base + 64)?;
+        let (md, mn) = masks64(window, d);
+        let mut m = md | mn;
+        while m != 0 {
+            let sep = base + m.trailing_zeros() as usize;
+            m &= m - 1;
+            let newline = mn & (1u64 << (sep - base)) != 0;
+            if col == 0 {
+                if newline {
+                    return None;
+                }
+                id_end = Some(sep);
+            } else {
+                let end = if newline && sep > cell && text[sep - 1] == b'\r' {
+                    sep - 1
+                } else {
+                    sep
+                };
+                let v = match short_number(text, cell, end) {
+                    Some(v) => v,
+                    None => {
+                        let (v, e) = fast_number(text, cell)?;
+                        if e != end {
+                            return None;
+                        }
+                        v
+                    }
+                };
+                *values.get_mut((col - 1) * cap)? = v;
+            }
+            if newline {
+                if col != ns {
+                    return None;
+                }
+                let id = &text[start..id_end?];
+                if !id.is_ascii() || memchr::memchr2(b'"', b'\r', id).is_some() {
+                    return None;
+                }
+                p.ids.extend_from_slice(id);
+                p.id_ends.push(p.ids.len());
+                return Some(sep + 1);
+            }
+            col += 1;
+            if col > ns {
+                return None;
+            }
+            cell = sep + 1;
+        }
+        base += 64;
+    }
+}
+
+/// `text[s..e]` when it is `digits[.digits]` of at most 8 bytes (no sign), parsed without a
+/// loop from one 8-byte load; the value equals [`fast_number`]'s. None for anything else.
+#[inline(always)]
+fn short_number(text: &[u8], s: usize, e: usize) -> Option<f32> {
+    let len = e.checked_sub(s)?;
+    if !(1..=8).contains(&len) {
+        return None;
+    }
+    let w = text.get(s..s + 8)?;
+    let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+    let keep = u64::MAX >> (8 * (8 - len));
+    let y = (x ^ 0x3030_3030_3030_3030) & keep;
+    // A '.' (0x1E after the xor) among the cell's bytes: exact zero-byte test of y ^ 0x1E.
+    let t = y ^ 0x1E1E_1E1E_1E1E_1E1E;
+    let dots =
+        !(((t & 0x7F7F_7F7F_7F7F_7F7F) + 0x7F7F_7F7F_7F7F_7F7F) | t) & 0x8080_8080_8080_8080 & keep;
+    let (z, nd, frac) = if dots == 0 {
+        (y, len, 0)
+    } else {
+        let p = (dots.trailing_zeros() / 8) as usize;
+        let lo = y & ((1u64 << (8 * p)) - 1);
+        let hi = y.checked_shr(8 * (p as u32 + 1)).unwrap_or(0);
+        (lo | (hi << (8 * p)), len - 1, len - 1 - p)
+    };
+    if nd == 0 {
+        return None;
+    }
+    // Every one of the nd bytes a digit (the lowest non-digit byte is always flagged).
+    let nd_mask = u64::MAX >> (8 * (8 - nd));
+    if (z.wrapping_add(0x7676_7676_7676_7676) | z) & 0x8080_8080_8080_8080 & nd_mask != 0 {
+        return None;
+    }
+    let m = eight_digits(z << (8 * (8 - nd)));
+    Some(if m < 1 << 24 {
+        (m as f64 * INV10[frac]) as f32
+    } else {
+        (m as f64 / POW10[frac]) as f32
+    })
+}
+
+/// Bit masks of the bytes equal to `d` and to `\n` in the first 64 bytes of `w` (bit i = byte i).
+#[inline(always)]
+fn masks64(w: &[u8], d: u8) -> (u64, u64) {
+    let w: &[u8; 64] = match w.first_chunk() {
+        Some(w) => w,
+        None => return (0, 0),
+    };
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+        };
+        let (mut md, mut mn) = (0u64, 0u64);
+        // SAFETY: SSE2 is part of x86_64; each load reads 16 bytes inside the 64-byte array.
+        unsafe {
+            let vd = _mm_set1_epi8(d as i8);
+            let vn = _mm_set1_epi8(b'\n' as i8);
+            for k in 0..4 {
+                let v = _mm_loadu_si128(w.as_ptr().add(16 * k).cast::<__m128i>());
+                md |= (_mm_movemask_epi8(_mm_cmpeq_epi8(v, vd)) as u32 as u64) << (16 * k);
+                mn |= (_mm_movemask_epi8(_mm_cmpeq_epi8(v, vn)) as u32 as u64) << (16 * k);
+            }
+        }
+        (md, mn)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let (mut md, mut mn) = (0u64, 0u64);
+        for (k, &c) in w.iter().enumerate() {
+            md |= ((c == d) as u64) << k;
+            mn |= ((c == b'\n') as u64) << k;
+        }
+        (md, mn)
     }
 }
 
@@ -716,58 +915,113 @@ fn parse_line(ctx: &LineCtx<'_>, raw: &[u8], p: &mut Piece) -> Result<(), TableE
     Ok(())
 }
 
+/// The column writers of one row group.
+struct Writers {
+    id: ArrowColumnWriter,
+    floats: Vec<FloatWriter>,
+}
+
+/// A float column's writer, its pages encoded into an in-memory chunk.
+struct FloatWriter {
+    writer: ColumnWriterImpl<'static, FloatType>,
+    sink: Arc<Mutex<TrackedWrite<Vec<u8>>>>,
+}
+
+/// A [`PageWriter`] appending serialized pages to an in-memory column chunk.
+struct ChunkSink(Arc<Mutex<TrackedWrite<Vec<u8>>>>);
+
+impl PageWriter for ChunkSink {
+    fn write_page(&mut self, page: CompressedPage) -> parquet::errors::Result<PageWriteSpec> {
+        let mut sink = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        SerializedPageWriter::new(&mut sink).write_page(page)
+    }
+
+    fn close(&mut self) -> parquet::errors::Result<()> {
+        Ok(())
+    }
+}
+
+/// An encoded column chunk, read back by [`parquet::file::writer::SerializedRowGroupWriter::append_column`].
+struct Chunk<'a>(&'a [u8]);
+
+impl Length for Chunk<'_> {
+    fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+}
+
+impl<'a> ChunkReader for Chunk<'a> {
+    type T = &'a [u8];
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<&'a [u8]> {
+        Ok(self.0.get(start as usize..).unwrap_or_default())
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
+        let s = start as usize;
+        self.0
+            .get(s..s.saturating_add(length))
+            .map(bytes::Bytes::copy_from_slice)
+            .ok_or_else(|| parquet::errors::ParquetError::EOF("chunk range out of bounds".into()))
+    }
+}
+
 /// Writes rows `a..b` of a parsed block (pieces in order) to the column writers, in parallel.
 fn encode_rows(
     schema: &Schema,
-    writers: &mut [ArrowColumnWriter],
+    writers: &mut Writers,
     pieces: &[Piece],
-    bufs: &[Buffer],
     a: usize,
     b: usize,
 ) -> io::Result<()> {
-    // (piece, its values, first row, last row) overlapping a..b.
+    // (piece, first row, last row) overlapping a..b.
     let mut spans = Vec::new();
     let mut at = 0;
-    for (p, buf) in pieces.iter().zip(bufs) {
+    for p in pieces {
         let (s, e) = (a.max(at), b.min(at + p.rows));
         if s < e {
-            spans.push((p, buf, s - at, e - at));
+            spans.push((p, s - at, e - at));
         }
         at += p.rows;
     }
-    writers
-        .par_iter_mut()
-        .enumerate()
-        .try_for_each(|(c, w)| -> io::Result<()> {
-            let mut write = |array: ArrayRef| -> io::Result<()> {
-                for leaf in compute_leaves(schema.field(c), &array).map_err(io::Error::other)? {
-                    w.write(&leaf).map_err(io::Error::other)?;
+    let spans = &spans;
+    let Writers { id, floats } = writers;
+    let (ids, values) = rayon::join(
+        || -> io::Result<()> {
+            let bytes: usize = spans
+                .iter()
+                .map(|(p, s, e)| id_range(p, *s, *e).len())
+                .sum();
+            let mut sb = StringBuilder::with_capacity(b - a, bytes);
+            for (p, s, e) in spans {
+                for r in *s..*e {
+                    let id = id_range(p, r, r + 1);
+                    // Checked when parsed.
+                    sb.append_value(std::str::from_utf8(id).map_err(io::Error::other)?);
                 }
-                Ok(())
-            };
-            if c == 0 {
-                let bytes: usize = spans
-                    .iter()
-                    .map(|(p, _, s, e)| id_range(p, *s, *e).len())
-                    .sum();
-                let mut sb = StringBuilder::with_capacity(b - a, bytes);
-                for (p, _, s, e) in &spans {
-                    for r in *s..*e {
-                        let id = id_range(p, r, r + 1);
-                        // Checked when parsed.
-                        sb.append_value(std::str::from_utf8(id).map_err(io::Error::other)?);
-                    }
-                }
-                write(Arc::new(sb.finish()))
-            } else {
-                let j = c - 1;
-                for (p, buf, s, e) in &spans {
-                    let v = ScalarBuffer::<f32>::new((*buf).clone(), j * p.cap + s, e - s);
-                    write(Arc::new(Float32Array::new(v, None)))?;
-                }
-                Ok(())
             }
-        })
+            let array: ArrayRef = Arc::new(sb.finish());
+            for leaf in compute_leaves(schema.field(0), &array).map_err(io::Error::other)? {
+                id.write(&leaf).map_err(io::Error::other)?;
+            }
+            Ok(())
+        },
+        || {
+            floats
+                .par_iter_mut()
+                .enumerate()
+                .try_for_each(|(j, w)| -> io::Result<()> {
+                    for (p, s, e) in spans {
+                        let v = &p.values[j * p.cap + s..j * p.cap + e];
+                        w.writer
+                            .write_batch(v, None, None)
+                            .map_err(io::Error::other)?;
+                    }
+                    Ok(())
+                })
+        },
+    );
+    ids.and(values)
 }
 
 fn id_range(p: &Piece, s: usize, e: usize) -> &[u8] {
@@ -776,18 +1030,38 @@ fn id_range(p: &Piece, s: usize, e: usize) -> &[u8] {
     &p.ids[from..to]
 }
 
+/// Closes the column writers of a row group and appends their chunks to the file; the float
+/// chunks' buffers go back to `spare`.
 fn flush_group<W: Write + Send>(
     file: &mut SerializedFileWriter<W>,
-    writers: Vec<ArrowColumnWriter>,
+    writers: Writers,
+    spare: &mut Vec<Vec<u8>>,
 ) -> io::Result<()> {
-    let chunks = writers
-        .into_par_iter()
-        .map(|w| w.close())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(io::Error::other)?;
+    let Writers { id, floats } = writers;
+    let (id_chunk, float_chunks) = rayon::join(
+        || id.close(),
+        || {
+            floats
+                .into_par_iter()
+                .map(|w| -> io::Result<(ColumnCloseResult, Vec<u8>)> {
+                    let close = w.writer.close().map_err(io::Error::other)?;
+                    let mut sink = w.sink.lock().unwrap_or_else(PoisonError::into_inner);
+                    let tw = std::mem::replace(&mut *sink, TrackedWrite::new(Vec::new()));
+                    Ok((close, tw.into_inner().map_err(io::Error::other)?))
+                })
+                .collect::<io::Result<Vec<_>>>()
+        },
+    );
+    let id_chunk = id_chunk.map_err(io::Error::other)?;
+    let float_chunks = float_chunks?;
     let mut rg = file.next_row_group().map_err(io::Error::other)?;
-    for c in chunks {
-        c.append_to_row_group(&mut rg).map_err(io::Error::other)?;
+    id_chunk
+        .append_to_row_group(&mut rg)
+        .map_err(io::Error::other)?;
+    for (close, buf) in float_chunks {
+        rg.append_column(&Chunk(&buf), close)
+            .map_err(io::Error::other)?;
+        spare.push(buf);
     }
     rg.close().map_err(io::Error::other)?;
     Ok(())
@@ -796,6 +1070,144 @@ fn flush_group<W: Write + Send>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow_array::Float32Array;
+
+    #[test]
+    fn simple_matrix_lines_equal_full_parse() {
+        let cells = [
+            "0.123456",
+            "NA",
+            "-0.5",
+            "1e-3",
+            "12345678.5",
+            "0.1234567890123",
+            "7",
+            ".5",
+            "",
+            "1.",
+            "0.99999999",
+            "12345678",
+            "-12",
+            "0.000001",
+        ];
+        let ns = 7;
+        let mut text = String::from("ID_REF");
+        for j in 0..ns {
+            text.push_str(&format!(",s{j}"));
+        }
+        text.push('\n');
+        let mut want: Vec<Vec<f32>> = vec![Vec::new(); ns];
+        let mut ids = Vec::new();
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for i in 0..3000 {
+            let id = format!("cg{i:08}");
+            text.push_str(&id);
+            ids.push(id);
+            for col in want.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Mostly the common 6-decimal form, sometimes anything else.
+                let c = if x.is_multiple_of(4) {
+                    cells[((x >> 8) % cells.len() as u64) as usize]
+                } else {
+                    cells[0]
+                };
+                text.push(',');
+                text.push_str(c);
+                col.push(if c.is_empty() || c == "NA" {
+                    f32::NAN
+                } else {
+                    c.parse::<f64>().unwrap() as f32
+                });
+            }
+            text.push_str(if i % 3 == 0 { "\r\n" } else { "\n" });
+            if i % 500 == 7 {
+                text.push('\n');
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("m.csv");
+        std::fs::write(&csv, &text).unwrap();
+        for block in [1, 1 << 20] {
+            let opts = MatrixOptions {
+                block_bytes: block,
+                ..MatrixOptions::default()
+            };
+            let path = dir.path().join("m.parquet");
+            let out = std::fs::File::create(&path).unwrap();
+            convert_file_to_parquet(&csv, out, &opts).unwrap();
+            let t = crate::table::read_parquet(&path).unwrap();
+            assert_eq!(t.batch.num_rows(), 3000);
+            let got_ids: Vec<Option<String>> = t.text_column(0);
+            for (g, w) in got_ids.iter().zip(&ids) {
+                assert_eq!(g.as_deref(), Some(w.as_str()));
+            }
+            for (j, w) in want.iter().enumerate() {
+                let a = t
+                    .batch
+                    .column(j + 1)
+                    .as_any()
+                    .downcast_ref::<Float32Array>()
+                    .unwrap();
+                for (r, (g, w)) in a.values().iter().zip(w).enumerate() {
+                    assert!(
+                        g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+                        "row {r} column {j}: {g} != {w}"
+                    );
+                }
+            }
+        }
+        // A short line deep in the input is an error naming its line.
+        let bad = text.replacen("cg00002000,", "cg00002000,1\nx,", 1);
+        std::fs::write(&csv, &bad).unwrap();
+        let e = convert_file_to_parquet(&csv, Vec::new(), &MatrixOptions::default()).unwrap_err();
+        let te = TableError::from_io(&e).unwrap();
+        assert_eq!(te.row, Some(2000 + 2 + 4));
+    }
+
+    #[test]
+    fn short_numbers_equal_fast_numbers() {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let alphabet = b"0123456789.....-x";
+        for _ in 0..2_000_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 9) as usize;
+            let mut b: Vec<u8> = (0..len)
+                .map(|k| alphabet[((x >> (4 + 5 * k)) % alphabet.len() as u64) as usize])
+                .collect();
+            b.extend_from_slice(b",12345678");
+            let fast = fast_number(&b, 0)
+                .filter(|&(_, e)| e == len)
+                .map(|(v, _)| v);
+            let short = short_number(&b, 0, len);
+            if let Some(v) = short {
+                assert_eq!(Some(v), fast, "{:?}", String::from_utf8_lossy(&b));
+            } else {
+                assert!(
+                    fast.is_none() || b[0] == b'-',
+                    "{:?}",
+                    String::from_utf8_lossy(&b)
+                );
+            }
+        }
+        for s in [
+            "0.123456", "1", "1.", ".5", "12345678", "0.999999", "1.000001",
+        ] {
+            let mut b = s.as_bytes().to_vec();
+            b.extend_from_slice(b"\n1234567");
+            assert_eq!(
+                short_number(&b, 0, s.len()),
+                Some(s.parse::<f64>().unwrap() as f32),
+                "{s}"
+            );
+        }
+        assert_eq!(short_number(b".,123456789", 0, 1), None);
+        assert_eq!(short_number(b"1.2.3,123456789", 0, 5), None);
+        assert_eq!(short_number(b"123456789,12345678", 0, 9), None);
+    }
 
     #[test]
     fn fast_cells_equal_full_parse() {
