@@ -49,6 +49,10 @@ step "cargo test"
 check build cargo build -p bomdata --features hdf5
 check cargo-test cargo test --workspace --features bomdata/hdf5 --no-fail-fast
 
+step "loader object-store feature (in-memory store)"
+check clippy-object-store cargo clippy -p bomdata-loader --features object-store --all-targets -- -D warnings
+check test-object-store cargo test -p bomdata-loader --features object-store
+
 step "python interop tests"
 export BOMDATA_BIN=$CARGO_TARGET_DIR/debug/bomdata
 check pytest .venv/bin/python -m pytest -q python/tests
