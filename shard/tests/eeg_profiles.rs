@@ -400,3 +400,85 @@ fn missing_channel_policies() {
         assert_eq!(z[t], f64::from(fp1[t] - f7[t]));
     }
 }
+
+/// The fused resample + filter path runs float32 FFTs only where their error bound allows:
+/// a channel with a huge slow drift and a tiny fluctuation (its float32 error would be ~1% of
+/// its output) must fall back to float64 and still equal the unfused float64 path (no trims,
+/// so the steps run one after the other) on the windows both produce.
+#[test]
+fn fused_float32_path_falls_back_on_drift() {
+    let names = [
+        "FP1", "FP2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8", "T3", "T4", "T5",
+        "T6", "FZ", "CZ", "PZ",
+    ];
+    let fs = 256.0;
+    let n = 600 * 256;
+    let mut state = 7u64;
+    let mut v = Vec::with_capacity(names.len() * n);
+    for c in 0..names.len() {
+        for i in 0..n {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let r = (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            let t = i as f64 / fs;
+            let x = if c == 0 {
+                2e4 * (2.0 * std::f64::consts::PI * 0.01 * t).sin() + 500.0 + 0.5 * r
+            } else {
+                30.0 * (2.0 * std::f64::consts::PI * (5.0 + c as f64) * t).sin()
+                    + 1e3 * c as f64
+                    + 20.0 * r
+            };
+            v.push(x as f32);
+        }
+    }
+    let meta = json!({
+        "schema": "eeg/1", "modality": "eeg", "sampling_rate": fs, "n_samples": n,
+        "channels": names.iter().map(|n| json!({"name": n, "original_name": n, "type": "eeg", "unit": "uV", "xyz_mm": [null, null, null]})).collect::<Vec<_>>(),
+        "reference": {"kind": "average"},
+        "chunk": {"index": 0, "count": 1, "offset_s": 0.0, "duration_s": 600.0},
+        "annotations": [], "provenance": null,
+    });
+    let s = Sample::new("d_s1_eeg_000000")
+        .with("signal.npy", npy::encode_f32(&[names.len(), n], &v))
+        .with("meta.json", serde_json::to_vec(&meta).unwrap());
+    let mut p = Params::new();
+    p.insert("reject_abs_uv".into(), json!(null));
+    let fused = profile::create("cbramod", &p)
+        .unwrap()
+        .apply(s.clone())
+        .unwrap();
+    p.insert("trim_start_s".into(), json!(0));
+    p.insert("trim_end_s".into(), json!(0));
+    let plain = profile::create("cbramod", &p).unwrap().apply(s).unwrap();
+    assert!(!fused.samples.is_empty());
+    let chain = |s: &Sample| -> Value {
+        let m: Value = serde_json::from_slice(&s.member("meta.json").unwrap().data).unwrap();
+        m["chain"].clone()
+    };
+    assert!(
+        chain(&fused.samples[0])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c.get("exec").is_some())
+    );
+    // 60 s trimmed = two 30 s windows.
+    for (k, f) in fused.samples.iter().enumerate() {
+        let (_, got) = f64s(&f.member("eeg.npy").unwrap().data);
+        let (_, want) = f64s(&plain.samples[k + 2].member("eeg.npy").unwrap().data);
+        for c in 0..names.len() {
+            let row = |x: &[f64]| x[c * 6000..(c + 1) * 6000].to_vec();
+            let (g, w) = (row(&got), row(&want));
+            let peak = w.iter().fold(0f64, |a, v| a.max(v.abs()));
+            let err = g
+                .iter()
+                .zip(&w)
+                .fold(0f64, |a, (x, y)| a.max((x - y).abs()));
+            assert!(
+                err <= 1e-5 * peak,
+                "window {k} channel {c}: error {err:e} vs peak {peak:e}"
+            );
+        }
+    }
+}

@@ -736,29 +736,9 @@ impl Source for GenomeSource {
                 s.push("labels.npy", npy::encode_u8(&[n], l));
                 meta.label_classes.clone_from(&cfg.label_classes);
             }
-            let r = s
-                .push_json("meta", &meta)
-                .map_err(Error::from)
-                .and_then(|_| sink.write_sample(s));
-            if let Err(e) = r {
-                failure = Some(e);
-                return Err(std::io::Error::other("sink failed"));
-            }
-            Ok(())
+            emit(s, &meta, sink, &mut failure)
         });
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        res.map_err(|e| Error::input(&path, e))?;
-        sink.subject(SubjectRow {
-            subject,
-            source: ctx.source.to_string(),
-            session: String::new(),
-            modalities: vec![Modality::Dna],
-            n_samples: index,
-            split: String::new(),
-        })?;
-        Ok(())
+        finish_genome(res, failure, &path, sink, subject, ctx, index)
     }
 }
 
@@ -864,26 +844,51 @@ fn convert_reads(
         if let Some(q) = &w.qual {
             s.push("qual.npy", npy::encode_u8(&[n], q));
         }
-        let r = s
-            .push_json("meta", &meta)
-            .map_err(Error::from)
-            .and_then(|_| sink.write_sample(s));
-        if let Err(e) = r {
-            failure = Some(e);
-            return Err(std::io::Error::other("sink failed"));
-        }
-        Ok(())
+        emit(s, &meta, sink, &mut failure)
     });
+    finish_genome(res, failure, &path, sink, subject, ctx, index)
+}
+
+/// Writes `s` with `meta` as its `meta.json`. A sink error is kept in `failure` and stops the
+/// reader's loop (which only carries I/O errors).
+fn emit<M: serde::Serialize>(
+    mut s: Sample,
+    meta: &M,
+    sink: &mut dyn SampleSink,
+    failure: &mut Option<Error>,
+) -> std::io::Result<()> {
+    let r = s
+        .push_json("meta", meta)
+        .map_err(Error::from)
+        .and_then(|_| sink.write_sample(s));
+    if let Err(e) = r {
+        *failure = Some(e);
+        return Err(std::io::Error::other("sink failed"));
+    }
+    Ok(())
+}
+
+/// Ends a file's conversion: the sink's error first, then the reader's (naming the file), then
+/// the file's subject row with its sample count.
+fn finish_genome(
+    res: std::io::Result<impl Sized>,
+    failure: Option<Error>,
+    path: &Path,
+    sink: &mut dyn SampleSink,
+    subject: String,
+    ctx: &UnitContext<'_>,
+    n_samples: u64,
+) -> Result<()> {
     if let Some(e) = failure {
         return Err(e);
     }
-    res.map_err(|e| Error::input(&path, e))?;
+    res.map_err(|e| Error::input(path, e))?;
     sink.subject(SubjectRow {
         subject,
         source: ctx.source.to_string(),
         session: String::new(),
         modalities: vec![Modality::Dna],
-        n_samples: index,
+        n_samples,
         split: String::new(),
     })?;
     Ok(())

@@ -3,7 +3,9 @@
 //! Every function works on one channel (`&[f64]`) in float64, as MNE and SciPy do:
 //!
 //! * [`mne_resample`]: MNE's `Raw.resample` (FFT method, boxcar window, `npad="auto"`,
-//!   `reflect_limited` padding), including its slight time warp (DOMAIN.md §3.2a).
+//!   `reflect_limited` padding), including its slight time warp (DOMAIN.md §3.2a);
+//!   [`MneResampler::apply_fast`] is the same in float32 FFTs (mean removed first, exact
+//!   offset added back in float64) and returns an error bound for the caller's fallback.
 //! * [`resample_poly`]: SciPy's `resample_poly` (Kaiser β=5 anti-aliasing FIR, zero padding).
 //! * [`nearest`]: PyTorch `F.interpolate(mode="nearest")` (index computed in float32).
 //! * [`FirFilter`]: MNE's default FIR filters (`firwin`, Hamming, MNE transition-band and
@@ -65,7 +67,8 @@ pub struct MneResampler {
     new_len: usize,
     remove: (usize, usize),
     final_len: usize,
-    fwd: Arc<dyn RealToComplex<f64>>,
+    /// Planned on first use: the float32 path does not need it.
+    fwd: std::sync::OnceLock<Arc<dyn RealToComplex<f64>>>,
     inv: Arc<dyn ComplexToReal<f64>>,
     old_len: usize,
 }
@@ -102,10 +105,15 @@ impl MneResampler {
             new_len,
             remove: (r0, r1),
             final_len,
-            fwd: planner.plan_fft_forward(old_len),
+            fwd: std::sync::OnceLock::new(),
             inv: planner.plan_fft_inverse(new_len),
             old_len,
         }
+    }
+
+    fn fwd(&self) -> &Arc<dyn RealToComplex<f64>> {
+        self.fwd
+            .get_or_init(|| RealFftPlanner::<f64>::new().plan_fft_forward(self.old_len))
     }
 
     /// Output length.
@@ -122,10 +130,10 @@ impl MneResampler {
     pub fn work(&self) -> ResampleWork {
         ResampleWork {
             padded: Vec::with_capacity(self.old_len),
-            spec: self.fwd.make_output_vec(),
+            spec: self.fwd().make_output_vec(),
             out_spec: self.inv.make_input_vec(),
             y: self.inv.make_output_vec(),
-            scratch_fwd: self.fwd.make_scratch_vec(),
+            scratch_fwd: self.fwd().make_scratch_vec(),
             scratch_inv: self.inv.make_scratch_vec(),
         }
     }
@@ -136,7 +144,36 @@ impl MneResampler {
     /// which equals MNE's linear (zero-phase) convolution at every output sample farther than
     /// `(taps.len() - 1) / 2` from both ends of the signal.
     pub fn response(&self, taps: &[f64]) -> Vec<f64> {
-        self.response_with(taps, &mut self.work())
+        let n = self.new_len;
+        let half = n / 2 + 1;
+        if taps.is_empty() {
+            return vec![1.0; half];
+        }
+        let mut spec = self.inv.make_input_vec();
+        let mut y = self.inv.make_output_vec();
+        let mut scratch = self.inv.make_scratch_vec();
+        Self::wrapped_taps(taps, n, &mut spec);
+        // Only the imaginary parts of bins 0 and n/2 are ignored by the inverse: both are 0.
+        let _ = self
+            .inv
+            .process_with_scratch(&mut spec, &mut y, &mut scratch);
+        y.truncate(half);
+        y
+    }
+
+    /// The half spectrum whose inverse real FFT is the DFT of `taps` wrapped around sample 0
+    /// on an `n`-sample grid (see [`MneResampler::response_with`]).
+    fn wrapped_taps(taps: &[f64], n: usize, spec: &mut [Complex<f64>]) {
+        let half = n / 2 + 1;
+        let c = (taps.len() - 1) / 2;
+        spec.iter_mut().for_each(|v| *v = Complex::new(0.0, 0.0));
+        for (k, v) in taps.iter().enumerate() {
+            let lag = (k as isize - c as isize).rem_euclid(n as isize) as usize;
+            // Lags past the half are the mirror images of those before it.
+            if lag < half {
+                spec[lag].re += v;
+            }
+        }
     }
 
     /// [`MneResampler::response`] computed in `work`'s buffers.
@@ -149,16 +186,8 @@ impl MneResampler {
         // The wrapped kernel is real and even, so its DFT is real and equal to its inverse
         // DFT times n: the inverse plan, fed the kernel's first half as a (Hermitian) half
         // spectrum, computes it without another plan.
-        let c = (taps.len() - 1) / 2;
         let spec = &mut work.out_spec;
-        spec.iter_mut().for_each(|v| *v = Complex::new(0.0, 0.0));
-        for (k, v) in taps.iter().enumerate() {
-            let lag = (k as isize - c as isize).rem_euclid(n as isize) as usize;
-            // Lags past the half are the mirror images of those before it.
-            if lag < half {
-                spec[lag].re += v;
-            }
-        }
+        Self::wrapped_taps(taps, n, spec);
         // Only the imaginary parts of bins 0 and n/2 are ignored by the inverse: both are 0.
         let _ = self
             .inv
@@ -220,9 +249,11 @@ impl MneResampler {
     fn transform(&self, response: Option<&[f64]>, work: &mut ResampleWork) {
         debug_assert_eq!(work.padded.len(), self.old_len);
         // The buffer lengths were made from the plans; a failure here is impossible.
-        let _ =
-            self.fwd
-                .process_with_scratch(&mut work.padded, &mut work.spec, &mut work.scratch_fwd);
+        let _ = self.fwd().process_with_scratch(
+            &mut work.padded,
+            &mut work.spec,
+            &mut work.scratch_fwd,
+        );
         let spec = &mut work.spec;
         let shorter = self.new_len < self.old_len;
         let use_len = if shorter { self.new_len } else { self.old_len };
@@ -260,6 +291,188 @@ impl MneResampler {
         let _ = self
             .inv
             .process_with_scratch(out_spec, &mut work.y, &mut work.scratch_inv);
+    }
+}
+
+/// `max |x|` (0 for an empty slice), with eight independent accumulators so that it
+/// vectorises; NaNs are ignored like `f64::max` does.
+pub fn abs_max(x: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let chunks = x.chunks_exact(8);
+    let rest = chunks.remainder().iter().fold(0f64, |a, v| a.max(v.abs()));
+    for c in chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a = a.max(v.abs());
+        }
+    }
+    acc.iter().fold(rest, |a, &v| a.max(v))
+}
+
+/// The sum of `f` over `x` with eight independent accumulators (so that it vectorises).
+fn sum_lanes<T>(x: &[T], f: impl Fn(&T) -> f64) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let chunks = x.chunks_exact(8);
+    let rest: f64 = chunks.remainder().iter().map(&f).sum();
+    for c in chunks {
+        for (a, v) in acc.iter_mut().zip(c) {
+            *a += f(v);
+        }
+    }
+    acc.iter().sum::<f64>() + rest
+}
+
+/// Float32 plans and buffers for [`MneResampler::apply_fast`], with the spectral gain
+/// (resampling scale, Nyquist handling and an optional zero-phase response) folded into one
+/// real factor per output bin.
+pub struct FastWork {
+    fwd: Arc<dyn RealToComplex<f32>>,
+    inv: Arc<dyn ComplexToReal<f32>>,
+    gain: Vec<f32>,
+    dc_gain: f64,
+    padded: Vec<f32>,
+    spec: Vec<Complex<f32>>,
+    out_spec: Vec<Complex<f32>>,
+    y: Vec<f32>,
+    scratch: Vec<Complex<f32>>,
+    out: Vec<f64>,
+}
+
+/// Bound on the float32 round trip's error per output sample, as a multiple of
+/// `log2(n) · rms(x - mean(x))`: two FFTs (each at most ~`log2 n` roundings of the unit
+/// roundoff 2^-24 relative to the signal's L2 norm), the spectral product and the input
+/// rounding, with a factor 2 to spare. `dsp` tests check it against the float64 path.
+const F32_ERR_PER_LOG2: f64 = 4.0 * 5.960_464_477_539_063e-8;
+
+impl FastWork {
+    /// The output of the last [`MneResampler::apply_fast`].
+    pub fn output(&self) -> &[f64] {
+        &self.out
+    }
+}
+
+impl MneResampler {
+    /// Float32 plans for [`MneResampler::apply_fast`] with the optional `response` (from
+    /// [`MneResampler::response`]); `None` when the signal is shorter than its padding (the
+    /// padding then has zeros, so the mean cannot be split off exactly).
+    pub fn fast_work(&self, response: Option<&[f64]>) -> Option<FastWork> {
+        let n = self.old_len - self.npad.0 - self.npad.1;
+        if n <= self.npad.0.max(self.npad.1) {
+            return None;
+        }
+        let mut planner = RealFftPlanner::<f32>::new();
+        let fwd = planner.plan_fft_forward(self.old_len);
+        let inv = planner.plan_fft_inverse(self.new_len);
+        let n_spec = self.old_len / 2 + 1;
+        let n_out = self.new_len / 2 + 1;
+        let m = n_out.min(n_spec);
+        let shorter = self.new_len < self.old_len;
+        let use_len = if shorter { self.new_len } else { self.old_len };
+        let nyq = use_len.is_multiple_of(2).then_some(use_len / 2);
+        let scale = (self.new_len as f64 / self.old_len as f64) / self.new_len as f64;
+        let gain64: Vec<f64> = (0..m)
+            .map(|k| {
+                let g = response.map_or(1.0, |h| h[k]);
+                let f = match nyq {
+                    Some(q) if q == k => {
+                        if shorter {
+                            2.0
+                        } else {
+                            0.5
+                        }
+                    }
+                    _ => 1.0,
+                };
+                scale * g * f
+            })
+            .collect();
+        // A constant c pads to a constant, whose spectrum is c·old_len at DC only: the
+        // output is c·gain[0]·old_len everywhere.
+        let dc_gain = gain64[0] * self.old_len as f64;
+        let scratch_len = fwd.get_scratch_len().max(inv.get_scratch_len());
+        Some(FastWork {
+            gain: gain64.iter().map(|&g| g as f32).collect(),
+            dc_gain,
+            padded: vec![0.0; self.old_len],
+            spec: fwd.make_output_vec(),
+            out_spec: inv.make_input_vec(),
+            y: inv.make_output_vec(),
+            scratch: vec![Complex::new(0.0, 0.0); scratch_len],
+            out: Vec::with_capacity(self.final_len),
+            fwd,
+            inv,
+        })
+    }
+
+    /// [`MneResampler::apply_to_work`] (with the response given to
+    /// [`MneResampler::fast_work`]) computed with float32 FFTs: the channel's mean is removed
+    /// before the transforms and its (exactly known) output added back in float64, so the
+    /// float32 rounding is relative to the signal's fluctuation, not its offset. Returns the
+    /// output and a bound on its absolute error per sample against the float64 path; the
+    /// caller falls back to [`MneResampler::apply_to_work`] where the bound is too large for
+    /// the accuracy it needs.
+    pub fn apply_fast<'a>(&self, x: &[f64], fw: &'a mut FastWork) -> (&'a [f64], f64) {
+        self.apply_fast_with(x, |&v| v, fw)
+    }
+
+    /// [`MneResampler::apply_fast`] of a channel stored as `x`, whose samples `value` turns
+    /// into float64 (e.g. little-endian float32 bytes, read without an intermediate copy).
+    pub fn apply_fast_with<'a, X>(
+        &self,
+        x: &[X],
+        value: impl Fn(&X) -> f64,
+        fw: &'a mut FastWork,
+    ) -> (&'a [f64], f64) {
+        let n = x.len();
+        debug_assert_eq!(n + self.npad.0 + self.npad.1, self.old_len);
+        let mean = sum_lanes(x, &value) / n as f64;
+        let (left, right) = self.npad;
+        let p = &mut fw.padded;
+        let x0 = value(&x[0]) - mean;
+        for (o, v) in p[..left].iter_mut().zip(x[1..=left].iter().rev()) {
+            *o = (2.0 * x0 - (value(v) - mean)) as f32;
+        }
+        for (o, v) in p[left..left + n].iter_mut().zip(x) {
+            *o = (value(v) - mean) as f32;
+        }
+        let xl = value(&x[n - 1]) - mean;
+        for (o, v) in p[left + n..]
+            .iter_mut()
+            .zip(x[n - 1 - right..n - 1].iter().rev())
+        {
+            *o = (2.0 * xl - (value(v) - mean)) as f32;
+        }
+        // The FFTs' rounding is relative to the L2 norm of what they transform.
+        let ss = sum_lanes(p, |&v| f64::from(v) * f64::from(v));
+        let rms = (ss / self.old_len as f64).sqrt();
+        // The buffer lengths were made from the plans; a failure here is impossible.
+        let _ = fw
+            .fwd
+            .process_with_scratch(&mut fw.padded, &mut fw.spec, &mut fw.scratch);
+        let m = fw.gain.len();
+        for ((o, s), g) in fw.out_spec.iter_mut().zip(&fw.spec).zip(&fw.gain) {
+            *o = *s * *g;
+        }
+        fw.out_spec[m..]
+            .iter_mut()
+            .for_each(|v| *v = Complex::new(0.0, 0.0));
+        fw.out_spec[0].im = 0.0;
+        if self.new_len.is_multiple_of(2)
+            && let Some(last) = fw.out_spec.last_mut()
+        {
+            last.im = 0.0;
+        }
+        let _ = fw
+            .inv
+            .process_with_scratch(&mut fw.out_spec, &mut fw.y, &mut fw.scratch);
+        let dc = mean * fw.dc_gain;
+        fw.out.clear();
+        fw.out.extend(
+            fw.y[self.remove.0..self.new_len - self.remove.1]
+                .iter()
+                .map(|&v| f64::from(v) + dc),
+        );
+        let bound = F32_ERR_PER_LOG2 * (self.old_len as f64).log2() * rms;
+        (&fw.out, bound)
     }
 }
 
@@ -955,6 +1168,44 @@ mod tests {
         let n = want.len();
         let e = max_rel(&got[half..n - half], &want[half..n - half]);
         assert!(e < 1e-12, "{e}");
+    }
+
+    #[test]
+    fn float32_path_is_within_its_bound() {
+        let x0 = signal(120_000); // "256 Hz"
+        let r = MneResampler::new(x0.len(), 256.0, 200.0);
+        let bp = FirFilter::mne_filter(200.0, Some(0.3), Some(75.0)).unwrap();
+        let notch = FirFilter::mne_notch(200.0, &[60.0]).unwrap();
+        let resp = r.response(&combine_taps(&[bp, notch]));
+        let mut bounds = Vec::new();
+        for (offset, resp) in [
+            (0.0, None),
+            (5e4, None),
+            (0.0, Some(&resp)),
+            (-3e5, Some(&resp)),
+        ] {
+            let x: Vec<f64> = x0.iter().map(|v| v + offset).collect();
+            let resp = resp.map(Vec::as_slice);
+            let mut want = Vec::new();
+            r.apply_into(&x, resp, &mut r.work(), &mut want);
+            let mut fw = r.fast_work(resp).unwrap();
+            let (got, bound) = r.apply_fast(&x, &mut fw);
+            assert_eq!(got.len(), want.len());
+            let err = got
+                .iter()
+                .zip(&want)
+                .fold(0f64, |a, (g, w)| a.max((g - w).abs()));
+            assert!(
+                err <= bound,
+                "offset {offset}: error {err:e} > bound {bound:e}"
+            );
+            eprintln!("offset {offset}: error {err:e}, bound {bound:e}");
+            bounds.push(bound);
+        }
+        // The offset does not enter the float32 rounding.
+        for pair in bounds.chunks(2) {
+            assert!((pair[1] - pair[0]).abs() <= 1e-3 * pair[0], "{pair:?}");
+        }
     }
 
     #[test]

@@ -32,8 +32,11 @@
 //!    straight from the canonical float32 row into the windows (no float64 copy of the
 //!    recording is kept); the chain entries then carry an `exec` note. Rows that are plain
 //!    copies of canonical rows are converted to float64 only when a step needs them.
-//!    Everything stays float64: float32 FFTs would break the 1e-4 agreement on quiet
-//!    windows of a channel with large drifts or offsets.
+//!    On that fused path a channel's two FFTs run in float32 with its mean removed first
+//!    (and its exactly known output added back in float64), so the rounding is relative to
+//!    the fluctuation, not the offset; a channel whose float32 error bound
+//!    ([`dsp::MneResampler::apply_fast`]) exceeds 1e-5 of its peak in any window (large
+//!    drifts, quiet windows) is redone in float64. Every other step is float64.
 //! 3. **Length rules**: chunks shorter than `min_duration_s` are rejected; `trim_start_s` and
 //!    `trim_end_s` are cut after the steps.
 //! 4. **Windows** of `window_s` every `stride_s`; the incomplete tail is dropped; a window with
@@ -442,6 +445,10 @@ impl EegProfile {
     }
 }
 
+/// Largest float32 error bound, relative to a channel's peak in a window, for which the
+/// fused resample + filter path uses float32 FFTs (the reference agreement is 1e-4).
+const FAST_REL_ERR: f64 = 1e-5;
+
 /// The mapped rows, their float64 signals, and the interpolation done (for the chain).
 type Mapped = (Vec<Row>, Vec<Vec<f64>>, Option<Value>);
 
@@ -627,15 +634,13 @@ impl Profile for EegProfile {
                                     && !filters.is_empty()
                                     && self.fusable(&r, &filters, to)
                                 {
-                                    let mut work = r.work();
-                                    let response =
-                                        r.response_with(&dsp::combine_taps(&filters), &mut work);
+                                    let response = r.response(&dsp::combine_taps(&filters));
                                     let half: usize =
                                         filters.iter().map(|f| (f.taps.len() - 1) / 2).sum();
                                     for f in filters {
                                         let mut d = f.description;
                                         d["exec"] = json!(format!(
-                                            "multiplied into the resampled spectrum; equal to the sequential filter except within {half} samples of each end, which the trims remove"
+                                            "multiplied into the resampled spectrum (float32 FFTs of the mean-removed channel, float64 where their error bound exceeds 1e-5 of a window's peak); equal to the sequential filter except within {half} samples of each end, which the trims remove"
                                         ));
                                         chain.push(d);
                                     }
@@ -649,7 +654,7 @@ impl Profile for EegProfile {
                                         &sample,
                                         &rec,
                                         input,
-                                        (&r, &mut work),
+                                        &r,
                                         &response,
                                         to,
                                         chain,
@@ -1105,7 +1110,7 @@ impl EegProfile {
         sample: &Sample,
         rec: &Recording,
         input: Input<'_>,
-        (r, work): (&dsp::MneResampler, &mut dsp::ResampleWork),
+        r: &dsp::MneResampler,
         response: &[f64],
         rate: f64,
         chain: Vec<Value>,
@@ -1120,6 +1125,9 @@ impl EegProfile {
         let mut x = Vec::new();
         let mut scratch = Vec::with_capacity(plan.win);
         let zeros = vec![0.0; plan.win];
+        let mut fast = r.fast_work(Some(response));
+        // Float64 buffers, made for the first channel that needs them.
+        let mut work = None;
         for (row, ch) in rows.iter().zip(input.data) {
             if !row.present && self.config.missing == Missing::Zero {
                 for out in outs.iter_mut() {
@@ -1127,14 +1135,43 @@ impl EegProfile {
                 }
                 continue;
             }
-            let src: &[f64] = match row.raw {
+            let canonical_row = match row.raw {
                 Some(ri) if ch.is_empty() => {
-                    row_f64(input.raw, ri, input.t, &mut x);
-                    &x
+                    Some(&input.raw[ri * input.t * 4..(ri + 1) * input.t * 4])
                 }
-                _ => ch,
+                _ => None,
             };
-            let y = r.apply_to_work(src, Some(response), work);
+            // Float32 FFTs when their error bound is below 1e-5 of the channel's peak in
+            // every window (the outputs must agree within 1e-4 of each window's peak).
+            let fast_ok = match fast.as_mut() {
+                Some(fw) => {
+                    let (y, bound) = match canonical_row {
+                        Some(bytes) => {
+                            let (samples, _) = bytes.as_chunks::<4>();
+                            r.apply_fast_with(samples, |b| f64::from(f32::from_le_bytes(*b)), fw)
+                        }
+                        None => r.apply_fast(ch, fw),
+                    };
+                    plan.starts.iter().all(|&s| {
+                        let peak = dsp::abs_max(&y[s..s + plan.win]);
+                        bound <= FAST_REL_ERR * peak
+                    })
+                }
+                None => false,
+            };
+            let y = match fast.as_ref() {
+                Some(fw) if fast_ok => fw.output(),
+                _ => {
+                    let src: &[f64] = match row.raw {
+                        Some(ri) if ch.is_empty() => {
+                            row_f64(input.raw, ri, input.t, &mut x);
+                            &x
+                        }
+                        _ => ch,
+                    };
+                    r.apply_to_work(src, Some(response), work.get_or_insert_with(|| r.work()))
+                }
+            };
             for (out, &s) in outs.iter_mut().zip(&plan.starts) {
                 self.append_channel(&plan, &y[s..s + plan.win], &mut scratch, out);
             }
@@ -1203,23 +1240,34 @@ impl EegProfile {
         out: &mut WindowOut,
     ) {
         let cfg = &self.config;
-        out.max = x.iter().fold(out.max, |a, v| a.max(v.abs()));
-        scratch.clear();
-        scratch.extend(x.iter().map(|v| v * plan.factor));
-        if let Some(q) = cfg.percentile {
-            out.scales
-                .push(dsp::percentile_scale(scratch, q, cfg.percentile_eps));
-        }
+        out.max = out.max.max(dsp::abs_max(x));
+        let values: &[f64] = match cfg.percentile {
+            Some(q) => {
+                scratch.clear();
+                scratch.extend(x.iter().map(|v| v * plan.factor));
+                out.scales
+                    .push(dsp::percentile_scale(scratch, q, cfg.percentile_eps));
+                scratch
+            }
+            None => x,
+        };
+        let factor = if cfg.percentile.is_some() {
+            1.0
+        } else {
+            plan.factor
+        };
+        let at = out.eeg.len();
         match cfg.dtype {
             Dtype::F16 => {
-                for &v in scratch.iter() {
-                    out.eeg
-                        .extend_from_slice(&half::f16::from_f64(v).to_bits().to_le_bytes());
+                out.eeg.resize(at + values.len() * 2, 0);
+                for (o, &v) in out.eeg[at..].chunks_exact_mut(2).zip(values) {
+                    o.copy_from_slice(&half::f16::from_f64(v * factor).to_bits().to_le_bytes());
                 }
             }
             _ => {
-                for &v in scratch.iter() {
-                    out.eeg.extend_from_slice(&(v as f32).to_le_bytes());
+                out.eeg.resize(at + values.len() * 4, 0);
+                for (o, &v) in out.eeg[at..].chunks_exact_mut(4).zip(values) {
+                    o.copy_from_slice(&((v * factor) as f32).to_le_bytes());
                 }
             }
         }
