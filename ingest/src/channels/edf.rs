@@ -208,15 +208,13 @@ pub fn convert_edf(
         meta.start = Some(header.start.iso_with_offset(t0));
     }
     let pseudo = ctx.pseudonym(target.subject);
-    let rel = target.rel.to_string_lossy().replace('\\', "/");
     meta.provenance = Some(Provenance {
         source: ctx.source.to_string(),
-        file: if ctx.keep_identity || target.subject.is_empty() {
-            rel
-        } else {
-            // File names often carry the subject ID (TUH `aaaaamye_s001_t000.edf`).
-            rel.replace(target.subject, &pseudo)
-        },
+        // File names often carry the subject ID (TUH `aaaaamye_s001_t000.edf`).
+        file: ctx.scrub_path(
+            &target.rel.to_string_lossy().replace('\\', "/"),
+            target.subject,
+        ),
         part: None,
         reader: format!("bomdata-edf {}", env!("CARGO_PKG_VERSION")),
     });

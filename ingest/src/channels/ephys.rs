@@ -474,9 +474,6 @@ pub struct EphysTarget<'a> {
     pub session: Option<&'a str>,
     /// Run label that separates recordings of one session in the key (task, acquisition, run).
     pub run: Option<&'a str>,
-    /// The provenance path, already scrubbed of the subject ID; `rel` with every occurrence
-    /// of `subject` replaced by the pseudonym when `None`.
-    pub provenance_file: Option<String>,
 }
 
 /// Writes a laid-out recording as canonical chunks; returns the number of samples written.
@@ -521,17 +518,10 @@ pub fn write_chunks(
         meta.start = recording.start.map(|d| d.to_iso());
     }
     let pseudo = ctx.pseudonym(target.subject);
-    let file = match &target.provenance_file {
-        Some(f) => f.clone(),
-        None => {
-            let rel = target.rel.to_string_lossy().replace('\\', "/");
-            if ctx.keep_identity || target.subject.is_empty() {
-                rel
-            } else {
-                rel.replace(target.subject, &pseudo)
-            }
-        }
-    };
+    let file = ctx.scrub_path(
+        &target.rel.to_string_lossy().replace('\\', "/"),
+        target.subject,
+    );
     meta.provenance = Some(Provenance {
         source: ctx.source.to_string(),
         file,

@@ -508,21 +508,11 @@ impl Source for BidsEphys {
             layout.annotations = parse_events(&p)?;
         }
         let subject = unit.subject.as_deref().unwrap_or("unknown");
-        let rel_s = rel.to_string_lossy().replace('\\', "/");
-        let provenance_file = if ctx.keep_identity {
-            rel_s
-        } else {
-            rel_s.replace(
-                &format!("sub-{subject}"),
-                &format!("sub-{}", ctx.pseudonym(subject)),
-            )
-        };
         let target = EphysTarget {
             rel,
             subject,
             session: unit.session.as_deref(),
             run: d["run"].as_str(),
-            provenance_file: Some(provenance_file),
         };
         ephys::write_chunks(&path, opened, layout, &target, ctx, sink).map(|_| ())
     }
