@@ -234,23 +234,11 @@ fn resume_mid_epoch_on_real_shards() {
 #[test]
 fn object_store_through_bounded_cache() {
     use bomdata_loader::remote::{Cache, open_cached};
-    use object_store::{ObjectStoreExt, PutPayload, memory::InMemory, path::Path as StorePath};
+    use object_store::memory::InMemory;
     let dir = tempfile::tempdir().unwrap();
     write_dataset(dir.path(), 20, "eeg", Compression::None);
     let store = InMemory::new();
-    for e in walk(dir.path()) {
-        let rel = e
-            .strip_prefix(dir.path())
-            .unwrap()
-            .to_string_lossy()
-            .to_string();
-        let data = std::fs::read(&e).unwrap();
-        futures::executor::block_on(store.put(
-            &StorePath::from(format!("bucket/ds1/{rel}")),
-            PutPayload::from(data),
-        ))
-        .unwrap();
-    }
+    upload(&store, dir.path(), "bucket/ds1");
     let cache_dir = tempfile::tempdir().unwrap();
     let cache = Cache {
         dir: cache_dir.path().to_path_buf(),
@@ -280,19 +268,7 @@ fn object_store_through_bounded_cache() {
     };
     assert!(open_cached(&store, "bucket/ds1", &small, |_| true).is_err());
     // a second dataset that only fits once the first is evicted
-    for e in walk(dir.path()) {
-        let rel = e
-            .strip_prefix(dir.path())
-            .unwrap()
-            .to_string_lossy()
-            .to_string();
-        let data = std::fs::read(&e).unwrap();
-        futures::executor::block_on(store.put(
-            &StorePath::from(format!("bucket/ds2/{rel}")),
-            PutPayload::from(data),
-        ))
-        .unwrap();
-    }
+    upload(&store, dir.path(), "bucket/ds2");
     let one: u64 = walk(&cache_dir.path().join("bucket_ds1"))
         .iter()
         .map(|p| std::fs::metadata(p).unwrap().len())
@@ -307,6 +283,21 @@ fn object_store_through_bounded_cache() {
     .unwrap();
     assert_eq!(ds2.len(), 15);
     assert!(!cache_dir.path().join("bucket_ds1").exists());
+}
+
+/// Puts every file under `dir` into `store` under `prefix`.
+#[cfg(feature = "object-store")]
+fn upload(store: &object_store::memory::InMemory, dir: &std::path::Path, prefix: &str) {
+    use object_store::{ObjectStoreExt, PutPayload, path::Path as StorePath};
+    for e in walk(dir) {
+        let rel = e.strip_prefix(dir).unwrap().to_string_lossy().to_string();
+        let data = std::fs::read(&e).unwrap();
+        futures::executor::block_on(store.put(
+            &StorePath::from(format!("{prefix}/{rel}")),
+            PutPayload::from(data),
+        ))
+        .unwrap();
+    }
 }
 
 #[cfg(feature = "object-store")]
