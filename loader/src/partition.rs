@@ -49,10 +49,40 @@ pub enum Split {
 /// The positions of an epoch still to be read: sorted, disjoint, non-empty `[start, end)`
 /// ranges. Positions at or past the epoch length `n` are padding (see [`Remainder::Pad`]): they
 /// read unit `position % n`, so padding repeats the epoch from its start.
-#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(from = "RangesOnly", into = "RangesOnly")]
 pub struct Remaining {
     ranges: Vec<[u64; 2]>,
+    /// Virtual index of each range's first unit (derived; for the binary search in `global`,
+    /// which runs once per sample read and may face one range per rank of an earlier run).
+    starts: Vec<u64>,
 }
+
+/// The serialised form of [`Remaining`]: the ranges only.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct RangesOnly {
+    ranges: Vec<[u64; 2]>,
+}
+
+impl From<RangesOnly> for Remaining {
+    fn from(r: RangesOnly) -> Remaining {
+        Remaining::from_ranges(r.ranges)
+    }
+}
+
+impl From<Remaining> for RangesOnly {
+    fn from(r: Remaining) -> RangesOnly {
+        RangesOnly { ranges: r.ranges }
+    }
+}
+
+impl PartialEq for Remaining {
+    fn eq(&self, other: &Remaining) -> bool {
+        self.ranges == other.ranges
+    }
+}
+
+impl Eq for Remaining {}
 
 impl Remaining {
     /// Everything from `start` to the end of an epoch of `n` units.
@@ -71,7 +101,16 @@ impl Remaining {
                 _ => out.push(r),
             }
         }
-        Remaining { ranges: out }
+        let mut starts = Vec::with_capacity(out.len());
+        let mut v = 0;
+        for r in &out {
+            starts.push(v);
+            v += r[1] - r[0];
+        }
+        Remaining {
+            ranges: out,
+            starts,
+        }
     }
 
     /// The ranges.
@@ -81,7 +120,10 @@ impl Remaining {
 
     /// Number of units left.
     pub fn len(&self) -> u64 {
-        self.ranges.iter().map(|r| r[1] - r[0]).sum()
+        match (self.starts.last(), self.ranges.last()) {
+            (Some(s), Some(r)) => s + (r[1] - r[0]),
+            _ => 0,
+        }
     }
 
     /// True when nothing is left.
@@ -106,28 +148,26 @@ impl Remaining {
 
     /// The set with `pad` padding positions appended.
     fn padded(&self, n: u64, pad: u64) -> Remaining {
-        let mut r = self.clone();
-        if pad > 0 {
-            let p = self.pad_start(n);
-            r.ranges.push([p, p + pad]);
-            r = Remaining::from_ranges(r.ranges);
+        if pad == 0 {
+            return self.clone();
         }
-        r
+        let p = self.pad_start(n);
+        let mut ranges = self.ranges.clone();
+        ranges.push([p, p + pad]);
+        Remaining::from_ranges(ranges)
     }
 
     /// The global position of virtual index `v`; indices past the set (`v >= len`) are new
     /// padding and map to positions after the set and the epoch, which
     /// [`Partition::unit_at`] wraps to the epoch start.
     pub fn global(&self, n: u64, v: u64) -> u64 {
-        let mut left = v;
-        for r in &self.ranges {
-            let len = r[1] - r[0];
-            if left < len {
-                return r[0] + left;
-            }
-            left -= len;
+        let len = self.len();
+        if v >= len {
+            return self.pad_start(n) + (v - len);
         }
-        self.pad_start(n) + left
+        // the last range starting at or before v
+        let i = self.starts.partition_point(|&s| s <= v) - 1;
+        self.ranges[i][0] + (v - self.starts[i])
     }
 
     /// The set without the units at the given virtual index ranges (padding indices ignored).
