@@ -76,7 +76,13 @@ struct Cudart {
 }
 
 impl Cudart {
+    /// The entry points, looked up once per process.
     fn find() -> Option<Cudart> {
+        static RT: std::sync::OnceLock<Option<Cudart>> = std::sync::OnceLock::new();
+        *RT.get_or_init(Cudart::lookup)
+    }
+
+    fn lookup() -> Option<Cudart> {
         fn sym(name: &std::ffi::CStr) -> Option<*mut libc::c_void> {
             // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name only reads.
             let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
