@@ -84,8 +84,13 @@ use crate::{Error, Result};
 /// - T2T-CHM13v2.0: `GCA_009914755.4` FASTA headers (`CP068277.2` chromosome 1 ...
 ///   `CP068255.2` X, `CP086569.2` Y from NA24385, `CP068254.1` mitochondrion) and
 ///   `GCF_009914755.1` maps `NC_060925.1` = chr1 ... `NC_060947.1` = chrX,
-///   `NC_060948.1` = chrY: every row agrees. The RefSeq name of the T2T chrM (`NC_012920.1`,
-///   the rCRS) was not found in a public table and is kept as typed.
+///   `NC_060948.1` = chrY: every row agrees. The T2T chrM row (`NC_012920.1`) agrees with a
+///   public TxDb build script's map for `GCF_009914755.1` "per NCBI's assembly report",
+///   which notes that the RefSeq chrM is the rCRS. That record is not CHM13's own
+///   mitochondrion (`CP068254.1`), so the two names can hold different bases: the alias maps
+///   names only, each window records the file's own name (`source_chrom`) beside the
+///   canonical one, and [`guess_assembly`] never decides an assembly from a mitochondrion
+///   name.
 pub const ALIASES_TSV: &str = "\
 T2T-CHM13v2.0\tchr1\t1\tNC_060925.1\tCP068277.2
 T2T-CHM13v2.0\tchr2\t2\tNC_060926.1\tCP068276.2

@@ -15,10 +15,77 @@
 //!   [`MneResampler::response`] lets them be multiplied into the resampled spectrum.
 //! * [`common_average`], [`percentile_scale`]: re-referencing and BIOT's percentile scaling.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use realfft::num_complex::Complex;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use realfft::{ComplexToReal, FftNum, RealFftPlanner, RealToComplex};
+
+/// FFT plans shared by the whole process, by length. Making a plan computes its twiddle
+/// factors (one `sin_cos` per factor, tens of milliseconds for a one-hour recording), and
+/// MNE pads every signal to a power of two before resampling, so the recordings of a
+/// dataset share a handful of lengths: each is planned once per process, not once per
+/// recording. At most [`PLAN_CACHE_LEN`] lengths are kept per kind; the oldest goes first.
+struct PlanCache<P> {
+    plans: Mutex<Vec<(usize, P)>>,
+}
+
+/// Lengths kept per plan kind (a plan of a one-hour recording holds about 8 MB of twiddles).
+const PLAN_CACHE_LEN: usize = 6;
+
+impl<P: Clone> PlanCache<P> {
+    const fn new() -> Self {
+        PlanCache {
+            plans: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn get(&self, len: usize, make: impl FnOnce() -> P) -> P {
+        // A poisoned lock only means another thread panicked while holding it; the cache
+        // itself is always a valid list.
+        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, p)) = plans.iter().find(|(n, _)| *n == len) {
+            return p.clone();
+        }
+        let p = make();
+        if plans.len() >= PLAN_CACHE_LEN {
+            plans.remove(0);
+        }
+        plans.push((len, p.clone()));
+        p
+    }
+}
+
+type Forward<T> = Arc<dyn RealToComplex<T>>;
+type Inverse<T> = Arc<dyn ComplexToReal<T>>;
+
+static FWD_F64: PlanCache<Forward<f64>> = PlanCache::new();
+static INV_F64: PlanCache<Inverse<f64>> = PlanCache::new();
+static FWD_F32: PlanCache<Forward<f32>> = PlanCache::new();
+static INV_F32: PlanCache<Inverse<f32>> = PlanCache::new();
+
+/// The shared forward and inverse real FFT plans of one precision.
+trait Plans: FftNum {
+    fn forward(len: usize) -> Forward<Self>;
+    fn inverse(len: usize) -> Inverse<Self>;
+}
+
+impl Plans for f64 {
+    fn forward(len: usize) -> Forward<f64> {
+        FWD_F64.get(len, || RealFftPlanner::new().plan_fft_forward(len))
+    }
+    fn inverse(len: usize) -> Inverse<f64> {
+        INV_F64.get(len, || RealFftPlanner::new().plan_fft_inverse(len))
+    }
+}
+
+impl Plans for f32 {
+    fn forward(len: usize) -> Forward<f32> {
+        FWD_F32.get(len, || RealFftPlanner::new().plan_fft_forward(len))
+    }
+    fn inverse(len: usize) -> Inverse<f32> {
+        INV_F32.get(len, || RealFftPlanner::new().plan_fft_inverse(len))
+    }
+}
 
 /// Python's `round()` (half to even) as an integer.
 fn pyround(x: f64) -> i64 {
@@ -99,21 +166,20 @@ impl MneResampler {
         let new_len = pyround(ratio * old_len as f64).max(1) as usize;
         let r0 = pyround(ratio * npads.0 as f64).max(0) as usize;
         let r1 = new_len.saturating_sub(final_len + r0);
-        let mut planner = RealFftPlanner::<f64>::new();
         MneResampler {
             npad: npads,
             new_len,
             remove: (r0, r1),
             final_len,
             fwd: std::sync::OnceLock::new(),
-            inv: planner.plan_fft_inverse(new_len),
+            inv: f64::inverse(new_len),
             old_len,
         }
     }
 
     fn fwd(&self) -> &Arc<dyn RealToComplex<f64>> {
         self.fwd
-            .get_or_init(|| RealFftPlanner::<f64>::new().plan_fft_forward(self.old_len))
+            .get_or_init(|| f64::forward(self.old_len))
     }
 
     /// Output length.
@@ -329,12 +395,43 @@ pub struct FastWork {
     inv: Arc<dyn ComplexToReal<f32>>,
     gain: Vec<f32>,
     dc_gain: f64,
+    b: FastBuffers,
+}
+
+/// The large buffers of a [`FastWork`] (about 21 MB for a one-hour 256 Hz channel). When a
+/// `FastWork` is dropped they are kept for the next one made on the same thread, so a
+/// dataset run does not map and fault in fresh pages for every recording.
+#[derive(Default)]
+struct FastBuffers {
     padded: Vec<f32>,
     spec: Vec<Complex<f32>>,
     out_spec: Vec<Complex<f32>>,
     y: Vec<f32>,
     scratch: Vec<Complex<f32>>,
     out: Vec<f64>,
+}
+
+thread_local! {
+    /// One spare set of [`FastBuffers`] per thread.
+    static SPARE_FAST: std::cell::RefCell<Option<FastBuffers>> = const { std::cell::RefCell::new(None) };
+}
+
+/// `v` with exactly `n` elements; its old contents (to be overwritten) are kept when the
+/// length already fits, so a recycled buffer is not zeroed again.
+fn sized<T: Clone>(mut v: Vec<T>, n: usize, zero: T) -> Vec<T> {
+    if v.len() != n {
+        v.clear();
+        v.resize(n, zero);
+    }
+    v
+}
+
+impl Drop for FastWork {
+    fn drop(&mut self) {
+        let b = std::mem::take(&mut self.b);
+        // A thread being torn down has no slot left; the buffers are then just freed.
+        let _ = SPARE_FAST.try_with(|s| *s.borrow_mut() = Some(b));
+    }
 }
 
 /// Bound on the float32 round trip's error per output sample, as a multiple of
@@ -346,7 +443,7 @@ const F32_ERR_PER_LOG2: f64 = 4.0 * 5.960_464_477_539_063e-8;
 impl FastWork {
     /// The output of the last [`MneResampler::apply_fast`].
     pub fn output(&self) -> &[f64] {
-        &self.out
+        &self.b.out
     }
 }
 
@@ -359,9 +456,8 @@ impl MneResampler {
         if n <= self.npad.0.max(self.npad.1) {
             return None;
         }
-        let mut planner = RealFftPlanner::<f32>::new();
-        let fwd = planner.plan_fft_forward(self.old_len);
-        let inv = planner.plan_fft_inverse(self.new_len);
+        let fwd = f32::forward(self.old_len);
+        let inv = f32::inverse(self.new_len);
         let n_spec = self.old_len / 2 + 1;
         let n_out = self.new_len / 2 + 1;
         let m = n_out.min(n_spec);
@@ -389,15 +485,26 @@ impl MneResampler {
         // output is c·gain[0]·old_len everywhere.
         let dc_gain = gain64[0] * self.old_len as f64;
         let scratch_len = fwd.get_scratch_len().max(inv.get_scratch_len());
+        let spare = SPARE_FAST
+            .try_with(|s| s.borrow_mut().take())
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let zero = Complex::new(0.0f32, 0.0);
+        let mut out = spare.out;
+        out.clear();
+        out.reserve(self.final_len);
         Some(FastWork {
             gain: gain64.iter().map(|&g| g as f32).collect(),
             dc_gain,
-            padded: vec![0.0; self.old_len],
-            spec: fwd.make_output_vec(),
-            out_spec: inv.make_input_vec(),
-            y: inv.make_output_vec(),
-            scratch: vec![Complex::new(0.0, 0.0); scratch_len],
-            out: Vec::with_capacity(self.final_len),
+            b: FastBuffers {
+                padded: sized(spare.padded, self.old_len, 0.0),
+                spec: sized(spare.spec, n_spec, zero),
+                out_spec: sized(spare.out_spec, n_out, zero),
+                y: sized(spare.y, self.new_len, 0.0),
+                scratch: sized(spare.scratch, scratch_len, zero),
+                out,
+            },
             fwd,
             inv,
         })
@@ -426,7 +533,7 @@ impl MneResampler {
         debug_assert_eq!(n + self.npad.0 + self.npad.1, self.old_len);
         let mean = sum_lanes(x, &value) / n as f64;
         let (left, right) = self.npad;
-        let p = &mut fw.padded;
+        let p = &mut fw.b.padded;
         let x0 = value(&x[0]) - mean;
         for (o, v) in p[..left].iter_mut().zip(x[1..=left].iter().rev()) {
             *o = (2.0 * x0 - (value(v) - mean)) as f32;
@@ -447,32 +554,32 @@ impl MneResampler {
         // The buffer lengths were made from the plans; a failure here is impossible.
         let _ = fw
             .fwd
-            .process_with_scratch(&mut fw.padded, &mut fw.spec, &mut fw.scratch);
+            .process_with_scratch(&mut fw.b.padded, &mut fw.b.spec, &mut fw.b.scratch);
         let m = fw.gain.len();
-        for ((o, s), g) in fw.out_spec.iter_mut().zip(&fw.spec).zip(&fw.gain) {
+        for ((o, s), g) in fw.b.out_spec.iter_mut().zip(&fw.b.spec).zip(&fw.gain) {
             *o = *s * *g;
         }
-        fw.out_spec[m..]
+        fw.b.out_spec[m..]
             .iter_mut()
             .for_each(|v| *v = Complex::new(0.0, 0.0));
-        fw.out_spec[0].im = 0.0;
+        fw.b.out_spec[0].im = 0.0;
         if self.new_len.is_multiple_of(2)
-            && let Some(last) = fw.out_spec.last_mut()
+            && let Some(last) = fw.b.out_spec.last_mut()
         {
             last.im = 0.0;
         }
         let _ = fw
             .inv
-            .process_with_scratch(&mut fw.out_spec, &mut fw.y, &mut fw.scratch);
+            .process_with_scratch(&mut fw.b.out_spec, &mut fw.b.y, &mut fw.b.scratch);
         let dc = mean * fw.dc_gain;
-        fw.out.clear();
-        fw.out.extend(
-            fw.y[self.remove.0..self.new_len - self.remove.1]
+        fw.b.out.clear();
+        fw.b.out.extend(
+            fw.b.y[self.remove.0..self.new_len - self.remove.1]
                 .iter()
                 .map(|&v| f64::from(v) + dc),
         );
         let bound = F32_ERR_PER_LOG2 * (self.old_len as f64).log2() * rms;
-        (&fw.out, bound)
+        (&fw.b.out, bound)
     }
 }
 
@@ -776,7 +883,6 @@ impl FirFilter {
 /// Overlap-add FFT convolution with cached plans, kernel spectrum and buffers.
 #[derive(Default)]
 pub struct FftConvolver {
-    planner: RealFftPlanner<f64>,
     plans: Vec<ConvPlan>,
 }
 
@@ -819,8 +925,8 @@ impl FftConvolver {
         let i = match found {
             Some(i) => i,
             None => {
-                let fwd = self.planner.plan_fft_forward(n_fft);
-                let inv = self.planner.plan_fft_inverse(n_fft);
+                let fwd = f64::forward(n_fft);
+                let inv = f64::inverse(n_fft);
                 let mut buf = vec![0.0; n_fft];
                 buf[..h.len()].copy_from_slice(h);
                 let mut hspec = fwd.make_output_vec();
