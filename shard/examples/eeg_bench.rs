@@ -42,7 +42,9 @@ fn canonical(path: &Path) -> Sample {
     // time through a small buffer, so the signal is held once.
     let head = npy::header(npy::Dtype::F32, &[sig.len(), t]);
     let data_at = head.len();
-    let mut npy_bytes = vec![0u8; data_at + sig.len() * t * 4];
+    // From the shard crate's buffer pool, as the shard reader takes its sample buffers: the
+    // profile gives the canonical buffer back when it is done with it.
+    let mut npy_bytes = bomdata_shard::buffers::take(data_at + sig.len() * t * 4);
     npy_bytes[..data_at].copy_from_slice(&head);
     let mut buf = vec![0f32; spr];
     let mut rec = Record::default();
@@ -57,6 +59,13 @@ fn canonical(path: &Path) -> Sample {
             }
         }
         r += 1;
+    }
+    if r < n_rec {
+        // A short file: what was not read is zero, not an earlier sample's bytes.
+        for c in 0..sig.len() {
+            let at = data_at + (c * t + r * spr) * 4;
+            npy_bytes[at..data_at + (c + 1) * t * 4].fill(0);
+        }
     }
     let fs_hz = spr as f64 / header.record_duration;
     let mut meta = Recording::new(fs_hz);
@@ -119,7 +128,13 @@ fn main() {
                             let out = prof.apply(sample).unwrap();
                             let profile_s = t.elapsed().as_secs_f64();
                             let cpu_s = thread_cpu_s() - c;
-                            (out.samples.len(), out.rejected.len(), read_s, profile_s, cpu_s)
+                            (
+                                out.samples.len(),
+                                out.rejected.len(),
+                                read_s,
+                                profile_s,
+                                cpu_s,
+                            )
                         })
                         .collect()
                 })

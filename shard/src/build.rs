@@ -240,6 +240,8 @@ pub fn build(
                 for s in applied.samples {
                     writer.write(&s)?;
                     samples_out += 1;
+                    // Written: large member buffers serve the next samples read.
+                    crate::buffers::give_sample(s);
                 }
             }
         }

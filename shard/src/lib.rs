@@ -18,6 +18,7 @@
 //! assert_eq!(s.members.len(), 2);
 //! ```
 
+pub mod buffers;
 #[cfg(feature = "build")]
 pub mod build;
 pub mod dataset;

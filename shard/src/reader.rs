@@ -66,13 +66,15 @@ impl ShardReader {
         let skip = s.offset - self.pos;
         std::io::copy(&mut (&mut self.inner).take(skip), &mut std::io::sink())
             .map_err(|e| Error::io(&self.path, e))?;
-        let mut buf = vec![0u8; s.size as usize];
+        let mut buf = crate::buffers::take(s.size as usize);
         self.inner
             .read_exact(&mut buf)
             .map_err(|e| Error::io(&self.path, e))?;
         self.pos = s.offset + s.size;
         let s = s.clone();
-        sample_from_bytes(&self.path, &s, &buf, self.decode_members).map(Some)
+        let sample = sample_from_bytes(&self.path, &s, &buf, self.decode_members);
+        crate::buffers::give(buf);
+        sample.map(Some)
     }
 }
 
@@ -81,9 +83,11 @@ pub fn read_sample_at(path: &Path, s: &IndexSample, decode_members: bool) -> Res
     let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
     f.seek(SeekFrom::Start(s.offset))
         .map_err(|e| Error::io(path, e))?;
-    let mut buf = vec![0u8; s.size as usize];
+    let mut buf = crate::buffers::take(s.size as usize);
     f.read_exact(&mut buf).map_err(|e| Error::io(path, e))?;
-    sample_from_bytes(path, s, &buf, decode_members)
+    let sample = sample_from_bytes(path, s, &buf, decode_members);
+    crate::buffers::give(buf);
+    sample
 }
 
 /// Builds a sample from the bytes of its index range (`entry.offset .. offset + size`),
@@ -109,7 +113,11 @@ fn sample_from_bytes(path: &Path, s: &IndexSample, buf: &[u8], decode: bool) -> 
                 let d = zstd::stream::decode_all(data).map_err(|e| Error::io(path, e))?;
                 sample.push(plain, d);
             }
-            _ => sample.push(m.name.clone(), data.to_vec()),
+            _ => {
+                let mut own = crate::buffers::take(data.len());
+                own.copy_from_slice(data);
+                sample.push(m.name.clone(), own);
+            }
         }
     }
     Ok(sample)

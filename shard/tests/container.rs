@@ -133,3 +133,40 @@ fn verify_names_the_key_of_a_flipped_byte() {
         assert_eq!(r.problems[0].key, key, "flip at {pos}");
     }
 }
+
+#[test]
+fn large_members_read_back_through_recycled_buffers() {
+    // Members above the buffer pool's threshold: each sample read is given back, so later
+    // reads land in buffers still holding an earlier sample's bytes, of another length.
+    use bomdata_shard::buffers;
+    let big = |i: usize, n: usize| -> Sample {
+        let v: Vec<u8> = (0..n).map(|j| ((i * 31 + j * 7) % 251) as u8).collect();
+        Sample::new(format!("src_subj00_{i:06}"))
+            .with_subject("subj00")
+            .with("signal.bin", v)
+    };
+    let sizes = [
+        buffers::MIN_POOLED + 4096,
+        buffers::MIN_POOLED + 100,
+        buffers::MIN_POOLED + 9000,
+        buffers::MIN_POOLED,
+    ];
+    let d = tempfile::tempdir().unwrap();
+    let mut w = ShardWriter::create(d.path(), "t", WriterOptions::default()).unwrap();
+    for (i, &n) in sizes.iter().enumerate() {
+        w.write(&big(i, n)).unwrap();
+    }
+    let shards = w.finish().unwrap();
+    for _round in 0..2 {
+        let mut i = 0;
+        for e in &shards {
+            for s in ShardReader::open(d.path(), e).unwrap() {
+                let s = s.unwrap();
+                assert_eq!(s, big(i, sizes[i]), "sample {i}");
+                buffers::give_sample(s);
+                i += 1;
+            }
+        }
+        assert_eq!(i, sizes.len());
+    }
+}

@@ -178,8 +178,7 @@ impl MneResampler {
     }
 
     fn fwd(&self) -> &Arc<dyn RealToComplex<f64>> {
-        self.fwd
-            .get_or_init(|| f64::forward(self.old_len))
+        self.fwd.get_or_init(|| f64::forward(self.old_len))
     }
 
     /// Output length.

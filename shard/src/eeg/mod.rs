@@ -99,6 +99,8 @@ pub mod channels;
 pub mod dsp;
 pub mod interp;
 
+use std::sync::{Arc, Mutex};
+
 use serde_json::{Value, json};
 
 use crate::npy::{self, Dtype};
@@ -418,6 +420,47 @@ fn unit_factor(unit: &str) -> Option<f64> {
 pub struct EegProfile {
     name: &'static str,
     config: EegConfig,
+    responses: ResponseCache,
+}
+
+/// Spectral responses of fused filter chains, keyed by the padded output length and the
+/// taps of each filter. Every recording of a dataset with the same rate and padded length
+/// (MNE pads to a power of two) has the same one, so it is computed once per run, not once
+/// per recording. Shared by the clones of a profile; at most four are kept.
+#[derive(Clone, Default)]
+struct ResponseCache(Arc<Mutex<Vec<CachedResponse>>>);
+
+type CachedResponse = (usize, Vec<Vec<f64>>, Arc<Vec<f64>>);
+
+impl std::fmt::Debug for ResponseCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResponseCache")
+    }
+}
+
+impl ResponseCache {
+    fn get(&self, r: &dsp::MneResampler, filters: &[dsp::FirFilter]) -> Arc<Vec<f64>> {
+        let n = r.padded_out_len();
+        let same = |taps: &[Vec<f64>]| {
+            taps.len() == filters.len() && taps.iter().zip(filters).all(|(t, f)| *t == f.taps)
+        };
+        // A poisoned lock only means another thread panicked while holding it; the list
+        // itself is always valid.
+        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, _, h)) = cache.iter().find(|(len, taps, _)| *len == n && same(taps)) {
+            return Arc::clone(h);
+        }
+        let h = Arc::new(r.response(&dsp::combine_taps(filters)));
+        if cache.len() >= 4 {
+            cache.remove(0);
+        }
+        cache.push((
+            n,
+            filters.iter().map(|f| f.taps.clone()).collect(),
+            Arc::clone(&h),
+        ));
+        h
+    }
 }
 
 /// Names of the EEG profiles.
@@ -436,6 +479,7 @@ impl EegProfile {
         Ok(EegProfile {
             name: static_name,
             config,
+            responses: ResponseCache::default(),
         })
     }
 
@@ -521,6 +565,15 @@ impl Profile for EegProfile {
     }
 
     fn apply(&self, sample: Sample) -> Result<Applied> {
+        let applied = self.apply_to(&sample);
+        // The canonical recording is done with: its buffer serves the next sample read.
+        crate::buffers::give_sample(sample);
+        applied
+    }
+}
+
+impl EegProfile {
+    fn apply_to(&self, sample: &Sample) -> Result<Applied> {
         let mut applied = Applied::default();
         let key = sample.key.clone();
         let Some(meta) = sample.member("meta.json") else {
@@ -634,7 +687,7 @@ impl Profile for EegProfile {
                                     && !filters.is_empty()
                                     && self.fusable(&r, &filters, to)
                                 {
-                                    let response = r.response(&dsp::combine_taps(&filters));
+                                    let response = self.responses.get(&r, &filters);
                                     let half: usize =
                                         filters.iter().map(|f| (f.taps.len() - 1) / 2).sum();
                                     for f in filters {
@@ -651,7 +704,7 @@ impl Profile for EegProfile {
                                         t: t_in,
                                     };
                                     self.stream_windows(
-                                        &sample,
+                                        sample,
                                         &rec,
                                         input,
                                         &r,
@@ -725,7 +778,7 @@ impl Profile for EegProfile {
                 ch.iter_mut().for_each(|v| *v = 0.0);
             }
         }
-        self.windows(&sample, &rec, &rows, &data, rate, chain, &mut applied)?;
+        self.windows(sample, &rec, &rows, &data, rate, chain, &mut applied)?;
         Ok(applied)
     }
 }
