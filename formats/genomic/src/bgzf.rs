@@ -98,14 +98,15 @@ pub fn scan_blocks(data: &[u8]) -> io::Result<Vec<Block>> {
     Ok(blocks)
 }
 
-/// A reusable raw-deflate decoder for BGZF blocks (libdeflate: a block's ISIZE is known and
-/// at most 64 KiB, so the one-shot decompressor fits and avoids streaming state).
-pub struct Inflater(libdeflater::Decompressor);
+/// A reusable raw-deflate decoder for BGZF blocks ([`crate::inflate`]: a block's ISIZE is
+/// known and at most 64 KiB, so a one-shot decoder fits and avoids streaming state; it is
+/// faster than libdeflate on DNA text, see `bench/inflate/run.sh`).
+pub struct Inflater(crate::inflate::Decoder);
 
 impl Inflater {
     /// A new decoder.
     pub fn new() -> Self {
-        Inflater(libdeflater::Decompressor::new())
+        Inflater(crate::inflate::Decoder::new())
     }
 }
 
@@ -141,7 +142,7 @@ fn inflate_into(data: &[u8], off: usize, dec: &mut Inflater, out: &mut [u8]) -> 
         data[off + bsize - 6],
         data[off + bsize - 5],
     ]);
-    let got = dec.0.deflate_decompress(payload, out).map_err(|e| {
+    let got = dec.0.inflate(payload, out).map_err(|e| {
         invalid(
             Error::Bgzf,
             format!("block at byte {off}: deflate error: {e}"),

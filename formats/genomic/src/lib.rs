@@ -37,6 +37,7 @@ pub mod cram;
 pub mod error;
 pub mod fasta;
 pub mod gff;
+pub mod inflate;
 pub mod probe;
 pub mod reads;
 pub mod twobit;

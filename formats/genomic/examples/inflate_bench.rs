@@ -1,0 +1,136 @@
+//! Benchmark helper: `inflate_bench [ROUNDS] FILE...` decodes every BGZF block of each file
+//! with `bomdata_genomic::inflate` and with libdeflate, alternating block by block, `ROUNDS`
+//! times (default 5), checks that both give the same bytes, and prints one JSON line per file with the best
+//! MB/s (output bytes per CPU second of this thread) of each and their ratio. A file that is
+//! not gzip is first BGZF-compressed in memory (`bgzf::compress`, level 6). Files under 20 MB
+//! decompressed are decoded several times per round.
+
+use std::io::{self, Write};
+use std::time::Instant;
+
+use bomdata_genomic::{bgzf, inflate};
+
+/// CPU time of this (single-threaded) process in seconds, from `/proc/self/schedstat`.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/schedstat")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|x| x.parse::<f64>().ok())
+        })
+        .map(|ns| ns / 1e9)
+        .unwrap_or(f64::NAN)
+}
+
+/// (raw deflate payload, ISIZE) of each BGZF block.
+fn blocks(data: &[u8]) -> io::Result<Vec<(&[u8], usize)>> {
+    let mut v = Vec::new();
+    for b in bgzf::scan_blocks(data)? {
+        let off = b.compressed_offset as usize;
+        let end = off + b.compressed_size as usize;
+        let xlen = usize::from(u16::from_le_bytes([data[off + 10], data[off + 11]]));
+        v.push((
+            &data[off + 12 + xlen..end - 8],
+            b.uncompressed_size as usize,
+        ));
+    }
+    Ok(v)
+}
+
+fn main() -> io::Result<()> {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let rounds = match args.first().and_then(|a| a.parse::<usize>().ok()) {
+        Some(r) => {
+            args.remove(0);
+            r
+        }
+        None => 5,
+    };
+    for path in &args {
+        let raw = std::fs::read(path)?;
+        let data = if raw.starts_with(&[0x1f, 0x8b]) {
+            raw
+        } else {
+            bgzf::compress(&raw, 6)
+        };
+        let bl = blocks(&data)?;
+        let total: usize = bl.iter().map(|b| b.1).sum();
+        let comp: usize = bl.iter().map(|b| b.0.len()).sum();
+        let mut ours = vec![0u8; total];
+        let mut theirs = vec![0u8; total];
+        let mut dec = inflate::Decoder::new();
+        let mut lib = libdeflater::Decompressor::new();
+        let (mut best_ours, mut best_lib) = (f64::INFINITY, f64::INFINITY);
+        let (mut wall_ours, mut wall_lib) = (f64::INFINITY, f64::INFINITY);
+        // each round decodes every block with both, alternating block by block (which one
+        // goes first alternates too), so both see the same machine load; per-block wall
+        // times are summed, and the round's CPU time is split in that proportion
+        // INFLATE_BENCH_ONLY=ours|libdeflate: decode with one of them only (for `perf stat`)
+        let only = std::env::var("INFLATE_BENCH_ONLY").ok();
+        if let Some(which) = only.as_deref() {
+            for _ in 0..rounds {
+                let mut at = 0;
+                for &(p, n) in &bl {
+                    if which == "ours" {
+                        dec.inflate(p, &mut ours[at..at + n])
+                            .map_err(io::Error::other)?;
+                    } else {
+                        lib.deflate_decompress(p, &mut theirs[at..at + n])
+                            .map_err(io::Error::other)?;
+                    }
+                    at += n;
+                }
+            }
+            continue;
+        }
+        // small files are decoded `reps` times per round, for measurable CPU times
+        let reps = (20_000_000 / total.max(1)).max(1);
+        for r in 0..rounds {
+            let (mut t_ours, mut t_lib) = (0f64, 0f64);
+            let c0 = cpu_seconds();
+            for _ in 0..reps {
+                let mut at = 0;
+                for (k, &(p, n)) in bl.iter().enumerate() {
+                    for side in 0..2 {
+                        let t0 = Instant::now();
+                        if (side + k + r) % 2 == 0 {
+                            let got = dec
+                                .inflate(p, &mut ours[at..at + n])
+                                .map_err(io::Error::other)?;
+                            assert_eq!(got, n);
+                            t_ours += t0.elapsed().as_secs_f64();
+                        } else {
+                            let got = lib
+                                .deflate_decompress(p, &mut theirs[at..at + n])
+                                .map_err(io::Error::other)?;
+                            assert_eq!(got, n);
+                            t_lib += t0.elapsed().as_secs_f64();
+                        }
+                    }
+                    at += n;
+                }
+            }
+            let cpu = cpu_seconds() - c0;
+            let share = t_ours / (t_ours + t_lib);
+            best_ours = best_ours.min(cpu * share);
+            best_lib = best_lib.min(cpu * (1.0 - share));
+            wall_ours = wall_ours.min(t_ours);
+            wall_lib = wall_lib.min(t_lib);
+            assert!(ours == theirs, "{path}: outputs differ");
+        }
+        let mb = (total * reps) as f64 / 1e6;
+        writeln!(
+            io::stdout().lock(),
+            "{{\"file\": \"{path}\", \"blocks\": {}, \"out_bytes\": {total}, \"ratio_compression\": {:.3}, \"identical\": true, \"ours_mb_per_cpu_s\": {:.1}, \"libdeflate_mb_per_cpu_s\": {:.1}, \"ours_mb_per_wall_s\": {:.1}, \"libdeflate_mb_per_wall_s\": {:.1}, \"speedup_cpu\": {:.3}}}",
+            bl.len(),
+            total as f64 / comp as f64,
+            mb / best_ours,
+            mb / best_lib,
+            mb / wall_ours,
+            mb / wall_lib,
+            best_lib / best_ours
+        )?;
+    }
+    Ok(())
+}
