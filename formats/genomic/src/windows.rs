@@ -260,29 +260,40 @@ pub fn masks_counts(seq: &[u8], softmask: &mut Vec<u8>, nmask: &mut Vec<u8>) -> 
     softmask.resize(nbytes, 0);
     nmask.resize(nbytes, 0);
     #[cfg(target_arch = "x86_64")]
-    let ((mut n_count, mut low_count), done) = if std::arch::is_x86_feature_detected!("avx2")
-        && std::arch::is_x86_feature_detected!("popcnt")
-    {
-        let full = seq.len() / 32 * 32;
-        // SAFETY: AVX2 and POPCNT were detected at run time.
-        let n = unsafe {
-            masks32_avx2(
-                &seq[..full],
-                &mut softmask[..full / 8],
-                &mut nmask[..full / 8],
-            )
+    let ((mut n_count, mut low_count), done) = {
+        let popcnt = std::arch::is_x86_feature_detected!("popcnt");
+        let (mut counts, mut done) = ((0u64, 0u64), 0usize);
+        if popcnt
+            && std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+        {
+            done = seq.len() / 64 * 64;
+            // SAFETY: AVX-512F/BW and POPCNT were detected at run time.
+            counts = unsafe {
+                masks64_avx512(&seq[..done], &mut softmask[..done / 8], &mut nmask[..done / 8])
+            };
+        }
+        let (lo, (n, l)) = if popcnt && std::arch::is_x86_feature_detected!("avx2") {
+            let full = done + (seq.len() - done) / 32 * 32;
+            // SAFETY: AVX2 and POPCNT were detected at run time.
+            let c = unsafe {
+                masks32_avx2(
+                    &seq[done..full],
+                    &mut softmask[done / 8..full / 8],
+                    &mut nmask[done / 8..full / 8],
+                )
+            };
+            (full, c)
+        } else {
+            let full = done + (seq.len() - done) / 16 * 16;
+            let c = masks16_sse2(
+                &seq[done..full],
+                &mut softmask[done / 8..full / 8],
+                &mut nmask[done / 8..full / 8],
+            );
+            (full, c)
         };
-        (n, full)
-    } else {
-        let full = seq.len() / 16 * 16;
-        (
-            masks16_sse2(
-                &seq[..full],
-                &mut softmask[..full / 8],
-                &mut nmask[..full / 8],
-            ),
-            full,
-        )
+        ((counts.0 + n, counts.1 + l), lo)
     };
     #[cfg(not(target_arch = "x86_64"))]
     let ((mut n_count, mut low_count), done) = ((0u64, 0u64), 0usize);
@@ -317,6 +328,38 @@ pub fn masks_counts(seq: &[u8], softmask: &mut Vec<u8>, nmask: &mut Vec<u8>) -> 
         }
         softmask[k] = s;
         nmask[k] = n;
+    }
+    (n_count, low_count)
+}
+
+/// AVX-512BW: 64 bases per step, each mask straight from a compare into a 64-bit mask
+/// register. `seq.len()` is a multiple of 64 and the masks hold `seq.len() / 8` bytes.
+///
+/// # Safety
+/// The CPU must support AVX-512F, AVX-512BW and POPCNT.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,popcnt")]
+unsafe fn masks64_avx512(seq: &[u8], soft: &mut [u8], nmask: &mut [u8]) -> (u64, u64) {
+    use std::arch::x86_64::{
+        __m512i, _mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_movepi8_mask, _mm512_or_si512,
+        _mm512_set1_epi8, _mm512_slli_epi16,
+    };
+    let (mut n_count, mut low_count) = (0u64, 0u64);
+    for ((c, s), n) in seq
+        .chunks_exact(64)
+        .zip(soft.chunks_exact_mut(8))
+        .zip(nmask.chunks_exact_mut(8))
+    {
+        // SAFETY: `c` is 64 readable bytes and the load is unaligned.
+        let v = unsafe { _mm512_loadu_si512(c.as_ptr().cast::<__m512i>()) };
+        // bit 5 (0x20, lowercase) moved to bit 7 of each byte
+        let sm = _mm512_movepi8_mask(_mm512_slli_epi16::<2>(v));
+        let low = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
+        let nm = _mm512_cmpeq_epi8_mask(low, _mm512_set1_epi8(b'n' as i8));
+        s.copy_from_slice(&sm.to_le_bytes());
+        n.copy_from_slice(&nm.to_le_bytes());
+        n_count += u64::from(nm.count_ones());
+        low_count += u64::from(sm.count_ones());
     }
     (n_count, low_count)
 }
@@ -913,10 +956,15 @@ mod tests {
         let seq: Vec<u8> = (0..1000u32)
             .map(|i| b"ACGTNacgtnRYM"[(i * 7 % 13) as usize])
             .collect();
-        for len in [0, 1, 7, 8, 9, 63, 64, 1000] {
+        // lengths around every SIMD width (64, 32, 16 bytes) and the scalar tail
+        for len in [
+            0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 95, 96, 111, 127, 128, 129, 200,
+            513, 1000,
+        ] {
             let s = &seq[..len];
             let (mut a, mut b) = (Vec::new(), Vec::new());
-            let n = masks(s, &mut a, &mut b);
+            let (n, low) = masks_counts(s, &mut a, &mut b);
+            assert_eq!(low as usize, s.iter().filter(|c| c.is_ascii_lowercase()).count());
             for (i, &c) in s.iter().enumerate() {
                 assert_eq!(
                     (a[i / 8] >> (i % 8)) & 1 == 1,
