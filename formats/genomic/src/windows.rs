@@ -270,7 +270,11 @@ pub fn masks_counts(seq: &[u8], softmask: &mut Vec<u8>, nmask: &mut Vec<u8>) -> 
             done = seq.len() / 64 * 64;
             // SAFETY: AVX-512F/BW and POPCNT were detected at run time.
             counts = unsafe {
-                masks64_avx512(&seq[..done], &mut softmask[..done / 8], &mut nmask[..done / 8])
+                masks64_avx512(
+                    &seq[..done],
+                    &mut softmask[..done / 8],
+                    &mut nmask[..done / 8],
+                )
             };
         }
         let (lo, (n, l)) = if popcnt && std::arch::is_x86_feature_detected!("avx2") {
@@ -964,7 +968,10 @@ mod tests {
             let s = &seq[..len];
             let (mut a, mut b) = (Vec::new(), Vec::new());
             let (n, low) = masks_counts(s, &mut a, &mut b);
-            assert_eq!(low as usize, s.iter().filter(|c| c.is_ascii_lowercase()).count());
+            assert_eq!(
+                low as usize,
+                s.iter().filter(|c| c.is_ascii_lowercase()).count()
+            );
             for (i, &c) in s.iter().enumerate() {
                 assert_eq!(
                     (a[i / 8] >> (i % 8)) & 1 == 1,
