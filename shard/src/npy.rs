@@ -159,9 +159,25 @@ macro_rules! encoder {
             let n: usize = shape.iter().product();
             let mut out = header($dt, shape);
             out.reserve(n * std::mem::size_of::<$t>());
-            for i in 0..n {
-                let v = values.get(i).copied().unwrap_or_default();
-                out.extend_from_slice(&v.to_le_bytes());
+            let m = n.min(values.len());
+            if cfg!(target_endian = "little") {
+                // SAFETY: the values are initialised plain numbers without padding, and u8
+                // has alignment 1, so their memory read as `m * size` bytes is valid; on a
+                // little-endian target those bytes are exactly their `to_le_bytes`.
+                let bytes = unsafe {
+                    std::slice::from_raw_parts(
+                        values.as_ptr().cast::<u8>(),
+                        m * std::mem::size_of::<$t>(),
+                    )
+                };
+                out.extend_from_slice(bytes);
+            } else {
+                for v in &values[..m] {
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+            for _ in m..n {
+                out.extend_from_slice(&<$t>::default().to_le_bytes());
             }
             out
         }

@@ -282,6 +282,19 @@ pub fn convert_edf(
         if r == 0 {
             ch.offset_s = onset;
         }
+        if ch.cap - ch.filled >= spr {
+            // The whole record fits the chunk: decoded straight into it.
+            for (c, (&i, &f)) in kept.iter().zip(&factors).enumerate() {
+                let at = c * ch.cap + ch.filled;
+                rec.decode_f32(&header, i, f, &mut ch.buf[at..at + spr]);
+            }
+            ch.filled += spr;
+            if ch.filled == ch.cap {
+                ch.flush(sink, r)?;
+            }
+            r += 1;
+            continue;
+        }
         for (c, (&i, &f)) in kept.iter().zip(&factors).enumerate() {
             rec.decode_f32(&header, i, f, &mut tmp[c * spr..(c + 1) * spr]);
         }

@@ -386,7 +386,7 @@ pub fn read_taxonomy(path: &Path) -> Result<HashMap<String, Taxonomy>> {
 }
 
 enum Seqs {
-    Fasta(IndexedFasta),
+    Fasta(Box<IndexedFasta>),
     TwoBit(TwoBit),
 }
 
@@ -428,7 +428,7 @@ fn open_seqs(path: &Path) -> Result<Seqs> {
             .map_err(|e| Error::input(path, e))
     } else {
         IndexedFasta::open_with(path, IndexCheck::Quick)
-            .map(Seqs::Fasta)
+            .map(|f| Seqs::Fasta(Box::new(f)))
             .map_err(|e| Error::input(path, e))
     }
 }
