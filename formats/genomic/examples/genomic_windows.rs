@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use bomdata_genomic::bgzf;
+
+#[path = "support/cpu.rs"]
+mod cpu;
 use bomdata_genomic::fasta::{Index, IndexedFasta, indexed::IndexCheck};
 use bomdata_genomic::windows::{Plan, Spec, Windower};
 
@@ -84,15 +87,7 @@ fn cpu_seconds() -> f64 {
             })
             .unwrap_or(f64::NAN);
     }
-    std::fs::read_to_string("/proc/self/schedstat")
-        .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .next()
-                .and_then(|x| x.parse::<f64>().ok())
-        })
-        .map(|ns| ns / 1e9)
-        .unwrap_or(f64::NAN)
+    cpu::main_thread_cpu_seconds()
 }
 
 fn run(path: &Path, length: u64, stride: u64) -> io::Result<String> {

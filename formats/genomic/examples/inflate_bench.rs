@@ -10,17 +10,12 @@ use std::time::Instant;
 
 use bomdata_genomic::{bgzf, inflate};
 
-/// CPU time of this (single-threaded) process in seconds, from `/proc/self/schedstat`.
+#[path = "support/cpu.rs"]
+mod cpu;
+
+/// CPU time of this (single-threaded) process in seconds.
 fn cpu_seconds() -> f64 {
-    std::fs::read_to_string("/proc/self/schedstat")
-        .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .next()
-                .and_then(|x| x.parse::<f64>().ok())
-        })
-        .map(|ns| ns / 1e9)
-        .unwrap_or(f64::NAN)
+    cpu::main_thread_cpu_seconds()
 }
 
 /// (raw deflate payload, ISIZE) of each BGZF block.
