@@ -83,33 +83,27 @@ impl Cudart {
     }
 
     fn lookup() -> Option<Cudart> {
-        fn sym(name: &std::ffi::CStr) -> Option<*mut libc::c_void> {
+        /// The function `name`, as the function pointer type `F`.
+        ///
+        /// # Safety
+        /// `F` must be the C signature of the function of that name.
+        unsafe fn sym<F: Copy>(name: &std::ffi::CStr) -> Option<F> {
+            const { assert!(std::mem::size_of::<F>() == std::mem::size_of::<*mut libc::c_void>()) };
             // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name only reads.
             let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
-            (!p.is_null()).then_some(p)
+            // SAFETY: a non-null symbol address read as a function pointer of the same size,
+            // whose signature the caller vouches for.
+            (!p.is_null()).then(|| unsafe { std::mem::transmute_copy::<*mut libc::c_void, F>(&p) })
         }
-        // SAFETY (each transmute): the symbols are the CUDA runtime API functions of these
-        // names, whose C signatures the aliases above spell out.
+        // SAFETY: each field's type is the C signature of the CUDA runtime function named.
         unsafe {
             Some(Cudart {
-                host_register: std::mem::transmute::<*mut libc::c_void, HostRegisterFn>(sym(
-                    c"cudaHostRegister",
-                )?),
-                host_unregister: std::mem::transmute::<*mut libc::c_void, HostUnregisterFn>(sym(
-                    c"cudaHostUnregister",
-                )?),
-                event_create: std::mem::transmute::<*mut libc::c_void, EventCreateFn>(sym(
-                    c"cudaEventCreateWithFlags",
-                )?),
-                event_record: std::mem::transmute::<*mut libc::c_void, EventRecordFn>(sym(
-                    c"cudaEventRecord",
-                )?),
-                event_synchronize: std::mem::transmute::<*mut libc::c_void, EventFn>(sym(
-                    c"cudaEventSynchronize",
-                )?),
-                event_destroy: std::mem::transmute::<*mut libc::c_void, EventFn>(sym(
-                    c"cudaEventDestroy",
-                )?),
+                host_register: sym(c"cudaHostRegister")?,
+                host_unregister: sym(c"cudaHostUnregister")?,
+                event_create: sym(c"cudaEventCreateWithFlags")?,
+                event_record: sym(c"cudaEventRecord")?,
+                event_synchronize: sym(c"cudaEventSynchronize")?,
+                event_destroy: sym(c"cudaEventDestroy")?,
             })
         }
     }

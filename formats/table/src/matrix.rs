@@ -571,21 +571,28 @@ fn fast_cell(b: &[u8], i: usize, d: u8) -> Option<(f32, usize)> {
     Some((v, e))
 }
 
+/// Appends the decimal digits from `b[i]` on to `m`; returns it and the index after them.
+#[inline(always)]
+fn digits(b: &[u8], mut i: usize, mut m: u64) -> (u64, usize) {
+    while let Some(&c) = b.get(i) {
+        let v = c.wrapping_sub(b'0');
+        if v > 9 {
+            break;
+        }
+        m = m.wrapping_mul(10).wrapping_add(u64::from(v));
+        i += 1;
+    }
+    (m, i)
+}
+
 /// [`fast_cell`] without the check of what follows the number (the caller checks it).
 #[inline(always)]
 fn fast_number(b: &[u8], mut i: usize) -> Option<(f32, usize)> {
     let neg = b.get(i) == Some(&b'-');
     i += neg as usize;
     let s = i;
-    let mut m = 0u64;
-    while let Some(&c) = b.get(i) {
-        let v = c.wrapping_sub(b'0');
-        if v > 9 {
-            break;
-        }
-        m = m.wrapping_mul(10).wrapping_add(v as u64);
-        i += 1;
-    }
+    let mut m;
+    (m, i) = digits(b, i, 0);
     let int_digits = i - s;
     let mut frac = 0;
     if b.get(i) == Some(&b'.') {
@@ -606,14 +613,7 @@ fn fast_number(b: &[u8], mut i: usize) -> Option<(f32, usize)> {
                 i += n;
             }
         }
-        while let Some(&c) = b.get(i) {
-            let v = c.wrapping_sub(b'0');
-            if v > 9 {
-                break;
-            }
-            m = m.wrapping_mul(10).wrapping_add(v as u64);
-            i += 1;
-        }
+        (m, i) = digits(b, i, m);
         frac = i - fs;
     }
     let digits = int_digits + frac;

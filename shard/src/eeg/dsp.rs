@@ -20,48 +20,56 @@ use std::sync::{Arc, Mutex};
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, FftNum, RealFftPlanner, RealToComplex};
 
+/// A small cache shared between threads: at most `cap` entries, looked up by a scan (there
+/// are few), the oldest evicted first.
+pub(crate) struct Recent<K, V> {
+    cap: usize,
+    items: Mutex<Vec<(K, V)>>,
+}
+
+impl<K, V: Clone> Recent<K, V> {
+    /// An empty cache of at most `cap` entries.
+    pub(crate) const fn new(cap: usize) -> Self {
+        Recent {
+            cap,
+            items: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The value of the first entry whose key `matches`; otherwise `make`'s, which is kept.
+    pub(crate) fn get(&self, matches: impl Fn(&K) -> bool, make: impl FnOnce() -> (K, V)) -> V {
+        // A poisoned lock only means another thread panicked while holding it; the list
+        // itself is always valid.
+        let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, v)) = items.iter().find(|(k, _)| matches(k)) {
+            return v.clone();
+        }
+        let (k, v) = make();
+        if items.len() >= self.cap {
+            items.remove(0);
+        }
+        items.push((k, v.clone()));
+        v
+    }
+}
+
 /// FFT plans shared by the whole process, by length. Making a plan computes its twiddle
 /// factors (one `sin_cos` per factor, tens of milliseconds for a one-hour recording), and
 /// MNE pads every signal to a power of two before resampling, so the recordings of a
 /// dataset share a handful of lengths: each is planned once per process, not once per
-/// recording. At most [`PLAN_CACHE_LEN`] lengths are kept per kind; the oldest goes first.
-struct PlanCache<P> {
-    plans: Mutex<Vec<(usize, P)>>,
-}
+/// recording. At most [`PLAN_CACHE_LEN`] lengths are kept per kind.
+type PlanCache<P> = Recent<usize, P>;
 
 /// Lengths kept per plan kind (a plan of a one-hour recording holds about 8 MB of twiddles).
 const PLAN_CACHE_LEN: usize = 6;
 
-impl<P: Clone> PlanCache<P> {
-    const fn new() -> Self {
-        PlanCache {
-            plans: Mutex::new(Vec::new()),
-        }
-    }
-
-    fn get(&self, len: usize, make: impl FnOnce() -> P) -> P {
-        // A poisoned lock only means another thread panicked while holding it; the cache
-        // itself is always a valid list.
-        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, p)) = plans.iter().find(|(n, _)| *n == len) {
-            return p.clone();
-        }
-        let p = make();
-        if plans.len() >= PLAN_CACHE_LEN {
-            plans.remove(0);
-        }
-        plans.push((len, p.clone()));
-        p
-    }
-}
-
 type Forward<T> = Arc<dyn RealToComplex<T>>;
 type Inverse<T> = Arc<dyn ComplexToReal<T>>;
 
-static FWD_F64: PlanCache<Forward<f64>> = PlanCache::new();
-static INV_F64: PlanCache<Inverse<f64>> = PlanCache::new();
-static FWD_F32: PlanCache<Forward<f32>> = PlanCache::new();
-static INV_F32: PlanCache<Inverse<f32>> = PlanCache::new();
+static FWD_F64: PlanCache<Forward<f64>> = PlanCache::new(PLAN_CACHE_LEN);
+static INV_F64: PlanCache<Inverse<f64>> = PlanCache::new(PLAN_CACHE_LEN);
+static FWD_F32: PlanCache<Forward<f32>> = PlanCache::new(PLAN_CACHE_LEN);
+static INV_F32: PlanCache<Inverse<f32>> = PlanCache::new(PLAN_CACHE_LEN);
 
 /// The shared forward and inverse real FFT plans of one precision.
 trait Plans: FftNum {
@@ -71,19 +79,31 @@ trait Plans: FftNum {
 
 impl Plans for f64 {
     fn forward(len: usize) -> Forward<f64> {
-        FWD_F64.get(len, || RealFftPlanner::new().plan_fft_forward(len))
+        FWD_F64.get(
+            |&n| n == len,
+            || (len, RealFftPlanner::new().plan_fft_forward(len)),
+        )
     }
     fn inverse(len: usize) -> Inverse<f64> {
-        INV_F64.get(len, || RealFftPlanner::new().plan_fft_inverse(len))
+        INV_F64.get(
+            |&n| n == len,
+            || (len, RealFftPlanner::new().plan_fft_inverse(len)),
+        )
     }
 }
 
 impl Plans for f32 {
     fn forward(len: usize) -> Forward<f32> {
-        FWD_F32.get(len, || RealFftPlanner::new().plan_fft_forward(len))
+        FWD_F32.get(
+            |&n| n == len,
+            || (len, RealFftPlanner::new().plan_fft_forward(len)),
+        )
     }
     fn inverse(len: usize) -> Inverse<f32> {
-        INV_F32.get(len, || RealFftPlanner::new().plan_fft_inverse(len))
+        INV_F32.get(
+            |&n| n == len,
+            || (len, RealFftPlanner::new().plan_fft_inverse(len)),
+        )
     }
 }
 

@@ -99,7 +99,7 @@ pub mod channels;
 pub mod dsp;
 pub mod interp;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
@@ -427,10 +427,17 @@ pub struct EegProfile {
 /// taps of each filter. Every recording of a dataset with the same rate and padded length
 /// (MNE pads to a power of two) has the same one, so it is computed once per run, not once
 /// per recording. Shared by the clones of a profile; at most four are kept.
-#[derive(Clone, Default)]
-struct ResponseCache(Arc<Mutex<Vec<CachedResponse>>>);
+#[derive(Clone)]
+struct ResponseCache(Arc<dsp::Recent<ResponseKey, Arc<Vec<f64>>>>);
 
-type CachedResponse = (usize, Vec<Vec<f64>>, Arc<Vec<f64>>);
+/// Padded output length and the taps of each filter.
+type ResponseKey = (usize, Vec<Vec<f64>>);
+
+impl Default for ResponseCache {
+    fn default() -> Self {
+        ResponseCache(Arc::new(dsp::Recent::new(4)))
+    }
+}
 
 impl std::fmt::Debug for ResponseCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -441,25 +448,17 @@ impl std::fmt::Debug for ResponseCache {
 impl ResponseCache {
     fn get(&self, r: &dsp::MneResampler, filters: &[dsp::FirFilter]) -> Arc<Vec<f64>> {
         let n = r.padded_out_len();
-        let same = |taps: &[Vec<f64>]| {
-            taps.len() == filters.len() && taps.iter().zip(filters).all(|(t, f)| *t == f.taps)
-        };
-        // A poisoned lock only means another thread panicked while holding it; the list
-        // itself is always valid.
-        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, _, h)) = cache.iter().find(|(len, taps, _)| *len == n && same(taps)) {
-            return Arc::clone(h);
-        }
-        let h = Arc::new(r.response(&dsp::combine_taps(filters)));
-        if cache.len() >= 4 {
-            cache.remove(0);
-        }
-        cache.push((
-            n,
-            filters.iter().map(|f| f.taps.clone()).collect(),
-            Arc::clone(&h),
-        ));
-        h
+        self.0.get(
+            |(len, taps)| {
+                *len == n
+                    && taps.len() == filters.len()
+                    && taps.iter().zip(filters).all(|(t, f)| *t == f.taps)
+            },
+            || {
+                let key = (n, filters.iter().map(|f| f.taps.clone()).collect());
+                (key, Arc::new(r.response(&dsp::combine_taps(filters))))
+            },
+        )
     }
 }
 
