@@ -37,9 +37,6 @@ pub enum Error {
     /// A region string or coordinate is invalid.
     #[error("region: {0}")]
     Region(String),
-    /// A windowing request is invalid.
-    #[error("windows: {0}")]
-    Windows(String),
 }
 
 impl Error {

@@ -1,6 +1,8 @@
 //! Genomic readers for bomdata: FASTA (plain, gzip, BGZF with `.fai`/`.gzi`), 2bit, BED and
-//! narrowPeak, GTF/GFF3, bigWig/bigBed, BAM and CRAM (through `noodles`), plus format-level
-//! DNA windowing ([`windows`]) and `bomdata probe` reports ([`probe`]).
+//! narrowPeak, GTF/GFF3, bigWig/bigBed, BAM and CRAM (through `noodles`), sequence primitives
+//! (random access, reverse complement, soft-mask and N masks: [`sequence`]) and `bomdata probe`
+//! reports ([`probe`]). Cutting sequences and reads into training windows is the genome
+//! adapter's work (`bomdata-ingest`), not this crate's.
 //!
 //! Coordinates are 0-based half-open throughout. Sequences are kept as stored: soft-masked
 //! bases stay lowercase, so every model's case policy can be applied later.
@@ -15,7 +17,7 @@
 //!   per-base values, and bigBed entries.
 //! - BAM: header, record counts, first records.
 //! - CRAM (through `noodles-cram`) with a FASTA reference ([`cram`]); BAM and CRAM records
-//!   decoded alike ([`cram::AlignmentReader`]) and cut into long-read windows ([`reads`]).
+//!   decoded alike ([`cram::AlignmentReader`]).
 //!
 //! Not supported: 2bit files over 4 GiB in version 0,
 //! bigWig zoom levels (only full-resolution data is read), zstd FASTA.
@@ -39,8 +41,7 @@ pub mod fasta;
 pub mod gff;
 pub mod inflate;
 pub mod probe;
-pub mod reads;
+pub mod sequence;
 pub mod twobit;
-pub mod windows;
 
 pub use error::{Error, Region};

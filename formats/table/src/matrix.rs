@@ -1067,6 +1067,71 @@ fn flush_group<W: Write + Send>(
     Ok(())
 }
 
+impl MatrixOptions {
+    /// For a temporary copy that is read back soon ([`read_sample_columns`]): pages
+    /// uncompressed, the rest as [`MatrixOptions::default`].
+    pub fn scratch() -> Self {
+        MatrixOptions {
+            compression: Compression::UNCOMPRESSED,
+            ..MatrixOptions::default()
+        }
+    }
+}
+
+/// Reads the `probe_id` column of a file written by [`convert_to_parquet_with`], in row order.
+pub fn read_probe_ids(file: &File) -> io::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for batch in projected(file, &[0])? {
+        let batch = batch.map_err(io::Error::other)?;
+        let ids = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<arrow_array::StringArray>()
+            .ok_or_else(|| io::Error::other("converted matrix: probe_id is not Utf8"))?;
+        out.extend(ids.iter().map(|s| s.unwrap_or_default().to_string()));
+    }
+    Ok(out)
+}
+
+/// Reads the sample columns `samples` (0-based among the sample columns) of a file written by
+/// [`convert_to_parquet_with`]: one vector per sample, in probe order. Memory is the columns
+/// asked for, so a whole matrix can be turned sample-major a few samples at a time.
+pub fn read_sample_columns(
+    file: &File,
+    samples: std::ops::Range<usize>,
+) -> io::Result<Vec<Vec<f32>>> {
+    let cols: Vec<usize> = samples.map(|j| j + 1).collect();
+    let mut out: Vec<Vec<f32>> = vec![Vec::new(); cols.len()];
+    for batch in projected(file, &cols)? {
+        let batch = batch.map_err(io::Error::other)?;
+        for (k, v) in out.iter_mut().enumerate() {
+            let a = batch
+                .column(k)
+                .as_any()
+                .downcast_ref::<arrow_array::Float32Array>()
+                .ok_or_else(|| io::Error::other("converted matrix: a sample is not Float32"))?;
+            v.extend_from_slice(a.values());
+        }
+    }
+    Ok(out)
+}
+
+/// The record batches of the top-level columns `cols` (in file order).
+fn projected(
+    file: &File,
+    cols: &[usize],
+) -> io::Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader> {
+    use parquet::arrow::ProjectionMask;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let b =
+        ParquetRecordBatchReaderBuilder::try_new(file.try_clone()?).map_err(io::Error::other)?;
+    let mask = ProjectionMask::roots(b.parquet_schema(), cols.iter().copied());
+    b.with_projection(mask)
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(io::Error::other)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,14 +10,25 @@
 //! tables, the M-values) as one row per (pseudonymous subject, visit) with one Float32 column per
 //! probe, the transform and array in the Parquet schema metadata. Original sample IDs are never
 //! written.
+//!
+//! A probes × samples beta matrix in delimited text with a named probe-ID column (`ID_REF`, ...)
+//! runs on the streaming converter ([`bomdata_table::matrix`]) and is read back a few samples at
+//! a time, so memory stays flat in probes × samples; its table parts hold at most
+//! [`PART_VALUES`] values each (several parts of whole rows for a large matrix). Signal tables,
+//! transposed matrices and spreadsheets are read whole.
 
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use bomdata_schemas::Modality;
 use bomdata_schemas::key::{KeyParts, make, sanitize};
 use bomdata_schemas::omics::{OmicsRow, Transform, ValueKind, columns};
 use bomdata_shard::{Sample, npy};
-use bomdata_table::methylation::{self, BetaMatrix, SignalOptions};
+use bomdata_table::TableError;
+use bomdata_table::delimited;
+use bomdata_table::matrix::{self, MatrixOptions};
+use bomdata_table::methylation::{self, ArrayVersion, BetaMatrix, SignalOptions};
 use sha2::{Digest, Sha256};
 
 use super::olink::{plan_files, subject_row};
@@ -49,6 +60,10 @@ fn column(m: &BetaMatrix, j: usize) -> Vec<f32> {
         .collect()
 }
 
+/// Most float values of one table part (64 MiB): a matrix with more samples than fit is cut
+/// into several parts of whole rows, so memory stays flat in the number of samples.
+pub const PART_VALUES: usize = 16 << 20;
+
 impl Source for Methylation {
     fn name(&self) -> &'static str {
         "methylation"
@@ -70,6 +85,10 @@ impl Source for Methylation {
             .first()
             .ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
         let path = ctx.path(rel);
+        let out = Output { unit, ctx, rel };
+        if streamable(&path)? {
+            return convert_streamed(&out, &path, sink);
+        }
         let t = bomdata_table::table::read_path(&path).map_err(|e| Error::io(&path, e))?;
         let mut meta = OmicsRow::new(Modality::Methylation, ValueKind::Beta);
         let (beta, mvals) = if methylation::is_signal_table(&t.column_names()) {
@@ -93,68 +112,18 @@ impl Source for Methylation {
                 None,
             )
         };
-        let np = beta.probe_ids.len();
-        meta.n_features = np as u64;
-        meta.platform = beta.array.as_str().to_string();
-        if np <= MAX_INLINE_FEATURES {
-            meta.features = beta.probe_ids.clone();
-        } else {
-            let mut h = Sha256::new();
-            for p in &beta.probe_ids {
-                h.update(p.as_bytes());
-                h.update(b"\n");
-            }
-            meta.features_sha256 = Some(hex::encode(h.finalize()));
-        }
-        meta.provenance = Some(bomdata_schemas::Provenance {
-            source: ctx.source.to_string(),
-            file: rel.to_string_lossy().into_owned(),
-            part: None,
-            reader: format!("bomdata-table {}", env!("CARGO_PKG_VERSION")),
-        });
-        let run = sanitize(&unit.id);
+        out.describe(&mut meta, &beta.probe_ids, beta.array);
         for (j, sid) in beta.sample_ids.iter().enumerate() {
-            let pseudo = ctx.pseudonym(sid);
-            let key = make(&KeyParts {
-                source: ctx.source,
-                subject: &pseudo,
-                session: None,
-                run: Some(&run),
-                modality: Some(Modality::Methylation),
-                index: None,
-            });
-            let mut s = Sample::new(key).with_subject(pseudo.clone());
-            s.push("values.npy", npy::encode_f32(&[np], &column(&beta, j)));
-            if let Some(m) = &mvals {
-                s.push("m_values.npy", npy::encode_f32(&[np], &column(m, j)));
-            }
-            s.push_json("meta", &meta)?;
-            sink.write_sample(s)?;
-            sink.subject(subject_row(ctx, &pseudo, "", Modality::Methylation))?;
+            let m = mvals.as_ref().map(|m| column(m, j));
+            out.write_sample(sink, &meta, sid, &column(&beta, j), m.as_deref())?;
         }
         // The same values as one wide table: a row per (subject, visit), a column per probe.
         let subjects: Vec<String> = beta.sample_ids.iter().map(|s| ctx.pseudonym(s)).collect();
-        let sessions = vec![unit.session.clone().unwrap_or_default(); subjects.len()];
-        let part = |m: &BetaMatrix, kind: ValueKind, transform: &Transform| -> Result<TablePart> {
+        let part = |m: &BetaMatrix, kind: ValueKind, transform: &Transform| {
             let ns = m.sample_ids.len();
-            let metadata = [
-                (
-                    columns::SCHEMA_KEY.to_string(),
-                    bomdata_schemas::omics::VERSION.to_string(),
-                ),
-                (columns::TRANSFORM_KEY.to_string(), to_json(transform)?),
-                (VALUE_KEY.to_string(), to_json(&kind)?),
-                (PLATFORM_KEY.to_string(), m.array.as_str().to_string()),
-                (SOURCE_KEY.to_string(), ctx.source.to_string()),
-            ];
-            let batch = tables::wide_f32(
-                &subjects,
-                &sessions,
-                &m.probe_ids,
-                |i| m.values[i * ns..(i + 1) * ns].to_vec(),
-                metadata,
-            )?;
-            TablePart::new(Modality::Methylation, batch)
+            out.part(&subjects, &m.probe_ids, m.array, (kind, transform), |i| {
+                m.values[i * ns..(i + 1) * ns].to_vec()
+            })
         };
         sink.write_table(part(&beta, ValueKind::Beta, &meta.transform)?)?;
         if let (Some(m), Some(t)) = (&mvals, meta.derived.get("m_values.npy")) {
@@ -162,6 +131,183 @@ impl Source for Methylation {
         }
         Ok(())
     }
+}
+
+/// What every sample and table part of one file shares.
+struct Output<'a> {
+    unit: &'a Unit,
+    ctx: &'a UnitContext<'a>,
+    rel: &'a std::path::PathBuf,
+}
+
+impl Output<'_> {
+    /// Fills the features, array and provenance of `meta`.
+    fn describe(&self, meta: &mut OmicsRow, probe_ids: &[String], array: ArrayVersion) {
+        meta.n_features = probe_ids.len() as u64;
+        meta.platform = array.as_str().to_string();
+        if probe_ids.len() <= MAX_INLINE_FEATURES {
+            meta.features = probe_ids.to_vec();
+        } else {
+            let mut h = Sha256::new();
+            for p in probe_ids {
+                h.update(p.as_bytes());
+                h.update(b"\n");
+            }
+            meta.features_sha256 = Some(hex::encode(h.finalize()));
+        }
+        meta.provenance = Some(bomdata_schemas::Provenance {
+            source: self.ctx.source.to_string(),
+            file: self.rel.to_string_lossy().into_owned(),
+            part: None,
+            reader: format!("bomdata-table {}", env!("CARGO_PKG_VERSION")),
+        });
+    }
+
+    /// Writes the sample of sample column `sid`: its beta values (and M-values).
+    fn write_sample(
+        &self,
+        sink: &mut dyn SampleSink,
+        meta: &OmicsRow,
+        sid: &str,
+        beta: &[f32],
+        mvals: Option<&[f32]>,
+    ) -> Result<()> {
+        let ctx = self.ctx;
+        let pseudo = ctx.pseudonym(sid);
+        let run = sanitize(&self.unit.id);
+        let key = make(&KeyParts {
+            source: ctx.source,
+            subject: &pseudo,
+            session: None,
+            run: Some(&run),
+            modality: Some(Modality::Methylation),
+            index: None,
+        });
+        let np = beta.len();
+        let mut s = Sample::new(key).with_subject(pseudo.clone());
+        s.push("values.npy", npy::encode_f32(&[np], beta));
+        if let Some(m) = mvals {
+            s.push("m_values.npy", npy::encode_f32(&[np], m));
+        }
+        s.push_json("meta", meta)?;
+        sink.write_sample(s)?;
+        sink.subject(subject_row(ctx, &pseudo, "", Modality::Methylation))
+    }
+
+    /// A wide table part: a row per subject (the unit's visit), `feature(i)` the values of
+    /// probe `i` in row order.
+    fn part(
+        &self,
+        subjects: &[String],
+        probe_ids: &[String],
+        array: ArrayVersion,
+        (kind, transform): (ValueKind, &Transform),
+        feature: impl Fn(usize) -> Vec<f32>,
+    ) -> Result<TablePart> {
+        let ctx = self.ctx;
+        let sessions = vec![self.unit.session.clone().unwrap_or_default(); subjects.len()];
+        let metadata = [
+            (
+                columns::SCHEMA_KEY.to_string(),
+                bomdata_schemas::omics::VERSION.to_string(),
+            ),
+            (columns::TRANSFORM_KEY.to_string(), to_json(transform)?),
+            (VALUE_KEY.to_string(), to_json(&kind)?),
+            (PLATFORM_KEY.to_string(), array.as_str().to_string()),
+            (SOURCE_KEY.to_string(), ctx.source.to_string()),
+        ];
+        let batch = tables::wide_f32(subjects, &sessions, probe_ids, feature, metadata)?;
+        TablePart::new(Modality::Methylation, batch)
+    }
+}
+
+/// Whether `path` is a probes × samples beta matrix in delimited text with a named probe-ID
+/// column (the layout of GEO series matrices and EPIC exports): such files go through the
+/// streaming converter. Signal tables, transposed matrices and spreadsheets are read whole.
+fn streamable(path: &Path) -> Result<bool> {
+    let lower = path.to_string_lossy().to_lowercase();
+    if lower.ends_with(".xlsx") || lower.ends_with(".parquet") {
+        return Ok(false);
+    }
+    let (r, _) = bomdata_format_core::compression::open(path).map_err(|e| Error::io(path, e))?;
+    let mut input = BufReader::with_capacity(1 << 16, r);
+    let head = input.fill_buf().map_err(|e| Error::io(path, e))?;
+    let d = delimited::sniff_delimiter(head);
+    let mut reader = delimited::Reader::new(&mut input, d, path.display().to_string());
+    let mut rec = delimited::Record::default();
+    if reader
+        .read_record(&mut rec)
+        .map_err(|e| Error::io(path, e))?
+        == 0
+    {
+        return Ok(false);
+    }
+    let header: Vec<String> = rec.iter().map(str::to_string).collect();
+    Ok(!methylation::is_signal_table(&header)
+        && methylation::PROBE_ID_COLUMNS
+            .iter()
+            .any(|c| header.iter().any(|h| h == c)))
+}
+
+/// A probes × samples beta matrix through the streaming converter: the text becomes an
+/// uncompressed probe-major Parquet copy in a temporary file (memory: a few blocks of text), read
+/// back a few samples at a time (memory: those samples' columns), so memory does not grow with
+/// probes × samples. Samples, subject rows and table parts are the same as from the whole-file
+/// reader; a matrix of more than [`PART_VALUES`] values has several table parts.
+fn convert_streamed(out: &Output<'_>, path: &Path, sink: &mut dyn SampleSink) -> Result<()> {
+    let err = |e| Error::io(path, e);
+    let tmp = tempfile::tempfile().map_err(err)?;
+    let summary = matrix::convert_file_to_parquet(
+        path,
+        tmp.try_clone().map_err(err)?,
+        &MatrixOptions::scratch(),
+    )
+    .map_err(err)?;
+    let probe_ids = matrix::read_probe_ids(&tmp).map_err(err)?;
+    check_probe_ids(path, &summary.probe_id_column, &probe_ids)?;
+    let array = ArrayVersion::detect(probe_ids.iter().map(String::as_str));
+    let mut meta = OmicsRow::new(Modality::Methylation, ValueKind::Beta);
+    out.describe(&mut meta, &probe_ids, array);
+    let ids = &summary.sample_ids;
+    let per_part = (PART_VALUES / probe_ids.len().max(1)).max(1);
+    let mut start = 0;
+    while start < ids.len() {
+        let end = (start + per_part).min(ids.len());
+        let cols = matrix::read_sample_columns(&tmp, start..end).map_err(err)?;
+        for (sid, c) in ids[start..end].iter().zip(&cols) {
+            out.write_sample(sink, &meta, sid, c, None)?;
+        }
+        let subjects: Vec<String> = ids[start..end]
+            .iter()
+            .map(|s| out.ctx.pseudonym(s))
+            .collect();
+        let kind = (ValueKind::Beta, &meta.transform);
+        let part = out.part(&subjects, &probe_ids, array, kind, |i| {
+            cols.iter().map(|c| c[i]).collect()
+        })?;
+        sink.write_table(part)?;
+        start = end;
+    }
+    Ok(())
+}
+
+/// Probe IDs must be present and unique (as the whole-file reader requires).
+fn check_probe_ids(path: &Path, column: &str, probe_ids: &[String]) -> Result<()> {
+    let mut seen = HashSet::new();
+    for (r, p) in probe_ids.iter().enumerate() {
+        if p.is_empty() || !seen.insert(p.as_str()) {
+            let why = if p.is_empty() {
+                "probe id is missing".to_string()
+            } else {
+                format!("probe id {p:?} is repeated")
+            };
+            let e = TableError::new(path.display().to_string(), why)
+                .at_row(r as u64 + 2)
+                .at_column(column.to_string());
+            return Err(Error::io(path, e.into_io()));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use bomdata_genomic::bgzf;
-
-#[path = "support/cpu.rs"]
-mod cpu;
 use bomdata_genomic::fasta::{Index, IndexedFasta, indexed::IndexCheck};
-use bomdata_genomic::windows::{Plan, Spec, Windower};
+use bomdata_ingest::sources::genome::windows::{Plan, Spec, Windower};
+
+#[path = "../../formats/genomic/examples/support/cpu.rs"]
+mod cpu;
 
 fn generate(out: &Path, mbp: u64) -> io::Result<()> {
     let total = mbp * 1_000_000;

@@ -4,12 +4,12 @@
 //! valid / test assignment with no base in two splits, and per-base bigWig values and interval
 //! class labels aligned to each window.
 //!
-//! Bit masks are packed little-endian bit order: base `i` is bit `i % 8` of byte `i / 8`
-//! (NumPy `np.unpackbits(m, bitorder="little")[:len]`).
+//! Bit masks are packed as [`bomdata_genomic::sequence::masks`] packs them: base `i` is bit
+//! `i % 8` of byte `i / 8` (NumPy `np.unpackbits(m, bitorder="little")[:len]`).
 //!
 //! ```
 //! use bomdata_genomic::twobit::{self, TwoBit};
-//! use bomdata_genomic::windows::{Plan, Spec, Windower};
+//! use bomdata_ingest::sources::genome::windows::{Plan, Spec, Windower};
 //! let tb = TwoBit::from_bytes(twobit::write(&[("c", b"ACGTacgtNNNNACGT")], false, 0).unwrap()).unwrap();
 //! let spec = Spec { length: 8, stride: 8, ..Spec::default() };
 //! let mut w = Windower::new(tb, Plan::Fixed(spec));
@@ -21,62 +21,84 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 
-use crate::bbi::BbiFile;
-use crate::error::{Error, invalid};
-use crate::fasta::IndexedFasta;
-use crate::twobit::TwoBit;
+use bomdata_genomic::bbi::BbiFile;
+pub use bomdata_genomic::sequence::SequenceSource;
+use bomdata_genomic::sequence::{masks_counts, reverse_complement};
 
-/// Anything windows can be cut from.
-pub trait SequenceSource {
-    /// (name, length) of every sequence, in file order.
-    fn sequence_list(&self) -> Vec<(String, u64)>;
-    /// Bases `[start, end)` of `name`, as stored, into `out` (cleared first).
-    fn fetch_into(&mut self, name: &str, start: u64, end: u64, out: &mut Vec<u8>)
-    -> io::Result<()>;
-    /// True when fetching each window by itself is as cheap as reading big chunks (random
-    /// access with its own caching): windows are then fetched straight into the window buffer,
-    /// without an intermediate chunk copy.
-    fn prefers_window_fetch(&self) -> bool {
-        false
-    }
+/// What is wrong with a windowing request (returned inside `io::ErrorKind::InvalidData`).
+#[derive(Debug, thiserror::Error)]
+pub enum WindowError {
+    /// A window length or stride of zero.
+    #[error("windows: window length and stride must be positive")]
+    ZeroGeometry,
+    /// An N fraction outside 0..1.
+    #[error("windows: N fraction {0} is not in 0..1")]
+    NFraction(f64),
+    /// [`SplitBy::Interval`] asked of a [`Plan::Fixed`].
+    #[error("windows: split by interval needs Plan::Intervals")]
+    IntervalSplitWithoutIntervals,
+    /// An interval on a sequence the sequence file does not hold.
+    #[error("windows: interval on {chrom:?}, which the sequence file lacks")]
+    UnknownSequence {
+        /// The interval's sequence name.
+        chrom: String,
+    },
+    /// Intervals of two labels overlap.
+    #[error(
+        "windows: {chrom}:{start}-{end} ({label}) overlaps {chrom}:{prev_start}-{prev_end} ({prev_label}): a base would be in two splits"
+    )]
+    SplitOverlap {
+        /// Sequence name.
+        chrom: String,
+        /// The later interval.
+        start: u64,
+        /// Its end.
+        end: u64,
+        /// Its label.
+        label: String,
+        /// The run it overlaps.
+        prev_start: u64,
+        /// Its end.
+        prev_end: u64,
+        /// Its label.
+        prev_label: String,
+    },
+    /// More label classes than a `u8` class id holds.
+    #[error("windows: {0} label classes, at most 255")]
+    TooManyClasses(usize),
+    /// An intervals BED record without the split column.
+    #[error("windows: interval {index} ({chrom}:{start}-{end}) has no split column")]
+    NoSplitColumn {
+        /// Record ordinal (0-based).
+        index: usize,
+        /// Sequence name.
+        chrom: String,
+        /// Start.
+        start: u64,
+        /// End.
+        end: u64,
+    },
+    /// A read window length or stride of zero.
+    #[error("windows: read window length and stride must be positive")]
+    ZeroReadGeometry,
+    /// A whole-read maximum length of zero.
+    #[error("windows: max read length must be positive")]
+    ZeroMaxLength,
+    /// A read record whose quality string does not match its bases.
+    #[error("bam: record {index}: {quals} qualities for {bases} bases")]
+    QualityLength {
+        /// Record ordinal.
+        index: u64,
+        /// Number of qualities.
+        quals: usize,
+        /// Number of bases.
+        bases: usize,
+    },
 }
 
-impl SequenceSource for IndexedFasta {
-    fn sequence_list(&self) -> Vec<(String, u64)> {
-        self.sequences()
-            .iter()
-            .map(|r| (r.name.clone(), r.length))
-            .collect()
-    }
-    fn fetch_into(
-        &mut self,
-        name: &str,
-        start: u64,
-        end: u64,
-        out: &mut Vec<u8>,
-    ) -> io::Result<()> {
-        self.fetch(name, start, end, out)
-    }
-    fn prefers_window_fetch(&self) -> bool {
-        true
-    }
-}
-
-impl SequenceSource for TwoBit {
-    fn sequence_list(&self) -> Vec<(String, u64)> {
-        self.sequences()
-            .iter()
-            .map(|s| (s.name.clone(), s.length))
-            .collect()
-    }
-    fn fetch_into(
-        &mut self,
-        name: &str,
-        start: u64,
-        end: u64,
-        out: &mut Vec<u8>,
-    ) -> io::Result<()> {
-        self.fetch(name, start, end, out)
+impl From<WindowError> for io::Error {
+    fn from(e: WindowError) -> Self {
+        io::Error::new(io::ErrorKind::InvalidData, e)
     }
 }
 
@@ -208,230 +230,6 @@ pub struct Window {
     pub labels: Option<Vec<u8>>,
 }
 
-/// Complement of a base, case kept; IUPAC codes complemented, anything else unchanged.
-pub fn complement(b: u8) -> u8 {
-    match b {
-        b'A' => b'T',
-        b'T' => b'A',
-        b'C' => b'G',
-        b'G' => b'C',
-        b'a' => b't',
-        b't' => b'a',
-        b'c' => b'g',
-        b'g' => b'c',
-        b'R' => b'Y',
-        b'Y' => b'R',
-        b'K' => b'M',
-        b'M' => b'K',
-        b'B' => b'V',
-        b'V' => b'B',
-        b'D' => b'H',
-        b'H' => b'D',
-        b'r' => b'y',
-        b'y' => b'r',
-        b'k' => b'm',
-        b'm' => b'k',
-        b'b' => b'v',
-        b'v' => b'b',
-        b'd' => b'h',
-        b'h' => b'd',
-        other => other,
-    }
-}
-
-/// Reverse-complements `seq` in place.
-pub fn reverse_complement(seq: &mut [u8]) {
-    seq.reverse();
-    for b in seq.iter_mut() {
-        *b = complement(*b);
-    }
-}
-
-/// Packs the soft-mask and N masks of `seq` (little-endian bit order); returns the N count.
-pub fn masks(seq: &[u8], softmask: &mut Vec<u8>, nmask: &mut Vec<u8>) -> u64 {
-    masks_counts(seq, softmask, nmask).0
-}
-
-/// Packs the soft-mask and N masks of `seq`; returns (N count, lowercase count).
-pub fn masks_counts(seq: &[u8], softmask: &mut Vec<u8>, nmask: &mut Vec<u8>) -> (u64, u64) {
-    softmask.clear();
-    nmask.clear();
-    let nbytes = seq.len().div_ceil(8);
-    softmask.resize(nbytes, 0);
-    nmask.resize(nbytes, 0);
-    #[cfg(target_arch = "x86_64")]
-    let ((mut n_count, mut low_count), done) = {
-        let popcnt = std::arch::is_x86_feature_detected!("popcnt");
-        let (mut counts, mut done) = ((0u64, 0u64), 0usize);
-        if popcnt
-            && std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512bw")
-        {
-            done = seq.len() / 64 * 64;
-            // SAFETY: AVX-512F/BW and POPCNT were detected at run time.
-            counts = unsafe {
-                masks64_avx512(
-                    &seq[..done],
-                    &mut softmask[..done / 8],
-                    &mut nmask[..done / 8],
-                )
-            };
-        }
-        let (lo, (n, l)) = if popcnt && std::arch::is_x86_feature_detected!("avx2") {
-            let full = done + (seq.len() - done) / 32 * 32;
-            // SAFETY: AVX2 and POPCNT were detected at run time.
-            let c = unsafe {
-                masks32_avx2(
-                    &seq[done..full],
-                    &mut softmask[done / 8..full / 8],
-                    &mut nmask[done / 8..full / 8],
-                )
-            };
-            (full, c)
-        } else {
-            let full = done + (seq.len() - done) / 16 * 16;
-            let c = masks16_sse2(
-                &seq[done..full],
-                &mut softmask[done / 8..full / 8],
-                &mut nmask[done / 8..full / 8],
-            );
-            (full, c)
-        };
-        ((counts.0 + n, counts.1 + l), lo)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let ((mut n_count, mut low_count), done) = ((0u64, 0u64), 0usize);
-    let mut chunks = seq[done..].chunks_exact(8);
-    let mut k = done / 8;
-    for c in &mut chunks {
-        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        // lowercase ASCII letters have bit 0x20 set
-        let lower = (x >> 5) & 0x0101_0101_0101_0101;
-        // N or n: (b | 0x20) == b'n'; exact zero-byte detection on the xor
-        let y = (x | 0x2020_2020_2020_2020) ^ 0x6e6e_6e6e_6e6e_6e6e;
-        let t = (y & 0x7f7f_7f7f_7f7f_7f7f).wrapping_add(0x7f7f_7f7f_7f7f_7f7f);
-        let isn = !(t | y | 0x7f7f_7f7f_7f7f_7f7f) >> 7;
-        let pack = |v: u64| -> u8 { (v.wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8 };
-        let sb = pack(lower);
-        softmask[k] = sb;
-        low_count += u64::from(sb.count_ones());
-        let nb = pack(isn);
-        n_count += u64::from(nb.count_ones());
-        nmask[k] = nb;
-        k += 1;
-    }
-    let rem = chunks.remainder();
-    if !rem.is_empty() {
-        let (mut s, mut n) = (0u8, 0u8);
-        for (i, &b) in rem.iter().enumerate() {
-            s |= u8::from(b.is_ascii_lowercase()) << i;
-            low_count += u64::from(b.is_ascii_lowercase());
-            let isn = b == b'N' || b == b'n';
-            n |= u8::from(isn) << i;
-            n_count += u64::from(isn);
-        }
-        softmask[k] = s;
-        nmask[k] = n;
-    }
-    (n_count, low_count)
-}
-
-/// AVX-512BW: 64 bases per step, each mask straight from a compare into a 64-bit mask
-/// register. `seq.len()` is a multiple of 64 and the masks hold `seq.len() / 8` bytes.
-///
-/// # Safety
-/// The CPU must support AVX-512F, AVX-512BW and POPCNT.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,popcnt")]
-unsafe fn masks64_avx512(seq: &[u8], soft: &mut [u8], nmask: &mut [u8]) -> (u64, u64) {
-    use std::arch::x86_64::{
-        __m512i, _mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_movepi8_mask, _mm512_or_si512,
-        _mm512_set1_epi8, _mm512_slli_epi16,
-    };
-    let (mut n_count, mut low_count) = (0u64, 0u64);
-    for ((c, s), n) in seq
-        .chunks_exact(64)
-        .zip(soft.chunks_exact_mut(8))
-        .zip(nmask.chunks_exact_mut(8))
-    {
-        // SAFETY: `c` is 64 readable bytes and the load is unaligned.
-        let v = unsafe { _mm512_loadu_si512(c.as_ptr().cast::<__m512i>()) };
-        // bit 5 (0x20, lowercase) moved to bit 7 of each byte
-        let sm = _mm512_movepi8_mask(_mm512_slli_epi16::<2>(v));
-        let low = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
-        let nm = _mm512_cmpeq_epi8_mask(low, _mm512_set1_epi8(b'n' as i8));
-        s.copy_from_slice(&sm.to_le_bytes());
-        n.copy_from_slice(&nm.to_le_bytes());
-        n_count += u64::from(nm.count_ones());
-        low_count += u64::from(sm.count_ones());
-    }
-    (n_count, low_count)
-}
-
-/// AVX2: 32 bases per step. `seq.len()` is a multiple of 32 and the masks hold
-/// `seq.len() / 8` bytes.
-///
-/// # Safety
-/// The CPU must support AVX2 and POPCNT.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,popcnt")]
-unsafe fn masks32_avx2(seq: &[u8], soft: &mut [u8], nmask: &mut [u8]) -> (u64, u64) {
-    use std::arch::x86_64::{
-        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
-        _mm256_set1_epi8, _mm256_slli_epi16,
-    };
-    let (mut n_count, mut low_count) = (0u64, 0u64);
-    for ((c, s), n) in seq
-        .chunks_exact(32)
-        .zip(soft.chunks_exact_mut(4))
-        .zip(nmask.chunks_exact_mut(4))
-    {
-        // SAFETY: `c` is 32 readable bytes and the load is unaligned.
-        let v = unsafe { _mm256_loadu_si256(c.as_ptr().cast::<__m256i>()) };
-        // bit 5 (0x20, lowercase) moved to bit 7 of each byte
-        let sm = _mm256_movemask_epi8(_mm256_slli_epi16::<2>(v)) as u32;
-        let low = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
-        let nm = _mm256_movemask_epi8(_mm256_cmpeq_epi8(low, _mm256_set1_epi8(b'n' as i8))) as u32;
-        s.copy_from_slice(&sm.to_le_bytes());
-        n.copy_from_slice(&nm.to_le_bytes());
-        n_count += u64::from(nm.count_ones());
-        low_count += u64::from(sm.count_ones());
-    }
-    (n_count, low_count)
-}
-
-/// SSE2 (always present on x86_64): 16 bases per step. `seq.len()` is a multiple of 16 and the
-/// masks hold `seq.len() / 8` bytes.
-#[cfg(target_arch = "x86_64")]
-fn masks16_sse2(seq: &[u8], soft: &mut [u8], nmask: &mut [u8]) -> (u64, u64) {
-    use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
-        _mm_slli_epi16,
-    };
-    let (mut n_count, mut low_count) = (0u64, 0u64);
-    for ((c, s), n) in seq
-        .chunks_exact(16)
-        .zip(soft.chunks_exact_mut(2))
-        .zip(nmask.chunks_exact_mut(2))
-    {
-        // SAFETY: SSE2 is part of the x86_64 baseline; `c` is 16 readable bytes and the load is
-        // unaligned.
-        let (sm, nm) = unsafe {
-            let v = _mm_loadu_si128(c.as_ptr().cast::<__m128i>());
-            // bit 5 (0x20, lowercase) moved to bit 7 of each byte
-            let sm = _mm_movemask_epi8(_mm_slli_epi16::<2>(v)) as u32;
-            let low = _mm_or_si128(v, _mm_set1_epi8(0x20));
-            let nm = _mm_movemask_epi8(_mm_cmpeq_epi8(low, _mm_set1_epi8(b'n' as i8))) as u32;
-            (sm, nm)
-        };
-        s.copy_from_slice(&(sm as u16).to_le_bytes());
-        n.copy_from_slice(&(nm as u16).to_le_bytes());
-        n_count += u64::from(nm.count_ones());
-        low_count += u64::from(sm.count_ones());
-    }
-    (n_count, low_count)
-}
-
 /// A bigWig track aligned to windows; `rename` maps sequence names to the track's names.
 pub struct Track {
     /// The bigWig file.
@@ -457,10 +255,7 @@ impl Labels {
         intervals: impl IntoIterator<Item = (String, u64, u64, String)>,
     ) -> io::Result<Self> {
         if classes.len() > 255 {
-            return Err(invalid(
-                Error::Windows,
-                format!("{} label classes, at most 255", classes.len()),
-            ));
+            return Err(WindowError::TooManyClasses(classes.len()).into());
         }
         let ids: HashMap<&str, u8> = classes
             .iter()
@@ -480,7 +275,10 @@ impl Labels {
     }
 
     /// From GTF/GFF3 features, classes = feature types.
-    pub fn from_gff(classes: Vec<String>, features: &[crate::gff::Record]) -> io::Result<Self> {
+    pub fn from_gff(
+        classes: Vec<String>,
+        features: &[bomdata_genomic::gff::Record],
+    ) -> io::Result<Self> {
         Self::new(
             classes,
             features
@@ -492,7 +290,7 @@ impl Labels {
     /// From BED records, classes = the name column (or `default` when absent).
     pub fn from_bed(
         classes: Vec<String>,
-        records: &[crate::bed::Record],
+        records: &[bomdata_genomic::bed::Record],
         default: &str,
     ) -> io::Result<Self> {
         Self::new(
@@ -596,13 +394,16 @@ pub fn territories(intervals: &[LabelledInterval]) -> io::Result<Territories> {
         for (s, e, l) in v.drain(..) {
             if let Some(last) = merged.last_mut() {
                 if s < last.1 && l != last.2 {
-                    return Err(invalid(
-                        Error::Windows,
-                        format!(
-                            "{chrom}:{s}-{e} ({l}) overlaps {chrom}:{}-{} ({}): a base would be in two splits",
-                            last.0, last.1, last.2
-                        ),
-                    ));
+                    return Err(WindowError::SplitOverlap {
+                        chrom: chrom.clone(),
+                        start: s,
+                        end: e,
+                        label: l,
+                        prev_start: last.0,
+                        prev_end: last.1,
+                        prev_label: last.2.clone(),
+                    }
+                    .into());
                 }
                 if s <= last.1 && l == last.2 {
                     last.1 = last.1.max(e);
@@ -690,10 +491,7 @@ impl<S: SequenceSource> Windower<S> {
             Plan::Fixed(spec) => {
                 check_spec(spec)?;
                 if matches!(spec.split, SplitBy::Interval) {
-                    return Err(invalid(
-                        Error::Windows,
-                        "split by interval needs Plan::Intervals",
-                    ));
+                    return Err(WindowError::IntervalSplitWithoutIntervals.into());
                 }
                 for (name, len) in &seqs {
                     if !spec.only.is_empty() && !spec.only.contains(name) {
@@ -724,10 +522,10 @@ impl<S: SequenceSource> Windower<S> {
                         continue;
                     }
                     let Some(&chrom_len) = lens.get(iv.chrom.as_str()) else {
-                        return Err(invalid(
-                            Error::Windows,
-                            format!("interval on {:?}, which the sequence file lacks", iv.chrom),
-                        ));
+                        return Err(WindowError::UnknownSequence {
+                            chrom: iv.chrom.clone(),
+                        }
+                        .into());
                     };
                     let split = match &spec.split {
                         SplitBy::Interval => iv.label.clone(),
@@ -782,11 +580,8 @@ impl<S: SequenceSource> Windower<S> {
         let planned = self.planned()?;
         let coords = &planned.windows;
         let direct = self.source.prefers_window_fetch();
-        // Bases are read in chunks of at least `chunk` bases so the working set stays in cache
-        // and a whole chromosome is never held in memory.
         let chunk = self.chunk.max(1);
-        let mut buf: Vec<u8> = Vec::new();
-        let mut tmp: Vec<u8> = Vec::new();
+        let mut cb = ChunkBuf::default();
         let mut w = Window::default();
         let mut i = 0;
         while i < coords.len() {
@@ -799,9 +594,7 @@ impl<S: SequenceSource> Windower<S> {
             let hi = coords[i..j].iter().map(|c| c.end).max().unwrap_or(0);
             w.chrom.clone_from(chrom);
             let mut split_id = usize::MAX;
-            // buf holds bases [buf_start, buf_end) of this sequence
-            buf.clear();
-            let (mut buf_start, mut buf_end) = (0u64, 0u64);
+            cb.reset();
             let track_name = self.track.as_ref().map(|t| {
                 t.rename
                     .get(chrom)
@@ -818,28 +611,7 @@ impl<S: SequenceSource> Windower<S> {
                     // cheap random access: the bases go straight into the window
                     self.source.fetch_into(chrom, *s, *e, &mut w.seq)?;
                 } else {
-                    if *s < buf_start || *s > buf_end {
-                        buf.clear();
-                        buf_start = *s;
-                        buf_end = *s;
-                    }
-                    if *e > buf_end {
-                        buf.drain(..(s - buf_start) as usize);
-                        buf_start = *s;
-                        let want = (*e).max((buf_end + chunk).min(hi));
-                        self.source.fetch_into(chrom, buf_end, want, &mut tmp)?;
-                        if buf.is_empty() {
-                            // the common case with stride >= length: no copy
-                            std::mem::swap(&mut buf, &mut tmp);
-                        } else {
-                            buf.extend_from_slice(&tmp);
-                        }
-                        buf_end = want;
-                    }
-                    w.seq.clear();
-                    w.seq.extend_from_slice(
-                        &buf[(s - buf_start) as usize..(e - buf_start) as usize],
-                    );
+                    cb.window(&mut self.source, chrom, (*s, *e), (chunk, hi), &mut w.seq)?;
                 }
                 if let NPolicy::SkipAbove(frac) = spec.n_policy {
                     let n = w.seq.iter().filter(|&&b| b == b'N' || b == b'n').count() as f64;
@@ -899,20 +671,65 @@ impl<S: SequenceSource> Windower<S> {
     }
 }
 
+/// Bases `[start, end)` of the sequence being cut, read in large chunks so the working set stays
+/// in cache and a whole chromosome is never held in memory.
+#[derive(Default)]
+struct ChunkBuf {
+    buf: Vec<u8>,
+    tmp: Vec<u8>,
+    start: u64,
+    end: u64,
+}
+
+impl ChunkBuf {
+    /// Forgets the bases held (a new sequence begins).
+    fn reset(&mut self) {
+        self.buf.clear();
+        (self.start, self.end) = (0, 0);
+    }
+
+    /// Copies the window `[s, e)` of `chrom` into `out`; when the chunk held does not reach `e`,
+    /// reads on by at least `chunk` bases (never past `hi`, the end of the last window).
+    fn window<S: SequenceSource>(
+        &mut self,
+        source: &mut S,
+        chrom: &str,
+        (s, e): (u64, u64),
+        (chunk, hi): (u64, u64),
+        out: &mut Vec<u8>,
+    ) -> io::Result<()> {
+        if s < self.start || s > self.end {
+            self.buf.clear();
+            self.start = s;
+            self.end = s;
+        }
+        if e > self.end {
+            self.buf.drain(..(s - self.start) as usize);
+            self.start = s;
+            let want = e.max((self.end + chunk).min(hi));
+            source.fetch_into(chrom, self.end, want, &mut self.tmp)?;
+            if self.buf.is_empty() {
+                // the common case with stride >= length: no copy
+                std::mem::swap(&mut self.buf, &mut self.tmp);
+            } else {
+                self.buf.extend_from_slice(&self.tmp);
+            }
+            self.end = want;
+        }
+        out.clear();
+        out.extend_from_slice(&self.buf[(s - self.start) as usize..(e - self.start) as usize]);
+        Ok(())
+    }
+}
+
 fn check_spec(spec: &Spec) -> io::Result<()> {
     if spec.length == 0 || spec.stride == 0 {
-        return Err(invalid(
-            Error::Windows,
-            "window length and stride must be positive",
-        ));
+        return Err(WindowError::ZeroGeometry.into());
     }
     if let NPolicy::SkipAbove(f) = spec.n_policy
         && !(0.0..=1.0).contains(&f)
     {
-        return Err(invalid(
-            Error::Windows,
-            format!("N fraction {f} is not in 0..1"),
-        ));
+        return Err(WindowError::NFraction(f).into());
     }
     Ok(())
 }
@@ -927,19 +744,18 @@ fn split_of(split: &SplitBy, chrom: &str) -> String {
 }
 
 /// Reads a Basenji-style intervals BED (`chrom start end split`) into labelled intervals.
-pub fn intervals_from_bed(records: &[crate::bed::Record]) -> io::Result<Vec<LabelledInterval>> {
+pub fn intervals_from_bed(
+    records: &[bomdata_genomic::bed::Record],
+) -> io::Result<Vec<LabelledInterval>> {
     records
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let label = r.name().ok_or_else(|| {
-                invalid(
-                    Error::Windows,
-                    format!(
-                        "interval {i} ({}:{}-{}) has no split column",
-                        r.chrom, r.start, r.end
-                    ),
-                )
+            let label = r.name().ok_or_else(|| WindowError::NoSplitColumn {
+                index: i,
+                chrom: r.chrom.clone(),
+                start: r.start,
+                end: r.end,
             })?;
             Ok(LabelledInterval {
                 chrom: r.chrom.clone(),
@@ -949,57 +765,4 @@ pub fn intervals_from_bed(records: &[crate::bed::Record]) -> io::Result<Vec<Labe
             })
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn masks_match_a_plain_loop() {
-        let seq: Vec<u8> = (0..1000u32)
-            .map(|i| b"ACGTNacgtnRYM"[(i * 7 % 13) as usize])
-            .collect();
-        // lengths around every SIMD width (64, 32, 16 bytes) and the scalar tail
-        for len in [
-            0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 95, 96, 111, 127, 128, 129, 200,
-            513, 1000,
-        ] {
-            let s = &seq[..len];
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            let (n, low) = masks_counts(s, &mut a, &mut b);
-            assert_eq!(
-                low as usize,
-                s.iter().filter(|c| c.is_ascii_lowercase()).count()
-            );
-            for (i, &c) in s.iter().enumerate() {
-                assert_eq!(
-                    (a[i / 8] >> (i % 8)) & 1 == 1,
-                    c.is_ascii_lowercase(),
-                    "{len} {i}"
-                );
-                assert_eq!(
-                    (b[i / 8] >> (i % 8)) & 1 == 1,
-                    c == b'N' || c == b'n',
-                    "{len} {i}"
-                );
-            }
-            assert_eq!(
-                n as usize,
-                s.iter().filter(|&&c| c == b'N' || c == b'n').count()
-            );
-        }
-        // bytes that look like 'n' with the high bit or neighbours set must not count
-        let tricky = [0xee, b'o', b'm', 0x4e, 0x6e, 0xce, b'N', 0];
-        let (mut a, mut b) = (Vec::new(), Vec::new());
-        masks(&tricky, &mut a, &mut b);
-        assert_eq!(b[0], 0b0101_1000);
-    }
-
-    #[test]
-    fn reverse_complement_keeps_case_and_n() {
-        let mut s = b"ACGTacgtNn".to_vec();
-        reverse_complement(&mut s);
-        assert_eq!(s, b"nNacgtACGT");
-    }
 }

@@ -7,13 +7,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use bomdata_genomic::bbi::BbiFile;
 use bomdata_genomic::fasta::IndexedFasta;
+use bomdata_genomic::sequence::reverse_complement;
 use bomdata_genomic::twobit::{self, TwoBit};
-use bomdata_genomic::windows::{
+use bomdata_ingest::sources::genome::windows::{
     LabelledInterval, Labels, NPolicy, Plan, Spec, SplitBy, Strands, Track, Window, Windower,
-    reverse_complement,
 };
 
-fn collect<S: bomdata_genomic::windows::SequenceSource>(w: &mut Windower<S>) -> Vec<Window> {
+fn collect<S: bomdata_genomic::sequence::SequenceSource>(w: &mut Windower<S>) -> Vec<Window> {
     let mut v = Vec::new();
     w.for_each(|x| {
         v.push(x.clone());

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use bomdata_genomic::bbi::{BbiFile, Kind};
 use bomdata_genomic::twobit::{self, TwoBit};
-use bomdata_genomic::windows::{Plan, Spec, Strands, Track, Windower};
+use bomdata_ingest::sources::genome::windows::{Plan, Spec, Strands, Track, Windower};
 
 const SCRIPT: &str = r#"
 import json, math, sys

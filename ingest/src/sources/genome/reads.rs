@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! use bomdata_genomic::cram::AlignmentReader;
-//! use bomdata_genomic::reads::{ReadSpec, read_windows};
+//! use bomdata_ingest::sources::genome::reads::{ReadSpec, read_windows};
 //! let mut r = AlignmentReader::open("reads.bam".as_ref(), None).unwrap();
 //! let spec = ReadSpec { length: Some(1000), stride: 1000, ..ReadSpec::default() };
 //! read_windows(&mut r, &spec, |w| { assert_eq!(w.seq.len(), 1000); Ok(()) }).unwrap();
@@ -17,9 +17,10 @@
 
 use std::io;
 
-use crate::cram::{Alignment, AlignmentReader};
-use crate::error::{Error, invalid};
-use crate::windows::reverse_complement;
+use bomdata_genomic::cram::{Alignment, AlignmentReader};
+use bomdata_genomic::sequence::reverse_complement;
+
+use super::windows::WindowError;
 
 /// How reads are cut into windows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,13 +93,10 @@ pub struct ReadWindow {
 
 fn check(spec: &ReadSpec) -> io::Result<()> {
     if spec.length == Some(0) || (spec.length.is_some() && spec.stride == 0) {
-        return Err(invalid(
-            Error::Windows,
-            "read window length and stride must be positive",
-        ));
+        return Err(WindowError::ZeroReadGeometry.into());
     }
     if spec.max_length == Some(0) {
-        return Err(invalid(Error::Windows, "max read length must be positive"));
+        return Err(WindowError::ZeroMaxLength.into());
     }
     Ok(())
 }
@@ -125,14 +123,12 @@ pub fn windows_of(
     if let Some(q) = &qual
         && q.len() != seq.len()
     {
-        return Err(invalid(
-            Error::Bam,
-            format!(
-                "record {index}: {} qualities for {} bases",
-                q.len(),
-                seq.len()
-            ),
-        ));
+        return Err(WindowError::QualityLength {
+            index,
+            quals: q.len(),
+            bases: seq.len(),
+        }
+        .into());
     }
     if flip {
         reverse_complement(&mut seq);

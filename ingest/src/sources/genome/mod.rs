@@ -56,11 +56,8 @@ use std::path::{Path, PathBuf};
 use bomdata_genomic::bbi::BbiFile;
 use bomdata_genomic::fasta::IndexedFasta;
 use bomdata_genomic::fasta::indexed::IndexCheck;
+use bomdata_genomic::sequence::SequenceSource;
 use bomdata_genomic::twobit::TwoBit;
-use bomdata_genomic::windows::{
-    LabelledInterval, Labels, NPolicy, Plan, SequenceSource, Spec, SplitBy, Strands, Track, Window,
-    Windower,
-};
 use bomdata_schemas::genome::{
     ReadWindow as ReadWindowMeta, Taxonomy, TrackInfo, Window as WindowMeta,
 };
@@ -72,6 +69,13 @@ use serde::Deserialize;
 
 use crate::source::{SampleSink, Source, Unit, UnitContext};
 use crate::{Error, Result};
+
+pub mod reads;
+pub mod windows;
+
+use windows::{
+    LabelledInterval, Labels, NPolicy, Plan, Spec, SplitBy, Strands, Track, Window, Windower,
+};
 
 /// Chromosome aliases of the registered assemblies, as data:
 /// `assembly, canonical (UCSC), Ensembl/NCBI short name, RefSeq accession, GenBank accession`.
@@ -547,6 +551,30 @@ impl Source for GenomeSource {
         if unit.detail["kind"] == "reads" {
             return convert_reads(unit, &cfg, ctx, sink);
         }
+        convert_sequence(unit, &cfg, ctx, sink)
+    }
+}
+
+/// One sequence unit: its file, its names and what its windows record.
+struct SeqUnit {
+    /// The sequence file, relative to the root.
+    rel: PathBuf,
+    /// The sequence file.
+    path: PathBuf,
+    /// The sequence's name in the file.
+    seq_name: String,
+    /// Its canonical name (through the assembly's aliases).
+    canonical: String,
+    /// The assembly (or genome ID).
+    assembly: String,
+    chrom_length: u64,
+    taxonomy: Option<Taxonomy>,
+    aliases: Aliases,
+}
+
+impl SeqUnit {
+    /// The unit's plan detail, read back.
+    fn of(unit: &Unit, ctx: &UnitContext<'_>) -> Result<Self> {
         let rel = unit
             .inputs
             .first()
@@ -559,192 +587,264 @@ impl Source for GenomeSource {
             .to_string();
         let canonical = d["canonical"].as_str().unwrap_or(&seq_name).to_string();
         let assembly = d["assembly"].as_str().unwrap_or_default().to_string();
-        let chrom_length = d["length"].as_u64().unwrap_or(0);
-        let taxonomy: Option<Taxonomy> =
-            serde_json::from_value(d["taxonomy"].clone()).unwrap_or(None);
-        let aliases = Aliases::of(&assembly);
-
-        let length = cfg.window.unwrap_or(1024);
-        let strands = match cfg.strands.as_deref().unwrap_or("forward") {
-            "forward" => Strands::Forward,
-            "reverse" => Strands::Reverse,
-            "both" => Strands::Both,
-            other => {
-                return Err(Error::input(
-                    ctx.root.join("genome.toml"),
-                    format!("strands {other:?} is not forward/reverse/both"),
-                ));
-            }
-        };
-        let npy_seq = match cfg.seq_format.as_deref().unwrap_or("txt") {
-            "txt" => false,
-            "npy" => true,
-            other => {
-                return Err(Error::input(
-                    ctx.root.join("genome.toml"),
-                    format!("seq_format {other:?} is not txt/npy"),
-                ));
-            }
-        };
-        let mut spec = Spec {
-            length,
-            stride: cfg.stride.unwrap_or(length),
-            n_policy: cfg
-                .max_n_fraction
-                .map(NPolicy::SkipAbove)
-                .unwrap_or(NPolicy::Keep),
-            strands,
-            split: SplitBy::Chromosome {
-                map: HashMap::new(),
-                default: "train".into(),
-            },
-            only: vec![seq_name.clone()],
-        };
-        let plan = if let Some(bed) = &cfg.intervals {
-            let bp = ctx.root.join(bed);
-            let recs = bomdata_genomic::bed::read_all(&bp).map_err(|e| Error::input(&bp, e))?;
-            let ivs: Vec<LabelledInterval> = bomdata_genomic::windows::intervals_from_bed(&recs)
-                .map_err(|e| Error::input(&bp, e))?
-                .into_iter()
-                .filter(|iv| aliases.canonical(&iv.chrom) == canonical)
-                .map(|iv| LabelledInterval {
-                    chrom: seq_name.clone(),
-                    ..iv
-                })
-                .collect();
-            spec.split = SplitBy::Interval;
-            Plan::Intervals(spec, ivs)
-        } else {
-            let split = cfg
-                .splits
-                .get(&canonical)
-                .cloned()
-                .unwrap_or_else(|| "train".into());
-            spec.split = SplitBy::Chromosome {
-                map: HashMap::from([(seq_name.clone(), split)]),
-                default: "train".into(),
-            };
-            Plan::Fixed(spec)
-        };
-        let mut w = Windower::new(open_seqs(&path)?, plan);
-        let mut track_info = None;
-        if let Some(t) = &cfg.track {
-            let tp = ctx.root.join(t);
-            let file = BbiFile::open(&tp).map_err(|e| Error::input(&tp, e))?;
-            let track_chrom = file
-                .chroms()
-                .iter()
-                .find(|c| aliases.canonical(&c.name) == canonical)
-                .map(|c| c.name.clone());
-            if let Some(tc) = track_chrom {
-                track_info = Some(TrackInfo {
-                    name: t
-                        .file_stem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                    track_chrom: tc.clone(),
-                });
-                w = w.with_track(Track {
-                    file,
-                    rename: HashMap::from([(seq_name.clone(), tc)]),
-                });
-            }
-        }
-        if let Some(l) = &cfg.labels {
-            let lp = ctx.root.join(l);
-            let lname = lp.to_string_lossy().to_ascii_lowercase();
-            let to_fasta = |c: &str| {
-                if aliases.canonical(c) == canonical {
-                    seq_name.clone()
-                } else {
-                    c.to_string()
-                }
-            };
-            let labels = if lname.ends_with(".bed")
-                || lname.ends_with(".bed.gz")
-                || lname.ends_with(".narrowpeak")
-            {
-                let recs = bomdata_genomic::bed::read_all(&lp).map_err(|e| Error::input(&lp, e))?;
-                Labels::new(
-                    cfg.label_classes.clone(),
-                    recs.iter().map(|r| {
-                        (
-                            to_fasta(&r.chrom),
-                            r.start,
-                            r.end,
-                            r.name().unwrap_or("").to_string(),
-                        )
-                    }),
-                )
-            } else {
-                let feats =
-                    bomdata_genomic::gff::read_all(&lp).map_err(|e| Error::input(&lp, e))?;
-                Labels::new(
-                    cfg.label_classes.clone(),
-                    feats
-                        .iter()
-                        .map(|f| (to_fasta(&f.seqid), f.start, f.end, f.feature_type.clone())),
-                )
-            }
-            .map_err(|e| Error::input(&lp, e))?;
-            w = w.with_labels(labels);
-        }
-
-        let subject_orig = unit.subject.clone().unwrap_or_else(|| assembly.clone());
-        let subject = ctx.pseudonym(&subject_orig);
-        let reader = format!("bomdata-genomic {}", env!("CARGO_PKG_VERSION"));
-        let mut index = 0u64;
-        let mut failure: Option<Error> = None;
-        let file_rel = rel.to_string_lossy().into_owned();
-        let res = w.for_each(|win: &Window| {
-            let key = make(&KeyParts {
-                source: ctx.source,
-                subject: &subject,
-                session: None,
-                run: Some(&canonical),
-                modality: Some(Modality::Dna),
-                index: Some(index),
-            });
-            index += 1;
-            let mut meta = WindowMeta::new(canonical.clone(), win.start, win.end);
-            meta.assembly = Some(assembly.clone()).filter(|a| !a.is_empty());
-            meta.source_chrom = (seq_name != canonical).then(|| seq_name.clone());
-            meta.chrom_length = chrom_length;
-            meta.strand = win.strand.to_string();
-            meta.split.clone_from(&win.split);
-            meta.n_count = win.n_count;
-            meta.lowercase_count = win.lowercase;
-            meta.taxonomy.clone_from(&taxonomy);
-            meta.provenance = Some(Provenance {
-                source: ctx.source.to_string(),
-                file: file_rel.clone(),
-                part: Some(format!("{seq_name}:{}-{}", win.start, win.end)),
-                reader: reader.clone(),
-            });
-            let n = win.seq.len();
-            let mut s = Sample::new(key).with_subject(subject.clone());
-            if npy_seq {
-                s.push("seq.npy", npy::encode_u8(&[n], &win.seq));
-            } else {
-                s.push("seq.txt", win.seq.clone());
-            }
-            s.push(
-                "softmask.npy",
-                npy::encode_u8(&[win.softmask.len()], &win.softmask),
-            );
-            s.push("nmask.npy", npy::encode_u8(&[win.nmask.len()], &win.nmask));
-            if let Some(t) = &win.track {
-                s.push("track.npy", npy::encode_f32(&[n], t));
-                meta.track.clone_from(&track_info);
-            }
-            if let Some(l) = &win.labels {
-                s.push("labels.npy", npy::encode_u8(&[n], l));
-                meta.label_classes.clone_from(&cfg.label_classes);
-            }
-            emit(s, &meta, sink, &mut failure)
-        });
-        finish_genome(res, failure, &path, sink, subject, ctx, index)
+        Ok(SeqUnit {
+            rel: rel.clone(),
+            chrom_length: d["length"].as_u64().unwrap_or(0),
+            taxonomy: serde_json::from_value(d["taxonomy"].clone()).unwrap_or(None),
+            aliases: Aliases::of(&assembly),
+            path,
+            seq_name,
+            canonical,
+            assembly,
+        })
     }
+
+    /// A sequence name of another file (track, labels) as the FASTA names it, when it is this
+    /// unit's sequence.
+    fn to_fasta(&self, name: &str) -> String {
+        if self.aliases.canonical(name) == self.canonical {
+            self.seq_name.clone()
+        } else {
+            name.to_string()
+        }
+    }
+}
+
+/// The window geometry and policies of `genome.toml` for one sequence, and whether bases are
+/// written as `seq.npy` (else `seq.txt`).
+fn window_spec(cfg: &Config, ctx: &UnitContext<'_>, seq_name: &str) -> Result<(Spec, bool)> {
+    let length = cfg.window.unwrap_or(1024);
+    let strands = match cfg.strands.as_deref().unwrap_or("forward") {
+        "forward" => Strands::Forward,
+        "reverse" => Strands::Reverse,
+        "both" => Strands::Both,
+        other => {
+            return Err(Error::input(
+                ctx.root.join("genome.toml"),
+                format!("strands {other:?} is not forward/reverse/both"),
+            ));
+        }
+    };
+    let npy_seq = match cfg.seq_format.as_deref().unwrap_or("txt") {
+        "txt" => false,
+        "npy" => true,
+        other => {
+            return Err(Error::input(
+                ctx.root.join("genome.toml"),
+                format!("seq_format {other:?} is not txt/npy"),
+            ));
+        }
+    };
+    let spec = Spec {
+        length,
+        stride: cfg.stride.unwrap_or(length),
+        n_policy: cfg
+            .max_n_fraction
+            .map(NPolicy::SkipAbove)
+            .unwrap_or(NPolicy::Keep),
+        strands,
+        split: SplitBy::Chromosome {
+            map: HashMap::new(),
+            default: "train".into(),
+        },
+        only: vec![seq_name.to_string()],
+    };
+    Ok((spec, npy_seq))
+}
+
+/// Split assignment: by the intervals BED when `genome.toml` names one (each window takes its
+/// interval's split), else by chromosome (`splits`, default `train`).
+fn sequence_plan(cfg: &Config, ctx: &UnitContext<'_>, mut spec: Spec, u: &SeqUnit) -> Result<Plan> {
+    if let Some(bed) = &cfg.intervals {
+        let bp = ctx.root.join(bed);
+        let recs = bomdata_genomic::bed::read_all(&bp).map_err(|e| Error::input(&bp, e))?;
+        let ivs: Vec<LabelledInterval> = windows::intervals_from_bed(&recs)
+            .map_err(|e| Error::input(&bp, e))?
+            .into_iter()
+            .filter(|iv| u.aliases.canonical(&iv.chrom) == u.canonical)
+            .map(|iv| LabelledInterval {
+                chrom: u.seq_name.clone(),
+                ..iv
+            })
+            .collect();
+        spec.split = SplitBy::Interval;
+        return Ok(Plan::Intervals(spec, ivs));
+    }
+    let split = cfg
+        .splits
+        .get(&u.canonical)
+        .cloned()
+        .unwrap_or_else(|| "train".into());
+    spec.split = SplitBy::Chromosome {
+        map: HashMap::from([(u.seq_name.clone(), split)]),
+        default: "train".into(),
+    };
+    Ok(Plan::Fixed(spec))
+}
+
+/// Attaches the bigWig track of `genome.toml` when it holds this sequence (under any alias);
+/// returns the track's description for the windows' metadata.
+fn attach_track(
+    w: Windower<Seqs>,
+    cfg: &Config,
+    ctx: &UnitContext<'_>,
+    u: &SeqUnit,
+) -> Result<(Windower<Seqs>, Option<TrackInfo>)> {
+    let Some(t) = &cfg.track else {
+        return Ok((w, None));
+    };
+    let tp = ctx.root.join(t);
+    let file = BbiFile::open(&tp).map_err(|e| Error::input(&tp, e))?;
+    let track_chrom = file
+        .chroms()
+        .iter()
+        .find(|c| u.aliases.canonical(&c.name) == u.canonical)
+        .map(|c| c.name.clone());
+    let Some(tc) = track_chrom else {
+        return Ok((w, None));
+    };
+    let info = TrackInfo {
+        name: t
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        track_chrom: tc.clone(),
+    };
+    let w = w.with_track(Track {
+        file,
+        rename: HashMap::from([(u.seq_name.clone(), tc)]),
+    });
+    Ok((w, Some(info)))
+}
+
+/// The interval classes of `labels` (BED names or GTF/GFF3 feature types), on the FASTA's
+/// sequence names.
+fn read_labels(l: &Path, cfg: &Config, ctx: &UnitContext<'_>, u: &SeqUnit) -> Result<Labels> {
+    let lp = ctx.root.join(l);
+    let lname = lp.to_string_lossy().to_ascii_lowercase();
+    let labels = if lname.ends_with(".bed")
+        || lname.ends_with(".bed.gz")
+        || lname.ends_with(".narrowpeak")
+    {
+        let recs = bomdata_genomic::bed::read_all(&lp).map_err(|e| Error::input(&lp, e))?;
+        Labels::new(
+            cfg.label_classes.clone(),
+            recs.iter().map(|r| {
+                (
+                    u.to_fasta(&r.chrom),
+                    r.start,
+                    r.end,
+                    r.name().unwrap_or("").to_string(),
+                )
+            }),
+        )
+    } else {
+        let feats = bomdata_genomic::gff::read_all(&lp).map_err(|e| Error::input(&lp, e))?;
+        Labels::new(
+            cfg.label_classes.clone(),
+            feats
+                .iter()
+                .map(|f| (u.to_fasta(&f.seqid), f.start, f.end, f.feature_type.clone())),
+        )
+    };
+    labels.map_err(|e| Error::input(&lp, e))
+}
+
+/// What every window sample of one sequence shares.
+struct WindowContext<'a> {
+    unit: &'a SeqUnit,
+    subject: String,
+    reader: String,
+    file_rel: String,
+    npy_seq: bool,
+    track_info: Option<TrackInfo>,
+    label_classes: &'a [String],
+}
+
+impl WindowContext<'_> {
+    /// The sample of window `win` (its `meta.json` apart).
+    fn sample(&self, ctx: &UnitContext<'_>, index: u64, win: &Window) -> (Sample, WindowMeta) {
+        let u = self.unit;
+        let key = make(&KeyParts {
+            source: ctx.source,
+            subject: &self.subject,
+            session: None,
+            run: Some(&u.canonical),
+            modality: Some(Modality::Dna),
+            index: Some(index),
+        });
+        let mut meta = WindowMeta::new(u.canonical.clone(), win.start, win.end);
+        meta.assembly = Some(u.assembly.clone()).filter(|a| !a.is_empty());
+        meta.source_chrom = (u.seq_name != u.canonical).then(|| u.seq_name.clone());
+        meta.chrom_length = u.chrom_length;
+        meta.strand = win.strand.to_string();
+        meta.split.clone_from(&win.split);
+        meta.n_count = win.n_count;
+        meta.lowercase_count = win.lowercase;
+        meta.taxonomy.clone_from(&u.taxonomy);
+        meta.provenance = Some(Provenance {
+            source: ctx.source.to_string(),
+            file: self.file_rel.clone(),
+            part: Some(format!("{}:{}-{}", u.seq_name, win.start, win.end)),
+            reader: self.reader.clone(),
+        });
+        let n = win.seq.len();
+        let mut s = Sample::new(key).with_subject(self.subject.clone());
+        if self.npy_seq {
+            s.push("seq.npy", npy::encode_u8(&[n], &win.seq));
+        } else {
+            s.push("seq.txt", win.seq.clone());
+        }
+        s.push(
+            "softmask.npy",
+            npy::encode_u8(&[win.softmask.len()], &win.softmask),
+        );
+        s.push("nmask.npy", npy::encode_u8(&[win.nmask.len()], &win.nmask));
+        if let Some(t) = &win.track {
+            s.push("track.npy", npy::encode_f32(&[n], t));
+            meta.track.clone_from(&self.track_info);
+        }
+        if let Some(l) = &win.labels {
+            s.push("labels.npy", npy::encode_u8(&[n], l));
+            meta.label_classes = self.label_classes.to_vec();
+        }
+        (s, meta)
+    }
+}
+
+/// Cuts one sequence of a FASTA/2bit file into window samples.
+fn convert_sequence(
+    unit: &Unit,
+    cfg: &Config,
+    ctx: &UnitContext<'_>,
+    sink: &mut dyn SampleSink,
+) -> Result<()> {
+    let u = SeqUnit::of(unit, ctx)?;
+    let (spec, npy_seq) = window_spec(cfg, ctx, &u.seq_name)?;
+    let plan = sequence_plan(cfg, ctx, spec, &u)?;
+    let w = Windower::new(open_seqs(&u.path)?, plan);
+    let (mut w, track_info) = attach_track(w, cfg, ctx, &u)?;
+    if let Some(l) = &cfg.labels {
+        w = w.with_labels(read_labels(l, cfg, ctx, &u)?);
+    }
+    let subject_orig = unit.subject.clone().unwrap_or_else(|| u.assembly.clone());
+    let wc = WindowContext {
+        unit: &u,
+        subject: ctx.pseudonym(&subject_orig),
+        reader: format!("bomdata-genomic {}", env!("CARGO_PKG_VERSION")),
+        file_rel: u.rel.to_string_lossy().into_owned(),
+        npy_seq,
+        track_info,
+        label_classes: &cfg.label_classes,
+    };
+    let mut index = 0u64;
+    let mut failure: Option<Error> = None;
+    let res = w.for_each(|win: &Window| {
+        let (s, meta) = wc.sample(ctx, index, win);
+        index += 1;
+        emit(s, &meta, sink, &mut failure)
+    });
+    finish_genome(res, failure, &u.path, sink, wc.subject, ctx, index)
 }
 
 /// Cuts a BAM/CRAM file into read windows.
@@ -755,7 +855,7 @@ fn convert_reads(
     sink: &mut dyn SampleSink,
 ) -> Result<()> {
     use bomdata_genomic::cram::AlignmentReader;
-    use bomdata_genomic::reads::{ReadSpec, read_windows};
+    use reads::{ReadSpec, read_windows};
     let rel = unit
         .inputs
         .first()
@@ -1063,7 +1163,7 @@ mod tests {
             let mut want = src[st as usize..en as usize].to_vec();
             let mut vals = bw.values(chrom, st, en).unwrap();
             if m["strand"] == "-" {
-                bomdata_genomic::windows::reverse_complement(&mut want);
+                bomdata_genomic::sequence::reverse_complement(&mut want);
                 vals.reverse();
             }
             assert_eq!(s.member("seq.txt").unwrap().data, want);
@@ -1188,12 +1288,12 @@ mod tests {
         // the library's windows, one sample each
         let mut r =
             bomdata_genomic::cram::AlignmentReader::open(&fx.join("ex1.bam"), None).unwrap();
-        let spec = bomdata_genomic::reads::ReadSpec {
+        let spec = reads::ReadSpec {
             length: Some(20),
             stride: 10,
             ..Default::default()
         };
-        let n = bomdata_genomic::reads::read_windows(&mut r, &spec, |_| Ok(())).unwrap();
+        let n = reads::read_windows(&mut r, &spec, |_| Ok(())).unwrap();
         assert!(n > 3000);
         assert_eq!(sink.samples.len() as u64, n);
         let names: Vec<String> = {
