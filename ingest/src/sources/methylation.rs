@@ -87,50 +87,57 @@ impl Source for Methylation {
         let path = ctx.path(rel);
         let out = Output { unit, ctx, rel };
         if streamable(&path)? {
-            return convert_streamed(&out, &path, sink);
-        }
-        let t = bomdata_table::table::read_path(&path).map_err(|e| Error::io(&path, e))?;
-        let mut meta = OmicsRow::new(Modality::Methylation, ValueKind::Beta);
-        let (beta, mvals) = if methylation::is_signal_table(&t.column_names()) {
-            let opts = SignalOptions::default();
-            let r = methylation::from_signals(&t, &opts).map_err(|e| Error::io(&path, e))?;
-            meta.transform = Transform::Beta {
-                offset: opts.beta_offset,
-            };
-            meta.derived.insert(
-                "m_values.npy".into(),
-                Transform::MValue {
-                    alpha: opts.m_alpha,
-                    log_base: opts.log_base,
-                },
-            );
-            meta.masks = vec![];
-            (r.beta, Some(r.m_values))
+            convert_streamed(&out, &path, sink)
         } else {
-            (
-                methylation::beta_matrix(&t).map_err(|e| Error::io(&path, e))?,
-                None,
-            )
-        };
-        out.describe(&mut meta, &beta.probe_ids, beta.array);
-        for (j, sid) in beta.sample_ids.iter().enumerate() {
-            let m = mvals.as_ref().map(|m| column(m, j));
-            out.write_sample(sink, &meta, sid, &column(&beta, j), m.as_deref())?;
+            convert_whole(&out, &path, sink)
         }
-        // The same values as one wide table: a row per (subject, visit), a column per probe.
-        let subjects: Vec<String> = beta.sample_ids.iter().map(|s| ctx.pseudonym(s)).collect();
-        let part = |m: &BetaMatrix, kind: ValueKind, transform: &Transform| {
-            let ns = m.sample_ids.len();
-            out.part(&subjects, &m.probe_ids, m.array, (kind, transform), |i| {
-                m.values[i * ns..(i + 1) * ns].to_vec()
-            })
-        };
-        sink.write_table(part(&beta, ValueKind::Beta, &meta.transform)?)?;
-        if let (Some(m), Some(t)) = (&mvals, meta.derived.get("m_values.npy")) {
-            sink.write_table(part(m, ValueKind::MValue, t)?)?;
-        }
-        Ok(())
     }
+}
+
+/// Any methylation table read whole through the generic table reader.
+fn convert_whole(out: &Output<'_>, path: &Path, sink: &mut dyn SampleSink) -> Result<()> {
+    let ctx = out.ctx;
+    let t = bomdata_table::table::read_path(path).map_err(|e| Error::io(path, e))?;
+    let mut meta = OmicsRow::new(Modality::Methylation, ValueKind::Beta);
+    let (beta, mvals) = if methylation::is_signal_table(&t.column_names()) {
+        let opts = SignalOptions::default();
+        let r = methylation::from_signals(&t, &opts).map_err(|e| Error::io(path, e))?;
+        meta.transform = Transform::Beta {
+            offset: opts.beta_offset,
+        };
+        meta.derived.insert(
+            "m_values.npy".into(),
+            Transform::MValue {
+                alpha: opts.m_alpha,
+                log_base: opts.log_base,
+            },
+        );
+        meta.masks = vec![];
+        (r.beta, Some(r.m_values))
+    } else {
+        (
+            methylation::beta_matrix(&t).map_err(|e| Error::io(path, e))?,
+            None,
+        )
+    };
+    out.describe(&mut meta, &beta.probe_ids, beta.array);
+    for (j, sid) in beta.sample_ids.iter().enumerate() {
+        let m = mvals.as_ref().map(|m| column(m, j));
+        out.write_sample(sink, &meta, sid, &column(&beta, j), m.as_deref())?;
+    }
+    // The same values as one wide table: a row per (subject, visit), a column per probe.
+    let subjects: Vec<String> = beta.sample_ids.iter().map(|s| ctx.pseudonym(s)).collect();
+    let part = |m: &BetaMatrix, kind: ValueKind, transform: &Transform| {
+        let ns = m.sample_ids.len();
+        out.part(&subjects, &m.probe_ids, m.array, (kind, transform), |i| {
+            m.values[i * ns..(i + 1) * ns].to_vec()
+        })
+    };
+    sink.write_table(part(&beta, ValueKind::Beta, &meta.transform)?)?;
+    if let (Some(m), Some(t)) = (&mvals, meta.derived.get("m_values.npy")) {
+        sink.write_table(part(m, ValueKind::MValue, t)?)?;
+    }
+    Ok(())
 }
 
 /// What every sample and table part of one file shares.
@@ -314,6 +321,36 @@ fn check_probe_ids(path: &Path, column: &str, probe_ids: &[String]) -> Result<()
 mod tests {
     use super::*;
     use crate::sink::MemSink;
+
+    #[test]
+    fn streamed_and_whole_file_outputs_are_equal() {
+        let root = std::env::temp_dir().join(format!("bomdata-meth-stream-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        let mut text = String::from(",ID_REF,S1,S2,S3\n");
+        for i in 0..300 {
+            text.push_str(&format!("{i},cg{i:08},0.{i},NA,{}\n", f64::from(i) / 7.0));
+        }
+        std::fs::write(root.join("m_beta.csv"), text).unwrap();
+        let units = Methylation.plan(&root).unwrap();
+        let path = root.join("m_beta.csv");
+        assert!(streamable(&path).unwrap());
+        let p = crate::Pseudonymizer::new(b"k".to_vec());
+        let ctx = UnitContext::new(&root, "test", &p);
+        let rel = std::path::PathBuf::from("m_beta.csv");
+        let out = Output {
+            unit: &units[0],
+            ctx: &ctx,
+            rel: &rel,
+        };
+        let (mut a, mut b) = (MemSink::default(), MemSink::default());
+        convert_streamed(&out, &path, &mut a).unwrap();
+        convert_whole(&out, &path, &mut b).unwrap();
+        let _ = std::fs::remove_dir_all(&root);
+        assert_eq!(a.samples.len(), 3);
+        assert_eq!(a.samples, b.samples);
+        assert_eq!(a.subjects, b.subjects);
+        assert_eq!(a.tables, b.tables);
+    }
 
     #[test]
     fn beta_and_signal_tables() {
