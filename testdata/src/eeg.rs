@@ -126,8 +126,8 @@ pub fn tueg_discontinuous(root: &Path) {
 
 /// The 19 electrodes of the 10-20 system in TUH spelling.
 pub const TEN_TWENTY: [&str; 19] = [
-    "FP1", "FP2", "F7", "F3", "FZ", "F4", "F8", "T3", "C3", "CZ", "C4", "T4", "T5", "P3", "PZ", "P4",
-    "T6", "O1", "O2",
+    "FP1", "FP2", "F7", "F3", "FZ", "F4", "F8", "T3", "C3", "CZ", "C4", "T4", "T5", "P3", "PZ",
+    "P4", "T6", "O1", "O2",
 ];
 
 /// A TUEG tree long enough for every EEG profile: `subjects` plain EDF recordings in
@@ -323,7 +323,11 @@ pub fn bids_eeg_recordings(root: &Path) {
         &root.join("derivatives/clean/sub-NDARAA111/eeg/sub-NDARAA111_task-rest_eeg.edf"),
         &[("Fp1", "uV", 256)],
     );
-    put(root, "sub-NDARAA111/eeg/sub-NDARAA111_task-rest_ieeg.edf", b"x");
+    put(
+        root,
+        "sub-NDARAA111/eeg/sub-NDARAA111_task-rest_ieeg.edf",
+        b"x",
+    );
 }
 
 /// [`bids_eeg_recordings`] plus a truncated EDF ([`BIDS_BROKEN_REC`], refused alone).

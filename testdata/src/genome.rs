@@ -43,10 +43,15 @@ pub fn fasta(records: &[(&str, &[u8])]) -> Vec<u8> {
 /// chr2 in valid and chr3 in test.
 pub fn assembly_tree(root: &Path) {
     let mut rng = crate::Rng::new(42);
-    let seqs: Vec<(&str, Vec<u8>)> = [("chr1", 3000), ("chr2", 1700), ("chr3", 1300), ("chrM", 500)]
-        .into_iter()
-        .map(|(name, n)| (name, dna(&mut rng, n)))
-        .collect();
+    let seqs: Vec<(&str, Vec<u8>)> = [
+        ("chr1", 3000),
+        ("chr2", 1700),
+        ("chr3", 1300),
+        ("chrM", 500),
+    ]
+    .into_iter()
+    .map(|(name, n)| (name, dna(&mut rng, n)))
+    .collect();
     let records: Vec<(&str, &[u8])> = seqs.iter().map(|(n, s)| (*n, s.as_slice())).collect();
     put(root, "T2T-CHM13v2.0.fa", fasta(&records));
     put(
