@@ -1,6 +1,6 @@
 //! The `bids_ephys` and `ajile12` adapters on synthetic trees that copy the real layouts: BIDS
-//! EEG/iEEG with EDF files written by `bomdata-edf`'s Writer, BrainVision files written as bytes,
-//! and the BIDS sidecars; an AJILE12-shaped NWB file written with the HDF5 library.
+//! EEG/iEEG with EDF and BrainVision files and the BIDS sidecars (`bomdata_testdata::eeg`); an
+//! AJILE12-shaped NWB file written with the HDF5 library.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
@@ -8,9 +8,6 @@ mod common;
 
 use std::path::Path;
 
-use bomdata_edf::header::{Plus, Signal, StartDateTime, Variant};
-use bomdata_edf::io::Writer;
-use bomdata_edf::{Annotation, Header};
 use bomdata_ingest::Source;
 use bomdata_ingest::sources::{ajile12::Ajile12, bids_ephys::BidsEphys};
 use bomdata_schemas::Modality;
@@ -18,89 +15,12 @@ use bomdata_schemas::eeg::{ChannelType, Recording, Reference};
 use bomdata_schemas::subjects::SubjectRow;
 use bomdata_shard::{Sample, npy};
 use bomdata_testdata::TempDir;
+use bomdata_testdata::edf::ramp as digital;
+use bomdata_testdata::eeg::{
+    BIDS_BV_REC as BV_REC, BIDS_EDF_REC as EDF_REC, bids_eeg_tree as bids_tree, bv_value,
+};
+use bomdata_testdata::files::write;
 use common::ingest;
-
-fn write(path: &Path, bytes: impl AsRef<[u8]>) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, bytes).unwrap();
-}
-
-/// Digital value of channel `c`, sample `k`: a ramp per channel.
-fn digital(c: usize, k: usize) -> i32 {
-    (k % 1000) as i32 - 500 + c as i32 * 7
-}
-
-/// Writes a 10-record plain EDF (1 s records); physical ±3276.8 over digital ±32768 (gain 0.1).
-fn write_edf(path: &Path, signals: &[(&str, &str, usize)]) {
-    let mut b = Header::builder(Variant::Edf)
-        .with_plus(Plus::None)
-        .with_start(StartDateTime {
-            year: 2019,
-            month: 5,
-            day: 6,
-            hour: 7,
-            minute: 8,
-            second: 9,
-        })
-        .with_patient("NDARAA111 F 02-MAR-2011 Jane_Doe")
-        .with_recording("Startdate 06-MAY-2019 secret-site")
-        .with_n_records(10);
-    for (label, unit, spr) in signals {
-        b = b.with_signal(Signal::new(
-            *label,
-            *unit,
-            (-3276.8, 3276.7),
-            (-32768, 32767),
-            *spr,
-        ));
-    }
-    let h = b.build().unwrap();
-    let mut w = Writer::new(Vec::new());
-    w.write_header(&h).unwrap();
-    for r in 0..10 {
-        let data: Vec<Vec<i32>> = signals
-            .iter()
-            .enumerate()
-            .map(|(c, s)| (0..s.2).map(|k| digital(c, r * s.2 + k)).collect())
-            .collect();
-        let refs: Vec<&[i32]> = data.iter().map(|v| v.as_slice()).collect();
-        let none: Vec<Annotation> = Vec::new();
-        w.write_digital_record_at(&h, r as f64, &refs, &none)
-            .unwrap();
-    }
-    write(path, w.finish().unwrap());
-}
-
-/// Writes a BrainVision triplet: INT_16 multiplexed, `n` samples at 250 Hz; channel `c` sample
-/// `k` stores `k as i16 - 100 + 10 c`; one stimulus marker at sample 125 (onset 0.5 s).
-fn write_brainvision(vhdr: &Path, channels: &[(&str, f64, &str)], n: usize) {
-    let stem = vhdr.file_stem().unwrap().to_str().unwrap();
-    let mut h = format!(
-        "Brain Vision Data Exchange Header File Version 1.0\n; written by a test\n\n[Common Infos]\nCodepage=UTF-8\nDataFile={stem}.eeg\nMarkerFile={stem}.vmrk\nDataFormat=BINARY\nDataOrientation=MULTIPLEXED\nNumberOfChannels={}\nSamplingInterval=4000\n\n[Binary Infos]\nBinaryFormat=INT_16\n\n[Channel Infos]\n",
-        channels.len()
-    );
-    for (i, (name, res, unit)) in channels.iter().enumerate() {
-        h.push_str(&format!("Ch{}={name},,{res},{unit}\n", i + 1));
-    }
-    write(vhdr, h);
-    let mut data = Vec::new();
-    for k in 0..n {
-        for c in 0..channels.len() {
-            data.extend_from_slice(&bv_value(c, k).to_le_bytes());
-        }
-    }
-    write(&vhdr.with_extension("eeg"), data);
-    write(
-        &vhdr.with_extension("vmrk"),
-        format!(
-            "Brain Vision Data Exchange Marker File Version 1.0\n\n[Common Infos]\nCodepage=UTF-8\nDataFile={stem}.eeg\n\n[Marker Infos]\nMk1=New Segment,,1,1,0,20200101120000000000\nMk2=Stimulus,S  1,126,1,0\n"
-        ),
-    );
-}
-
-fn bv_value(c: usize, k: usize) -> i16 {
-    k as i16 - 100 + 10 * c as i16
-}
 
 fn meta(s: &Sample) -> Recording {
     serde_json::from_slice(&s.member("meta.json").unwrap().data).unwrap()
@@ -122,103 +42,6 @@ fn signal(s: &Sample) -> (Vec<usize>, Vec<f32>) {
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-6 * b.abs().max(1e-3)
-}
-
-const EDF_REC: &str = "sub-NDARAA111/eeg/sub-NDARAA111_task-rest_eeg.edf";
-const BV_REC: &str = "sub-NDARBB222/ses-1/eeg/sub-NDARBB222_ses-1_task-rest_run-1_eeg.vhdr";
-const IEEG_REC: &str = "sub-NDARBB222/ses-1/ieeg/sub-NDARBB222_ses-1_task-rest_ieeg.vhdr";
-const BROKEN_REC: &str = "sub-NDARCC333/eeg/sub-NDARCC333_task-rest_eeg.edf";
-
-fn bids_tree(root: &Path) {
-    write(
-        &root.join("dataset_description.json"),
-        r#"{"Name": "synthetic", "BIDSVersion": "1.9.0"}"#,
-    );
-    // Top-level sidecar inherited by every task-rest EEG recording.
-    write(
-        &root.join("task-rest_eeg.json"),
-        r#"{"TaskName": "rest", "SamplingFrequency": 256, "PowerLineFrequency": 60, "EEGReference": "Cz"}"#,
-    );
-    write(
-        &root.join("participants.tsv"),
-        "participant_id\tage\nsub-NDARAA111\t8\n",
-    );
-
-    // EDF recording with every sidecar.
-    write_edf(
-        &root.join(EDF_REC),
-        &[
-            ("Fp1", "uV", 256),
-            ("T3", "mV", 256),
-            ("EOG1", "uV", 256),
-            ("Pz", "uV", 256),
-            ("Resp", "", 64),
-        ],
-    );
-    let d = root.join("sub-NDARAA111/eeg");
-    write(
-        &d.join("sub-NDARAA111_task-rest_channels.tsv"),
-        "name\ttype\tunits\tlow_cutoff\tstatus\nFp1\tEEG\tµV\t0.1\tgood\nT3\tEEG\tmV\t0.1\tgood\nEOG1\tVEOG\tµV\tn/a\tgood\nPz\tEEG\tµV\t0.1\tbad\nResp\tRESP\tn/a\tn/a\tgood\n",
-    );
-    write(
-        &d.join("sub-NDARAA111_space-CapTrak_electrodes.tsv"),
-        "name\tx\ty\tz\nFp1\t-0.03\t0.08\t0.02\nT3\tn/a\tn/a\tn/a\nPz\t0\t-0.06\t0.09\n",
-    );
-    write(
-        &d.join("sub-NDARAA111_space-CapTrak_coordsystem.json"),
-        r#"{"EEGCoordinateSystem": "CapTrak", "EEGCoordinateUnits": "m"}"#,
-    );
-    write(
-        &d.join("sub-NDARAA111_task-rest_events.tsv"),
-        "onset\tduration\ttrial_type\tvalue\n1.5\t0.5\tstim\t12\n5.0\tn/a\tresp\tn/a\n9.5\t1.0\tn/a\tend\n",
-    );
-
-    // BrainVision recording with no sidecars of its own (inherits the top-level JSON).
-    write_brainvision(
-        &root.join(BV_REC),
-        &[("Fp2", 0.5, "µV"), ("Cz", 0.5, "µV"), ("ECG", 0.1, "mV")],
-        500,
-    );
-
-    // iEEG BrainVision with electrodes in mm and its own sidecar.
-    write_brainvision(
-        &root.join(IEEG_REC),
-        &[("LA1", 1.0, "µV"), ("T3", 1.0, "µV")],
-        300,
-    );
-    let d = root.join("sub-NDARBB222/ses-1/ieeg");
-    write(
-        &d.join("sub-NDARBB222_ses-1_task-rest_ieeg.json"),
-        r#"{"SamplingFrequency": 250, "PowerLineFrequency": 50, "iEEGReference": "bipolar"}"#,
-    );
-    write(
-        &d.join("sub-NDARBB222_ses-1_electrodes.tsv"),
-        "name\tx\ty\tz\tsize\tgroup\nLA1\t-20.5\t10\t5\t4\tD\nT3\t-60\t-10\t0\t4\tG\n",
-    );
-    write(
-        &d.join("sub-NDARBB222_ses-1_coordsystem.json"),
-        r#"{"iEEGCoordinateSystem": "ACPC", "iEEGCoordinateUnits": "mm"}"#,
-    );
-    write(
-        &d.join("sub-NDARBB222_ses-1_task-rest_channels.tsv"),
-        "name\ttype\tunits\tstatus\nLA1\tSEEG\tµV\tgood\nT3\tECOG\tµV\tgood\n",
-    );
-
-    // A truncated EDF: refused alone.
-    let p = root.join(BROKEN_REC);
-    write_edf(&p, &[("Fp1", "uV", 256)]);
-    let bytes = std::fs::read(&p).unwrap();
-    std::fs::write(&p, &bytes[..bytes.len() - 700]).unwrap();
-
-    // Not recordings: derivatives, BrainVision data files, a suffix that does not match its folder.
-    write_edf(
-        &root.join("derivatives/clean/sub-NDARAA111/eeg/sub-NDARAA111_task-rest_eeg.edf"),
-        &[("Fp1", "uV", 256)],
-    );
-    write(
-        &root.join("sub-NDARAA111/eeg/sub-NDARAA111_task-rest_ieeg.edf"),
-        b"x",
-    );
 }
 
 #[test]

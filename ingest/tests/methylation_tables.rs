@@ -14,7 +14,9 @@ use bomdata_shard::dataset;
 use bomdata_shard::writer::WriterOptions;
 use bomdata_testdata::TempDir;
 
-const ORIGINAL_IDS: [&str; 3] = ["GSM2941001", "200607090061_R03C01", "PATIENT-XY"];
+use bomdata_testdata::tables::{
+    METHYLATION_IDS as ORIGINAL_IDS, methylation_tree, methylation_wide,
+};
 
 fn options(root: &Path, out: &Path, jobs: usize) -> RunOptions {
     let registry = Registry::builtin().unwrap();
@@ -74,29 +76,7 @@ fn methylation_table_parts_end_to_end() {
     let tmp = TempDir::new("methylation-tables");
     let root = tmp.0.join("src");
     std::fs::create_dir_all(&root).unwrap();
-    std::fs::write(
-        root.join("cohort_beta.csv"),
-        format!(
-            ",ID_REF,{},{}\n0,cg00000029,0.5,NA\n1,cg00000108,0.25,0.75\n2,cg00000109,0.125,1\n",
-            ORIGINAL_IDS[0], ORIGINAL_IDS[1]
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        root.join("cohort_signal.txt"),
-        format!(
-            "ID_REF\t{0} Methylated Signal\t{0} Unmethylated Signal\t{0} Detection Pval\n\
-             cg00000029\t900\t0\t0.001\ncg00000108\t100\t100\t0.5\n",
-            ORIGINAL_IDS[2]
-        ),
-    )
-    .unwrap();
-    // A unit that fails: its parts must not survive.
-    std::fs::write(
-        root.join("broken_beta.csv"),
-        "ID_REF,S9\ncg00000029,0.5\ncg00000108,oops\n",
-    )
-    .unwrap();
+    methylation_tree(&root);
     let out = tmp.0.join("out");
     let opts = options(&root, &out, 2);
     let summary = run::run(&opts, &Methylation, &Quiet).unwrap();
@@ -265,11 +245,7 @@ fn epic_wide_part_is_one_list_column() {
     let root = tmp.0.join("src");
     std::fs::create_dir_all(&root).unwrap();
     let n = bomdata_ingest::tables::MAX_FEATURE_COLUMNS + 1;
-    let mut text = String::from("ID_REF,A1,A2\n");
-    for i in 0..n {
-        text.push_str(&format!("cg{i:08},{},0.5\n", (i % 1000) as f64 / 1000.0));
-    }
-    std::fs::write(root.join("wide_beta.csv"), text).unwrap();
+    methylation_wide(&root, n);
     let out = tmp.0.join("out");
     let s = run::run(&options(&root, &out, 1), &Methylation, &Quiet).unwrap();
     let m = s.manifest.unwrap();

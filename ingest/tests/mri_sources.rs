@@ -1,67 +1,18 @@
 //! The MRI/PET adapters (bids, ukb, hcp, adni) on synthetic trees that copy each real layout,
-//! with small real-format NIfTI files written by `bomdata-nifti`.
+//! with small real-format NIfTI files (`bomdata_testdata::mri`).
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 
-use std::io::Write;
-use std::path::Path;
-
 use bomdata_ingest::sink::MemSink;
 use bomdata_ingest::sources::{adni::Adni, bids::Bids, hcp::Hcp, ukb::Ukb};
-use bomdata_nifti::{DataType, WriteOptions, Writer};
 use bomdata_schemas::Modality;
 use bomdata_schemas::mri::VolumeMeta;
 use bomdata_schemas::subjects::SubjectRow;
 use bomdata_shard::{Sample, npy};
-use bomdata_testdata::TempDir;
+use bomdata_testdata::{TempDir, mri};
 use common::ingest;
-
-/// Stored values `i` for voxel i in file order; scaled by `slope`/`inter` when given.
-fn nifti_bytes(dt: DataType, shape: &[u64], slope: f64, inter: f64, gz: bool) -> Vec<u8> {
-    let n: u64 = shape.iter().product();
-    let affine = [
-        [-2.0, 0.0, 0.0, 90.0],
-        [0.0, 2.0, 0.0, -126.0],
-        [0.0, 0.0, 2.0, -72.0],
-        [0.0, 0.0, 0.0, 1.0],
-    ];
-    let mut zooms = vec![2.0, 2.0, 2.0];
-    if shape.len() > 3 {
-        zooms.push(0.735);
-    }
-    let opts = WriteOptions::new(dt, shape)
-        .with_affine(affine)
-        .with_zooms(&zooms)
-        .with_mm_sec()
-        .with_scaling(slope, inter)
-        .with_descrip("Patient John Doe 1970-01-01");
-    let mut w = Writer::new(Vec::new(), &opts).unwrap();
-    w.write_values(&(0..n).map(|i| (i % 100) as f64).collect::<Vec<_>>())
-        .unwrap();
-    let plain = w.finish().unwrap();
-    if !gz {
-        return plain;
-    }
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(&plain).unwrap();
-    e.finish().unwrap()
-}
-
-fn put(root: &Path, rel: &str, bytes: &[u8]) {
-    let p = root.join(rel);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, bytes).unwrap();
-}
-
-fn nii(root: &Path, rel: &str, shape: &[u64]) {
-    put(
-        root,
-        rel,
-        &nifti_bytes(DataType::Int16, shape, 0.5, 10.0, rel.ends_with(".gz")),
-    );
-}
 
 fn meta(s: &Sample) -> VolumeMeta {
     serde_json::from_slice(&s.member("meta.json").unwrap().data).unwrap()
@@ -123,58 +74,7 @@ fn no_identity(sink: &MemSink, originals: &[&str]) {
 fn bids_tree() {
     let dir = TempDir::new("bids");
     let root = dir.0.as_path();
-    put(
-        root,
-        "dataset_description.json",
-        br#"{"Name": "synthetic", "BIDSVersion": "1.8.0"}"#,
-    );
-    nii(root, "sub-pat01/anat/sub-pat01_T1w.nii.gz", &[4, 5, 6]);
-    nii(root, "sub-pat01/anat/sub-pat01_FLAIR.nii", &[3, 3, 3]);
-    nii(
-        root,
-        "sub-pat01/ses-1/func/sub-pat01_ses-1_task-rest_run-1_bold.nii.gz",
-        &[3, 4, 2, 5],
-    );
-    put(
-        root,
-        "task-rest_bold.json",
-        br#"{"RepetitionTime": 2.0, "TaskName": "rest"}"#,
-    );
-    nii(
-        root,
-        "sub-pat01/ses-1/dwi/sub-pat01_ses-1_dwi.nii.gz",
-        &[2, 2, 2, 3],
-    );
-    put(
-        root,
-        "sub-pat01/ses-1/dwi/sub-pat01_ses-1_dwi.bval",
-        b"0 1000 2000\n",
-    );
-    put(
-        root,
-        "sub-pat01/ses-1/dwi/sub-pat01_ses-1_dwi.bvec",
-        b"0 1 0\n0 0 1\n0 0 0\n",
-    );
-    nii(
-        root,
-        "sub-pat02/pet/sub-pat02_trc-FDG_pet.nii.gz",
-        &[2, 2, 2, 2],
-    );
-    put(
-        root,
-        "sub-pat02/pet/sub-pat02_trc-FDG_pet.json",
-        br#"{"FrameTimesStart": [0, 300], "FrameDuration": [300, 300]}"#,
-    );
-    nii(
-        root,
-        "derivatives/fmriprep/sub-pat01/anat/sub-pat01_T1w.nii.gz",
-        &[2, 2, 2],
-    );
-    nii(root, "sub-pat01/anat/sub-pat01_T1w_mask.nii.gz", &[2, 2, 2]);
-    // A broken file: wrong sizeof_hdr.
-    let mut bad = nifti_bytes(DataType::Int16, &[2, 2, 2], 1.0, 0.0, false);
-    bad[0..4].copy_from_slice(&123i32.to_le_bytes());
-    put(root, "sub-pat03/anat/sub-pat03_T1w.nii", &bad);
+    mri::bids_tree(root);
 
     let (units, sink, errors) = ingest(&Bids, root, false, 0.0);
     assert_eq!(
@@ -247,62 +147,11 @@ fn bids_tree() {
     assert_eq!(kept.descrip, "Patient John Doe 1970-01-01");
 }
 
-fn zip_with(path: &Path, entries: &[(&str, &[u8])]) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
-    let opts =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    for (name, data) in entries {
-        z.start_file(*name, opts).unwrap();
-        z.write_all(data).unwrap();
-    }
-    z.finish().unwrap();
-}
-
 #[test]
 fn ukb_zips_and_folders() {
     let dir = TempDir::new("ukb");
     let root = dir.0.as_path();
-    let t1 = nifti_bytes(DataType::Int16, &[4, 3, 2], 0.5, 10.0, true);
-    let mni = nifti_bytes(DataType::Int16, &[5, 4, 3], 0.5, 10.0, true);
-    zip_with(
-        &root.join("20252/1234567_20252_2_0.zip"),
-        &[
-            ("T1/T1.nii.gz", &t1),
-            ("T1/T1_brain_to_MNI.nii.gz", &mni),
-            ("T1/T1_brain.nii.gz", &t1),
-        ],
-    );
-    let dwi = nifti_bytes(DataType::Int16, &[2, 2, 2, 3], 0.5, 10.0, true);
-    zip_with(
-        &root.join("20250/1234567_20250_2_0.zip"),
-        &[
-            ("dMRI/dMRI/data_ud.nii.gz", &dwi),
-            ("dMRI/dMRI/bvals", b"0 1000 1000"),
-            ("dMRI/dMRI/bvecs", b"0 1 0\n0 0 1\n0 0 0"),
-        ],
-    );
-    let bold = nifti_bytes(DataType::Int16, &[3, 3, 2, 4], 0.5, 10.0, true);
-    zip_with(
-        &root.join("20227/2345678_20227_2_0.zip"),
-        &[("fMRI/rfMRI.nii.gz", &bold), ("fMRI/unusable/README", b"x")],
-    );
-    zip_with(
-        &root.join("20252/3456789_20252_2_0.zip"),
-        &[("T1/T1.nii.gz", &t1), ("../evil.sh", b"rm -rf /")],
-    );
-    // A truncated image inside an otherwise good zip.
-    let big = nifti_bytes(DataType::Float32, &[30, 30, 30], 1.0, 0.0, true);
-    zip_with(
-        &root.join("20253/5678901_20253_2_0.zip"),
-        &[("T2_FLAIR/T2_FLAIR.nii.gz", &big[..big.len() / 2])],
-    );
-    // The unzipped form.
-    put(
-        root,
-        "unzipped/4567890_20253_2_0/T2_FLAIR/T2_FLAIR.nii.gz",
-        &t1,
-    );
+    mri::ukb_tree(root);
 
     let (units, sink, errors) = ingest(&Ukb, root, false, 0.0);
     // 20252 zips: 2 kinds each (x2 zips); 20250: 1; 20227: 2; 20253 zip: 2; folder: 1 present.
@@ -373,34 +222,7 @@ fn ukb_zips_and_folders() {
 fn hcp_tree() {
     let dir = TempDir::new("hcp");
     let root = dir.0.as_path();
-    nii(
-        root,
-        "100307/MNINonLinear/Results/rfMRI_REST1_LR/rfMRI_REST1_LR_hp2000_clean.nii.gz",
-        &[3, 3, 3, 4],
-    );
-    nii(
-        root,
-        "100307/MNINonLinear/Results/tfMRI_WM_RL/tfMRI_WM_RL.nii.gz",
-        &[3, 3, 3, 2],
-    );
-    put(
-        root,
-        "100307/MNINonLinear/Results/rfMRI_REST1_LR/rfMRI_REST1_LR_Atlas_hp2000_clean.dtseries.nii",
-        b"cifti",
-    );
-    put(
-        root,
-        "100307/MNINonLinear/Results/rfMRI_REST1_LR/Movement_Regressors.txt",
-        b"0 0 0",
-    );
-    nii(
-        root,
-        "100307/MNINonLinear/T1w_restore_brain.nii.gz",
-        &[4, 4, 4],
-    );
-    nii(root, "100307/T1w/Diffusion/data.nii.gz", &[2, 2, 2, 2]);
-    put(root, "100307/T1w/Diffusion/bvals", b"5 1000");
-    put(root, "100307/T1w/Diffusion/bvecs", b"1 0\n0 1\n0 0");
+    mri::hcp_tree(root);
 
     let (units, sink, errors) = ingest(&Hcp, root, false, 0.0);
     assert!(errors.is_empty(), "{errors:?}");
@@ -428,40 +250,7 @@ fn hcp_tree() {
 fn adni_tree() {
     let dir = TempDir::new("adni");
     let root = dir.0.as_path();
-    let base = "ADNI/002_S_0295";
-    nii(
-        root,
-        &format!(
-            "{base}/MPR__GradWarp__B1_Correction__N3__Scaled/2006-04-18_08_20_30.0/I45108/ADNI_002_S_0295_MR_MPR__GradWarp__B1_Correction__N3__Scaled_Br_20070319113623975_S13408_I45108.nii"
-        ),
-        &[4, 4, 3],
-    );
-    nii(
-        root,
-        &format!(
-            "{base}/MPR__GradWarp__B1_Correction__N3__Scaled/2006-04-18_08_20_30.0/I45109/ADNI_002_S_0295_MR_repeat_S13409_I45109.nii"
-        ),
-        &[4, 4, 3],
-    );
-    nii(
-        root,
-        &format!(
-            "{base}/Resting_State_fMRI/2011-06-02_07_56_36.0/I238623/ADNI_002_S_0295_MR_Resting_State_fMRI_S110476_I238623.nii.gz"
-        ),
-        &[3, 3, 2, 3],
-    );
-    put(
-        root,
-        &format!(
-            "{base}/Resting_State_fMRI/2011-06-02_07_56_36.0/I238623/ADNI_002_S_0295_MR_Resting_State_fMRI_S110476_I238623.json"
-        ),
-        br#"{"RepetitionTime": 3.0}"#,
-    );
-    nii(
-        root,
-        "ADNI/941_S_1195/AV45_Coreg,_Avg,_Std_Img_and_Vox_Siz,_Uniform_Resolution/2011-05-20_10_00_00.0/I250000/ADNI_941_S_1195_PT_AV45_S1_I250000.nii",
-        &[3, 3, 3],
-    );
+    mri::adni_tree(root);
 
     let (units, sink, errors) = ingest(&Adni, root, false, 0.0);
     assert!(errors.is_empty(), "{errors:?}");

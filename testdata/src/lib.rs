@@ -4,8 +4,21 @@
 //! repository's `tests/data/<format>/` (listed in `tests/data/README.md`), and the full corpus in
 //! `../shared/fixtures` beside the clone (`BOMDATA_FIXTURES` overrides the path). This crate is a
 //! leaf (no bomdata dependencies) so any crate can use it as a dev-dependency.
+//!
+//! Synthetic consortium trees for adapter and end-to-end tests are written by the modules below:
+//! byte-level [`edf`] and [`nifti`] writers, and tree makers per family ([`eeg`], [`mri`],
+//! [`genome`], [`tables`]). Tree makers named `*_recordings` write only readable files; the
+//! matching `*_tree` adds the damaged files a test expects to be refused.
 
 use std::path::PathBuf;
+
+pub mod edf;
+pub mod eeg;
+pub mod files;
+pub mod genome;
+pub mod mri;
+pub mod nifti;
+pub mod tables;
 
 /// The workspace root (the folder with the top-level `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
