@@ -468,8 +468,8 @@ pub fn build_tokens(
     }
     if tok_opts.overflow == Overflow::Split && stored != tokens {
         return Err(Error::TokenCount {
-            tokenized: tokens as u64,
-            stored: stored as u64,
+            tokenized: tokens,
+            stored,
         });
     }
 
