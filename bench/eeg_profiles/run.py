@@ -47,7 +47,7 @@ def build(target_dir):
         env["CARGO_TARGET_DIR"] = target_dir
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "bomdata-edf", "--example", "edf_generate"],
                    cwd=ROOT, check=True, env=env)
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "bomdata-shard", "--example", "eeg_bench"],
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "bomdata-profiles", "--example", "eeg_bench"],
                    cwd=ROOT, check=True, env=env)
     return Path(env.get("CARGO_TARGET_DIR", ROOT / "target")) / "release" / "examples"
 

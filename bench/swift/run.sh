@@ -18,7 +18,7 @@ DIMS=("${@:-91 109 91 200}")
 read -r NX NY NZ NT <<<"${DIMS[*]}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 PY="${PYTHON:-.venv/bin/python}"
-cargo build -q --release -p bomdata-shard --example swift_bench
+cargo build -q --release -p bomdata-profiles --example swift_bench
 BIN="$TARGET/release/examples/swift_bench"
 DIR="${BENCH_DIR:-$(mktemp -d)}"
 FILE="$DIR/swift_${NX}x${NY}x${NZ}x${NT}.nii.gz"

@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use bomdata_schemas::Modality;
 use bomdata_schemas::manifest::{IndexSample, Manifest, ShardEntry, ShardIndex};
+use bomdata_shard::{DatasetDir, member};
 use memmap2::Mmap;
 
 use crate::{Error, Result};
@@ -53,10 +54,11 @@ struct Shard {
     file: OnceLock<Arc<ShardFile>>,
 }
 
-/// One dataset directory, opened for reading.
+/// One dataset directory, opened as a training source: its shards, indexes and the selection of
+/// samples a job reads. (The on-disk layout it is read from is `bomdata_shard::DatasetDir`.)
 ///
-/// Opening reads `manifest.json` and every `shards/<name>.idx.json`; shard tars are opened and
-/// memory-mapped lazily on first access. The *selection* starts as every sample of every shard
+/// Opening reads the manifest and every shard index (through `bomdata_shard::DatasetDir`); shard
+/// tars are opened and memory-mapped lazily on first access. The *selection* starts as every sample of every shard
 /// in manifest order and is narrowed with the `retain*` methods before planning an order.
 #[derive(Debug)]
 pub struct Dataset {
@@ -127,52 +129,22 @@ impl<'a> SampleInfo<'a> {
     }
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::corrupt(path, e))
-}
-
 impl Dataset {
-    /// Opens the dataset at `root` (a directory with `manifest.json`).
+    /// Opens the dataset at `root` (a dataset directory as laid out by `bomdata-shard`).
     pub fn open(root: impl AsRef<Path>) -> Result<Dataset> {
-        let root = root.as_ref().to_path_buf();
-        let manifest: Manifest = read_json(&root.join("manifest.json"))?;
+        let dir = DatasetDir::new(root.as_ref());
+        let manifest = dir.read_manifest()?;
         let mut shards = Vec::with_capacity(manifest.shards.len());
         for entry in &manifest.shards {
             if let Some(c) = &entry.compression {
                 return Err(Error::corrupt(
-                    root.join("shards").join(&entry.name),
+                    dir.shard_path(entry),
                     format!(
                         "whole-shard compression {c:?} is not supported by the loader (needs random access); write member compression instead"
                     ),
                 ));
             }
-            let ipath = root.join("shards").join(&entry.index);
-            let index: ShardIndex = read_json(&ipath)?;
-            if index.samples.len() as u64 != entry.samples {
-                return Err(Error::corrupt(
-                    &ipath,
-                    format!(
-                        "index lists {} samples, manifest says {}",
-                        index.samples.len(),
-                        entry.samples
-                    ),
-                ));
-            }
-            for (i, s) in index.samples.iter().enumerate() {
-                for m in &s.members {
-                    let end = m.offset.checked_add(m.size);
-                    if end.is_none_or(|e| e > entry.size) {
-                        return Err(Error::corrupt(
-                            &ipath,
-                            format!(
-                                "sample {i} member {}: bytes {}+{} beyond shard size {}",
-                                m.name, m.offset, m.size, entry.size
-                            ),
-                        ));
-                    }
-                }
-            }
+            let index = dir.read_index_checked(entry)?;
             shards.push(Shard {
                 entry: entry.clone(),
                 index,
@@ -180,7 +152,7 @@ impl Dataset {
             });
         }
         let mut ds = Dataset {
-            root,
+            root: dir.root().to_path_buf(),
             manifest: Some(manifest),
             shards,
             selected: Vec::new(),
@@ -349,9 +321,10 @@ impl Dataset {
     }
 
     pub(crate) fn shard_path(&self, shard: usize) -> PathBuf {
+        let dir = DatasetDir::new(&self.root);
         match self.shards.get(shard) {
-            Some(s) => self.root.join("shards").join(&s.entry.name),
-            None => self.root.join("shards"),
+            Some(s) => dir.shard_path(&s.entry),
+            None => dir.shards_dir(),
         }
     }
 
@@ -405,27 +378,21 @@ impl Dataset {
         })?;
         let f = self.shard_file(loc.shard as usize)?;
         let raw = &f.bytes()[m.offset as usize..(m.offset + m.size) as usize];
-        if name.ends_with(".zst") {
-            let mut out = Vec::new();
-            zstd_decode(raw, &mut out).map_err(|e| {
-                Error::corrupt(
-                    f.path(),
-                    format!(
-                        "sample {:?} member {name} at byte {}: zstd: {e}",
-                        s.key, m.offset
-                    ),
-                )
-            })?;
-            Ok(Cow::Owned(out))
-        } else {
-            Ok(Cow::Borrowed(raw))
-        }
+        member::decode(name, raw).map_err(|e| {
+            Error::corrupt(
+                f.path(),
+                format!(
+                    "sample {:?} member {name} at byte {}: zstd: {e}",
+                    s.key, m.offset
+                ),
+            )
+        })
     }
 
     /// A zero-copy view of the `.npy` member `name` of the sample at `loc` (uncompressed members
     /// only: the array data is a slice of the mapped shard).
     pub fn npy(&self, loc: SampleLoc, name: &str) -> Result<bomdata_shard::npy::NpyView<'_>> {
-        if name.ends_with(".zst") {
+        if member::logical_name(name).1 {
             return Err(Error::config(format!(
                 "member {name} is compressed: use member_bytes and decode the copy"
             )));
@@ -441,12 +408,4 @@ impl Dataset {
             )
         })
     }
-}
-
-/// Decompresses one zstd frame sequence into `out` (cleared first).
-pub(crate) fn zstd_decode(src: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
-    out.clear();
-    let mut dec = zstd::stream::read::Decoder::with_buffer(src)?;
-    std::io::copy(&mut dec, out)?;
-    Ok(())
 }

@@ -3,11 +3,14 @@
 use std::path::PathBuf;
 
 /// Errors of the loader.
+///
+/// A wrapped error is the `source` and stays out of the variant's own message, so a chain printed
+/// with `{:#}` (anyhow) names each cause once.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// An I/O error on a path.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         /// The path.
         path: PathBuf,
@@ -25,6 +28,9 @@ pub enum Error {
     /// The caller asked for something inconsistent (rank >= world, zero batch size, ...).
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The dataset container failed in another way (see `bomdata_shard::Error`).
+    #[error("dataset container")]
+    Container(#[source] bomdata_shard::Error),
     /// A saved state does not belong to this loader (different seed or plan).
     #[error("state mismatch: {0}")]
     State(String),
@@ -53,6 +59,17 @@ impl Error {
     }
 }
 
+impl From<bomdata_shard::Error> for Error {
+    /// Container I/O and corruption errors keep their kind ([`Error::Io`], [`Error::Corrupt`]).
+    fn from(e: bomdata_shard::Error) -> Self {
+        match e {
+            bomdata_shard::Error::Io { path, source } => Error::Io { path, source },
+            bomdata_shard::Error::Corrupt { path, message } => Error::Corrupt { path, message },
+            other => Error::Container(other),
+        }
+    }
+}
+
 impl From<Error> for std::io::Error {
     fn from(e: Error) -> Self {
         match e {
@@ -64,3 +81,31 @@ impl From<Error> for std::io::Error {
 
 /// Result with the loader [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    /// `{:#}` chains (anyhow) print the message, then each source: the I/O cause appears once.
+    #[test]
+    fn io_source_is_printed_once_in_a_chain() {
+        let e = Error::io("/d/shards/x.tar", std::io::Error::other("boom"));
+        let mut chain = e.to_string();
+        let mut src = e.source();
+        while let Some(s) = src {
+            chain.push_str(": ");
+            chain.push_str(&s.to_string());
+            src = s.source();
+        }
+        assert_eq!(chain, "/d/shards/x.tar: boom");
+    }
+
+    #[test]
+    fn container_errors_keep_their_kind() {
+        let io = bomdata_shard::Error::io("/d/manifest", std::io::Error::other("gone"));
+        assert!(matches!(Error::from(io), Error::Io { .. }));
+        let c = bomdata_shard::Error::corrupt("/d/i.idx.json", "bad");
+        assert!(matches!(Error::from(c), Error::Corrupt { .. }));
+    }
+}

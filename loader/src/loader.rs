@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use bomdata_shard::member::{self, MemberDecoder};
 use bomdata_shard::npy::{self, Dtype};
 
 use crate::hostmem::{AlignedBuf, PageLocker};
@@ -227,7 +228,7 @@ impl Field {
             return Ok(false);
         };
         let rb = self.row_bytes;
-        let Ok(Some(total)) = zstd::zstd_safe::get_frame_content_size(src) else {
+        let Some(total) = member::frame_size(src) else {
             return Ok(false);
         };
         let total = total as usize;
@@ -236,16 +237,12 @@ impl Field {
             return Ok(false);
         }
         let hlen = total - rb;
-        let dec = match &mut scratch.dec {
-            Some(d) => d,
-            None => scratch
-                .dec
-                .insert(zstd::bulk::Decompressor::new().map_err(|e| format!("zstd: {e}"))?),
-        };
         let buf = self.data.as_mut_slice();
         let mut save = [0u8; 4096];
         save[..hlen].copy_from_slice(&buf[off - hlen..off]);
-        let got = dec.decompress_to_buffer(src, &mut buf[off - hlen..off + rb]);
+        let got = scratch
+            .dec
+            .decode_to_slice(src, &mut buf[off - hlen..off + rb]);
         let check = match got {
             Err(e) => Err(format!("zstd: {e}")),
             Ok(n) if n != total => Err(format!("zstd: {n} bytes, frame says {total}")),
@@ -644,7 +641,7 @@ fn reader_thread(
 #[derive(Default)]
 struct Scratch {
     buf: Vec<u8>,
-    dec: Option<zstd::bulk::Decompressor<'static>>,
+    dec: MemberDecoder,
 }
 
 fn build_batch(ctx: &Ctx, b: usize, scratch: &mut Scratch) -> Result<Batch> {
@@ -688,10 +685,7 @@ fn build_batch(ctx: &Ctx, b: usize, scratch: &mut Scratch) -> Result<Batch> {
             let file = ds.shard_file(loc.shard as usize)?;
             let bytes = file.bytes();
             for m in &sample.members {
-                let (logical, zst) = match m.name.strip_suffix(".zst") {
-                    Some(l) => (l, true),
-                    None => (m.name.as_str(), false),
-                };
+                let (logical, zst) = member::logical_name(&m.name);
                 if let Some(f) = &ctx.fields
                     && !f.iter().any(|x| x == logical)
                 {
@@ -806,23 +800,10 @@ fn read_at(f: &std::fs::File, dst: &mut [u8], off: u64) -> std::io::Result<()> {
 /// through the (cache-resident) scratch buffer and a non-temporal copy, which measured cheaper.
 const ZSTD_IN_PLACE_MIN: usize = 256 << 10;
 
-/// Decompresses a zstd member into the scratch buffer, in one call with the thread's reused
-/// context when the frame records its size.
+/// Decompresses a zstd member into the scratch buffer (the container's member decoder, with the
+/// thread's reused context).
 fn decompress(src: &[u8], scratch: &mut Scratch) -> std::io::Result<()> {
-    if let Ok(Some(size)) = zstd::zstd_safe::get_frame_content_size(src)
-        && size <= (1u64 << 34)
-    {
-        let out = &mut scratch.buf;
-        out.clear();
-        out.reserve(size as usize);
-        let dec = match &mut scratch.dec {
-            Some(d) => d,
-            None => scratch.dec.insert(zstd::bulk::Decompressor::new()?),
-        };
-        dec.decompress_to_buffer(src, out)?;
-        return Ok(());
-    }
-    crate::dataset::zstd_decode(src, &mut scratch.buf)
+    scratch.dec.decode_into(src, &mut scratch.buf)
 }
 
 /// The batches of one epoch on this rank, in order.

@@ -16,6 +16,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use bomdata_schemas::manifest::{Manifest, ShardEntry};
+use bomdata_shard::DatasetDir;
+use bomdata_shard::dataset::{self, MANIFEST, SHARDS};
 use futures::StreamExt;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -91,7 +93,7 @@ fn cache_name(prefix: &str) -> String {
     if s.is_empty() { "_root".into() } else { s }
 }
 
-/// Copies the dataset under `prefix` in `store` (its `manifest.json`, and the shards for which
+/// Copies the dataset under `prefix` in `store` (its manifest, and the shards for which
 /// `want` is true, with their indexes) into `cache`, then opens the local copy. The local
 /// manifest lists only the wanted shards.
 pub fn open_cached(
@@ -110,13 +112,14 @@ pub fn open_cached(
     };
     std::fs::create_dir_all(&cache.dir).map_err(|e| Error::io(&cache.dir, e))?;
     let local = cache.dir.join(cache_name(prefix));
-    let shards_dir = local.join("shards");
+    let dir = DatasetDir::new(&local);
+    let shards_dir = dir.shards_dir();
     std::fs::create_dir_all(&shards_dir).map_err(|e| Error::io(&shards_dir, e))?;
+    // The remote manifest is fetched beside the local one and only becomes the local manifest,
+    // narrowed to the wanted shards, once they are all in place.
     let remote_manifest = local.join("manifest.remote.json");
-    fetch(store, &key("manifest.json"), &remote_manifest)?;
-    let bytes = std::fs::read(&remote_manifest).map_err(|e| Error::io(&remote_manifest, e))?;
-    let mut manifest: Manifest =
-        serde_json::from_slice(&bytes).map_err(|e| Error::corrupt(&remote_manifest, e))?;
+    fetch(store, &key(MANIFEST), &remote_manifest)?;
+    let mut manifest: Manifest = dataset::read_json(&remote_manifest)?;
     manifest.shards.retain(|s| want(s));
     let need: u64 = manifest.shards.iter().map(|s| s.size).sum();
     if need > cache.max_bytes {
@@ -150,10 +153,10 @@ pub fn open_cached(
         used -= b;
     }
     for s in &manifest.shards {
-        let tar = shards_dir.join(&s.name);
+        let tar = dir.shard_path(s);
         let have = std::fs::metadata(&tar).map(|m| m.len()).ok();
         if have != Some(s.size) {
-            let n = fetch(store, &key(&format!("shards/{}", s.name)), &tar)?;
+            let n = fetch(store, &key(&format!("{SHARDS}/{}", s.name)), &tar)?;
             if n != s.size {
                 return Err(Error::corrupt(
                     &tar,
@@ -161,14 +164,12 @@ pub fn open_cached(
                 ));
             }
         }
-        let idx = shards_dir.join(&s.index);
+        let idx = dir.index_path(s);
         if !idx.exists() {
-            fetch(store, &key(&format!("shards/{}", s.index)), &idx)?;
+            fetch(store, &key(&format!("{SHARDS}/{}", s.index)), &idx)?;
         }
     }
-    let mpath = local.join("manifest.json");
-    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::corrupt(&mpath, e))?;
-    std::fs::write(&mpath, json).map_err(|e| Error::io(&mpath, e))?;
+    dir.write_manifest(&manifest)?;
     // touch: most recently used
     let _ = std::fs::File::open(&local).and_then(|f| f.set_modified(std::time::SystemTime::now()));
     Dataset::open(&local)

@@ -1,4 +1,8 @@
-//! Dataset directories: atomic file commits, `manifest.json`, shard indexes, checksums.
+//! Dataset directories on disk: the layout (file names), [`DatasetDir`] (manifest, shard indexes
+//! and shard paths of one directory), atomic file commits and checksums.
+//!
+//! Every crate that reads or writes a dataset directory goes through this module, so the layout
+//! is defined once.
 
 use std::fs::{self, File};
 use std::io::{Read, Write};
@@ -56,7 +60,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 
 /// Serialises `value` as pretty JSON (with a trailing newline) and writes it atomically.
 pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
-    let mut data = serde_json::to_vec_pretty(value).map_err(|e| Error::Encode(e.to_string()))?;
+    let mut data = serde_json::to_vec_pretty(value).map_err(Error::json("a JSON file"))?;
     data.push(b'\n');
     write_atomic(path, &data)
 }
@@ -67,24 +71,122 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     serde_json::from_slice(&data).map_err(|e| Error::corrupt(path, e))
 }
 
+/// A dataset directory on disk, as laid out by this crate: [`MANIFEST`], and the shards with
+/// their indexes under [`SHARDS`].
+///
+/// ```
+/// use bomdata_shard::DatasetDir;
+/// let d = DatasetDir::new("/data/hcp");
+/// assert_eq!(d.manifest_path(), std::path::Path::new("/data/hcp/manifest.json"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatasetDir {
+    root: PathBuf,
+}
+
+impl DatasetDir {
+    /// The dataset directory at `root` (nothing is read yet).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        DatasetDir { root: root.into() }
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The path of the manifest.
+    pub fn manifest_path(&self) -> PathBuf {
+        self.root.join(MANIFEST)
+    }
+
+    /// The folder of the shards and their indexes.
+    pub fn shards_dir(&self) -> PathBuf {
+        self.root.join(SHARDS)
+    }
+
+    /// The path of a shard listed in the manifest.
+    pub fn shard_path(&self, shard: &ShardEntry) -> PathBuf {
+        self.shards_dir().join(&shard.name)
+    }
+
+    /// The path of the index of a shard listed in the manifest.
+    pub fn index_path(&self, shard: &ShardEntry) -> PathBuf {
+        self.shards_dir().join(&shard.index)
+    }
+
+    /// Reads the manifest.
+    pub fn read_manifest(&self) -> Result<Manifest> {
+        read_json(&self.manifest_path())
+    }
+
+    /// Writes the manifest atomically. Call it last, after every file it lists is in place.
+    pub fn write_manifest(&self, manifest: &Manifest) -> Result<()> {
+        write_json_atomic(&self.manifest_path(), manifest)
+    }
+
+    /// Reads the index of a shard listed in the manifest.
+    pub fn read_index(&self, shard: &ShardEntry) -> Result<ShardIndex> {
+        read_json(&self.index_path(shard))
+    }
+
+    /// Reads the index of a shard and checks it against its manifest entry: the sample count
+    /// matches, and every member lies within the shard's size.
+    pub fn read_index_checked(&self, shard: &ShardEntry) -> Result<ShardIndex> {
+        let index = self.read_index(shard)?;
+        check_index(&self.index_path(shard), shard, &index)?;
+        Ok(index)
+    }
+}
+
+/// Checks a shard index against its manifest entry (`path` names the index in errors): the
+/// sample count matches, and every member lies within the shard's size.
+pub fn check_index(path: &Path, shard: &ShardEntry, index: &ShardIndex) -> Result<()> {
+    if index.samples.len() as u64 != shard.samples {
+        return Err(Error::corrupt(
+            path,
+            format!(
+                "index lists {} samples, manifest says {}",
+                index.samples.len(),
+                shard.samples
+            ),
+        ));
+    }
+    for (i, s) in index.samples.iter().enumerate() {
+        for m in &s.members {
+            let end = m.offset.checked_add(m.size);
+            if end.is_none_or(|e| e > shard.size) {
+                return Err(Error::corrupt(
+                    path,
+                    format!(
+                        "sample {i} member {}: bytes {}+{} beyond shard size {}",
+                        m.name, m.offset, m.size, shard.size
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Writes `manifest.json` atomically. Call it last, after every file it lists is in place.
 pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<()> {
-    write_json_atomic(&dir.join(MANIFEST), manifest)
+    DatasetDir::new(dir).write_manifest(manifest)
 }
 
 /// Reads `manifest.json` of a dataset directory.
 pub fn read_manifest(dir: &Path) -> Result<Manifest> {
-    read_json(&dir.join(MANIFEST))
+    DatasetDir::new(dir).read_manifest()
 }
 
 /// Reads the index of a shard listed in a manifest.
 pub fn read_index(dir: &Path, shard: &ShardEntry) -> Result<ShardIndex> {
-    read_json(&dir.join(SHARDS).join(&shard.index))
+    DatasetDir::new(dir).read_index(shard)
 }
 
 /// The path of a shard listed in a manifest.
 pub fn shard_path(dir: &Path, shard: &ShardEntry) -> PathBuf {
-    dir.join(SHARDS).join(&shard.name)
+    DatasetDir::new(dir).shard_path(shard)
 }
 
 /// XXH3-128 of a byte slice, as lowercase hex.

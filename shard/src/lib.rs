@@ -7,9 +7,11 @@
 //! deterministic (mtime 0, uid/gid 0, mode 0644, ustar), so the same samples give byte-identical
 //! shards.
 //!
-//! The read side ([`reader`], [`npy`], [`dataset`], [`verify`]) is always built; the write side
-//! that needs Parquet ([`subjects`]) and the profiles sit behind the default `build` feature, so a
-//! training job linking the loader compiles neither.
+//! This crate is the container only: the read side ([`reader`], [`npy`], [`dataset`] with the
+//! on-disk [`dataset::DatasetDir`], [`verify`]) and the write side ([`writer`], atomic commits)
+//! are always built; the subjects table ([`subjects`], Parquet) sits behind the default
+//! `subjects` feature, so a training job linking the loader compiles no Parquet. Profiles, the
+//! `shard` build and token shards live in `bomdata-profiles`.
 //!
 //! ```
 //! use bomdata_shard::{npy, Sample};
@@ -19,25 +21,18 @@
 //! ```
 
 pub mod buffers;
-#[cfg(feature = "build")]
-pub mod build;
 pub mod dataset;
-#[cfg(feature = "build")]
-pub mod eeg;
 pub mod error;
+pub mod member;
 pub mod npy;
-pub mod profile;
-#[cfg(feature = "build")]
-pub mod profiles;
 pub mod reader;
 mod sample;
-#[cfg(feature = "build")]
+#[cfg(feature = "subjects")]
 pub mod subjects;
 pub mod tar;
-#[cfg(feature = "build")]
-pub mod tokens;
 pub mod verify;
 pub mod writer;
 
-pub use error::{Error, Result};
+pub use dataset::DatasetDir;
+pub use error::{Error, NpyError, Result};
 pub use sample::{Member, Sample};

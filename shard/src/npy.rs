@@ -3,7 +3,8 @@
 //! Arrays are written little-endian, C order, with the header padded so the data starts at a
 //! multiple of 64 bytes (what `numpy.save` does), which lets readers map the data in place.
 
-use crate::{Error, Result};
+use crate::Result;
+use crate::error::NpyError;
 
 /// Element types bomdata writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -140,12 +141,13 @@ pub fn header(dtype: Dtype, shape: &[usize]) -> Vec<u8> {
 pub fn encode_raw(dtype: Dtype, shape: &[usize], data: &[u8]) -> Result<Vec<u8>> {
     let n: usize = shape.iter().product();
     if n * dtype.size() != data.len() {
-        return Err(Error::Npy(format!(
-            "shape {shape:?} of {} needs {} bytes, got {}",
-            dtype.name(),
-            n * dtype.size(),
-            data.len()
-        )));
+        return Err(NpyError::DataLength {
+            shape: shape.to_vec(),
+            dtype: dtype.name(),
+            need: n * dtype.size(),
+            got: data.len(),
+        }
+        .into());
     }
     let mut out = header(dtype, shape);
     out.extend_from_slice(data);
@@ -229,55 +231,50 @@ pub struct NpyView<'a> {
 /// ```
 pub fn decode(bytes: &[u8]) -> Result<NpyView<'_>> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Err(Error::Npy("not a .npy file (bad magic)".into()));
+        return Err(NpyError::BadMagic.into());
     }
     let (hlen, start) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10usize),
         2 | 3 => {
             if bytes.len() < 12 {
-                return Err(Error::Npy("truncated header".into()));
+                return Err(NpyError::TruncatedHeader.into());
             }
             (
                 u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
                 12,
             )
         }
-        v => return Err(Error::Npy(format!("unsupported version {v}"))),
+        v => return Err(NpyError::Version(v).into()),
     };
     let end = start
         .checked_add(hlen)
         .filter(|&e| e <= bytes.len())
-        .ok_or_else(|| Error::Npy("truncated header".into()))?;
-    let dict = std::str::from_utf8(&bytes[start..end])
-        .map_err(|_| Error::Npy("header is not text".into()))?;
-    let field = |name: &str| -> Result<&str> {
+        .ok_or(NpyError::TruncatedHeader)?;
+    let dict = std::str::from_utf8(&bytes[start..end]).map_err(|_| NpyError::HeaderNotText)?;
+    let field = |name: &'static str| -> Result<&str> {
         let pat = format!("'{name}':");
-        let i = dict
-            .find(&pat)
-            .ok_or_else(|| Error::Npy(format!("header lacks {name}")))?;
+        let i = dict.find(&pat).ok_or(NpyError::MissingField(name))?;
         Ok(dict[i + pat.len()..].trim_start())
     };
     let descr = field("descr")?;
     let descr = descr
         .strip_prefix('\'')
         .and_then(|s| s.split('\'').next())
-        .ok_or_else(|| Error::Npy("bad descr".into()))?;
+        .ok_or(NpyError::BadDescr)?;
     let dtype =
-        Dtype::from_descr(descr).ok_or_else(|| Error::Npy(format!("unsupported dtype {descr}")))?;
+        Dtype::from_descr(descr).ok_or_else(|| NpyError::UnsupportedDtype(descr.to_string()))?;
     if field("fortran_order")?.starts_with("True") {
-        return Err(Error::Npy("fortran order is not supported".into()));
+        return Err(NpyError::FortranOrder.into());
     }
     let shape_s = field("shape")?;
-    let close = shape_s
-        .find(')')
-        .ok_or_else(|| Error::Npy("bad shape".into()))?;
+    let close = shape_s.find(')').ok_or(NpyError::BadShape)?;
     let mut shape = Vec::new();
     for part in shape_s[1..close].split(',') {
         let p = part.trim();
         if !p.is_empty() {
             shape.push(
                 p.parse::<usize>()
-                    .map_err(|_| Error::Npy(format!("bad shape entry {p}")))?,
+                    .map_err(|_| NpyError::BadShapeEntry(p.to_string()))?,
             );
         }
     }
@@ -285,12 +282,13 @@ pub fn decode(bytes: &[u8]) -> Result<NpyView<'_>> {
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .and_then(|n| n.checked_mul(dtype.size()))
-        .ok_or_else(|| Error::Npy("shape overflows".into()))?;
+        .ok_or(NpyError::ShapeOverflow)?;
     if bytes.len() - end < n {
-        return Err(Error::Npy(format!(
-            "data truncated: need {n} bytes, have {}",
-            bytes.len() - end
-        )));
+        return Err(NpyError::Truncated {
+            need: n,
+            have: bytes.len() - end,
+        }
+        .into());
     }
     Ok(NpyView {
         dtype,

@@ -108,9 +108,10 @@ fn sample_from_bytes(path: &Path, s: &IndexSample, buf: &[u8], decode: bool) -> 
         let data = buf.get(start..end).ok_or_else(|| {
             Error::corrupt(path, format!("member {}.{} past its sample", s.key, m.name))
         })?;
-        match m.name.strip_suffix(".zst") {
-            Some(plain) if decode => {
-                let d = zstd::stream::decode_all(data).map_err(|e| Error::io(path, e))?;
+        match crate::member::logical_name(&m.name) {
+            (plain, true) if decode => {
+                let mut d = Vec::new();
+                crate::member::decode_zstd(data, &mut d).map_err(|e| Error::io(path, e))?;
                 sample.push(plain, d);
             }
             _ => {

@@ -53,7 +53,7 @@ impl Sample {
 
     /// Adds a `.json` member serialised from `value` (keys in struct order, compact).
     pub fn push_json<T: serde::Serialize>(&mut self, field: &str, value: &T) -> crate::Result<()> {
-        let data = serde_json::to_vec(value).map_err(|e| crate::Error::Encode(e.to_string()))?;
+        let data = serde_json::to_vec(value).map_err(crate::Error::json("a sample member"))?;
         self.push(format!("{field}.json"), data);
         Ok(())
     }

@@ -65,16 +65,15 @@ pub fn write(dir: &Path, rows: &[SubjectRow]) -> Result<TableEntry> {
             col(&|r| &r.split),
         ],
     )
-    .map_err(|e| Error::Encode(e.to_string()))?;
+    .map_err(Error::Arrow)?;
     let mut buf = Vec::new();
     {
         let props = WriterProperties::builder()
             .set_created_by("bomdata".to_string())
             .build();
-        let mut w = ArrowWriter::try_new(&mut buf, schema, Some(props))
-            .map_err(|e| Error::Encode(e.to_string()))?;
-        w.write(&batch).map_err(|e| Error::Encode(e.to_string()))?;
-        w.close().map_err(|e| Error::Encode(e.to_string()))?;
+        let mut w = ArrowWriter::try_new(&mut buf, schema, Some(props)).map_err(Error::Parquet)?;
+        w.write(&batch).map_err(Error::Parquet)?;
+        w.close().map_err(Error::Parquet)?;
     }
     dataset::write_atomic(&path, &buf)?;
     Ok(TableEntry {

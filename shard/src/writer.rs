@@ -195,7 +195,7 @@ impl ShardWriter {
             _ => None,
         };
         let Some(o) = self.open.as_mut() else {
-            return Err(Error::Encode("no open shard".into()));
+            return Err(Error::NoOpenShard);
         };
         let offset = o.pos;
         let mut members = Vec::with_capacity(sample.members.len());
@@ -204,7 +204,7 @@ impl ShardWriter {
                 Some(l) => (
                     format!("{}.zst", m.name),
                     zstd::bulk::compress(&m.data, l)
-                        .map_err(|e| Error::Encode(e.to_string()))?
+                        .map_err(|source| Error::Compress { level: l, source })?
                         .into(),
                 ),
                 None => (m.name.clone(), (&m.data[..]).into()),
@@ -250,7 +250,7 @@ impl ShardWriter {
         let out = match self.opts.compression {
             Compression::Shard(l) => Out::Zstd(
                 zstd::stream::write::Encoder::new(hashing, l)
-                    .map_err(|e| Error::Encode(e.to_string()))?,
+                    .map_err(|source| Error::Compress { level: l, source })?,
             ),
             _ => Out::Plain(hashing),
         };
@@ -289,7 +289,7 @@ impl ShardWriter {
         let index_name = format!("{}.idx.json", o.name);
         let index_path = self.dir.join(&index_name);
         let index_tmp = dataset::temp_path(&index_path);
-        let mut data = serde_json::to_vec(&o.index).map_err(|e| Error::Encode(e.to_string()))?;
+        let mut data = serde_json::to_vec(&o.index).map_err(Error::json("a shard index"))?;
         data.push(b'\n');
         {
             let mut f = File::create(&index_tmp).map_err(|e| Error::io(&index_tmp, e))?;

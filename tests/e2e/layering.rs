@@ -20,9 +20,10 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
         m.insert(f, vec!["bomdata-format-core"]);
     }
     m.insert("bomdata-tokenizers", vec!["bomdata-schemas"]);
+    m.insert("bomdata-shard", vec!["bomdata-schemas"]);
     m.insert(
-        "bomdata-shard",
-        vec!["bomdata-schemas", "bomdata-tokenizers"],
+        "bomdata-profiles",
+        vec!["bomdata-shard", "bomdata-schemas", "bomdata-tokenizers"],
     );
     m.insert("bomdata-loader", vec!["bomdata-shard", "bomdata-schemas"]);
     let mut ingest = vec!["bomdata-format-core", "bomdata-schemas", "bomdata-shard"];
@@ -76,6 +77,22 @@ fn crates_depend_only_along_the_data_flow() {
                 violations.push(format!("{name} -> bomdata (nothing may depend on the CLI)"));
             }
         }
+        // Ingest writes canonical samples only: no profiles, no tokenizers.
+        if name == "bomdata-ingest" {
+            for dep in pkg["dependencies"].as_array().unwrap() {
+                let d = dep["name"].as_str().unwrap();
+                if [
+                    "bomdata-profiles",
+                    "bomdata-tokenizers",
+                    "tokenizers",
+                    "realfft",
+                ]
+                .contains(&d)
+                {
+                    violations.push(format!("bomdata-ingest -> {d}"));
+                }
+            }
+        }
         // Heavy crates stay out of the loader's normal dependency tree.
         if name == "bomdata-loader" {
             for dep in pkg["dependencies"].as_array().unwrap() {
@@ -98,4 +115,59 @@ fn crates_depend_only_along_the_data_flow() {
         violations.is_empty(),
         "layering violations: {violations:#?}"
     );
+}
+
+/// The names of every package in `cargo tree -p <package> -e normal` (offline).
+fn normal_tree(package: &str) -> BTreeSet<String> {
+    let root = bomdata_testdata::workspace_root();
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "tree",
+            "-p",
+            package,
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+            "--offline",
+        ])
+        .current_dir(&root)
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The packages of `tree` whose name contains one of `banned`.
+fn containing(tree: &BTreeSet<String>, banned: &[&str]) -> Vec<String> {
+    tree.iter()
+        .filter(|p| banned.iter().any(|b| p.contains(b)))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn ingest_tree_has_no_dsp_or_tokenizer() {
+    let tree = normal_tree("bomdata-ingest");
+    assert!(tree.contains("bomdata-shard"), "{tree:?}");
+    let bad = containing(&tree, &["realfft", "rustfft", "tokenizers"]);
+    assert!(bad.is_empty(), "bomdata-ingest compiles {bad:?}");
+}
+
+#[test]
+fn loader_tree_is_read_side_only() {
+    let tree = normal_tree("bomdata-loader");
+    assert!(tree.contains("bomdata-shard"), "{tree:?}");
+    let bad = containing(&tree, &["parquet", "arrow", "noodles", "hdf5", "realfft"]);
+    assert!(bad.is_empty(), "bomdata-loader compiles {bad:?}");
 }

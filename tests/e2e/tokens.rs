@@ -11,11 +11,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use bomdata_profiles::tokens::{self, SequenceMeta};
 use bomdata_schemas::Modality;
 use bomdata_schemas::manifest::{Counts, DatasetKind, Manifest};
 use bomdata_schemas::subjects::SubjectRow;
 use bomdata_shard::reader::ShardReader;
-use bomdata_shard::tokens::{self, SequenceMeta};
 use bomdata_shard::writer::{ShardWriter, WriterOptions};
 use bomdata_shard::{Sample, dataset, npy};
 use bomdata_tests::{cmd, run, tree};

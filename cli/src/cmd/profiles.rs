@@ -1,6 +1,6 @@
 //! `bomdata profiles`.
 
-use bomdata_shard::profile;
+use bomdata_profiles::registry;
 
 /// Arguments of `bomdata profiles`.
 #[derive(clap::Args, Debug)]
@@ -12,7 +12,7 @@ pub struct Args {
 
 /// Runs `bomdata profiles`.
 pub fn run(a: &Args) -> anyhow::Result<i32> {
-    let all = profile::all();
+    let all = registry::all();
     if a.json {
         let v: Vec<serde_json::Value> = all
             .iter()

@@ -1,12 +1,12 @@
 //! `bomdata shard`: canonical dataset in, training shards out, by a profile or, with
-//! `--tokens TOKENIZER`, as packed token sequences (see `bomdata_shard::tokens`).
+//! `--tokens TOKENIZER`, as packed token sequences (see `bomdata_profiles::tokens`).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use bomdata_shard::build::{self, BuildOptions};
-use bomdata_shard::profile::{self, Params};
-use bomdata_shard::tokens::{self, TokenOptions};
+use bomdata_profiles::build::{self, BuildOptions};
+use bomdata_profiles::tokens::{self, TokenOptions};
+use bomdata_profiles::{Params, registry};
 use bomdata_shard::writer::WriterOptions;
 use bomdata_tokenizers::pack::{Overflow, PadSide};
 use bomdata_tokenizers::{PackMode, TokenizerConfig, builtin};
@@ -210,7 +210,7 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
         );
         return Ok(0);
     }
-    let profile = profile::create(&a.profile, &params)?;
+    let profile = registry::create(&a.profile, &params)?;
     let m = build::build(&a.dataset, &a.out, profile.as_ref(), &opts)?;
     eprintln!(
         "bomdata: profile {}: {} samples in {} shards ({} subjects) -> {}",

@@ -18,11 +18,12 @@ use bomdata_schemas::manifest::{
 use bomdata_schemas::report::{Outcome, ReportEntry};
 use rayon::prelude::*;
 
-use crate::dataset::{self, SHARDS};
 use crate::profile::Profile;
-use crate::reader;
-use crate::writer::{ShardWriter, WriterOptions};
-use crate::{Error, Result, Sample};
+use crate::{Error, Result};
+use bomdata_shard::Sample;
+use bomdata_shard::dataset::{self, SHARDS};
+use bomdata_shard::reader;
+use bomdata_shard::writer::{ShardWriter, WriterOptions};
 
 /// The three splits, in output order.
 pub const SPLITS: [&str; 3] = ["train", "valid", "test"];
@@ -141,7 +142,7 @@ pub(crate) fn pool(jobs: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.max(1))
         .build()
-        .map_err(|e| Error::Encode(e.to_string()))
+        .map_err(Error::Pool)
 }
 
 /// The subjects table of the input (when it has one), each row with its split, written to `out`.
@@ -154,7 +155,7 @@ pub(crate) fn write_subjects(
 ) -> Result<Vec<TableEntry>> {
     let mut tables = Vec::new();
     if input.join(dataset::SUBJECTS).is_file() {
-        let mut rows = crate::subjects::read(input)?;
+        let mut rows = bomdata_shard::subjects::read(input)?;
         for r in &mut rows {
             r.split = subject_split
                 .get(&r.subject)
@@ -162,7 +163,7 @@ pub(crate) fn write_subjects(
                 .unwrap_or_else(|| split_of(seed, &r.subject, fractions))
                 .to_string();
         }
-        tables.push(crate::subjects::write(out, &rows)?);
+        tables.push(bomdata_shard::subjects::write(out, &rows)?);
     }
     Ok(tables)
 }
@@ -171,10 +172,13 @@ pub(crate) fn write_subjects(
 pub(crate) fn write_report(out: &Path, report: &[ReportEntry]) -> Result<()> {
     let mut lines = Vec::new();
     for r in report {
-        serde_json::to_writer(&mut lines, r).map_err(|e| Error::Encode(e.to_string()))?;
+        serde_json::to_writer(&mut lines, r).map_err(|source| Error::Encode {
+            what: "a report entry",
+            source,
+        })?;
         lines.push(b'\n');
     }
-    dataset::write_atomic(&out.join(dataset::REPORT), &lines)
+    Ok(dataset::write_atomic(&out.join(dataset::REPORT), &lines)?)
 }
 
 /// Builds training shards from a canonical dataset. Returns the written manifest.
@@ -241,7 +245,7 @@ pub fn build(
                     writer.write(&s)?;
                     samples_out += 1;
                     // Written: large member buffers serve the next samples read.
-                    crate::buffers::give_sample(s);
+                    bomdata_shard::buffers::give_sample(s);
                 }
             }
         }
@@ -284,7 +288,7 @@ pub fn build(
 /// Reads one located sample (members decoded).
 pub(crate) fn load(loc: &Located) -> Result<Sample> {
     if !loc.compressed {
-        return reader::read_sample_at(&loc.shard, &loc.entry, true);
+        return Ok(reader::read_sample_at(&loc.shard, &loc.entry, true)?);
     }
     // Whole-shard zstd: stream to the sample (slow path; canonical data is normally plain).
     let f = std::fs::File::open(&loc.shard).map_err(|e| Error::io(&loc.shard, e))?;
@@ -296,5 +300,5 @@ pub(crate) fn load(loc: &Located) -> Result<Sample> {
     .map_err(|e| Error::io(&loc.shard, e))?;
     let mut buf = vec![0u8; loc.entry.size as usize];
     std::io::Read::read_exact(&mut d, &mut buf).map_err(|e| Error::io(&loc.shard, e))?;
-    reader::sample_from_slice(&loc.shard, &loc.entry, &buf)
+    Ok(reader::sample_from_slice(&loc.shard, &loc.entry, &buf)?)
 }

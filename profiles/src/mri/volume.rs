@@ -31,9 +31,10 @@ use serde_json::{Value, json};
 use super::{
     AxisFit, CanonicalVolume, Elems, F16s, F32s, F64s, OutDtype, canonical, param, shifted_affine,
 };
-use crate::npy::Dtype;
 use crate::profile::{Applied, Params, Profile, check_params};
-use crate::{Error, Result, Sample};
+use crate::{Error, Result};
+use bomdata_shard::Sample;
+use bomdata_shard::npy::Dtype;
 
 /// Intensity normalisation of the `volume` profile.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -107,11 +108,8 @@ impl VolumeProfile {
                 "p_high" => hi = param::f64(NAME, k, v)?,
                 "per_frame" => p.per_frame = param::bool(NAME, k, v)?,
                 "dtype" => {
-                    p.dtype = OutDtype::parse(&param::string(NAME, k, v)?).ok_or_else(|| {
-                        Error::Encode(format!(
-                            "profile volume: dtype {v} is not float16 or float32"
-                        ))
-                    })?
+                    p.dtype = OutDtype::parse(&param::string(NAME, k, v)?)
+                        .ok_or_else(|| param::bad(NAME, k, v, "float16 or float32"))?
                 }
                 _ => {}
             }
@@ -120,18 +118,19 @@ impl VolumeProfile {
             "zscore" => Norm::Zscore,
             "percentile" => {
                 if !(0.0..=100.0).contains(&lo) || !(0.0..=100.0).contains(&hi) || lo >= hi {
-                    return Err(Error::Encode(format!(
-                        "profile volume: percentiles p_low={lo} p_high={hi} must satisfy 0 <= p_low < p_high <= 100"
-                    )));
+                    return Err(Error::Percentiles { low: lo, high: hi });
                 }
                 Norm::Percentile(lo, hi)
             }
             "minmax" => Norm::MinMax,
             "none" => Norm::None,
-            other => {
-                return Err(Error::Encode(format!(
-                    "profile volume: norm {other:?} is not zscore, percentile, minmax or none"
-                )));
+            _ => {
+                return Err(param::bad(
+                    NAME,
+                    "norm",
+                    &Value::String(norm.clone()),
+                    "zscore, percentile, minmax or none",
+                ));
             }
         };
         Ok(p)

@@ -16,8 +16,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use bomdata_edf::{Record, fs};
+use bomdata_profiles::{Params, registry};
 use bomdata_schemas::eeg::{Channel, ChannelType, Recording};
-use bomdata_shard::profile::{self, Params};
 use bomdata_shard::{Sample, npy};
 
 fn uv_factor(unit: &str) -> f64 {
@@ -126,7 +126,7 @@ fn main() {
     let jobs: usize = a.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
     let name = a.get(3).cloned().unwrap_or_else(|| "cbramod".into());
     let rounds: usize = a.get(4).and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
-    let prof = profile::create(&name, &Params::new()).unwrap();
+    let prof = registry::create(&name, &Params::new()).unwrap();
     let t0 = Instant::now();
     // Per job: (windows, rejected, read_s, profile_s) of each round.
     let results: Vec<Vec<Round>> = std::thread::scope(|s| {

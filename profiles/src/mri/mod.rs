@@ -11,13 +11,14 @@
 //! Both read the canonical array as C-order `(x, y, z[, t, ...])` (nibabel's `get_fdata()`
 //! order) in float32 (float16 and float64 inputs are widened/narrowed to float32 first).
 //! `python/mri/` holds NumPy reference implementations of both, compared value by value in
-//! `shard/tests/mri_profiles.rs`.
+//! `profiles/tests/mri_profiles.rs`.
 
 pub mod swift;
 pub mod volume;
 
-use crate::npy::{self, Dtype};
-use crate::{Error, Result, Sample};
+use crate::{Error, Result};
+use bomdata_shard::Sample;
+use bomdata_shard::npy::{self, Dtype};
 
 /// Reads element `i` of a little-endian array as float32.
 pub(crate) trait Elems: Sync {
@@ -185,7 +186,7 @@ impl AxisFit {
     /// HCP (75×93×81) grids it gives exactly their published pad tuples.
     ///
     /// ```
-    /// use bomdata_shard::profiles::AxisFit;
+    /// use bomdata_profiles::mri::AxisFit;
     /// assert_eq!(AxisFit::center(91, 96), AxisFit { before: 3, after: 2 });
     /// assert_eq!(AxisFit::center(109, 96), AxisFit { before: -7, after: -6 });
     /// ```
@@ -238,8 +239,11 @@ pub(crate) fn canonical(
     let Some(m) = sample.member("volume.npy") else {
         return Ok(Err(format!("{}: no volume.npy member", sample.key)));
     };
-    let view = npy::decode(&m.data)
-        .map_err(|e| Error::Encode(format!("{}: volume.npy: {e}", sample.key)))?;
+    let view = npy::decode(&m.data).map_err(|source| Error::Member {
+        key: sample.key.clone(),
+        member: "volume.npy".into(),
+        source,
+    })?;
     if !matches!(view.dtype, Dtype::F32 | Dtype::F16 | Dtype::F64) {
         return Ok(Err(format!(
             "{}: volume.npy is {}, expected float32",
@@ -256,8 +260,11 @@ pub(crate) fn canonical(
     let grid = [view.shape[0], view.shape[1], view.shape[2]];
     let frames = view.shape[3..].iter().product();
     let meta = match sample.member("meta.json") {
-        Some(m) => serde_json::from_slice(&m.data)
-            .map_err(|e| Error::Encode(format!("{}: meta.json: {e}", sample.key)))?,
+        Some(m) => serde_json::from_slice(&m.data).map_err(|source| Error::Json {
+            key: sample.key.clone(),
+            member: "meta.json".into(),
+            source,
+        })?,
         None => serde_json::Value::Object(Default::default()),
     };
     Ok(Ok(CanonicalVolume {
@@ -297,10 +304,14 @@ pub(crate) mod param {
     use crate::{Error, Result};
     use serde_json::Value;
 
-    fn bad(profile: &str, key: &str, v: &Value, want: &str) -> Error {
-        Error::Encode(format!(
-            "profile {profile}: parameter {key} = {v} is not {want}"
-        ))
+    /// The error for a parameter value that is not `want`.
+    pub fn bad(profile: &str, key: &str, v: &Value, want: &'static str) -> Error {
+        Error::BadParam {
+            profile: profile.to_string(),
+            param: key.to_string(),
+            value: v.clone(),
+            expected: want,
+        }
     }
 
     /// A positive integer.

@@ -10,9 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use bomdata_profiles::{Params, registry};
 use bomdata_shard::Sample;
 use bomdata_shard::npy::{self, Dtype};
-use bomdata_shard::profile::{self, Params};
 
 /// Reads the run as the ingest does: C-order float32 `(x, y, z, t)` straight into the npy bytes.
 fn canonical(path: &Path) -> std::io::Result<Sample> {
@@ -28,7 +28,7 @@ fn canonical(path: &Path) -> std::io::Result<Sample> {
 
 /// One run: (read seconds, profile seconds, windows, output bytes).
 fn one(path: &Path) -> (f64, f64, usize, u64) {
-    let p = profile::create("swift", &Params::new()).unwrap();
+    let p = registry::create("swift", &Params::new()).unwrap();
     let t0 = Instant::now();
     let s = canonical(path).unwrap();
     let t1 = Instant::now();

@@ -12,9 +12,9 @@
 use std::path::Path;
 use std::process::Command;
 
+use bomdata_profiles::{Params, registry};
 use bomdata_shard::Sample;
 use bomdata_shard::npy::{self, Dtype};
-use bomdata_shard::profile::{self, Params};
 use serde_json::{Value, json};
 
 fn f64s(bytes: &[u8]) -> (Vec<usize>, Vec<f64>) {
@@ -79,7 +79,7 @@ fn profiles_match_python_reference() {
         let name = spec["profile"].as_str().unwrap();
         seen_profiles.insert(name.to_string());
         let params: Params = spec["params"].as_object().cloned().unwrap_or_default();
-        let prof = profile::create(name, &params).unwrap();
+        let prof = registry::create(name, &params).unwrap();
         let applied = prof.apply(canonical(dir, "fx_s1_eeg_000000")).unwrap();
         let r: Value =
             serde_json::from_slice(&std::fs::read(dir.join("ref.json")).unwrap()).unwrap();
@@ -173,9 +173,9 @@ fn check_before_rejection(
     name: &str,
     params: &Params,
     wins: &[Value],
-    applied: &profile::Applied,
+    applied: &bomdata_profiles::Applied,
 ) -> (usize, usize) {
-    let threshold = profile::create(name, params).unwrap().params()["reject_abs_uv"]
+    let threshold = registry::create(name, params).unwrap().params()["reject_abs_uv"]
         .as_f64()
         .unwrap();
     let rejected_rust: std::collections::BTreeSet<u64> = applied
@@ -188,7 +188,7 @@ fn check_before_rejection(
         .collect();
     let mut relaxed = params.clone();
     relaxed.insert("reject_abs_uv".into(), Value::Null);
-    let all = profile::create(name, &relaxed)
+    let all = registry::create(name, &relaxed)
         .unwrap()
         .apply(canonical(dir, "fx_s1_eeg_000000"))
         .unwrap();
@@ -281,7 +281,7 @@ fn no_window_crosses_a_gap() {
         if name == "eegpt" || name == "diver" {
             params.insert("patch_len".into(), json!(0));
         }
-        let prof = profile::create(name, &params).unwrap();
+        let prof = registry::create(name, &params).unwrap();
         for &(index, offset, n) in &chunks {
             let applied = prof.apply(mk(index, offset, n)).unwrap();
             let dur = n as f64 / fs;
@@ -353,13 +353,13 @@ fn missing_channel_policies() {
         }
         p
     };
-    let skip = profile::create("cbramod", &base("skip"))
+    let skip = registry::create("cbramod", &base("skip"))
         .unwrap()
         .apply(s.clone())
         .unwrap();
     assert!(skip.samples.is_empty());
     assert!(skip.rejected[0].contains("PZ"), "{:?}", skip.rejected);
-    let zero = profile::create("cbramod", &base("zero"))
+    let zero = registry::create("cbramod", &base("zero"))
         .unwrap()
         .apply(s.clone())
         .unwrap();
@@ -373,7 +373,7 @@ fn missing_channel_policies() {
     );
     let (_, x) = f64s(&zero.samples[0].member("eeg.npy").unwrap().data);
     assert!(x[18 * n..19 * n].iter().all(|v| *v == 0.0));
-    let interp = profile::create("cbramod", &base("interpolate"))
+    let interp = registry::create("cbramod", &base("interpolate"))
         .unwrap()
         .apply(s.clone())
         .unwrap();
@@ -391,7 +391,7 @@ fn missing_channel_policies() {
     let mut p = base("zero");
     p.insert("percentile".into(), json!(null));
     p.insert("unit".into(), json!("uV"));
-    let b = profile::create("biot", &p).unwrap().apply(s).unwrap();
+    let b = registry::create("biot", &p).unwrap().apply(s).unwrap();
     let (shape, z) = f64s(&b.samples[0].member("eeg.npy").unwrap().data);
     assert_eq!(shape, vec![16, 2000]);
     let fp1 = &v[0..n];
@@ -444,13 +444,13 @@ fn fused_float32_path_falls_back_on_drift() {
         .with("meta.json", serde_json::to_vec(&meta).unwrap());
     let mut p = Params::new();
     p.insert("reject_abs_uv".into(), json!(null));
-    let fused = profile::create("cbramod", &p)
+    let fused = registry::create("cbramod", &p)
         .unwrap()
         .apply(s.clone())
         .unwrap();
     p.insert("trim_start_s".into(), json!(0));
     p.insert("trim_end_s".into(), json!(0));
-    let plain = profile::create("cbramod", &p).unwrap().apply(s).unwrap();
+    let plain = registry::create("cbramod", &p).unwrap().apply(s).unwrap();
     assert!(!fused.samples.is_empty());
     let chain = |s: &Sample| -> Value {
         let m: Value = serde_json::from_slice(&s.member("meta.json").unwrap().data).unwrap();

@@ -58,7 +58,7 @@
 //! | diver | all | bandpass, notch, resample | 500 | 0.5 high-pass / 60 | µV/100 | 10 s / 500 | *unverified* |
 //! | generic | all | (none) | native | none | µV | 10 s / none | |
 //!
-//! Numerical agreement (shard/tests/eeg_profiles.rs against `python/eeg/reference.py`, which
+//! Numerical agreement (profiles/tests/eeg_profiles.rs against `python/eeg/reference.py`, which
 //! runs MNE 1.13 `Raw.resample`/`Raw.filter`/`Raw.notch_filter`/`interpolate_bads` with
 //! default arguments, SciPy `resample_poly` and NumPy): every window within 1e-4 of its peak
 //! (measured ≤ 6e-8), including the fused CBraMod path (256 → 200 Hz with default trims), the
@@ -95,18 +95,16 @@
 //! * `interpolate` interpolates within the profile's channel set (like `pick` then
 //!   `interpolate_bads`), not from every channel of the recording.
 
-pub mod channels;
-pub mod dsp;
-pub mod interp;
-
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::npy::{self, Dtype};
+use super::{channels, dsp, interp};
 use crate::profile::{Applied, Params, Profile, check_params};
-use crate::{Error, Result, Sample};
+use crate::{Error, Result};
 use bomdata_schemas::eeg::{ChannelType, Recording};
+use bomdata_shard::Sample;
+use bomdata_shard::npy::{self, Dtype};
 
 /// How a missing channel of a fixed set is handled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -304,8 +302,12 @@ impl EegConfig {
         };
         let known_ref: Vec<&str> = known.iter().map(String::as_str).collect();
         check_params(profile, params, &known_ref)?;
-        let bad =
-            |k: &str, v: &Value| Error::Encode(format!("profile {profile}: bad value {v} for {k}"));
+        let bad = |k: &str, v: &Value| Error::BadParam {
+            profile: profile.to_string(),
+            param: k.to_string(),
+            value: v.clone(),
+            expected: "a valid value for it",
+        };
         let num = |k: &str, v: &Value| -> Result<f64> {
             match v {
                 Value::Number(n) => n.as_f64().ok_or_else(|| bad(k, v)),
@@ -396,9 +398,9 @@ impl EegConfig {
             }
         }
         if self.window_s <= 0.0 || self.stride_s <= 0.0 {
-            return Err(Error::Encode(format!(
-                "profile {profile}: window_s and stride_s must be positive"
-            )));
+            return Err(Error::NonPositiveWindow {
+                profile: profile.to_string(),
+            });
         }
         Ok(())
     }
@@ -468,11 +470,15 @@ pub const NAMES: &[&str] = &["cbramod", "labram", "eegpt", "biot", "diver", "gen
 impl EegProfile {
     /// Creates the profile `name` (one of [`NAMES`]) with overrides.
     pub fn new(name: &str, params: &Params) -> Result<Self> {
+        let unknown = || Error::UnknownProfile {
+            name: name.to_string(),
+            known: NAMES.to_vec(),
+        };
         let Some(&static_name) = NAMES.iter().find(|n| **n == name) else {
-            return Err(Error::Encode(format!("unknown eeg profile {name:?}")));
+            return Err(unknown());
         };
         let Some(mut config) = EegConfig::preset(name) else {
-            return Err(Error::Encode(format!("unknown eeg profile {name:?}")));
+            return Err(unknown());
         };
         config.override_with(name, params)?;
         Ok(EegProfile {
@@ -566,7 +572,7 @@ impl Profile for EegProfile {
     fn apply(&self, sample: Sample) -> Result<Applied> {
         let applied = self.apply_to(&sample);
         // The canonical recording is done with: its buffer serves the next sample read.
-        crate::buffers::give_sample(sample);
+        bomdata_shard::buffers::give_sample(sample);
         applied
     }
 }
@@ -612,10 +618,12 @@ impl EegProfile {
         let (c_in, t_in) = (view.shape[0], view.shape[1]);
         let raw = view.data;
         if raw.len() != c_in * t_in * 4 {
-            return Err(Error::Npy(format!(
-                "{key}: signal.npy data length {} != {c_in}x{t_in} float32",
-                raw.len()
-            )));
+            return Err(Error::SignalLength {
+                key: key.to_string(),
+                len: raw.len(),
+                channels: c_in,
+                times: t_in,
+            });
         }
         let fs = rec.sampling_rate;
         let duration = t_in as f64 / fs;
@@ -766,7 +774,11 @@ impl EegProfile {
                         }
                     }
                 }
-                other => return Err(Error::Encode(format!("unknown eeg step {other:?}"))),
+                other => {
+                    return Err(Error::UnknownStep {
+                        step: other.to_string(),
+                    });
+                }
             }
             n_cur = data.iter().find(|d| !d.is_empty()).map_or(n_cur, Vec::len);
         }
@@ -1247,13 +1259,13 @@ impl EegProfile {
         let win = (cfg.window_s * rate).round() as usize;
         let stride = (cfg.stride_s * rate).round() as usize;
         if win == 0 || stride == 0 {
-            return Err(Error::Encode("window or stride rounds to 0 samples".into()));
+            return Err(Error::EmptyWindow);
         }
         if cfg.patch_len > 0 && !win.is_multiple_of(cfg.patch_len) {
-            return Err(Error::Encode(format!(
-                "window of {win} samples is not a multiple of patch_len {}",
-                cfg.patch_len
-            )));
+            return Err(Error::PatchLen {
+                window: win,
+                patch_len: cfg.patch_len,
+            });
         }
         if end <= start || end - start < win {
             reject(

@@ -6,8 +6,8 @@
     reason = "a debugging example"
 )]
 
+use bomdata_profiles::{Params, registry};
 use bomdata_shard::Sample;
-use bomdata_shard::profile::{self, Params};
 
 fn main() {
     let a: Vec<String> = std::env::args().collect();
@@ -18,7 +18,7 @@ fn main() {
         .with("meta.json", std::fs::read(dir.join("meta.json")).unwrap());
     let out = std::path::Path::new(&a[4]);
     std::fs::create_dir_all(out).unwrap();
-    let applied = profile::create(&a[2], &params).unwrap().apply(s).unwrap();
+    let applied = registry::create(&a[2], &params).unwrap().apply(s).unwrap();
     for s in &applied.samples {
         for m in &s.members {
             std::fs::write(out.join(format!("{}.{}", s.key, m.name)), &m.data).unwrap();

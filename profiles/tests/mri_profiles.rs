@@ -10,9 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use bomdata_profiles::{Params, registry};
 use bomdata_shard::Sample;
 use bomdata_shard::npy::{self, Dtype};
-use bomdata_shard::profile::{self, Params};
 use bomdata_testdata::Rng;
 use serde_json::{Value, json};
 
@@ -154,7 +154,7 @@ fn check_swift(case: &Case, dir: &Path) {
     let s = sample(&key, &shape, &vals, meta);
     let npy_path = dir.join(format!("{}.npy", case.name));
     std::fs::write(&npy_path, &s.member("volume.npy").unwrap().data).unwrap();
-    let p = profile::create("swift", &params(case.profile.clone())).unwrap();
+    let p = registry::create("swift", &params(case.profile.clone())).unwrap();
     let applied = p.apply(s).unwrap();
     assert!(
         applied.rejected.is_empty(),
@@ -306,7 +306,7 @@ fn swift_matches_numpy_reference_on_every_dataset_grid() {
 
 #[test]
 fn swift_default_sample_shape_and_rejections() {
-    let p = profile::create("swift", &Params::new()).unwrap();
+    let p = registry::create("swift", &Params::new()).unwrap();
     assert_eq!(p.params()["window"], 20);
     assert_eq!(p.params()["dtype"], "float16");
     let vals = run([40, 50, 30], 41, 7, false);
@@ -356,7 +356,7 @@ fn swift_default_sample_shape_and_rejections() {
 }
 
 fn check_volume(name: &str, npy_in: &Path, s: Sample, prof: Value, py: &[&str], dir: &Path) {
-    let p = profile::create("volume", &params(prof)).unwrap();
+    let p = registry::create("volume", &params(prof)).unwrap();
     let a = p.apply(s).unwrap();
     assert!(a.rejected.is_empty(), "{name}: {:?}", a.rejected);
     let out = dir.join(format!("{name}.ref.npy"));
@@ -421,7 +421,7 @@ fn volume_matches_numpy_reference_and_keeps_gradients() {
         check_volume(name, &input, mk(), prof.clone(), py, dir.path());
     }
     // Metadata carried over: gradients kept, shape/dtype/affine updated.
-    let p = profile::create("volume", &params(json!({"target": [32, 48, 26]}))).unwrap();
+    let p = registry::create("volume", &params(json!({"target": [32, 48, 26]}))).unwrap();
     let a = p.apply(mk()).unwrap();
     let m: Value = serde_json::from_slice(&a.samples[0].member("meta.json").unwrap().data).unwrap();
     assert_eq!(m["gradients"], meta["gradients"]);
@@ -470,7 +470,7 @@ fn profiles_match_reference_on_nifti_fixtures() {
         let s = Sample::new("openneuro_x_mri").with("volume.npy", bytes.clone());
         if shape.len() == 4 && shape[3] >= 2 {
             let w = shape[3].min(20);
-            let p = profile::create("swift", &params(json!({"window": w}))).unwrap();
+            let p = registry::create("swift", &params(json!({"window": w}))).unwrap();
             let a = p.apply(s.clone()).unwrap();
             assert!(a.rejected.is_empty(), "{name}: {:?}", a.rejected);
             let out = dir.path().join(format!("{name}.swift"));
@@ -521,7 +521,7 @@ fn profiles_match_reference_on_nifti_fixtures() {
 
 #[test]
 fn profiles_are_listed() {
-    let names = profile::names();
+    let names = registry::names();
     assert!(names.contains(&"swift") && names.contains(&"volume"));
-    assert!(profile::create("volume", &params(json!({"norm": "robust"}))).is_err());
+    assert!(registry::create("volume", &params(json!({"norm": "robust"}))).is_err());
 }

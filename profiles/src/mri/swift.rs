@@ -46,9 +46,10 @@ use serde_json::{Value, json};
 use super::{
     AxisFit, CanonicalVolume, Elems, F16s, F32s, F64s, OutDtype, canonical, param, shifted_affine,
 };
-use crate::npy::Dtype;
+use crate::Result;
 use crate::profile::{Applied, Params, Profile, check_params};
-use crate::{Error, Result, Sample};
+use bomdata_shard::Sample;
+use bomdata_shard::npy::Dtype;
 
 /// Which per-dataset crop/pad rule to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,7 +108,7 @@ const fn fit(before: i64, after: i64) -> AxisFit {
 /// The crop/pad plan for a grid under a (resolved) rule.
 ///
 /// ```
-/// use bomdata_shard::profiles::swift::{plan, DatasetRule};
+/// use bomdata_profiles::mri::swift::{plan, DatasetRule};
 /// let p = plan(DatasetRule::Ukb, [91, 109, 91], 96);
 /// assert_eq!(p.rule, "ukb");
 /// assert_eq!((p.fits[1].before, p.fits[1].after), (-7, -6));
@@ -201,18 +202,12 @@ impl Swift {
                 "stride" => s.stride = param::usize(NAME, k, v)?,
                 "target" => s.target = param::usize(NAME, k, v)?.min(4096),
                 "dtype" => {
-                    s.dtype = OutDtype::parse(&param::string(NAME, k, v)?).ok_or_else(|| {
-                        Error::Encode(format!(
-                            "profile swift: dtype {v} is not float16 or float32"
-                        ))
-                    })?
+                    s.dtype = OutDtype::parse(&param::string(NAME, k, v)?)
+                        .ok_or_else(|| param::bad(NAME, k, v, "float16 or float32"))?
                 }
                 "dataset_rule" => {
-                    s.rule = DatasetRule::parse(&param::string(NAME, k, v)?).ok_or_else(|| {
-                        Error::Encode(format!(
-                            "profile swift: dataset_rule {v} is not auto, ukb, hcp, abcd or center"
-                        ))
-                    })?
+                    s.rule = DatasetRule::parse(&param::string(NAME, k, v)?)
+                        .ok_or_else(|| param::bad(NAME, k, v, "auto, ukb, hcp, abcd or center"))?
                 }
                 "compat_t_minus_2" => s.compat_t_minus_2 = param::bool(NAME, k, v)?,
                 _ => {}

@@ -40,9 +40,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::build::{self, BuildOptions, Located, SPLITS};
-use crate::npy::{self, Dtype};
-use crate::writer::{ShardWriter, WriterOptions};
-use crate::{Error, Member, Result, Sample, dataset};
+use crate::{Error, Result};
+use bomdata_shard::npy::{self, Dtype};
+use bomdata_shard::writer::{ShardWriter, WriterOptions};
+use bomdata_shard::{Member, Sample, dataset};
 
 /// Schema string of [`SequenceMeta`].
 pub const SCHEMA: &str = "tokens/1";
@@ -133,10 +134,10 @@ pub fn pick_member<'a>(sample: &'a Sample, field: Option<&str>) -> Result<Option
             }
             let mut txt = sample.members.iter().filter(|m| m.name.ends_with(".txt"));
             match (txt.next(), txt.next()) {
-                (Some(_), Some(_)) => Err(Error::InvalidName {
+                (Some(_), Some(_)) => Err(Error::Shard(bomdata_shard::Error::InvalidName {
                     name: sample.key.clone(),
                     reason: "several .txt members: choose one with --tokens-field",
-                }),
+                })),
                 (one, _) => Ok(one),
             }
         }
@@ -149,11 +150,11 @@ pub fn member_bytes(m: &Member) -> Result<Cow<'_, [u8]>> {
     if m.name.ends_with(".npy") {
         let v = npy::decode(&m.data)?;
         if v.dtype != Dtype::U8 {
-            return Err(Error::Npy(format!(
-                "member {}: {} is not text (uint8 expected)",
-                m.name,
-                v.dtype.name()
-            )));
+            return Err(Error::Dtype {
+                member: m.name.clone(),
+                dtype: v.dtype.name(),
+                expected: "text (uint8)",
+            });
         }
         Ok(Cow::Borrowed(v.data))
     } else {
@@ -173,9 +174,11 @@ pub fn document<'a>(sample: &'a Sample, field: Option<&str>) -> Result<Option<Co
 /// `doc_offsets.npy`).
 pub fn read_sequence(sample: &Sample) -> Result<PackedSequence> {
     let get = |name: &str| {
-        sample.member(name).ok_or_else(|| Error::InvalidName {
-            name: format!("{}.{name}", sample.key),
-            reason: "token sample lacks this member",
+        sample.member(name).ok_or_else(|| {
+            Error::Shard(bomdata_shard::Error::InvalidName {
+                name: format!("{}.{name}", sample.key),
+                reason: "token sample lacks this member",
+            })
         })
     };
     let ids = npy::decode(&get(INPUT_IDS)?.data)?;
@@ -184,10 +187,11 @@ pub fn read_sequence(sample: &Sample) -> Result<PackedSequence> {
         Dtype::U16 => TokenDtype::U16,
         Dtype::U32 => TokenDtype::U32,
         d => {
-            return Err(Error::Npy(format!(
-                "input_ids: {} is not u8/u16/u32",
-                d.name()
-            )));
+            return Err(Error::Dtype {
+                member: INPUT_IDS.into(),
+                dtype: d.name(),
+                expected: "u8/u16/u32",
+            });
         }
     };
     let ids = dtype
@@ -195,25 +199,30 @@ pub fn read_sequence(sample: &Sample) -> Result<PackedSequence> {
         .map_err(tok_err("input_ids"))?;
     let offs = npy::decode(&get(DOC_OFFSETS)?.data)?;
     if offs.dtype != Dtype::U32 {
-        return Err(Error::Npy(format!(
-            "doc_offsets: {} is not uint32",
-            offs.dtype.name()
-        )));
+        return Err(Error::Dtype {
+            member: DOC_OFFSETS.into(),
+            dtype: offs.dtype.name(),
+            expected: "uint32",
+        });
     }
     let doc_offsets = TokenDtype::U32
         .from_le_bytes(offs.data)
         .map_err(tok_err("doc_offsets"))?;
-    let meta: SequenceMeta = serde_json::from_slice(&get("meta.json")?.data)
-        .map_err(|e| Error::Npy(format!("{}.meta.json: {e}", sample.key)))?;
+    let meta: SequenceMeta =
+        serde_json::from_slice(&get("meta.json")?.data).map_err(|source| Error::Json {
+            key: sample.key.clone(),
+            member: "meta.json".into(),
+            source,
+        })?;
     let n = ids.len() as u32;
     if doc_offsets.len() < 2
         || doc_offsets.windows(2).any(|w| w[0] > w[1])
         || doc_offsets[doc_offsets.len() - 1] > n
     {
-        return Err(Error::Npy(format!(
-            "{}.doc_offsets: boundaries are not increasing within 0..={n}",
-            sample.key
-        )));
+        return Err(Error::DocOffsets {
+            key: sample.key.clone(),
+            tokens: n,
+        });
     }
     Ok(PackedSequence {
         ids,
@@ -223,19 +232,10 @@ pub fn read_sequence(sample: &Sample) -> Result<PackedSequence> {
 }
 
 fn tok_err(what: &'static str) -> impl Fn(bomdata_tokenizers::Error) -> Error {
-    move |e| Error::Encode(format!("{what}: {}", chain(&e)))
-}
-
-/// An error and its sources, `: `-separated, on one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
+    move |source| Error::Tokenizer {
+        context: what.to_string(),
+        source,
     }
-    s
 }
 
 /// One tokenized canonical sample.
@@ -264,13 +264,9 @@ fn tokenize(loc: &Located, tok: &dyn Tokenizer, field: Option<&str>) -> Result<D
         });
     };
     let bytes = member_bytes(m)?;
-    let ids = tok.encode(&bytes).map_err(|e| {
-        Error::Encode(format!(
-            "tokenizing {}.{}: {}",
-            sample.key,
-            m.name,
-            chain(&e)
-        ))
+    let ids = tok.encode(&bytes).map_err(|source| Error::Tokenizer {
+        context: format!("tokenizing {}.{}", sample.key, m.name),
+        source,
     })?;
     Ok(Doc::Ids {
         key: sample.key,
@@ -308,9 +304,10 @@ impl Emitter<'_> {
             if !(i == 0 && seq.continues) {
                 self.current = self.pending.pop_front();
             }
-            let cur = self.current.as_mut().ok_or_else(|| {
-                Error::Encode("token packer returned a segment without a document".into())
-            })?;
+            let cur = self
+                .current
+                .as_mut()
+                .ok_or_else(|| Error::PackerNoDocument)?;
             keys.push(cur.key.clone());
             starts.push(cur.consumed);
             subjects.insert(cur.subject.clone());
@@ -351,7 +348,7 @@ impl Emitter<'_> {
         if subjects.len() == 1 {
             s.subject = subjects.into_iter().next().flatten();
         }
-        self.writer.write(&s)
+        Ok(self.writer.write(&s)?)
     }
 }
 
@@ -362,12 +359,9 @@ pub fn build_tokens(
     tok_opts: &TokenOptions,
     opts: &BuildOptions,
 ) -> Result<TokenSummary> {
-    let cfg_err = |e: bomdata_tokenizers::Error| {
-        Error::Encode(format!(
-            "tokenizer {}: {}",
-            tok_opts.tokenizer_id,
-            chain(&e)
-        ))
+    let cfg_err = |source: bomdata_tokenizers::Error| Error::Tokenizer {
+        context: format!("tokenizer {}", tok_opts.tokenizer_id),
+        source,
     };
     let tok = tok_opts.tokenizer.build().map_err(cfg_err)?;
     let pad_id = match tok_opts
@@ -376,10 +370,9 @@ pub fn build_tokens(
     {
         Some(p) => p,
         None => {
-            return Err(Error::Encode(format!(
-                "tokenizer {} has no pad token: give a padding id",
-                tok_opts.tokenizer_id
-            )));
+            return Err(Error::NoPadToken {
+                tokenizer: tok_opts.tokenizer_id.clone(),
+            });
         }
     };
     let pack_cfg = PackConfig {
@@ -474,9 +467,10 @@ pub fn build_tokens(
         shards.extend(em.writer.finish()?);
     }
     if tok_opts.overflow == Overflow::Split && stored != tokens {
-        return Err(Error::Encode(format!(
-            "token count mismatch: {tokens} tokenized, {stored} stored"
-        )));
+        return Err(Error::TokenCount {
+            tokenized: tokens,
+            stored,
+        });
     }
 
     // Tokenizer files, then tables and report; the manifest last.
@@ -502,7 +496,10 @@ pub fn build_tokens(
         m.insert("documents".into(), documents.into());
         m.insert("tokens".into(), tokens.into());
     }
-    let mut params = serde_json::to_value(&pack_cfg).map_err(|e| Error::Encode(e.to_string()))?;
+    let mut params = serde_json::to_value(&pack_cfg).map_err(|source| Error::Encode {
+        what: "the packing parameters",
+        source,
+    })?;
     if let serde_json::Value::Object(m) = &mut params {
         m.insert("field".into(), field.unwrap_or("auto").into());
         m.insert("tokens_per_shard".into(), tok_opts.tokens_per_shard.into());

@@ -1,0 +1,24 @@
+//! bomdata-profiles: what `bomdata shard` makes of a canonical dataset.
+//!
+//! - [`profile`]: the [`Profile`] trait (canonical sample in, model-ready samples out), alone;
+//! - [`registry`]: every profile by name ([`registry::create`], [`registry::names`],
+//!   [`registry::all`]);
+//! - [`mri`]: `swift` and `volume` over canonical MRI volumes;
+//! - [`eeg`]: the EEG profiles (`cbramod`, `labram`, `eegpt`, `biot`, `diver`, `generic`), their
+//!   DSP, channel sets and spherical-spline interpolation;
+//! - [`build`]: the `shard` build (subject split, seeded shuffle, profile, training shards);
+//! - [`tokens`]: token shards (`shard --tokens`).
+//!
+//! The container itself (tar shards, indexes, manifests, `.npy`) is `bomdata-shard`; this crate
+//! reads and writes datasets only through it.
+
+pub mod build;
+pub mod eeg;
+pub mod error;
+pub mod mri;
+pub mod profile;
+pub mod registry;
+pub mod tokens;
+
+pub use error::{Error, Result};
+pub use profile::{Applied, Params, Profile};
