@@ -9,7 +9,7 @@ ROUNDS=${1:-5}; shift || true
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BENCH_DIR=${BENCH_DIR:-/var/tmp/gbench}
-FIX=${BOMDATA_FIXTURES:-$ROOT/../shared/fixtures}
+FIX=${BOMDATA_FIXTURES:-$ROOT/tests/fixtures}
 if [ $# -eq 0 ]; then
   set -- "$BENCH_DIR/genome_200mbp.fa.gz" "$FIX/fasta/phi-X174.fa.gz" "$FIX/fasta/chr17.hg19.part.fa" \
     "$FIX/bam/ex1.bam"

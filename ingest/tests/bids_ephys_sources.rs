@@ -433,8 +433,7 @@ fn ajile12_tree() {
         .join("000055/sub-03/sub-03_ses-1_behavior+ecephys.nwb");
     std::fs::create_dir_all(real.parent().unwrap()).unwrap();
     std::fs::copy(
-        bomdata_testdata::require_shared_fixtures()
-            .join("nwb/pynwb_2.1.0_nwbfile_with_extension.nwb"),
+        bomdata_testdata::require_fixtures().join("nwb/pynwb_2.1.0_nwbfile_with_extension.nwb"),
         &real,
     )
     .unwrap();
@@ -494,13 +493,13 @@ fn ajile12_tree() {
     assert_eq!(sink.subjects[0].session, "3");
 }
 
-/// Real BrainVision, EEGLAB and FIF files from the shared fixture corpus, renamed into a BIDS
+/// Real BrainVision, EEGLAB and FIF files from the fixture corpus (`tests/fixtures`), renamed into a BIDS
 /// tree: every value written equals the reference reader's (MNE, SI units) after the unit
 /// change (×1e6 for volts → µV; MEG stays in T and T/m). Fails, never skips, when the corpus
 /// is absent.
 #[test]
 fn real_fixture_files_in_a_bids_tree() {
-    let fx = bomdata_testdata::require_shared_fixtures();
+    let fx = bomdata_testdata::require_fixtures();
     let dir = TempDir::new("bids-fixtures");
     let root = &dir.0;
     let copy = |from: &str, to: &str| {

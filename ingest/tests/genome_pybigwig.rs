@@ -24,7 +24,7 @@ json.dump(out, sys.stdout)
 #[test]
 fn window_tracks_equal_pybigwig_values() {
     let python = bomdata_testdata::require_python();
-    let fx = bomdata_testdata::require_shared_fixtures().join("bigwig");
+    let fx = bomdata_testdata::require_fixtures().join("bigwig");
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("values.py");
     std::fs::write(&script, SCRIPT).unwrap();

@@ -134,7 +134,7 @@ fn chunked_reads_give_the_same_windows() {
             assert_eq!(x.seq, buf);
         }
     }
-    let fx = bomdata_testdata::require_shared_fixtures();
+    let fx = bomdata_testdata::require_fixtures();
     let spec = Spec {
         length: 500,
         stride: 130,
@@ -251,7 +251,7 @@ fn interval_splits_never_share_a_base() {
 
 #[test]
 fn track_and_labels_align_with_windows() {
-    let fx = bomdata_testdata::require_shared_fixtures();
+    let fx = bomdata_testdata::require_fixtures();
     let fa = IndexedFasta::open(&fx.join("fasta/volvox.fa")).unwrap();
     let bw = BbiFile::open(&fx.join("bigwig/volvox.bw")).unwrap();
     let reference = BbiFile::open(&fx.join("bigwig/volvox.bw")).unwrap();

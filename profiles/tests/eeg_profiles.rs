@@ -45,7 +45,7 @@ fn canonical(dir: &Path, key: &str) -> Sample {
 #[test]
 fn profiles_match_python_reference() {
     let py = bomdata_testdata::require_python();
-    let fixtures = bomdata_testdata::require_shared_fixtures();
+    let fixtures = bomdata_testdata::require_fixtures();
     let script = bomdata_testdata::workspace_root().join("python/eeg/reference.py");
     let out = tempfile::tempdir().unwrap();
     let run = Command::new(&py)

@@ -438,7 +438,7 @@ fn volume_matches_numpy_reference_and_keeps_gradients() {
 /// reference reading the NIfTI file itself the way SwiFT's monai loader does.
 #[test]
 fn profiles_match_reference_on_nifti_fixtures() {
-    let fixtures = bomdata_testdata::require_shared_fixtures().join("nifti");
+    let fixtures = bomdata_testdata::require_fixtures().join("nifti");
     let dir = tempfile::tempdir().unwrap();
     let files = [
         "functional.nii",

@@ -2,7 +2,7 @@
 """NumPy + nibabel re-implementation of SwiFT's fMRI preprocessing and window loading.
 
 Written from the logic of Transconnectome/SwiFT (project/module/utils/data_preprocess_and_load/
-preprocessing.py and datasets.py; see ../../../shared/design/DOMAIN.md §1.2-1.3), with torch
+preprocessing.py and datasets.py; see the design notes' DOMAIN.md §1.2-1.3), with torch
 replaced by NumPy, so that bomdata's `swift` profile can be checked value by value and timed
 against it:
 

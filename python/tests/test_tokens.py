@@ -19,8 +19,8 @@ HYENA = {ord(c): 7 + i for i, c in enumerate("ACGTN")}
 
 
 def fixtures() -> pathlib.Path:
-    p = pathlib.Path(os.environ.get("BOMDATA_FIXTURES", ROOT.parent / "shared" / "fixtures"))
-    assert p.is_dir(), f"shared fixture corpus missing at {p} (set BOMDATA_FIXTURES)"
+    p = pathlib.Path(os.environ.get("BOMDATA_FIXTURES", ROOT / "tests" / "fixtures"))
+    assert p.is_dir(), f"fixture corpus missing at {p} (tests/fixtures, or BOMDATA_FIXTURES)"
     return p
 
 

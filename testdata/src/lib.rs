@@ -1,8 +1,8 @@
 //! Fixture paths and seeded synthetic generators for bomdata tests.
 //!
-//! Real third-party fixture files live in two places: small permissively licensed copies in the
-//! repository's `tests/data/<format>/` (listed in `tests/data/README.md`), and the full corpus in
-//! `../shared/fixtures` beside the clone (`BOMDATA_FIXTURES` overrides the path). This crate is a
+//! Real third-party fixture files live in the repository: the corpus in `tests/fixtures/` (each
+//! file's source, licence and sha256 in `tests/fixtures/SOURCES.tsv`) and a few older copies in
+//! `tests/data/<format>/`. `BOMDATA_FIXTURES` may point the corpus elsewhere. This crate is a
 //! leaf (no bomdata dependencies) so any crate can use it as a dev-dependency.
 //!
 //! Synthetic consortium trees for adapter and end-to-end tests are written by the modules below:
@@ -33,29 +33,29 @@ pub fn repo_data() -> PathBuf {
     workspace_root().join("tests").join("data")
 }
 
-/// The shared fixture corpus (`../shared/fixtures` beside the clone, or `BOMDATA_FIXTURES`).
+/// The fixture corpus: the repository's `tests/fixtures`, or `BOMDATA_FIXTURES` when set.
 ///
-/// Returns `None` when it is absent; a test that needs it should then fail with
-/// [`require_shared_fixtures`] rather than pass silently.
-pub fn shared_fixtures() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("BOMDATA_FIXTURES") {
-        let p = PathBuf::from(p);
-        return p.is_dir().then_some(p);
+/// A test that needs the corpus should fail through [`require_fixtures`] when this folder is
+/// missing rather than pass silently.
+pub fn fixtures() -> PathBuf {
+    match std::env::var_os("BOMDATA_FIXTURES") {
+        Some(p) => PathBuf::from(p),
+        None => workspace_root().join("tests").join("fixtures"),
     }
-    let p = workspace_root().join("..").join("shared").join("fixtures");
-    p.is_dir().then_some(p)
 }
 
-/// The shared fixture corpus, or a panic that says clearly it is missing (for tests).
+/// The fixture corpus, or a panic that says clearly it is missing (for tests).
 #[allow(clippy::panic)]
-pub fn require_shared_fixtures() -> PathBuf {
-    match shared_fixtures() {
-        Some(p) => p,
-        None => panic!(
-            "the shared fixture corpus is absent: expected ../shared/fixtures beside the clone \
-             (or set BOMDATA_FIXTURES)"
-        ),
+pub fn require_fixtures() -> PathBuf {
+    let p = fixtures();
+    if !p.is_dir() {
+        panic!(
+            "the fixture corpus is absent: expected {} (tests/fixtures in the repository, or \
+             BOMDATA_FIXTURES)",
+            p.display()
+        );
     }
+    p
 }
 
 /// A small deterministic pseudo-random generator (SplitMix64) for synthetic test data.

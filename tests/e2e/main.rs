@@ -4,6 +4,7 @@
 
 mod cli;
 mod golden;
+mod hdf5;
 mod ingest;
 mod layering;
 mod registry;

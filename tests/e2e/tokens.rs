@@ -547,7 +547,7 @@ json.dump(out, sys.stdout)
 /// HyenaDNA character tokens: the documents come back exactly and the token count adds up.
 #[test]
 fn genome_windows_from_a_fasta_fixture() {
-    let fixtures = bomdata_testdata::require_shared_fixtures();
+    let fixtures = bomdata_testdata::require_fixtures();
     let d = tempfile::tempdir().unwrap();
     let src = d.path().join("genome");
     std::fs::create_dir_all(&src).unwrap();

@@ -24,7 +24,7 @@ struct Record {
 }
 
 fn fasta_files() -> Vec<PathBuf> {
-    let dir = bomdata_testdata::require_shared_fixtures().join("fasta");
+    let dir = bomdata_testdata::require_fixtures().join("fasta");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
         .map(|e| e.unwrap().path())

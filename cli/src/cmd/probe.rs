@@ -42,6 +42,7 @@ fn readers() -> Vec<(DetectFn, ProbeFn)> {
             bomdata_genomic::probe::detect,
             bomdata_genomic::probe::probe,
         ),
+        (bomdata_table::probe::detect, bomdata_table::probe::probe),
     ]
 }
 

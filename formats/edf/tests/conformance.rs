@@ -1,5 +1,5 @@
-//! Conformance of `probe` with the reference readers on every EDF/BDF file of the shared
-//! fixture corpus (`../shared/fixtures/edf` and the EDFs under `../shared/fixtures/bids`).
+//! Conformance of `probe` with the reference readers on every EDF/BDF file of the fixture
+//! corpus (`tests/fixtures/edf` and the EDFs under `tests/fixtures/bids`).
 //!
 //! Each `*.expected.json` holds what pyedflib, edfio and MNE report, plus a `direct_parse`
 //! section read straight from the bytes by the spec. Where the readers disagree, the spec
@@ -268,7 +268,7 @@ fn check_edf_fixture(path: &Path, exp: &Value) {
 
 #[test]
 fn every_edf_fixture() {
-    let root = bomdata_testdata::require_shared_fixtures().join("edf");
+    let root = bomdata_testdata::require_fixtures().join("edf");
     let files = edf_files(&root);
     assert!(
         files.len() >= 9,
@@ -283,7 +283,7 @@ fn every_edf_fixture() {
     }
 }
 
-/// The copies in the repository's `tests/data/edf` (checked without the shared corpus).
+/// The copies in the repository's `tests/data/edf` (older copies of two corpus files).
 #[test]
 fn repo_copies() {
     let root = bomdata_testdata::repo_data().join("edf");
@@ -304,7 +304,7 @@ fn repo_copies() {
 
 #[test]
 fn bids_edfs() {
-    let root = bomdata_testdata::require_shared_fixtures().join("bids");
+    let root = bomdata_testdata::require_fixtures().join("bids");
     let mut checked = 0;
     for entry in std::fs::read_dir(&root).unwrap() {
         let p = entry.unwrap().path();

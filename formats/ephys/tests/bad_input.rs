@@ -17,7 +17,7 @@ fn temp_dir(tag: &str) -> PathBuf {
 }
 
 fn fixture(rel: &str) -> PathBuf {
-    bomdata_testdata::require_shared_fixtures().join(rel)
+    bomdata_testdata::require_fixtures().join(rel)
 }
 
 /// Opens and streams a file to the end; returns the first error.

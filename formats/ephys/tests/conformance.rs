@@ -1,5 +1,5 @@
 //! Conformance of `bomdata_ephys::probe` with the reference readers' answers (`*.expected.json`)
-//! on every BrainVision, EEGLAB, FIF and NWB file of the shared fixture corpus, plus bad-input
+//! on every BrainVision, EEGLAB, FIF and NWB file of the fixture corpus (`tests/fixtures`), plus bad-input
 //! tests built from bytes.
 //!
 //! The references report MNE values in SI units (V, T, T/m); the probe reports values in the unit
@@ -16,7 +16,7 @@ use bomdata_format_core::ProbeOptions;
 use serde_json::Value;
 
 fn fixtures(sub: &str) -> Vec<PathBuf> {
-    let dir = bomdata_testdata::require_shared_fixtures().join(sub);
+    let dir = bomdata_testdata::require_fixtures().join(sub);
     let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())

@@ -192,7 +192,7 @@ fn garbage_in_every_reader_is_an_error_not_a_panic() {
         assert!(r.is_err(), "{name}: {r:?}");
     }
     // truncated copies of a valid bigWig
-    let bw = bomdata_testdata::require_shared_fixtures().join("bigwig/volvox.bw");
+    let bw = bomdata_testdata::require_fixtures().join("bigwig/volvox.bw");
     let bytes = std::fs::read(bw).unwrap();
     let mut huge = bytes.clone();
     huge[52..56].copy_from_slice(&u32::MAX.to_le_bytes());

@@ -1,5 +1,5 @@
 //! Conformance of the genomic readers with the reference Python readers over every fixture in
-//! `../shared/fixtures/{fasta,twobit,bam,bed,gff,bigwig}` (each `*.expected.json`).
+//! `tests/fixtures/{fasta,twobit,bam,bed,gff,bigwig}` (each `*.expected.json`).
 //! A fixture that cannot be read fails the test.
 
 #![allow(clippy::unwrap_used, reason = "test helpers outside #[test] functions")]
@@ -14,7 +14,7 @@ use bomdata_genomic::twobit::TwoBit;
 use serde_json::Value;
 
 fn fixtures(dir: &str) -> Vec<PathBuf> {
-    let root = bomdata_testdata::require_shared_fixtures().join(dir);
+    let root = bomdata_testdata::require_fixtures().join(dir);
     let mut v: Vec<PathBuf> = std::fs::read_dir(&root)
         .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
         .map(|e| e.unwrap().path())
@@ -197,10 +197,10 @@ fn twobit() {
         assert_eq!(hard, info["hard-masked length"].as_u64().unwrap());
     }
     // The same sequences as FASTA: 2bit and FASTA readers agree base for base.
-    let fa_path = bomdata_testdata::require_shared_fixtures().join("fasta/twobit_sequence.fa");
+    let fa_path = bomdata_testdata::require_fixtures().join("fasta/twobit_sequence.fa");
     let mut fa = IndexedFasta::open(&fa_path).unwrap();
     let tb = TwoBit::open(
-        &bomdata_testdata::require_shared_fixtures().join("twobit/sequence.littleendian.2bit"),
+        &bomdata_testdata::require_fixtures().join("twobit/sequence.littleendian.2bit"),
     )
     .unwrap();
     let (mut a, mut b) = (Vec::new(), Vec::new());

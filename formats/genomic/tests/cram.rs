@@ -46,7 +46,7 @@ fn all(path: &Path, reference: Option<&Path>) -> (String, Vec<Alignment>) {
 /// paths of the FASTA, the CRAM and pysam's JSON dump.
 fn write_cram(name: &str) -> (PathBuf, tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
     let python = bomdata_testdata::require_python();
-    let fx = bomdata_testdata::require_shared_fixtures().join("bam");
+    let fx = bomdata_testdata::require_fixtures().join("bam");
     let dir = tempfile::tempdir().unwrap();
     let fa = dir.path().join("ex1.fa");
     std::fs::copy(fx.join("ex1.fa"), &fa).unwrap();

@@ -206,7 +206,7 @@ fn gzip_members(data: &[u8]) -> Vec<(&[u8], usize)> {
 
 #[test]
 fn fixture_gzip_members_match_libdeflate() {
-    let root = bomdata_testdata::require_shared_fixtures();
+    let root = bomdata_testdata::require_fixtures();
     let mut files = Vec::new();
     for dir in ["fasta", "bam", "nifti"] {
         for entry in std::fs::read_dir(root.join(dir)).unwrap() {

@@ -1,4 +1,4 @@
-//! Every NIfTI file in the shared fixture corpus, probed and compared with nibabel's answer
+//! Every NIfTI file in the fixture corpus (`tests/fixtures/nifti`), probed and compared with nibabel's answer
 //! (`*.expected.json`). A file that cannot be read fails the test.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
@@ -234,7 +234,7 @@ fn check_dir(dir: &Path) {
 
 #[test]
 fn every_nifti_fixture_matches_nibabel() {
-    check_dir(&bomdata_testdata::require_shared_fixtures().join("nifti"));
+    check_dir(&bomdata_testdata::require_fixtures().join("nifti"));
 }
 
 #[test]

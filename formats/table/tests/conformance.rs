@@ -99,7 +99,7 @@ fn check_table(path: &Path, exp: &Value, got: &Value) {
 
 #[test]
 fn olink_fixtures() {
-    let root = bomdata_testdata::require_shared_fixtures();
+    let root = bomdata_testdata::require_fixtures();
     for p in files(&root.join("olink")) {
         let exp = expected(&p);
         let got = probe::probe(&p, &ProbeOptions::default())
@@ -111,7 +111,7 @@ fn olink_fixtures() {
 
 #[test]
 fn methylation_fixtures() {
-    let root = bomdata_testdata::require_shared_fixtures();
+    let root = bomdata_testdata::require_fixtures();
     for p in files(&root.join("methylation")) {
         let exp = expected(&p);
         let got = probe::probe(&p, &ProbeOptions::default())
@@ -183,7 +183,7 @@ fn check_biom(p: &Path, exp: &Value) {
 
 #[test]
 fn biom_fixtures() {
-    let root = bomdata_testdata::require_shared_fixtures();
+    let root = bomdata_testdata::require_fixtures();
     for p in files(&root.join("biom")) {
         let exp = expected(&p);
         if exp["container"] == "hdf5" && !cfg!(feature = "hdf5") {
@@ -198,7 +198,7 @@ fn biom_fixtures() {
 
 #[test]
 fn bids_participants() {
-    let root = bomdata_testdata::require_shared_fixtures();
+    let root = bomdata_testdata::require_fixtures();
     let mut n = 0;
     for ds in std::fs::read_dir(root.join("bids")).unwrap() {
         let ds = ds.unwrap().path();
@@ -236,7 +236,7 @@ fn bids_participants() {
 
 #[test]
 fn detect_by_content() {
-    let root = bomdata_testdata::require_shared_fixtures();
+    let root = bomdata_testdata::require_fixtures();
     assert_eq!(
         probe::detect(&root.join("olink/npx_data_v3.csv")),
         Some("olink_npx")

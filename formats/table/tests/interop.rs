@@ -64,7 +64,7 @@ fn parquet_read_by_pyarrow_and_polars() {
 
 #[test]
 fn methylation_parquet_read_by_pyarrow_and_polars() {
-    let root = bomdata_testdata::require_shared_fixtures();
+    let root = bomdata_testdata::require_fixtures();
     let csv = root.join("methylation/GSE111165_test.csv");
     let t = table::read_path(&csv).unwrap();
     let m = methylation::beta_matrix(&t).unwrap();
@@ -120,7 +120,7 @@ print("ok", w.shape[0], w.shape[1])
 
 #[test]
 fn olink_pivot_equals_pandas() {
-    let root = bomdata_testdata::require_shared_fixtures();
+    let root = bomdata_testdata::require_fixtures();
     for name in ["olink/npx_data_v3.csv", "olink/Example_NPX_Data2_1.csv"] {
         let csv = root.join(name);
         let t = table::read_path(&csv).unwrap();

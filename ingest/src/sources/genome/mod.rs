@@ -1274,7 +1274,7 @@ mod tests {
 
     #[test]
     fn read_windows_from_a_bam_without_read_names() {
-        let fx = bomdata_testdata::require_shared_fixtures().join("bam");
+        let fx = bomdata_testdata::require_fixtures().join("bam");
         let root = tmpdir("reads");
         std::fs::copy(fx.join("ex1.bam"), root.join("sample7.bam")).unwrap();
         std::fs::write(
