@@ -21,7 +21,7 @@ with pysam.AlignmentFile(bam, "rb") as src:
 #[test]
 fn cram_and_bam_give_the_same_read_windows() {
     let python = bomdata_testdata::require_python();
-    let fx = bomdata_testdata::require_shared_fixtures().join("bam");
+    let fx = bomdata_testdata::require_fixtures().join("bam");
     let dir = tempfile::tempdir().unwrap();
     let fa = dir.path().join("ex1.fa");
     std::fs::copy(fx.join("ex1.fa"), &fa).unwrap();
