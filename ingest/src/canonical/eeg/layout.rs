@@ -58,14 +58,17 @@ pub fn kind_type(kind: &str) -> Option<ChannelType> {
     }
 }
 
-/// How the provenance `part` of a chunk names its span.
+/// How a chunk's span is named in provenance and timed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Parts {
-    /// `samples FIRST-LAST` (0-based, inclusive).
+    /// `samples FIRST-LAST` (0-based, inclusive); `offset_s` = segment onset + first sample of
+    /// the chunk in the segment / rate.
     #[default]
     Samples,
-    /// `records FIRST-LAST`: the EDF data records the chunk draws from (the `tueg` and `nsrr`
-    /// naming); samples when the reader has no records.
+    /// `records FIRST-LAST`: the EDF data records the chunk draws from (samples when the reader
+    /// has no records); `offset_s` = the previous chunk's offset + its duration. This is how
+    /// the `tueg` and `nsrr` adapters have always written their chunks (the accumulated offset
+    /// can differ from the `Samples` one in the last bit); kept so their outputs stay the same.
     Records,
 }
 

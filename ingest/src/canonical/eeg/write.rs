@@ -37,6 +37,8 @@ struct Chunker<'a> {
     buf: Vec<f32>,
     filled: usize,
     index: u32,
+    /// The previous chunk's offset plus its duration (see [`Parts::Records`]).
+    next_offset_s: f64,
 }
 
 impl Chunker<'_> {
@@ -105,6 +107,7 @@ impl Chunker<'_> {
         sink.write_sample(sample)?;
         self.index += 1;
         self.filled = 0;
+        self.next_offset_s = offset_s + dur;
         Ok(())
     }
 }
@@ -210,11 +213,13 @@ pub fn write_chunks(
         buf: vec![0f32; n_ch * row],
         filled: 0,
         index: 0,
+        next_offset_s: 0.0,
     };
     let mut scratch = Vec::new();
     let mut total = 0u64;
     for seg in &segments {
         let mut done = 0u64;
+        ch.next_offset_s = seg.onset_s;
         while done < seg.n_samples {
             let want =
                 (row - ch.filled).min(usize::try_from(seg.n_samples - done).unwrap_or(usize::MAX));
@@ -240,8 +245,10 @@ pub fn write_chunks(
             done += k as u64;
             total += k as u64;
             if ch.filled == row || done == seg.n_samples {
-                let into_segment = done - ch.filled as u64;
-                let offset_s = seg.onset_s + into_segment as f64 / rate;
+                let offset_s = match parts {
+                    Parts::Records => ch.next_offset_s,
+                    Parts::Samples => seg.onset_s + (done - ch.filled as u64) as f64 / rate,
+                };
                 ch.flush(sink, total - ch.filled as u64, offset_s)?;
             }
         }
