@@ -476,7 +476,13 @@ fn bids_edf_plus_d_gaps_split_chunks() {
             second: 9,
         })
         .with_n_records(onsets.len() as u64)
-        .with_signal(Signal::new("Cz", "uV", (-3276.8, 3276.7), (-32768, 32767), 100))
+        .with_signal(Signal::new(
+            "Cz",
+            "uV",
+            (-3276.8, 3276.7),
+            (-32768, 32767),
+            100,
+        ))
         .with_signal(Signal::annotations(Variant::Edf, 120))
         .build()
         .unwrap();
@@ -487,7 +493,8 @@ fn bids_edf_plus_d_gaps_split_chunks() {
         w.write_digital_record_at(&h, onset, &[&data], &[]).unwrap();
     }
     write(
-        &dir.0.join("sub-NDARDD444/eeg/sub-NDARDD444_task-rest_eeg.edf"),
+        &dir.0
+            .join("sub-NDARDD444/eeg/sub-NDARDD444_task-rest_eeg.edf"),
         w.finish().unwrap(),
     );
     let (_, sink, errors) = ingest(&BidsEphys, &dir.0, true, 2.0);
@@ -502,7 +509,10 @@ fn bids_edf_plus_d_gaps_split_chunks() {
         .iter()
         .map(|m| m.provenance.as_ref().unwrap().part.as_deref().unwrap())
         .collect();
-    assert_eq!(parts, ["samples 0-199", "samples 200-299", "samples 300-499"]);
+    assert_eq!(
+        parts,
+        ["samples 0-199", "samples 200-299", "samples 300-499"]
+    );
     // The samples after the gap are the file's fourth record.
     let (shape, vals) = signal(&sink.samples[2]);
     assert_eq!(shape, [1, 200]);
