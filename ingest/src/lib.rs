@@ -8,7 +8,7 @@
 //!    [`SampleSink`], all-or-nothing per unit, in parallel, skipping units finished earlier;
 //! 4. the manifest, `subjects.parquet` and `report.jsonl` are written from the unit records.
 
-pub mod channels;
+pub mod canonical;
 pub mod error;
 pub mod pseudonym;
 pub mod registry;

@@ -278,6 +278,70 @@ fn bids_keep_identity_and_whole_recordings() {
     assert_eq!(edf[0].annotations.len(), 3);
 }
 
+/// An EDF+D recording with a gap in a BIDS tree: split at the gap (as the tueg path does),
+/// not refused.
+#[test]
+fn bids_edf_plus_d_gaps_split_chunks() {
+    let dir = TempDir::new("bids-edfd");
+    write(
+        &dir.0.join("dataset_description.json"),
+        r#"{"Name": "synthetic", "BIDSVersion": "1.9.0"}"#,
+    );
+    let onsets = [0.5, 1.5, 2.5, 10.5, 11.5];
+    let h = Header::builder(Variant::Edf)
+        .with_plus(Plus::Discontinuous)
+        .with_start(StartDateTime {
+            year: 2019,
+            month: 5,
+            day: 6,
+            hour: 7,
+            minute: 8,
+            second: 9,
+        })
+        .with_n_records(onsets.len() as u64)
+        .with_signal(Signal::new(
+            "Cz",
+            "uV",
+            (-3276.8, 3276.7),
+            (-32768, 32767),
+            100,
+        ))
+        .with_signal(Signal::annotations(Variant::Edf, 120))
+        .build()
+        .unwrap();
+    let mut w = Writer::new(Vec::new());
+    w.write_header(&h).unwrap();
+    for (r, &onset) in onsets.iter().enumerate() {
+        let data: Vec<i32> = (0..100).map(|k| digital(0, r * 100 + k)).collect();
+        w.write_digital_record_at(&h, onset, &[&data], &[]).unwrap();
+    }
+    write(
+        &dir.0
+            .join("sub-NDARDD444/eeg/sub-NDARDD444_task-rest_eeg.edf"),
+        w.finish().unwrap(),
+    );
+    let (_, sink, errors) = ingest(&BidsEphys, &dir.0, true, 2.0);
+    assert!(errors.is_empty(), "{errors:?}");
+    let ms: Vec<Recording> = sink.samples.iter().map(meta).collect();
+    let offs: Vec<(f64, u64)> = ms.iter().map(|m| (m.chunk.offset_s, m.n_samples)).collect();
+    // 3 s then a gap then 2 s: chunks (0, 2 s), (2, 1 s), (10, 2 s).
+    assert_eq!(offs, [(0.0, 200), (2.0, 100), (10.0, 200)]);
+    assert!(ms.iter().all(|m| m.chunk.count == 3));
+    assert_eq!(ms[0].start.as_deref(), Some("2019-05-06T07:08:09.500000"));
+    let parts: Vec<&str> = ms
+        .iter()
+        .map(|m| m.provenance.as_ref().unwrap().part.as_deref().unwrap())
+        .collect();
+    assert_eq!(
+        parts,
+        ["samples 0-199", "samples 200-299", "samples 300-499"]
+    );
+    // The samples after the gap are the file's fourth record.
+    let (shape, vals) = signal(&sink.samples[2]);
+    assert_eq!(shape, [1, 200]);
+    assert!((f64::from(vals[0]) - 0.1 * f64::from(digital(0, 300))).abs() < 0.06);
+}
+
 #[test]
 fn ajile12_plan() {
     let dir = TempDir::new("ajile-plan");

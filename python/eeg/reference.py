@@ -45,9 +45,9 @@ ALIASES = {"T3": "T7", "T4": "T8", "T5": "P7", "T6": "P8"}
 
 def template_positions_m(names):
     """Template positions (metres) of `names` from the table the Rust profile uses
-    (profiles/src/eeg/standard_1005.tsv, millimetres), old 10-20 names folded like `channels::key`."""
+    (schemas/data/standard_1005.tsv, millimetres), old 10-20 names folded like `channels::key`."""
     table = {}
-    tsv = Path(__file__).resolve().parents[2] / "profiles/src/eeg/standard_1005.tsv"
+    tsv = Path(__file__).resolve().parents[2] / "schemas/data/standard_1005.tsv"
     for line in tsv.read_text().splitlines():
         if line.startswith("#") or line.startswith("label"):
             continue

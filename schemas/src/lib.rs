@@ -7,6 +7,7 @@
 //! - [`manifest`]: `manifest.json`, the dataset's table of contents, and the per-shard index;
 //! - [`report`]: one line of `report.jsonl` (an input that failed or was skipped);
 //! - [`subjects`]: one row of `subjects.parquet`;
+//! - [`electrodes`]: the standard 10-05 electrode positions and the old 10-20 names, once;
 //! - [`key`]: sample keys derived from pseudonymous identifiers, never original subject IDs;
 //! - one module per modality family ([`mri`], [`eeg`], [`genome`], [`omics`]) with the canonical
 //!   metadata each sample carries, versioned (`"mri/1"`, `"eeg/1"`, ...).
@@ -20,6 +21,7 @@
 //! ```
 
 pub mod eeg;
+pub mod electrodes;
 pub mod genome;
 pub mod key;
 pub mod manifest;

@@ -7,6 +7,8 @@
 //!   max) computed in float64 exactly as `bomdata probe` reports them;
 //! - [`ProbeOptions`]: the options of `bomdata probe` (`--at`, `--region`, `--first`,
 //!   `--show-identity`) so each format crate can build its own probe report;
+//! - [`signal`]: the signal view and the [`signal::SignalReader`] trait every EEG/MEG reader
+//!   implements;
 //! - [`compression`]: sniffing gzip / BGZF / zstd magic bytes and opening a reader that undoes it.
 //!
 //! ```
@@ -21,6 +23,7 @@
 //! ```
 
 pub mod compression;
+pub mod signal;
 mod stats;
 
 pub use stats::Stats;

@@ -402,55 +402,10 @@ impl Header {
             }
             .into());
         }
-        let variant = if &bytes[0..8] == b"0       " {
-            Variant::Edf
-        } else if bytes[0] == 0xff && &bytes[1..8] == b"BIOSEMI" {
-            Variant::Bdf
-        } else {
-            return Err(
-                DecodeError::InvalidVersion(String::from_utf8_lossy(&bytes[0..8]).into()).into(),
-            );
-        };
+        let variant = parse_variant(bytes)?;
         let patient = trailing_trimmed(&bytes[8..88]);
         let recording = trailing_trimmed(&bytes[88..168]);
-        let date = &bytes[168..176];
-        let time = &bytes[176..184];
-        let bad_date = || DecodeError::InvalidNumber {
-            field: "start date",
-            signal: None,
-            offset: 168,
-            value: String::from_utf8_lossy(date).into(),
-        };
-        let bad_time = || DecodeError::InvalidNumber {
-            field: "start time",
-            signal: None,
-            offset: 176,
-            value: String::from_utf8_lossy(time).into(),
-        };
-        let (dd, mm, yy) = match (
-            two_digits(&date[0..2]),
-            two_digits(&date[3..5]),
-            two_digits(&date[6..8]),
-        ) {
-            (Some(d), Some(m), Some(y)) if (1..=31).contains(&d) && (1..=12).contains(&m) => {
-                (d, m, y)
-            }
-            _ => return Err(bad_date().into()),
-        };
-        let (hh, mi, ss) = match (
-            two_digits(&time[0..2]),
-            two_digits(&time[3..5]),
-            two_digits(&time[6..8]),
-        ) {
-            (Some(h), Some(m), Some(s)) if h < 24 && m < 60 && s < 60 => (h, m, s),
-            _ => return Err(bad_time().into()),
-        };
-        // EDF+ spec: yy ≥ 85 is 19yy, else 20yy; the recording field's 4-digit year wins.
-        let year = recording_year(&recording).unwrap_or(if yy >= 85 {
-            1900 + i32::from(yy)
-        } else {
-            2000 + i32::from(yy)
-        });
+        let start = parse_start(bytes, &recording)?;
         let reserved = field_text(&bytes[192..236]);
         let plus = if reserved.starts_with("EDF+D") || reserved.starts_with("BDF+D") {
             Plus::Discontinuous
@@ -459,164 +414,14 @@ impl Header {
         } else {
             Plus::None
         };
-        let n_records = parse_int(&bytes[236..244], "number of data records", None, 236)?;
-        let n_records = match n_records {
-            -1 => None,
-            n if n >= 0 => Some(n as u64),
-            n => {
-                return Err(DecodeError::OutOfRange {
-                    field: "number of data records",
-                    signal: None,
-                    offset: 236,
-                    value: n.to_string(),
-                    reason: "must be ≥ 0 or −1",
-                }
-                .into());
-            }
-        };
-        let record_duration =
-            parse_float(&bytes[244..252], "duration of a data record", None, 244)?;
-        if record_duration < 0.0 {
-            return Err(DecodeError::OutOfRange {
-                field: "duration of a data record",
-                signal: None,
-                offset: 244,
-                value: record_duration.to_string(),
-                reason: "must not be negative",
-            }
-            .into());
-        }
-
-        let sig = &bytes[FIXED_LEN..total];
-        let mut pos = 0usize;
-        let mut next = |width: usize| {
-            let start = pos;
-            pos += width * ns;
-            start
-        };
-        let (o_label, o_trans, o_dim, o_pmin, o_pmax, o_dmin, o_dmax, o_pre, o_spr, o_res) = (
-            next(16),
-            next(80),
-            next(8),
-            next(8),
-            next(8),
-            next(8),
-            next(8),
-            next(80),
-            next(8),
-            next(32),
-        );
-        let at = |base: usize, width: usize, i: usize| {
-            let s = base + i * width;
-            (&sig[s..s + width], (FIXED_LEN + s) as u64)
-        };
-        let mut signals = Vec::with_capacity(ns);
-        for i in 0..ns {
-            let label = field_text(at(o_label, 16, i).0);
-            let annotation = label == "EDF Annotations" || label == "BDF Annotations";
-            let num_f = |base: usize, field: &'static str| {
-                let (b, off) = at(base, 8, i);
-                parse_float(b, field, Some(i), off)
-            };
-            let num_i = |base: usize, field: &'static str| {
-                let (b, off) = at(base, 8, i);
-                parse_int(b, field, Some(i), off)
-            };
-            let spr = num_i(o_spr, "samples per record")?;
-            if !(0..=i64::from(i32::MAX)).contains(&spr) {
-                return Err(DecodeError::OutOfRange {
-                    field: "samples per record",
-                    signal: Some(i),
-                    offset: at(o_spr, 8, i).1,
-                    value: spr.to_string(),
-                    reason: "must be 0 to 2^31 − 1",
-                }
-                .into());
-            }
-            // Annotation signals carry no samples: their ranges are not used, so a writer's
-            // odd values there are tolerated.
-            let (pmin, pmax, dmin, dmax) = if annotation {
-                (
-                    num_f(o_pmin, "physical minimum").unwrap_or(-1.0),
-                    num_f(o_pmax, "physical maximum").unwrap_or(1.0),
-                    num_i(o_dmin, "digital minimum").unwrap_or(-32768),
-                    num_i(o_dmax, "digital maximum").unwrap_or(32767),
-                )
-            } else {
-                (
-                    num_f(o_pmin, "physical minimum")?,
-                    num_f(o_pmax, "physical maximum")?,
-                    num_i(o_dmin, "digital minimum")?,
-                    num_i(o_dmax, "digital maximum")?,
-                )
-            };
-            let dlim = match variant {
-                Variant::Edf => -32768..=32767,
-                Variant::Bdf => -8_388_608..=8_388_607,
-            };
-            if !annotation {
-                for (v, base, field) in [
-                    (dmin, o_dmin, "digital minimum"),
-                    (dmax, o_dmax, "digital maximum"),
-                ] {
-                    if !dlim.contains(&v) {
-                        return Err(DecodeError::OutOfRange {
-                            field,
-                            signal: Some(i),
-                            offset: at(base, 8, i).1,
-                            value: v.to_string(),
-                            reason: "outside the sample type's range",
-                        }
-                        .into());
-                    }
-                }
-                if dmin == dmax {
-                    return Err(DecodeError::OutOfRange {
-                        field: "digital maximum",
-                        signal: Some(i),
-                        offset: at(o_dmax, 8, i).1,
-                        value: dmax.to_string(),
-                        reason: "equals the digital minimum, so values cannot be scaled",
-                    }
-                    .into());
-                }
-                if pmin == pmax {
-                    return Err(DecodeError::OutOfRange {
-                        field: "physical maximum",
-                        signal: Some(i),
-                        offset: at(o_pmax, 8, i).1,
-                        value: pmax.to_string(),
-                        reason: "equals the physical minimum, so values cannot be scaled",
-                    }
-                    .into());
-                }
-            }
-            signals.push(Signal {
-                label,
-                transducer: field_text(at(o_trans, 80, i).0),
-                physical_dimension: field_text(at(o_dim, 8, i).0),
-                physical_min: pmin,
-                physical_max: pmax,
-                digital_min: dmin.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
-                digital_max: dmax.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
-                prefilter: field_text(at(o_pre, 80, i).0),
-                samples_per_record: spr as usize,
-                reserved: field_text(at(o_res, 32, i).0),
-            });
-        }
+        let (n_records, record_duration) = parse_record_counts(bytes)?;
+        let signals = SignalColumns::new(&bytes[FIXED_LEN..total], ns).parse(variant)?;
         let mut header = Header {
             variant,
             plus,
             patient,
             recording,
-            start: StartDateTime {
-                year,
-                month: mm,
-                day: dd,
-                hour: hh,
-                minute: mi,
-                second: ss,
-            },
+            start,
             reserved,
             n_records,
             record_duration,
@@ -979,6 +784,270 @@ impl Builder {
         };
         h.layout()?;
         Ok(h)
+    }
+}
+
+/// EDF (`0` and spaces) or BDF (`0xff BIOSEMI`) from the version field.
+fn parse_variant(bytes: &[u8]) -> io::Result<Variant> {
+    if &bytes[0..8] == b"0       " {
+        Ok(Variant::Edf)
+    } else if bytes[0] == 0xff && &bytes[1..8] == b"BIOSEMI" {
+        Ok(Variant::Bdf)
+    } else {
+        Err(DecodeError::InvalidVersion(String::from_utf8_lossy(&bytes[0..8]).into()).into())
+    }
+}
+
+/// The start date (`dd.mm.yy`, bytes 168..176) and time (`hh.mm.ss`, bytes 176..184); the
+/// year from the EDF+ recording field when it has a 4-digit one.
+fn parse_start(bytes: &[u8], recording: &str) -> io::Result<StartDateTime> {
+    let date = &bytes[168..176];
+    let time = &bytes[176..184];
+    let (dd, mm, yy) = match (
+        two_digits(&date[0..2]),
+        two_digits(&date[3..5]),
+        two_digits(&date[6..8]),
+    ) {
+        (Some(d), Some(m), Some(y)) if (1..=31).contains(&d) && (1..=12).contains(&m) => (d, m, y),
+        _ => {
+            return Err(DecodeError::InvalidNumber {
+                field: "start date",
+                signal: None,
+                offset: 168,
+                value: String::from_utf8_lossy(date).into(),
+            }
+            .into());
+        }
+    };
+    let (hh, mi, ss) = match (
+        two_digits(&time[0..2]),
+        two_digits(&time[3..5]),
+        two_digits(&time[6..8]),
+    ) {
+        (Some(h), Some(m), Some(s)) if h < 24 && m < 60 && s < 60 => (h, m, s),
+        _ => {
+            return Err(DecodeError::InvalidNumber {
+                field: "start time",
+                signal: None,
+                offset: 176,
+                value: String::from_utf8_lossy(time).into(),
+            }
+            .into());
+        }
+    };
+    // EDF+ spec: yy ≥ 85 is 19yy, else 20yy; the recording field's 4-digit year wins.
+    let year = recording_year(recording).unwrap_or(if yy >= 85 {
+        1900 + i32::from(yy)
+    } else {
+        2000 + i32::from(yy)
+    });
+    Ok(StartDateTime {
+        year,
+        month: mm,
+        day: dd,
+        hour: hh,
+        minute: mi,
+        second: ss,
+    })
+}
+
+/// The number of data records (`None` for −1, unknown) and the record duration.
+fn parse_record_counts(bytes: &[u8]) -> io::Result<(Option<u64>, f64)> {
+    let n_records = match parse_int(&bytes[236..244], "number of data records", None, 236)? {
+        -1 => None,
+        n if n >= 0 => Some(n as u64),
+        n => {
+            return Err(DecodeError::OutOfRange {
+                field: "number of data records",
+                signal: None,
+                offset: 236,
+                value: n.to_string(),
+                reason: "must be ≥ 0 or −1",
+            }
+            .into());
+        }
+    };
+    let record_duration = parse_float(&bytes[244..252], "duration of a data record", None, 244)?;
+    if record_duration < 0.0 {
+        return Err(DecodeError::OutOfRange {
+            field: "duration of a data record",
+            signal: None,
+            offset: 244,
+            value: record_duration.to_string(),
+            reason: "must not be negative",
+        }
+        .into());
+    }
+    Ok((n_records, record_duration))
+}
+
+/// The per-signal part of a header: one column of `ns` fixed-width fields per attribute.
+struct SignalColumns<'a> {
+    sig: &'a [u8],
+    ns: usize,
+    label: usize,
+    transducer: usize,
+    dimension: usize,
+    pmin: usize,
+    pmax: usize,
+    dmin: usize,
+    dmax: usize,
+    prefilter: usize,
+    spr: usize,
+    reserved: usize,
+}
+
+impl<'a> SignalColumns<'a> {
+    fn new(sig: &'a [u8], ns: usize) -> Self {
+        let mut pos = 0usize;
+        let mut next = |width: usize| {
+            let start = pos;
+            pos += width * ns;
+            start
+        };
+        SignalColumns {
+            sig,
+            ns,
+            label: next(16),
+            transducer: next(80),
+            dimension: next(8),
+            pmin: next(8),
+            pmax: next(8),
+            dmin: next(8),
+            dmax: next(8),
+            prefilter: next(80),
+            spr: next(8),
+            reserved: next(32),
+        }
+    }
+
+    /// Field `i` of the column at `base` (fields `width` bytes wide) and its file offset.
+    fn at(&self, base: usize, width: usize, i: usize) -> (&'a [u8], u64) {
+        let s = base + i * width;
+        (&self.sig[s..s + width], (FIXED_LEN + s) as u64)
+    }
+
+    fn float(&self, base: usize, field: &'static str, i: usize) -> io::Result<f64> {
+        let (b, off) = self.at(base, 8, i);
+        Ok(parse_float(b, field, Some(i), off)?)
+    }
+
+    fn int(&self, base: usize, field: &'static str, i: usize) -> io::Result<i64> {
+        let (b, off) = self.at(base, 8, i);
+        Ok(parse_int(b, field, Some(i), off)?)
+    }
+
+    fn out_of_range(
+        &self,
+        base: usize,
+        field: &'static str,
+        i: usize,
+        value: String,
+        reason: &'static str,
+    ) -> io::Error {
+        DecodeError::OutOfRange {
+            field,
+            signal: Some(i),
+            offset: self.at(base, 8, i).1,
+            value,
+            reason,
+        }
+        .into()
+    }
+
+    fn parse(&self, variant: Variant) -> io::Result<Vec<Signal>> {
+        (0..self.ns).map(|i| self.signal(variant, i)).collect()
+    }
+
+    /// Signal `i`, its numeric fields checked.
+    fn signal(&self, variant: Variant, i: usize) -> io::Result<Signal> {
+        let label = field_text(self.at(self.label, 16, i).0);
+        let annotation = label == "EDF Annotations" || label == "BDF Annotations";
+        let spr = self.int(self.spr, "samples per record", i)?;
+        if !(0..=i64::from(i32::MAX)).contains(&spr) {
+            let reason = "must be 0 to 2^31 − 1";
+            return Err(self.out_of_range(
+                self.spr,
+                "samples per record",
+                i,
+                spr.to_string(),
+                reason,
+            ));
+        }
+        // Annotation signals carry no samples: their ranges are not used, so a writer's
+        // odd values there are tolerated.
+        let (pmin, pmax, dmin, dmax) = if annotation {
+            (
+                self.float(self.pmin, "physical minimum", i).unwrap_or(-1.0),
+                self.float(self.pmax, "physical maximum", i).unwrap_or(1.0),
+                self.int(self.dmin, "digital minimum", i).unwrap_or(-32768),
+                self.int(self.dmax, "digital maximum", i).unwrap_or(32767),
+            )
+        } else {
+            let ranges = (
+                self.float(self.pmin, "physical minimum", i)?,
+                self.float(self.pmax, "physical maximum", i)?,
+                self.int(self.dmin, "digital minimum", i)?,
+                self.int(self.dmax, "digital maximum", i)?,
+            );
+            self.check_ranges(variant, i, ranges)?;
+            ranges
+        };
+        Ok(Signal {
+            label,
+            transducer: field_text(self.at(self.transducer, 80, i).0),
+            physical_dimension: field_text(self.at(self.dimension, 8, i).0),
+            physical_min: pmin,
+            physical_max: pmax,
+            digital_min: dmin.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
+            digital_max: dmax.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
+            prefilter: field_text(self.at(self.prefilter, 80, i).0),
+            samples_per_record: spr as usize,
+            reserved: field_text(self.at(self.reserved, 32, i).0),
+        })
+    }
+
+    /// A data signal's digital range must fit the sample type and neither range be empty.
+    fn check_ranges(
+        &self,
+        variant: Variant,
+        i: usize,
+        (pmin, pmax, dmin, dmax): (f64, f64, i64, i64),
+    ) -> io::Result<()> {
+        let dlim = match variant {
+            Variant::Edf => -32768..=32767,
+            Variant::Bdf => -8_388_608..=8_388_607,
+        };
+        for (v, base, field) in [
+            (dmin, self.dmin, "digital minimum"),
+            (dmax, self.dmax, "digital maximum"),
+        ] {
+            if !dlim.contains(&v) {
+                let reason = "outside the sample type's range";
+                return Err(self.out_of_range(base, field, i, v.to_string(), reason));
+            }
+        }
+        if dmin == dmax {
+            let reason = "equals the digital minimum, so values cannot be scaled";
+            return Err(self.out_of_range(
+                self.dmax,
+                "digital maximum",
+                i,
+                dmax.to_string(),
+                reason,
+            ));
+        }
+        if pmin == pmax {
+            let reason = "equals the physical minimum, so values cannot be scaled";
+            return Err(self.out_of_range(
+                self.pmax,
+                "physical maximum",
+                i,
+                pmax.to_string(),
+                reason,
+            ));
+        }
+        Ok(())
     }
 }
 

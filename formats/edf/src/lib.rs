@@ -11,6 +11,9 @@
 //!   a data size that does not match the header is an `InvalidData` error (a partial last record
 //!   is dropped); nothing is allocated from a header count before it is checked.
 //!
+//! The [`signal`] module gives the same signal view as the other electrophysiology readers
+//! (the `SignalReader` trait of `bomdata-format-core`), EDF+D gaps as segments.
+//!
 //! Not supported: gap filling for EDF+D (records are reported with their onsets, not padded),
 //! the EDF+ "Startdate"/"patient" subfield semantics beyond the start year, writing EDF+D with
 //! several annotation signals.
@@ -45,6 +48,7 @@ pub mod header;
 pub mod io;
 pub mod probe;
 pub mod record;
+pub mod signal;
 
 pub use error::DecodeError;
 pub use header::Header;

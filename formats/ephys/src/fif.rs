@@ -331,200 +331,244 @@ fn parse_ch_info(b: &[u8], at: u64) -> io::Result<Channel> {
 
 /// Reads the header of a raw FIF stream of `len` bytes (data buffers are located, not read).
 pub fn read_header<R: Read + Seek>(r: &mut R, len: u64) -> io::Result<Header> {
-    let mut channels = Vec::new();
-    let mut nchan: Option<i64> = None;
-    let mut sfreq = None;
-    let mut meas_date = None;
-    let mut first_samp = None;
-    let mut buffers = Vec::new();
-    let mut pending_skip: u64 = 0;
-    let mut saw_raw = false;
-    let mut ext_names: Vec<Option<String>> = Vec::new();
-    let mut refs: Vec<(Option<i32>, NextFile)> = Vec::new();
-    walk(r, len, |tag, stack, r| {
+    let mut scan = HeaderScan::default();
+    walk(r, len, |tag, stack, r| scan.tag(tag, stack, r))?;
+    scan.finish()
+}
+
+/// What [`read_header`] gathers from the tags while walking the file.
+#[derive(Default)]
+struct HeaderScan {
+    channels: Vec<Channel>,
+    nchan: Option<i64>,
+    sfreq: Option<f64>,
+    meas_date: Option<DateTime>,
+    first_samp: Option<i64>,
+    buffers: Vec<Buffer>,
+    /// A `DATA_SKIP` count waiting for the next data buffer (it counts in buffers).
+    pending_skip: u64,
+    saw_raw: bool,
+    /// Full channel names of the extended channel info blocks, in channel order.
+    ext_names: Vec<Option<String>>,
+    /// Reference blocks: role and the file they name.
+    refs: Vec<(Option<i32>, NextFile)>,
+}
+
+/// Text of a tag's bytes up to the first NUL.
+fn c_string(b: &[u8]) -> String {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+impl HeaderScan {
+    /// Takes in one tag; `stack` holds the kinds of the blocks it is nested in.
+    fn tag<R: Read + Seek>(&mut self, tag: &Tag, stack: &[i32], r: &mut R) -> io::Result<()> {
         let parent = stack.last().copied();
         let grandparent = stack.len().checked_sub(2).map(|i| stack[i]);
         if parent == Some(B_CH_INFO) && grandparent == Some(B_MEAS_INFO) {
             if tag.kind == BLOCK_START {
-                ext_names.push(None);
+                self.ext_names.push(None);
             } else if tag.kind == CH_DACQ_NAME {
-                let b = read_data(r, tag)?;
-                let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-                if let Some(last) = ext_names.last_mut() {
-                    *last = Some(String::from_utf8_lossy(&b[..end]).into_owned());
+                let name = c_string(&read_data(r, tag)?);
+                if let Some(last) = self.ext_names.last_mut() {
+                    *last = Some(name);
                 }
             }
             return Ok(());
         }
         if parent == Some(B_REF) {
-            if tag.kind == BLOCK_START {
-                refs.push((
-                    None,
-                    NextFile {
-                        name: None,
-                        num: None,
-                    },
-                ));
-                return Ok(());
-            }
-            let b = read_data(r, tag)?;
-            if let Some((role, next)) = refs.last_mut() {
-                match tag.kind {
-                    REF_ROLE if b.len() >= 4 => *role = Some(be_i32(&b)),
-                    REF_FILE_NUM if b.len() >= 4 => next.num = Some(be_i32(&b)),
-                    REF_FILE_NAME => {
-                        let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-                        next.name = Some(String::from_utf8_lossy(&b[..end]).into_owned());
-                    }
-                    _ => {}
-                }
-            }
-            return Ok(());
+            return self.reference(tag, r);
         }
         if tag.kind == BLOCK_START {
             return Ok(());
         }
         if parent == Some(B_MEAS_INFO) {
+            return self.meas_info(tag, r);
+        }
+        match parent {
+            Some(p) if B_RAW.contains(&p) => {
+                self.saw_raw = true;
+                self.raw(tag, r)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A tag of a reference block (the next file of a split recording).
+    fn reference<R: Read + Seek>(&mut self, tag: &Tag, r: &mut R) -> io::Result<()> {
+        if tag.kind == BLOCK_START {
+            let next = NextFile {
+                name: None,
+                num: None,
+            };
+            self.refs.push((None, next));
+            return Ok(());
+        }
+        let b = read_data(r, tag)?;
+        if let Some((role, next)) = self.refs.last_mut() {
             match tag.kind {
-                CH_INFO => channels.push(parse_ch_info(&read_data(r, tag)?, tag.data_pos)?),
-                NCHAN => {
-                    let b = read_data(r, tag)?;
-                    let b = b.get(..4).ok_or_else(|| invalid("fif nchan: short tag"))?;
-                    nchan = Some(be_i32(b) as i64);
-                }
-                SFREQ => {
-                    let b = read_data(r, tag)?;
-                    sfreq = Some(match (tag.ty, b.len()) {
-                        (4, 4..) => be_f32(&b) as f64,
-                        (5, 8..) => {
-                            f64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-                        }
-                        _ => {
-                            return Err(invalid(format!(
-                                "fif sfreq at byte {}: type {}",
-                                tag.data_pos, tag.ty
-                            )));
-                        }
-                    });
-                }
-                MEAS_DATE => {
-                    let b = read_data(r, tag)?;
-                    if b.len() >= 8 {
-                        let secs = be_i32(&b[0..]) as u32 as i64;
-                        let us = be_i32(&b[4..]) as i64;
-                        meas_date = Some(DateTime::from_unix(secs, us));
-                    }
-                }
+                REF_ROLE if b.len() >= 4 => *role = Some(be_i32(&b)),
+                REF_FILE_NUM if b.len() >= 4 => next.num = Some(be_i32(&b)),
+                REF_FILE_NAME => next.name = Some(c_string(&b)),
                 _ => {}
             }
-            return Ok(());
         }
-        let Some(p) = parent else { return Ok(()) };
-        if !B_RAW.contains(&p) {
-            return Ok(());
-        }
-        saw_raw = true;
+        Ok(())
+    }
+
+    /// A tag of the measurement info: channels, their count, the rate, the date.
+    fn meas_info<R: Read + Seek>(&mut self, tag: &Tag, r: &mut R) -> io::Result<()> {
         match tag.kind {
-            FIRST_SAMPLE => {
+            CH_INFO => self
+                .channels
+                .push(parse_ch_info(&read_data(r, tag)?, tag.data_pos)?),
+            NCHAN => {
                 let b = read_data(r, tag)?;
-                if b.len() >= 4 {
-                    first_samp = Some(be_i32(&b) as i64);
-                }
+                let b = b.get(..4).ok_or_else(|| invalid("fif nchan: short tag"))?;
+                self.nchan = Some(be_i32(b) as i64);
             }
-            DATA_SKIP => {
+            SFREQ => {
                 let b = read_data(r, tag)?;
-                if b.len() >= 4 {
-                    pending_skip = be_i32(&b).max(0) as u64;
-                }
-            }
-            DATA_SKIP_SAMP => {
-                let b = read_data(r, tag)?;
-                if b.len() >= 4 {
-                    buffers.push(Buffer::Skip {
-                        n: be_i32(&b).max(0) as u64,
-                    });
-                }
-            }
-            DATA_BUFFER => {
-                let nch = channels.len().max(1) as u64;
-                let es = elem_size(tag.ty).ok_or_else(|| {
-                    invalid(format!(
-                        "fif data buffer at byte {}: data type {} is not supported",
-                        tag.data_pos, tag.ty
-                    ))
-                })? as u64;
-                let size = tag.size as u64;
-                if !size.is_multiple_of(nch * es) {
-                    return Err(invalid(format!(
-                        "fif data buffer at byte {}: {size} bytes is not a whole number of {nch}-channel samples",
-                        tag.data_pos
-                    )));
-                }
-                let n = size / (nch * es);
-                if pending_skip > 0 {
-                    buffers.push(Buffer::Skip {
-                        n: pending_skip * n,
-                    });
-                    pending_skip = 0;
-                }
-                buffers.push(Buffer::Data {
-                    file: 0,
-                    pos: tag.data_pos,
-                    ty: tag.ty,
-                    n,
+                self.sfreq = Some(match (tag.ty, b.len()) {
+                    (4, 4..) => be_f32(&b) as f64,
+                    (5, 8..) => {
+                        f64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+                    }
+                    _ => {
+                        return Err(invalid(format!(
+                            "fif sfreq at byte {}: type {}",
+                            tag.data_pos, tag.ty
+                        )));
+                    }
                 });
+            }
+            MEAS_DATE => {
+                let b = read_data(r, tag)?;
+                if b.len() >= 8 {
+                    let secs = be_i32(&b[0..]) as u32 as i64;
+                    let us = be_i32(&b[4..]) as i64;
+                    self.meas_date = Some(DateTime::from_unix(secs, us));
+                }
             }
             _ => {}
         }
         Ok(())
-    })?;
-    if !saw_raw {
-        return Err(invalid("fif: no raw data block (102, 112 or 119)"));
     }
-    if let Some(n) = nchan
-        && n != channels.len() as i64
-    {
-        return Err(invalid(format!(
-            "fif measurement info: nchan {n} but {} channel info tags",
-            channels.len()
-        )));
+
+    /// A tag of a raw data block: first sample, skips and data buffers.
+    fn raw<R: Read + Seek>(&mut self, tag: &Tag, r: &mut R) -> io::Result<()> {
+        let count = |r: &mut R| -> io::Result<Option<i32>> {
+            let b = read_data(r, tag)?;
+            Ok((b.len() >= 4).then(|| be_i32(&b)))
+        };
+        match tag.kind {
+            FIRST_SAMPLE => {
+                if let Some(v) = count(r)? {
+                    self.first_samp = Some(v as i64);
+                }
+            }
+            DATA_SKIP => {
+                if let Some(v) = count(r)? {
+                    self.pending_skip = v.max(0) as u64;
+                }
+            }
+            DATA_SKIP_SAMP => {
+                if let Some(v) = count(r)? {
+                    self.buffers.push(Buffer::Skip { n: v.max(0) as u64 });
+                }
+            }
+            DATA_BUFFER => self.data_buffer(tag)?,
+            _ => {}
+        }
+        Ok(())
     }
-    if channels.is_empty() {
-        return Err(invalid("fif measurement info: no channels"));
-    }
-    if !ext_names.is_empty() {
-        // Extended channel info (MNE ≥ 0.23): one block per channel, in channel order, with the
-        // full name when it is longer than the 15 bytes of the info struct.
-        if ext_names.len() != channels.len() {
+
+    /// A data buffer: its sample count from its size, after any pending skip.
+    fn data_buffer(&mut self, tag: &Tag) -> io::Result<()> {
+        let nch = self.channels.len().max(1) as u64;
+        let es = elem_size(tag.ty).ok_or_else(|| {
+            invalid(format!(
+                "fif data buffer at byte {}: data type {} is not supported",
+                tag.data_pos, tag.ty
+            ))
+        })? as u64;
+        let size = tag.size as u64;
+        if !size.is_multiple_of(nch * es) {
             return Err(invalid(format!(
-                "fif measurement info: {} extended channel info blocks for {} channels",
-                ext_names.len(),
+                "fif data buffer at byte {}: {size} bytes is not a whole number of {nch}-channel samples",
+                tag.data_pos
+            )));
+        }
+        let n = size / (nch * es);
+        if self.pending_skip > 0 {
+            self.buffers.push(Buffer::Skip {
+                n: self.pending_skip * n,
+            });
+            self.pending_skip = 0;
+        }
+        self.buffers.push(Buffer::Data {
+            file: 0,
+            pos: tag.data_pos,
+            ty: tag.ty,
+            n,
+        });
+        Ok(())
+    }
+
+    /// Checks what was gathered and builds the header.
+    fn finish(self) -> io::Result<Header> {
+        let mut channels = self.channels;
+        if !self.saw_raw {
+            return Err(invalid("fif: no raw data block (102, 112 or 119)"));
+        }
+        if let Some(n) = self.nchan
+            && n != channels.len() as i64
+        {
+            return Err(invalid(format!(
+                "fif measurement info: nchan {n} but {} channel info tags",
                 channels.len()
             )));
         }
-        for (c, n) in channels.iter_mut().zip(ext_names) {
-            if let Some(n) = n {
-                c.name = n;
+        if channels.is_empty() {
+            return Err(invalid("fif measurement info: no channels"));
+        }
+        if !self.ext_names.is_empty() {
+            // Extended channel info (MNE ≥ 0.23): one block per channel, in channel order, with
+            // the full name when it is longer than the 15 bytes of the info struct.
+            if self.ext_names.len() != channels.len() {
+                return Err(invalid(format!(
+                    "fif measurement info: {} extended channel info blocks for {} channels",
+                    self.ext_names.len(),
+                    channels.len()
+                )));
+            }
+            for (c, n) in channels.iter_mut().zip(self.ext_names) {
+                if let Some(n) = n {
+                    c.name = n;
+                }
             }
         }
+        let sfreq = self
+            .sfreq
+            .ok_or_else(|| invalid("fif measurement info: sfreq missing"))?;
+        if !(sfreq.is_finite() && sfreq > 0.0) {
+            return Err(invalid(format!("fif sfreq: {sfreq} is not positive")));
+        }
+        Ok(Header {
+            channels,
+            sfreq,
+            meas_date: self.meas_date,
+            first_samp: self.first_samp.unwrap_or(0),
+            buffers: self.buffers,
+            next_file: self
+                .refs
+                .into_iter()
+                .find(|(role, n)| {
+                    *role == Some(ROLE_NEXT_FILE) && (n.name.is_some() || n.num.is_some())
+                })
+                .map(|(_, n)| n),
+        })
     }
-    let sfreq = sfreq.ok_or_else(|| invalid("fif measurement info: sfreq missing"))?;
-    if !(sfreq.is_finite() && sfreq > 0.0) {
-        return Err(invalid(format!("fif sfreq: {sfreq} is not positive")));
-    }
-    Ok(Header {
-        channels,
-        sfreq,
-        meas_date,
-        first_samp: first_samp.unwrap_or(0),
-        buffers,
-        next_file: refs
-            .into_iter()
-            .find(|(role, n)| {
-                *role == Some(ROLE_NEXT_FILE) && (n.name.is_some() || n.num.is_some())
-            })
-            .map(|(_, n)| n),
-    })
 }
 
 /// Streaming reader of raw FIF samples (physical values: stored × cal × range).

@@ -3,7 +3,7 @@
 //!
 //! One unit per NWB file (found anywhere under the root by name: `sub-*` and `.nwb`). The
 //! `ElectricalSeries` channels (ECoG, 500 Hz) become canonical `ieeg` chunks
-//! ([`crate::channels::ephys`]): values × the series' `conversion` (and `channel_conversion`)
+//! ([`crate::canonical::eeg`]): values × the series' `conversion` (and `channel_conversion`)
 //! in volts, then × 1e6 → µV; names from the electrodes table (`label` column, else
 //! `<series>[i]`); positions are the electrodes table's x, y, z **as given**: the dataset does
 //! not state their space or unit in the file, so they are written unchanged (read as mm) with
@@ -92,7 +92,8 @@ fn convert_nwb(
     ctx: &UnitContext<'_>,
     sink: &mut dyn SampleSink,
 ) -> Result<()> {
-    use crate::channels::ephys::{self, ChannelHint, EphysTarget, Positions};
+    use crate::canonical::Target;
+    use crate::canonical::eeg::{self as ephys, ChannelHint, Positions};
 
     let path = ctx.path(rel);
     let opened = ephys::open(&path)?;
@@ -130,12 +131,7 @@ fn convert_nwb(
         sink,
     )?;
     let subject = unit.subject.as_deref().unwrap_or("unknown");
-    let target = EphysTarget {
-        rel,
-        subject,
-        session: unit.session.as_deref(),
-        run: None,
-    };
+    let target = Target::new(rel, subject, unit.session.as_deref(), None);
     ephys::write_chunks(&path, opened, layout, &target, ctx, sink).map(|_| ())
 }
 

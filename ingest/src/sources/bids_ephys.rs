@@ -23,7 +23,7 @@
 //! - `_events.tsv`: `onset`, `duration`, `trial_type` and `value` (joined with `/` when both are
 //!   given) become the annotations, replacing the file's own markers.
 //!
-//! Samples: see [`crate::channels::ephys`]. Keys carry the session and the other entities
+//! Samples: see [`crate::canonical::eeg`]. Keys carry the session and the other entities
 //! (`task-rest_run-1`) as run; the provenance path has `sub-<label>` replaced by the pseudonym.
 
 use std::collections::BTreeMap;
@@ -34,10 +34,10 @@ use bomdata_schemas::eeg::{self, ChannelType, Reference};
 
 use super::common::main_input;
 use super::common::{file_size, unit_id};
-use crate::channels::ephys::{
-    self, ChannelHint, EphysTarget, Positions, kind_type, parse_reference,
+use crate::canonical::Target;
+use crate::canonical::eeg::{
+    self as ephys, ChannelHint, Positions, kind_type, normalize, parse_reference,
 };
-use crate::channels::normalize;
 use crate::source::{SampleSink, Source, Unit, UnitContext};
 use crate::{Error, Result};
 
@@ -508,12 +508,7 @@ impl Source for BidsEphys {
             layout.annotations = parse_events(&p)?;
         }
         let subject = unit.subject.as_deref().unwrap_or("unknown");
-        let target = EphysTarget {
-            rel,
-            subject,
-            session: unit.session.as_deref(),
-            run: d["run"].as_str(),
-        };
+        let target = Target::new(rel, subject, unit.session.as_deref(), d["run"].as_str());
         ephys::write_chunks(&path, opened, layout, &target, ctx, sink).map(|_| ())
     }
 }

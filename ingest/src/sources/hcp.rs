@@ -14,10 +14,10 @@ use std::path::Path;
 use bomdata_nifti as nifti;
 use bomdata_schemas::Modality;
 
-use super::bids::{
-    SampleTarget, VolumeInfo, nifti_stem, parse_gradients, read_text, volume_sample,
-};
+use super::bids::{nifti_stem, read_text};
 use super::common::{files, inputs_size, main_input, unit_id, unit_modality};
+use crate::canonical::Target;
+use crate::canonical::mri::{VolumeInfo, parse_gradients, volume_sample};
 use crate::source::{SampleSink, Source, Unit, UnitContext};
 use crate::{Error, Result};
 
@@ -138,7 +138,7 @@ impl Source for Hcp {
         }
         let reader = nifti::Reader::open(&path).map_err(|e| Error::input(&path, e))?;
         let subject = unit.subject.clone().unwrap_or_default();
-        let target = SampleTarget {
+        let target = Target {
             subject: &subject,
             session: None,
             run: d["run"].as_str(),

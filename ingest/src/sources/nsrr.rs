@@ -20,7 +20,7 @@ use bomdata_schemas::eeg::Annotation;
 
 use super::common::main_input;
 use super::common::{file_size, unit_id};
-use crate::channels::edf::{EdfTarget, convert_edf};
+use crate::canonical::{Target, eeg};
 use crate::source::{SampleSink, Source, Unit, UnitContext};
 use crate::{Error, Result};
 
@@ -196,15 +196,12 @@ impl Source for Nsrr {
             }
             None => Vec::new(),
         };
-        let target = EdfTarget {
-            rel,
-            subject: unit.subject.as_deref().unwrap_or("unknown"),
-            session: unit.session.as_deref(),
-            run: None,
-            montage: None,
-            power_line_hz: None,
-            extra_annotations: extra,
-        };
-        convert_edf(&ctx.path(rel), &target, ctx, sink).map(|_| ())
+        let subject = unit.subject.as_deref().unwrap_or("unknown");
+        let target = Target::new(rel, subject, unit.session.as_deref(), None);
+        eeg::convert(&ctx.path(rel), Modality::Eeg, &target, ctx, sink, |l| {
+            l.annotations.extend(extra);
+            l.parts = eeg::Parts::Records;
+        })
+        .map(|_| ())
     }
 }

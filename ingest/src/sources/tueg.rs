@@ -6,7 +6,7 @@
 //! `edf/{dev,train,eval}/<subject>/s001_2002_01_01/02_tcp_le/<file>.edf`, TUEG `edf/NNN/...`.
 //! The tree is walked recursively; the montage is the nearest ancestor folder named
 //! `NN_tcp_*`. One unit per EDF; each becomes canonical `eeg/1` chunks
-//! ([`crate::channels::edf::convert_edf`]) with the reference from the montage (AR or LE).
+//! ([`crate::canonical::eeg::convert`]) with the reference from the montage (AR or LE).
 //! TUEV `.rec` event files (CSV) are not EDF and are not read here.
 
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use bomdata_schemas::Modality;
 
 use super::common::main_input;
 use super::common::{file_size, unit_id};
-use crate::channels::edf::{EdfTarget, convert_edf};
+use crate::canonical::{Target, eeg};
 use crate::source::{SampleSink, Source, Unit, UnitContext};
 use crate::{Error, Result};
 
@@ -102,16 +102,19 @@ impl Source for Tueg {
         let rel = main_input(unit)?;
         let path = ctx.path(rel);
         let subject = unit.subject.as_deref().unwrap_or("unknown");
-        let target = EdfTarget {
+        let target = Target::new(
             rel,
             subject,
-            session: unit.session.as_deref(),
-            run: unit.detail["token"].as_str(),
-            montage: unit.detail["montage"].as_str(),
+            unit.session.as_deref(),
+            unit.detail["token"].as_str(),
+        );
+        let montage = unit.detail["montage"].as_str();
+        eeg::convert(&path, Modality::Eeg, &target, ctx, sink, |l| {
+            l.set_montage(montage);
             // TUH recordings come from Temple University Hospital, USA.
-            power_line_hz: Some(60.0),
-            extra_annotations: Vec::new(),
-        };
-        convert_edf(&path, &target, ctx, sink).map(|_| ())
+            l.meta.power_line_hz = Some(60.0);
+            l.parts = eeg::Parts::Records;
+        })
+        .map(|_| ())
     }
 }

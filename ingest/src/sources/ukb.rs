@@ -20,8 +20,10 @@ use bomdata_format_core::compression::{Compression, MaybeCompressed};
 use bomdata_nifti as nifti;
 use bomdata_schemas::Modality;
 
-use super::bids::{SampleTarget, VolumeInfo, parse_gradients, read_text, volume_sample};
+use super::bids::read_text;
 use super::common::{file_size, inputs_size, main_input, unit_id};
+use crate::canonical::Target;
+use crate::canonical::mri::{VolumeInfo, parse_gradients, volume_sample};
 use crate::source::{SampleSink, Source, Unit, UnitContext};
 use crate::{Error, Result};
 
@@ -224,7 +226,7 @@ impl Source for Ukb {
                 )?);
             }
             let reader = nifti::Reader::open(&path).map_err(|e| Error::input(&path, e))?;
-            let target = SampleTarget {
+            let target = Target {
                 subject: &subject,
                 session: unit.session.as_deref(),
                 run: Some(m.kind),
@@ -282,7 +284,7 @@ impl Source for Ukb {
         };
         let reader = nifti::Reader::from_single(stream, limit, gz)
             .map_err(|e| Error::input(&member_path, e))?;
-        let target = SampleTarget {
+        let target = Target {
             subject: &subject,
             session: unit.session.as_deref(),
             run: Some(m.kind),

@@ -4,11 +4,10 @@
 //! (`T3`→`T7`, `T4`→`T8`, `T5`→`P7`, `T6`→`P8`; identical positions in the 10-05 template), so a
 //! canonical recording that says `T7` feeds CBraMod's `T3` row.
 //!
-//! Positions come from `standard_1005.tsv` (MNE-Python `fsaverage_1005/1010/1020.tsv`,
-//! BSD-3-Clause, metres → millimetres; the same table the ingest uses).
+//! Positions and the alias folding come from [`bomdata_schemas::electrodes`] (the one 10-05
+//! table, shared with the ingest).
 
-use std::collections::HashMap;
-use std::sync::OnceLock;
+use bomdata_schemas::electrodes;
 
 /// CBraMod's 19 TUEG channels (`preprocessing_tueg_for_pretraining.py`).
 pub const CBRAMOD_19: &[&str] = &[
@@ -49,13 +48,7 @@ pub fn key(name: &str) -> String {
         }
     }
     s = s.trim_end_matches('.').to_string();
-    match s.as_str() {
-        "T3" => "T7".into(),
-        "T4" => "T8".into(),
-        "T5" => "P7".into(),
-        "T6" => "P8".into(),
-        _ => s,
-    }
+    electrodes::fold_old_name(&s).to_string()
 }
 
 /// A named channel set or a comma-separated list (`FP1,FP2` or bipolar `FP1-F7,F7-T3`).
@@ -79,25 +72,6 @@ pub fn resolve(spec: &str) -> Option<Vec<String>> {
     Some(list.iter().map(|s| s.to_string()).collect())
 }
 
-fn table() -> &'static HashMap<String, [f64; 3]> {
-    static T: OnceLock<HashMap<String, [f64; 3]>> = OnceLock::new();
-    T.get_or_init(|| {
-        let mut m = HashMap::new();
-        for line in include_str!("standard_1005.tsv").lines() {
-            if line.starts_with('#') || line.starts_with("label") {
-                continue;
-            }
-            let f: Vec<&str> = line.split('\t').collect();
-            if f.len() < 4 {
-                continue;
-            }
-            let p = [f[1], f[2], f[3]].map(|v| v.parse::<f64>().unwrap_or(f64::NAN));
-            m.insert(key(f[0]), p);
-        }
-        m
-    })
-}
-
 /// Template position (mm, fsaverage 10-05) of a unipolar name, or of the midpoint of a bipolar
 /// pair; NaN when unknown.
 pub fn template_xyz(name: &str) -> [f64; 3] {
@@ -105,11 +79,11 @@ pub fn template_xyz(name: &str) -> [f64; 3] {
         let (pa, pb) = (template_xyz(a), template_xyz(b));
         return [0, 1, 2].map(|i| (pa[i] + pb[i]) / 2.0);
     }
-    table().get(&key(name)).copied().unwrap_or([f64::NAN; 3])
+    electrodes::position(&key(name)).unwrap_or([f64::NAN; 3])
 }
 
 /// Frame name of [`template_xyz`] positions.
-pub const TEMPLATE_FRAME: &str = "fsaverage_1005_mm";
+pub const TEMPLATE_FRAME: &str = electrodes::FRAME;
 
 #[cfg(test)]
 mod tests {

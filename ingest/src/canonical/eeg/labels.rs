@@ -1,18 +1,15 @@
-//! Channel names, types, units, positions and references, shared by the EEG adapters.
+//! Channel labels: names, types, units, positions and references.
 //!
 //! - [`normalize`]: `EEG FP1-REF` → `FP1` (reference suffix `REF`), PhysioNet `Fc5.` → `FC5`,
 //!   old 10-20 names `T3/T4/T5/T6` → `T7/T8/P7/P8`, bipolar `Fp1-F7` → `FP1-F7`;
 //! - [`infer_type`]: EEG, EOG, ECG, EMG, stim or misc from the label;
-//! - [`positions`]: standard 10-05 positions in mm (bipolar channels get the midpoint);
+//! - [`position_mm`]: standard 10-05 positions in mm ([`bomdata_schemas::electrodes`]; bipolar
+//!   channels get the midpoint);
 //! - [`detect_reference`]: AR / LE / bipolar from a TUH montage folder or the labels;
-//! - [`uv_factor`]: the multiplier from a physical unit to µV;
-//! - [`edf::convert_edf`]: an EDF/BDF file into canonical `eeg/1` chunks.
+//! - [`uv_factor`]: the multiplier from a physical unit to µV.
 
-pub mod edf;
-pub mod ephys;
-pub mod positions;
-
-use bomdata_schemas::eeg::{Channel, ChannelType, Reference};
+use bomdata_schemas::eeg::{ChannelType, Reference};
+use bomdata_schemas::electrodes::{self, fold_old_name};
 
 /// A channel label taken apart.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,24 +31,14 @@ const REF_SUFFIXES: [&str; 5] = ["REF", "LE", "AR", "AVG", "CAR"];
 /// Reference sites that are electrodes for bipolar purposes but have no 10-05 position.
 const EAR_SITES: [&str; 4] = ["A1", "A2", "M1", "M2"];
 
-fn old_name(n: &str) -> &str {
-    match n {
-        "T3" => "T7",
-        "T4" => "T8",
-        "T5" => "P7",
-        "T6" => "P8",
-        _ => n,
-    }
-}
-
 fn is_site(n: &str) -> bool {
-    positions::position(n).is_some() || EAR_SITES.contains(&n)
+    electrodes::position(n).is_some() || EAR_SITES.contains(&n)
 }
 
 /// Normalises a channel label.
 ///
 /// ```
-/// use bomdata_ingest::channels::normalize;
+/// use bomdata_ingest::canonical::eeg::normalize;
 /// assert_eq!(normalize("EEG FP1-REF").name, "FP1");
 /// assert_eq!(normalize("EEG T3-LE").name, "T7");
 /// assert_eq!(normalize("EEG T3-LE").reference.as_deref(), Some("LE"));
@@ -85,7 +72,7 @@ pub fn normalize(label: &str) -> Normalized {
             reference = Some(b.to_string());
             s = a.to_string();
         } else {
-            let (na, nb) = (old_name(a), old_name(b));
+            let (na, nb) = (fold_old_name(a), fold_old_name(b));
             if is_site(na) && is_site(nb) {
                 bipolar = Some((na.to_string(), nb.to_string()));
                 s = format!("{na}-{nb}");
@@ -93,7 +80,7 @@ pub fn normalize(label: &str) -> Normalized {
         }
     }
     if bipolar.is_none() {
-        s = old_name(&s).to_string();
+        s = fold_old_name(&s).to_string();
     }
     Normalized {
         name: s,
@@ -106,7 +93,7 @@ pub fn normalize(label: &str) -> Normalized {
 /// Infers the channel type from a label (and its normalised form).
 ///
 /// ```
-/// use bomdata_ingest::channels::infer_type;
+/// use bomdata_ingest::canonical::eeg::infer_type;
 /// use bomdata_schemas::eeg::ChannelType;
 /// assert_eq!(infer_type("EEG FP1-REF"), ChannelType::Eeg);
 /// assert_eq!(infer_type("EEG ROC-REF"), ChannelType::Eog);
@@ -160,7 +147,7 @@ pub fn infer_type(label: &str) -> ChannelType {
 pub fn position_mm(n: &Normalized) -> [f64; 3] {
     let nan = [f64::NAN; 3];
     match &n.bipolar {
-        Some((a, b)) => match (positions::position(a), positions::position(b)) {
+        Some((a, b)) => match (electrodes::position(a), electrodes::position(b)) {
             (Some(p), Some(q)) => [
                 (p[0] + q[0]) / 2.0,
                 (p[1] + q[1]) / 2.0,
@@ -168,14 +155,14 @@ pub fn position_mm(n: &Normalized) -> [f64; 3] {
             ],
             _ => nan,
         },
-        None => positions::position(&n.name).unwrap_or(nan),
+        None => electrodes::position(&n.name).unwrap_or(nan),
     }
 }
 
 /// Multiplier from a physical unit to µV, `None` when the unit is not a voltage.
 ///
 /// ```
-/// use bomdata_ingest::channels::uv_factor;
+/// use bomdata_ingest::canonical::eeg::uv_factor;
 /// assert_eq!(uv_factor("uV"), Some(1.0));
 /// assert_eq!(uv_factor("µV"), Some(1.0));
 /// assert_eq!(uv_factor("mV"), Some(1e3));
@@ -199,7 +186,7 @@ pub fn uv_factor(unit: &str) -> Option<f64> {
 /// bipolar when every EEG channel is a derivation, else unknown.
 ///
 /// ```
-/// use bomdata_ingest::channels::detect_reference;
+/// use bomdata_ingest::canonical::eeg::detect_reference;
 /// use bomdata_schemas::eeg::Reference;
 /// assert_eq!(detect_reference(&["EEG FP1-LE", "EEG FP2-LE"], None), Reference::LinkedEars);
 /// assert_eq!(detect_reference(&["EEG FP1-REF"], Some("01_tcp_ar")), Reference::Average);
@@ -246,30 +233,6 @@ pub fn detect_reference(labels: &[&str], montage: Option<&str>) -> Reference {
     Reference::Unknown
 }
 
-/// A canonical [`Channel`] for a file label and its physical unit: normalised name, inferred
-/// type, unit `uV` for biopotentials in a voltage unit (else the file's unit), standard position.
-pub fn channel(label: &str, unit: &str) -> Channel {
-    let n = normalize(label);
-    let t = infer_type(label);
-    let unit = if t.is_biopotential() && uv_factor(unit).is_some() {
-        "uV".to_string()
-    } else {
-        unit.to_string()
-    };
-    let xyz_mm = if t == ChannelType::Eeg {
-        position_mm(&n)
-    } else {
-        [f64::NAN; 3]
-    };
-    Channel {
-        name: n.name,
-        original_name: label.to_string(),
-        channel_type: t,
-        unit,
-        xyz_mm,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,8 +270,8 @@ mod tests {
         assert_eq!(n.name, "T7-P7");
         let mid = position_mm(&n);
         let (a, b) = (
-            positions::position("T7").unwrap(),
-            positions::position("P7").unwrap(),
+            electrodes::position("T7").unwrap(),
+            electrodes::position("P7").unwrap(),
         );
         assert!((mid[1] - (a[1] + b[1]) / 2.0).abs() < 1e-9);
         assert!(position_mm(&normalize("EEG A1-REF"))[0].is_nan());
@@ -346,16 +309,5 @@ mod tests {
         ] {
             assert_eq!(infer_type(label), t, "{label}");
         }
-    }
-
-    #[test]
-    fn channel_units() {
-        let c = channel("EEG FP1-REF", "mV");
-        assert_eq!(c.unit, "uV");
-        assert_eq!(c.channel_type, ChannelType::Eeg);
-        assert!(c.xyz_mm[0] < 0.0);
-        let c = channel("SpO2", "%");
-        assert_eq!(c.unit, "%");
-        assert!(c.xyz_mm[0].is_nan());
     }
 }

@@ -1,11 +1,12 @@
-//! Standard 10-20 / 10-10 / 10-05 electrode positions, shipped as data (`standard_1005.tsv`).
+//! Standard 10-20 / 10-10 / 10-05 electrode positions and the old 10-20 names, shipped once as
+//! data (`schemas/data/standard_1005.tsv`) for the ingest and the EEG profiles.
 //!
 //! Source: MNE-Python's `fsaverage_1005/1010/1020.tsv` montages (BSD-3-Clause), converted to
-//! millimetres. Frame: fsaverage MRI surface RAS — x right, y anterior, z superior, origin at
-//! the fsaverage head's RAS origin (Cz ≈ (−0.1, −22.4, 104.8) mm). Labels are matched
-//! case-insensitively. The old names T3/T4/T5/T6 are not in the table: normalise them first
-//! (see [`super::normalize`]). A1/A2/M1/M2 have no template position (they are ears and mastoids,
-//! not 10-05 sites) and come back as `None`.
+//! millimetres. Frame [`FRAME`]: fsaverage MRI surface RAS — x right, y anterior, z superior,
+//! origin at the fsaverage head's RAS origin (Cz ≈ (−0.1, −22.4, 104.8) mm). Labels are matched
+//! case-insensitively. The old names T3/T4/T5/T6 are not in the table: fold them first with
+//! [`fold_old_name`]. A1/A2/M1/M2 have no template position (they are ears and mastoids, not
+//! 10-05 sites) and come back as `None`.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -26,7 +27,25 @@ pub enum System {
 /// Name of the frame the positions are in, for `eeg/1` `coord_frame`.
 pub const FRAME: &str = "fsaverage_1005_mm";
 
-const TABLE: &str = include_str!("standard_1005.tsv");
+const TABLE: &str = include_str!("../data/standard_1005.tsv");
+
+/// The 10-10 name of an old 10-20 name (`T3`→`T7`, `T4`→`T8`, `T5`→`P7`, `T6`→`P8`; the same
+/// sites in the 10-05 template); any other upper-case name unchanged.
+///
+/// ```
+/// use bomdata_schemas::electrodes::fold_old_name;
+/// assert_eq!(fold_old_name("T3"), "T7");
+/// assert_eq!(fold_old_name("CZ"), "CZ");
+/// ```
+pub fn fold_old_name(name: &str) -> &str {
+    match name {
+        "T3" => "T7",
+        "T4" => "T8",
+        "T5" => "P7",
+        "T6" => "P8",
+        _ => name,
+    }
+}
 
 fn table() -> &'static HashMap<String, ([f64; 3], System)> {
     static T: OnceLock<HashMap<String, ([f64; 3], System)>> = OnceLock::new();
@@ -56,7 +75,7 @@ fn table() -> &'static HashMap<String, ([f64; 3], System)> {
 /// Position in millimetres of a standard electrode name (case-insensitive), if it has one.
 ///
 /// ```
-/// use bomdata_ingest::channels::positions::{position, system, System};
+/// use bomdata_schemas::electrodes::{position, system, System};
 /// let cz = position("cz").unwrap();
 /// assert!((cz[2] - 104.809).abs() < 0.01);
 /// assert_eq!(system("Fp1"), Some(System::S1020));
@@ -75,6 +94,11 @@ pub fn system(name: &str) -> Option<System> {
 /// Number of positions in the table (electrodes and fiducials).
 pub fn len() -> usize {
     table().len()
+}
+
+/// Every label of the table, upper-case, in no particular order.
+pub fn labels() -> impl Iterator<Item = &'static str> {
+    table().keys().map(String::as_str)
 }
 
 #[cfg(test)]
@@ -99,5 +123,17 @@ mod tests {
         assert!(position("T8").unwrap()[0] > 70.0);
         assert!(position("FPZ").unwrap()[1] > 80.0);
         assert!(position("OZ").unwrap()[1] < -100.0);
+    }
+
+    #[test]
+    fn no_label_needs_folding() {
+        // Labels are looked up after folding, so none may be an old name or carry a suffix.
+        for l in labels() {
+            assert_eq!(fold_old_name(l), l);
+            assert!(
+                !l.ends_with('.') && !l.contains('-') && !l.starts_with("EEG "),
+                "{l}"
+            );
+        }
     }
 }
