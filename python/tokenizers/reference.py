@@ -10,12 +10,14 @@ Written for bomdata from the public upstream code (not copied):
 * Nucleotide Transformer ``NucleotidesKmersTokenizer.tokenize`` (nucleotide_transformer
   ``tokenizers.py``): split at ``N``, non-overlapping k-mers, leftovers as single nucleotides,
   vocabulary ``<unk> <pad> <mask> <cls>`` + k-mers over ``A T C G`` + ``A T C G N`` +
-  ``<eos> <bos>``; a token outside the vocabulary raises.
+  ``<eos> <bos>`` (v1: the 500M/2B5 models); the v2 models (``*_v2``, SegmentNT) use
+  ``compute_tokens_to_ids_v2``: ``<unk> <pad> <mask> <cls> <eos> <bos>`` first, then the
+  k-mers and ``A T C G N`` (every k-mer id 2 higher). A token outside the vocabulary raises.
 * HF ``tokenizers`` for tokenizer.json files (encode and train).
 
 Usage (JSON on stdout):
   reference.py char  [--case as_is|upper] [--n-to-pad] [--append-sep] FASTA...
-  reference.py kmer  [--k 6] [--case as_is|upper] [--unknown error|unk] [--prepend-cls] FASTA...
+  reference.py kmer  [--k 6] [--vocab v1|v2] [--case as_is|upper] [--unknown error|unk] [--prepend-cls] FASTA...
   reference.py hf-encode --tokenizer T.json [--add-special-tokens] (--fasta F... | --lines TXT)
   reference.py hf-train --kind bpe|wordpiece|unigram --text TXT --out T.json
   reference.py read-packed MANIFEST.json
@@ -84,10 +86,14 @@ class KmerTokenizer:
 
     NUCLEOTIDES = ["A", "T", "C", "G"]
 
-    def __init__(self, k=6, upper=False, unknown="error", prepend_cls=False):
+    def __init__(self, k=6, upper=False, unknown="error", prepend_cls=False, vocab="v1"):
         kmers = ["".join(p) for p in itertools.product(self.NUCLEOTIDES, repeat=k)]
-        tokens = ["<unk>", "<pad>", "<mask>", "<cls>"] + kmers + self.NUCLEOTIDES + ["N"]
-        tokens += ["<eos>", "<bos>"]
+        if vocab == "v2":
+            tokens = ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>"]
+            tokens += kmers + self.NUCLEOTIDES + ["N"]
+        else:
+            tokens = ["<unk>", "<pad>", "<mask>", "<cls>"] + kmers + self.NUCLEOTIDES + ["N"]
+            tokens += ["<eos>", "<bos>"]
         self.vocab = {tok: i for i, tok in enumerate(tokens)}
         self.k = k
         self.upper = upper
@@ -140,7 +146,7 @@ def cmd_char(a):
 
 
 def cmd_kmer(a):
-    tok = KmerTokenizer(a.k, a.case == "upper", a.unknown, a.prepend_cls)
+    tok = KmerTokenizer(a.k, a.case == "upper", a.unknown, a.prepend_cls, a.vocab)
     return encode_records(tok, a.fasta)
 
 
@@ -273,6 +279,7 @@ def main():
     c.set_defaults(func=cmd_char)
     k = sub.add_parser("kmer")
     k.add_argument("--k", type=int, default=6)
+    k.add_argument("--vocab", choices=["v1", "v2"], default="v1")
     k.add_argument("--case", choices=["as_is", "upper"], default="as_is")
     k.add_argument("--unknown", choices=["error", "unk"], default="error")
     k.add_argument("--prepend-cls", action="store_true")

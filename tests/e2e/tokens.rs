@@ -299,7 +299,7 @@ fn dna_token_shards_pack_and_roundtrip() {
             &out,
             &[
                 "--tokens",
-                "caduceus-char",
+                "caduceus-pretrain",
                 "--seq-len",
                 "64",
                 "--tokens-per-shard",
@@ -320,8 +320,8 @@ fn dna_token_shards_pack_and_roundtrip() {
     let seqs = check(
         &out,
         &docs,
-        "caduceus-char",
-        "caduceus-char",
+        "caduceus-pretrain",
+        "caduceus-pretrain",
         64,
         4,
         npy::Dtype::U8,
@@ -346,10 +346,24 @@ fn dna_token_shards_pack_and_roundtrip() {
         .arg(&canon)
         .arg("--out")
         .arg(d.path().join("nt"))
-        .args(["--tokens", "nt-6mer"]);
+        .args(["--tokens", "nt-6mer-v1"]);
     let o = c.output().unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("not in the vocabulary"));
+    // The retired plain name is an error that lists the NT vocabularies (issue 20 item 6).
+    let mut c = cmd();
+    c.arg("shard")
+        .arg(&canon)
+        .arg("--out")
+        .arg(d.path().join("nt-plain"))
+        .args(["--tokens", "nt-6mer"]);
+    let o = c.output().unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("nt-6mer-v1") && err.contains("nt-6mer-v2"),
+        "{err}"
+    );
 
     // Python reads input_ids back unchanged (plain tarfile + numpy).
     python_reads_back(&out, &seqs);
@@ -372,7 +386,7 @@ fn dna_token_shards_pad_mode_kmer() {
         &out,
         &[
             "--tokens",
-            "nt-6mer",
+            "nt-6mer-v1",
             "--pad",
             "--pad-side",
             "left",
@@ -383,7 +397,15 @@ fn dna_token_shards_pad_mode_kmer() {
         ],
     );
     // NT 6-mer: vocabulary 4,107 → uint16; <pad> is 1.
-    let seqs = check(&out, &docs, "nt-6mer", "nt-6mer", 16, 1, npy::Dtype::U16);
+    let seqs = check(
+        &out,
+        &docs,
+        "nt-6mer-v1",
+        "nt-6mer-v1",
+        16,
+        1,
+        npy::Dtype::U16,
+    );
     // Pad mode: one document per sequence (long ones continue in the next sequences).
     assert!(seqs.iter().all(|s| s.meta.keys.len() == 1));
     assert!(seqs.iter().any(|s| s.meta.continues));

@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use bomdata_tokenizers::builtin::builtin;
-use bomdata_tokenizers::{CasePolicy, KmerConfig, TokenizerConfig, UnknownPolicy};
+use bomdata_tokenizers::{CasePolicy, KmerConfig, KmerVocab, TokenizerConfig, UnknownPolicy};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -21,6 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         k: 6,
         case: CasePolicy::Upper,
         unknown: UnknownPolicy::Unk,
+        vocab: KmerVocab::V1,
         prepend: vec![],
         append: vec![],
     });

@@ -92,11 +92,35 @@ pub struct CharConfig {
     pub append: Vec<SpecialToken>,
 }
 
+/// Which Nucleotide Transformer vocabulary layout a k-mer tokenizer uses.
+///
+/// Source: instadeepai/nucleotide-transformer, `nucleotide_transformer/tokenizers.py`
+/// (`FixedSizeNucleotidesKmersTokenizer` for v1; `compute_tokens_to_ids_v2`, which
+/// `pretrained.py` uses for every model whose name contains `v2`, and SegmentNT).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KmerVocab {
+    /// NT v1 (500M/2B5 models): `<unk>0 <pad>1 <mask>2 <cls>3`, k-mers from 4, `A T C G N`,
+    /// then `<eos> <bos>` last.
+    #[default]
+    V1,
+    /// NT v2 (`*_v2` models, SegmentNT, codon models): `<unk>0 <pad>1 <mask>2 <cls>3 <eos>4
+    /// <bos>5`, k-mers from 6, then `A T C G N`: every k-mer and nucleotide id 2 higher.
+    V2,
+}
+
+impl KmerVocab {
+    /// Whether this is the v1 layout (the default, left out of the stored config).
+    pub fn is_v1(&self) -> bool {
+        *self == Self::V1
+    }
+}
+
 /// Non-overlapping k-mer tokenizer (Nucleotide Transformer).
 ///
-/// Vocabulary (NT order): `<unk>0 <pad>1 <mask>2 <cls>3`, the 4^k k-mers over `A T C G` in
+/// Vocabulary (NT v1 order): `<unk>0 <pad>1 <mask>2 <cls>3`, the 4^k k-mers over `A T C G` in
 /// lexicographic order of that alphabet, the single nucleotides `A T C G N`, then `<eos> <bos>`
-/// (4,107 ids for k = 6). Sequences are split at `N`; each piece is cut into k-mers from its start
+/// (4,107 ids for k = 6); [`KmerVocab::V2`] moves `<eos> <bos>` to ids 4 and 5. Sequences are split at `N`; each piece is cut into k-mers from its start
 /// and a tail shorter than k becomes single nucleotides; every `N` is its own token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KmerConfig {
@@ -106,6 +130,9 @@ pub struct KmerConfig {
     pub case: CasePolicy,
     /// Symbols outside `ACGTN` (after the case policy): NT raises.
     pub unknown: UnknownPolicy,
+    /// Vocabulary layout (NT v1 or v2); absent in a stored config = v1.
+    #[serde(default, skip_serializing_if = "KmerVocab::is_v1")]
+    pub vocab: KmerVocab,
     /// Special tokens put before the sequence (NT prepends `cls`).
     #[serde(default)]
     pub prepend: Vec<SpecialToken>,
@@ -270,6 +297,7 @@ mod tests {
             k: 6,
             case: CasePolicy::AsIs,
             unknown: UnknownPolicy::Error,
+            vocab: KmerVocab::V1,
             prepend: vec![SpecialToken::Cls],
             append: vec![],
         });

@@ -51,6 +51,14 @@ pub enum Error {
         /// The dtype name.
         dtype: &'static str,
     },
+    /// A retired built-in name that now stands for several variants; the message lists them.
+    #[error("tokenizer {name:?} is ambiguous: name the variant, one of {}", variants.join(", "))]
+    AmbiguousName {
+        /// The name given.
+        name: String,
+        /// The variants, each `name (what it is for)`.
+        variants: &'static [&'static str],
+    },
     /// The name is neither a built-in tokenizer nor an existing file.
     #[error("unknown tokenizer {0:?}: not a built-in name nor a tokenizer.json path")]
     UnknownName(String),

@@ -40,8 +40,8 @@ pub mod pack;
 pub mod tokenizer;
 
 pub use config::{
-    ByteConfig, CasePolicy, CharConfig, HfConfig, KmerConfig, SpecialToken, TokenizerConfig,
-    UnknownPolicy,
+    ByteConfig, CasePolicy, CharConfig, HfConfig, KmerConfig, KmerVocab, SpecialToken,
+    TokenizerConfig, UnknownPolicy,
 };
 pub use error::{Error, Result};
 pub use pack::{

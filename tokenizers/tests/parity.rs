@@ -13,7 +13,8 @@ use bomdata_tokenizers::builtin::{builtin, resolve};
 use bomdata_tokenizers::models::hf::{BpeTrainConfig, HfTokenizer, train_dna_bpe};
 use bomdata_tokenizers::pack::{PackConfig, PadSide, min_dtype, pack};
 use bomdata_tokenizers::{
-    CasePolicy, CharConfig, Error, KmerConfig, SpecialToken, TokenizerConfig, UnknownPolicy,
+    CasePolicy, CharConfig, Error, KmerConfig, KmerVocab, SpecialToken, TokenizerConfig,
+    UnknownPolicy,
 };
 use serde_json::Value;
 
@@ -154,12 +155,15 @@ fn hyena_char_matches_reference() {
 
 #[test]
 fn caduceus_char_matches_reference() {
-    let cfg = builtin("caduceus-char").unwrap();
+    let cfg = builtin("caduceus-pretrain").unwrap();
     let n = compare_dna(
         &cfg,
         &["char", "--case", "upper", "--n-to-pad", "--append-sep"],
     );
     assert!(n > 100_000);
+    // The downstream loaders' CharacterTokenizer: neither upper case nor N → PAD.
+    let cfg = builtin("caduceus-char").unwrap();
+    assert!(compare_dna(&cfg, &["char", "--append-sep"]) > 100_000);
     // Without N → PAD and without [SEP].
     let plain = TokenizerConfig::Char(CharConfig {
         characters: "ACGTN".into(),
@@ -174,13 +178,17 @@ fn caduceus_char_matches_reference() {
 #[test]
 fn nt_6mer_matches_reference() {
     // NT itself: errors on soft-masked records, ids on the rest.
-    let nt = builtin("nt-6mer").unwrap();
+    let nt = builtin("nt-6mer-v1").unwrap();
     assert!(compare_dna(&nt, &["kmer", "--prepend-cls"]) > 1_000);
+    // The v2 vocabulary (`*_v2` models, SegmentNT): ids 2 higher.
+    let nt2 = builtin("nt-6mer-v2").unwrap();
+    assert!(compare_dna(&nt2, &["kmer", "--vocab", "v2", "--prepend-cls"]) > 1_000);
     for (case, case_arg) in [(CasePolicy::Upper, "upper"), (CasePolicy::AsIs, "as_is")] {
         let cfg = TokenizerConfig::Kmer(KmerConfig {
             k: 6,
             case,
             unknown: UnknownPolicy::Unk,
+            vocab: KmerVocab::V1,
             prepend: vec![SpecialToken::Cls],
             append: vec![],
         });
@@ -202,6 +210,7 @@ fn nt_6mer_matches_reference() {
         k: 3,
         case: CasePolicy::Upper,
         unknown: UnknownPolicy::Unk,
+        vocab: KmerVocab::V1,
         prepend: vec![],
         append: vec![],
     });
@@ -325,7 +334,7 @@ fn packed_ids_read_back_in_python() {
     let dir = tempfile::tempdir().unwrap();
     for (name, seq_len, mode) in [
         ("hyena-char", 1024, "pack"),
-        ("caduceus-char", 777, "pad"),
+        ("caduceus-pretrain", 777, "pad"),
         ("evo-byte", 4096, "pack"),
     ] {
         let tok = builtin(name).unwrap().build().unwrap();

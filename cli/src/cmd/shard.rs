@@ -50,7 +50,8 @@ pub struct Args {
     #[arg(long, short = 'j', default_value_t = 1)]
     pub jobs: usize,
     /// Write token shards instead of a profile's samples: a built-in tokenizer (hyena-char,
-    /// caduceus-char, nt-6mer, evo-byte), a HF tokenizer.json or a bomdata tokenizer config.
+    /// caduceus-pretrain, caduceus-char, nt-6mer-v1, nt-6mer-v2, evo-byte), a HF tokenizer.json
+    /// or a bomdata tokenizer config.
     /// Shards then roll over by --tokens-per-shard (--max-shard-samples is not used).
     #[arg(long, value_name = "TOKENIZER")]
     pub tokens: Option<String>,

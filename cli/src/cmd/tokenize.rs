@@ -2,7 +2,8 @@
 //!
 //! `bomdata tokenize --tokenizer NAME (--text STRING | --file PATH) [--json]` prints one
 //! `id<TAB>token` line per token, or `{"ids": [...], "tokens": [...]}` with `--json`. NAME is a
-//! built-in (`hyena-char`, `caduceus-char`, `nt-6mer`, `evo-byte`), a path to a HF
+//! built-in (`hyena-char`, `caduceus-pretrain`, `caduceus-char`, `nt-6mer-v1`, `nt-6mer-v2`,
+//! `evo-byte`; the retired `nt-6mer` is an error listing the NT variants), a path to a HF
 //! `tokenizer.json`, or a path to a stored bomdata tokenizer config (`{"type": ...}`).
 
 use std::io::Write;
@@ -14,8 +15,8 @@ use bomdata_tokenizers::{TokenizerConfig, builtin};
 /// Arguments of `bomdata tokenize`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TokenizeArgs {
-    /// Built-in name (hyena-char, caduceus-char, nt-6mer, evo-byte) or a path to a
-    /// tokenizer.json or a bomdata tokenizer config.
+    /// Built-in name (hyena-char, caduceus-pretrain, caduceus-char, nt-6mer-v1, nt-6mer-v2,
+    /// evo-byte) or a path to a tokenizer.json or a bomdata tokenizer config.
     #[arg(long, value_name = "NAME")]
     pub tokenizer: String,
     /// The input text.

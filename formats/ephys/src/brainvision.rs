@@ -362,6 +362,7 @@ pub struct Reader<R> {
 
 impl<R: Read + Seek> Reader<R> {
     /// Wraps the data file; `data_len` is its size in bytes (checked against the header).
+    /// [`open`] refuses an empty `.eeg` file before it gets here.
     pub fn new(inner: R, header: Header, data_len: u64) -> io::Result<Self> {
         let frame = (header.channels.len() * header.binary_format.size()) as u64;
         if frame == 0 {
@@ -479,7 +480,21 @@ impl<R: Read + Seek> SignalReader for Reader<R> {
     }
 }
 
+/// Refuses a 0-byte data file (a git-annex placeholder in many BIDS datasets): every
+/// reference reader (MNE, EEGLAB's bva-io) refuses it rather than read 0 samples.
+fn refuse_empty(header: &Header, data_len: u64) -> io::Result<()> {
+    if data_len == 0 {
+        return Err(invalid(format!(
+            "{}: data file is empty (0 bytes; a git-annex placeholder?)",
+            header.data_file.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Reads the header and markers of a `.vhdr` file and builds the recording view.
+///
+/// Errors: a missing or empty (0-byte) data file, besides a malformed header or marker file.
 pub fn read_recording(path: &Path) -> io::Result<(Recording, Header, u64)> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
@@ -487,6 +502,7 @@ pub fn read_recording(path: &Path) -> io::Result<(Recording, Header, u64)> {
     let data_len = std::fs::metadata(&header.data_file)
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", header.data_file.display())))?
         .len();
+    refuse_empty(&header, data_len)?;
     let frame = (header.channels.len() * header.binary_format.size()) as u64;
     let n_samples = data_len / frame;
     let rate = header.sampling_rate();

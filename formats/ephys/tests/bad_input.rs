@@ -358,3 +358,36 @@ fn undetected_files_are_refused() {
     assert_eq!(bomdata_ephys::detect(&p), None);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Issue 20 item 8: a header whose `.eeg` is 0 bytes (a git-annex placeholder in BIDS
+/// datasets) is refused, through every entry point, rather than read as 0 samples; MNE's
+/// `read_raw_brainvision` refuses it too.
+#[test]
+fn brainvision_empty_data_file_is_refused() {
+    let dir = temp_dir("bvempty");
+    let p = dir.join("e.vhdr");
+    std::fs::write(
+        &p,
+        format!("{VHDR_HEAD}NumberOfChannels=1\nSamplingInterval=1000\n[Binary Infos]\nBinaryFormat=INT_16\n[Channel Infos]\nCh1=a\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("d.eeg"), b"").unwrap();
+    assert_invalid(
+        &bomdata_ephys::brainvision::open(&p)
+            .map(|_| ())
+            .unwrap_err(),
+        "data file is empty",
+    );
+    assert_invalid(
+        &bomdata_ephys::brainvision::read_recording(&p)
+            .map(|_| ())
+            .unwrap_err(),
+        "data file is empty",
+    );
+    assert_invalid(&read_through(&p).unwrap_err(), "data file is empty");
+    assert_invalid(
+        &probe(&p, &ProbeOptions::default()).unwrap_err(),
+        "data file is empty",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -7,7 +7,7 @@ pub mod index;
 pub mod indexed;
 pub mod reader;
 
-pub use index::{Index, IndexRecord};
+pub use index::{Index, IndexRecord, Unnamed};
 pub use indexed::{FaiStatus, IndexedFasta};
 pub use reader::{Reader, Record};
 

@@ -204,3 +204,59 @@ fn garbage_in_every_reader_is_an_error_not_a_panic() {
         let _ = probe(&p, &ProbeOptions::default()); // either way, no panic
     }
 }
+
+/// Issue 20 item 5: `>  foo` names the sequence `foo`, as samtools faidx (htslib) and pyfaidx
+/// read it (checked with pysam 0.24 and pyfaidx 0.9: both list `foo`, `b`).
+#[test]
+fn fasta_name_after_leading_whitespace_like_samtools() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = b">  foo bar\nACGT\n>\tb\nAC\n";
+    let p = write(&dir, "lead_space.fa", data);
+    let mut fa = IndexedFasta::open(&p).unwrap();
+    let names: Vec<&str> = fa.sequences().iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["foo", "b"]);
+    let mut v = Vec::new();
+    fa.fetch_all("foo", &mut v).unwrap();
+    assert_eq!(v, b"ACGT");
+    assert_eq!(
+        fa.index().to_fai(),
+        "foo\t4\t11\t4\t5\nb\t2\t20\t2\t3\n",
+        "the .fai samtools (pysam 0.24) writes for this file"
+    );
+    // a shipped .fai with these rows agrees under the quick check too
+    std::fs::write(dir.path().join("lead_space.fa.fai"), fa.index().to_fai()).unwrap();
+    let fa = IndexedFasta::open_with(&p, IndexCheck::Quick).unwrap();
+    assert_eq!(fa.fai_status(), &FaiStatus::ShippedAgrees);
+    let recs: Vec<_> = bomdata_genomic::fasta::Reader::new(&data[..])
+        .records()
+        .collect::<io::Result<_>>()
+        .unwrap();
+    assert_eq!(
+        (recs[0].name.as_str(), recs[0].description.as_str()),
+        ("foo", "bar")
+    );
+    assert_eq!(recs[1].name, "b");
+}
+
+/// Issue 20 item 5: a record with a truly empty name is set aside with its reason; the other
+/// sequences stay readable.
+#[test]
+fn fasta_empty_name_is_set_aside_by_the_lenient_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(&dir, "empty_mid.fa", b">a\nACGT\n>\nGG\n>b\nAC\n");
+    let mut fa = IndexedFasta::open_setting_aside_unnamed(&p, IndexCheck::Quick).unwrap();
+    let names: Vec<&str> = fa.sequences().iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+    let set_aside: Vec<String> = fa.unnamed().iter().map(ToString::to_string).collect();
+    assert_eq!(set_aside, ["record 1 at byte 8: empty sequence name"]);
+    let mut v = Vec::new();
+    fa.fetch_all("b", &mut v).unwrap();
+    assert_eq!(v, b"AC");
+    // the strict open still refuses the file
+    let e = IndexedFasta::open(&p).err().unwrap();
+    assert!(
+        e.to_string()
+            .contains("record 1 at byte 8: empty sequence name"),
+        "{e}"
+    );
+}

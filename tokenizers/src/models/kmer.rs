@@ -7,7 +7,7 @@
 //! [`UnknownPolicy::Error`]; [`UnknownPolicy::Unk`] emits `<unk>` for the k-mer or nucleotide
 //! instead.
 
-use crate::config::{CasePolicy, KmerConfig, SpecialToken, UnknownPolicy};
+use crate::config::{CasePolicy, KmerConfig, KmerVocab, SpecialToken, UnknownPolicy};
 use crate::error::{Error, Result};
 use crate::tokenizer::{Tokenizer, resolve_specials};
 
@@ -28,6 +28,8 @@ pub struct KmerTokenizer {
     prepend: Vec<u32>,
     append: Vec<u32>,
     n_kmers: u32,
+    /// Id of the first k-mer: 4 (v1) or 6 (v2, after `<eos> <bos>`).
+    base: u32,
 }
 
 impl KmerTokenizer {
@@ -50,7 +52,11 @@ impl KmerTokenizer {
             }
         }
         let n_kmers = 4u32.pow(cfg.k as u32);
-        let lookup = |t| special(n_kmers, t);
+        let base = match cfg.vocab {
+            KmerVocab::V1 => 4,
+            KmerVocab::V2 => 6,
+        };
+        let lookup = |t| special(n_kmers, base, t);
         Ok(Self {
             k: cfg.k,
             codes,
@@ -58,12 +64,13 @@ impl KmerTokenizer {
             prepend: resolve_specials(&cfg.prepend, "kmer", lookup)?,
             append: resolve_specials(&cfg.append, "kmer", lookup)?,
             n_kmers,
+            base,
         })
     }
 
     /// Id of the single nucleotide with code `c` (0..4 = A T C G, 4 = N).
     fn single_id(&self, c: u8) -> u32 {
-        4 + self.n_kmers + u32::from(c)
+        self.base + self.n_kmers + u32::from(c)
     }
 
     fn unknown(&self, input: &[u8], offset: usize) -> Result<u32> {
@@ -105,7 +112,7 @@ impl KmerTokenizer {
             }
             // Codes 4 (N) and 5 (other) are the only ones with bit 2 set.
             if flags & 4 == 0 {
-                out.push(4 + acc);
+                out.push(self.base + acc);
                 pos += k;
                 continue;
             }
@@ -130,14 +137,19 @@ impl KmerTokenizer {
     }
 }
 
-fn special(n_kmers: u32, token: SpecialToken) -> Option<u32> {
+/// Id of a special token; `base` is the first k-mer id (4: v1, `<eos> <bos>` last; 6: v2,
+/// `<eos>4 <bos>5`).
+fn special(n_kmers: u32, base: u32, token: SpecialToken) -> Option<u32> {
+    let v2 = base == 6;
     match token {
         SpecialToken::Unk => Some(0),
         SpecialToken::Pad => Some(1),
         SpecialToken::Mask => Some(2),
         SpecialToken::Cls => Some(3),
-        SpecialToken::Eos => Some(4 + n_kmers + 5),
-        SpecialToken::Bos => Some(4 + n_kmers + 6),
+        SpecialToken::Eos if v2 => Some(4),
+        SpecialToken::Bos if v2 => Some(5),
+        SpecialToken::Eos => Some(base + n_kmers + 5),
+        SpecialToken::Bos => Some(base + n_kmers + 6),
         SpecialToken::Sep => None,
     }
 }
@@ -153,10 +165,17 @@ impl Tokenizer for KmerTokenizer {
 
     fn id_to_token(&self, id: u32) -> Option<String> {
         let n = self.n_kmers;
+        let b = self.base;
+        if id >= 4 && Some(id) == self.special_id(SpecialToken::Eos) {
+            return Some("<eos>".to_string());
+        }
+        if id >= 4 && Some(id) == self.special_id(SpecialToken::Bos) {
+            return Some("<bos>".to_string());
+        }
         match id {
             0..=3 => Some(SPECIALS_1[id as usize].to_string()),
-            _ if id < 4 + n => {
-                let mut v = id - 4;
+            _ if id < b + n => {
+                let mut v = id - b;
                 let mut s = vec![b'A'; self.k];
                 for slot in s.iter_mut().rev() {
                     *slot = NUCLEOTIDES[(v & 3) as usize];
@@ -164,10 +183,8 @@ impl Tokenizer for KmerTokenizer {
                 }
                 Some(String::from_utf8_lossy(&s).into_owned())
             }
-            _ if id < 4 + n + 4 => Some((NUCLEOTIDES[(id - 4 - n) as usize] as char).to_string()),
-            _ if id == 4 + n + 4 => Some("N".to_string()),
-            _ if id == 4 + n + 5 => Some("<eos>".to_string()),
-            _ if id == 4 + n + 6 => Some("<bos>".to_string()),
+            _ if id < b + n + 4 => Some((NUCLEOTIDES[(id - b - n) as usize] as char).to_string()),
+            _ if id == b + n + 4 => Some("N".to_string()),
             _ => None,
         }
     }
@@ -177,7 +194,7 @@ impl Tokenizer for KmerTokenizer {
     }
 
     fn special_id(&self, token: SpecialToken) -> Option<u32> {
-        special(self.n_kmers, token)
+        special(self.n_kmers, self.base, token)
     }
 }
 
@@ -190,6 +207,7 @@ mod tests {
             k,
             case: CasePolicy::AsIs,
             unknown,
+            vocab: KmerVocab::V1,
             prepend: vec![],
             append: vec![],
         })

@@ -29,6 +29,46 @@ impl IndexRecord {
     }
 }
 
+/// A record that an index cannot address because its name is empty (a `>` header with no
+/// name, or only whitespace after it).
+///
+/// samtools (htslib) indexes such a record under the name `""` and pyfaidx refuses the whole
+/// file; here the strict builders refuse the file and the lenient ones set the record aside
+/// (see [`Index::build_setting_aside_unnamed`]) so that a caller can fail that record alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unnamed {
+    /// 0-based number of the record in the file (every record counts, named or not).
+    pub record: usize,
+    /// Byte offset of its `>` header in the (decompressed) file.
+    pub byte: u64,
+}
+
+impl std::fmt::Display for Unnamed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "record {} at byte {}: empty sequence name",
+            self.record, self.byte
+        )
+    }
+}
+
+/// The sequence name in a header line (without its `>` and line terminator): the text after
+/// any leading whitespace up to the next whitespace, as samtools faidx and pyfaidx read it
+/// (`>  foo bar` names `foo`). Empty when the header holds no name.
+pub fn header_name(header: &[u8]) -> &[u8] {
+    let start = header
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(header.len());
+    let rest = &header[start..];
+    let end = rest
+        .iter()
+        .position(u8::is_ascii_whitespace)
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
 /// A FASTA index: one row per sequence, in file order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Index(pub Vec<IndexRecord>);
@@ -39,7 +79,20 @@ impl Index {
     /// Errors: data before the first `>`, an empty name, a duplicate name, or lines of unequal
     /// length inside a sequence (a short line that is not the last one).
     pub fn build(data: &[u8]) -> io::Result<Index> {
+        Self::scan(data, true).map(|(index, _)| index)
+    }
+
+    /// Builds the index like [`Index::build`], but sets records with an empty name aside
+    /// instead of refusing the file: they are left out of the index and returned, in file
+    /// order, so that the other sequences stay addressable.
+    pub fn build_setting_aside_unnamed(data: &[u8]) -> io::Result<(Index, Vec<Unnamed>)> {
+        Self::scan(data, false)
+    }
+
+    fn scan(data: &[u8], strict: bool) -> io::Result<(Index, Vec<Unnamed>)> {
         let mut rows: Vec<IndexRecord> = Vec::new();
+        let mut unnamed = Vec::new();
+        let mut rec_index = 0usize;
         let mut seen = std::collections::HashSet::new();
         let mut pos = 0usize;
         let n = data.len();
@@ -62,22 +115,22 @@ impl Index {
             if header.last() == Some(&b'\r') {
                 header = &header[..header.len() - 1];
             }
-            let name_end = header
-                .iter()
-                .position(|b| b.is_ascii_whitespace())
-                .unwrap_or(header.len());
-            let name = String::from_utf8_lossy(&header[..name_end]).into_owned();
-            let rec_index = rows.len();
-            if name.is_empty() {
-                return Err(invalid(
-                    Error::Fasta,
-                    format!("record {rec_index} at byte {pos}: empty sequence name"),
-                ));
+            let name = String::from_utf8_lossy(header_name(header)).into_owned();
+            let this = Unnamed {
+                record: rec_index,
+                byte: pos as u64,
+            };
+            rec_index += 1;
+            if name.is_empty() && strict {
+                return Err(invalid(Error::Fasta, this.to_string()));
             }
-            if !seen.insert(name.clone()) {
+            if !name.is_empty() && !seen.insert(name.clone()) {
                 return Err(invalid(
                     Error::Fasta,
-                    format!("record {rec_index} at byte {pos}: duplicate sequence name {name:?}"),
+                    format!(
+                        "record {} at byte {pos}: duplicate sequence name {name:?}",
+                        this.record
+                    ),
                 ));
             }
             let offset = (hend + 1).min(n);
@@ -99,7 +152,8 @@ impl Index {
                         return Err(invalid(
                             Error::Fasta,
                             format!(
-                                "record {rec_index} ({name}) line at byte {p}: different line length inside a sequence"
+                                "record {} ({name}) line at byte {p}: different line length inside a sequence",
+                                this.record
                             ),
                         ));
                     }
@@ -110,7 +164,8 @@ impl Index {
                         return Err(invalid(
                             Error::Fasta,
                             format!(
-                                "record {rec_index} ({name}) line at byte {p}: {bases} bases, first line has {lb}"
+                                "record {} ({name}) line at byte {p}: {bases} bases, first line has {lb}",
+                                this.record
                             ),
                         ));
                     } else if bases < lb {
@@ -126,16 +181,20 @@ impl Index {
                 // single line without terminator at EOF
                 lw = lb + 1;
             }
-            rows.push(IndexRecord {
-                name,
-                length,
-                offset: offset as u64,
-                line_bases: lb,
-                line_width: lw,
-            });
+            if name.is_empty() {
+                unnamed.push(this);
+            } else {
+                rows.push(IndexRecord {
+                    name,
+                    length,
+                    offset: offset as u64,
+                    line_bases: lb,
+                    line_width: lw,
+                });
+            }
             pos = p.min(n);
         }
-        Ok(Index(rows))
+        Ok((Index(rows), unnamed))
     }
 
     /// Parses `.fai` text (5 tab-separated columns; a 6th `qualoffset` column is ignored).

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use bomdata_format_core::compression::{Compression, MaybeCompressed, sniff};
 
-use super::index::{Index, IndexRecord};
+use super::index::{Index, IndexRecord, Unnamed, header_name};
 use crate::bgzf::{self, BlockCache, Gzi, RandomAccess};
 use crate::error::{Error, invalid};
 
@@ -58,6 +58,8 @@ pub struct IndexedFasta {
     path: PathBuf,
     storage: Storage,
     index: Index,
+    unnamed: Vec<Unnamed>,
+    strict: bool,
     compression: Compression,
     fai_status: FaiStatus,
     gzi_status: GziStatus,
@@ -83,8 +85,24 @@ impl IndexedFasta {
         Self::open_with(path, IndexCheck::Full)
     }
 
-    /// Opens `path`, checking a shipped index with `check`.
+    /// Opens `path`, checking a shipped index with `check`. A record with an empty name makes
+    /// the whole file an error (such a sequence cannot be addressed).
     pub fn open_with(path: &Path, check: IndexCheck) -> io::Result<Self> {
+        Self::open_impl(path, check, true)
+    }
+
+    /// Opens `path` like [`IndexedFasta::open_with`], but sets records with an empty name
+    /// aside (listed by [`IndexedFasta::unnamed`]) instead of refusing the file, so that a
+    /// caller can fail those records alone and read the others.
+    ///
+    /// A shipped `.fai` that passes the check is used as it is; under [`IndexCheck::Quick`]
+    /// the records it does not list (an index without the unnamed rows) are not found. A
+    /// `.fai` row with an empty name (as samtools writes one) fails the check.
+    pub fn open_setting_aside_unnamed(path: &Path, check: IndexCheck) -> io::Result<Self> {
+        Self::open_impl(path, check, false)
+    }
+
+    fn open_impl(path: &Path, check: IndexCheck, strict: bool) -> io::Result<Self> {
         let file = File::open(path)?;
         let len = file.metadata()?.len();
         let mut head = [0u8; 18];
@@ -150,6 +168,8 @@ impl IndexedFasta {
             path: path.to_path_buf(),
             storage,
             index: Index::default(),
+            unnamed: Vec::new(),
+            strict,
             compression,
             fai_status: FaiStatus::Built,
             gzi_status,
@@ -197,12 +217,22 @@ impl IndexedFasta {
         Ok(me)
     }
 
+    /// Builds the index from the data; the records set aside (lenient open) go to `unnamed`.
     fn build_index(&mut self) -> io::Result<Index> {
-        match &self.storage {
-            Storage::Mmap(m) => Index::build(m),
-            Storage::Owned(v) => Index::build(v),
-            Storage::Bgzf { raw, .. } => Index::build(&bgzf::decompress_all(raw)?),
-        }
+        let build = |data: &[u8]| {
+            if self.strict {
+                Index::build(data).map(|index| (index, Vec::new()))
+            } else {
+                Index::build_setting_aside_unnamed(data)
+            }
+        };
+        let (index, unnamed) = match &self.storage {
+            Storage::Mmap(m) => build(m),
+            Storage::Owned(v) => build(v),
+            Storage::Bgzf { raw, .. } => build(&bgzf::decompress_all(raw)?),
+        }?;
+        self.unnamed = unnamed;
+        Ok(index)
     }
 
     fn data_len(&self) -> u64 {
@@ -248,11 +278,9 @@ impl IndexedFasta {
                 .unwrap_or(0);
             let header = &body[hstart..];
             let header = header.strip_suffix(b"\r").unwrap_or(header);
-            let name_ok = header.first() == Some(&b'>')
-                && header[1..].starts_with(r.name.as_bytes())
-                && header
-                    .get(1 + r.name.len())
-                    .is_none_or(|b| b.is_ascii_whitespace());
+            let name_ok = !r.name.is_empty()
+                && header.first() == Some(&b'>')
+                && header_name(&header[1..]) == r.name.as_bytes();
             if !name_ok {
                 return Ok(bad("the line before its offset is not its '>' header"));
             }
@@ -306,6 +334,12 @@ impl IndexedFasta {
     /// The sequences, in file order.
     pub fn sequences(&self) -> &[IndexRecord] {
         &self.index.0
+    }
+
+    /// The records set aside because their name is empty (only a file opened with
+    /// [`IndexedFasta::open_setting_aside_unnamed`] has any), in file order.
+    pub fn unnamed(&self) -> &[Unnamed] {
+        &self.unnamed
     }
 
     /// The file's compression (None, Gzip or Bgzf).

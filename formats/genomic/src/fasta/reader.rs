@@ -7,7 +7,8 @@ use crate::error::{Error, invalid};
 /// One FASTA entry.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Record {
-    /// Name: header text after `>` up to the first whitespace (may be empty; see [`Reader`]).
+    /// Name: header text after `>` and any leading whitespace, up to the next whitespace (may
+    /// be empty; see [`Reader`]).
     pub name: String,
     /// The rest of the header line after the name, trimmed (empty when none).
     pub description: String,
@@ -17,8 +18,8 @@ pub struct Record {
 
 /// A sequential FASTA reader.
 ///
-/// Records with an empty name are read (the name is `""`); the indexed reader refuses them
-/// because such a sequence cannot be addressed.
+/// Records with an empty name are read (the name is `""`); the indexed reader refuses them, or
+/// sets them aside, because such a sequence cannot be addressed.
 pub struct Reader<R> {
     inner: R,
     line: Vec<u8>,
@@ -88,10 +89,12 @@ impl<R: BufRead> Reader<R> {
                 break self.line.clone();
             },
         };
-        let text = String::from_utf8_lossy(&header[1..]);
+        let full = String::from_utf8_lossy(&header[1..]);
+        // `>  foo bar` names `foo`, as samtools faidx and pyfaidx read it
+        let text = full.trim_start_matches(|c: char| c.is_ascii_whitespace());
         let (name, desc) = match text.find(|c: char| c.is_ascii_whitespace()) {
             Some(i) => (&text[..i], text[i..].trim()),
-            None => (&text[..], ""),
+            None => (text, ""),
         };
         record.name = name.to_string();
         record.description = desc.to_string();

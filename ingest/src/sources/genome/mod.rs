@@ -431,7 +431,8 @@ fn open_seqs(path: &Path) -> Result<Seqs> {
             .map(Seqs::TwoBit)
             .map_err(|e| Error::input(path, e))
     } else {
-        IndexedFasta::open_with(path, IndexCheck::Quick)
+        // records with an empty name are set aside: each becomes a unit that fails alone
+        IndexedFasta::open_setting_aside_unnamed(path, IndexCheck::Quick)
             .map(|f| Seqs::Fasta(Box::new(f)))
             .map_err(|e| Error::input(path, e))
     }
@@ -497,6 +498,18 @@ impl Source for GenomeSource {
                 .and_then(|t| t.get(&gid).or_else(|| t.get(&fname)).cloned());
             let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             let total: u64 = list.iter().map(|s| s.1).sum::<u64>().max(1);
+            if let Seqs::Fasta(f) = &seqs {
+                for u in f.unnamed() {
+                    units.push(Unit {
+                        id: unit_id(&format!("{gid}_record{}", u.record)),
+                        subject: Some(assembly.clone().unwrap_or_else(|| gid.clone())),
+                        session: None,
+                        inputs: vec![PathBuf::from(&fname)],
+                        bytes: 0,
+                        detail: serde_json::json!({ "unaddressable": u.to_string() }),
+                    });
+                }
+            }
             for (name, len) in &list {
                 let canonical = aliases.canonical(name);
                 units.push(Unit {
@@ -581,6 +594,9 @@ impl SeqUnit {
             .ok_or_else(|| Error::input(ctx.root, "unit without input"))?;
         let path = ctx.path(rel);
         let d = &unit.detail;
+        if let Some(reason) = d["unaddressable"].as_str() {
+            return Err(Error::input(&path, reason));
+        }
         let seq_name = d["seq"]
             .as_str()
             .ok_or_else(|| Error::input(&path, "unit detail lacks seq"))?
