@@ -8,6 +8,9 @@ mod common;
 
 use std::path::Path;
 
+use bomdata_edf::Header;
+use bomdata_edf::header::{Plus, Signal, StartDateTime, Variant};
+use bomdata_edf::io::Writer;
 use bomdata_ingest::Source;
 use bomdata_ingest::sources::{ajile12::Ajile12, bids_ephys::BidsEphys};
 use bomdata_schemas::Modality;
