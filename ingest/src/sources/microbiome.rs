@@ -50,6 +50,10 @@ impl Source for Microbiome {
             .ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
         let path = ctx.path(rel);
         let b = Biom::read(&path).map_err(|e| Error::io(&path, e))?;
+        if b.sample_ids.is_empty() {
+            sink.skipped(&path, "0 samples: the BIOM table has no sample column");
+            return Ok(());
+        }
         let taxa: Vec<String> = b
             .observation_metadata
             .iter()

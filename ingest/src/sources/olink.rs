@@ -11,10 +11,15 @@
 //! reports it). Original sample IDs are never written.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bomdata_schemas::Modality;
 use bomdata_schemas::omics::{Dropped, Transform, ValueKind, columns};
 use bomdata_schemas::subjects::SubjectRow;
+use bomdata_table::arrow_array::{
+    Array, ArrayRef, LargeStringArray, RecordBatch, StringArray, StringViewArray,
+};
+use bomdata_table::arrow_schema::{ArrowError, DataType, Field, Schema};
 use bomdata_table::olink;
 
 use super::methylation::{PLATFORM_KEY, SOURCE_KEY, VALUE_KEY};
@@ -104,7 +109,48 @@ fn read_long(path: &Path) -> Result<bomdata_table::Table> {
     {
         return Ok(t);
     }
-    bomdata_table::table::read_path(path).map_err(|e| Error::io(path, e))
+    let t = bomdata_table::table::read_path(path).map_err(|e| Error::io(path, e))?;
+    plain_strings(t).map_err(|e| Error::io(path, std::io::Error::other(e)))
+}
+
+/// The table with its `LargeUtf8` and `Utf8View` columns (what pandas and polars write to
+/// Parquet) as `Utf8`, the string type the table readers' text accessors take.
+fn plain_strings(
+    mut t: bomdata_table::Table,
+) -> std::result::Result<bomdata_table::Table, ArrowError> {
+    let b = &t.batch;
+    if !b
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| matches!(f.data_type(), DataType::LargeUtf8 | DataType::Utf8View))
+    {
+        return Ok(t);
+    }
+    let mut fields = Vec::with_capacity(b.num_columns());
+    let mut cols: Vec<ArrayRef> = Vec::with_capacity(b.num_columns());
+    for (f, c) in b.schema().fields().iter().zip(b.columns()) {
+        let plain: Option<StringArray> =
+            if let Some(a) = c.as_any().downcast_ref::<LargeStringArray>() {
+                Some(a.iter().collect())
+            } else {
+                c.as_any()
+                    .downcast_ref::<StringViewArray>()
+                    .map(|a| a.iter().collect())
+            };
+        match plain {
+            Some(a) => {
+                fields.push(Field::new(f.name(), DataType::Utf8, true));
+                cols.push(Arc::new(a));
+            }
+            None => {
+                fields.push(f.as_ref().clone());
+                cols.push(c.clone());
+            }
+        }
+    }
+    t.batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?;
+    Ok(t)
 }
 
 impl Source for Olink {
@@ -139,6 +185,17 @@ impl Source for Olink {
             duplicates_resolved: w.duplicates_resolved as u64,
             duplicates_policy: "error".into(),
         };
+        let dropped_note = format!(
+            "{} control and {} bridge samples dropped ({} rows)",
+            w.dropped_controls.len(),
+            w.dropped_bridges.len(),
+            w.dropped_rows
+        );
+        if w.sample_ids.is_empty() {
+            // Nothing to write: say why rather than leave an empty part.
+            sink.skipped(&path, &format!("0 samples: {dropped_note}"));
+            return Ok(());
+        }
         let session = unit.session.clone().unwrap_or_default();
         let subjects: Vec<String> = w.sample_ids.iter().map(|s| ctx.pseudonym(s)).collect();
         let mut lists = vec![(
@@ -181,15 +238,7 @@ impl Source for Olink {
         }
         sink.write_table(TablePart::new(Modality::Proteomics, part.build()?)?)?;
         if !w.dropped_controls.is_empty() || !w.dropped_bridges.is_empty() {
-            sink.skipped(
-                &path,
-                &format!(
-                    "{} control and {} bridge samples dropped ({} rows)",
-                    w.dropped_controls.len(),
-                    w.dropped_bridges.len(),
-                    w.dropped_rows
-                ),
-            );
+            sink.skipped(&path, &dropped_note);
         }
         Ok(())
     }
