@@ -237,7 +237,8 @@ fn table_parts_equal_pandas_reads_of_the_sources() {
             "import sys, pyarrow.parquet as pq; t = pq.read_table(sys.argv[1]); print(t.num_rows, t.schema.field('values').type.list_size)",
             &s(&xlsx.1),
         ]);
-        assert_eq!(shape.trim(), "160 184", "{shape}");
+        // 160 sample rows, 4 of them controls (dropped); 184 assays.
+        assert_eq!(shape.trim(), "156 184", "{shape}");
     }
 }
 
