@@ -119,22 +119,11 @@ MMSE\tmmse\tnumeric\t\t\t0\t30\t\n\
 DX\tdiagnosis\tcategorical\t\t\t\t\tNL=CN|AD=dementia\n\
 NOTE\tnote\ttext\t\t\t\t\t\n";
 
-#[test]
-fn table_parts_equal_pandas_reads_of_the_sources() {
-    let fixtures = bomdata_testdata::require_shared_fixtures();
-    let tmp = TempDir::new("table-parts");
-    let with_xlsx = has_openpyxl();
-    if !with_xlsx {
-        eprintln!(
-            "table_parts: the test Python has no openpyxl (python/requirements.txt): \
-             the Olink xlsx part is checked for shape only"
-        );
-    }
-
-    // Olink: long CSV, the same long table as Parquet (written by pandas), the wide xlsx. Every
-    // row of npx_data_v3.csv is a control sample (dropped, no part, a skip with the reason), so
-    // a copy with its non-control SampleIDs typed SAMPLE is the long file with values.
-    let olink = tmp.0.join("olink");
+/// Olink: long CSV, the same long table as Parquet (written by pandas), the wide xlsx. Every
+/// row of npx_data_v3.csv is a control sample (dropped, no part, a skip with the reason), so a
+/// copy with its non-control SampleIDs typed SAMPLE is the long file with values.
+fn ingest_olink(tmp: &Path, fixtures: &Path) -> (RunOptions, Vec<(PathBuf, PathBuf)>) {
+    let olink = tmp.join("olink");
     std::fs::create_dir_all(&olink).unwrap();
     for f in [
         "npx_data_v3.csv",
@@ -154,7 +143,7 @@ fn table_parts_equal_pandas_reads_of_the_sources() {
         olink.join("samples_npx_v3.csv").to_str().unwrap(),
         olink.join("samples_npx_v3.parquet").to_str().unwrap(),
     ]);
-    let o_opts = options("olink", &olink, &tmp.0.join("out-olink"));
+    let o_opts = options("olink", &olink, &tmp.join("out-olink"));
     let (m, olink_pairs) = ingest(&Olink, &o_opts);
     assert_eq!(m.counts.units, 5, "csv, parquet and xlsx are all taken");
     assert_eq!(
@@ -168,6 +157,22 @@ fn table_parts_equal_pandas_reads_of_the_sources() {
         report.contains("npx_data_v3.csv") && report.contains("0 samples: "),
         "{report}"
     );
+    (o_opts, olink_pairs)
+}
+
+#[test]
+fn table_parts_equal_pandas_reads_of_the_sources() {
+    let fixtures = bomdata_testdata::require_shared_fixtures();
+    let tmp = TempDir::new("table-parts");
+    let with_xlsx = has_openpyxl();
+    if !with_xlsx {
+        eprintln!(
+            "table_parts: the test Python has no openpyxl (python/requirements.txt): \
+             the Olink xlsx part is checked for shape only"
+        );
+    }
+
+    let (o_opts, olink_pairs) = ingest_olink(&tmp.0, &fixtures);
 
     // BIOM v1 JSON (the HDF5 file needs the hdf5 feature).
     let biom = tmp.0.join("biom");

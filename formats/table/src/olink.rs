@@ -396,8 +396,8 @@ pub fn read_wide_xlsx(path: &std::path::Path) -> io::Result<Option<Table>> {
     // Assay columns (an OlinkID), and the QC-warning column of each panel.
     let mut assays = Vec::new();
     let mut qc_of_panel: Vec<(Option<String>, usize)> = Vec::new();
-    for c in 1..rows[oid_row].len() {
-        if let Some(o) = wide_text(&rows[oid_row][c]) {
+    for (c, cell) in rows[oid_row].iter().enumerate().skip(1) {
+        if let Some(o) = wide_text(cell) {
             assays.push((c, o, at(panel_row, c)));
         } else if at(assay_row, c).as_deref() == Some("QC Warning") {
             qc_of_panel.push((at(panel_row, c), c));
