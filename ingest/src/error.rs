@@ -33,6 +33,9 @@ pub enum Error {
     /// Writing the dataset failed.
     #[error("writing dataset")]
     Shard(#[from] bomdata_shard::Error),
+    /// A table part could not be built from what an adapter gave.
+    #[error("table part")]
+    TablePart(#[from] crate::tables::PartError),
     /// Anything else, with a one-line message.
     #[error("{0}")]
     Other(String),

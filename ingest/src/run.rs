@@ -150,6 +150,61 @@ pub struct Summary {
     pub manifest: Option<Manifest>,
 }
 
+impl Summary {
+    /// Why a finished run wrote nothing, for the caller to fail with (exit 1) rather than report
+    /// success: no unit planned under the source tree, or every unit done with 0 samples in the
+    /// shards and 0 rows in table parts (with the first failure, or the skipped inputs and their
+    /// reasons from the report). `None` while other ranks are still running or when anything
+    /// was written.
+    pub fn empty_reason(&self, opts: &RunOptions, adapter: &str) -> Option<String> {
+        let root = &opts.root;
+        let m = self.manifest.as_ref()?;
+        if self.planned == 0 {
+            return Some(format!(
+                "0 units: the {adapter} adapter found no input it takes under {}",
+                root.display()
+            ));
+        }
+        let rows: u64 = m
+            .tables
+            .iter()
+            .filter(|t| t.name.starts_with(crate::tables::TABLES))
+            .map(|t| t.rows)
+            .sum();
+        if m.counts.samples > 0 || rows > 0 {
+            return None;
+        }
+        let why = match self.failed.first() {
+            Some((id, r)) => format!("; first failure: {id}: {r}"),
+            None => match skipped_reasons(&opts.out) {
+                Some(r) => format!("; {r}"),
+                None => String::new(),
+            },
+        };
+        Some(format!(
+            "0 samples and 0 table rows from {} units ({} failed){why}",
+            m.counts.units, m.counts.failed_units
+        ))
+    }
+}
+
+/// `"N inputs skipped, first: PATH: REASON"` from the dataset's report, when it has skips.
+fn skipped_reasons(out: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(out.join(dataset::REPORT)).ok()?;
+    let skipped: Vec<ReportEntry> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<ReportEntry>(l).ok())
+        .filter(|r| r.outcome == Outcome::Skipped)
+        .collect();
+    let first = skipped.first()?;
+    Some(format!(
+        "{} inputs skipped, first: {}: {}",
+        skipped.len(),
+        first.path,
+        first.reason
+    ))
+}
+
 /// XXH3-64 of a unit ID, hex.
 pub fn unit_hash(id: &str) -> String {
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(id.as_bytes()))

@@ -24,7 +24,7 @@ use bomdata_schemas::manifest::TableEntry;
 use bomdata_schemas::omics::columns;
 use bomdata_shard::dataset;
 use bomdata_table::arrow_array::{
-    ArrayRef, FixedSizeListArray, Float32Array, RecordBatch, StringArray,
+    Array, ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, RecordBatch, StringArray,
 };
 use bomdata_table::arrow_schema::{DataType, Field, Schema};
 
@@ -166,6 +166,154 @@ fn wide_f32_limit(
     }
     let schema = Schema::new(fields).with_metadata(metadata);
     RecordBatch::try_new(Arc::new(schema), cols).map_err(|e| Error::Other(e.to_string()))
+}
+
+/// Why a list-layout part could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PartError {
+    /// A column has the wrong number of values.
+    #[error("{column}: {found} values where {expected} were expected")]
+    Length {
+        /// The column.
+        column: String,
+        /// Values expected (rows, or rows × features).
+        expected: usize,
+        /// Values given.
+        found: usize,
+    },
+    /// A column or feature name is repeated, or is one of the reserved key columns.
+    #[error("name {0:?} is repeated or reserved")]
+    Name(String),
+    /// More features than a fixed-size list can hold.
+    #[error("{0} features are too many for one list column")]
+    TooWide(usize),
+    /// Arrow refused the arrays.
+    #[error("arrow")]
+    Arrow(#[from] bomdata_table::arrow_schema::ArrowError),
+}
+
+/// The per-row values of one list column of a list-layout part, row-major (`rows × features`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ListValues {
+    /// Float32 values (NaN where a feature is absent or NA).
+    F32(Vec<f32>),
+    /// A boolean mask.
+    Bool(Vec<bool>),
+}
+
+impl ListValues {
+    fn len(&self) -> usize {
+        match self {
+            ListValues::F32(v) => v.len(),
+            ListValues::Bool(v) => v.len(),
+        }
+    }
+}
+
+/// A list-layout part before it is built: rows keyed by (subject, session), every list column a
+/// fixed-size list of one value per feature (the features named once, in the schema metadata
+/// under [`FEATURES_KEY`]), then any scalar columns.
+#[derive(Debug, Default)]
+pub struct ListPart {
+    /// Pseudonymous subject of each row.
+    pub subjects: Vec<String>,
+    /// Visit / session label of each row (empty when the source has none).
+    pub sessions: Vec<String>,
+    /// Feature names, in list order.
+    pub features: Vec<String>,
+    /// List columns: the values first ([`VALUES`]), then parallel masks (`mask.<name>`).
+    pub lists: Vec<(String, ListValues)>,
+    /// Scalar columns after the lists (one value per row).
+    pub scalars: Vec<(Field, ArrayRef)>,
+    /// Schema metadata.
+    pub metadata: std::collections::HashMap<String, String>,
+}
+
+impl ListPart {
+    /// Builds the record batch: `subject`, `session` (Utf8, not null), one non-null
+    /// `FixedSizeList<item, n_features>` per list (Float32 or Boolean items, not null), then the
+    /// scalar columns. With no features the list columns are left out.
+    pub fn build(self) -> std::result::Result<RecordBatch, PartError> {
+        let n = self.subjects.len();
+        if self.sessions.len() != n {
+            return Err(PartError::Length {
+                column: columns::SESSION.into(),
+                expected: n,
+                found: self.sessions.len(),
+            });
+        }
+        let mut names: std::collections::HashSet<String> = [columns::SUBJECT, columns::SESSION]
+            .map(String::from)
+            .into();
+        let mut features = std::collections::HashSet::new();
+        for f in &self.features {
+            if !features.insert(f.as_str()) {
+                return Err(PartError::Name(f.clone()));
+            }
+        }
+        let nf = self.features.len();
+        let width = i32::try_from(nf).map_err(|_| PartError::TooWide(nf))?;
+        let mut fields = vec![
+            Field::new(columns::SUBJECT, DataType::Utf8, false),
+            Field::new(columns::SESSION, DataType::Utf8, false),
+        ];
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter_values(&self.subjects)),
+            Arc::new(StringArray::from_iter_values(&self.sessions)),
+        ];
+        for (name, values) in &self.lists {
+            if !names.insert(name.clone()) {
+                return Err(PartError::Name(name.clone()));
+            }
+            if values.len() != n * nf {
+                return Err(PartError::Length {
+                    column: name.clone(),
+                    expected: n * nf,
+                    found: values.len(),
+                });
+            }
+            if nf == 0 {
+                continue;
+            }
+            let (item, flat): (DataType, ArrayRef) = match values {
+                ListValues::F32(v) => (DataType::Float32, Arc::new(Float32Array::from(v.clone()))),
+                ListValues::Bool(v) => (DataType::Boolean, Arc::new(BooleanArray::from(v.clone()))),
+            };
+            let item = Arc::new(Field::new("item", item, false));
+            let list = FixedSizeListArray::try_new(item.clone(), width, flat, None)?;
+            fields.push(Field::new(
+                name,
+                DataType::FixedSizeList(item, width),
+                false,
+            ));
+            cols.push(Arc::new(list));
+        }
+        for (field, array) in self.scalars {
+            if !names.insert(field.name().clone()) {
+                return Err(PartError::Name(field.name().clone()));
+            }
+            if array.len() != n {
+                return Err(PartError::Length {
+                    column: field.name().clone(),
+                    expected: n,
+                    found: array.len(),
+                });
+            }
+            fields.push(field);
+            cols.push(array);
+        }
+        let mut metadata = self.metadata;
+        let names = serde_json::to_string(&self.features).unwrap_or_else(|_| "[]".into());
+        metadata.insert(FEATURES_KEY.to_string(), names);
+        let schema = Schema::new(fields).with_metadata(metadata);
+        Ok(RecordBatch::try_new(Arc::new(schema), cols)?)
+    }
+}
+
+/// The name of a mask list column: `mask.<name>` ([`columns::MASK_PREFIX`]).
+pub fn mask_column(name: &str) -> String {
+    format!("{}{name}", columns::MASK_PREFIX)
 }
 
 /// A part written under its temporary name, waiting for the unit to finish.

@@ -233,6 +233,7 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
         "failed": summary.failed.len(),
         "complete": summary.manifest.is_some(),
         "samples": summary.manifest.as_ref().map(|m| m.counts.samples),
+        "table_rows": summary.manifest.as_ref().map(|m| m.tables.iter().filter(|t| t.name.starts_with(bomdata_ingest::tables::TABLES)).map(|t| t.rows).sum::<u64>()),
     });
     if a.json {
         eprintln!("{msg}");
@@ -246,14 +247,19 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
             summary.failed.len(),
             match &summary.manifest {
                 Some(m) => format!(
-                    "; dataset complete: {} samples in {} shards, {}",
+                    "; dataset complete: {} samples in {} shards{}, {}",
                     m.counts.samples,
                     m.counts.shards,
+                    table_rows(m),
                     a.out.join("manifest.json").display()
                 ),
                 None => "; waiting for other ranks (run `bomdata merge` when all are done)".into(),
             }
         );
+    }
+    if let Some(why) = summary.empty_reason(&opts, &entry.adapter) {
+        eprintln!("bomdata: error: nothing ingested: {why}");
+        return Ok(1);
     }
     let any_failed = !summary.failed.is_empty()
         || summary
@@ -261,6 +267,20 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
             .as_ref()
             .is_some_and(|m| m.counts.failed_units > 0);
     Ok(if any_failed { 1 } else { 0 })
+}
+
+/// `", N table rows in P parts"` when the dataset has table parts, else empty.
+fn table_rows(m: &bomdata_schemas::manifest::Manifest) -> String {
+    let parts: Vec<_> = m
+        .tables
+        .iter()
+        .filter(|t| t.name.starts_with(bomdata_ingest::tables::TABLES))
+        .collect();
+    if parts.is_empty() {
+        return String::new();
+    }
+    let rows: u64 = parts.iter().map(|t| t.rows).sum();
+    format!(", {rows} table rows in {} parts", parts.len())
 }
 
 fn write_mapping(

@@ -52,6 +52,19 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
             e.1 = subs.len() as u64;
         }
     }
+    // Table parts (`tables/<modality>/part-*.parquet`): parts and rows per modality.
+    let mut tables: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for t in &m.tables {
+        let mut path = t.name.split('/');
+        if path.next() != Some(bomdata_ingest::tables::TABLES) {
+            continue;
+        }
+        let e = tables
+            .entry(path.next().unwrap_or_default().to_string())
+            .or_default();
+        e.0 += 1;
+        e.1 += t.rows;
+    }
     let report_path = a.dataset.join(dataset::REPORT);
     let mut failed = Vec::new();
     let mut skipped = 0;
@@ -74,6 +87,7 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
         "splits": by_split.iter().map(|(k, (n, b))| (k.clone(), serde_json::json!({"samples": n, "bytes": b}))).collect::<serde_json::Map<_, _>>(),
         "samples_by_source": by_source,
         "modalities": by_modality.iter().map(|(k, (sessions, subjects))| (k.clone(), serde_json::json!({"sessions": sessions, "subjects": subjects}))).collect::<serde_json::Map<_, _>>(),
+        "tables": tables.iter().map(|(k, (parts, rows))| (k.clone(), serde_json::json!({"parts": parts, "rows": rows}))).collect::<serde_json::Map<_, _>>(),
         "failed": failed.iter().map(|r| serde_json::json!({"path": r.path, "reason": r.reason})).collect::<Vec<_>>(),
         "skipped": skipped,
     });
@@ -105,6 +119,9 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
     }
     for (md, (sessions, subjects)) in &by_modality {
         outln!("modality    {md:<14} {subjects} subjects, {sessions} sessions");
+    }
+    for (md, (parts, rows)) in &tables {
+        outln!("table       {md:<14} {rows} rows in {parts} parts");
     }
     for r in &failed {
         outln!("failed      {}: {}", r.path, r.reason);

@@ -335,6 +335,132 @@ pub fn pivot(table: &Table, opts: &PivotOptions) -> io::Result<NpxWide> {
     Ok(w)
 }
 
+/// Labels of the footer rows of an Olink NPX Manager wide workbook (after the samples).
+const WIDE_FOOTERS: [&str; 3] = ["LOD", "Missing Data freq.", "Normalization"];
+
+/// One wide-workbook cell as text (`None` when empty or an NA token); numbers formatted as
+/// [`crate::table::build`] formats them.
+fn wide_text(d: &calamine::Data) -> Option<String> {
+    use calamine::Data;
+    match d {
+        Data::String(s) if !crate::table::is_na(s) => Some(s.trim().to_string()),
+        Data::Float(f) => Some(if f.fract() == 0.0 && f.abs() < 1e15 {
+            format!("{}", *f as i64)
+        } else {
+            format!("{f}")
+        }),
+        Data::Int(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+/// One wide-workbook cell as a long-table cell: numbers stay numbers, text stays text (the
+/// long table's typing then decides, as for any file).
+fn wide_cell(d: &calamine::Data) -> crate::table::Cell {
+    use crate::table::Cell;
+    match d {
+        calamine::Data::Float(f) => Cell::Number(*f),
+        calamine::Data::Int(i) => Cell::Number(*i as f64),
+        other => wide_text(other).map_or(Cell::Na, Cell::Text),
+    }
+}
+
+/// Reads the first sheet of an Olink NPX Manager *wide* workbook (the classic `.xlsx` export: a
+/// title block, then rows labelled `Panel`, `Assay`, `Uniprot ID`, `OlinkID` in the first
+/// column, one row per sample below them, `Plate ID` and `QC Warning` columns per panel at the
+/// right, and `LOD` / `Missing Data freq.` rows after the samples) as the equivalent long table:
+/// columns `SampleID`, `OlinkID`, `NPX`, then `QC_Warning` (the warning of the assay's panel)
+/// and `LOD` when the workbook has them, one row per (sample, assay) in sheet order. [`pivot`]
+/// then treats it as any long file. `Ok(None)` when the sheet has no `OlinkID` row in its first
+/// column (not the wide layout).
+pub fn read_wide_xlsx(path: &std::path::Path) -> io::Result<Option<Table>> {
+    use crate::table::Cell;
+    use calamine::{Data, Reader as _};
+    let name = path.display().to_string();
+    let err = |e: String| TableError::new(&name, e.to_lowercase()).into_io();
+    let mut wb: calamine::Xlsx<_> =
+        calamine::open_workbook(path).map_err(|e: calamine::XlsxError| err(e.to_string()))?;
+    let range = wb
+        .worksheet_range_at(0)
+        .ok_or_else(|| err("workbook has no sheet".into()))?
+        .map_err(|e| err(e.to_string()))?;
+    let (r0, c0) = range.start().unwrap_or((0, 0));
+    let rows: Vec<&[Data]> = range.rows().collect();
+    let label = |r: &[Data]| r.first().and_then(wide_text).unwrap_or_default();
+    let Some(oid_row) = rows.iter().position(|r| c0 == 0 && label(r) == "OlinkID") else {
+        return Ok(None);
+    };
+    let above = |l: &str| rows[..oid_row].iter().rev().find(|r| label(r) == l);
+    let (panel_row, assay_row) = (above("Panel"), above("Assay"));
+    let at = |r: Option<&&[Data]>, c: usize| r.and_then(|r| r.get(c)).and_then(wide_text);
+    // Assay columns (an OlinkID), and the QC-warning column of each panel.
+    let mut assays = Vec::new();
+    let mut qc_of_panel: Vec<(Option<String>, usize)> = Vec::new();
+    for (c, cell) in rows[oid_row].iter().enumerate().skip(1) {
+        if let Some(o) = wide_text(cell) {
+            assays.push((c, o, at(panel_row, c)));
+        } else if at(assay_row, c).as_deref() == Some("QC Warning") {
+            qc_of_panel.push((at(panel_row, c), c));
+        }
+    }
+    let qc_col = |panel: &Option<String>| {
+        qc_of_panel
+            .iter()
+            .find(|(p, _)| p == panel || p.is_none())
+            .or_else(|| (qc_of_panel.len() == 1).then(|| &qc_of_panel[0]))
+            .map(|(_, c)| *c)
+    };
+    let mut samples = Vec::new();
+    let mut lod_row = None;
+    for (i, r) in rows.iter().enumerate().skip(oid_row + 1) {
+        let l = label(r);
+        if WIDE_FOOTERS.contains(&l.as_str()) {
+            if l == "LOD" {
+                lod_row = Some(*r);
+            }
+        } else if !l.is_empty() && lod_row.is_none() {
+            samples.push((i, l));
+        }
+    }
+    let n = samples.len() * assays.len();
+    let (mut sid, mut oid, mut npx) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut qc, mut lod, mut src) = (Vec::new(), Vec::new(), Vec::with_capacity(n));
+    let has_qc = !qc_of_panel.is_empty();
+    for (i, s) in &samples {
+        for (c, o, panel) in &assays {
+            let cell = rows[*i].get(*c).unwrap_or(&Data::Empty);
+            sid.push(Cell::Text(s.clone()));
+            oid.push(Cell::Text(o.clone()));
+            npx.push(wide_cell(cell));
+            if has_qc {
+                let q = qc_col(panel)
+                    .and_then(|qc| rows[*i].get(qc))
+                    .and_then(wide_text);
+                qc.push(q.map_or(Cell::Na, Cell::Text));
+            }
+            if let Some(l) = lod_row {
+                lod.push(l.get(*c).map_or(Cell::Na, wide_cell));
+            }
+            src.push((r0 as usize + i + 1) as u64);
+        }
+    }
+    let mut header = vec!["SampleID".to_string(), "OlinkID".into(), "NPX".into()];
+    let mut columns = vec![sid, oid, npx];
+    if has_qc {
+        header.push("QC_Warning".into());
+        columns.push(qc);
+    }
+    if lod_row.is_some() {
+        header.push("LOD".into());
+        columns.push(lod);
+    }
+    crate::table::build(&name, header, columns, src, None).map(Some)
+}
+
 impl NpxWide {
     fn schema(&self, value: DataType) -> Arc<Schema> {
         let mut fields = vec![Field::new("SampleID", DataType::Utf8, false)];

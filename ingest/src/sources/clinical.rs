@@ -1,25 +1,38 @@
-//! Clinical tables and biomarkers → a clinical-table sample and a clinical-text sample per row.
+//! Clinical tables and biomarkers → a clinical table part per file and a clinical-text sample per
+//! row.
 //!
 //! A table `X.csv` (or `.tsv`, `.txt`) is taken when a mapping `X.mapping.tsv` sits beside it
-//! (format: `bomdata_table::clinical`). Per row (subject, visit):
-//! - `<key>_clinical_table`: `values.npy` (float32 numeric variables in canonical units),
-//!   `out_of_range.npy` (uint8; values are flagged, never clipped), `meta.json` ([`OmicsRow`]);
-//! - `<key>_clinical_text`: `text.txt` (`variable: value` lines) and `meta.json` ([`TextRecord`]).
+//! (format: `bomdata_table::clinical`). Per file, one table part (see [`crate::tables`]) with a row
+//! per table row: `subject` (pseudonymous), `session` (the visit), `values` (fixed-size list of
+//! Float32 numeric variables in canonical units, NaN when missing), `mask.out_of_range` (values
+//! are flagged, never clipped), then one Utf8 column per categorical variable (recoded by
+//! `levels`) and per date variable (shifted). The numeric variable names are in the schema
+//! metadata ([`tables::FEATURES_KEY`]), their canonical units under [`UNITS_KEY`]. Free-text
+//! variables are left out of the part unless `ctx.keep_identity`. Per row, one
+//! `<key>_clinical_text` sample: `text.txt` (`variable: value` lines) and `meta.json`
+//! ([`TextRecord`]).
 //!
 //! Identifier columns are never written. Names, phone numbers and original IDs found on the row
-//! are scrubbed from text; dates are shifted by a per-subject number of days derived from the
-//! subject's pseudonym (so they stay consistent across visits and tables); long digit runs are
-//! removed. Unless `ctx.keep_identity`, nothing identifying leaves the adapter.
+//! are scrubbed from text; dates (also a visit label that is a date) are shifted by a per-subject
+//! number of days derived from the subject's pseudonym (so they stay consistent across visits and
+//! tables), never written verbatim; long digit runs are removed. Unless `ctx.keep_identity`,
+//! nothing identifying leaves the adapter.
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use bomdata_schemas::Modality;
 use bomdata_schemas::key::{KeyParts, make, sanitize};
-use bomdata_schemas::omics::{OmicsRow, TextRecord, ValueKind};
-use bomdata_shard::{Sample, npy};
+use bomdata_schemas::omics::{TextRecord, Transform, ValueKind, columns};
+use bomdata_shard::Sample;
+use bomdata_table::arrow_array::{ArrayRef, StringArray};
+use bomdata_table::arrow_schema::{DataType, Field};
 use bomdata_table::clinical::{self, Kind, Scrubber};
 
-use super::olink::{mask_npy, plan_files, subject_row};
+use super::methylation::{SOURCE_KEY, VALUE_KEY};
+use super::olink::{plan_files, subject_row, to_json};
+use crate::tables::{self, ListPart, ListValues, TablePart};
 use crate::{Error, Result, SampleSink, Source, Unit, UnitContext};
 
 /// The clinical-table adapter.
@@ -78,20 +91,12 @@ impl Source for Clinical {
             )
         };
         let recs = clinical::convert(&t, &vars, &scrubber_for).map_err(|e| Error::io(&path, e))?;
-        let numeric: Vec<&clinical::Variable> =
-            vars.iter().filter(|v| v.kind == Kind::Numeric).collect();
-        let mut meta = OmicsRow::new(Modality::ClinicalTable, ValueKind::Clinical);
-        meta.features = numeric.iter().map(|v| v.variable.clone()).collect();
-        meta.units = numeric.iter().map(|v| v.canonical_unit.clone()).collect();
-        meta.n_features = numeric.len() as u64;
-        meta.masks = vec!["out_of_range".into()];
         let provenance = bomdata_schemas::Provenance {
             source: ctx.source.to_string(),
             file: rel.to_string_lossy().into_owned(),
             part: None,
             reader: format!("bomdata-table {}", env!("CARGO_PKG_VERSION")),
         };
-        meta.provenance = Some(provenance.clone());
         let text_meta = TextRecord {
             schema: bomdata_schemas::omics::VERSION.to_string(),
             instrument: sanitize(&unit.id),
@@ -112,37 +117,157 @@ impl Source for Clinical {
             },
             provenance: Some(provenance),
         };
+        let rows = Rows {
+            table: &t,
+            vars: &vars,
+            recs: &recs,
+            scrubber_for: &scrubber_for,
+        };
+        let sessions: Vec<String> = (0..recs.len()).map(|r| rows.session(r)).collect();
+        let part = rows.part(ctx, &sessions)?;
         let run = sanitize(&unit.id);
-        for (row, r) in recs.iter().enumerate() {
-            let pseudo = ctx.pseudonym(&r.subject);
-            let session = (!r.visit.is_empty()).then_some(r.visit.as_str());
-            let key = |m: Modality| {
-                make(&KeyParts {
-                    source: ctx.source,
-                    subject: &pseudo,
-                    session,
-                    run: Some(&run),
-                    modality: Some(m),
-                    index: Some(row as u64),
-                })
-            };
-            let values: Vec<f32> = r.numeric.iter().map(|x| x.1 as f32).collect();
-            let oor: Vec<bool> = r.numeric.iter().map(|x| x.2).collect();
-            let mut s = Sample::new(key(Modality::ClinicalTable)).with_subject(pseudo.clone());
-            s.push("values.npy", npy::encode_f32(&[values.len()], &values));
-            s.push("out_of_range.npy", mask_npy(&oor));
-            s.push_json("meta", &meta)?;
-            sink.write_sample(s)?;
-            let mut s = Sample::new(key(Modality::ClinicalText)).with_subject(pseudo.clone());
+        for (row, (r, subject)) in recs.iter().zip(&part.subjects).enumerate() {
+            let session = (!sessions[row].is_empty()).then_some(sessions[row].as_str());
+            let key = make(&KeyParts {
+                source: ctx.source,
+                subject,
+                session,
+                run: Some(&run),
+                modality: Some(Modality::ClinicalText),
+                index: Some(row as u64),
+            });
+            let mut s = Sample::new(key).with_subject(subject.clone());
             s.push("text.txt", r.text.clone().into_bytes());
             s.push_json("meta", &text_meta)?;
             sink.write_sample(s)?;
-            let mut sr = subject_row(ctx, &pseudo, &r.visit, Modality::ClinicalTable);
+            let mut sr = subject_row(ctx, subject, &sessions[row], Modality::ClinicalTable);
             sr.modalities.push(Modality::ClinicalText);
-            sr.n_samples = 2;
             sink.subject(sr)?;
         }
-        Ok(())
+        sink.write_table(TablePart::new(Modality::ClinicalTable, part.build()?)?)
+    }
+}
+
+/// Schema-metadata key of a clinical part holding the canonical unit of each numeric variable
+/// (JSON array, in list order).
+pub const UNITS_KEY: &str = "bomdata.units";
+
+/// The converted rows of one clinical table, with what the part needs besides them.
+struct Rows<'a> {
+    table: &'a bomdata_table::Table,
+    vars: &'a [clinical::Variable],
+    recs: &'a [clinical::ClinicalRecord],
+    scrubber_for: &'a dyn Fn(&str, usize) -> Scrubber,
+}
+
+impl Rows<'_> {
+    /// The session of row `r`: its visit label, shifted as the subject's dates when it is a date.
+    fn session(&self, r: usize) -> String {
+        let rec = &self.recs[r];
+        let sc = (self.scrubber_for)(&rec.subject, r);
+        sc.shift_date(rec.visit.trim())
+            .unwrap_or_else(|| rec.visit.clone())
+    }
+
+    /// The text cells of variable `v` (categorical recoded by `levels`, dates shifted, text
+    /// scrubbed), one per row, as [`clinical::convert`] writes them into the text record.
+    fn strings(&self, v: &clinical::Variable) -> Result<Vec<Option<String>>> {
+        let i = self.table.column_index(&v.column).ok_or_else(|| {
+            Error::input(
+                &self.table.name,
+                format!("mapped column {:?} is absent", v.column),
+            )
+        })?;
+        let cells = self.table.text_column(i);
+        Ok(cells
+            .iter()
+            .enumerate()
+            .map(|(r, c)| {
+                let c = c.as_deref()?;
+                let sc = (self.scrubber_for)(&self.recs[r].subject, r);
+                match v.kind {
+                    Kind::Date => sc.shift_date(c.trim()),
+                    Kind::Categorical => {
+                        let rec = v
+                            .levels
+                            .iter()
+                            .find(|(a, _)| a == c)
+                            .map(|(_, b)| b.as_str());
+                        Some(sc.scrub(rec.unwrap_or(c)))
+                    }
+                    _ => Some(sc.scrub(c)),
+                }
+            })
+            .collect())
+    }
+
+    /// The table part: numeric values and out-of-range flags as lists, categorical and date
+    /// variables (and free text with `keep_identity`) as Utf8 columns.
+    fn part(&self, ctx: &UnitContext<'_>, sessions: &[String]) -> Result<ListPart> {
+        let numeric: Vec<&clinical::Variable> = self
+            .vars
+            .iter()
+            .filter(|v| v.kind == Kind::Numeric)
+            .collect();
+        let values = self
+            .recs
+            .iter()
+            .flat_map(|r| r.numeric.iter().map(|x| x.1 as f32))
+            .collect();
+        let oor = self
+            .recs
+            .iter()
+            .flat_map(|r| r.numeric.iter().map(|x| x.2))
+            .collect();
+        let mut scalars: Vec<(Field, ArrayRef)> = Vec::new();
+        for v in self.vars {
+            let wanted = match v.kind {
+                Kind::Categorical => v.variable != "visit",
+                Kind::Date => true,
+                Kind::Text => ctx.keep_identity,
+                Kind::Numeric | Kind::Identifier => false,
+            };
+            if wanted {
+                let a: StringArray = self.strings(v)?.into_iter().collect();
+                scalars.push((Field::new(&v.variable, DataType::Utf8, true), Arc::new(a)));
+            }
+        }
+        let metadata = [
+            (
+                columns::SCHEMA_KEY,
+                bomdata_schemas::omics::VERSION.to_string(),
+            ),
+            (columns::TRANSFORM_KEY, to_json(&Transform::None)?),
+            (VALUE_KEY, to_json(&ValueKind::Clinical)?),
+            (SOURCE_KEY, ctx.source.to_string()),
+            (
+                UNITS_KEY,
+                to_json(
+                    &numeric
+                        .iter()
+                        .map(|v| &v.canonical_unit)
+                        .collect::<Vec<_>>(),
+                )?,
+            ),
+        ];
+        Ok(ListPart {
+            subjects: self
+                .recs
+                .iter()
+                .map(|r| ctx.pseudonym(&r.subject))
+                .collect(),
+            sessions: sessions.to_vec(),
+            features: numeric.iter().map(|v| v.variable.clone()).collect(),
+            lists: vec![
+                (tables::VALUES.to_string(), ListValues::F32(values)),
+                (tables::mask_column("out_of_range"), ListValues::Bool(oor)),
+            ],
+            scalars,
+            metadata: metadata
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        })
     }
 }
 
@@ -155,6 +280,8 @@ mod tests {
     struct Collect {
         bytes: Vec<u8>,
         n: usize,
+        tables: usize,
+        part: Option<crate::tables::TablePart>,
     }
 
     impl SampleSink for Collect {
@@ -176,6 +303,29 @@ mod tests {
             self.bytes
                 .extend_from_slice(path.to_string_lossy().as_bytes());
             self.bytes.extend_from_slice(reason.as_bytes());
+        }
+        fn write_table(&mut self, part: crate::tables::TablePart) -> Result<()> {
+            // Every text the part holds: its metadata, column names and string cells.
+            use bomdata_table::arrow_array::Array;
+            self.tables += 1;
+            let b = &part.batch;
+            for (k, v) in b.schema().metadata() {
+                self.bytes.extend_from_slice(k.as_bytes());
+                self.bytes.extend_from_slice(v.as_bytes());
+            }
+            for (f, c) in b.schema().fields().iter().zip(b.columns()) {
+                self.bytes.extend_from_slice(f.name().as_bytes());
+                if let Some(s) = c.as_any().downcast_ref::<StringArray>() {
+                    for i in 0..s.len() {
+                        if s.is_valid(i) {
+                            self.bytes.extend_from_slice(s.value(i).as_bytes());
+                            self.bytes.push(b'\n');
+                        }
+                    }
+                }
+            }
+            self.part = Some(part);
+            Ok(())
         }
     }
 
@@ -222,7 +372,9 @@ mod tests {
         let ctx = UnitContext::new(dir.0.as_path(), "adni", &p);
         let mut sink = Collect::default();
         src.convert(&units[0], &ctx, &mut sink).unwrap();
-        assert_eq!(sink.n, 4);
+        // One text sample per row; the numbers, categories and dates in one table part.
+        assert_eq!(sink.n, 2);
+        assert_eq!(sink.tables, 1);
         let out = &sink.bytes;
         for secret in [
             "Ada",
@@ -254,5 +406,29 @@ mod tests {
             );
         }
         assert!(String::from_utf8_lossy(out).contains("diagnosis: CN"));
+        let b = &sink.part.as_ref().unwrap().batch;
+        let names: Vec<String> = b
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "subject",
+                "session",
+                "values",
+                "mask.out_of_range",
+                "birth_date",
+                "exam_date",
+                "diagnosis"
+            ],
+            "identifiers and free text (note) are not columns"
+        );
+        assert_eq!(
+            b.schema().metadata()[crate::tables::FEATURES_KEY],
+            r#"["nfl_plasma","mmse"]"#
+        );
     }
 }

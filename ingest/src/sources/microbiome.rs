@@ -1,22 +1,29 @@
-//! Microbiome BIOM tables → one microbiome sample per BIOM sample.
+//! Microbiome BIOM tables → one microbiome table part per file (see [`crate::tables`]).
 //!
-//! `values.npy` holds the counts (float32 per observation), `relative_abundance.npy` counts over
-//! the sample total, `clr.npy` the centred log-ratio with pseudocount 0.5 and natural log; both
-//! transforms are recorded in `meta.json` (`derived`). Observation IDs are the features; the
-//! taxonomy strings are in `meta.json` `taxonomy` (one per feature, `d__...;p__...`) when present.
+//! The part has a row per BIOM sample (the sample ID is the subject ID, pseudonymised; the session
+//! is the unit's, empty for a plain file): `subject`, `session`, `values` (fixed-size list of
+//! Float32 counts per observation, as the file holds them). The observation IDs are in the schema
+//! metadata ([`tables::FEATURES_KEY`]), the taxonomy strings (`k__...;p__...`, one per
+//! observation) under [`TAXONOMY_KEY`] when the file has them, with the table type and the value
+//! kind. Transforms (relative abundance, CLR) are left to `shard` profiles; [`CLR_PSEUDOCOUNT`] is
+//! the one the Python reference uses. Original sample IDs are never written.
 
 use std::path::Path;
 
 use bomdata_schemas::Modality;
-use bomdata_schemas::key::{KeyParts, make, sanitize};
-use bomdata_schemas::omics::{OmicsRow, Transform, ValueKind, ZeroReplacement};
-use bomdata_shard::{Sample, npy};
+use bomdata_schemas::omics::{Transform, ValueKind, columns};
 use bomdata_table::biom::{self, Biom};
 
-use super::olink::{plan_files, subject_row};
+use super::methylation::{PLATFORM_KEY, SOURCE_KEY, VALUE_KEY};
+use super::olink::{plan_files, table_subject_row, to_json};
+use crate::tables::{self, ListPart, ListValues, TablePart};
 use crate::{Error, Result, SampleSink, Source, Unit, UnitContext};
 
-/// Pseudocount used before the CLR.
+/// Schema-metadata key of a microbiome part holding the taxonomy strings (JSON array, one per
+/// observation, in list order).
+pub const TAXONOMY_KEY: &str = "bomdata.taxonomy";
+
+/// Pseudocount the CLR of a microbiome profile uses (zero replacement).
 pub const CLR_PSEUDOCOUNT: f64 = 0.5;
 
 /// The BIOM adapter.
@@ -43,30 +50,10 @@ impl Source for Microbiome {
             .ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
         let path = ctx.path(rel);
         let b = Biom::read(&path).map_err(|e| Error::io(&path, e))?;
-        let no = b.observation_ids.len();
-        let counts = b.by_sample();
-        let rel_ab = b.relative_abundance();
-        let clr = b.clr(
-            biom::ZeroReplacement::Pseudocount(CLR_PSEUDOCOUNT),
-            std::f64::consts::E,
-        );
-        let mut meta = OmicsRow::new(Modality::Microbiome, ValueKind::Count);
-        meta.features = b.observation_ids.clone();
-        meta.n_features = no as u64;
-        meta.platform = b.kind.clone();
-        meta.derived.insert(
-            "relative_abundance.npy".into(),
-            Transform::RelativeAbundance,
-        );
-        meta.derived.insert(
-            "clr.npy".into(),
-            Transform::Clr {
-                zero_replacement: ZeroReplacement::Pseudocount {
-                    value: CLR_PSEUDOCOUNT,
-                },
-                log_base: std::f64::consts::E,
-            },
-        );
+        if b.sample_ids.is_empty() {
+            sink.skipped(&path, "0 samples: the BIOM table has no sample column");
+            return Ok(());
+        }
         let taxa: Vec<String> = b
             .observation_metadata
             .iter()
@@ -78,43 +65,39 @@ impl Source for Microbiome {
                     .join(";")
             })
             .collect();
+        let mut metadata = vec![
+            (
+                columns::SCHEMA_KEY,
+                bomdata_schemas::omics::VERSION.to_string(),
+            ),
+            (columns::TRANSFORM_KEY, to_json(&Transform::None)?),
+            (VALUE_KEY, to_json(&ValueKind::Count)?),
+            (PLATFORM_KEY, b.kind.clone()),
+            (SOURCE_KEY, ctx.source.to_string()),
+        ];
         if taxa.iter().any(|t| !t.is_empty()) {
-            meta.taxonomy = taxa;
+            metadata.push((TAXONOMY_KEY, to_json(&taxa)?));
         }
-        meta.provenance = Some(bomdata_schemas::Provenance {
-            source: ctx.source.to_string(),
-            file: rel.to_string_lossy().into_owned(),
-            part: None,
-            reader: format!("bomdata-table {}", env!("CARGO_PKG_VERSION")),
-        });
-        let run = sanitize(&unit.id);
-        let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
-        for (i, sid) in b.sample_ids.iter().enumerate() {
-            let pseudo = ctx.pseudonym(sid);
-            let key = make(&KeyParts {
-                source: ctx.source,
-                subject: &pseudo,
-                session: None,
-                run: Some(&run),
-                modality: Some(Modality::Microbiome),
-                index: None,
-            });
-            let row = i * no..(i + 1) * no;
-            let mut s = Sample::new(key).with_subject(pseudo.clone());
-            s.push(
-                "values.npy",
-                npy::encode_f32(&[no], &f32s(&counts[row.clone()])),
-            );
-            s.push(
-                "relative_abundance.npy",
-                npy::encode_f32(&[no], &f32s(&rel_ab[row.clone()])),
-            );
-            s.push("clr.npy", npy::encode_f32(&[no], &f32s(&clr[row])));
-            s.push_json("meta", &meta)?;
-            sink.write_sample(s)?;
-            sink.subject(subject_row(ctx, &pseudo, "", Modality::Microbiome))?;
+        let session = unit.session.clone().unwrap_or_default();
+        let subjects: Vec<String> = b.sample_ids.iter().map(|s| ctx.pseudonym(s)).collect();
+        let part = ListPart {
+            sessions: vec![session.clone(); subjects.len()],
+            subjects,
+            features: b.observation_ids.clone(),
+            lists: vec![(
+                tables::VALUES.to_string(),
+                ListValues::F32(b.by_sample().iter().map(|&x| x as f32).collect()),
+            )],
+            scalars: vec![],
+            metadata: metadata
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        };
+        for s in &part.subjects {
+            sink.subject(table_subject_row(ctx, s, &session, Modality::Microbiome))?;
         }
-        Ok(())
+        sink.write_table(TablePart::new(Modality::Microbiome, part.build()?)?)
     }
 }
 
@@ -124,7 +107,7 @@ mod tests {
     use crate::sink::MemSink;
 
     #[test]
-    fn biom_samples() {
+    fn biom_table_part() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/biom");
         let units = Microbiome.plan(&root).unwrap();
         assert_eq!(units.len(), 2);
@@ -132,22 +115,25 @@ mod tests {
         let ctx = UnitContext::new(&root, "test", &p);
         let mut sink = MemSink::default();
         Microbiome.convert(&units[1], &ctx, &mut sink).unwrap();
-        assert_eq!(sink.samples.len(), 6);
+        assert!(sink.samples.is_empty());
         assert_eq!(sink.subjects.len(), 6);
-        let s = &sink.samples[0];
-        let names: Vec<&str> = s.members.iter().map(|m| m.name.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "values.npy",
-                "relative_abundance.npy",
-                "clr.npy",
-                "meta.json"
-            ]
-        );
-        assert!(!s.key.contains("Sample1"));
-        let meta: OmicsRow = serde_json::from_slice(&s.members[3].data).unwrap();
-        assert_eq!(meta.n_features, 5);
-        assert!(meta.taxonomy[0].starts_with("k__Bacteria;p__Proteobacteria"));
+        assert_eq!(sink.tables.len(), 1);
+        let b = &sink.tables[0].batch;
+        assert_eq!(b.num_rows(), 6);
+        let names: Vec<String> = b
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(names, ["subject", "session", "values"]);
+        let meta = b.schema().metadata().clone();
+        let features: Vec<String> = serde_json::from_str(&meta[tables::FEATURES_KEY]).unwrap();
+        assert_eq!(features.len(), 5);
+        let taxa: Vec<String> = serde_json::from_str(&meta[TAXONOMY_KEY]).unwrap();
+        assert!(taxa[0].starts_with("k__Bacteria;p__Proteobacteria"));
+        use bomdata_table::arrow_array::{Array, StringArray};
+        let subjects = b.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+        assert!((0..6).all(|i| !subjects.value(i).contains("Sample")));
     }
 }

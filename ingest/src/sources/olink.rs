@@ -1,19 +1,29 @@
-//! Olink NPX long tables (`*.csv`/`*.tsv`/`*.parquet`) → one proteomics sample per sample row.
+//! Olink NPX tables (long `*.csv`/`*.tsv`/`*.parquet`/`*.xlsx`, and the NPX Manager wide
+//! `*.xlsx`) → one proteomics table part per file (see [`crate::tables`]).
 //!
-//! Members: `values.npy` (float32 NPX per OlinkID, NaN when absent), `qc_warning.npy`,
-//! `assay_warning.npy`, `below_lod.npy` (uint8 masks), `meta.json` ([`OmicsRow`]). Control and
-//! bridge samples are dropped and counted in `meta.json`; a repeated (SampleID, OlinkID) fails
-//! the unit (the runtime reports it). The SampleID is the subject ID (pseudonymised).
+//! The part has a row per sample (the SampleID is the subject ID, pseudonymised; the session is
+//! the unit's, empty for a plain file): `subject`, `session`, `values` (fixed-size list of
+//! Float32 NPX per OlinkID, NaN when absent) and the parallel masks `mask.qc_warning`,
+//! `mask.assay_warning`, `mask.below_lod` (fixed-size lists of Boolean) for the QC and LOD
+//! columns the source has. The OlinkIDs are in the schema metadata ([`tables::FEATURES_KEY`]),
+//! with the platform, the value kind and the dropped control/bridge counts. Control and bridge
+//! samples are dropped and counted; a repeated (SampleID, OlinkID) fails the unit (the runtime
+//! reports it). Original sample IDs are never written.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bomdata_schemas::Modality;
-use bomdata_schemas::key::{KeyParts, make, sanitize};
-use bomdata_schemas::omics::{Dropped, OmicsRow, ValueKind};
+use bomdata_schemas::omics::{Dropped, Transform, ValueKind, columns};
 use bomdata_schemas::subjects::SubjectRow;
-use bomdata_shard::{Sample, npy};
+use bomdata_table::arrow_array::{
+    Array, ArrayRef, LargeStringArray, RecordBatch, StringArray, StringViewArray,
+};
+use bomdata_table::arrow_schema::{ArrowError, DataType, Field, Schema};
 use bomdata_table::olink;
 
+use super::methylation::{PLATFORM_KEY, SOURCE_KEY, VALUE_KEY};
+use crate::tables::{self, ListPart, ListValues, TablePart};
 use crate::{Error, Result, SampleSink, Source, Unit, UnitContext};
 
 /// Lists one unit per file under `root` that `keep` accepts (by `bomdata_table::probe::detect`).
@@ -70,15 +80,78 @@ pub(crate) fn subject_row(
     }
 }
 
-/// Encodes a boolean mask as uint8 `[n]`.
-pub(crate) fn mask_npy(mask: &[bool]) -> Vec<u8> {
-    let v: Vec<u8> = mask.iter().map(|&b| u8::from(b)).collect();
-    npy::encode_u8(&[v.len()], &v)
+/// The subject-table row of one table row: no sample in the shards (`n_samples` 0), the
+/// modality present.
+pub(crate) fn table_subject_row(
+    ctx: &UnitContext<'_>,
+    pseudo: &str,
+    session: &str,
+    modality: Modality,
+) -> SubjectRow {
+    SubjectRow {
+        n_samples: 0,
+        ..subject_row(ctx, pseudo, session, modality)
+    }
 }
 
 /// The Olink NPX adapter.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Olink;
+
+/// Schema-metadata key of a part holding why source rows were left out ([`Dropped`], JSON).
+pub const DROPPED_KEY: &str = "bomdata.dropped";
+
+/// Reads an Olink file as a long NPX table: the NPX Manager wide workbook through
+/// [`olink::read_wide_xlsx`], anything else through the generic reader.
+fn read_long(path: &Path) -> Result<bomdata_table::Table> {
+    if path.to_string_lossy().to_lowercase().ends_with(".xlsx")
+        && let Some(t) = olink::read_wide_xlsx(path).map_err(|e| Error::io(path, e))?
+    {
+        return Ok(t);
+    }
+    let t = bomdata_table::table::read_path(path).map_err(|e| Error::io(path, e))?;
+    plain_strings(t).map_err(|e| Error::io(path, std::io::Error::other(e)))
+}
+
+/// The table with its `LargeUtf8` and `Utf8View` columns (what pandas and polars write to
+/// Parquet) as `Utf8`, the string type the table readers' text accessors take.
+fn plain_strings(
+    mut t: bomdata_table::Table,
+) -> std::result::Result<bomdata_table::Table, ArrowError> {
+    let b = &t.batch;
+    if !b
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| matches!(f.data_type(), DataType::LargeUtf8 | DataType::Utf8View))
+    {
+        return Ok(t);
+    }
+    let mut fields = Vec::with_capacity(b.num_columns());
+    let mut cols: Vec<ArrayRef> = Vec::with_capacity(b.num_columns());
+    for (f, c) in b.schema().fields().iter().zip(b.columns()) {
+        let plain: Option<StringArray> =
+            if let Some(a) = c.as_any().downcast_ref::<LargeStringArray>() {
+                Some(a.iter().collect())
+            } else {
+                c.as_any()
+                    .downcast_ref::<StringViewArray>()
+                    .map(|a| a.iter().collect())
+            };
+        match plain {
+            Some(a) => {
+                fields.push(Field::new(f.name(), DataType::Utf8, true));
+                cols.push(Arc::new(a));
+            }
+            None => {
+                fields.push(f.as_ref().clone());
+                cols.push(c.clone());
+            }
+        }
+    }
+    t.batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?;
+    Ok(t)
+}
 
 impl Source for Olink {
     fn name(&self) -> &'static str {
@@ -92,7 +165,6 @@ impl Source for Olink {
     fn plan(&self, root: &Path) -> Result<Vec<Unit>> {
         plan_files(root, &|p| {
             bomdata_table::probe::detect(p) == Some("olink_npx")
-                && !p.to_string_lossy().ends_with(".xlsx")
         })
     }
 
@@ -102,67 +174,79 @@ impl Source for Olink {
             .first()
             .ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
         let path = ctx.path(rel);
-        let t = bomdata_table::table::read_path(&path).map_err(|e| Error::io(&path, e))?;
+        let t = read_long(&path)?;
+        let cols = olink::locate(&t).map_err(|e| Error::io(&path, e))?;
         let w =
             olink::pivot(&t, &olink::PivotOptions::default()).map_err(|e| Error::io(&path, e))?;
-        let na = w.olink_ids.len();
-        let mut meta = OmicsRow::new(Modality::Proteomics, ValueKind::Npx);
-        meta.features = w.olink_ids.clone();
-        meta.n_features = na as u64;
-        meta.masks = vec![
-            "qc_warning".into(),
-            "assay_warning".into(),
-            "below_lod".into(),
-        ];
-        meta.platform = w.platform.as_str().to_string();
-        meta.dropped = Dropped {
+        let dropped = Dropped {
             control_samples: w.dropped_controls.len() as u64,
             bridge_samples: w.dropped_bridges.len() as u64,
             rows: w.dropped_rows as u64,
             duplicates_resolved: w.duplicates_resolved as u64,
             duplicates_policy: "error".into(),
         };
-        meta.provenance = Some(bomdata_schemas::Provenance {
-            source: ctx.source.to_string(),
-            file: rel.to_string_lossy().into_owned(),
-            part: None,
-            reader: format!("bomdata-table {}", env!("CARGO_PKG_VERSION")),
-        });
-        for (i, sid) in w.sample_ids.iter().enumerate() {
-            let pseudo = ctx.pseudonym(sid);
-            let run = sanitize(&unit.id);
-            let key = make(&KeyParts {
-                source: ctx.source,
-                subject: &pseudo,
-                session: None,
-                run: Some(&run),
-                modality: Some(Modality::Proteomics),
-                index: None,
-            });
-            let row = i * na..(i + 1) * na;
-            let values: Vec<f32> = w.npx[row.clone()].iter().map(|&v| v as f32).collect();
-            let mut s = Sample::new(key).with_subject(pseudo.clone());
-            s.push("values.npy", npy::encode_f32(&[na], &values));
-            s.push("qc_warning.npy", mask_npy(&w.qc_warning[row.clone()]));
-            s.push("assay_warning.npy", mask_npy(&w.assay_warning[row.clone()]));
-            s.push("below_lod.npy", mask_npy(&w.below_lod[row]));
-            s.push_json("meta", &meta)?;
-            sink.write_sample(s)?;
-            sink.subject(subject_row(ctx, &pseudo, "", Modality::Proteomics))?;
+        let dropped_note = format!(
+            "{} control and {} bridge samples dropped ({} rows)",
+            w.dropped_controls.len(),
+            w.dropped_bridges.len(),
+            w.dropped_rows
+        );
+        if w.sample_ids.is_empty() {
+            // Nothing to write: say why rather than leave an empty part.
+            sink.skipped(&path, &format!("0 samples: {dropped_note}"));
+            return Ok(());
         }
+        let session = unit.session.clone().unwrap_or_default();
+        let subjects: Vec<String> = w.sample_ids.iter().map(|s| ctx.pseudonym(s)).collect();
+        let mut lists = vec![(
+            tables::VALUES.to_string(),
+            ListValues::F32(w.npx.iter().map(|&v| v as f32).collect()),
+        )];
+        for (present, name, mask) in [
+            (cols.sample_qc.is_some(), "qc_warning", &w.qc_warning),
+            (cols.assay_qc.is_some(), "assay_warning", &w.assay_warning),
+            (cols.lod.is_some(), "below_lod", &w.below_lod),
+        ] {
+            if present {
+                lists.push((tables::mask_column(name), ListValues::Bool(mask.clone())));
+            }
+        }
+        let metadata = [
+            (
+                columns::SCHEMA_KEY,
+                bomdata_schemas::omics::VERSION.to_string(),
+            ),
+            (columns::TRANSFORM_KEY, to_json(&Transform::None)?),
+            (VALUE_KEY, to_json(&ValueKind::Npx)?),
+            (PLATFORM_KEY, w.platform.as_str().to_string()),
+            (SOURCE_KEY, ctx.source.to_string()),
+            (DROPPED_KEY, to_json(&dropped)?),
+        ];
+        let part = ListPart {
+            sessions: vec![session.clone(); subjects.len()],
+            subjects,
+            features: w.olink_ids.clone(),
+            lists,
+            scalars: vec![],
+            metadata: metadata
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        };
+        for s in &part.subjects {
+            sink.subject(table_subject_row(ctx, s, &session, Modality::Proteomics))?;
+        }
+        sink.write_table(TablePart::new(Modality::Proteomics, part.build()?)?)?;
         if !w.dropped_controls.is_empty() || !w.dropped_bridges.is_empty() {
-            sink.skipped(
-                &path,
-                &format!(
-                    "{} control and {} bridge samples dropped ({} rows)",
-                    w.dropped_controls.len(),
-                    w.dropped_bridges.len(),
-                    w.dropped_rows
-                ),
-            );
+            sink.skipped(&path, &dropped_note);
         }
         Ok(())
     }
+}
+
+/// A value as JSON for a part's schema metadata.
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::Other(e.to_string()))
 }
 
 #[cfg(test)]
@@ -171,7 +255,7 @@ mod tests {
     use crate::sink::MemSink;
 
     #[test]
-    fn npx_samples() {
+    fn npx_table_part() {
         let root = std::env::temp_dir().join(format!("bomdata-olink-test-{}", std::process::id()));
         std::fs::create_dir_all(&root).unwrap();
         std::fs::write(
@@ -186,11 +270,50 @@ mod tests {
         let mut sink = MemSink::default();
         Olink.convert(&units[0], &ctx, &mut sink).unwrap();
         let _ = std::fs::remove_dir_all(&root);
-        assert_eq!(sink.samples.len(), 2);
-        let meta: OmicsRow = serde_json::from_slice(&sink.samples[0].members[4].data).unwrap();
-        assert_eq!(meta.features, ["OID1", "OID2"]);
-        assert_eq!(meta.dropped.control_samples, 1);
-        let qc = &sink.samples[0].members[1].data;
-        assert_eq!(&qc[qc.len() - 2..], &[1, 0]);
+        assert!(sink.samples.is_empty());
+        assert_eq!(sink.subjects.len(), 2);
+        assert_eq!(sink.tables.len(), 1);
+        let b = &sink.tables[0].batch;
+        assert_eq!(b.num_rows(), 2);
+        let names: Vec<String> = b
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "subject",
+                "session",
+                "values",
+                "mask.qc_warning",
+                "mask.below_lod"
+            ]
+        );
+        let meta = b.schema().metadata().clone();
+        assert_eq!(meta[tables::FEATURES_KEY], r#"["OID1","OID2"]"#);
+        let dropped: Dropped = serde_json::from_str(&meta[DROPPED_KEY]).unwrap();
+        assert_eq!(dropped.control_samples, 1);
+        use bomdata_table::arrow_array::{Array, BooleanArray, FixedSizeListArray};
+        let qc = b
+            .column(3)
+            .as_any()
+            .downcast_ref::<FixedSizeListArray>()
+            .unwrap();
+        let row0 = qc.value(0);
+        let row0 = row0.as_any().downcast_ref::<BooleanArray>().unwrap();
+        assert!(
+            row0.value(0) && !row0.value(1),
+            "S1: OID1 warned, OID2 passed"
+        );
+        assert!(
+            !b.column(0)
+                .as_any()
+                .downcast_ref::<bomdata_table::arrow_array::StringArray>()
+                .unwrap()
+                .value(0)
+                .contains("S1")
+        );
     }
 }
