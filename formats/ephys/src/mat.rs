@@ -277,6 +277,65 @@ fn numbers(ty: u32, d: &[u8], be: bool, at: &str) -> io::Result<Vec<f64>> {
     })
 }
 
+/// Reads a struct (class 2) or object (class 3) array's field names and values; `name`,
+/// `dims` and `count` come from its header, `data_len` bounds the element count.
+fn parse_struct(
+    c: &mut Cursor<'_>,
+    class: u32,
+    name: &str,
+    dims: Vec<usize>,
+    count: usize,
+    data_len: usize,
+    depth: usize,
+) -> io::Result<Value> {
+    if class == 3 {
+        let _ = c.element()?; // class name
+    }
+    let (_, len_raw) = c.element()?;
+    let flen = numbers(5, len_raw, c.be, "field name length")?
+        .first()
+        .copied()
+        .unwrap_or(0.0) as usize;
+    let (_, names_raw) = c.element()?;
+    let fields: Vec<String> = if flen == 0 {
+        Vec::new()
+    } else {
+        names_raw
+            .chunks(flen)
+            .map(|n| {
+                let end = n.iter().position(|&b| b == 0).unwrap_or(n.len());
+                String::from_utf8_lossy(&n[..end]).into_owned()
+            })
+            .collect()
+    };
+    let total = count
+        .checked_mul(fields.len())
+        .ok_or_else(|| invalid("mat struct: element count overflows"))?;
+    if total > data_len / 8 + 1 {
+        return Err(invalid(format!(
+            "mat struct {name:?}: {total} values in {} bytes",
+            data_len
+        )));
+    }
+    let mut elems = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut vals = Vec::with_capacity(fields.len());
+        for _ in 0..fields.len() {
+            let (ty, d) = c.element()?;
+            if ty != 14 {
+                return Err(invalid(format!("mat struct {name:?}: element type {ty}")));
+            }
+            vals.push(parse_matrix(d, c.be, depth + 1)?.1);
+        }
+        elems.push(vals);
+    }
+    Ok(Value::Struct {
+        dims,
+        fields,
+        elems,
+    })
+}
+
 fn parse_matrix(data: &[u8], be: bool, depth: usize) -> io::Result<(String, Value)> {
     if depth > MAX_DEPTH {
         return Err(invalid("mat: arrays nested more than 64 deep"));
@@ -340,54 +399,7 @@ fn parse_matrix(data: &[u8], be: bool, depth: usize) -> io::Result<(String, Valu
             }
             Value::Cell { dims, items }
         }
-        2 | 3 => {
-            if class == 3 {
-                let _ = c.element()?; // class name
-            }
-            let (_, len_raw) = c.element()?;
-            let flen = numbers(5, len_raw, be, "field name length")?
-                .first()
-                .copied()
-                .unwrap_or(0.0) as usize;
-            let (_, names_raw) = c.element()?;
-            let fields: Vec<String> = if flen == 0 {
-                Vec::new()
-            } else {
-                names_raw
-                    .chunks(flen)
-                    .map(|n| {
-                        let end = n.iter().position(|&b| b == 0).unwrap_or(n.len());
-                        String::from_utf8_lossy(&n[..end]).into_owned()
-                    })
-                    .collect()
-            };
-            let total = count
-                .checked_mul(fields.len())
-                .ok_or_else(|| invalid("mat struct: element count overflows"))?;
-            if total > data.len() / 8 + 1 {
-                return Err(invalid(format!(
-                    "mat struct {name:?}: {total} values in {} bytes",
-                    data.len()
-                )));
-            }
-            let mut elems = Vec::with_capacity(count);
-            for _ in 0..count {
-                let mut vals = Vec::with_capacity(fields.len());
-                for _ in 0..fields.len() {
-                    let (ty, d) = c.element()?;
-                    if ty != 14 {
-                        return Err(invalid(format!("mat struct {name:?}: element type {ty}")));
-                    }
-                    vals.push(parse_matrix(d, be, depth + 1)?.1);
-                }
-                elems.push(vals);
-            }
-            Value::Struct {
-                dims,
-                fields,
-                elems,
-            }
-        }
+        2 | 3 => parse_struct(&mut c, class, name.as_str(), dims, count, data.len(), depth)?,
         4 => {
             let (ty, d) = c.element()?;
             let chars: Vec<char> = match ty {

@@ -139,6 +139,89 @@ impl Hdf5Data {
     }
 }
 
+/// Per-channel labels, types and positions.
+type Chanlocs = (Vec<String>, Vec<String>, Vec<Option<[f64; 3]>>);
+
+/// Channel labels, types and positions (from `chanlocs` when it holds one entry per channel).
+fn read_chanlocs(f: &hdf5::File, base: &hdf5::Group, nbchan: usize) -> Chanlocs {
+    let mut labels: Vec<String> = (0..nbchan).map(|i| format!("EEG {i:03}")).collect();
+    let mut types = vec![String::new(); nbchan];
+    let mut positions = vec![None; nbchan];
+    if let Ok(ch) = base.group("chanlocs") {
+        let l = field(f, &ch, "labels", nbchan);
+        if l.len() == nbchan {
+            for (i, c) in l.into_iter().enumerate() {
+                if let Cell::Text(t) = c {
+                    labels[i] = t;
+                }
+            }
+        }
+        let t = field(f, &ch, "type", nbchan);
+        if t.len() == nbchan {
+            for (i, c) in t.into_iter().enumerate() {
+                if let Cell::Text(s) = c {
+                    types[i] = s;
+                }
+            }
+        }
+        let (x, y, z) = (
+            field(f, &ch, "X", nbchan),
+            field(f, &ch, "Y", nbchan),
+            field(f, &ch, "Z", nbchan),
+        );
+        if x.len() == nbchan && y.len() == nbchan && z.len() == nbchan {
+            for i in 0..nbchan {
+                if let (Cell::Num(a), Cell::Num(b), Cell::Num(c)) = (&x[i], &y[i], &z[i])
+                    && let (Some(a), Some(b), Some(c)) = (a.first(), b.first(), c.first())
+                {
+                    positions[i] = Some([*a, *b, *c]);
+                }
+            }
+        }
+    }
+    (labels, types, positions)
+}
+
+/// The events (`event.latency/type/duration`) as annotations in seconds, in file order.
+fn read_events(f: &hdf5::File, base: &hdf5::Group, srate: f64) -> Vec<Annotation> {
+    let mut events = Vec::new();
+    if let Ok(ev) = base.group("event") {
+        let max = 1 << 24;
+        let lat = field(f, &ev, "latency", max);
+        let ty = field(f, &ev, "type", max);
+        let dur = field(f, &ev, "duration", max);
+        for (i, l) in lat.iter().enumerate() {
+            let Cell::Num(l) = l else { continue };
+            let Some(&l) = l.first() else { continue };
+            let text = match ty.get(i) {
+                Some(Cell::Text(t)) => t.clone(),
+                Some(Cell::Num(n)) if !n.is_empty() => {
+                    if n[0].fract() == 0.0 {
+                        format!("{}", n[0] as i64)
+                    } else {
+                        format!("{}", n[0])
+                    }
+                }
+                _ => String::new(),
+            };
+            let duration = match dur.get(i) {
+                Some(Cell::Num(d)) => d
+                    .first()
+                    .copied()
+                    .filter(|d| d.is_finite())
+                    .map(|d| d / srate),
+                _ => None,
+            };
+            events.push(Annotation {
+                onset: (l - 1.0) / srate,
+                duration,
+                text,
+            });
+        }
+    }
+    events
+}
+
 pub(super) fn read_dataset(path: &Path, dir: &Path) -> io::Result<(Dataset, Option<Hdf5Data>)> {
     let f = hdf5::File::open(path).map_err(err(path))?;
     let base: hdf5::Group = match f.group("EEG") {
@@ -202,76 +285,8 @@ pub(super) fn read_dataset(path: &Path, dir: &Path) -> io::Result<(Dataset, Opti
             }),
         )
     };
-    let mut labels: Vec<String> = (0..nbchan).map(|i| format!("EEG {i:03}")).collect();
-    let mut types = vec![String::new(); nbchan];
-    let mut positions = vec![None; nbchan];
-    if let Ok(ch) = base.group("chanlocs") {
-        let l = field(&f, &ch, "labels", nbchan);
-        if l.len() == nbchan {
-            for (i, c) in l.into_iter().enumerate() {
-                if let Cell::Text(t) = c {
-                    labels[i] = t;
-                }
-            }
-        }
-        let t = field(&f, &ch, "type", nbchan);
-        if t.len() == nbchan {
-            for (i, c) in t.into_iter().enumerate() {
-                if let Cell::Text(s) = c {
-                    types[i] = s;
-                }
-            }
-        }
-        let (x, y, z) = (
-            field(&f, &ch, "X", nbchan),
-            field(&f, &ch, "Y", nbchan),
-            field(&f, &ch, "Z", nbchan),
-        );
-        if x.len() == nbchan && y.len() == nbchan && z.len() == nbchan {
-            for i in 0..nbchan {
-                if let (Cell::Num(a), Cell::Num(b), Cell::Num(c)) = (&x[i], &y[i], &z[i])
-                    && let (Some(a), Some(b), Some(c)) = (a.first(), b.first(), c.first())
-                {
-                    positions[i] = Some([*a, *b, *c]);
-                }
-            }
-        }
-    }
-    let mut events = Vec::new();
-    if let Ok(ev) = base.group("event") {
-        let max = 1 << 24;
-        let lat = field(&f, &ev, "latency", max);
-        let ty = field(&f, &ev, "type", max);
-        let dur = field(&f, &ev, "duration", max);
-        for (i, l) in lat.iter().enumerate() {
-            let Cell::Num(l) = l else { continue };
-            let Some(&l) = l.first() else { continue };
-            let text = match ty.get(i) {
-                Some(Cell::Text(t)) => t.clone(),
-                Some(Cell::Num(n)) if !n.is_empty() => {
-                    if n[0].fract() == 0.0 {
-                        format!("{}", n[0] as i64)
-                    } else {
-                        format!("{}", n[0])
-                    }
-                }
-                _ => String::new(),
-            };
-            let duration = match dur.get(i) {
-                Some(Cell::Num(d)) => d
-                    .first()
-                    .copied()
-                    .filter(|d| d.is_finite())
-                    .map(|d| d / srate),
-                _ => None,
-            };
-            events.push(Annotation {
-                onset: (l - 1.0) / srate,
-                duration,
-                text,
-            });
-        }
-    }
+    let (labels, types, positions) = read_chanlocs(&f, &base, nbchan);
+    let mut events = read_events(&f, &base, srate);
     crate::sort_annotations(&mut events);
     Ok((
         Dataset {
