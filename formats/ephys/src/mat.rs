@@ -7,7 +7,7 @@
 
 use std::io::{self, Read};
 
-use crate::invalid;
+use crate::{Error, invalid};
 
 /// Decompressed size allowed per compressed element (bytes).
 const MAX_INFLATE: u64 = 16 << 30;
@@ -152,11 +152,14 @@ impl<'a> Cursor<'a> {
             .checked_add(n)
             .filter(|&e| e <= self.buf.len())
             .ok_or_else(|| {
-                invalid(format!(
-                    "mat {what} at byte {}: {n} bytes claimed, {} left",
-                    self.pos,
-                    self.buf.len() - self.pos
-                ))
+                invalid(
+                    Error::Mat,
+                    format!(
+                        "mat {what} at byte {}: {n} bytes claimed, {} left",
+                        self.pos,
+                        self.buf.len() - self.pos
+                    ),
+                )
             })?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
@@ -172,9 +175,10 @@ impl<'a> Cursor<'a> {
             let ty = first & 0xFFFF;
             let n = (first >> 16) as usize;
             if n > 4 {
-                return Err(invalid(format!(
-                    "mat small element at byte {at}: size {n} > 4"
-                )));
+                return Err(invalid(
+                    Error::Mat,
+                    format!("mat small element at byte {at}: size {n} > 4"),
+                ));
             }
             let d = self.take(4, "small element")?;
             return Ok((ty, &d[..n]));
@@ -193,12 +197,17 @@ impl<'a> Cursor<'a> {
 /// Parses a whole MAT v5 file held in memory.
 pub fn parse(bytes: &[u8]) -> io::Result<MatFile> {
     if bytes.len() < 128 || !bytes.starts_with(b"MATLAB 5.0 MAT-file") {
-        return Err(invalid("mat header: not a matlab 5.0 mat-file"));
+        return Err(invalid(Error::Mat, "mat header: not a matlab 5.0 mat-file"));
     }
     let be = match &bytes[126..128] {
         b"IM" => false,
         b"MI" => true,
-        _ => return Err(invalid("mat header byte 126: bad endian indicator")),
+        _ => {
+            return Err(invalid(
+                Error::Mat,
+                "mat header byte 126: bad endian indicator",
+            ));
+        }
     };
     let mut cur = Cursor {
         buf: bytes,
@@ -238,7 +247,12 @@ fn inflate(data: &[u8], at: usize) -> io::Result<Vec<u8>> {
     flate2::read::ZlibDecoder::new(data)
         .take(MAX_INFLATE)
         .read_to_end(&mut out)
-        .map_err(|e| invalid(format!("mat compressed element at byte {at}: {e}")))?;
+        .map_err(|e| {
+            invalid(
+                Error::Mat,
+                format!("mat compressed element at byte {at}: {e}"),
+            )
+        })?;
     Ok(out)
 }
 
@@ -270,9 +284,10 @@ fn numbers(ty: u32, d: &[u8], be: bool, at: &str) -> io::Result<Vec<f64>> {
         12 => conv!(i64, 8),
         13 => conv!(u64, 8),
         _ => {
-            return Err(invalid(format!(
-                "mat {at}: numeric data of element type {ty}"
-            )));
+            return Err(invalid(
+                Error::Mat,
+                format!("mat {at}: numeric data of element type {ty}"),
+            ));
         }
     })
 }
@@ -310,12 +325,12 @@ fn parse_struct(
     };
     let total = count
         .checked_mul(fields.len())
-        .ok_or_else(|| invalid("mat struct: element count overflows"))?;
+        .ok_or_else(|| invalid(Error::Mat, "mat struct: element count overflows"))?;
     if total > data_len / 8 + 1 {
-        return Err(invalid(format!(
-            "mat struct {name:?}: {total} values in {} bytes",
-            data_len
-        )));
+        return Err(invalid(
+            Error::Mat,
+            format!("mat struct {name:?}: {total} values in {} bytes", data_len),
+        ));
     }
     let mut elems = Vec::with_capacity(count);
     for _ in 0..count {
@@ -323,7 +338,10 @@ fn parse_struct(
         for _ in 0..fields.len() {
             let (ty, d) = c.element()?;
             if ty != 14 {
-                return Err(invalid(format!("mat struct {name:?}: element type {ty}")));
+                return Err(invalid(
+                    Error::Mat,
+                    format!("mat struct {name:?}: element type {ty}"),
+                ));
             }
             vals.push(parse_matrix(d, c.be, depth + 1)?.1);
         }
@@ -338,7 +356,7 @@ fn parse_struct(
 
 fn parse_matrix(data: &[u8], be: bool, depth: usize) -> io::Result<(String, Value)> {
     if depth > MAX_DEPTH {
-        return Err(invalid("mat: arrays nested more than 64 deep"));
+        return Err(invalid(Error::Mat, "mat: arrays nested more than 64 deep"));
     }
     if data.is_empty() {
         return Ok((
@@ -356,7 +374,7 @@ fn parse_matrix(data: &[u8], be: bool, depth: usize) -> io::Result<(String, Valu
     };
     let (_, flags) = c.element()?;
     if flags.len() < 4 {
-        return Err(invalid("mat array flags: shorter than 4 bytes"));
+        return Err(invalid(Error::Mat, "mat array flags: shorter than 4 bytes"));
     }
     let flag_word = if be {
         u32::from_be_bytes([flags[0], flags[1], flags[2], flags[3]])
@@ -366,9 +384,10 @@ fn parse_matrix(data: &[u8], be: bool, depth: usize) -> io::Result<(String, Valu
     let class = flag_word & 0xFF;
     let (dty, dims_raw) = c.element()?;
     if dty != 5 {
-        return Err(invalid(format!(
-            "mat dimensions: element type {dty}, expected int32"
-        )));
+        return Err(invalid(
+            Error::Mat,
+            format!("mat dimensions: element type {dty}, expected int32"),
+        ));
     }
     let dims: Vec<usize> = numbers(5, dims_raw, be, "dimensions")?
         .into_iter()
@@ -377,23 +396,29 @@ fn parse_matrix(data: &[u8], be: bool, depth: usize) -> io::Result<(String, Valu
     let count = dims
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| invalid("mat dimensions: element count overflows"))?;
+        .ok_or_else(|| invalid(Error::Mat, "mat dimensions: element count overflows"))?;
     let (_, name_raw) = c.element()?;
     let name = String::from_utf8_lossy(name_raw).into_owned();
     let value = match class {
         1 => {
             // Each cell element takes at least 8 bytes: check before allocating.
             if count > data.len() / 8 + 1 {
-                return Err(invalid(format!(
-                    "mat cell {name:?}: {count} elements in {} bytes",
-                    data.len()
-                )));
+                return Err(invalid(
+                    Error::Mat,
+                    format!(
+                        "mat cell {name:?}: {count} elements in {} bytes",
+                        data.len()
+                    ),
+                ));
             }
             let mut items = Vec::with_capacity(count);
             for _ in 0..count {
                 let (ty, d) = c.element()?;
                 if ty != 14 {
-                    return Err(invalid(format!("mat cell {name:?}: element type {ty}")));
+                    return Err(invalid(
+                        Error::Mat,
+                        format!("mat cell {name:?}: element type {ty}"),
+                    ));
                 }
                 items.push(parse_matrix(d, be, depth + 1)?.1);
             }
@@ -413,7 +438,12 @@ fn parse_matrix(data: &[u8], be: bool, depth: usize) -> io::Result<(String, Valu
                     .map(|u| char::from_u32(u as u32).unwrap_or('\u{FFFD}'))
                     .collect(),
                 1 | 2 => d.iter().map(|&b| b as char).collect(),
-                _ => return Err(invalid(format!("mat char {name:?}: element type {ty}"))),
+                _ => {
+                    return Err(invalid(
+                        Error::Mat,
+                        format!("mat char {name:?}: element type {ty}"),
+                    ));
+                }
             };
             Value::Char { dims, chars }
         }
@@ -421,10 +451,13 @@ fn parse_matrix(data: &[u8], be: bool, depth: usize) -> io::Result<(String, Valu
             let (ty, d) = c.element()?;
             let v = numbers(ty, d, be, &format!("array {name:?}"))?;
             if v.len() != count {
-                return Err(invalid(format!(
-                    "mat array {name:?}: {} values stored, dimensions say {count}",
-                    v.len()
-                )));
+                return Err(invalid(
+                    Error::Mat,
+                    format!(
+                        "mat array {name:?}: {} values stored, dimensions say {count}",
+                        v.len()
+                    ),
+                ));
             }
             Value::Num { dims, data: v }
         }

@@ -14,10 +14,15 @@ use crate::nwb::hdf5;
 use hdf5::types::{FixedAscii, TypeDescriptor};
 
 use super::{DataSource, Dataset};
-use crate::{Annotation, invalid};
+use crate::{Annotation, Error, invalid};
 
 fn err(path: &Path) -> impl Fn(hdf5::Error) -> io::Error + '_ {
-    move |e| invalid(format!("eeglab v7.3 {}: {e}", path.display()))
+    move |e| {
+        invalid(
+            Error::Eeglab,
+            format!("eeglab v7.3 {}: {e}", path.display()),
+        )
+    }
 }
 
 fn matlab_class(loc: &hdf5::Location) -> String {
@@ -86,17 +91,20 @@ fn field(f: &hdf5::File, g: &hdf5::Group, name: &str, max: usize) -> Vec<Cell> {
 
 fn scalar(base: &hdf5::Group, name: &str, path: &Path) -> io::Result<f64> {
     let ds = base.dataset(name).map_err(|_| {
-        invalid(format!(
-            "eeglab v7.3 {}: field {name} missing",
-            path.display()
-        ))
+        invalid(
+            Error::Eeglab,
+            format!("eeglab v7.3 {}: field {name} missing", path.display()),
+        )
     })?;
     match value_of(&ds) {
         Cell::Num(v) if !v.is_empty() => Ok(v[0]),
-        _ => Err(invalid(format!(
-            "eeglab v7.3 {}: field {name} is not numeric",
-            path.display()
-        ))),
+        _ => Err(invalid(
+            Error::Eeglab,
+            format!(
+                "eeglab v7.3 {}: field {name} is not numeric",
+                path.display()
+            ),
+        )),
     }
 }
 
@@ -119,7 +127,7 @@ impl Hdf5Data {
         while done < max && self.pos < total {
             let (e, p) = (self.pos / self.pnts, self.pos % self.pnts);
             let k = (self.pnts - p).min(max - done);
-            let e_err = |e: hdf5::Error| invalid(format!("eeglab v7.3 data: {e}"));
+            let e_err = |e: hdf5::Error| invalid(Error::Eeglab, format!("eeglab v7.3 data: {e}"));
             let vals = if self.ds.ndim() == 3 {
                 self.ds
                     .read_slice_2d::<f64, _>((e, p..p + k, ..))
@@ -232,34 +240,28 @@ pub(super) fn read_dataset(path: &Path, dir: &Path) -> io::Result<(Dataset, Opti
     let pnts = scalar(&base, "pnts", path)?;
     let trials = scalar(&base, "trials", path).unwrap_or(1.0);
     let srate = scalar(&base, "srate", path)?;
-    for (n, v) in [("nbchan", nbchan), ("pnts", pnts), ("trials", trials)] {
-        if !(v >= 0.0 && v.fract() == 0.0 && v < 1e12) {
-            return Err(invalid(format!(
-                "eeglab set: field {n} = {v} is not a count"
-            )));
-        }
-    }
-    if !(srate.is_finite() && srate > 0.0) {
-        return Err(invalid(format!(
-            "eeglab set: field srate = {srate} is not positive"
-        )));
-    }
-    let (nbchan, pnts, trials) = (nbchan as usize, pnts as usize, trials.max(1.0) as usize);
+    let (nbchan, pnts, trials) = super::counts(nbchan, pnts, trials, srate)?;
     if nbchan > 1 << 20 {
-        return Err(invalid(format!(
-            "eeglab set: nbchan = {nbchan} is more than accepted"
-        )));
+        return Err(invalid(
+            Error::Eeglab,
+            format!("eeglab set: nbchan = {nbchan} is more than accepted"),
+        ));
     }
     let ds = base.dataset("data").map_err(|_| {
-        invalid(format!(
-            "eeglab v7.3 {}: field data missing",
-            path.display()
-        ))
+        invalid(
+            Error::Eeglab,
+            format!("eeglab v7.3 {}: field data missing", path.display()),
+        )
     })?;
     let (data, stream) = if matlab_class(&ds) == "char" {
         match value_of(&ds) {
             Cell::Text(name) => (DataSource::File(dir.join(name.trim())), None),
-            _ => return Err(invalid("eeglab v7.3: data file name unreadable")),
+            _ => {
+                return Err(invalid(
+                    Error::Eeglab,
+                    "eeglab v7.3: data file name unreadable",
+                ));
+            }
         }
     } else {
         let shape = ds.shape();
@@ -270,9 +272,12 @@ pub(super) fn read_dataset(path: &Path, dir: &Path) -> io::Result<(Dataset, Opti
             _ => false,
         };
         if !ok {
-            return Err(invalid(format!(
-                "eeglab v7.3 data: shape {shape:?} does not match trials {trials} × pnts {pnts} × nbchan {nbchan}"
-            )));
+            return Err(invalid(
+                Error::Eeglab,
+                format!(
+                    "eeglab v7.3 data: shape {shape:?} does not match trials {trials} × pnts {pnts} × nbchan {nbchan}"
+                ),
+            ));
         }
         (
             DataSource::Inline(Vec::new()),
