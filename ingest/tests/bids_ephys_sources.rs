@@ -12,6 +12,8 @@ use bomdata_edf::Header;
 use bomdata_edf::header::{Plus, Signal, StartDateTime, Variant};
 use bomdata_edf::io::Writer;
 use bomdata_ingest::Source;
+use bomdata_ingest::Unit;
+use bomdata_ingest::sink::MemSink;
 use bomdata_ingest::sources::{ajile12::Ajile12, bids_ephys::BidsEphys};
 use bomdata_schemas::Modality;
 use bomdata_schemas::eeg::{ChannelType, Recording, Reference};
@@ -47,17 +49,8 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-6 * b.abs().max(1e-3)
 }
 
-#[test]
-fn bids_eeg_tree() {
-    let dir = TempDir::new("bids");
-    bids_tree(&dir.0);
-    let (units, sink, errors) = ingest(&BidsEphys, &dir.0, false, 4.0);
-    let ids: Vec<&str> = units.iter().map(|u| u.id.as_str()).collect();
-    assert_eq!(units.len(), 4, "{ids:?}");
-    assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(errors[0].0.contains("NDARCC333"), "{errors:?}");
-    assert!(errors[0].1.contains("does not match"), "{errors:?}");
-
+/// The planned units of the BIDS tree: ids, subjects, runs and sidecars.
+fn check_bids_units(units: &[Unit]) {
     let u = units
         .iter()
         .find(|u| u.inputs[0] == Path::new(EDF_REC))
@@ -79,22 +72,10 @@ fn bids_eeg_tree() {
     assert_eq!(u.detail["run"], "task-rest_run-1");
     assert!(u.inputs.iter().any(|p| p.extension().unwrap() == "vmrk"));
     assert!(u.detail["channels"].is_null());
+}
 
-    for s in &sink.samples {
-        let raw = raw_meta(s);
-        for secret in [
-            "NDARAA111",
-            "NDARBB222",
-            "Jane",
-            "secret-site",
-            "2019-05-06",
-        ] {
-            assert!(!raw.contains(secret), "{secret} in {raw}");
-            assert!(!s.key.contains(secret), "{secret} in key {}", s.key);
-        }
-        assert_eq!(meta(s).start, None);
-    }
-
+/// The EDF recording: 10 s at 256 Hz in 4 s chunks, channel selection, values, events.
+fn check_bids_edf(sink: &MemSink) {
     // EDF: 10 s at 256 Hz in 4 s chunks → 4 + 4 + 2 s; Pz bad and Resp (64 Hz) left out.
     let edf: Vec<&Sample> = sink
         .samples
@@ -177,7 +158,10 @@ fn bids_eeg_tree() {
     assert_eq!(a1[0].text, "resp");
     let a2 = meta(edf[2]).annotations;
     assert_eq!((a2[0].onset_s, a2[0].text.as_str()), (1.5, "end"));
+}
 
+/// The BrainVision recording: one chunk, positions from the template, file markers.
+fn check_bids_brainvision(sink: &MemSink) {
     // BrainVision: 500 samples at 250 Hz, shorter than one 4 s chunk.
     let bv: Vec<Recording> = sink
         .samples
@@ -222,7 +206,10 @@ fn bids_eeg_tree() {
             assert!(close(vals[row * 500 + k] as f64, want), "row {row} k {k}");
         }
     }
+}
 
+/// The iEEG recording: names as given, positions from electrodes.tsv.
+fn check_bids_ieeg(sink: &MemSink) {
     // iEEG: names as given (T3 is a grid contact, not renamed), positions from electrodes.tsv.
     let ie: Vec<Recording> = sink
         .samples
@@ -244,6 +231,38 @@ fn bids_eeg_tree() {
     assert_eq!(m.coord_frame.as_deref(), Some("bids:ACPC"));
     assert_eq!(m.reference, Reference::Bipolar);
     assert_eq!(m.power_line_hz, Some(50.0));
+}
+
+#[test]
+fn bids_eeg_tree() {
+    let dir = TempDir::new("bids");
+    bids_tree(&dir.0);
+    let (units, sink, errors) = ingest(&BidsEphys, &dir.0, false, 4.0);
+    let ids: Vec<&str> = units.iter().map(|u| u.id.as_str()).collect();
+    assert_eq!(units.len(), 4, "{ids:?}");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].0.contains("NDARCC333"), "{errors:?}");
+    assert!(errors[0].1.contains("does not match"), "{errors:?}");
+
+    check_bids_units(&units);
+    for s in &sink.samples {
+        let raw = raw_meta(s);
+        for secret in [
+            "NDARAA111",
+            "NDARBB222",
+            "Jane",
+            "secret-site",
+            "2019-05-06",
+        ] {
+            assert!(!raw.contains(secret), "{secret} in {raw}");
+            assert!(!s.key.contains(secret), "{secret} in key {}", s.key);
+        }
+        assert_eq!(meta(s).start, None);
+    }
+
+    check_bids_edf(&sink);
+    check_bids_brainvision(&sink);
+    check_bids_ieeg(&sink);
 
     let mut rows = SubjectRow::merge_rows(sink.subjects.clone());
     rows.sort_by(|a, b| a.session.cmp(&b.session));

@@ -644,6 +644,64 @@ struct Scratch {
     dec: MemberDecoder,
 }
 
+/// Index in `fields` of the batch field for (`slot`, `logical`), adding one (reused from
+/// `recycled` when possible, reset for `rows` rows) on its first member in this batch.
+#[inline]
+fn field_slot(
+    ctx: &Ctx,
+    fields: &mut Vec<Field>,
+    recycled: &mut Vec<Field>,
+    slot: usize,
+    logical: &str,
+    rows: usize,
+) -> usize {
+    match fields
+        .iter()
+        .position(|f| f.slot == slot && f.name == logical)
+    {
+        Some(i) => i,
+        None => {
+            let mut f = match recycled
+                .iter()
+                .position(|f| f.slot == slot && f.name == logical)
+            {
+                Some(i) => recycled.swap_remove(i),
+                None => recycled
+                    .pop()
+                    .unwrap_or_else(|| Field::new(slot, logical, ctx.page_lock.clone())),
+            };
+            f.slot = slot;
+            if f.name != logical {
+                f.name.clear();
+                f.name.push_str(logical);
+            }
+            f.reset(rows);
+            fields.push(f);
+            fields.len() - 1
+        }
+    }
+}
+
+/// Finishes every field of `batch` and adds the batch's counts to the loader's stats.
+fn finish_batch(ctx: &Ctx, batch: &mut Batch, bytes_read: u64, samples: u64) {
+    let (mut out, mut refused) = (0u64, 0u64);
+    for f in &mut batch.fields {
+        f.finish();
+        out += f.data.len() as u64;
+        refused += u64::from(f.data.take_refused());
+    }
+    ctx.stats
+        .bytes_read
+        .fetch_add(bytes_read, Ordering::Relaxed);
+    ctx.stats.bytes_out.fetch_add(out, Ordering::Relaxed);
+    ctx.stats.samples.fetch_add(samples, Ordering::Relaxed);
+    if refused > 0 {
+        ctx.stats
+            .lock_failures
+            .fetch_add(refused, Ordering::Relaxed);
+    }
+}
+
 fn build_batch(ctx: &Ctx, b: usize, scratch: &mut Scratch) -> Result<Batch> {
     let plan = &ctx.plan;
     let n = plan.len() as u64;
@@ -702,32 +760,7 @@ fn build_batch(ctx: &Ctx, b: usize, scratch: &mut Scratch) -> Result<Batch> {
                 };
                 let raw = &bytes[m.offset as usize..(m.offset + m.size) as usize];
                 bytes_read += m.size;
-                let fi = match batch
-                    .fields
-                    .iter()
-                    .position(|f| f.slot == slot && f.name == logical)
-                {
-                    Some(i) => i,
-                    None => {
-                        let mut f = match recycled
-                            .iter()
-                            .position(|f| f.slot == slot && f.name == logical)
-                        {
-                            Some(i) => recycled.swap_remove(i),
-                            None => recycled.pop().unwrap_or_else(|| {
-                                Field::new(slot, logical, ctx.page_lock.clone())
-                            }),
-                        };
-                        f.slot = slot;
-                        if f.name != logical {
-                            f.name.clear();
-                            f.name.push_str(logical);
-                        }
-                        f.reset(rows);
-                        batch.fields.push(f);
-                        batch.fields.len() - 1
-                    }
-                };
+                let fi = field_slot(ctx, &mut batch.fields, &mut recycled, slot, logical, rows);
                 let field = &mut batch.fields[fi];
                 // large rows: decompress in place (no copy); small ones: into the thread's
                 // scratch buffer, which stays in cache, then one streaming copy
@@ -763,22 +796,7 @@ fn build_batch(ctx: &Ctx, b: usize, scratch: &mut Scratch) -> Result<Batch> {
             }
         }
     }
-    let (mut out, mut refused) = (0u64, 0u64);
-    for f in &mut batch.fields {
-        f.finish();
-        out += f.data.len() as u64;
-        refused += u64::from(f.data.take_refused());
-    }
-    ctx.stats
-        .bytes_read
-        .fetch_add(bytes_read, Ordering::Relaxed);
-    ctx.stats.bytes_out.fetch_add(out, Ordering::Relaxed);
-    ctx.stats.samples.fetch_add(samples, Ordering::Relaxed);
-    if refused > 0 {
-        ctx.stats
-            .lock_failures
-            .fetch_add(refused, Ordering::Relaxed);
-    }
+    finish_batch(ctx, &mut batch, bytes_read, samples);
     Ok(batch)
 }
 

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use bomdata_ingest::registry::Registry;
+use bomdata_ingest::registry::{Entry, Registry};
 use bomdata_ingest::run::{self, RunOptions};
 use bomdata_ingest::{Pseudonymizer, sources};
 use bomdata_shard::writer::{Compression, WriterOptions};
@@ -124,42 +124,7 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
     if !a.source_dir.is_dir() {
         bail!("{}: not a directory", a.source_dir.display());
     }
-    let entry = match &a.source {
-        Some(id) => registry
-            .get(id)
-            .with_context(|| format!("no source {id:?} in the registry (see `bomdata sources`)"))?
-            .clone(),
-        None => {
-            let found = registry.detect(&a.source_dir)?;
-            let Some(best) = found.first() else {
-                bail!(
-                    "{}: no registry layout matches this tree; give --source (see `bomdata sources`)",
-                    a.source_dir.display()
-                );
-            };
-            let rules: Vec<String> = best
-                .evidence
-                .iter()
-                .map(|(g, p)| format!("{g} matched {}", p.display()))
-                .collect();
-            eprintln!(
-                "bomdata: detected source {} ({})",
-                best.source,
-                rules.join("; ")
-            );
-            if found.len() > 1 {
-                let others: Vec<&str> = found[1..].iter().map(|d| d.source.as_str()).collect();
-                eprintln!(
-                    "bomdata: also matching: {} (use --source to choose)",
-                    others.join(", ")
-                );
-            }
-            registry
-                .get(&best.source)
-                .context("detected source vanished from the registry")?
-                .clone()
-        }
-    };
+    let entry = resolve_entry(a, &registry)?;
     let Some(adapter) = sources::by_name(&entry.adapter) else {
         bail!(
             "source {} needs adapter {:?}, which this build does not have yet (planned)",
@@ -221,6 +186,62 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
     let progress = Progress::new(a.json);
     let summary = run::run(&opts, adapter.as_ref(), &progress)?;
     progress.finish();
+    report_summary(a, &entry, rank, world, &summary);
+    if let Some(why) = summary.empty_reason(&opts, &entry.adapter) {
+        eprintln!("bomdata: error: nothing ingested: {why}");
+        return Ok(1);
+    }
+    let any_failed = !summary.failed.is_empty()
+        || summary
+            .manifest
+            .as_ref()
+            .is_some_and(|m| m.counts.failed_units > 0);
+    Ok(if any_failed { 1 } else { 0 })
+}
+
+/// The registry entry named by `--source`, or the one detected from the tree's layout
+/// (reported on stderr with its evidence).
+fn resolve_entry(a: &Args, registry: &Registry) -> anyhow::Result<Entry> {
+    Ok(match &a.source {
+        Some(id) => registry
+            .get(id)
+            .with_context(|| format!("no source {id:?} in the registry (see `bomdata sources`)"))?
+            .clone(),
+        None => {
+            let found = registry.detect(&a.source_dir)?;
+            let Some(best) = found.first() else {
+                bail!(
+                    "{}: no registry layout matches this tree; give --source (see `bomdata sources`)",
+                    a.source_dir.display()
+                );
+            };
+            let rules: Vec<String> = best
+                .evidence
+                .iter()
+                .map(|(g, p)| format!("{g} matched {}", p.display()))
+                .collect();
+            eprintln!(
+                "bomdata: detected source {} ({})",
+                best.source,
+                rules.join("; ")
+            );
+            if found.len() > 1 {
+                let others: Vec<&str> = found[1..].iter().map(|d| d.source.as_str()).collect();
+                eprintln!(
+                    "bomdata: also matching: {} (use --source to choose)",
+                    others.join(", ")
+                );
+            }
+            registry
+                .get(&best.source)
+                .context("detected source vanished from the registry")?
+                .clone()
+        }
+    })
+}
+
+/// Prints the end-of-run summary on stderr: one JSON event with `--json`, else one line.
+fn report_summary(a: &Args, entry: &Entry, rank: usize, world: usize, summary: &run::Summary) {
     let msg = serde_json::json!({
         "event": "summary",
         "source": entry.id,
@@ -257,16 +278,6 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
             }
         );
     }
-    if let Some(why) = summary.empty_reason(&opts, &entry.adapter) {
-        eprintln!("bomdata: error: nothing ingested: {why}");
-        return Ok(1);
-    }
-    let any_failed = !summary.failed.is_empty()
-        || summary
-            .manifest
-            .as_ref()
-            .is_some_and(|m| m.counts.failed_units > 0);
-    Ok(if any_failed { 1 } else { 0 })
 }
 
 /// `", N table rows in P parts"` when the dataset has table parts, else empty.

@@ -142,7 +142,12 @@ fn check_edf_fixture(path: &Path, exp: &Value) {
         "{name}: duration"
     );
 
-    // Channels (annotation signals excluded) against pyedflib, values also against edfio.
+    check_channels(&name, &got, py, edfio);
+    check_annotations(&name, path, &got, py, dp);
+}
+
+/// Channels (annotation signals excluded) against pyedflib, values also against edfio.
+fn check_channels(name: &str, got: &Value, py: &Value, edfio: &Value) {
     let chans = got["channels"].as_array().unwrap();
     let want_chans = py["signals"].as_array().unwrap();
     assert_eq!(chans.len(), want_chans.len(), "{name}: channel count");
@@ -199,7 +204,10 @@ fn check_edf_fixture(path: &Path, exp: &Value) {
             assert_eq!(c["n_samples"], w["n_samples"], "{name}: edfio n_samples");
         }
     }
+}
 
+/// Annotations against pyedflib and direct_parse; record onsets against direct_parse.
+fn check_annotations(name: &str, path: &Path, got: &Value, py: &Value, dp: &Value) {
     // Annotations: all of them (pyedflib's count), onsets relative to start, file order on ties.
     let anns = got["annotations"].as_array().unwrap();
     assert_eq!(

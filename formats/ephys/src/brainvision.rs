@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use crate::{Annotation, ChannelInfo, DateTime, Recording, SignalReader, invalid};
+use crate::{Annotation, ChannelInfo, DateTime, Error, Recording, SignalReader, invalid};
 
 /// Largest header or marker file accepted (bytes).
 const MAX_TEXT: u64 = 64 << 20;
@@ -157,75 +157,11 @@ pub fn normalise_unit(u: &str) -> String {
     u.replace("Âµ", "u").replace(['µ', 'μ'], "u")
 }
 
-/// Parses a `.vhdr` text; `dir` resolves the data and marker file names, `stem` (the header's
-/// file name without extension) replaces `$b` in them.
-pub fn parse_header(bytes: &[u8], dir: &Path, stem: &str) -> io::Result<Header> {
-    let text = decode_text(bytes);
-    let first = text.lines().next().unwrap_or("").trim();
-    if !(first.starts_with("Brain Vision Data Exchange Header File")
-        || first.starts_with("BrainVision Data Exchange Header File"))
-    {
-        return Err(invalid(
-            "vhdr line 1: not a brainvision data exchange header",
-        ));
-    }
-    let s = parse_ini(&text);
-    let common = section(&s, "common infos");
-    let need = |k: &str| -> io::Result<&str> {
-        key(common, k).ok_or_else(|| invalid(format!("vhdr [common infos]: {k} missing")))
-    };
-    // `$b` stands for the header's base name (BrainVision Recorder templates).
-    let base = |name: &str| name.replace("$b", stem);
-    let data_file = dir.join(base(need("DataFile")?));
-    let marker_file = key(common, "MarkerFile")
-        .filter(|m| !m.is_empty())
-        .map(|m| dir.join(base(m)));
-    let fmt = key(common, "DataFormat").unwrap_or("BINARY");
-    if !fmt.eq_ignore_ascii_case("BINARY") {
-        return Err(invalid(format!(
-            "vhdr DataFormat: {fmt} is not supported (only BINARY)"
-        )));
-    }
-    let orientation = match key(common, "DataOrientation")
-        .unwrap_or("MULTIPLEXED")
-        .to_ascii_uppercase()
-        .as_str()
-    {
-        "MULTIPLEXED" => Orientation::Multiplexed,
-        "VECTORIZED" => Orientation::Vectorized,
-        o => return Err(invalid(format!("vhdr DataOrientation: unknown value {o}"))),
-    };
-    let n_channels: usize = need("NumberOfChannels")?
-        .parse()
-        .map_err(|_| invalid("vhdr NumberOfChannels: not an integer"))?;
-    if n_channels == 0 || n_channels > 100_000 {
-        return Err(invalid(format!(
-            "vhdr NumberOfChannels: {n_channels} is out of range"
-        )));
-    }
-    let sampling_interval_us: f64 = need("SamplingInterval")?
-        .parse()
-        .map_err(|_| invalid("vhdr SamplingInterval: not a number"))?;
-    if !(sampling_interval_us.is_finite() && sampling_interval_us > 0.0) {
-        return Err(invalid("vhdr SamplingInterval: must be positive"));
-    }
-    let binary = section(&s, "binary infos");
-    let binary_format = match key(binary, "BinaryFormat")
-        .unwrap_or("")
-        .to_ascii_uppercase()
-        .as_str()
-    {
-        "INT_16" => BinaryFormat::Int16,
-        "INT_32" => BinaryFormat::Int32,
-        "IEEE_FLOAT_32" => BinaryFormat::Float32,
-        "" => return Err(invalid("vhdr [binary infos]: BinaryFormat missing")),
-        o => {
-            return Err(invalid(format!("vhdr BinaryFormat: {o} is not supported")));
-        }
-    };
-    let big_endian =
-        key(binary, "UseBigEndianOrder").is_some_and(|v| v.eq_ignore_ascii_case("YES"));
-    let ch_section = section(&s, "channel infos");
+/// The `[Channel Infos]` entries `Ch1`..`Ch<n_channels>` (each must be present once).
+fn parse_channels(
+    ch_section: &[(String, String, usize)],
+    n_channels: usize,
+) -> io::Result<Vec<Channel>> {
     let mut channels: Vec<Option<Channel>> = vec![None; n_channels];
     for (k, v, line) in ch_section {
         let Some(idx) = k
@@ -236,9 +172,10 @@ pub fn parse_header(bytes: &[u8], dir: &Path, stem: &str) -> io::Result<Header> 
             continue;
         };
         if idx == 0 || idx > n_channels {
-            return Err(invalid(format!(
-                "vhdr line {line}: channel number {idx} outside 1..={n_channels}"
-            )));
+            return Err(invalid(
+                Error::BrainVision,
+                format!("vhdr line {line}: channel number {idx} outside 1..={n_channels}"),
+            ));
         }
         let fields: Vec<String> = v.split(',').map(|f| f.replace("\\1", ",")).collect();
         let name = fields.first().cloned().unwrap_or_default();
@@ -248,9 +185,10 @@ pub fn parse_header(bytes: &[u8], dir: &Path, stem: &str) -> io::Result<Header> 
             1.0
         } else {
             res_text.parse::<f64>().map_err(|_| {
-                invalid(format!(
-                    "vhdr line {line}: resolution {res_text:?} is not a number"
-                ))
+                invalid(
+                    Error::BrainVision,
+                    format!("vhdr line {line}: resolution {res_text:?} is not a number"),
+                )
             })?
         };
         let unit = normalise_unit(fields.get(3).map(|s| s.as_str()).unwrap_or(""));
@@ -261,13 +199,114 @@ pub fn parse_header(bytes: &[u8], dir: &Path, stem: &str) -> io::Result<Header> 
             unit,
         });
     }
-    let channels = channels
+    channels
         .into_iter()
         .enumerate()
         .map(|(i, c)| {
-            c.ok_or_else(|| invalid(format!("vhdr [channel infos]: Ch{} missing", i + 1)))
+            c.ok_or_else(|| {
+                invalid(
+                    Error::BrainVision,
+                    format!("vhdr [channel infos]: Ch{} missing", i + 1),
+                )
+            })
         })
-        .collect::<io::Result<Vec<_>>>()?;
+        .collect::<io::Result<Vec<_>>>()
+}
+
+/// Parses a `.vhdr` text; `dir` resolves the data and marker file names, `stem` (the header's
+/// file name without extension) replaces `$b` in them.
+pub fn parse_header(bytes: &[u8], dir: &Path, stem: &str) -> io::Result<Header> {
+    let text = decode_text(bytes);
+    let first = text.lines().next().unwrap_or("").trim();
+    if !(first.starts_with("Brain Vision Data Exchange Header File")
+        || first.starts_with("BrainVision Data Exchange Header File"))
+    {
+        return Err(invalid(
+            Error::BrainVision,
+            "vhdr line 1: not a brainvision data exchange header",
+        ));
+    }
+    let s = parse_ini(&text);
+    let common = section(&s, "common infos");
+    let need = |k: &str| -> io::Result<&str> {
+        key(common, k).ok_or_else(|| {
+            invalid(
+                Error::BrainVision,
+                format!("vhdr [common infos]: {k} missing"),
+            )
+        })
+    };
+    // `$b` stands for the header's base name (BrainVision Recorder templates).
+    let base = |name: &str| name.replace("$b", stem);
+    let data_file = dir.join(base(need("DataFile")?));
+    let marker_file = key(common, "MarkerFile")
+        .filter(|m| !m.is_empty())
+        .map(|m| dir.join(base(m)));
+    let fmt = key(common, "DataFormat").unwrap_or("BINARY");
+    if !fmt.eq_ignore_ascii_case("BINARY") {
+        return Err(invalid(
+            Error::BrainVision,
+            format!("vhdr DataFormat: {fmt} is not supported (only BINARY)"),
+        ));
+    }
+    let orientation = match key(common, "DataOrientation")
+        .unwrap_or("MULTIPLEXED")
+        .to_ascii_uppercase()
+        .as_str()
+    {
+        "MULTIPLEXED" => Orientation::Multiplexed,
+        "VECTORIZED" => Orientation::Vectorized,
+        o => {
+            return Err(invalid(
+                Error::BrainVision,
+                format!("vhdr DataOrientation: unknown value {o}"),
+            ));
+        }
+    };
+    let n_channels: usize = need("NumberOfChannels")?
+        .parse()
+        .map_err(|_| invalid(Error::BrainVision, "vhdr NumberOfChannels: not an integer"))?;
+    if n_channels == 0 || n_channels > 100_000 {
+        return Err(invalid(
+            Error::BrainVision,
+            format!("vhdr NumberOfChannels: {n_channels} is out of range"),
+        ));
+    }
+    let sampling_interval_us: f64 = need("SamplingInterval")?
+        .parse()
+        .map_err(|_| invalid(Error::BrainVision, "vhdr SamplingInterval: not a number"))?;
+    if !(sampling_interval_us.is_finite() && sampling_interval_us > 0.0) {
+        return Err(invalid(
+            Error::BrainVision,
+            "vhdr SamplingInterval: must be positive",
+        ));
+    }
+    let binary = section(&s, "binary infos");
+    let binary_format = match key(binary, "BinaryFormat")
+        .unwrap_or("")
+        .to_ascii_uppercase()
+        .as_str()
+    {
+        "INT_16" => BinaryFormat::Int16,
+        "INT_32" => BinaryFormat::Int32,
+        "IEEE_FLOAT_32" => BinaryFormat::Float32,
+        "" => {
+            return Err(invalid(
+                Error::BrainVision,
+                "vhdr [binary infos]: BinaryFormat missing",
+            ));
+        }
+        o => {
+            return Err(invalid(
+                Error::BrainVision,
+                format!("vhdr BinaryFormat: {o} is not supported"),
+            ));
+        }
+    };
+    let big_endian =
+        key(binary, "UseBigEndianOrder").is_some_and(|v| v.eq_ignore_ascii_case("YES"));
+    let ch_section = section(&s, "channel infos");
+    let channels = parse_channels(ch_section, n_channels)?;
     Ok(Header {
         data_file,
         marker_file,
@@ -286,7 +325,10 @@ pub fn parse_markers(bytes: &[u8]) -> io::Result<Vec<Marker>> {
     if !(first.starts_with("Brain Vision Data Exchange Marker File")
         || first.starts_with("BrainVision Data Exchange Marker File"))
     {
-        return Err(invalid("vmrk line 1: not a brainvision marker file"));
+        return Err(invalid(
+            Error::BrainVision,
+            "vmrk line 1: not a brainvision marker file",
+        ));
     }
     let s = parse_ini(&text);
     let mut out = Vec::new();
@@ -296,15 +338,19 @@ pub fn parse_markers(bytes: &[u8]) -> io::Result<Vec<Marker>> {
         }
         let f: Vec<String> = v.split(',').map(|x| x.replace("\\1", ",")).collect();
         if f.len() < 3 {
-            return Err(invalid(format!(
-                "vmrk line {line}: fewer than 3 marker fields"
-            )));
+            return Err(invalid(
+                Error::BrainVision,
+                format!("vmrk line {line}: fewer than 3 marker fields"),
+            ));
         }
         let int = |i: usize, name: &str, default: i64| -> io::Result<i64> {
             match f.get(i).map(|x| x.trim()) {
                 None | Some("") => Ok(default),
                 Some(t) => t.parse().map_err(|_| {
-                    invalid(format!("vmrk line {line}: {name} {t:?} is not an integer"))
+                    invalid(
+                        Error::BrainVision,
+                        format!("vmrk line {line}: {name} {t:?} is not an integer"),
+                    )
                 }),
             }
         };
@@ -366,14 +412,20 @@ impl<R: Read + Seek> Reader<R> {
     pub fn new(inner: R, header: Header, data_len: u64) -> io::Result<Self> {
         let frame = (header.channels.len() * header.binary_format.size()) as u64;
         if frame == 0 {
-            return Err(invalid("brainvision header: no channels"));
+            return Err(invalid(
+                Error::BrainVision,
+                "brainvision header: no channels",
+            ));
         }
         let n_samples = data_len / frame;
         if header.orientation == Orientation::Vectorized && !data_len.is_multiple_of(frame) {
-            return Err(invalid(format!(
-                "eeg data file: {data_len} bytes is not a whole number of {}-channel vectors",
-                header.channels.len()
-            )));
+            return Err(invalid(
+                Error::BrainVision,
+                format!(
+                    "eeg data file: {data_len} bytes is not a whole number of {}-channel vectors",
+                    header.channels.len()
+                ),
+            ));
         }
         Ok(Reader {
             inner,
@@ -484,10 +536,13 @@ impl<R: Read + Seek> SignalReader for Reader<R> {
 /// reference reader (MNE, EEGLAB's bva-io) refuses it rather than read 0 samples.
 fn refuse_empty(header: &Header, data_len: u64) -> io::Result<()> {
     if data_len == 0 {
-        return Err(invalid(format!(
-            "{}: data file is empty (0 bytes; a git-annex placeholder?)",
-            header.data_file.display()
-        )));
+        return Err(invalid(
+            Error::BrainVision,
+            format!(
+                "{}: data file is empty (0 bytes; a git-annex placeholder?)",
+                header.data_file.display()
+            ),
+        ));
     }
     Ok(())
 }

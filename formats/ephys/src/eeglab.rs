@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::brainvision;
 use crate::mat::{self, Value};
-use crate::{Annotation, ChannelInfo, Recording, SignalReader, invalid};
+use crate::{Annotation, ChannelInfo, Error, Recording, SignalReader, invalid};
 
 /// Largest `.set` file read into memory (bytes).
 const MAX_SET: u64 = 8 << 30;
@@ -52,8 +52,12 @@ pub struct Dataset {
 }
 
 fn num_field(v: Option<&Value>, name: &str) -> io::Result<f64> {
-    v.and_then(Value::as_f64)
-        .ok_or_else(|| invalid(format!("eeglab set: field {name} missing or not numeric")))
+    v.and_then(Value::as_f64).ok_or_else(|| {
+        invalid(
+            Error::Eeglab,
+            format!("eeglab set: field {name} missing or not numeric"),
+        )
+    })
 }
 
 fn text_of(v: &Value) -> Option<String> {
@@ -71,6 +75,46 @@ fn text_of(v: &Value) -> Option<String> {
     }
 }
 
+/// Checks `nbchan`, `pnts`, `trials` (whole, not negative) and `srate` (positive) and
+/// returns the counts, `trials` at least 1.
+fn counts(nbchan: f64, pnts: f64, trials: f64, srate: f64) -> io::Result<(usize, usize, usize)> {
+    for (n, v) in [("nbchan", nbchan), ("pnts", pnts), ("trials", trials)] {
+        if !(v >= 0.0 && v.fract() == 0.0 && v < 1e12) {
+            return Err(invalid(
+                Error::Eeglab,
+                format!("eeglab set: field {n} = {v} is not a count"),
+            ));
+        }
+    }
+    if !(srate.is_finite() && srate > 0.0) {
+        return Err(invalid(
+            Error::Eeglab,
+            format!("eeglab set: field srate = {srate} is not positive"),
+        ));
+    }
+    Ok((nbchan as usize, pnts as usize, trials.max(1.0) as usize))
+}
+
+/// Checks that an external data file holds at least `total` float32 values.
+fn check_data_file(data: &DataSource, total: usize) -> io::Result<()> {
+    if let DataSource::File(f) = data {
+        let len = std::fs::metadata(f)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", f.display())))?
+            .len();
+        let need = (total as u64).saturating_mul(4);
+        if len < need {
+            return Err(invalid(
+                Error::Eeglab,
+                format!(
+                    "eeglab data file {}: {len} bytes, nbchan × pnts × trials needs {need}",
+                    f.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Reads the dataset description from a parsed MAT-file; `dir` resolves the `.fdt` file.
 pub fn dataset_from_mat(m: &mat::MatFile, dir: &Path) -> io::Result<Dataset> {
     // One EEG struct, or its fields at top level.
@@ -85,35 +129,32 @@ pub fn dataset_from_mat(m: &mat::MatFile, dir: &Path) -> io::Result<Dataset> {
     let pnts = num_field(get("pnts"), "pnts")?;
     let trials = get("trials").and_then(Value::as_f64).unwrap_or(1.0);
     let srate = num_field(get("srate"), "srate")?;
-    for (n, v) in [("nbchan", nbchan), ("pnts", pnts), ("trials", trials)] {
-        if !(v >= 0.0 && v.fract() == 0.0 && v < 1e12) {
-            return Err(invalid(format!(
-                "eeglab set: field {n} = {v} is not a count"
-            )));
-        }
-    }
-    if !(srate.is_finite() && srate > 0.0) {
-        return Err(invalid(format!(
-            "eeglab set: field srate = {srate} is not positive"
-        )));
-    }
-    let (nbchan, pnts, trials) = (nbchan as usize, pnts as usize, trials.max(1.0) as usize);
+    let (nbchan, pnts, trials) = counts(nbchan, pnts, trials, srate)?;
     let total = nbchan
         .checked_mul(pnts)
         .and_then(|x| x.checked_mul(trials))
-        .ok_or_else(|| invalid("eeglab set: nbchan × pnts × trials overflows"))?;
+        .ok_or_else(|| {
+            invalid(
+                Error::Eeglab,
+                "eeglab set: nbchan × pnts × trials overflows",
+            )
+        })?;
     if nbchan > 1 << 20 {
-        return Err(invalid(format!(
-            "eeglab set: nbchan = {nbchan} is more than accepted"
-        )));
+        return Err(invalid(
+            Error::Eeglab,
+            format!("eeglab set: nbchan = {nbchan} is more than accepted"),
+        ));
     }
     let data = match get("data") {
         Some(Value::Num { data, .. }) => {
             if data.len() != total {
-                return Err(invalid(format!(
-                    "eeglab set: inline data holds {} values, nbchan × pnts × trials = {total}",
-                    data.len()
-                )));
+                return Err(invalid(
+                    Error::Eeglab,
+                    format!(
+                        "eeglab set: inline data holds {} values, nbchan × pnts × trials = {total}",
+                        data.len()
+                    ),
+                ));
             }
             DataSource::Inline(data.clone())
         }
@@ -123,21 +164,10 @@ pub fn dataset_from_mat(m: &mat::MatFile, dir: &Path) -> io::Result<Dataset> {
         }
         _ => match get("datfile").and_then(Value::as_str) {
             Some(name) if !name.trim().is_empty() => DataSource::File(dir.join(name.trim())),
-            _ => return Err(invalid("eeglab set: field data missing")),
+            _ => return Err(invalid(Error::Eeglab, "eeglab set: field data missing")),
         },
     };
-    if let DataSource::File(f) = &data {
-        let len = std::fs::metadata(f)
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", f.display())))?
-            .len();
-        let need = (total as u64).saturating_mul(4);
-        if len < need {
-            return Err(invalid(format!(
-                "eeglab data file {}: {len} bytes, nbchan × pnts × trials needs {need}",
-                f.display()
-            )));
-        }
-    }
+    check_data_file(&data, total)?;
     let mut labels: Vec<String> = (0..nbchan).map(|i| format!("EEG {i:03}")).collect();
     let mut types = vec![String::new(); nbchan];
     let mut positions = vec![None; nbchan];
@@ -206,10 +236,13 @@ fn load(path: &Path) -> io::Result<(Dataset, Stream)> {
         #[cfg(feature = "hdf5")]
         return v73::read_dataset(path, dir);
         #[cfg(not(feature = "hdf5"))]
-        return Err(invalid(format!(
-            "{}: eeglab v7.3 (hdf5) file; this build lacks the hdf5 feature",
-            path.display()
-        )));
+        return Err(invalid(
+            Error::Eeglab,
+            format!(
+                "{}: eeglab v7.3 (hdf5) file; this build lacks the hdf5 feature",
+                path.display()
+            ),
+        ));
     }
     let bytes = crate::read_small(path, MAX_SET, "eeglab set file")?;
     let m = mat::parse(&bytes)?;
@@ -308,10 +341,13 @@ pub fn open(path: &Path) -> io::Result<(Recording, Reader)> {
                 .len();
             let need = n_samples * ds.nbchan as u64 * 4;
             if len < need {
-                return Err(invalid(format!(
-                    "eeglab data file {}: {len} bytes, nbchan × pnts × trials needs {need}",
-                    f.display()
-                )));
+                return Err(invalid(
+                    Error::Eeglab,
+                    format!(
+                        "eeglab data file {}: {len} bytes, nbchan × pnts × trials needs {need}",
+                        f.display()
+                    ),
+                ));
             }
             let header = brainvision::Header {
                 data_file: f.clone(),

@@ -20,7 +20,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::{Annotation, ChannelInfo, DateTime, Recording, SignalReader, invalid};
+use crate::{Annotation, ChannelInfo, DateTime, Error, Recording, SignalReader, invalid};
 
 const BLOCK_START: i32 = 104;
 const BLOCK_END: i32 = 105;
@@ -248,25 +248,35 @@ fn walk<R: Read + Seek>(
             data_pos: pos + 16,
         };
         if idx == 0 && tag.kind != 100 {
-            return Err(invalid("fif byte 0: first tag is not a file id (100)"));
+            return Err(invalid(
+                Error::Fif,
+                "fif byte 0: first tag is not a file id (100)",
+            ));
         }
         if tag.size < 0 || tag.data_pos + tag.size as u64 > len {
-            return Err(invalid(format!(
-                "fif tag {idx} (kind {}) at byte {pos}: size {} runs past the end of the {len}-byte file",
-                tag.kind, tag.size
-            )));
+            return Err(invalid(
+                Error::Fif,
+                format!(
+                    "fif tag {idx} (kind {}) at byte {pos}: size {} runs past the end of the {len}-byte file",
+                    tag.kind, tag.size
+                ),
+            ));
         }
         match tag.kind {
             BLOCK_START => {
                 if tag.size < 4 {
-                    return Err(invalid(format!(
-                        "fif block start at byte {pos}: no block kind"
-                    )));
+                    return Err(invalid(
+                        Error::Fif,
+                        format!("fif block start at byte {pos}: no block kind"),
+                    ));
                 }
                 let mut b = [0u8; 4];
                 r.read_exact(&mut b)?;
                 if stack.len() > 256 {
-                    return Err(invalid(format!("fif byte {pos}: blocks nested too deep")));
+                    return Err(invalid(
+                        Error::Fif,
+                        format!("fif byte {pos}: blocks nested too deep"),
+                    ));
                 }
                 stack.push(be_i32(&b));
                 f(&tag, &stack, r)?;
@@ -292,10 +302,13 @@ fn walk<R: Read + Seek>(
 fn read_data<R: Read>(r: &mut R, tag: &Tag) -> io::Result<Vec<u8>> {
     let n = tag.size as usize;
     if n > MAX_META_TAG {
-        return Err(invalid(format!(
-            "fif tag kind {} at byte {}: {n} bytes of metadata is more than accepted",
-            tag.kind, tag.data_pos
-        )));
+        return Err(invalid(
+            Error::Fif,
+            format!(
+                "fif tag kind {} at byte {}: {n} bytes of metadata is more than accepted",
+                tag.kind, tag.data_pos
+            ),
+        ));
     }
     let mut b = vec![0u8; n];
     r.read_exact(&mut b)?;
@@ -304,10 +317,10 @@ fn read_data<R: Read>(r: &mut R, tag: &Tag) -> io::Result<Vec<u8>> {
 
 fn parse_ch_info(b: &[u8], at: u64) -> io::Result<Channel> {
     if b.len() < CH_INFO_SIZE {
-        return Err(invalid(format!(
-            "fif channel info at byte {at}: {} bytes, need 96",
-            b.len()
-        )));
+        return Err(invalid(
+            Error::Fif,
+            format!("fif channel info at byte {at}: {} bytes, need 96", b.len()),
+        ));
     }
     let mut loc = [0f32; 12];
     for (i, l) in loc.iter_mut().enumerate() {
@@ -424,7 +437,9 @@ impl HeaderScan {
                 .push(parse_ch_info(&read_data(r, tag)?, tag.data_pos)?),
             NCHAN => {
                 let b = read_data(r, tag)?;
-                let b = b.get(..4).ok_or_else(|| invalid("fif nchan: short tag"))?;
+                let b = b
+                    .get(..4)
+                    .ok_or_else(|| invalid(Error::Fif, "fif nchan: short tag"))?;
                 self.nchan = Some(be_i32(b) as i64);
             }
             SFREQ => {
@@ -435,10 +450,10 @@ impl HeaderScan {
                         f64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
                     }
                     _ => {
-                        return Err(invalid(format!(
-                            "fif sfreq at byte {}: type {}",
-                            tag.data_pos, tag.ty
-                        )));
+                        return Err(invalid(
+                            Error::Fif,
+                            format!("fif sfreq at byte {}: type {}", tag.data_pos, tag.ty),
+                        ));
                     }
                 });
             }
@@ -487,17 +502,23 @@ impl HeaderScan {
     fn data_buffer(&mut self, tag: &Tag) -> io::Result<()> {
         let nch = self.channels.len().max(1) as u64;
         let es = elem_size(tag.ty).ok_or_else(|| {
-            invalid(format!(
-                "fif data buffer at byte {}: data type {} is not supported",
-                tag.data_pos, tag.ty
-            ))
+            invalid(
+                Error::Fif,
+                format!(
+                    "fif data buffer at byte {}: data type {} is not supported",
+                    tag.data_pos, tag.ty
+                ),
+            )
         })? as u64;
         let size = tag.size as u64;
         if !size.is_multiple_of(nch * es) {
-            return Err(invalid(format!(
-                "fif data buffer at byte {}: {size} bytes is not a whole number of {nch}-channel samples",
-                tag.data_pos
-            )));
+            return Err(invalid(
+                Error::Fif,
+                format!(
+                    "fif data buffer at byte {}: {size} bytes is not a whole number of {nch}-channel samples",
+                    tag.data_pos
+                ),
+            ));
         }
         let n = size / (nch * es);
         if self.pending_skip > 0 {
@@ -519,28 +540,37 @@ impl HeaderScan {
     fn finish(self) -> io::Result<Header> {
         let mut channels = self.channels;
         if !self.saw_raw {
-            return Err(invalid("fif: no raw data block (102, 112 or 119)"));
+            return Err(invalid(
+                Error::Fif,
+                "fif: no raw data block (102, 112 or 119)",
+            ));
         }
         if let Some(n) = self.nchan
             && n != channels.len() as i64
         {
-            return Err(invalid(format!(
-                "fif measurement info: nchan {n} but {} channel info tags",
-                channels.len()
-            )));
+            return Err(invalid(
+                Error::Fif,
+                format!(
+                    "fif measurement info: nchan {n} but {} channel info tags",
+                    channels.len()
+                ),
+            ));
         }
         if channels.is_empty() {
-            return Err(invalid("fif measurement info: no channels"));
+            return Err(invalid(Error::Fif, "fif measurement info: no channels"));
         }
         if !self.ext_names.is_empty() {
             // Extended channel info (MNE ≥ 0.23): one block per channel, in channel order, with
             // the full name when it is longer than the 15 bytes of the info struct.
             if self.ext_names.len() != channels.len() {
-                return Err(invalid(format!(
-                    "fif measurement info: {} extended channel info blocks for {} channels",
-                    self.ext_names.len(),
-                    channels.len()
-                )));
+                return Err(invalid(
+                    Error::Fif,
+                    format!(
+                        "fif measurement info: {} extended channel info blocks for {} channels",
+                        self.ext_names.len(),
+                        channels.len()
+                    ),
+                ));
             }
             for (c, n) in channels.iter_mut().zip(self.ext_names) {
                 if let Some(n) = n {
@@ -550,9 +580,12 @@ impl HeaderScan {
         }
         let sfreq = self
             .sfreq
-            .ok_or_else(|| invalid("fif measurement info: sfreq missing"))?;
+            .ok_or_else(|| invalid(Error::Fif, "fif measurement info: sfreq missing"))?;
         if !(sfreq.is_finite() && sfreq > 0.0) {
-            return Err(invalid(format!("fif sfreq: {sfreq} is not positive")));
+            return Err(invalid(
+                Error::Fif,
+                format!("fif sfreq: {sfreq} is not positive"),
+            ));
         }
         Ok(Header {
             channels,
@@ -628,7 +661,7 @@ impl<R: Read + Seek> SignalReader for Reader<R> {
                 }
                 Buffer::Data { file, pos, ty, .. } => {
                     let Some(es) = elem_size(ty) else {
-                        return Err(invalid(format!("fif data buffer: type {ty}")));
+                        return Err(invalid(Error::Fif, format!("fif data buffer: type {ty}")));
                     };
                     let frame = es * nch;
                     let off = pos + self.in_buf * frame as u64;
@@ -638,7 +671,7 @@ impl<R: Read + Seek> SignalReader for Reader<R> {
                         self.inner.read_exact(&mut self.bytes)?;
                     } else {
                         let f = self.splits.get_mut(file - 1).ok_or_else(|| {
-                            invalid(format!("fif: split file {file} is not open"))
+                            invalid(Error::Fif, format!("fif: split file {file} is not open"))
                         })?;
                         f.seek(SeekFrom::Start(off))?;
                         f.read_exact(&mut self.bytes)?;
@@ -727,10 +760,13 @@ pub fn open(path: &Path) -> io::Result<(Recording, Reader<BufReader<File>>)> {
     while let Some(n) = next.take() {
         let Some(p) = n.resolve(&current) else { break };
         if splits.len() >= MAX_SPLITS || p == current {
-            return Err(invalid(format!(
-                "fif split files: more than {MAX_SPLITS} or a loop at {}",
-                p.display()
-            )));
+            return Err(invalid(
+                Error::Fif,
+                format!(
+                    "fif split files: more than {MAX_SPLITS} or a loop at {}",
+                    p.display()
+                ),
+            ));
         }
         let mut g = BufReader::new(File::open(&p).map_err(|e| {
             io::Error::new(e.kind(), format!("fif split file {}: {e}", p.display()))
@@ -738,14 +774,17 @@ pub fn open(path: &Path) -> io::Result<(Recording, Reader<BufReader<File>>)> {
         let glen = g.get_ref().metadata()?.len();
         let sh = read_header(&mut g, glen)?;
         if sh.channels.len() != h.channels.len() || sh.sfreq != h.sfreq {
-            return Err(invalid(format!(
-                "fif split file {}: {} channels at {} Hz, the first file has {} at {} Hz",
-                p.display(),
-                sh.channels.len(),
-                sh.sfreq,
-                h.channels.len(),
-                h.sfreq
-            )));
+            return Err(invalid(
+                Error::Fif,
+                format!(
+                    "fif split file {}: {} channels at {} Hz, the first file has {} at {} Hz",
+                    p.display(),
+                    sh.channels.len(),
+                    sh.sfreq,
+                    h.channels.len(),
+                    h.sfreq
+                ),
+            ));
         }
         let idx = splits.len() + 1;
         h.buffers.extend(sh.buffers.into_iter().map(|b| match b {
@@ -790,7 +829,10 @@ pub fn read_events(path: &Path) -> io::Result<Vec<[i64; 3]>> {
         Ok(())
     })?;
     if !found {
-        return Err(invalid("fif: no mne event list (block 361, tag 3561)"));
+        return Err(invalid(
+            Error::Fif,
+            "fif: no mne event list (block 361, tag 3561)",
+        ));
     }
     Ok(events)
 }

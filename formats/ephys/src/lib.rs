@@ -35,6 +35,7 @@ use std::path::Path;
 
 pub mod brainvision;
 pub mod eeglab;
+mod error;
 pub mod fif;
 mod mat;
 #[cfg(feature = "hdf5")]
@@ -46,15 +47,8 @@ pub use bomdata_format_core::signal::{
 };
 pub use probe::{detect, probe};
 
-/// A malformed or unsupported input, with a one-line lowercase message saying what and where.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct FormatError(pub String);
-
-/// Builds the `io::Error` (kind `InvalidData`) every reader of this crate returns for bad input.
-pub(crate) fn invalid(msg: impl Into<String>) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, FormatError(msg.into()))
-}
+pub use error::Error;
+pub(crate) use error::invalid;
 
 /// Opens any supported file (by [`detect`]) and returns its recording view and a chunk reader.
 pub fn open(path: &Path) -> io::Result<(Recording, Box<dyn SignalReader>)> {
@@ -76,10 +70,10 @@ pub fn open(path: &Path) -> io::Result<(Recording, Box<dyn SignalReader>)> {
             let (r, s) = nwb::open(path)?;
             Ok((r, Box::new(s)))
         }
-        _ => Err(invalid(format!(
-            "{}: not a brainvision, eeglab, fif or nwb file this build can read",
-            path.display()
-        ))),
+        _ => Err(Error::NotRecognized {
+            path: path.to_path_buf(),
+        }
+        .into()),
     }
 }
 
@@ -92,10 +86,13 @@ pub(crate) fn sort_annotations(a: &mut [Annotation]) {
 pub(crate) fn read_small(path: &Path, limit: u64, what: &str) -> io::Result<Vec<u8>> {
     let len = std::fs::metadata(path)?.len();
     if len > limit {
-        return Err(invalid(format!(
-            "{what} {} is {len} bytes, more than the {limit} accepted",
-            path.display()
-        )));
+        return Err(Error::TooLarge {
+            what: what.to_string(),
+            path: path.to_path_buf(),
+            len,
+            limit,
+        }
+        .into());
     }
     std::fs::read(path)
 }

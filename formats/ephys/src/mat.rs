@@ -7,7 +7,7 @@
 
 use std::io::{self, Read};
 
-use crate::invalid;
+use crate::{Error, invalid};
 
 /// Decompressed size allowed per compressed element (bytes).
 const MAX_INFLATE: u64 = 16 << 30;
@@ -152,11 +152,14 @@ impl<'a> Cursor<'a> {
             .checked_add(n)
             .filter(|&e| e <= self.buf.len())
             .ok_or_else(|| {
-                invalid(format!(
-                    "mat {what} at byte {}: {n} bytes claimed, {} left",
-                    self.pos,
-                    self.buf.len() - self.pos
-                ))
+                invalid(
+                    Error::Mat,
+                    format!(
+                        "mat {what} at byte {}: {n} bytes claimed, {} left",
+                        self.pos,
+                        self.buf.len() - self.pos
+                    ),
+                )
             })?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
@@ -172,9 +175,10 @@ impl<'a> Cursor<'a> {
             let ty = first & 0xFFFF;
             let n = (first >> 16) as usize;
             if n > 4 {
-                return Err(invalid(format!(
-                    "mat small element at byte {at}: size {n} > 4"
-                )));
+                return Err(invalid(
+                    Error::Mat,
+                    format!("mat small element at byte {at}: size {n} > 4"),
+                ));
             }
             let d = self.take(4, "small element")?;
             return Ok((ty, &d[..n]));
@@ -193,12 +197,17 @@ impl<'a> Cursor<'a> {
 /// Parses a whole MAT v5 file held in memory.
 pub fn parse(bytes: &[u8]) -> io::Result<MatFile> {
     if bytes.len() < 128 || !bytes.starts_with(b"MATLAB 5.0 MAT-file") {
-        return Err(invalid("mat header: not a matlab 5.0 mat-file"));
+        return Err(invalid(Error::Mat, "mat header: not a matlab 5.0 mat-file"));
     }
     let be = match &bytes[126..128] {
         b"IM" => false,
         b"MI" => true,
-        _ => return Err(invalid("mat header byte 126: bad endian indicator")),
+        _ => {
+            return Err(invalid(
+                Error::Mat,
+                "mat header byte 126: bad endian indicator",
+            ));
+        }
     };
     let mut cur = Cursor {
         buf: bytes,
@@ -238,7 +247,12 @@ fn inflate(data: &[u8], at: usize) -> io::Result<Vec<u8>> {
     flate2::read::ZlibDecoder::new(data)
         .take(MAX_INFLATE)
         .read_to_end(&mut out)
-        .map_err(|e| invalid(format!("mat compressed element at byte {at}: {e}")))?;
+        .map_err(|e| {
+            invalid(
+                Error::Mat,
+                format!("mat compressed element at byte {at}: {e}"),
+            )
+        })?;
     Ok(out)
 }
 
@@ -270,16 +284,79 @@ fn numbers(ty: u32, d: &[u8], be: bool, at: &str) -> io::Result<Vec<f64>> {
         12 => conv!(i64, 8),
         13 => conv!(u64, 8),
         _ => {
-            return Err(invalid(format!(
-                "mat {at}: numeric data of element type {ty}"
-            )));
+            return Err(invalid(
+                Error::Mat,
+                format!("mat {at}: numeric data of element type {ty}"),
+            ));
         }
+    })
+}
+
+/// Reads a struct (class 2) or object (class 3) array's field names and values; `name`,
+/// `dims` and `count` come from its header, `data_len` bounds the element count.
+fn parse_struct(
+    c: &mut Cursor<'_>,
+    class: u32,
+    name: &str,
+    dims: Vec<usize>,
+    count: usize,
+    data_len: usize,
+    depth: usize,
+) -> io::Result<Value> {
+    if class == 3 {
+        let _ = c.element()?; // class name
+    }
+    let (_, len_raw) = c.element()?;
+    let flen = numbers(5, len_raw, c.be, "field name length")?
+        .first()
+        .copied()
+        .unwrap_or(0.0) as usize;
+    let (_, names_raw) = c.element()?;
+    let fields: Vec<String> = if flen == 0 {
+        Vec::new()
+    } else {
+        names_raw
+            .chunks(flen)
+            .map(|n| {
+                let end = n.iter().position(|&b| b == 0).unwrap_or(n.len());
+                String::from_utf8_lossy(&n[..end]).into_owned()
+            })
+            .collect()
+    };
+    let total = count
+        .checked_mul(fields.len())
+        .ok_or_else(|| invalid(Error::Mat, "mat struct: element count overflows"))?;
+    if total > data_len / 8 + 1 {
+        return Err(invalid(
+            Error::Mat,
+            format!("mat struct {name:?}: {total} values in {} bytes", data_len),
+        ));
+    }
+    let mut elems = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut vals = Vec::with_capacity(fields.len());
+        for _ in 0..fields.len() {
+            let (ty, d) = c.element()?;
+            if ty != 14 {
+                return Err(invalid(
+                    Error::Mat,
+                    format!("mat struct {name:?}: element type {ty}"),
+                ));
+            }
+            vals.push(parse_matrix(d, c.be, depth + 1)?.1);
+        }
+        elems.push(vals);
+    }
+    Ok(Value::Struct {
+        dims,
+        fields,
+        elems,
     })
 }
 
 fn parse_matrix(data: &[u8], be: bool, depth: usize) -> io::Result<(String, Value)> {
     if depth > MAX_DEPTH {
-        return Err(invalid("mat: arrays nested more than 64 deep"));
+        return Err(invalid(Error::Mat, "mat: arrays nested more than 64 deep"));
     }
     if data.is_empty() {
         return Ok((
@@ -297,7 +374,7 @@ fn parse_matrix(data: &[u8], be: bool, depth: usize) -> io::Result<(String, Valu
     };
     let (_, flags) = c.element()?;
     if flags.len() < 4 {
-        return Err(invalid("mat array flags: shorter than 4 bytes"));
+        return Err(invalid(Error::Mat, "mat array flags: shorter than 4 bytes"));
     }
     let flag_word = if be {
         u32::from_be_bytes([flags[0], flags[1], flags[2], flags[3]])
@@ -307,9 +384,10 @@ fn parse_matrix(data: &[u8], be: bool, depth: usize) -> io::Result<(String, Valu
     let class = flag_word & 0xFF;
     let (dty, dims_raw) = c.element()?;
     if dty != 5 {
-        return Err(invalid(format!(
-            "mat dimensions: element type {dty}, expected int32"
-        )));
+        return Err(invalid(
+            Error::Mat,
+            format!("mat dimensions: element type {dty}, expected int32"),
+        ));
     }
     let dims: Vec<usize> = numbers(5, dims_raw, be, "dimensions")?
         .into_iter()
@@ -318,76 +396,35 @@ fn parse_matrix(data: &[u8], be: bool, depth: usize) -> io::Result<(String, Valu
     let count = dims
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| invalid("mat dimensions: element count overflows"))?;
+        .ok_or_else(|| invalid(Error::Mat, "mat dimensions: element count overflows"))?;
     let (_, name_raw) = c.element()?;
     let name = String::from_utf8_lossy(name_raw).into_owned();
     let value = match class {
         1 => {
             // Each cell element takes at least 8 bytes: check before allocating.
             if count > data.len() / 8 + 1 {
-                return Err(invalid(format!(
-                    "mat cell {name:?}: {count} elements in {} bytes",
-                    data.len()
-                )));
+                return Err(invalid(
+                    Error::Mat,
+                    format!(
+                        "mat cell {name:?}: {count} elements in {} bytes",
+                        data.len()
+                    ),
+                ));
             }
             let mut items = Vec::with_capacity(count);
             for _ in 0..count {
                 let (ty, d) = c.element()?;
                 if ty != 14 {
-                    return Err(invalid(format!("mat cell {name:?}: element type {ty}")));
+                    return Err(invalid(
+                        Error::Mat,
+                        format!("mat cell {name:?}: element type {ty}"),
+                    ));
                 }
                 items.push(parse_matrix(d, be, depth + 1)?.1);
             }
             Value::Cell { dims, items }
         }
-        2 | 3 => {
-            if class == 3 {
-                let _ = c.element()?; // class name
-            }
-            let (_, len_raw) = c.element()?;
-            let flen = numbers(5, len_raw, be, "field name length")?
-                .first()
-                .copied()
-                .unwrap_or(0.0) as usize;
-            let (_, names_raw) = c.element()?;
-            let fields: Vec<String> = if flen == 0 {
-                Vec::new()
-            } else {
-                names_raw
-                    .chunks(flen)
-                    .map(|n| {
-                        let end = n.iter().position(|&b| b == 0).unwrap_or(n.len());
-                        String::from_utf8_lossy(&n[..end]).into_owned()
-                    })
-                    .collect()
-            };
-            let total = count
-                .checked_mul(fields.len())
-                .ok_or_else(|| invalid("mat struct: element count overflows"))?;
-            if total > data.len() / 8 + 1 {
-                return Err(invalid(format!(
-                    "mat struct {name:?}: {total} values in {} bytes",
-                    data.len()
-                )));
-            }
-            let mut elems = Vec::with_capacity(count);
-            for _ in 0..count {
-                let mut vals = Vec::with_capacity(fields.len());
-                for _ in 0..fields.len() {
-                    let (ty, d) = c.element()?;
-                    if ty != 14 {
-                        return Err(invalid(format!("mat struct {name:?}: element type {ty}")));
-                    }
-                    vals.push(parse_matrix(d, be, depth + 1)?.1);
-                }
-                elems.push(vals);
-            }
-            Value::Struct {
-                dims,
-                fields,
-                elems,
-            }
-        }
+        2 | 3 => parse_struct(&mut c, class, name.as_str(), dims, count, data.len(), depth)?,
         4 => {
             let (ty, d) = c.element()?;
             let chars: Vec<char> = match ty {
@@ -401,7 +438,12 @@ fn parse_matrix(data: &[u8], be: bool, depth: usize) -> io::Result<(String, Valu
                     .map(|u| char::from_u32(u as u32).unwrap_or('\u{FFFD}'))
                     .collect(),
                 1 | 2 => d.iter().map(|&b| b as char).collect(),
-                _ => return Err(invalid(format!("mat char {name:?}: element type {ty}"))),
+                _ => {
+                    return Err(invalid(
+                        Error::Mat,
+                        format!("mat char {name:?}: element type {ty}"),
+                    ));
+                }
             };
             Value::Char { dims, chars }
         }
@@ -409,10 +451,13 @@ fn parse_matrix(data: &[u8], be: bool, depth: usize) -> io::Result<(String, Valu
             let (ty, d) = c.element()?;
             let v = numbers(ty, d, be, &format!("array {name:?}"))?;
             if v.len() != count {
-                return Err(invalid(format!(
-                    "mat array {name:?}: {} values stored, dimensions say {count}",
-                    v.len()
-                )));
+                return Err(invalid(
+                    Error::Mat,
+                    format!(
+                        "mat array {name:?}: {} values stored, dimensions say {count}",
+                        v.len()
+                    ),
+                ));
             }
             Value::Num { dims, data: v }
         }

@@ -17,13 +17,13 @@ use hdf5::types::{TypeDescriptor, VarLenAscii, VarLenUnicode};
 /// The HDF5 binding this module uses (re-exported so tests and writers use the same version).
 pub use hdf5_metno as hdf5;
 
-use crate::{ChannelInfo, DateTime, Recording, SignalReader, invalid};
+use crate::{ChannelInfo, DateTime, Error, Recording, SignalReader, invalid};
 
 /// Values read per series per chunk at most (bounds memory for wide series).
 const MAX_CHUNK_VALUES: usize = 1 << 22;
 
 fn h5err(what: &str) -> impl Fn(hdf5::Error) -> io::Error + '_ {
-    move |e| invalid(format!("nwb {what}: {e}"))
+    move |e| invalid(Error::Nwb, format!("nwb {what}: {e}"))
 }
 
 /// Reads a scalar (or first element of a 1-D) string dataset or attribute.
@@ -206,8 +206,12 @@ fn series_of(
     };
     let (rate, starting_time) = if let Ok(st) = g.dataset("starting_time") {
         let t0 = st.read_scalar::<f64>().map_err(h5err(&path))?;
-        let rate = attr_f64(&st, "rate")
-            .ok_or_else(|| invalid(format!("nwb {path}/starting_time: rate attribute missing")))?;
+        let rate = attr_f64(&st, "rate").ok_or_else(|| {
+            invalid(
+                Error::Nwb,
+                format!("nwb {path}/starting_time: rate attribute missing"),
+            )
+        })?;
         (rate, t0)
     } else {
         let ts = g.dataset("timestamps").map_err(h5err(&path))?;
@@ -240,9 +244,12 @@ fn series_of(
                     .ok()
                     .filter(|&r| r < t.ids.len())
                     .ok_or_else(|| {
-                        invalid(format!(
-                            "nwb {path}/electrodes[{c}]: row {r} outside the electrodes table"
-                        ))
+                        invalid(
+                            Error::Nwb,
+                            format!(
+                                "nwb {path}/electrodes[{c}]: row {r} outside the electrodes table"
+                            ),
+                        )
                     })?;
                 if let Some((x, y, z)) = &t.xyz {
                     positions[c] = Some([x[r], y[r], z[r]]);
@@ -258,10 +265,13 @@ fn series_of(
         Ok(cc) => {
             let v = cc.read_raw::<f64>().map_err(h5err(&path))?;
             if v.len() != n_channels {
-                return Err(invalid(format!(
-                    "nwb {path}/channel_conversion: {} factors for {n_channels} channels",
-                    v.len()
-                )));
+                return Err(invalid(
+                    Error::Nwb,
+                    format!(
+                        "nwb {path}/channel_conversion: {} factors for {n_channels} channels",
+                        v.len()
+                    ),
+                ));
             }
             Some(v)
         }
@@ -286,7 +296,8 @@ fn series_of(
 
 /// Reads the session start and every series of an NWB file.
 pub fn read_series(path: &Path) -> io::Result<(Option<DateTime>, Vec<Series>)> {
-    let f = hdf5::File::open(path).map_err(|e| invalid(format!("nwb {}: {e}", path.display())))?;
+    let f = hdf5::File::open(path)
+        .map_err(|e| invalid(Error::Nwb, format!("nwb {}: {e}", path.display())))?;
     let start = f
         .dataset("session_start_time")
         .ok()

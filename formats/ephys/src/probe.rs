@@ -87,10 +87,10 @@ pub fn probe(path: &Path, opts: &ProbeOptions) -> io::Result<Value> {
             v["path"] = json!(path.to_string_lossy());
             Ok(v)
         }
-        None => Err(crate::invalid(format!(
-            "{}: not a brainvision (.vhdr), eeglab (.set), fif (.fif) or nwb (.nwb) file this build reads",
-            path.display()
-        ))),
+        None => Err(crate::Error::NotProbeable {
+            path: path.to_path_buf(),
+        }
+        .into()),
     }
 }
 

@@ -6,8 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "hdf5")]
+use bomdata_ephys::nwb::hdf5;
 use bomdata_ephys::{SignalReader, brainvision, eeglab};
 use bomdata_format_core::ProbeOptions;
+#[cfg(feature = "hdf5")]
+use hdf5::types::FixedAscii;
 
 fn temp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("bomdata-ephys-{tag}-{}", std::process::id()));
@@ -206,145 +210,13 @@ fn eeglab_epoched_inline_compressed_and_fdt() {
 #[cfg(feature = "hdf5")]
 #[test]
 fn eeglab_v73_layout() {
-    use bomdata_ephys::nwb::hdf5;
-    use hdf5::types::FixedAscii;
     let exp: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(eeglab_data().join("synthetic.expected.json")).unwrap(),
     )
     .unwrap();
     let dir = temp_dir("v73");
     let path = dir.join("v73.set");
-    let (nch, pnts, trials) = (3usize, 5usize, 4usize);
-    {
-        let f = hdf5::File::with_options()
-            .with_fcpl(|p| p.userblock(512))
-            .create(&path)
-            .unwrap();
-        // MATLAB writes the class as a fixed-length string of exactly its length.
-        let class = |loc: &hdf5::Location, c: &str| match c.len() {
-            4 => {
-                let v = FixedAscii::<4>::from_ascii(c).unwrap();
-                loc.new_attr::<FixedAscii<4>>()
-                    .shape(())
-                    .create("MATLAB_class")
-                    .unwrap()
-                    .write_scalar(&v)
-                    .unwrap();
-            }
-            _ => {
-                let v = FixedAscii::<6>::from_ascii(c).unwrap();
-                loc.new_attr::<FixedAscii<6>>()
-                    .shape(())
-                    .create("MATLAB_class")
-                    .unwrap()
-                    .write_scalar(&v)
-                    .unwrap();
-            }
-        };
-        let g = f.create_group("EEG").unwrap();
-        class(&g, "struct");
-        for (n, v) in [
-            ("nbchan", nch as f64),
-            ("pnts", pnts as f64),
-            ("trials", trials as f64),
-            ("srate", 250.0),
-        ] {
-            let d = g.new_dataset::<f64>().shape((1, 1)).create(n).unwrap();
-            d.write_raw(&[v]).unwrap();
-            class(&d, "double");
-        }
-        // data[trial][pnt][chan] = values_uV[chan][trial * pnts + pnt]
-        let mut data = Vec::new();
-        for t in 0..trials {
-            for p in 0..pnts {
-                for c in 0..nch {
-                    data.push(exp["values_uV"][c][t * pnts + p].as_f64().unwrap() as f32);
-                }
-            }
-        }
-        let d = g
-            .new_dataset::<f32>()
-            .shape((trials, pnts, nch))
-            .create("data")
-            .unwrap();
-        d.write_raw(&data).unwrap();
-        class(&d, "single");
-        let refs = f.create_group("#refs#").unwrap();
-        let mut k = 0;
-        let mut put_text = |s: &str| -> hdf5::ObjectReference1 {
-            k += 1;
-            let name = format!("t{k}");
-            let u: Vec<u16> = s.encode_utf16().collect();
-            let d = refs
-                .new_dataset::<u16>()
-                .shape((u.len(), 1))
-                .create(name.as_str())
-                .unwrap();
-            d.write_raw(&u).unwrap();
-            class(&d, "char");
-            refs.reference(&name).unwrap()
-        };
-        let mut texts = |vals: Vec<String>| vals.iter().map(|s| put_text(s)).collect::<Vec<_>>();
-        let labels = texts(
-            (0..nch)
-                .map(|i| exp["labels"][i].as_str().unwrap().to_string())
-                .collect(),
-        );
-        let types = texts(vec!["EEG".into(), "EEG".into(), "EOG".into()]);
-        let ev_types = texts(vec!["stim".into()]);
-        let mut n = 0;
-        let mut put_num = |v: f64| -> hdf5::ObjectReference1 {
-            n += 1;
-            let name = format!("n{n}");
-            let d = refs
-                .new_dataset::<f64>()
-                .shape((1, 1))
-                .create(name.as_str())
-                .unwrap();
-            d.write_raw(&[v]).unwrap();
-            class(&d, "double");
-            refs.reference(&name).unwrap()
-        };
-        let coord = |k: usize| {
-            (0..nch)
-                .map(|i| exp["positions"][i][k].as_f64().unwrap())
-                .collect::<Vec<_>>()
-        };
-        let xs: Vec<_> = coord(0).into_iter().map(&mut put_num).collect();
-        let ys: Vec<_> = coord(1).into_iter().map(&mut put_num).collect();
-        let zs: Vec<_> = coord(2).into_iter().map(&mut put_num).collect();
-        let ev_ty2 = put_num(7.0);
-        let lat: Vec<_> = [3.0, 8.5, 16.0].into_iter().map(&mut put_num).collect();
-        let dur: Vec<_> = [0.0, 2.0, f64::NAN].into_iter().map(&mut put_num).collect();
-        let ev_ty3 = texts(vec!["resp".into()]);
-        let ch = g.create_group("chanlocs").unwrap();
-        class(&ch, "struct");
-        for (name, r) in [
-            ("labels", &labels),
-            ("type", &types),
-            ("X", &xs),
-            ("Y", &ys),
-            ("Z", &zs),
-        ] {
-            ch.new_dataset::<hdf5::ObjectReference1>()
-                .shape((r.len(), 1))
-                .create(name)
-                .unwrap()
-                .write_raw(r)
-                .unwrap();
-        }
-        let ev = g.create_group("event").unwrap();
-        class(&ev, "struct");
-        let ty = vec![ev_types[0], ev_ty2, ev_ty3[0]];
-        for (name, r) in [("type", &ty), ("latency", &lat), ("duration", &dur)] {
-            ev.new_dataset::<hdf5::ObjectReference1>()
-                .shape((r.len(), 1))
-                .create(name)
-                .unwrap()
-                .write_raw(r)
-                .unwrap();
-        }
-    }
+    write_v73_set(&path, &exp);
     assert_eq!(bomdata_ephys::detect(&path), Some("eeglab"));
     let (rec, mut r) = eeglab::open(&path).unwrap();
     assert_eq!(rec.epochs, Some(4));
@@ -374,6 +246,157 @@ fn eeglab_v73_layout() {
         assert_eq!(a.duration, w["duration"].as_f64());
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Sets `MATLAB_class`; MATLAB writes the class as a fixed-length string of exactly its length.
+#[cfg(feature = "hdf5")]
+fn class(loc: &hdf5::Location, c: &str) {
+    match c.len() {
+        4 => {
+            let v = FixedAscii::<4>::from_ascii(c).unwrap();
+            loc.new_attr::<FixedAscii<4>>()
+                .shape(())
+                .create("MATLAB_class")
+                .unwrap()
+                .write_scalar(&v)
+                .unwrap();
+        }
+        _ => {
+            let v = FixedAscii::<6>::from_ascii(c).unwrap();
+            loc.new_attr::<FixedAscii<6>>()
+                .shape(())
+                .create("MATLAB_class")
+                .unwrap()
+                .write_scalar(&v)
+                .unwrap();
+        }
+    }
+}
+
+/// Writes `nbchan`, `pnts`, `trials`, `srate` and `data` (trial × pnt × chan, single) into `g`.
+#[cfg(feature = "hdf5")]
+fn write_v73_dims_and_data(
+    g: &hdf5::Group,
+    exp: &serde_json::Value,
+    nch: usize,
+    pnts: usize,
+    trials: usize,
+) {
+    for (n, v) in [
+        ("nbchan", nch as f64),
+        ("pnts", pnts as f64),
+        ("trials", trials as f64),
+        ("srate", 250.0),
+    ] {
+        let d = g.new_dataset::<f64>().shape((1, 1)).create(n).unwrap();
+        d.write_raw(&[v]).unwrap();
+        class(&d, "double");
+    }
+    // data[trial][pnt][chan] = values_uV[chan][trial * pnts + pnt]
+    let mut data = Vec::new();
+    for t in 0..trials {
+        for p in 0..pnts {
+            for c in 0..nch {
+                data.push(exp["values_uV"][c][t * pnts + p].as_f64().unwrap() as f32);
+            }
+        }
+    }
+    let d = g
+        .new_dataset::<f32>()
+        .shape((trials, pnts, nch))
+        .create("data")
+        .unwrap();
+    d.write_raw(&data).unwrap();
+    class(&d, "single");
+}
+
+/// Writes the v7.3 `.set` used by `eeglab_v73_layout` at `path`: 3 channels, 5 points,
+/// 4 trials, chanlocs and events as object references into `#refs#`.
+#[cfg(feature = "hdf5")]
+fn write_v73_set(path: &Path, exp: &serde_json::Value) {
+    let (nch, pnts, trials) = (3usize, 5usize, 4usize);
+    let f = hdf5::File::with_options()
+        .with_fcpl(|p| p.userblock(512))
+        .create(path)
+        .unwrap();
+    let g = f.create_group("EEG").unwrap();
+    class(&g, "struct");
+    write_v73_dims_and_data(&g, exp, nch, pnts, trials);
+    let refs = f.create_group("#refs#").unwrap();
+    let mut k = 0;
+    let mut put_text = |s: &str| -> hdf5::ObjectReference1 {
+        k += 1;
+        let name = format!("t{k}");
+        let u: Vec<u16> = s.encode_utf16().collect();
+        let d = refs
+            .new_dataset::<u16>()
+            .shape((u.len(), 1))
+            .create(name.as_str())
+            .unwrap();
+        d.write_raw(&u).unwrap();
+        class(&d, "char");
+        refs.reference(&name).unwrap()
+    };
+    let mut texts = |vals: Vec<String>| vals.iter().map(|s| put_text(s)).collect::<Vec<_>>();
+    let labels = texts(
+        (0..nch)
+            .map(|i| exp["labels"][i].as_str().unwrap().to_string())
+            .collect(),
+    );
+    let types = texts(vec!["EEG".into(), "EEG".into(), "EOG".into()]);
+    let ev_types = texts(vec!["stim".into()]);
+    let mut n = 0;
+    let mut put_num = |v: f64| -> hdf5::ObjectReference1 {
+        n += 1;
+        let name = format!("n{n}");
+        let d = refs
+            .new_dataset::<f64>()
+            .shape((1, 1))
+            .create(name.as_str())
+            .unwrap();
+        d.write_raw(&[v]).unwrap();
+        class(&d, "double");
+        refs.reference(&name).unwrap()
+    };
+    let coord = |k: usize| {
+        (0..nch)
+            .map(|i| exp["positions"][i][k].as_f64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let xs: Vec<_> = coord(0).into_iter().map(&mut put_num).collect();
+    let ys: Vec<_> = coord(1).into_iter().map(&mut put_num).collect();
+    let zs: Vec<_> = coord(2).into_iter().map(&mut put_num).collect();
+    let ev_ty2 = put_num(7.0);
+    let lat: Vec<_> = [3.0, 8.5, 16.0].into_iter().map(&mut put_num).collect();
+    let dur: Vec<_> = [0.0, 2.0, f64::NAN].into_iter().map(&mut put_num).collect();
+    let ev_ty3 = texts(vec!["resp".into()]);
+    let ch = g.create_group("chanlocs").unwrap();
+    class(&ch, "struct");
+    for (name, r) in [
+        ("labels", &labels),
+        ("type", &types),
+        ("X", &xs),
+        ("Y", &ys),
+        ("Z", &zs),
+    ] {
+        ch.new_dataset::<hdf5::ObjectReference1>()
+            .shape((r.len(), 1))
+            .create(name)
+            .unwrap()
+            .write_raw(r)
+            .unwrap();
+    }
+    let ev = g.create_group("event").unwrap();
+    class(&ev, "struct");
+    let ty = vec![ev_types[0], ev_ty2, ev_ty3[0]];
+    for (name, r) in [("type", &ty), ("latency", &lat), ("duration", &dur)] {
+        ev.new_dataset::<hdf5::ObjectReference1>()
+            .shape((r.len(), 1))
+            .create(name)
+            .unwrap()
+            .write_raw(r)
+            .unwrap();
+    }
 }
 
 /// A raw FIF file built tag by tag: extended channel info with a long name, int16 and float32

@@ -198,6 +198,117 @@ impl Cur<'_> {
     }
 }
 
+/// Reads the 64-byte common header at byte 0 and checks its sizes and offsets against the
+/// file length `flen`.
+fn read_header(c: &Cur<'_>, flen: u64) -> io::Result<Header> {
+    let header = Header {
+        version: c.u16(4, "version")?,
+        zoom_levels: c.u16(6, "zoomLevels")?,
+        chrom_tree_offset: c.u64(8, "chromTreeOffset")?,
+        full_data_offset: c.u64(16, "fullDataOffset")?,
+        full_index_offset: c.u64(24, "fullIndexOffset")?,
+        field_count: c.u16(32, "fieldCount")?,
+        defined_field_count: c.u16(34, "definedFieldCount")?,
+        autosql_offset: c.u64(36, "autoSqlOffset")?,
+        total_summary_offset: c.u64(44, "totalSummaryOffset")?,
+        uncompress_buf_size: c.u32(52, "uncompressBufSize")?,
+    };
+    // UCSC tools use 32 KiB to 1 MiB; refuse absurd sizes before anything allocates them
+    if header.uncompress_buf_size > 64 << 20 {
+        return Err(invalid(
+            Error::Bbi,
+            format!(
+                "uncompressBufSize {} at byte 52 is larger than 64 MiB",
+                header.uncompress_buf_size
+            ),
+        ));
+    }
+    for (what, off) in [
+        ("chromTreeOffset", header.chrom_tree_offset),
+        ("fullDataOffset", header.full_data_offset),
+        ("fullIndexOffset", header.full_index_offset),
+    ] {
+        if off >= flen {
+            return Err(invalid(
+                Error::Bbi,
+                format!("{what} {off} is past the end of the file ({flen} bytes)"),
+            ));
+        }
+    }
+    Ok(header)
+}
+
+/// Reads the total summary block, when the header points at one.
+fn read_summary(c: &Cur<'_>, header: &Header) -> io::Result<Option<Summary>> {
+    let summary = if header.total_summary_offset > 0 {
+        let o = header.total_summary_offset;
+        Some(Summary {
+            bases_covered: c.u64(o, "totalSummary")?,
+            min: c.f64(o + 8, "totalSummary")?,
+            max: c.f64(o + 16, "totalSummary")?,
+            sum: c.f64(o + 24, "totalSummary")?,
+            sum_squares: c.f64(o + 32, "totalSummary")?,
+        })
+    } else {
+        None
+    };
+    Ok(summary)
+}
+
+/// Walks the chromosome B+ tree at byte `t` and returns its leaves in key order.
+fn read_chrom_tree(c: &Cur<'_>, t: u64, flen: u64) -> io::Result<Vec<Chrom>> {
+    if c.u32(t, "chromosome tree magic")? != CHROM_TREE_MAGIC {
+        return Err(invalid(
+            Error::Bbi,
+            format!("no chromosome tree magic at byte {t}"),
+        ));
+    }
+    let key_size = u64::from(c.u32(t + 8, "keySize")?);
+    let val_size = u64::from(c.u32(t + 12, "valSize")?);
+    if key_size == 0 || key_size > 255 || val_size != 8 {
+        return Err(invalid(
+            Error::Bbi,
+            format!(
+                "chromosome tree at byte {t}: keySize {key_size} / valSize {val_size} unsupported"
+            ),
+        ));
+    }
+    let mut chroms = Vec::new();
+    let mut stack = vec![(t + 32, 0u32)];
+    while let Some((node, depth)) = stack.pop() {
+        if depth > 32 {
+            return Err(invalid(Error::Bbi, "chromosome tree deeper than 32 levels"));
+        }
+        let is_leaf = c.u8(node, "chromosome tree node")? != 0;
+        let count = u64::from(c.u16(node + 2, "chromosome tree node count")?);
+        let item = key_size + 8;
+        if node + 4 + count * item > flen {
+            return Err(invalid(
+                Error::Bbi,
+                format!("chromosome tree node at byte {node} runs past the end of the file"),
+            ));
+        }
+        let mut children = Vec::new();
+        for i in 0..count {
+            let o = node + 4 + i * item;
+            if is_leaf {
+                let key = &c.d[o as usize..(o + key_size) as usize];
+                let end = key.iter().position(|&b| b == 0).unwrap_or(key.len());
+                chroms.push(Chrom {
+                    name: String::from_utf8_lossy(&key[..end]).into_owned(),
+                    id: c.u32(o + key_size, "chromId")?,
+                    length: u64::from(c.u32(o + key_size + 4, "chromSize")?),
+                });
+            } else {
+                children.push((c.u64(o + key_size, "child offset")?, depth + 1));
+            }
+        }
+        // keep key order: visit children left to right
+        stack.extend(children.into_iter().rev());
+    }
+    Ok(chroms)
+}
+
 impl BbiFile {
     /// Opens a bigWig or bigBed file (memory-mapped).
     pub fn open(path: &Path) -> io::Result<Self> {
@@ -254,104 +365,10 @@ impl BbiFile {
             }
         };
         let c = Cur { d, be };
-        let header = Header {
-            version: c.u16(4, "version")?,
-            zoom_levels: c.u16(6, "zoomLevels")?,
-            chrom_tree_offset: c.u64(8, "chromTreeOffset")?,
-            full_data_offset: c.u64(16, "fullDataOffset")?,
-            full_index_offset: c.u64(24, "fullIndexOffset")?,
-            field_count: c.u16(32, "fieldCount")?,
-            defined_field_count: c.u16(34, "definedFieldCount")?,
-            autosql_offset: c.u64(36, "autoSqlOffset")?,
-            total_summary_offset: c.u64(44, "totalSummaryOffset")?,
-            uncompress_buf_size: c.u32(52, "uncompressBufSize")?,
-        };
         let flen = d.len() as u64;
-        // UCSC tools use 32 KiB to 1 MiB; refuse absurd sizes before anything allocates them
-        if header.uncompress_buf_size > 64 << 20 {
-            return Err(invalid(
-                Error::Bbi,
-                format!(
-                    "uncompressBufSize {} at byte 52 is larger than 64 MiB",
-                    header.uncompress_buf_size
-                ),
-            ));
-        }
-        for (what, off) in [
-            ("chromTreeOffset", header.chrom_tree_offset),
-            ("fullDataOffset", header.full_data_offset),
-            ("fullIndexOffset", header.full_index_offset),
-        ] {
-            if off >= flen {
-                return Err(invalid(
-                    Error::Bbi,
-                    format!("{what} {off} is past the end of the file ({flen} bytes)"),
-                ));
-            }
-        }
-        let summary = if header.total_summary_offset > 0 {
-            let o = header.total_summary_offset;
-            Some(Summary {
-                bases_covered: c.u64(o, "totalSummary")?,
-                min: c.f64(o + 8, "totalSummary")?,
-                max: c.f64(o + 16, "totalSummary")?,
-                sum: c.f64(o + 24, "totalSummary")?,
-                sum_squares: c.f64(o + 32, "totalSummary")?,
-            })
-        } else {
-            None
-        };
-        // chromosome B+ tree
-        let t = header.chrom_tree_offset;
-        if c.u32(t, "chromosome tree magic")? != CHROM_TREE_MAGIC {
-            return Err(invalid(
-                Error::Bbi,
-                format!("no chromosome tree magic at byte {t}"),
-            ));
-        }
-        let key_size = u64::from(c.u32(t + 8, "keySize")?);
-        let val_size = u64::from(c.u32(t + 12, "valSize")?);
-        if key_size == 0 || key_size > 255 || val_size != 8 {
-            return Err(invalid(
-                Error::Bbi,
-                format!(
-                    "chromosome tree at byte {t}: keySize {key_size} / valSize {val_size} unsupported"
-                ),
-            ));
-        }
-        let mut chroms = Vec::new();
-        let mut stack = vec![(t + 32, 0u32)];
-        while let Some((node, depth)) = stack.pop() {
-            if depth > 32 {
-                return Err(invalid(Error::Bbi, "chromosome tree deeper than 32 levels"));
-            }
-            let is_leaf = c.u8(node, "chromosome tree node")? != 0;
-            let count = u64::from(c.u16(node + 2, "chromosome tree node count")?);
-            let item = key_size + 8;
-            if node + 4 + count * item > flen {
-                return Err(invalid(
-                    Error::Bbi,
-                    format!("chromosome tree node at byte {node} runs past the end of the file"),
-                ));
-            }
-            let mut children = Vec::new();
-            for i in 0..count {
-                let o = node + 4 + i * item;
-                if is_leaf {
-                    let key = &d[o as usize..(o + key_size) as usize];
-                    let end = key.iter().position(|&b| b == 0).unwrap_or(key.len());
-                    chroms.push(Chrom {
-                        name: String::from_utf8_lossy(&key[..end]).into_owned(),
-                        id: c.u32(o + key_size, "chromId")?,
-                        length: u64::from(c.u32(o + key_size + 4, "chromSize")?),
-                    });
-                } else {
-                    children.push((c.u64(o + key_size, "child offset")?, depth + 1));
-                }
-            }
-            // keep key order: visit children left to right
-            stack.extend(children.into_iter().rev());
-        }
+        let header = read_header(&c, flen)?;
+        let summary = read_summary(&c, &header)?;
+        let mut chroms = read_chrom_tree(&c, header.chrom_tree_offset, flen)?;
         chroms.sort_by_key(|ch| ch.id);
         if c.u32(header.full_index_offset, "R-tree magic")? != RTREE_MAGIC {
             return Err(invalid(
@@ -685,6 +702,61 @@ pub fn write_bigwig(
     compress: bool,
 ) -> io::Result<Vec<u8>> {
     use flate2::{Compress, Compression, FlushCompress};
+    check_bigwig_input(chroms, intervals)?;
+    let key_size = chroms.iter().map(|c| c.0.len()).max().unwrap_or(1).max(1);
+    let blocks = bigwig_blocks(intervals);
+    let max_raw = blocks.iter().map(|b| b.3.len()).max().unwrap_or(0);
+    let mut out = vec![0u8; 64];
+    // total summary
+    let summary_off = out.len() as u64;
+    write_total_summary(&mut out, intervals);
+    // chromosome tree
+    let chrom_tree_off = out.len() as u64;
+    write_chrom_tree(&mut out, chroms, key_size);
+    // data
+    let data_off = out.len() as u64;
+    out.extend((blocks.len() as u64).to_le_bytes());
+    let mut leaves = Vec::new();
+    let mut comp = Compress::new(Compression::default(), true);
+    for (c, bs, be, raw) in &blocks {
+        let off = out.len() as u64;
+        if compress {
+            comp.reset();
+            let mut z = Vec::with_capacity(raw.len() + 64);
+            let _ = comp.compress_vec(raw, &mut z, FlushCompress::Finish);
+            out.extend(&z);
+        } else {
+            out.extend(raw);
+        }
+        leaves.push((*c, *bs, *be, off, out.len() as u64 - off));
+    }
+    // R-tree
+    let index_off = out.len() as u64;
+    write_rtree(&mut out, &leaves, index_off);
+    // header
+    let mut h = Vec::with_capacity(64);
+    h.extend(BIGWIG_MAGIC.to_le_bytes());
+    h.extend(4u16.to_le_bytes());
+    h.extend(0u16.to_le_bytes());
+    h.extend(chrom_tree_off.to_le_bytes());
+    h.extend(data_off.to_le_bytes());
+    h.extend(index_off.to_le_bytes());
+    h.extend(0u16.to_le_bytes());
+    h.extend(0u16.to_le_bytes());
+    h.extend(0u64.to_le_bytes());
+    h.extend(summary_off.to_le_bytes());
+    h.extend((if compress { max_raw as u32 } else { 0 }).to_le_bytes());
+    h.extend(0u64.to_le_bytes());
+    h.resize(64, 0);
+    out[..64].copy_from_slice(&h);
+    Ok(out)
+}
+
+/// Checks `write_bigwig`'s arguments: chromosome count, order, and bounds.
+fn check_bigwig_input(
+    chroms: &[(&str, u32)],
+    intervals: &[(u32, u32, u32, f32)],
+) -> io::Result<()> {
     if chroms.is_empty() || chroms.len() > 65535 {
         return Err(invalid(
             Error::Bbi,
@@ -708,9 +780,16 @@ pub fn write_bigwig(
             "write_bigwig interval outside its chromosome",
         ));
     }
-    let key_size = chroms.iter().map(|c| c.0.len()).max().unwrap_or(1).max(1);
+    Ok(())
+}
+
+/// A bigWig data block before compression: (chrom, start, end, raw bytes).
+type RawBlock = (u32, u32, u32, Vec<u8>);
+
+/// Groups `intervals` into bedGraph blocks: runs of at most 512 intervals of one chromosome.
+fn bigwig_blocks(intervals: &[(u32, u32, u32, f32)]) -> Vec<RawBlock> {
     // blocks: runs of <= 512 intervals of one chrom
-    let mut blocks: Vec<(u32, u32, u32, Vec<u8>)> = Vec::new(); // chrom, start, end, raw bytes
+    let mut blocks: Vec<RawBlock> = Vec::new(); // chrom, start, end, raw bytes
     let mut i = 0;
     while i < intervals.len() {
         let c = intervals[i].0;
@@ -736,10 +815,11 @@ pub fn write_bigwig(
         blocks.push((c, bs, be, raw));
         i = j;
     }
-    let max_raw = blocks.iter().map(|b| b.3.len()).max().unwrap_or(0);
-    let mut out = vec![0u8; 64];
-    // total summary
-    let summary_off = out.len() as u64;
+    blocks
+}
+
+/// Appends the total summary (bases covered, min, max, sum, sum of squares) of `intervals`.
+fn write_total_summary(out: &mut Vec<u8>, intervals: &[(u32, u32, u32, f32)]) {
     let (mut cov, mut mn, mut mx, mut sum, mut ss) =
         (0u64, f64::INFINITY, f64::NEG_INFINITY, 0.0f64, 0.0f64);
     for iv in intervals {
@@ -758,8 +838,10 @@ pub fn write_bigwig(
     for x in [mn, mx, sum, ss] {
         out.extend(x.to_le_bytes());
     }
-    // chromosome tree
-    let chrom_tree_off = out.len() as u64;
+}
+
+/// Appends a one-leaf chromosome B+ tree with keys padded to `key_size`.
+fn write_chrom_tree(out: &mut Vec<u8>, chroms: &[(&str, u32)], key_size: usize) {
     out.extend(CHROM_TREE_MAGIC.to_le_bytes());
     out.extend((chroms.len() as u32).to_le_bytes());
     out.extend((key_size as u32).to_le_bytes());
@@ -778,25 +860,11 @@ pub fn write_bigwig(
         out.extend((k as u32).to_le_bytes());
         out.extend(chroms[k].1.to_le_bytes());
     }
-    // data
-    let data_off = out.len() as u64;
-    out.extend((blocks.len() as u64).to_le_bytes());
-    let mut leaves = Vec::new();
-    let mut comp = Compress::new(Compression::default(), true);
-    for (c, bs, be, raw) in &blocks {
-        let off = out.len() as u64;
-        if compress {
-            comp.reset();
-            let mut z = Vec::with_capacity(raw.len() + 64);
-            let _ = comp.compress_vec(raw, &mut z, FlushCompress::Finish);
-            out.extend(&z);
-        } else {
-            out.extend(raw);
-        }
-        leaves.push((*c, *bs, *be, off, out.len() as u64 - off));
-    }
-    // R-tree
-    let index_off = out.len() as u64;
+}
+
+/// Appends a one-leaf R-tree index at `index_off` over the written blocks
+/// (chrom, start, end, offset, size).
+fn write_rtree(out: &mut Vec<u8>, leaves: &[(u32, u32, u32, u64, u64)], index_off: u64) {
     let (s0, e0) = match (leaves.first(), leaves.last()) {
         (Some(f), Some(l)) => ((f.0, f.1), (l.0, l.2)),
         _ => ((0, 0), (0, 0)),
@@ -813,30 +881,13 @@ pub fn write_bigwig(
     out.push(1);
     out.push(0);
     out.extend((leaves.len() as u16).to_le_bytes());
-    for (c, bs, be, off, size) in &leaves {
+    for (c, bs, be, off, size) in leaves {
         for x in [*c, *bs, *c, *be] {
             out.extend(x.to_le_bytes());
         }
         out.extend(off.to_le_bytes());
         out.extend(size.to_le_bytes());
     }
-    // header
-    let mut h = Vec::with_capacity(64);
-    h.extend(BIGWIG_MAGIC.to_le_bytes());
-    h.extend(4u16.to_le_bytes());
-    h.extend(0u16.to_le_bytes());
-    h.extend(chrom_tree_off.to_le_bytes());
-    h.extend(data_off.to_le_bytes());
-    h.extend(index_off.to_le_bytes());
-    h.extend(0u16.to_le_bytes());
-    h.extend(0u16.to_le_bytes());
-    h.extend(0u64.to_le_bytes());
-    h.extend(summary_off.to_le_bytes());
-    h.extend((if compress { max_raw as u32 } else { 0 }).to_le_bytes());
-    h.extend(0u64.to_le_bytes());
-    h.resize(64, 0);
-    out[..64].copy_from_slice(&h);
-    Ok(out)
 }
 
 fn clamp32(x: u64) -> u32 {

@@ -143,6 +143,47 @@ fn pre_result(sym: usize) -> u64 {
     (sym as u64) << 16
 }
 
+/// Number of codewords of each length 1..16 in `lens` (index 0, the unused symbols, is 0).
+#[inline]
+fn length_counts(lens: &[u8]) -> [u16; 16] {
+    // four histograms, so that runs of equal lengths do not wait on one counter
+    let mut counts = [[0u16; 16]; 4];
+    let mut chunks = lens.chunks_exact(4);
+    for c in &mut chunks {
+        for k in 0..4 {
+            counts[k][usize::from(c[k] & 15)] += 1;
+        }
+    }
+    for &l in chunks.remainder() {
+        counts[0][usize::from(l & 15)] += 1;
+    }
+    let mut count = [0u16; 16];
+    for (len, c) in count.iter_mut().enumerate() {
+        *c = counts[0][len] + counts[1][len] + counts[2][len] + counts[3][len];
+    }
+    count[0] = 0;
+    count
+}
+
+/// The used symbols of `lens` sorted by (length, symbol), and how many there are.
+#[inline]
+fn sort_symbols(lens: &[u8], count: &[u16; 16]) -> ([u16; 288], usize) {
+    let mut offs = [0u16; 17];
+    for len in 1..16 {
+        offs[len + 1] = offs[len] + count[len];
+    }
+    let mut sorted = [0u16; 288];
+    for (sym, &l) in lens.iter().enumerate() {
+        if l != 0 {
+            let o = &mut offs[usize::from(l)];
+            sorted[usize::from(*o)] = sym as u16;
+            *o += 1;
+        }
+    }
+    let n = lens.len() - lens.iter().filter(|&&l| l == 0).count();
+    (sorted, n)
+}
+
 /// Builds a (single-symbol) decode table with a `bits`-bit main part and subtables after it.
 ///
 /// Every main-table slot run it writes is also listed in `list` (when given) as the entry
@@ -164,22 +205,7 @@ fn build_table(
         }
         n_list += 1;
     };
-    // four histograms, so that runs of equal lengths do not wait on one counter
-    let mut counts = [[0u16; 16]; 4];
-    let mut chunks = lens.chunks_exact(4);
-    for c in &mut chunks {
-        for k in 0..4 {
-            counts[k][usize::from(c[k] & 15)] += 1;
-        }
-    }
-    for &l in chunks.remainder() {
-        counts[0][usize::from(l & 15)] += 1;
-    }
-    let mut count = [0u16; 16];
-    for (len, c) in count.iter_mut().enumerate() {
-        *c = counts[0][len] + counts[1][len] + counts[2][len] + counts[3][len];
-    }
-    count[0] = 0;
+    let count = length_counts(lens);
     // codespace used, in units of 2^-15
     let mut used = 0u32;
     for (len, &c) in count.iter().enumerate().skip(1) {
@@ -205,20 +231,7 @@ fn build_table(
         push(result(sym) | 1 | (1 << 48));
         return Ok(n_list);
     }
-    // symbols sorted by (length, symbol)
-    let mut offs = [0u16; 17];
-    for len in 1..16 {
-        offs[len + 1] = offs[len] + count[len];
-    }
-    let mut sorted = [0u16; 288];
-    for (sym, &l) in lens.iter().enumerate() {
-        if l != 0 {
-            let o = &mut offs[usize::from(l)];
-            sorted[usize::from(*o)] = sym as u16;
-            *o += 1;
-        }
-    }
-    let n = lens.len() - lens.iter().filter(|&&l| l == 0).count();
+    let (sorted, n) = sort_symbols(lens, &count);
     let mut left = count;
     let mut code = 0u32;
     let mut len = 1u32;
@@ -728,6 +741,7 @@ fn fast_plain(
 /// - table indexes are masked to the main table size, or are subtable slots that
 ///   `build_table` checked against the table size when it wrote the pointer entry.
 #[inline(always)]
+#[allow(clippy::too_many_lines)] // the DEFLATE hot loop: one body keeps bit-buffer state in registers
 fn fast_loop(
     lit: &[u64; LIT_MAIN],
     single: &[u64; LIT_SIZE],

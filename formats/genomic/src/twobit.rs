@@ -54,6 +54,134 @@ fn decode_table() -> [[u8; 4]; 256] {
     t
 }
 
+/// Bounds-checked 32-bit reads in the file's byte order.
+struct Rd<'a> {
+    d: &'a [u8],
+    big_endian: bool,
+}
+
+impl Rd<'_> {
+    /// The u32 at byte `off`; `what` names it in the error when it is past the end.
+    fn u32(&self, off: usize, what: &str) -> io::Result<u32> {
+        let d = self.d;
+        let b = d.get(off..off + 4).ok_or_else(|| {
+            invalid(
+                Error::TwoBit,
+                format!(
+                    "{what} at byte {off} is past the end of the file ({} bytes)",
+                    d.len()
+                ),
+            )
+        })?;
+        let a = [b[0], b[1], b[2], b[3]];
+        Ok(if self.big_endian {
+            u32::from_be_bytes(a)
+        } else {
+            u32::from_le_bytes(a)
+        })
+    }
+}
+
+/// Reads the `count` index entries (name, record offset) that follow the 16-byte header.
+fn read_index(rd: &Rd<'_>, version: u32, count: usize) -> io::Result<Vec<(String, u64)>> {
+    let (d, big_endian) = (rd.d, rd.big_endian);
+    let rd32 = |off: usize, what: &str| rd.u32(off, what);
+    let mut off = 16usize;
+    let mut index = Vec::with_capacity(count);
+    for i in 0..count {
+        let nlen = *d.get(off).ok_or_else(|| {
+            invalid(
+                Error::TwoBit,
+                format!("index entry {i} truncated at byte {off}"),
+            )
+        })? as usize;
+        let name = d.get(off + 1..off + 1 + nlen).ok_or_else(|| {
+            invalid(
+                Error::TwoBit,
+                format!("index entry {i} name truncated at byte {off}"),
+            )
+        })?;
+        let name = String::from_utf8_lossy(name).into_owned();
+        off += 1 + nlen;
+        let rec_off = if version == 1 {
+            let hi = u64::from(rd32(off, "record offset")?);
+            let lo = u64::from(rd32(off + 4, "record offset")?);
+            off += 8;
+            if big_endian {
+                (hi << 32) | lo
+            } else {
+                (lo << 32) | hi
+            }
+        } else {
+            off += 4;
+            u64::from(rd32(off - 4, "record offset")?)
+        };
+        index.push((name, rec_off));
+    }
+    Ok(index)
+}
+
+/// Reads sequence `i`'s record at `rec_off`: length, N and mask blocks, packed-DNA offset.
+fn read_record(rd: &Rd<'_>, i: usize, name: String, rec_off: u64) -> io::Result<SeqInfo> {
+    let d = rd.d;
+    let rd32 = |off: usize, what: &str| rd.u32(off, what);
+    if rec_off > d.len() as u64 {
+        return Err(invalid(
+            Error::TwoBit,
+            format!("sequence {i} ({name}): offset {rec_off} past the end of the file"),
+        ));
+    }
+    let mut p = rec_off as usize;
+    let length = u64::from(rd32(p, "dnaSize")?);
+    p += 4;
+    let blocks = |p: &mut usize, what: &str| -> io::Result<Vec<(u64, u64)>> {
+        let n = rd32(*p, what)? as usize;
+        *p += 4;
+        if n.saturating_mul(8) > d.len().saturating_sub(*p) {
+            return Err(invalid(
+                Error::TwoBit,
+                format!("sequence {i} ({name}): {what} {n} does not fit in the file"),
+            ));
+        }
+        let mut v = Vec::with_capacity(n);
+        for k in 0..n {
+            let s = u64::from(rd32(*p + 4 * k, what)?);
+            let l = u64::from(rd32(*p + 4 * (n + k), what)?);
+            if s + l > length {
+                return Err(invalid(
+                    Error::TwoBit,
+                    format!(
+                        "sequence {i} ({name}): {what} block {k} ({s}+{l}) past length {length}"
+                    ),
+                ));
+            }
+            v.push((s, l));
+        }
+        *p += 8 * n;
+        Ok(v)
+    };
+    let n_blocks = blocks(&mut p, "nBlockCount")?;
+    let mask_blocks = blocks(&mut p, "maskBlockCount")?;
+    p += 4; // reserved
+    let need = length.div_ceil(4);
+    if p as u64 + need > d.len() as u64 {
+        return Err(invalid(
+            Error::TwoBit,
+            format!(
+                "sequence {i} ({name}): {length} bases need {need} bytes at byte {p}, file has {}",
+                d.len()
+            ),
+        ));
+    }
+    Ok(SeqInfo {
+        name,
+        length,
+        n_blocks,
+        mask_blocks,
+        dna_offset: p as u64,
+    })
+}
+
 impl TwoBit {
     /// Opens a 2bit file (memory-mapped).
     pub fn open(path: &Path) -> io::Result<Self> {
@@ -100,23 +228,8 @@ impl TwoBit {
                 format!("bad signature 0x{sig_le:08x} at byte 0 (want 0x1a412743)"),
             ));
         };
-        let rd32 = |off: usize, what: &str| -> io::Result<u32> {
-            let b = d.get(off..off + 4).ok_or_else(|| {
-                invalid(
-                    Error::TwoBit,
-                    format!(
-                        "{what} at byte {off} is past the end of the file ({} bytes)",
-                        d.len()
-                    ),
-                )
-            })?;
-            let a = [b[0], b[1], b[2], b[3]];
-            Ok(if big_endian {
-                u32::from_be_bytes(a)
-            } else {
-                u32::from_le_bytes(a)
-            })
-        };
+        let rd = Rd { d, big_endian };
+        let rd32 = |off: usize, what: &str| rd.u32(off, what);
         let version = rd32(4, "version")?;
         if version > 1 {
             return Err(invalid(
@@ -132,95 +245,10 @@ impl TwoBit {
                 format!("sequence count {count} does not fit in {} bytes", d.len()),
             ));
         }
-        let mut off = 16usize;
-        let mut index = Vec::with_capacity(count);
-        for i in 0..count {
-            let nlen = *d.get(off).ok_or_else(|| {
-                invalid(
-                    Error::TwoBit,
-                    format!("index entry {i} truncated at byte {off}"),
-                )
-            })? as usize;
-            let name = d.get(off + 1..off + 1 + nlen).ok_or_else(|| {
-                invalid(
-                    Error::TwoBit,
-                    format!("index entry {i} name truncated at byte {off}"),
-                )
-            })?;
-            let name = String::from_utf8_lossy(name).into_owned();
-            off += 1 + nlen;
-            let rec_off = if version == 1 {
-                let hi = u64::from(rd32(off, "record offset")?);
-                let lo = u64::from(rd32(off + 4, "record offset")?);
-                off += 8;
-                if big_endian {
-                    (hi << 32) | lo
-                } else {
-                    (lo << 32) | hi
-                }
-            } else {
-                off += 4;
-                u64::from(rd32(off - 4, "record offset")?)
-            };
-            index.push((name, rec_off));
-        }
+        let index = read_index(&rd, version, count)?;
         let mut seqs = Vec::with_capacity(count);
         for (i, (name, rec_off)) in index.into_iter().enumerate() {
-            if rec_off > d.len() as u64 {
-                return Err(invalid(
-                    Error::TwoBit,
-                    format!("sequence {i} ({name}): offset {rec_off} past the end of the file"),
-                ));
-            }
-            let mut p = rec_off as usize;
-            let length = u64::from(rd32(p, "dnaSize")?);
-            p += 4;
-            let blocks = |p: &mut usize, what: &str| -> io::Result<Vec<(u64, u64)>> {
-                let n = rd32(*p, what)? as usize;
-                *p += 4;
-                if n.saturating_mul(8) > d.len().saturating_sub(*p) {
-                    return Err(invalid(
-                        Error::TwoBit,
-                        format!("sequence {i} ({name}): {what} {n} does not fit in the file"),
-                    ));
-                }
-                let mut v = Vec::with_capacity(n);
-                for k in 0..n {
-                    let s = u64::from(rd32(*p + 4 * k, what)?);
-                    let l = u64::from(rd32(*p + 4 * (n + k), what)?);
-                    if s + l > length {
-                        return Err(invalid(
-                            Error::TwoBit,
-                            format!(
-                                "sequence {i} ({name}): {what} block {k} ({s}+{l}) past length {length}"
-                            ),
-                        ));
-                    }
-                    v.push((s, l));
-                }
-                *p += 8 * n;
-                Ok(v)
-            };
-            let n_blocks = blocks(&mut p, "nBlockCount")?;
-            let mask_blocks = blocks(&mut p, "maskBlockCount")?;
-            p += 4; // reserved
-            let need = length.div_ceil(4);
-            if p as u64 + need > d.len() as u64 {
-                return Err(invalid(
-                    Error::TwoBit,
-                    format!(
-                        "sequence {i} ({name}): {length} bases need {need} bytes at byte {p}, file has {}",
-                        d.len()
-                    ),
-                ));
-            }
-            seqs.push(SeqInfo {
-                name,
-                length,
-                n_blocks,
-                mask_blocks,
-                dna_offset: p as u64,
-            });
+            seqs.push(read_record(&rd, i, name, rec_off)?);
         }
         Ok(TwoBit {
             data,

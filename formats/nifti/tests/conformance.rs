@@ -137,6 +137,34 @@ fn check_file(path: &Path, want: &Value) -> Vec<String> {
     let sc = &want["scaling_applied_by_nibabel"];
     check_close(&mut errs, "scl_slope", &got["scl_slope"], &sc["slope"], 0.0);
     check_close(&mut errs, "scl_inter", &got["scl_inter"], &sc["inter"], 0.0);
+    check_text_and_extensions(&mut errs, &got, want);
+    let (gs, ws) = (&got["stats"], &want["stats_scaled_float64"]);
+    for key in ["n", "n_nonfinite"] {
+        if gs[key] != ws[key] {
+            errs.push(format!("stats.{key}: got {} want {}", gs[key], ws[key]));
+        }
+    }
+    for key in ["sum", "mean", "std", "min", "max"] {
+        check_close(&mut errs, &format!("stats.{key}"), &gs[key], &ws[key], 1e-9);
+    }
+    let gv = got["values"].as_array().unwrap();
+    for (g, w) in gv.iter().zip(&voxels) {
+        if g["index"] != w["index"] {
+            errs.push(format!("values index {} vs {}", g["index"], w["index"]));
+        }
+        check_close(
+            &mut errs,
+            &format!("value at {}", w["index"]),
+            &g["value"],
+            &w["scaled"],
+            1e-12,
+        );
+    }
+    errs
+}
+
+/// The text fields (up to the first NUL) and the extension (code, size) list.
+fn check_text_and_extensions(errs: &mut Vec<String>, got: &Value, want: &Value) {
     // PROBE.md: text up to the first NUL (nibabel's raw field keeps what follows a NUL).
     let raw = &want["header_raw_fields"];
     for key in ["descrip", "aux_file", "intent_name"] {
@@ -170,29 +198,6 @@ fn check_file(path: &Path, want: &Value) -> Vec<String> {
     if ext_got != ext_want {
         errs.push(format!("extensions: got {ext_got:?} want {ext_want:?}"));
     }
-    let (gs, ws) = (&got["stats"], &want["stats_scaled_float64"]);
-    for key in ["n", "n_nonfinite"] {
-        if gs[key] != ws[key] {
-            errs.push(format!("stats.{key}: got {} want {}", gs[key], ws[key]));
-        }
-    }
-    for key in ["sum", "mean", "std", "min", "max"] {
-        check_close(&mut errs, &format!("stats.{key}"), &gs[key], &ws[key], 1e-9);
-    }
-    let gv = got["values"].as_array().unwrap();
-    for (g, w) in gv.iter().zip(&voxels) {
-        if g["index"] != w["index"] {
-            errs.push(format!("values index {} vs {}", g["index"], w["index"]));
-        }
-        check_close(
-            &mut errs,
-            &format!("value at {}", w["index"]),
-            &g["value"],
-            &w["scaled"],
-            1e-12,
-        );
-    }
-    errs
 }
 
 fn check_dir(dir: &Path) {

@@ -197,6 +197,50 @@ pub fn is_control(sample_id: &str, sample_type: Option<&str>) -> bool {
 /// (sum of finite NPX, their count, flags, first row) of one (sample, assay) cell.
 type Acc = (f64, usize, [bool; 3], usize);
 
+/// The distinct sample ids and olink ids of `cells`, each sorted.
+fn sorted_ids(cells: &BTreeMap<(String, String), Acc>) -> (Vec<String>, Vec<String>) {
+    let sample_ids: Vec<String> = cells
+        .keys()
+        .map(|k| k.0.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let olink_ids: Vec<String> = cells
+        .keys()
+        .map(|k| k.1.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    (sample_ids, olink_ids)
+}
+
+/// Writes each cell's mean NPX and flags into `w`, whose id lists hold every cell's ids.
+fn fill_cells(w: &mut NpxWide, cells: &BTreeMap<(String, String), Acc>) {
+    let si: BTreeMap<&str, usize> = w
+        .sample_ids
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    let oi: BTreeMap<&str, usize> = w
+        .olink_ids
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    for ((s, o), (sum, cnt, flags, _)) in cells {
+        let k = si[s.as_str()] * w.olink_ids.len() + oi[o.as_str()];
+        w.npx[k] = if *cnt > 0 {
+            sum / *cnt as f64
+        } else {
+            f64::NAN
+        };
+        w.qc_warning[k] = flags[0];
+        w.assay_warning[k] = flags[1];
+        w.below_lod[k] = flags[2];
+    }
+}
+
 /// Pivots a long NPX table.
 pub fn pivot(table: &Table, opts: &PivotOptions) -> io::Result<NpxWide> {
     let c = locate(table)?;
@@ -285,28 +329,7 @@ pub fn pivot(table: &Table, opts: &PivotOptions) -> io::Result<NpxWide> {
             }
         }
     }
-    let sample_ids: Vec<String> = cells
-        .keys()
-        .map(|k| k.0.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let olink_ids: Vec<String> = cells
-        .keys()
-        .map(|k| k.1.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let si: BTreeMap<&str, usize> = sample_ids
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.as_str(), i))
-        .collect();
-    let oi: BTreeMap<&str, usize> = olink_ids
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.as_str(), i))
-        .collect();
+    let (sample_ids, olink_ids) = sorted_ids(&cells);
     let size = sample_ids.len() * olink_ids.len();
     let mut w = NpxWide {
         platform: c.platform,
@@ -314,24 +337,14 @@ pub fn pivot(table: &Table, opts: &PivotOptions) -> io::Result<NpxWide> {
         qc_warning: vec![false; size],
         assay_warning: vec![false; size],
         below_lod: vec![false; size],
-        sample_ids: sample_ids.clone(),
-        olink_ids: olink_ids.clone(),
+        sample_ids,
+        olink_ids,
         dropped_controls: controls.into_iter().collect(),
         dropped_bridges: bridges.into_iter().collect(),
         dropped_rows,
         duplicates_resolved: duplicates,
     };
-    for ((s, o), (sum, cnt, flags, _)) in &cells {
-        let k = si[s.as_str()] * olink_ids.len() + oi[o.as_str()];
-        w.npx[k] = if *cnt > 0 {
-            sum / *cnt as f64
-        } else {
-            f64::NAN
-        };
-        w.qc_warning[k] = flags[0];
-        w.assay_warning[k] = flags[1];
-        w.below_lod[k] = flags[2];
-    }
+    fill_cells(&mut w, &cells);
     Ok(w)
 }
 

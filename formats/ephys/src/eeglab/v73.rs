@@ -14,10 +14,15 @@ use crate::nwb::hdf5;
 use hdf5::types::{FixedAscii, TypeDescriptor};
 
 use super::{DataSource, Dataset};
-use crate::{Annotation, invalid};
+use crate::{Annotation, Error, invalid};
 
 fn err(path: &Path) -> impl Fn(hdf5::Error) -> io::Error + '_ {
-    move |e| invalid(format!("eeglab v7.3 {}: {e}", path.display()))
+    move |e| {
+        invalid(
+            Error::Eeglab,
+            format!("eeglab v7.3 {}: {e}", path.display()),
+        )
+    }
 }
 
 fn matlab_class(loc: &hdf5::Location) -> String {
@@ -86,17 +91,20 @@ fn field(f: &hdf5::File, g: &hdf5::Group, name: &str, max: usize) -> Vec<Cell> {
 
 fn scalar(base: &hdf5::Group, name: &str, path: &Path) -> io::Result<f64> {
     let ds = base.dataset(name).map_err(|_| {
-        invalid(format!(
-            "eeglab v7.3 {}: field {name} missing",
-            path.display()
-        ))
+        invalid(
+            Error::Eeglab,
+            format!("eeglab v7.3 {}: field {name} missing", path.display()),
+        )
     })?;
     match value_of(&ds) {
         Cell::Num(v) if !v.is_empty() => Ok(v[0]),
-        _ => Err(invalid(format!(
-            "eeglab v7.3 {}: field {name} is not numeric",
-            path.display()
-        ))),
+        _ => Err(invalid(
+            Error::Eeglab,
+            format!(
+                "eeglab v7.3 {}: field {name} is not numeric",
+                path.display()
+            ),
+        )),
     }
 }
 
@@ -119,7 +127,7 @@ impl Hdf5Data {
         while done < max && self.pos < total {
             let (e, p) = (self.pos / self.pnts, self.pos % self.pnts);
             let k = (self.pnts - p).min(max - done);
-            let e_err = |e: hdf5::Error| invalid(format!("eeglab v7.3 data: {e}"));
+            let e_err = |e: hdf5::Error| invalid(Error::Eeglab, format!("eeglab v7.3 data: {e}"));
             let vals = if self.ds.ndim() == 3 {
                 self.ds
                     .read_slice_2d::<f64, _>((e, p..p + k, ..))
@@ -139,74 +147,16 @@ impl Hdf5Data {
     }
 }
 
-pub(super) fn read_dataset(path: &Path, dir: &Path) -> io::Result<(Dataset, Option<Hdf5Data>)> {
-    let f = hdf5::File::open(path).map_err(err(path))?;
-    let base: hdf5::Group = match f.group("EEG") {
-        Ok(g) => g,
-        Err(_) => f.group("/").map_err(err(path))?,
-    };
-    let nbchan = scalar(&base, "nbchan", path)?;
-    let pnts = scalar(&base, "pnts", path)?;
-    let trials = scalar(&base, "trials", path).unwrap_or(1.0);
-    let srate = scalar(&base, "srate", path)?;
-    for (n, v) in [("nbchan", nbchan), ("pnts", pnts), ("trials", trials)] {
-        if !(v >= 0.0 && v.fract() == 0.0 && v < 1e12) {
-            return Err(invalid(format!(
-                "eeglab set: field {n} = {v} is not a count"
-            )));
-        }
-    }
-    if !(srate.is_finite() && srate > 0.0) {
-        return Err(invalid(format!(
-            "eeglab set: field srate = {srate} is not positive"
-        )));
-    }
-    let (nbchan, pnts, trials) = (nbchan as usize, pnts as usize, trials.max(1.0) as usize);
-    if nbchan > 1 << 20 {
-        return Err(invalid(format!(
-            "eeglab set: nbchan = {nbchan} is more than accepted"
-        )));
-    }
-    let ds = base.dataset("data").map_err(|_| {
-        invalid(format!(
-            "eeglab v7.3 {}: field data missing",
-            path.display()
-        ))
-    })?;
-    let (data, stream) = if matlab_class(&ds) == "char" {
-        match value_of(&ds) {
-            Cell::Text(name) => (DataSource::File(dir.join(name.trim())), None),
-            _ => return Err(invalid("eeglab v7.3: data file name unreadable")),
-        }
-    } else {
-        let shape = ds.shape();
-        let want3 = [trials, pnts, nbchan];
-        let ok = match shape.as_slice() {
-            [p, c] => trials == 1 && *p == pnts && *c == nbchan,
-            [t, p, c] => [*t, *p, *c] == want3,
-            _ => false,
-        };
-        if !ok {
-            return Err(invalid(format!(
-                "eeglab v7.3 data: shape {shape:?} does not match trials {trials} × pnts {pnts} × nbchan {nbchan}"
-            )));
-        }
-        (
-            DataSource::Inline(Vec::new()),
-            Some(Hdf5Data {
-                ds,
-                nch: nbchan,
-                pnts,
-                trials,
-                pos: 0,
-            }),
-        )
-    };
+/// Per-channel labels, types and positions.
+type Chanlocs = (Vec<String>, Vec<String>, Vec<Option<[f64; 3]>>);
+
+/// Channel labels, types and positions (from `chanlocs` when it holds one entry per channel).
+fn read_chanlocs(f: &hdf5::File, base: &hdf5::Group, nbchan: usize) -> Chanlocs {
     let mut labels: Vec<String> = (0..nbchan).map(|i| format!("EEG {i:03}")).collect();
     let mut types = vec![String::new(); nbchan];
     let mut positions = vec![None; nbchan];
     if let Ok(ch) = base.group("chanlocs") {
-        let l = field(&f, &ch, "labels", nbchan);
+        let l = field(f, &ch, "labels", nbchan);
         if l.len() == nbchan {
             for (i, c) in l.into_iter().enumerate() {
                 if let Cell::Text(t) = c {
@@ -214,7 +164,7 @@ pub(super) fn read_dataset(path: &Path, dir: &Path) -> io::Result<(Dataset, Opti
                 }
             }
         }
-        let t = field(&f, &ch, "type", nbchan);
+        let t = field(f, &ch, "type", nbchan);
         if t.len() == nbchan {
             for (i, c) in t.into_iter().enumerate() {
                 if let Cell::Text(s) = c {
@@ -223,9 +173,9 @@ pub(super) fn read_dataset(path: &Path, dir: &Path) -> io::Result<(Dataset, Opti
             }
         }
         let (x, y, z) = (
-            field(&f, &ch, "X", nbchan),
-            field(&f, &ch, "Y", nbchan),
-            field(&f, &ch, "Z", nbchan),
+            field(f, &ch, "X", nbchan),
+            field(f, &ch, "Y", nbchan),
+            field(f, &ch, "Z", nbchan),
         );
         if x.len() == nbchan && y.len() == nbchan && z.len() == nbchan {
             for i in 0..nbchan {
@@ -237,12 +187,17 @@ pub(super) fn read_dataset(path: &Path, dir: &Path) -> io::Result<(Dataset, Opti
             }
         }
     }
+    (labels, types, positions)
+}
+
+/// The events (`event.latency/type/duration`) as annotations in seconds, in file order.
+fn read_events(f: &hdf5::File, base: &hdf5::Group, srate: f64) -> Vec<Annotation> {
     let mut events = Vec::new();
     if let Ok(ev) = base.group("event") {
         let max = 1 << 24;
-        let lat = field(&f, &ev, "latency", max);
-        let ty = field(&f, &ev, "type", max);
-        let dur = field(&f, &ev, "duration", max);
+        let lat = field(f, &ev, "latency", max);
+        let ty = field(f, &ev, "type", max);
+        let dur = field(f, &ev, "duration", max);
         for (i, l) in lat.iter().enumerate() {
             let Cell::Num(l) = l else { continue };
             let Some(&l) = l.first() else { continue };
@@ -272,6 +227,71 @@ pub(super) fn read_dataset(path: &Path, dir: &Path) -> io::Result<(Dataset, Opti
             });
         }
     }
+    events
+}
+
+pub(super) fn read_dataset(path: &Path, dir: &Path) -> io::Result<(Dataset, Option<Hdf5Data>)> {
+    let f = hdf5::File::open(path).map_err(err(path))?;
+    let base: hdf5::Group = match f.group("EEG") {
+        Ok(g) => g,
+        Err(_) => f.group("/").map_err(err(path))?,
+    };
+    let nbchan = scalar(&base, "nbchan", path)?;
+    let pnts = scalar(&base, "pnts", path)?;
+    let trials = scalar(&base, "trials", path).unwrap_or(1.0);
+    let srate = scalar(&base, "srate", path)?;
+    let (nbchan, pnts, trials) = super::counts(nbchan, pnts, trials, srate)?;
+    if nbchan > 1 << 20 {
+        return Err(invalid(
+            Error::Eeglab,
+            format!("eeglab set: nbchan = {nbchan} is more than accepted"),
+        ));
+    }
+    let ds = base.dataset("data").map_err(|_| {
+        invalid(
+            Error::Eeglab,
+            format!("eeglab v7.3 {}: field data missing", path.display()),
+        )
+    })?;
+    let (data, stream) = if matlab_class(&ds) == "char" {
+        match value_of(&ds) {
+            Cell::Text(name) => (DataSource::File(dir.join(name.trim())), None),
+            _ => {
+                return Err(invalid(
+                    Error::Eeglab,
+                    "eeglab v7.3: data file name unreadable",
+                ));
+            }
+        }
+    } else {
+        let shape = ds.shape();
+        let want3 = [trials, pnts, nbchan];
+        let ok = match shape.as_slice() {
+            [p, c] => trials == 1 && *p == pnts && *c == nbchan,
+            [t, p, c] => [*t, *p, *c] == want3,
+            _ => false,
+        };
+        if !ok {
+            return Err(invalid(
+                Error::Eeglab,
+                format!(
+                    "eeglab v7.3 data: shape {shape:?} does not match trials {trials} × pnts {pnts} × nbchan {nbchan}"
+                ),
+            ));
+        }
+        (
+            DataSource::Inline(Vec::new()),
+            Some(Hdf5Data {
+                ds,
+                nch: nbchan,
+                pnts,
+                trials,
+                pos: 0,
+            }),
+        )
+    };
+    let (labels, types, positions) = read_chanlocs(&f, &base, nbchan);
+    let mut events = read_events(&f, &base, srate);
     crate::sort_annotations(&mut events);
     Ok((
         Dataset {
