@@ -4,13 +4,13 @@
 Generates a 1-hour and a 4-hour 64-channel 256 Hz EDF+C with bomdata's own Writer
 (`edf_generate` example), then times on the 1-hour file:
   - bomdata: every sample of every signal to float32 µV, streamed by record
-    (`edf_canonical_read` example, release build, single thread);
+    (`bench_edf` example, release build, single thread);
   - MNE: `mne.io.read_raw_edf(path).get_data()` (float64 V);
   - pyedflib: `EdfReader.readSignal(i)` for every signal (float64 physical).
 Each is the best of --repeat runs (page cache warm). Prints ratios (baseline / bomdata) and
 bomdata's peak RSS on the 1-hour and 4-hour files (streaming: it must not grow with length).
 
-Usage: .venv/bin/python bench/edf/run.py [--dir /tmp/bomdata-bench-edf] [--repeat 3]
+Usage: bench/edf/run.sh [--dir /tmp/bomdata-bench-edf] [--repeat 3]
 """
 import argparse
 import json
@@ -33,7 +33,7 @@ def cargo_build(target_dir):
         env["CARGO_TARGET_DIR"] = target_dir
     subprocess.run(
         ["cargo", "build", "--release", "-q", "-p", "bomdata-edf", "--example", "edf_generate",
-         "--example", "edf_canonical_read"],
+         "--example", "bench_edf"],
         cwd=ROOT, check=True, env=env)
     td = Path(env.get("CARGO_TARGET_DIR", ROOT / "target"))
     return td / "release" / "examples"
@@ -66,7 +66,7 @@ def main():
         files[hours] = p
 
     def bomdata(p):
-        out = subprocess.run([exe / "edf_canonical_read", str(p)], check=True, capture_output=True,
+        out = subprocess.run([exe / "bench_edf", str(p)], check=True, capture_output=True,
                              text=True).stdout
         return json.loads(out)
 

@@ -2,7 +2,7 @@
 """EEG profile benchmark: bomdata canonical read + `cbramod` profile vs the MNE reference pipeline.
 
 On the same generated 1-hour 64-channel 256 Hz EDF+C (bomdata-edf `edf_generate`, as bench/edf/):
-  - bomdata: `eeg_bench FILE JOBS cbramod` (release, in-process time): read every data signal to
+  - bomdata: `bench_eeg_profiles FILE JOBS cbramod` (release, in-process time): read every data signal to
     float32 µV [C, T] (the canonical sample), then the cbramod profile: pick the 19 channels,
     MNE-style FFT resample 256 -> 200 Hz, 0.3-75 Hz band-pass, 60 Hz notch, 60 s trims, 30 s
     windows (19, 30, 200), |x| >= 100 µV rejection, µV/100 float32 + meta.json per window.
@@ -12,7 +12,7 @@ On the same generated 1-hour 64-channel 256 Hz EDF+C (bomdata-edf `edf_generate`
     to_data_frame() µV, the same trims/windows/rejection, /100 float32.
 Prints the ratio MNE / bomdata (target >= 10x) and the 2-job scaling (2 * t1 / t2, linear = 2),
 for a fresh bomdata process per recording (start, FFT planning and exit included) and for a
-warm process (`eeg_bench ... 3`: the best of rounds 2-3, i.e. a recording processed after
+warm process (`bench_eeg_profiles ... 3`: the best of rounds 2-3, i.e. a recording processed after
 another one, as in a dataset run; FFT plans and work buffers are then reused). MNE's figure is
 the best of in-process repeats, so it is a warm-process figure too (SciPy caches FFT plans).
 Both ratios are printed, each best of --repeat runs, for wall time and for CPU time (fresh
@@ -22,7 +22,7 @@ machine may be shared, so the CPU ratio is the steadier figure), with the load a
 scaling_2jobs_cpu = 2 * cpu(1 job) / cpu(2 jobs): 1.0 means running two recordings at once
 costs no extra CPU per recording (the wall-clock scaling needs two idle cores).
 
-Usage: .venv/bin/python bench/eeg_profiles/run.py [--dir /tmp/bomdata-bench-edf] [--repeat 3]
+Usage: bench/eeg_profiles/run.sh [--dir /tmp/bomdata-bench-edf] [--repeat 3]
 """
 import argparse
 import json
@@ -47,7 +47,7 @@ def build(target_dir):
         env["CARGO_TARGET_DIR"] = target_dir
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "bomdata-edf", "--example", "edf_generate"],
                    cwd=ROOT, check=True, env=env)
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "bomdata-profiles", "--example", "eeg_bench"],
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "bomdata-profiles", "--example", "bench_eeg_profiles"],
                    cwd=ROOT, check=True, env=env)
     return Path(env.get("CARGO_TARGET_DIR", ROOT / "target")) / "release" / "examples"
 
@@ -90,7 +90,7 @@ def main():
 
     def bom(jobs, rounds=1):
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        out = subprocess.run([exe / "eeg_bench", str(p), str(jobs), "cbramod", str(rounds)], check=True,
+        out = subprocess.run([exe / "bench_eeg_profiles", str(p), str(jobs), "cbramod", str(rounds)], check=True,
                              capture_output=True, text=True).stdout
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         res = json.loads(out)

@@ -2,7 +2,7 @@
 
 For every window (fixed length and stride, whole windows only) of every sequence: fetch the
 bases as stored with pyfaidx, then build the soft-mask and N bit masks (little bit order) and
-count N and lowercase bases with NumPy -- the same work `genomic_windows run` does. Counts use
+count N and lowercase bases with NumPy -- the same work `bench_genomic run` does. Counts use
 `np.count_nonzero` on the boolean arrays (the cheapest NumPy way; unpacking the packed mask
 again or `bool.sum()` made the NumPy part of the loop about 40% slower).
 Usage: reference.py FASTA LEN STRIDE

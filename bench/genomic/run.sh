@@ -11,8 +11,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PY=${BOMDATA_PYTHON:-$ROOT/.venv/bin/python}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 WORK=${BENCH_DIR:-$(mktemp -d)}
-cargo build --release -q -p bomdata-ingest --example genomic_windows
-BIN=$CARGO_TARGET_DIR/release/examples/genomic_windows
+cargo build --release -q -p bomdata-ingest --example bench_genomic
+BIN=$CARGO_TARGET_DIR/release/examples/bench_genomic
 FA=$WORK/genome_${MBP}mbp.fa
 [ -s "$FA.gz.gzi" ] || "$BIN" gen "$FA" "$MBP"
 ls -l "$FA" "$FA.gz"

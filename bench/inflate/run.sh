@@ -14,6 +14,6 @@ if [ $# -eq 0 ]; then
   set -- "$BENCH_DIR/genome_200mbp.fa.gz" "$FIX/fasta/phi-X174.fa.gz" "$FIX/fasta/chr17.hg19.part.fa" \
     "$FIX/bam/ex1.bam"
 fi
-cargo build --release -q -p bomdata-genomic --example inflate_bench
+cargo build --release -q -p bomdata-genomic --example bench_inflate
 uptime
-"$CARGO_TARGET_DIR/release/examples/inflate_bench" "$ROUNDS" "$@"
+"$CARGO_TARGET_DIR/release/examples/bench_inflate" "$ROUNDS" "$@"

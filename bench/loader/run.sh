@@ -4,9 +4,9 @@
 #
 # Uses the shared harness (../shared/bench/loader: setup.sh, make_data.py, read_bench.py) for
 # the anchors and baselines, and two release examples of bomdata-loader:
-#   bench_write: writes the harness's `raw` samples (same order) as a bomdata dataset
+#   bench_loader_write: writes the harness's `raw` samples (same order) as a bomdata dataset
 #                (uncompressed, and zstd-3 per member);
-#   bench_read:  reads it with the loader (sequential order, reader threads, one contiguous
+#   bench_loader_read:  reads it with the loader (sequential order, reader threads, one contiguous
 #                batch buffer per field) and prints the harness's figures.
 #
 # usage: bench/loader/run.sh            env: FMRI_N (default 225 = 1.0 GB), EEG_N (13000 =
@@ -39,13 +39,13 @@ if [ ! -f "$DATA/manifest.json" ]; then
         --formats raw,wds,wds_zst,mds,lit,lit_zstd
 fi
 step "building release examples"
-(cd "$ROOT" && cargo build --release -p bomdata-loader --example bench_write --example bench_read)
+(cd "$ROOT" && cargo build --release -p bomdata-loader --example bench_loader_write --example bench_loader_read)
 for ds in fmri eeg; do
     for c in none zstd; do
         d=$DATA/$ds/bomdata_$c
         if [ ! -f "$d/manifest.json" ]; then
             step "writing $d"
-            "$BIN/bench_write" "$DATA/$ds/raw" "$d" "$c" 128
+            "$BIN/bench_loader_write" "$DATA/$ds/raw" "$d" "$c" 128
         fi
     done
 done
@@ -70,14 +70,14 @@ for ds in fmri eeg; do
                 [ $c = zstd ] && [ $read = pread ] && continue
                 for _ in $(seq "$BREPEAT"); do
                     warm "$d"/shards/*.tar
-                    "$BIN/bench_read" "$d" $threads $batch $read "$DATA/$ds/raw/data.bin" \
+                    "$BIN/bench_loader_read" "$d" $threads $batch $read "$DATA/$ds/raw/data.bin" \
                         | tee -a "$OUT/bomdata.jsonl"
                 done
             done
         done
     done
     warm "$DATA/$ds/bomdata_zstd"/shards/*.tar
-    "$BIN/bench_read" --zstd-baseline "$DATA/$ds/bomdata_zstd" | sed "s/^{/{\"dataset\": \"$ds\", /" \
+    "$BIN/bench_loader_read" --zstd-baseline "$DATA/$ds/bomdata_zstd" | sed "s/^{/{\"dataset\": \"$ds\", /" \
         | tee -a "$OUT/bomdata.jsonl"
 done
 step "summary"

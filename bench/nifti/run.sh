@@ -11,8 +11,8 @@ cd "$(dirname "$0")/../.."
 DIMS=("${@:-91 109 91 490}")
 read -r NX NY NZ NT <<<"${DIMS[*]}"
 TARGET="${CARGO_TARGET_DIR:-target}"
-cargo build -q --release -p bomdata-nifti --example nifti_bench
-BIN="$TARGET/release/examples/nifti_bench"
+cargo build -q --release -p bomdata-nifti --example bench_nifti
+BIN="$TARGET/release/examples/bench_nifti"
 DIR="${BENCH_DIR:-$(mktemp -d)}"
 FILE="$DIR/run_${NX}x${NY}x${NZ}x${NT}.nii.gz"
 trap 'rm -rf "$FILE" "$DIR/bids" "$DIR/out"; [ -n "${BENCH_DIR:-}" ] || rmdir "$DIR"' EXIT

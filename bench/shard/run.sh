@@ -7,5 +7,5 @@ cd "$(dirname "$0")/../.."
 total=${1:-1024}
 sample=${2:-4}
 dir=${3:-${CARGO_TARGET_DIR:-target}/bench-shard}
-cargo build --release -q -p bomdata-shard --example shard_write_bench
-"${CARGO_TARGET_DIR:-target}/release/examples/shard_write_bench" "$dir" "$total" "$sample"
+cargo build --release -q -p bomdata-shard --example bench_shard
+"${CARGO_TARGET_DIR:-target}/release/examples/bench_shard" "$dir" "$total" "$sample"

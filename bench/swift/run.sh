@@ -18,9 +18,9 @@ DIMS=("${@:-91 109 91 200}")
 read -r NX NY NZ NT <<<"${DIMS[*]}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 PY="${PYTHON:-.venv/bin/python}"
-cargo build -q --release -p bomdata-profiles --example swift_bench
-BIN="$TARGET/release/examples/swift_bench"
+cargo build -q --release -p bomdata-profiles --example bench_swift
+BIN="$TARGET/release/examples/bench_swift"
 DIR="${BENCH_DIR:-$(mktemp -d)}"
 FILE="$DIR/swift_${NX}x${NY}x${NZ}x${NT}.nii.gz"
 trap 'rm -f "$FILE"; [ -n "${BENCH_DIR:-}" ] || rmdir "$DIR"' EXIT
-"$PY" bench/swift/bench.py "$BIN" "$FILE" "$NX" "$NY" "$NZ" "$NT"
+"$PY" bench/swift/run.py "$BIN" "$FILE" "$NX" "$NY" "$NZ" "$NT"

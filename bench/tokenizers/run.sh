@@ -42,8 +42,8 @@ with open(path, "w") as f:
     f.write("".join(out)[:n])
 PYEOF
 
-cargo build --release -q -p bomdata-tokenizers --no-default-features --example tokenize_bench
-bin="$CARGO_TARGET_DIR/release/examples/tokenize_bench"
+cargo build --release -q -p bomdata-tokenizers --no-default-features --example bench_tokenizers
+bin="$CARGO_TARGET_DIR/release/examples/bench_tokenizers"
 results="$work/results.jsonl"
 for w in 0 "$WINDOW"; do
     $PIN "$bin" "$input" 30 "$w" | sed "s/^{/{\"side\":\"rust\",\"window\":$w,/" >>"$results"

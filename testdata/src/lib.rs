@@ -9,9 +9,12 @@
 //! byte-level [`edf`] and [`nifti`] writers, and tree makers per family ([`eeg`], [`mri`],
 //! [`genome`], [`tables`]). Tree makers named `*_recordings` write only readable files; the
 //! matching `*_tree` adds the damaged files a test expects to be refused.
+//!
+//! [`bench`] holds the timing helpers of the benchmark examples (`bench/<name>/run.sh`).
 
 use std::path::PathBuf;
 
+pub mod bench;
 pub mod edf;
 pub mod eeg;
 pub mod files;

@@ -240,7 +240,7 @@ fn fixture_gzip_members_match_libdeflate() {
     assert!(members > 10);
 }
 
-/// The benchmark genome's generator (`ingest/examples/genomic_windows.rs gen`), smaller: random
+/// The benchmark genome's generator (`ingest/examples/bench_genomic.rs gen`), smaller: random
 /// ACGT with soft-masked runs, N gaps, 60-column lines; BGZF level 6 as the benchmark writes.
 fn bench_like_genome(len: usize) -> Vec<u8> {
     let mut state = 0x9E37_79B9_7F4A_7C15u64;

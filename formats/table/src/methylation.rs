@@ -176,19 +176,11 @@ pub fn beta_matrix(table: &Table) -> io::Result<BetaMatrix> {
         .into_iter()
         .map(|p| p.unwrap_or_default())
         .collect();
-    let mut seen = HashSet::new();
-    for (r, p) in probe_ids.iter().enumerate() {
-        if p.is_empty() || !seen.insert(p.as_str()) {
-            let why = if p.is_empty() {
-                "probe id is missing".to_string()
-            } else {
-                format!("probe id {p:?} is repeated")
-            };
-            return Err(TableError::new(&table.name, why)
-                .at_row(table.source_rows.get(r).copied().unwrap_or(0))
-                .at_column(names[probe_col].clone())
-                .into_io());
-        }
+    if let Some((r, why)) = bad_probe_id(&probe_ids) {
+        return Err(TableError::new(&table.name, why)
+            .at_row(table.source_rows.get(r).copied().unwrap_or(0))
+            .at_column(names[probe_col].clone())
+            .into_io());
     }
     let mut sample_ids = Vec::new();
     let mut cols = Vec::new();
@@ -207,13 +199,20 @@ pub fn beta_matrix(table: &Table) -> io::Result<BetaMatrix> {
             values[i * ns + j] = c[i] as f32;
         }
     }
-    let array = ArrayVersion::detect(probe_ids.iter().map(|s| s.as_str()));
-    Ok(BetaMatrix {
-        probe_ids,
-        sample_ids,
-        values,
-        array,
-    })
+    Ok(BetaMatrix::with_array(probe_ids, sample_ids, values))
+}
+
+impl BetaMatrix {
+    /// A matrix whose array version is detected from its probe ids.
+    fn with_array(probe_ids: Vec<String>, sample_ids: Vec<String>, values: Vec<f32>) -> Self {
+        let array = ArrayVersion::detect(probe_ids.iter().map(|s| s.as_str()));
+        BetaMatrix {
+            probe_ids,
+            sample_ids,
+            values,
+            array,
+        }
+    }
 }
 
 fn transposed(table: &Table, names: &[String]) -> io::Result<BetaMatrix> {
@@ -252,13 +251,7 @@ fn transposed(table: &Table, names: &[String]) -> io::Result<BetaMatrix> {
             values[i * ns + j] = c[j] as f32;
         }
     }
-    let array = ArrayVersion::detect(probe_ids.iter().map(|s| s.as_str()));
-    Ok(BetaMatrix {
-        probe_ids,
-        sample_ids,
-        values,
-        array,
-    })
+    Ok(BetaMatrix::with_array(probe_ids, sample_ids, values))
 }
 
 /// How signal intensities become beta and M-values.
@@ -420,6 +413,21 @@ pub fn from_signals(table: &Table, opts: &SignalOptions) -> io::Result<SignalRes
 pub use crate::matrix::{
     ConvertSummary, MatrixOptions, convert_to_parquet, convert_to_parquet_with,
 };
+
+/// The first probe id that is missing or repeated, as (its index in `probe_ids`, why); `None`
+/// when every id is present and unique (what a beta matrix requires).
+pub fn bad_probe_id(probe_ids: &[String]) -> Option<(usize, String)> {
+    let mut seen = HashSet::new();
+    for (r, p) in probe_ids.iter().enumerate() {
+        if p.is_empty() {
+            return Some((r, "probe id is missing".to_string()));
+        }
+        if !seen.insert(p.as_str()) {
+            return Some((r, format!("probe id {p:?} is repeated")));
+        }
+    }
+    None
+}
 
 #[cfg(test)]
 mod tests {

@@ -146,6 +146,12 @@ pub fn volume_sample<R: Read>(
     })
 }
 
+/// Reads and parses an FSL/BIDS `.bval` / `.bvec` file pair ([`parse_gradients`]).
+pub fn read_gradients(bval: &Path, bvec: &Path) -> Result<GradientTable> {
+    let text = |p: &Path| std::fs::read_to_string(p).map_err(|e| Error::io(p, e));
+    parse_gradients(&text(bval)?, &text(bvec)?, bvec)
+}
+
 /// Parses an FSL/BIDS `.bval` (one row) and `.bvec` (three rows) pair.
 pub fn parse_gradients(bval: &str, bvec: &str, path: &Path) -> Result<GradientTable> {
     let nums = |s: &str| -> Result<Vec<f64>> {

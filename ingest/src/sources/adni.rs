@@ -21,7 +21,7 @@ use bomdata_schemas::mri::FrameTiming;
 use super::bids::{nifti_stem, read_text};
 use super::common::{files, inputs_size, main_input, unit_id, unit_modality};
 use crate::canonical::Target;
-use crate::canonical::mri::{VolumeInfo, parse_gradients, volume_sample};
+use crate::canonical::mri::{VolumeInfo, read_gradients, volume_sample};
 use crate::source::{SampleSink, Source, Unit, UnitContext};
 use crate::{Error, Result};
 
@@ -207,11 +207,7 @@ impl Source for Adni {
         if modality == Modality::Dmri
             && let (Some(bval), Some(bvec)) = (sibling(&path, "bval"), sibling(&path, "bvec"))
         {
-            info.gradients = Some(parse_gradients(
-                &read_text(&bval)?,
-                &read_text(&bvec)?,
-                &bvec,
-            )?);
+            info.gradients = Some(read_gradients(&bval, &bvec)?);
         }
         let reader = nifti::Reader::open(&path).map_err(|e| Error::input(&path, e))?;
         let subject = unit.subject.clone().unwrap_or_default();

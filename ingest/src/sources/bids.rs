@@ -21,7 +21,7 @@ use bomdata_schemas::mri::FrameTiming;
 use super::common::unit_id;
 use super::common::{inputs_size, main_input, unit_modality};
 use crate::canonical::Target;
-use crate::canonical::mri::{VolumeInfo, parse_gradients, volume_sample};
+use crate::canonical::mri::{VolumeInfo, read_gradients, volume_sample};
 use crate::source::{SampleSink, Source, Unit, UnitContext};
 use crate::{Error, Result};
 
@@ -238,11 +238,7 @@ impl Source for Bids {
             let bvec = inherited(ctx.root, &path, "bvec").pop();
             match (bval, bvec) {
                 (Some(bval), Some(bvec)) => {
-                    info.gradients = Some(parse_gradients(
-                        &read_text(&bval)?,
-                        &read_text(&bvec)?,
-                        &bvec,
-                    )?);
+                    info.gradients = Some(read_gradients(&bval, &bvec)?);
                 }
                 _ => return Err(Error::input(&path, "dwi image without .bval/.bvec")),
             }
@@ -284,6 +280,7 @@ impl Source for Bids {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::canonical::mri::parse_gradients;
 
     #[test]
     fn entities_and_suffix() {

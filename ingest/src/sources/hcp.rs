@@ -14,10 +14,10 @@ use std::path::Path;
 use bomdata_nifti as nifti;
 use bomdata_schemas::Modality;
 
-use super::bids::{nifti_stem, read_text};
+use super::bids::nifti_stem;
 use super::common::{files, inputs_size, main_input, unit_id, unit_modality};
 use crate::canonical::Target;
-use crate::canonical::mri::{VolumeInfo, parse_gradients, volume_sample};
+use crate::canonical::mri::{VolumeInfo, read_gradients, volume_sample};
 use crate::source::{SampleSink, Source, Unit, UnitContext};
 use crate::{Error, Result};
 
@@ -130,11 +130,7 @@ impl Source for Hcp {
         };
         if let (Some(bval), Some(bvec)) = (unit.inputs.get(1), unit.inputs.get(2)) {
             let (bval, bvec) = (ctx.path(bval), ctx.path(bvec));
-            info.gradients = Some(parse_gradients(
-                &read_text(&bval)?,
-                &read_text(&bvec)?,
-                &bvec,
-            )?);
+            info.gradients = Some(read_gradients(&bval, &bvec)?);
         }
         let reader = nifti::Reader::open(&path).map_err(|e| Error::input(&path, e))?;
         let subject = unit.subject.clone().unwrap_or_default();

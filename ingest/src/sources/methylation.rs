@@ -17,7 +17,6 @@
 //! [`PART_VALUES`] values each (several parts of whole rows for a large matrix). Signal tables,
 //! transposed matrices and spreadsheets are read whole.
 
-use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
@@ -300,19 +299,11 @@ fn convert_streamed(out: &Output<'_>, path: &Path, sink: &mut dyn SampleSink) ->
 
 /// Probe IDs must be present and unique (as the whole-file reader requires).
 fn check_probe_ids(path: &Path, column: &str, probe_ids: &[String]) -> Result<()> {
-    let mut seen = HashSet::new();
-    for (r, p) in probe_ids.iter().enumerate() {
-        if p.is_empty() || !seen.insert(p.as_str()) {
-            let why = if p.is_empty() {
-                "probe id is missing".to_string()
-            } else {
-                format!("probe id {p:?} is repeated")
-            };
-            let e = TableError::new(path.display().to_string(), why)
-                .at_row(r as u64 + 2)
-                .at_column(column.to_string());
-            return Err(Error::io(path, e.into_io()));
-        }
+    if let Some((r, why)) = bomdata_table::methylation::bad_probe_id(probe_ids) {
+        let e = TableError::new(path.display().to_string(), why)
+            .at_row(r as u64 + 2)
+            .at_column(column.to_string());
+        return Err(Error::io(path, e.into_io()));
     }
     Ok(())
 }

@@ -20,10 +20,9 @@ use bomdata_format_core::compression::{Compression, MaybeCompressed};
 use bomdata_nifti as nifti;
 use bomdata_schemas::Modality;
 
-use super::bids::read_text;
 use super::common::{file_size, inputs_size, main_input, unit_id};
 use crate::canonical::Target;
-use crate::canonical::mri::{VolumeInfo, parse_gradients, volume_sample};
+use crate::canonical::mri::{VolumeInfo, parse_gradients, read_gradients, volume_sample};
 use crate::source::{SampleSink, Source, Unit, UnitContext};
 use crate::{Error, Result};
 
@@ -219,11 +218,7 @@ impl Source for Ukb {
             let path = ctx.path(rel);
             if let (Some(bval), Some(bvec)) = (unit.inputs.get(1), unit.inputs.get(2)) {
                 let (bval, bvec) = (ctx.path(bval), ctx.path(bvec));
-                info.gradients = Some(parse_gradients(
-                    &read_text(&bval)?,
-                    &read_text(&bvec)?,
-                    &bvec,
-                )?);
+                info.gradients = Some(read_gradients(&bval, &bvec)?);
             }
             let reader = nifti::Reader::open(&path).map_err(|e| Error::input(&path, e))?;
             let target = Target {

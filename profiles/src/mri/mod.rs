@@ -275,6 +275,14 @@ pub(crate) fn canonical(
     }))
 }
 
+/// The result of a volume profile that rejects the whole sample, with the reason.
+pub(crate) fn rejected(reason: String) -> crate::Applied {
+    crate::Applied {
+        samples: vec![],
+        rejected: vec![reason],
+    }
+}
+
 /// The affine after cropping/padding: voxel `o` of the output is voxel `o - before` of the
 /// input, so the new affine is `A · T(-before)`.
 pub(crate) fn shifted_affine(

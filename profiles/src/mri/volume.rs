@@ -29,7 +29,8 @@
 use serde_json::{Value, json};
 
 use super::{
-    AxisFit, CanonicalVolume, Elems, F16s, F32s, F64s, OutDtype, canonical, param, shifted_affine,
+    AxisFit, CanonicalVolume, Elems, F16s, F32s, F64s, OutDtype, canonical, param, rejected,
+    shifted_affine,
 };
 use crate::profile::{Applied, Params, Profile, check_params};
 use crate::{Error, Result};
@@ -175,13 +176,6 @@ impl Profile for VolumeProfile {
             Dtype::F16 => self.run(&sample, &vol, &F16s(data)),
             _ => self.run(&sample, &vol, &F64s(data)),
         }
-    }
-}
-
-fn rejected(reason: String) -> Applied {
-    Applied {
-        samples: vec![],
-        rejected: vec![reason],
     }
 }
 

@@ -2,7 +2,7 @@
 //! (`data.bin` + `index.json` + `meta.jsonl`, from `bench/loader` harness `make_data.py`), in the
 //! same order: members `x.npy` (the float16 array) and `meta.json`.
 //!
-//! `cargo run --release -p bomdata-loader --example bench_write -- RAW_DIR OUT_DIR [none|zstd] [SHARD_MB]`
+//! `cargo run --release -p bomdata-loader --example bench_loader_write -- RAW_DIR OUT_DIR [none|zstd] [SHARD_MB]`
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::{BufRead, Read};
@@ -15,7 +15,7 @@ use bomdata_shard::{Sample, npy};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
-        eprintln!("usage: bench_write RAW_DIR OUT_DIR [none|zstd] [SHARD_MB]");
+        eprintln!("usage: bench_loader_write RAW_DIR OUT_DIR [none|zstd] [SHARD_MB]");
         std::process::exit(2);
     }
     let raw = Path::new(&args[1]);
@@ -69,7 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let m = Manifest {
         layout_version: bomdata_schemas::LAYOUT_VERSION.to_string(),
         kind: DatasetKind::Training,
-        tool: "bench_write".into(),
+        tool: "bench_loader_write".into(),
         sources: vec!["bench".into()],
         profile: None,
         tokenizer: None,

@@ -1,6 +1,6 @@
 //! Shard writer throughput against a plain sequential write of the same bytes.
 //!
-//! `cargo run --release -p bomdata-shard --example shard_write_bench -- DIR [TOTAL_MB] [SAMPLE_MB]`
+//! `cargo run --release -p bomdata-shard --example bench_shard -- DIR [TOTAL_MB] [SAMPLE_MB]`
 //!
 //! Writes TOTAL_MB (default 1024) of SAMPLE_MB (default 4) `.npy` samples three ways, in the same
 //! process, alternating order over three rounds, and prints the best MB/s of each:

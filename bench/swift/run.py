@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Driver of bench/swift/run.sh: generate the run, time the NumPy reference and bomdata.
+"""Helper of bench/swift/run.sh: generate the run, time the NumPy reference and bomdata.
 
-usage: bench.py SWIFT_BENCH_BINARY FILE.nii.gz NX NY NZ NT
+usage: run.py BENCH_SWIFT_BINARY FILE.nii.gz NX NY NZ NT
 """
 
 import json

@@ -4,9 +4,9 @@
 //! loader stats (stall time). Sequential order (as the harness), batches collated into one
 //! reusable contiguous buffer per field (the staging buffer: no further copy).
 //!
-//! `bench_read DATASET_DIR THREADS BATCH [mmap|pread] [RAW_DATA_BIN]`: with RAW_DATA_BIN, the
+//! `bench_loader_read DATASET_DIR THREADS BATCH [mmap|pread] [RAW_DATA_BIN]`: with RAW_DATA_BIN, the
 //! first and last samples are compared with the raw layout.
-//! `bench_read --zstd-baseline DATASET_DIR`: single-threaded zstd decompression of every member
+//! `bench_loader_read --zstd-baseline DATASET_DIR`: single-threaded zstd decompression of every member
 //! (no loader), the speed the loader's zstd path is measured against.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -17,17 +17,7 @@ use bomdata_loader::{
     Dataset, Loader, LoaderOptions, Mixture, OrderOptions, Partition, Planner, ReadMode, Shuffle,
     Units,
 };
-
-fn cpu_seconds() -> f64 {
-    // utime + stime of this process (all threads) from /proc/self/stat, in clock ticks.
-    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let tick = 100.0; // _SC_CLK_TCK on Linux
-    let u: f64 = f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0.0);
-    let st: f64 = f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0.0);
-    (u + st) / tick
-}
+use bomdata_testdata::bench::process_cpu_seconds as cpu_seconds;
 
 fn zstd_baseline(dir: &str) -> Result<(), Box<dyn std::error::Error>> {
     let ds = Dataset::open(dir)?;
@@ -80,7 +70,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return zstd_baseline(args.get(2).ok_or("dataset dir")?);
     }
     if args.len() < 4 {
-        eprintln!("usage: bench_read DATASET_DIR THREADS BATCH [mmap|pread] [RAW_DATA_BIN]");
+        eprintln!("usage: bench_loader_read DATASET_DIR THREADS BATCH [mmap|pread] [RAW_DATA_BIN]");
         std::process::exit(2);
     }
     let threads: usize = args[2].parse()?;

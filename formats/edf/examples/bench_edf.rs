@@ -1,5 +1,5 @@
 //! The canonical read the ingest performs: every sample of every data signal to float32 µV,
-//! streamed one data record at a time. `edf_canonical_read FILE` prints one JSON line with the
+//! streamed one data record at a time. `bench_edf FILE` prints one JSON line with the
 //! number of samples, a checksum, the seconds spent and the peak RSS (VmHWM) in KiB.
 #![allow(clippy::print_stdout, reason = "an example binary prints its result")]
 
@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use bomdata_edf::{Record, fs};
+use bomdata_testdata::bench::peak_rss_kib;
 
 fn uv_factor(unit: &str) -> f64 {
     match unit {
@@ -16,17 +17,6 @@ fn uv_factor(unit: &str) -> f64 {
         "nV" => 1e-3,
         _ => 1.0,
     }
-}
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
 }
 
 fn main() -> io::Result<()> {

@@ -1,6 +1,6 @@
 //! Throughput of the char and 6-mer tokenizers on one core (used by bench/tokenizers/run.sh).
 //!
-//! Usage: `tokenize_bench FILE [REPEATS] [WINDOW]`; FILE holds one raw DNA sequence. With WINDOW
+//! Usage: `bench_tokenizers FILE [REPEATS] [WINDOW]`; FILE holds one raw DNA sequence. With WINDOW
 //! (bytes), the input is encoded window by window into a reused buffer, as the shard stage does
 //! per sample; without it, in one call. Prints one JSON line per tokenizer with the best MB/s
 //! over the repeats.
@@ -12,7 +12,9 @@ use bomdata_tokenizers::{CasePolicy, KmerConfig, KmerVocab, TokenizerConfig, Unk
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let path = args.next().ok_or("usage: tokenize_bench FILE [REPEATS]")?;
+    let path = args
+        .next()
+        .ok_or("usage: bench_tokenizers FILE [REPEATS]")?;
     let repeats: usize = args.next().map_or(Ok(5), |s| s.parse())?;
     let window: usize = args.next().map_or(Ok(0), |s| s.parse())?;
     let window = if window == 0 { usize::MAX } else { window };

@@ -1,8 +1,8 @@
-"""BrainVision read speed: bomdata (release example `ephys_read`) against MNE
+"""BrainVision read speed: bomdata (release example `bench_ephys`) against MNE
 `read_raw_brainvision(...).get_data()`, on the same generated file, in one run.
 
-Usage (from the workspace root, with the workspace venv):
-    .venv/bin/python bench/ephys/bench.py [--minutes 10] [--channels 64] [--rate 500]
+Usage (run.sh runs it with the workspace venv):
+    bench/ephys/run.sh [--minutes 10] [--channels 64] [--rate 500]
 
 Prints the seconds and peak RSS of each reader and the speed ratio. Both read every value as
 float64 physical values; MNE single-threaded (its reader is).
@@ -73,10 +73,10 @@ def main():
     root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target"))
     subprocess.run(
-        ["cargo", "build", "--release", "-q", "-p", "bomdata-ephys", "--example", "ephys_read"],
+        ["cargo", "build", "--release", "-q", "-p", "bomdata-ephys", "--example", "bench_ephys"],
         cwd=root, check=True,
     )
-    exe = os.path.join(target, "release", "examples", "ephys_read")
+    exe = os.path.join(target, "release", "examples", "bench_ephys")
     with tempfile.TemporaryDirectory() as d:
         vhdr = write_brainvision(d, a.minutes, a.channels, a.rate)
         size = os.path.getsize(vhdr[:-5] + ".eeg")

@@ -1,7 +1,7 @@
 //! Benchmark binary for `bench/swift/run.sh`: NIfTI read (bomdata-nifti) into a canonical
 //! `volume.npy` sample, then the `swift` profile, timed.
 //!
-//! `swift_bench RUN.nii.gz [--jobs N] [--repeat R]` processes the run `N × R` times, `N` at a
+//! `bench_swift RUN.nii.gz [--jobs N] [--repeat R]` processes the run `N × R` times, `N` at a
 //! time on `N` threads (one run per thread, like `bomdata shard --jobs N` over several runs), and
 //! prints one JSON line: wall seconds, runs, windows, and per-stage seconds of the first run.
 
@@ -55,7 +55,7 @@ fn main() {
             _ => path = Some(PathBuf::from(a)),
         }
     }
-    let path = path.expect("usage: swift_bench RUN.nii.gz [--jobs N] [--repeat R]");
+    let path = path.expect("usage: bench_swift RUN.nii.gz [--jobs N] [--repeat R]");
     let start = Instant::now();
     let results: Vec<(f64, f64, usize, u64)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..jobs.max(1))

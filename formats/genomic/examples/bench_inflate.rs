@@ -1,4 +1,4 @@
-//! Benchmark helper: `inflate_bench [ROUNDS] FILE...` decodes every BGZF block of each file
+//! Benchmark helper: `bench_inflate [ROUNDS] FILE...` decodes every BGZF block of each file
 //! with `bomdata_genomic::inflate` and with libdeflate, alternating block by block, `ROUNDS`
 //! times (default 5), checks that both give the same bytes, and prints one JSON line per file with the best
 //! MB/s (output bytes per CPU second of this thread) of each and their ratio. A file that is
@@ -9,14 +9,7 @@ use std::io::{self, Write};
 use std::time::Instant;
 
 use bomdata_genomic::{bgzf, inflate};
-
-#[path = "support/cpu.rs"]
-mod cpu;
-
-/// CPU time of this (single-threaded) process in seconds.
-fn cpu_seconds() -> f64 {
-    cpu::main_thread_cpu_seconds()
-}
+use bomdata_testdata::bench::thread_cpu_seconds as cpu_seconds;
 
 /// (raw deflate payload, ISIZE) of each BGZF block.
 fn blocks(data: &[u8]) -> io::Result<Vec<(&[u8], usize)>> {

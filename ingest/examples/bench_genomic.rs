@@ -1,5 +1,5 @@
-//! Benchmark helper: `genomic_windows gen OUT.fa MBP` writes a synthetic genome (plain FASTA,
-//! `.fai`, BGZF copy `OUT.fa.gz` with `.fai` and `.gzi`); `genomic_windows run FASTA LEN STRIDE`
+//! Benchmark helper: `bench_genomic gen OUT.fa MBP` writes a synthetic genome (plain FASTA,
+//! `.fai`, BGZF copy `OUT.fa.gz` with `.fai` and `.gzi`); `bench_genomic run FASTA LEN STRIDE`
 //! cuts every window (sequence as stored, soft-mask and N bit masks) and prints one JSON line
 //! with counts and throughput. Environment: `GENOMIC_CHUNK` (bases per read for sources read
 //! in chunks), `GENOMIC_THREADS` (BGZF inflate threads, default 1; the benchmark's ratio is
@@ -12,9 +12,7 @@ use std::time::Instant;
 use bomdata_genomic::bgzf;
 use bomdata_genomic::fasta::{Index, IndexedFasta, indexed::IndexCheck};
 use bomdata_ingest::sources::genome::windows::{Plan, Spec, Windower};
-
-#[path = "../../formats/genomic/examples/support/cpu.rs"]
-mod cpu;
+use bomdata_testdata::bench;
 
 fn generate(out: &Path, mbp: u64) -> io::Result<()> {
     let total = mbp * 1_000_000;
@@ -71,23 +69,13 @@ fn generate(out: &Path, mbp: u64) -> io::Result<()> {
     Ok(())
 }
 
-/// CPU time of this process in seconds (all threads: user + system from `/proc/self/stat`,
-/// 10 ms ticks), or of the main thread alone from `/proc/self/schedstat` (ns) when
+/// CPU time of this process in seconds (all threads), or of the main thread alone when
 /// single-threaded.
 fn cpu_seconds() -> f64 {
     if std::env::var("GENOMIC_THREADS").is_ok_and(|t| t != "1") {
-        return std::fs::read_to_string("/proc/self/stat")
-            .ok()
-            .and_then(|s| {
-                let after = s.rsplit_once(')')?.1;
-                let f: Vec<&str> = after.split_whitespace().collect();
-                let ut: f64 = f.get(11)?.parse().ok()?;
-                let st: f64 = f.get(12)?.parse().ok()?;
-                Some((ut + st) / 100.0)
-            })
-            .unwrap_or(f64::NAN);
+        return bench::process_cpu_seconds();
     }
-    cpu::main_thread_cpu_seconds()
+    bench::thread_cpu_seconds()
 }
 
 fn run(path: &Path, length: u64, stride: u64) -> io::Result<String> {
@@ -134,7 +122,7 @@ fn run(path: &Path, length: u64, stride: u64) -> io::Result<String> {
 
 fn main() -> io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let usage = || io::Error::other("usage: genomic_windows gen OUT.fa MBP | run FASTA LEN STRIDE");
+    let usage = || io::Error::other("usage: bench_genomic gen OUT.fa MBP | run FASTA LEN STRIDE");
     let line = match args.get(1).map(String::as_str) {
         Some("gen") => {
             let out = PathBuf::from(args.get(2).ok_or_else(usage)?);

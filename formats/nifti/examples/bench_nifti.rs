@@ -1,12 +1,12 @@
 //! Memory benchmark driver (see `bench/nifti/run.sh`).
 //!
-//! - `nifti_bench gen PATH [NX NY NZ NT]`: writes a synthetic float32 `.nii.gz` run (default
+//! - `bench_nifti gen PATH [NX NY NZ NT]`: writes a synthetic float32 `.nii.gz` run (default
 //!   91×109×91×490, the UK Biobank MNI rfMRI grid): an ellipsoidal "brain" of smooth signal plus
 //!   noise inside zero background.
-//! - `nifti_bench stream PATH`: reads it one volume at a time as scaled float32.
-//! - `nifti_bench corder PATH`: fills one C-order float32 buffer of the whole run (x, y, z, t), as
+//! - `bench_nifti stream PATH`: reads it one volume at a time as scaled float32.
+//! - `bench_nifti corder PATH`: fills one C-order float32 buffer of the whole run (x, y, z, t), as
 //!   the ingest adapters do for `volume.npy`.
-//! - `nifti_bench whole PATH`: reads the whole run into one float32 array (the baseline).
+//! - `bench_nifti whole PATH`: reads the whole run into one float32 array (the baseline).
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a benchmark binary reports on stdout
 
 use std::path::Path;
@@ -16,7 +16,7 @@ use bomdata_nifti::{DataType, Reader, WriteOptions, Writer};
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
-        eprintln!("usage: nifti_bench gen|stream|corder|whole PATH [NX NY NZ NT]");
+        eprintln!("usage: bench_nifti gen|stream|corder|whole PATH [NX NY NZ NT]");
         std::process::exit(2);
     }
     let path = Path::new(&args[2]);

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 fn main() -> std::io::Result<()> {
     let Some(path) = std::env::args_os().nth(1) else {
-        return Err(std::io::Error::other("usage: ephys_read FILE"));
+        return Err(std::io::Error::other("usage: bench_ephys FILE"));
     };
     let t = Instant::now();
     let (rec, mut r) = bomdata_ephys::open(std::path::Path::new(&path))?;

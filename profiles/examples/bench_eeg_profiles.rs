@@ -1,6 +1,6 @@
 //! EEG profile benchmark: canonical read of an EDF (every data signal to float32 µV `[C, T]`,
 //! as the ingest writes `signal.npy`) + one EEG profile (default `cbramod`), in-process.
-//! `eeg_bench FILE.edf [JOBS] [PROFILE] [ROUNDS]`: JOBS threads each process their own copy of
+//! `bench_eeg_profiles FILE.edf [JOBS] [PROFILE] [ROUNDS]`: JOBS threads each process their own copy of
 //! the recording, ROUNDS times one after the other (default 1); prints one JSON line with
 //! seconds (wall, all jobs and rounds), read_s and profile_s of the first round (summed over
 //! the jobs), windows and rejections, and with ROUNDS > 1 `later_read_s`/`later_profile_s`:
@@ -19,6 +19,7 @@ use bomdata_edf::{Record, fs};
 use bomdata_profiles::{Params, registry};
 use bomdata_schemas::eeg::{Channel, ChannelType, Recording};
 use bomdata_shard::{Sample, npy};
+use bomdata_testdata::bench::thread_cpu_seconds;
 
 fn uv_factor(unit: &str) -> f64 {
     match unit {
@@ -110,16 +111,6 @@ fn canonical(path: &Path) -> Sample {
 /// One round of one job: windows, rejections, read_s, profile_s, thread CPU seconds.
 type Round = (usize, usize, f64, f64, f64);
 
-/// CPU time (user + system) of the calling thread.
-fn thread_cpu_s() -> f64 {
-    // SAFETY: getrusage writes one rusage struct into the zeroed one we pass.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `u` is a valid, writable rusage.
-    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut u) };
-    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 * 1e-6;
-    t(u.ru_utime) + t(u.ru_stime)
-}
-
 fn main() {
     let a: Vec<String> = std::env::args().collect();
     let path = a.get(1).cloned().unwrap_or_default();
@@ -137,14 +128,14 @@ fn main() {
                 s.spawn(move || {
                     (0..rounds)
                         .map(|_| {
-                            let c = thread_cpu_s();
+                            let c = thread_cpu_seconds();
                             let t = Instant::now();
                             let sample = canonical(Path::new(path));
                             let read_s = t.elapsed().as_secs_f64();
                             let t = Instant::now();
                             let out = prof.apply(sample).unwrap();
                             let profile_s = t.elapsed().as_secs_f64();
-                            let cpu_s = thread_cpu_s() - c;
+                            let cpu_s = thread_cpu_seconds() - c;
                             (
                                 out.samples.len(),
                                 out.rejected.len(),
