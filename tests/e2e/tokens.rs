@@ -340,7 +340,8 @@ fn dna_token_shards_pack_and_roundtrip() {
     v.arg("verify").arg(&out);
     assert!(run(v).status.success());
 
-    // The 6-mer tokenizer raises on lower case (as NT does): the build fails naming the sample.
+    // The 6-mer tokenizer raises on lower case (as NT does): the build is refused before any
+    // output, naming a sample and the way out (issue 20 item 7).
     let mut c = cmd();
     c.arg("shard")
         .arg(&canon)
@@ -349,7 +350,9 @@ fn dna_token_shards_pack_and_roundtrip() {
         .args(["--tokens", "nt-6mer-v1"]);
     let o = c.output().unwrap();
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("not in the vocabulary"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("refuses lower-case bases") && err.contains("case=upper"), "{err}");
+    assert!(!d.path().join("nt").exists());
     // The retired plain name is an error that lists the NT vocabularies (issue 20 item 6).
     let mut c = cmd();
     c.arg("shard")
