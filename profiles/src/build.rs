@@ -2,8 +2,11 @@
 //!
 //! Steps, all deterministic in (input, profile, options):
 //! 1. list every canonical sample from the shard indexes, with its pseudonymous subject;
-//! 2. assign each subject (never each sample) to train/valid/test by a keyed hash of the seed
-//!    and the subject, so all of a subject's samples, of every modality, share one split;
+//! 2. assign each subject to train/valid/test by a keyed hash of the seed and the subject, so
+//!    all of a subject's samples, of every modality, share one split — except a sample that
+//!    declares its own split (`split` in its `meta.json`, as DNA windows of held-out
+//!    chromosomes or Basenji-style intervals do): the declared split wins, so a held-out
+//!    region never reaches `train`;
 //! 3. shuffle each split's sample list with a seeded permutation;
 //! 4. apply the profile to samples in that order (in parallel, output order preserved) and
 //!    write `<name>-<split>-NNNNNN.tar` shards with indexes, `subjects.parquet` (with the
@@ -104,24 +107,27 @@ pub(crate) struct Planned {
     pub(crate) subject_split: BTreeMap<String, &'static str>,
 }
 
-/// Steps 1 and 2: lists every canonical sample and assigns each subject (a sample without one
-/// is its own subject) to a split.
+/// Steps 1 and 2: lists every canonical sample and assigns it to the split it declares, else
+/// to the split of its subject (a sample without one is its own subject).
 pub(crate) fn plan(input: &Path, seed: u64, fractions: &[f64; 3]) -> Result<Planned> {
     let manifest = dataset::read_manifest(input)?;
     let mut by_split: BTreeMap<&'static str, Vec<Located>> = BTreeMap::new();
     let mut subject_split: BTreeMap<String, &'static str> = BTreeMap::new();
     for e in &manifest.shards {
         let idx = dataset::read_index(input, e)?;
+        let mut metas = MetaReader::new(input.join(SHARDS).join(&e.name), e.compression.is_some());
         for s in idx.samples {
             let subject = s.subject.clone().unwrap_or_else(|| s.key.clone());
-            let split = *subject_split
+            let subject_split = *subject_split
                 .entry(subject.clone())
                 .or_insert_with(|| split_of(seed, &subject, fractions));
-            by_split.entry(split).or_default().push(Located {
-                shard: input.join(SHARDS).join(&e.name),
-                compressed: e.compression.is_some(),
+            let loc = Located {
+                shard: metas.path.clone(),
+                compressed: metas.compressed,
                 entry: s,
-            });
+            };
+            let split = metas.declared(&loc)?.unwrap_or(subject_split);
+            by_split.entry(split).or_default().push(loc);
         }
     }
     Ok(Planned {
@@ -129,6 +135,96 @@ pub(crate) fn plan(input: &Path, seed: u64, fractions: &[f64; 3]) -> Result<Plan
         by_split,
         subject_split,
     })
+}
+
+/// The largest `meta.json` read to find a declared split.
+const META_LIMIT: u64 = 16 << 20;
+
+/// The fields of a sample's `meta.json` that the plan reads.
+#[derive(serde::Deserialize)]
+struct Declared {
+    /// The sample's own split, when it has one (DNA windows).
+    #[serde(default)]
+    split: Option<String>,
+}
+
+/// Reads the `meta.json` members of one input shard (plain shards: by offset, the file opened
+/// once; whole-shard zstd: the sample is loaded).
+struct MetaReader {
+    path: PathBuf,
+    compressed: bool,
+    file: Option<std::fs::File>,
+}
+
+impl MetaReader {
+    fn new(path: PathBuf, compressed: bool) -> Self {
+        MetaReader {
+            path,
+            compressed,
+            file: None,
+        }
+    }
+
+    /// The bytes of the sample's `meta.json` (decoded when stored as `meta.json.zst`), if any.
+    fn meta_bytes(&mut self, loc: &Located) -> Result<Option<Vec<u8>>> {
+        let key = &loc.entry.key;
+        let Some(m) = loc
+            .entry
+            .members
+            .iter()
+            .find(|m| m.name == "meta.json" || m.name == "meta.json.zst")
+        else {
+            return Ok(None);
+        };
+        if m.size > META_LIMIT {
+            return Err(Error::MetaTooLarge {
+                key: key.clone(),
+                size: m.size,
+                limit: META_LIMIT,
+            });
+        }
+        if self.compressed {
+            let sample = load(loc)?;
+            return Ok(sample.member("meta.json").map(|x| x.data.clone()));
+        }
+        if self.file.is_none() {
+            let f = std::fs::File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+            self.file = Some(f);
+        }
+        let Some(f) = self.file.as_mut() else {
+            return Ok(None);
+        };
+        use std::io::{Read, Seek, SeekFrom};
+        let mut buf = Vec::new();
+        f.seek(SeekFrom::Start(m.offset))
+            .and_then(|_| f.by_ref().take(m.size).read_to_end(&mut buf))
+            .map_err(|e| Error::io(&self.path, e))?;
+        if m.name.ends_with(".zst") {
+            buf = zstd::stream::decode_all(buf.as_slice()).map_err(|e| Error::io(&self.path, e))?;
+        }
+        Ok(Some(buf))
+    }
+
+    /// The split the sample declares in its `meta.json`, if any (empty: none).
+    fn declared(&mut self, loc: &Located) -> Result<Option<&'static str>> {
+        let Some(bytes) = self.meta_bytes(loc)? else {
+            return Ok(None);
+        };
+        // Metadata that does not parse declares nothing (the profile judges the sample).
+        let Ok(d) = serde_json::from_slice::<Declared>(&bytes) else {
+            return Ok(None);
+        };
+        match d.split.as_deref() {
+            None | Some("") => Ok(None),
+            Some(label) => match SPLITS.iter().find(|s| **s == label) {
+                Some(s) => Ok(Some(*s)),
+                None => Err(Error::DeclaredSplit {
+                    key: loc.entry.key.clone(),
+                    split: label.to_string(),
+                }),
+            },
+        }
+    }
 }
 
 /// Step 3: sorts a split's samples by key, then applies the seeded shuffle of that split.

@@ -156,6 +156,39 @@ pub enum Error {
         /// The serde error.
         source: serde_json::Error,
     },
+    /// A sample declares a split (`split` of its `meta.json`) that is not train, valid or test.
+    #[error("{key}: declared split {split:?} is not train, valid or test")]
+    DeclaredSplit {
+        /// The sample key.
+        key: String,
+        /// The declared label.
+        split: String,
+    },
+    /// A `meta.json` member too large to be a sample's metadata.
+    #[error("{key}: meta.json of {size} bytes is larger than {limit}")]
+    MetaTooLarge {
+        /// The sample key.
+        key: String,
+        /// Its size in the index.
+        size: u64,
+        /// The largest size read.
+        limit: u64,
+    },
+    /// A tokenizer that refuses lower-case bases, given soft-masked input (checked before any
+    /// output is written).
+    #[error(
+        "tokenizer {tokenizer} refuses lower-case bases, and the input has {bases} in {documents} documents (first: {first}): upper-case them with --param case=upper (\"case\": \"upper\" in a tokenizer config)"
+    )]
+    LowercaseRefused {
+        /// The tokenizer id.
+        tokenizer: String,
+        /// Lower-case bases in the input.
+        bases: u64,
+        /// Documents with lower-case bases.
+        documents: u64,
+        /// The first such document's key.
+        first: String,
+    },
     /// The worker pool could not start.
     #[error("starting the worker pool")]
     Pool(#[source] rayon::ThreadPoolBuildError),

@@ -3,7 +3,8 @@
 //! The same steps as [`crate::build`] (subject split, seeded shuffle, deterministic writer), with
 //! a tokenizer and a packer in place of a profile:
 //!
-//! 1. every canonical sample is assigned to the split of its subject (never per window);
+//! 1. every canonical sample is assigned to the split it declares (DNA windows of held-out
+//!    chromosomes or intervals), else to the split of its subject (never per window);
 //! 2. each split's samples are shuffled with the seeded permutation of [`crate::build`];
 //! 3. the document of each sample (a text member, see [`document`]) is tokenized (in parallel,
 //!    order kept) and fed to a [`Packer`]: documents concatenated and cut every `seq_len`
@@ -24,6 +25,11 @@
 //! tokenizer) and referenced from `manifest.tokenizer` as
 //! `{"id", "config_hash", "config", "vocab_size", "dtype", "files", "documents", "tokens"}`.
 //! The same input and options give byte-identical output for any number of jobs.
+//!
+//! Lower case (soft-masked DNA): each DNA tokenizer's treatment of it is probed
+//! ([`lowercase_effect`]) and, with the count of lower-case bases, recorded in the summary and
+//! in `manifest.tokenizer.lowercase` (`{"effect", "bases", "documents"}`); a tokenizer that
+//! refuses it (NT k-mers) is checked against the whole input before anything is written.
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, VecDeque};
@@ -118,6 +124,9 @@ pub struct TokenSummary {
     pub skipped: u64,
     /// Storage dtype of `input_ids`.
     pub dtype: TokenDtype,
+    /// Lower-case bases and the tokenizer's effect on them (DNA tokenizers; `None` for a HF
+    /// `tokenizer.json`).
+    pub lowercase: Option<LowercaseReport>,
 }
 
 /// The member of `sample` to tokenize, per [`TokenOptions::field`]; `Ok(None)` when the sample
@@ -244,6 +253,8 @@ enum Doc {
         key: String,
         subject: Option<String>,
         ids: Vec<u32>,
+        /// Lower-case bytes of the document.
+        lowercase: u64,
     },
     Skipped {
         key: String,
@@ -268,10 +279,12 @@ fn tokenize(loc: &Located, tok: &dyn Tokenizer, field: Option<&str>) -> Result<D
         context: format!("tokenizing {}.{}", sample.key, m.name),
         source,
     })?;
+    let lowercase = lowercase_count(&bytes);
     Ok(Doc::Ids {
         key: sample.key,
         subject: sample.subject,
         ids,
+        lowercase,
     })
 }
 
@@ -352,18 +365,107 @@ impl Emitter<'_> {
     }
 }
 
+/// How a tokenizer treats lower-case (soft-masked) bases, found by probing it with `acgt`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LowercaseEffect {
+    /// The tokenizer fails on them (Nucleotide Transformer's k-mers): refused before any output
+    /// is written, unless the input has none.
+    Refused,
+    /// They become the unknown token (HyenaDNA training: `[UNK]`).
+    Unknown,
+    /// They are upper-cased first (Caduceus pre-training, or `case=upper`).
+    UpperCased,
+    /// They keep ids of their own (a byte tokenizer).
+    Kept,
+}
+
+impl LowercaseEffect {
+    /// The name recorded in the manifest and the summary.
+    pub fn name(self) -> &'static str {
+        match self {
+            LowercaseEffect::Refused => "refused",
+            LowercaseEffect::Unknown => "unk",
+            LowercaseEffect::UpperCased => "upper_cased",
+            LowercaseEffect::Kept => "kept",
+        }
+    }
+}
+
+/// The effect of a tokenizer on lower-case bases: `acgt` repeated (a multiple of every k-mer
+/// size up to 6) against its upper-case form.
+pub fn lowercase_effect(tok: &dyn Tokenizer) -> LowercaseEffect {
+    const LOWER: &[u8] = b"acgtacgtacgtacgtacgtacgt";
+    const UPPER: &[u8] = b"ACGTACGTACGTACGTACGTACGT";
+    match (tok.encode(LOWER), tok.encode(UPPER)) {
+        (Err(_), _) => LowercaseEffect::Refused,
+        (Ok(l), Ok(u)) if l == u => LowercaseEffect::UpperCased,
+        (Ok(l), _)
+            if tok
+                .special_id(SpecialToken::Unk)
+                .is_some_and(|unk| l.contains(&unk)) =>
+        {
+            LowercaseEffect::Unknown
+        }
+        _ => LowercaseEffect::Kept,
+    }
+}
+
+/// Lower-case bases of the input and what the tokenizer did with them (DNA tokenizers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LowercaseReport {
+    /// The tokenizer's treatment of them.
+    pub effect: LowercaseEffect,
+    /// Lower-case bases in all tokenized documents.
+    pub bases: u64,
+    /// Documents with at least one.
+    pub documents: u64,
+}
+
+/// Lower-case ASCII bytes of a document.
+fn lowercase_count(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|b| b.is_ascii_lowercase()).count() as u64
+}
+
 /// Builds token shards from a canonical dataset. See the module docs.
+///
+/// The input is checked against the tokenizer before anything is written: a tokenizer that
+/// refuses lower-case bases on soft-masked input fails with [`Error::LowercaseRefused`] (the
+/// way out is `case = "upper"` in its config, `--param case=upper` on the command line). If
+/// the build fails later, an output folder it created is removed: no half-written output.
 pub fn build_tokens(
     input: &Path,
     out: &Path,
     tok_opts: &TokenOptions,
     opts: &BuildOptions,
 ) -> Result<TokenSummary> {
-    let cfg_err = |source: bomdata_tokenizers::Error| Error::Tokenizer {
+    let existed = out.exists();
+    let r = build_tokens_in(input, out, tok_opts, opts);
+    if r.is_err() && !existed {
+        // Best effort: the error being returned is the one to report.
+        let _ = std::fs::remove_dir_all(out);
+    }
+    r
+}
+
+/// The tokenizer of a build with its padding id, packing and storage settings.
+struct Setup {
+    tok: Box<dyn Tokenizer>,
+    pack_cfg: PackConfig,
+    dtype: TokenDtype,
+    per_shard: u64,
+    /// The effect on lower-case bases, for the DNA tokenizers (char, k-mer, byte).
+    lowercase: Option<LowercaseEffect>,
+}
+
+fn cfg_err(tok_opts: &TokenOptions) -> impl Fn(bomdata_tokenizers::Error) -> Error + '_ {
+    move |source| Error::Tokenizer {
         context: format!("tokenizer {}", tok_opts.tokenizer_id),
         source,
-    };
-    let tok = tok_opts.tokenizer.build().map_err(cfg_err)?;
+    }
+}
+
+fn setup(tok_opts: &TokenOptions) -> Result<Setup> {
+    let tok = tok_opts.tokenizer.build().map_err(cfg_err(tok_opts))?;
     let pad_id = match tok_opts
         .pad_id
         .or_else(|| tok.special_id(SpecialToken::Pad))
@@ -384,96 +486,217 @@ pub fn build_tokens(
         overflow: tok_opts.overflow,
     };
     // Validates seq_len before any output is written.
-    Packer::new(pack_cfg.clone()).map_err(cfg_err)?;
+    Packer::new(pack_cfg.clone()).map_err(cfg_err(tok_opts))?;
     let dtype = min_dtype(tok.vocab_size());
     let per_shard = (tok_opts.tokens_per_shard / tok_opts.seq_len as u64).max(1);
+    let lowercase = match tok_opts.tokenizer {
+        TokenizerConfig::Hf(_) => None,
+        _ => Some(lowercase_effect(tok.as_ref())),
+    };
+    Ok(Setup {
+        tok,
+        pack_cfg,
+        dtype,
+        per_shard,
+        lowercase,
+    })
+}
 
-    let build::Planned {
-        manifest,
-        mut by_split,
-        subject_split,
-    } = build::plan(input, opts.seed, &opts.fractions)?;
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let pool = build::pool(opts.jobs)?;
+/// With a tokenizer that refuses lower case: reads every document and fails (before any
+/// output exists) when some have lower-case bases, with their count.
+fn check_lowercase(
+    planned: &build::Planned,
+    tok_opts: &TokenOptions,
+    pool: &rayon::ThreadPool,
+) -> Result<()> {
     let field = tok_opts.field.as_deref();
-    let mut shards = Vec::new();
-    let mut report = Vec::new();
-    let (mut documents, mut tokens, mut stored, mut sequences) = (0u64, 0u64, 0u64, 0u64);
+    let all: Vec<&Located> = planned.by_split.values().flatten().collect();
+    let counts: Vec<Result<(String, u64)>> = pool.install(|| {
+        all.par_iter()
+            .map(|loc| {
+                let sample = build::load(loc)?;
+                let n = match document(&sample, field)? {
+                    Some(d) => lowercase_count(&d),
+                    None => 0,
+                };
+                Ok((sample.key, n))
+            })
+            .collect()
+    });
+    let (mut bases, mut documents, mut first) = (0u64, 0u64, None);
+    for c in counts {
+        let (key, n) = c?;
+        if n > 0 {
+            bases += n;
+            documents += 1;
+            first.get_or_insert(key);
+        }
+    }
+    match first {
+        None => Ok(()),
+        Some(first) => Err(Error::LowercaseRefused {
+            tokenizer: tok_opts.tokenizer_id.clone(),
+            bases,
+            documents,
+            first,
+        }),
+    }
+}
+
+/// What the splits wrote.
+#[derive(Default)]
+struct Written {
+    shards: Vec<bomdata_schemas::manifest::ShardEntry>,
+    report: Vec<ReportEntry>,
+    documents: u64,
+    tokens: u64,
+    stored: u64,
+    sequences: u64,
+    lowercase_bases: u64,
+    lowercase_documents: u64,
+}
+
+/// Tokenizes, packs and writes the samples of one split.
+#[allow(clippy::too_many_arguments)]
+fn write_split(
+    split: &'static str,
+    list: &[Located],
+    st: &Setup,
+    tok_opts: &TokenOptions,
+    opts: &BuildOptions,
+    out: &Path,
+    pool: &rayon::ThreadPool,
+    w: &mut Written,
+) -> Result<()> {
+    let field = tok_opts.field.as_deref();
+    let writer = ShardWriter::create(
+        out,
+        &format!("{}-{split}", opts.name),
+        WriterOptions {
+            split: Some(split.to_string()),
+            max_samples: st.per_shard,
+            ..opts.writer.clone()
+        },
+    )?;
+    let mut em = Emitter {
+        name: &opts.name,
+        split,
+        dtype: st.dtype,
+        writer,
+        pending: VecDeque::new(),
+        current: None,
+        index: 0,
+        stored: 0,
+    };
+    let mut packer = Packer::new(st.pack_cfg.clone()).map_err(cfg_err(tok_opts))?;
+    let mut seqs = Vec::new();
+    let batch = (opts.jobs.max(1) * 32).max(32);
+    for chunk in list.chunks(batch) {
+        let docs: Vec<Result<Doc>> = pool.install(|| {
+            chunk
+                .par_iter()
+                .map(|loc| tokenize(loc, st.tok.as_ref(), field))
+                .collect()
+        });
+        for d in docs {
+            let (key, subject, ids, lowercase) = match d? {
+                Doc::Ids {
+                    key,
+                    subject,
+                    ids,
+                    lowercase,
+                } => (key, subject, ids, lowercase),
+                Doc::Skipped { key, reason } => {
+                    w.report.push(skipped(&key, reason));
+                    continue;
+                }
+            };
+            if ids.is_empty() {
+                w.report
+                    .push(skipped(&key, "empty document: no tokens".into()));
+                continue;
+            }
+            w.documents += 1;
+            w.tokens += ids.len() as u64;
+            w.lowercase_bases += lowercase;
+            w.lowercase_documents += u64::from(lowercase > 0);
+            em.pending.push_back(Current {
+                key,
+                subject,
+                consumed: 0,
+            });
+            packer.push(&ids, &mut seqs);
+            for s in seqs.drain(..) {
+                em.emit(&s)?;
+            }
+        }
+    }
+    packer.finish(&mut seqs);
+    for s in seqs.drain(..) {
+        em.emit(&s)?;
+    }
+    w.stored += em.stored;
+    w.sequences += em.index;
+    w.shards.extend(em.writer.finish()?);
+    Ok(())
+}
+
+fn build_tokens_in(
+    input: &Path,
+    out: &Path,
+    tok_opts: &TokenOptions,
+    opts: &BuildOptions,
+) -> Result<TokenSummary> {
+    let st = setup(tok_opts)?;
+    let mut planned = build::plan(input, opts.seed, &opts.fractions)?;
+    let pool = build::pool(opts.jobs)?;
+    if st.lowercase == Some(LowercaseEffect::Refused) {
+        check_lowercase(&planned, tok_opts, &pool)?;
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let mut w = Written::default();
     for split in SPLITS {
-        let Some(mut list) = by_split.remove(split) else {
+        let Some(mut list) = planned.by_split.remove(split) else {
             continue;
         };
         build::order(&mut list, opts.seed, split);
-        let writer = ShardWriter::create(
-            out,
-            &format!("{}-{split}", opts.name),
-            WriterOptions {
-                split: Some(split.to_string()),
-                max_samples: per_shard,
-                ..opts.writer.clone()
-            },
-        )?;
-        let mut em = Emitter {
-            name: &opts.name,
-            split,
-            dtype,
-            writer,
-            pending: VecDeque::new(),
-            current: None,
-            index: 0,
-            stored: 0,
-        };
-        let mut packer = Packer::new(pack_cfg.clone()).map_err(cfg_err)?;
-        let mut seqs = Vec::new();
-        let batch = (opts.jobs.max(1) * 32).max(32);
-        for chunk in list.chunks(batch) {
-            let docs: Vec<Result<Doc>> = pool.install(|| {
-                chunk
-                    .par_iter()
-                    .map(|loc| tokenize(loc, tok.as_ref(), field))
-                    .collect()
-            });
-            for d in docs {
-                let (key, subject, ids) = match d? {
-                    Doc::Ids { key, subject, ids } => (key, subject, ids),
-                    Doc::Skipped { key, reason } => {
-                        report.push(skipped(&key, reason));
-                        continue;
-                    }
-                };
-                if ids.is_empty() {
-                    report.push(skipped(&key, "empty document: no tokens".into()));
-                    continue;
-                }
-                documents += 1;
-                tokens += ids.len() as u64;
-                em.pending.push_back(Current {
-                    key,
-                    subject,
-                    consumed: 0,
-                });
-                packer.push(&ids, &mut seqs);
-                for s in seqs.drain(..) {
-                    em.emit(&s)?;
-                }
-            }
-        }
-        packer.finish(&mut seqs);
-        for s in seqs.drain(..) {
-            em.emit(&s)?;
-        }
-        stored += em.stored;
-        sequences += em.index;
-        shards.extend(em.writer.finish()?);
+        write_split(split, &list, &st, tok_opts, opts, out, &pool, &mut w)?;
     }
-    if tok_opts.overflow == Overflow::Split && stored != tokens {
+    if tok_opts.overflow == Overflow::Split && w.stored != w.tokens {
         return Err(Error::TokenCount {
-            tokenized: tokens,
-            stored,
+            tokenized: w.tokens,
+            stored: w.stored,
         });
     }
+    let lowercase = st.lowercase.map(|effect| LowercaseReport {
+        effect,
+        bases: w.lowercase_bases,
+        documents: w.lowercase_documents,
+    });
+    let m = write_outputs(input, out, tok_opts, opts, &st, &planned, &mut w, lowercase)?;
+    Ok(TokenSummary {
+        manifest: m,
+        documents: w.documents,
+        tokens: w.tokens,
+        stored_tokens: w.stored,
+        skipped: w.report.len() as u64,
+        dtype: st.dtype,
+        lowercase,
+    })
+}
 
-    // Tokenizer files, then tables and report; the manifest last.
+/// Tokenizer files, then tables and report; the manifest last.
+#[allow(clippy::too_many_arguments)]
+fn write_outputs(
+    input: &Path,
+    out: &Path,
+    tok_opts: &TokenOptions,
+    opts: &BuildOptions,
+    st: &Setup,
+    planned: &build::Planned,
+    w: &mut Written,
+    lowercase: Option<LowercaseReport>,
+) -> Result<Manifest> {
     let tdir = out.join(TOKENIZER_DIR);
     std::fs::create_dir_all(&tdir).map_err(|e| Error::io(&tdir, e))?;
     dataset::write_json_atomic(&out.join(TOKENIZER_CONFIG), &tok_opts.tokenizer)?;
@@ -482,46 +705,59 @@ pub fn build_tokens(
         dataset::write_json_atomic(&out.join(HF_TOKENIZER), &hf.tokenizer)?;
         files.push(HF_TOKENIZER);
     }
-    let tables = build::write_subjects(input, out, &subject_split, opts.seed, &opts.fractions)?;
-    build::write_report(out, &report)?;
+    let subject_split = &planned.subject_split;
+    let tables = build::write_subjects(input, out, subject_split, opts.seed, &opts.fractions)?;
+    build::write_report(out, &w.report)?;
 
     let mut reference = tok_opts
         .tokenizer
         .reference(&tok_opts.tokenizer_id)
-        .map_err(cfg_err)?;
+        .map_err(cfg_err(tok_opts))?;
     if let serde_json::Value::Object(m) = &mut reference {
-        m.insert("vocab_size".into(), tok.vocab_size().into());
-        m.insert("dtype".into(), dtype.name().into());
+        m.insert("vocab_size".into(), st.tok.vocab_size().into());
+        m.insert("dtype".into(), st.dtype.name().into());
         m.insert("files".into(), serde_json::json!(files));
-        m.insert("documents".into(), documents.into());
-        m.insert("tokens".into(), tokens.into());
+        m.insert("documents".into(), w.documents.into());
+        m.insert("tokens".into(), w.tokens.into());
+        if let Some(l) = lowercase {
+            m.insert(
+                "lowercase".into(),
+                serde_json::json!({
+                    "effect": l.effect.name(),
+                    "bases": l.bases,
+                    "documents": l.documents,
+                }),
+            );
+        }
     }
-    let mut params = serde_json::to_value(&pack_cfg).map_err(|source| Error::Encode {
+    let mut params = serde_json::to_value(&st.pack_cfg).map_err(|source| Error::Encode {
         what: "the packing parameters",
         source,
     })?;
     if let serde_json::Value::Object(m) = &mut params {
+        let field = tok_opts.field.as_deref();
         m.insert("field".into(), field.unwrap_or("auto").into());
         m.insert("tokens_per_shard".into(), tok_opts.tokens_per_shard.into());
-        m.insert("sequences_per_shard".into(), per_shard.into());
+        m.insert("sequences_per_shard".into(), st.per_shard.into());
         m.insert("seed".into(), opts.seed.into());
         m.insert("split_fractions".into(), serde_json::json!(opts.fractions));
     }
+    let shards = std::mem::take(&mut w.shards);
     let m = Manifest {
         layout_version: bomdata_schemas::LAYOUT_VERSION.to_string(),
         kind: DatasetKind::Training,
         tool: format!("bomdata {}", env!("CARGO_PKG_VERSION")),
-        sources: manifest.sources.clone(),
+        sources: planned.manifest.sources.clone(),
         profile: Some(ProfileRecord {
             name: "tokens".into(),
             params,
         }),
         tokenizer: Some(reference),
         counts: Counts {
-            samples: sequences,
+            samples: w.sequences,
             shards: shards.len() as u64,
             bytes: shards.iter().map(|s| s.size).sum(),
-            units: manifest.counts.samples,
+            units: planned.manifest.counts.samples,
             failed_units: 0,
             subjects: subject_split.len() as u64,
         },
@@ -529,14 +765,7 @@ pub fn build_tokens(
         tables,
     };
     dataset::write_manifest(out, &m)?;
-    Ok(TokenSummary {
-        manifest: m,
-        documents,
-        tokens,
-        stored_tokens: stored,
-        skipped: report.len() as u64,
-        dtype,
-    })
+    Ok(m)
 }
 
 fn skipped(key: &str, reason: String) -> ReportEntry {

@@ -120,20 +120,37 @@ def ref_labram(raw, p):
 
 
 def torch_nearest(x, n_out):
+    """PyTorch `F.interpolate(x, n_out, mode="nearest")` of one segment: index
+    floor(i * n_in / n_out) with the scale in float32, as PyTorch computes it. For EEGPT's
+    segments (seconds of input → 256 · seconds) the float32 scale and products are exact, so
+    this equals the exact integer index."""
     n_in = x.shape[-1]
     if n_in == n_out:
         return x.copy()
     scale = np.float32(n_in) / np.float32(n_out)
     idx = np.floor(np.arange(n_out, dtype=np.float32) * scale).astype(np.int64)
+    assert n_out <= 1 << 16, "segment too long for an exact float32 index"
+    assert np.array_equal(idx, (np.arange(n_out, dtype=np.int64) * n_in) // n_out)
     return x[..., np.minimum(idx, n_in - 1)]
 
 
 def ref_eegpt(raw, p):
-    # EEGPT prepare_pretrain_dataset.py: volts -> mV, common average, nearest-neighbour to 256 Hz.
+    # EEGPT prepare_pretrain_dataset.py: volts -> mV, common average, and each segment of
+    # window_s seconds (torcheeg's chunk) brought to 256 · window_s samples by nearest
+    # neighbour (`temporal_interpolation`); a shorter tail segment to round(len · 256 / fs).
+    fs = raw.info["sfreq"]
+    raw = raw.copy().pick([n for n in EEGPT_58 if n in raw.ch_names])
     x = raw.get_data() * 1e3
     x = x - x.mean(axis=0, keepdims=True)
-    n_out = max(int(round(256.0 / raw.info["sfreq"] * x.shape[1])), 1)
-    x = torch_nearest(x, n_out)
+    seg_in = int(round(p["window_s"] * fs))
+    seg_out = int(round(p["window_s"] * 256.0))
+    parts = []
+    for s in range(0, x.shape[1], seg_in):
+        seg = x[:, s:s + seg_in]
+        n_out = seg_out if seg.shape[1] == seg_in else int(round(256.0 / fs * seg.shape[1]))
+        if n_out > 0:
+            parts.append(torch_nearest(seg, n_out))
+    x = np.concatenate(parts, axis=1)
     starts, win = windows(x, 256.0, p)
     return [(s, x[:, s:s + win].reshape(x.shape[0], -1, 64)) for s in starts], 0
 
@@ -200,6 +217,17 @@ MISSING = {"cbramod_interp": ["T4", "PZ"], "biot_interp512": ["T4"]}
 
 
 def load(name):
+    if name.startswith("synthetic:"):
+        # synthetic:<channels>:<rate>:<seconds>: seeded noise plus a few sines, in volts.
+        _, c, fs, sec = name.split(":")
+        c, fs, sec = int(c), float(fs), float(sec)
+        n = int(round(fs * sec))
+        rng = np.random.default_rng(20)
+        t = np.arange(n) / fs
+        x = rng.standard_normal((c, n)) * 5e-6
+        for k in range(c):
+            x[k] += 2e-5 * np.sin(2 * np.pi * (1.0 + 0.37 * k) * t + k)
+        return x, fs
     path = FIX / name
     raw = mne.io.read_raw_edf(path, preload=True) if name.endswith(".edf") else mne.io.read_raw_bdf(path, preload=True)
     keep = [i for i, n in enumerate(raw.ch_names) if "annotation" not in n.lower()]
@@ -221,6 +249,9 @@ CASES = [
     ("labram_generator200", "labram", "pyedflib_test_generator.edf", LABRAM_23, {}),
     ("labram_reduced512", "labram", "mne_test_reduced.edf", LABRAM_23, dict(window_s=2.0, stride_s=2.0)),
     ("eegpt_reduced512", "eegpt", "mne_test_reduced.edf", EEGPT_58, {}),
+    # The issue's recording: 64 channels at 500 Hz for 600 s (indices past 134,217 drifted when
+    # computed in float32 over the whole recording).
+    ("eegpt_long500", "eegpt", "synthetic:64:500:600", EEGPT_58 + ["X%d" % i for i in range(6)], {}),
     ("eegpt_generator200", "eegpt", "pyedflib_test_generator.edf", EEGPT_58, dict(window_s=8.0, stride_s=8.0)),
     ("biot_reduced512", "biot", "mne_test_reduced.edf", TCP_UNI, dict(window_s=2.0, stride_s=2.0)),
     # T4 absent: interpolated among the 16 electrodes, then the TCP derivations formed.

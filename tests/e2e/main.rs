@@ -9,4 +9,5 @@ mod ingest;
 mod layering;
 mod registry;
 mod shard;
+mod splits;
 mod tokens;

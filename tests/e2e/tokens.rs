@@ -340,7 +340,8 @@ fn dna_token_shards_pack_and_roundtrip() {
     v.arg("verify").arg(&out);
     assert!(run(v).status.success());
 
-    // The 6-mer tokenizer raises on lower case (as NT does): the build fails naming the sample.
+    // The 6-mer tokenizer raises on lower case (as NT does): the build is refused before any
+    // output, naming a sample and the way out (issue 20 item 7).
     let mut c = cmd();
     c.arg("shard")
         .arg(&canon)
@@ -349,7 +350,9 @@ fn dna_token_shards_pack_and_roundtrip() {
         .args(["--tokens", "nt-6mer-v1"]);
     let o = c.output().unwrap();
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("not in the vocabulary"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("refuses lower-case bases") && err.contains("case=upper"), "{err}");
+    assert!(!d.path().join("nt").exists());
     // The retired plain name is an error that lists the NT vocabularies (issue 20 item 6).
     let mut c = cmd();
     c.arg("shard")
@@ -623,4 +626,81 @@ fn genome_windows_from_a_fasta_fixture() {
         4,
         npy::Dtype::U8,
     );
+}
+
+/// Issue 20, item 7: a soft-masked assembly through DNA tokenizers. NT k-mers refuse lower case
+/// before anything is written (no output folder left), `--param case=upper` is the way out,
+/// and every build records the lower-case bases and what the tokenizer did with them.
+#[test]
+fn lowercase_input_is_checked_and_counted() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    bomdata_testdata::genome::assembly_tree(&src);
+    let canon = d.path().join("canon");
+    let mut c = cmd();
+    c.arg("ingest")
+        .arg(&src)
+        .arg("--out")
+        .arg(&canon)
+        .args(["--source", "t2t_chm13"]);
+    assert!(run(c).status.success(), "ingest failed");
+    // The lower-case bases of the canonical windows.
+    let m = dataset::read_manifest(&canon).unwrap();
+    let mut lower = 0u64;
+    for e in &m.shards {
+        for s in ShardReader::open(&canon, e).unwrap() {
+            let s = s.unwrap();
+            let seq = &s.member("seq.txt").unwrap().data;
+            lower += seq.iter().filter(|b| b.is_ascii_lowercase()).count() as u64;
+        }
+    }
+    assert!(lower > 0, "the fixture is soft-masked");
+
+    // Refused: exit 2, the count and the way out in the message, no output folder.
+    let out = d.path().join("nt");
+    let mut c = cmd();
+    c.arg("shard").arg(&canon).arg("--out").arg(&out).args([
+        "--tokens",
+        "nt-6mer-v1",
+        "--seq-len",
+        "64",
+    ]);
+    let o = run(c);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("case=upper"), "{err}");
+    assert!(err.contains(&format!("{lower} in")), "{err}");
+    assert!(!out.exists(), "a refused build left {}", out.display());
+
+    // The way out, and the counts for each policy.
+    for (name, args, effect) in [
+        (
+            "nt-upper",
+            &["--tokens", "nt-6mer-v1", "--param", "case=upper"][..],
+            "upper_cased",
+        ),
+        ("hyena", &["--tokens", "hyena-char"][..], "unk"),
+        ("evo", &["--tokens", "evo-byte"][..], "kept"),
+    ] {
+        let out = d.path().join(name);
+        let mut c = cmd();
+        c.arg("shard")
+            .arg(&canon)
+            .arg("--out")
+            .arg(&out)
+            .args(args)
+            .args(["--seq-len", "64"]);
+        let o = run(c);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{name}: {err}");
+        assert!(
+            err.contains(&format!("{lower} lower-case bases")) && err.contains(effect),
+            "{name}: {err}"
+        );
+        let m = dataset::read_manifest(&out).unwrap();
+        let l = &m.tokenizer.unwrap()["lowercase"];
+        assert_eq!(l["effect"], effect, "{name}");
+        assert_eq!(l["bases"], lower, "{name}");
+    }
 }

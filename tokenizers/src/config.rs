@@ -59,6 +59,17 @@ pub enum CasePolicy {
     Upper,
 }
 
+impl CasePolicy {
+    /// Parses a policy name as written in a config (`as_is`, `upper`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "as_is" => Some(CasePolicy::AsIs),
+            "upper" => Some(CasePolicy::Upper),
+            _ => None,
+        }
+    }
+}
+
 /// What to do with a symbol (or k-mer) that is not in the vocabulary.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -234,6 +245,25 @@ impl TokenizerConfig {
         let mut out = String::new();
         write_canonical(&value, &mut out)?;
         Ok(out)
+    }
+
+    /// The lower-case policy of a DNA tokenizer (character or k-mer); `None` for the others.
+    pub fn case(&self) -> Option<CasePolicy> {
+        match self {
+            TokenizerConfig::Char(c) => Some(c.case),
+            TokenizerConfig::Kmer(k) => Some(k.case),
+            _ => None,
+        }
+    }
+
+    /// Sets the lower-case policy; `false` (nothing changed) for a tokenizer without one.
+    pub fn set_case(&mut self, case: CasePolicy) -> bool {
+        match self {
+            TokenizerConfig::Char(c) => c.case = case,
+            TokenizerConfig::Kmer(k) => k.case = case,
+            _ => return false,
+        }
+        true
     }
 
     /// Stable identity of the config: lower-case hex sha256 of [`Self::canonical_json`].

@@ -9,7 +9,7 @@ use bomdata_profiles::tokens::{self, TokenOptions};
 use bomdata_profiles::{Params, registry};
 use bomdata_shard::writer::WriterOptions;
 use bomdata_tokenizers::pack::{Overflow, PadSide};
-use bomdata_tokenizers::{PackMode, TokenizerConfig, builtin};
+use bomdata_tokenizers::{CasePolicy, PackMode, TokenizerConfig, builtin};
 
 /// Arguments of `bomdata shard`.
 #[derive(clap::Args, Debug)]
@@ -22,7 +22,8 @@ pub struct Args {
     /// Profile (see `bomdata profiles`).
     #[arg(long, default_value = "canonical")]
     pub profile: String,
-    /// Profile parameter `key=value` (repeatable).
+    /// Profile parameter `key=value` (repeatable). With --tokens: only `case=upper` (upper-case
+    /// soft-masked bases before a DNA tokenizer) or `case=as_is`.
     #[arg(long = "param", value_name = "KEY=VALUE")]
     pub params: Vec<String>,
     /// Seed of the subject split and the shuffle.
@@ -125,11 +126,24 @@ fn tokenizer_id(spec: &str) -> String {
 }
 
 fn token_options(a: &Args, spec: &str) -> anyhow::Result<TokenOptions> {
-    if a.profile != "canonical" || !a.params.is_empty() {
-        bail!("--tokens replaces the profile: drop --profile/--param");
+    if a.profile != "canonical" {
+        bail!("--tokens replaces the profile: drop --profile");
     }
     let mut tokenizer =
         builtin::resolve(spec).with_context(|| format!("loading tokenizer {spec}"))?;
+    // The one parameter of a token build: the lower-case policy of a DNA tokenizer.
+    for (k, v) in parse_params(&a.params)? {
+        let policy = v.as_str().and_then(CasePolicy::parse);
+        match (k.as_str(), policy) {
+            ("case", Some(p)) => {
+                if !tokenizer.set_case(p) {
+                    bail!("--param case: tokenizer {spec} has no lower-case policy");
+                }
+            }
+            ("case", None) => bail!("--param case={v}: as_is or upper expected"),
+            _ => bail!("--tokens takes only --param case=as_is|upper (got {k:?})"),
+        }
+    }
     if let TokenizerConfig::Hf(hf) = &mut tokenizer {
         hf.add_special_tokens |= a.add_special_tokens;
     } else if a.add_special_tokens {
@@ -209,6 +223,15 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
             s.skipped,
             a.out.join("manifest.json").display()
         );
+        if let Some(l) = &s.lowercase {
+            eprintln!(
+                "bomdata: tokens {}: {} lower-case bases in {} documents: {}",
+                t.tokenizer_id,
+                l.bases,
+                l.documents,
+                l.effect.name()
+            );
+        }
         return Ok(0);
     }
     let profile = registry::create(&a.profile, &params)?;

@@ -1,5 +1,6 @@
 //! Sequence primitives: random access to the bases of a sequence file ([`SequenceSource`], for
-//! FASTA and 2bit), complement and reverse complement (case and IUPAC codes kept), and the packed
+//! FASTA and 2bit), complement and reverse complement (case kept; IUPAC codes kept or
+//! complemented, by [`ComplementTable`]), and the packed
 //! soft-mask and N bit masks of a run of bases.
 //!
 //! Bit masks are packed little-endian bit order: base `i` is bit `i % 8` of byte `i / 8`
@@ -105,11 +106,70 @@ pub fn complement(b: u8) -> u8 {
     }
 }
 
-/// Reverse-complements `seq` in place.
+/// Reverse-complements `seq` in place with the IUPAC table ([`complement`]).
 pub fn reverse_complement(seq: &mut [u8]) {
+    reverse_complement_with(seq, ComplementTable::Iupac);
+}
+
+/// Complement of a base with only `ACGTacgt` complemented (case kept); every other byte,
+/// IUPAC ambiguity codes included, unchanged — what HyenaDNA's and Caduceus's data loaders do.
+pub fn complement_acgt(b: u8) -> u8 {
+    match b {
+        b'A' => b'T',
+        b'T' => b'A',
+        b'C' => b'G',
+        b'G' => b'C',
+        b'a' => b't',
+        b't' => b'a',
+        b'c' => b'g',
+        b'g' => b'c',
+        other => other,
+    }
+}
+
+/// Which bytes a reverse complement complements.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ComplementTable {
+    /// `ACGTacgt` only, everything else kept (HyenaDNA, Caduceus): `AC.-GRKn` → `nKRC-.GT`.
+    #[default]
+    Acgt,
+    /// IUPAC codes complemented too (R↔Y, K↔M, B↔V, D↔H; S, W, N kept), as samtools does:
+    /// `AC.-GRKn` → `nMYC-.GT`.
+    Iupac,
+}
+
+impl ComplementTable {
+    /// Parses a table name: `acgt` or `iupac`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "acgt" => Some(ComplementTable::Acgt),
+            "iupac" => Some(ComplementTable::Iupac),
+            _ => None,
+        }
+    }
+
+    /// The table's name, as [`ComplementTable::parse`] reads it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ComplementTable::Acgt => "acgt",
+            ComplementTable::Iupac => "iupac",
+        }
+    }
+
+    /// The complement of one byte under this table.
+    pub fn complement(self, b: u8) -> u8 {
+        match self {
+            ComplementTable::Acgt => complement_acgt(b),
+            ComplementTable::Iupac => complement(b),
+        }
+    }
+}
+
+/// Reverse-complements `seq` in place with `table`.
+pub fn reverse_complement_with(seq: &mut [u8], table: ComplementTable) {
     seq.reverse();
     for b in seq.iter_mut() {
-        *b = complement(*b);
+        *b = table.complement(*b);
     }
 }
 
@@ -171,8 +231,7 @@ pub fn masks_counts(seq: &[u8], softmask: &mut Vec<u8>, nmask: &mut Vec<u8>) -> 
     let mut k = done / 8;
     for c in &mut chunks {
         let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        // lowercase ASCII letters have bit 0x20 set
-        let lower = (x >> 5) & 0x0101_0101_0101_0101;
+        let lower = lowercase_bits(x);
         // N or n: (b | 0x20) == b'n'; exact zero-byte detection on the xor
         let y = (x | 0x2020_2020_2020_2020) ^ 0x6e6e_6e6e_6e6e_6e6e;
         let t = (y & 0x7f7f_7f7f_7f7f_7f7f).wrapping_add(0x7f7f_7f7f_7f7f_7f7f);
@@ -202,6 +261,17 @@ pub fn masks_counts(seq: &[u8], softmask: &mut Vec<u8>, nmask: &mut Vec<u8>) -> 
     (n_count, low_count)
 }
 
+/// Bit 0 of each byte of the result: whether that byte of `x` is an ASCII lowercase letter
+/// (`a`..=`z`; `.`, `-`, digits and bytes ≥ 0x80 are not). Without carries between bytes:
+/// each low-7-bit value plus 0x1f (≥ 0x61) or 0x05 (≥ 0x7b) stays below 0x100.
+fn lowercase_bits(x: u64) -> u64 {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let x7 = x & !HIGH;
+    let ge_a = x7 + 0x1f1f_1f1f_1f1f_1f1f;
+    let ge_brace = x7 + 0x0505_0505_0505_0505;
+    ((ge_a & !ge_brace & !x & HIGH) >> 7) & 0x0101_0101_0101_0101
+}
+
 /// AVX-512BW: 64 bases per step, each mask straight from a compare into a 64-bit mask
 /// register. `seq.len()` is a multiple of 64 and the masks hold `seq.len() / 8` bytes.
 ///
@@ -211,8 +281,8 @@ pub fn masks_counts(seq: &[u8], softmask: &mut Vec<u8>, nmask: &mut Vec<u8>) -> 
 #[target_feature(enable = "avx512f,avx512bw,popcnt")]
 unsafe fn masks64_avx512(seq: &[u8], soft: &mut [u8], nmask: &mut [u8]) -> (u64, u64) {
     use std::arch::x86_64::{
-        __m512i, _mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_movepi8_mask, _mm512_or_si512,
-        _mm512_set1_epi8, _mm512_slli_epi16,
+        __m512i, _mm512_cmpeq_epi8_mask, _mm512_cmplt_epu8_mask, _mm512_loadu_si512,
+        _mm512_or_si512, _mm512_set1_epi8, _mm512_sub_epi8,
     };
     let (mut n_count, mut low_count) = (0u64, 0u64);
     for ((c, s), n) in seq
@@ -222,8 +292,11 @@ unsafe fn masks64_avx512(seq: &[u8], soft: &mut [u8], nmask: &mut [u8]) -> (u64,
     {
         // SAFETY: `c` is 64 readable bytes and the load is unaligned.
         let v = unsafe { _mm512_loadu_si512(c.as_ptr().cast::<__m512i>()) };
-        // bit 5 (0x20, lowercase) moved to bit 7 of each byte
-        let sm = _mm512_movepi8_mask(_mm512_slli_epi16::<2>(v));
+        // a..=z: (b - 'a') as unsigned < 26
+        let sm = _mm512_cmplt_epu8_mask(
+            _mm512_sub_epi8(v, _mm512_set1_epi8(b'a' as i8)),
+            _mm512_set1_epi8(26),
+        );
         let low = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
         let nm = _mm512_cmpeq_epi8_mask(low, _mm512_set1_epi8(b'n' as i8));
         s.copy_from_slice(&sm.to_le_bytes());
@@ -243,8 +316,8 @@ unsafe fn masks64_avx512(seq: &[u8], soft: &mut [u8], nmask: &mut [u8]) -> (u64,
 #[target_feature(enable = "avx2,popcnt")]
 unsafe fn masks32_avx2(seq: &[u8], soft: &mut [u8], nmask: &mut [u8]) -> (u64, u64) {
     use std::arch::x86_64::{
-        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
-        _mm256_set1_epi8, _mm256_slli_epi16,
+        __m256i, _mm256_add_epi8, _mm256_cmpeq_epi8, _mm256_cmpgt_epi8, _mm256_loadu_si256,
+        _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8,
     };
     let (mut n_count, mut low_count) = (0u64, 0u64);
     for ((c, s), n) in seq
@@ -254,8 +327,9 @@ unsafe fn masks32_avx2(seq: &[u8], soft: &mut [u8], nmask: &mut [u8]) -> (u64, u
     {
         // SAFETY: `c` is 32 readable bytes and the load is unaligned.
         let v = unsafe { _mm256_loadu_si256(c.as_ptr().cast::<__m256i>()) };
-        // bit 5 (0x20, lowercase) moved to bit 7 of each byte
-        let sm = _mm256_movemask_epi8(_mm256_slli_epi16::<2>(v)) as u32;
+        // a..=z: b + 31 lands on -128..=-103 (signed) for exactly those bytes
+        let t = _mm256_add_epi8(v, _mm256_set1_epi8(LOWER_SHIFT));
+        let sm = _mm256_movemask_epi8(_mm256_cmpgt_epi8(_mm256_set1_epi8(LOWER_BOUND), t)) as u32;
         let low = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
         let nm = _mm256_movemask_epi8(_mm256_cmpeq_epi8(low, _mm256_set1_epi8(b'n' as i8))) as u32;
         s.copy_from_slice(&sm.to_le_bytes());
@@ -266,13 +340,21 @@ unsafe fn masks32_avx2(seq: &[u8], soft: &mut [u8], nmask: &mut [u8]) -> (u64, u
     (n_count, low_count)
 }
 
+/// Added to each byte so that `a`..=`z` (0x61..=0x7a) become 0x80..=0x99, the 26 smallest
+/// signed bytes (SSE2/AVX2 have signed byte compares only).
+#[cfg(target_arch = "x86_64")]
+const LOWER_SHIFT: i8 = (0x80 - b'a') as i8;
+/// The signed bytes below this one are the shifted lowercase letters.
+#[cfg(target_arch = "x86_64")]
+const LOWER_BOUND: i8 = -128 + 26;
+
 /// SSE2 (always present on x86_64): 16 bases per step. `seq.len()` is a multiple of 16 and the
 /// masks hold `seq.len() / 8` bytes.
 #[cfg(target_arch = "x86_64")]
 fn masks16_sse2(seq: &[u8], soft: &mut [u8], nmask: &mut [u8]) -> (u64, u64) {
     use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
-        _mm_slli_epi16,
+        __m128i, _mm_add_epi8, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_loadu_si128, _mm_movemask_epi8,
+        _mm_or_si128, _mm_set1_epi8,
     };
     let (mut n_count, mut low_count) = (0u64, 0u64);
     for ((c, s), n) in seq
@@ -284,8 +366,9 @@ fn masks16_sse2(seq: &[u8], soft: &mut [u8], nmask: &mut [u8]) -> (u64, u64) {
         // unaligned.
         let (sm, nm) = unsafe {
             let v = _mm_loadu_si128(c.as_ptr().cast::<__m128i>());
-            // bit 5 (0x20, lowercase) moved to bit 7 of each byte
-            let sm = _mm_movemask_epi8(_mm_slli_epi16::<2>(v)) as u32;
+            // a..=z: b + 31 lands on -128..=-103 (signed) for exactly those bytes
+            let t = _mm_add_epi8(v, _mm_set1_epi8(LOWER_SHIFT));
+            let sm = _mm_movemask_epi8(_mm_cmpgt_epi8(_mm_set1_epi8(LOWER_BOUND), t)) as u32;
             let low = _mm_or_si128(v, _mm_set1_epi8(0x20));
             let nm = _mm_movemask_epi8(_mm_cmpeq_epi8(low, _mm_set1_epi8(b'n' as i8))) as u32;
             (sm, nm)
@@ -341,6 +424,109 @@ mod tests {
         let (mut a, mut b) = (Vec::new(), Vec::new());
         masks(&tricky, &mut a, &mut b);
         assert_eq!(b[0], 0b0101_1000);
+    }
+
+    /// Every byte value, at every position of every kernel's block: the soft mask marks exactly
+    /// `a`..=`z` and the N mask exactly `N`/`n`, in the scalar code and in each SIMD kernel the
+    /// CPU has.
+    #[test]
+    fn masks_of_all_256_byte_values() {
+        let want_soft = |b: u8| b.is_ascii_lowercase();
+        let want_n = |b: u8| b == b'N' || b == b'n';
+        // 256 values at 3 rotations: each value meets every bit position in 64-byte blocks.
+        let mut seq = Vec::new();
+        for r in [0usize, 1, 37] {
+            seq.extend((0..256usize).map(|i| ((i + r) % 256) as u8));
+        }
+        seq.truncate(seq.len() / 64 * 64);
+        let check = |what: &str, soft: &[u8], nmask: &[u8], counts: (u64, u64), s: &[u8]| {
+            for (i, &b) in s.iter().enumerate() {
+                assert_eq!(
+                    (soft[i / 8] >> (i % 8)) & 1 == 1,
+                    want_soft(b),
+                    "{what} soft {b:#04x}"
+                );
+                assert_eq!(
+                    (nmask[i / 8] >> (i % 8)) & 1 == 1,
+                    want_n(b),
+                    "{what} n {b:#04x}"
+                );
+            }
+            let n = s.iter().filter(|&&b| want_n(b)).count() as u64;
+            let low = s.iter().filter(|&&b| want_soft(b)).count() as u64;
+            assert_eq!(counts, (n, low), "{what} counts");
+        };
+        let (mut soft, mut nm) = (Vec::new(), Vec::new());
+        // The dispatching entry point (best kernel + scalar tail) at a length with a tail.
+        let c = masks_counts(&seq[..seq.len() - 5], &mut soft, &mut nm);
+        check("dispatch", &soft, &nm, c, &seq[..seq.len() - 5]);
+        // The scalar SWAR path alone: lengths below every SIMD width.
+        for chunk in seq.chunks(15) {
+            let c = masks_counts(chunk, &mut soft, &mut nm);
+            check("scalar", &soft, &nm, c, chunk);
+        }
+        assert_eq!(
+            (0..=255u8).filter(|&b| want_soft(b)).count(),
+            26,
+            "only a..=z"
+        );
+        #[cfg(target_arch = "x86_64")]
+        {
+            let mut soft = vec![0u8; seq.len() / 8];
+            let mut nm = vec![0u8; seq.len() / 8];
+            let c = masks16_sse2(&seq, &mut soft, &mut nm);
+            check("sse2", &soft, &nm, c, &seq);
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("popcnt")
+            {
+                // SAFETY: AVX2 and POPCNT were detected.
+                let c = unsafe { masks32_avx2(&seq, &mut soft, &mut nm) };
+                check("avx2", &soft, &nm, c, &seq);
+            }
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("popcnt")
+            {
+                // SAFETY: AVX-512F/BW and POPCNT were detected.
+                let c = unsafe { masks64_avx512(&seq, &mut soft, &mut nm) };
+                check("avx512", &soft, &nm, c, &seq);
+            }
+        }
+    }
+
+    /// The reproduction: `.` and `-` are not soft-masked.
+    #[test]
+    fn dots_and_dashes_are_not_soft_masked() {
+        let (mut soft, mut nm) = (Vec::new(), Vec::new());
+        let (_, low) = masks_counts(b"AC.-GRKn", &mut soft, &mut nm);
+        assert_eq!(low, 1);
+        assert_eq!(soft, vec![0b1000_0000]);
+    }
+
+    /// The reproduction: the models' table keeps IUPAC codes, the IUPAC table (opt-in)
+    /// complements them.
+    #[test]
+    fn complement_tables_on_iupac_codes() {
+        let mut s = b"AC.-GRKn".to_vec();
+        reverse_complement_with(&mut s, ComplementTable::default());
+        assert_eq!(s, b"nKRC-.GT");
+        let mut s = b"AC.-GRKn".to_vec();
+        reverse_complement_with(&mut s, ComplementTable::Iupac);
+        assert_eq!(s, b"nMYC-.GT");
+        for b in 0..=255u8 {
+            let c = complement_acgt(b);
+            assert_eq!(complement_acgt(c), b);
+            assert_eq!(c != b, b"ACGTacgt".contains(&b), "{b:#04x}");
+        }
+        assert_eq!(
+            ComplementTable::parse("iupac"),
+            Some(ComplementTable::Iupac)
+        );
+        assert_eq!(
+            ComplementTable::parse("acgt").map(ComplementTable::name),
+            Some("acgt")
+        );
+        assert_eq!(ComplementTable::parse("IUPAC"), None);
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //!   [`MneResampler::apply_fast`] is the same in float32 FFTs (mean removed first, exact
 //!   offset added back in float64) and returns an error bound for the caller's fallback.
 //! * [`resample_poly`]: SciPy's `resample_poly` (Kaiser β=5 anti-aliasing FIR, zero padding).
-//! * [`nearest`]: PyTorch `F.interpolate(mode="nearest")` (index computed in float32).
+//! * [`nearest`]: PyTorch `F.interpolate(mode="nearest")` with the exact index
+//!   `floor(i · n_in / n_out)` (integer arithmetic), and [`nearest_segments`], EEGPT's use of it:
+//!   one interpolation per segment of the recording.
 //! * [`FirFilter`]: MNE's default FIR filters (`firwin`, Hamming, MNE transition-band and
 //!   length rules), band-pass, high-pass, low-pass and notch, applied zero-phase with
 //!   `reflect_limited` edge padding like `mne.filter._overlap_add_filter`;
@@ -608,22 +610,55 @@ pub fn mne_resample(x: &[f64], from: f64, to: f64) -> Vec<f64> {
 }
 
 /// PyTorch `F.interpolate(x, size=n_out, mode="nearest")` on one channel: source index
-/// `min(floor(i * (n_in / n_out)), n_in - 1)` with the scale and product in float32.
+/// `min(floor(i · n_in / n_out), n_in − 1)`, computed exactly in integers. PyTorch computes it
+/// in float32, which equals the exact index on the segments EEGPT interpolates (see
+/// [`nearest_segments`]) but drifts by one sample on long inputs (above i ≈ 134,217 for
+/// 500 → 256 Hz), so the exact index is the reference here.
 pub fn nearest(x: &[f64], n_out: usize) -> Vec<f64> {
+    let mut out = Vec::with_capacity(n_out);
+    nearest_into(x, n_out, &mut out);
+    out
+}
+
+/// [`nearest`], appended to `out`.
+fn nearest_into(x: &[f64], n_out: usize, out: &mut Vec<f64>) {
     let n_in = x.len();
     if n_in == 0 {
-        return vec![0.0; n_out];
+        out.extend(std::iter::repeat_n(0.0, n_out));
+        return;
     }
     if n_in == n_out {
-        return x.to_vec();
+        out.extend_from_slice(x);
+        return;
     }
-    let scale = n_in as f32 / n_out as f32;
-    (0..n_out)
-        .map(|i| {
-            let s = ((i as f32) * scale).floor() as usize;
-            x[s.min(n_in - 1)]
-        })
-        .collect()
+    let (n_in_w, n_out_w) = (n_in as u128, n_out as u128);
+    out.extend((0..n_out).map(|i| {
+        let s = (i as u128 * n_in_w / n_out_w) as usize;
+        x[s.min(n_in - 1)]
+    }));
+}
+
+/// EEGPT's nearest-neighbour resampling: the channel cut into consecutive segments of
+/// `round(segment_s · from)` samples (torcheeg's chunks), each brought to
+/// `round(segment_s · to)` samples by [`nearest`], a shorter last segment to
+/// `round(len · to / from)`; the segments concatenated. A window of `segment_s` that starts on a
+/// segment boundary is then exactly EEGPT's interpolated chunk.
+pub fn nearest_segments(x: &[f64], segment_s: f64, from: f64, to: f64) -> Vec<f64> {
+    let seg_in = pyround(segment_s * from).max(0) as usize;
+    let seg_out = pyround(segment_s * to).max(0) as usize;
+    if seg_in == 0 || seg_out == 0 {
+        return nearest(x, resampled_len(x.len(), from, to));
+    }
+    let mut out = Vec::with_capacity(x.len().div_ceil(seg_in) * seg_out);
+    for seg in x.chunks(seg_in) {
+        let n = if seg.len() == seg_in {
+            seg_out
+        } else {
+            pyround(seg.len() as f64 * to / from).max(0) as usize
+        };
+        nearest_into(seg, n, &mut out);
+    }
+    out
 }
 
 /// SciPy `get_window("hamming", n, fftbins=False)`.
@@ -1331,6 +1366,32 @@ mod tests {
         for pair in bounds.chunks(2) {
             assert!((pair[1] - pair[0]).abs() <= 1e-3 * pair[0], "{pair:?}");
         }
+    }
+
+    #[test]
+    fn nearest_index_is_exact_on_long_inputs() {
+        // 600 s at 500 Hz → 256 Hz: floor(float32(i) · 1.953125) is off by one above i = 134,217.
+        let n_in = 300_000;
+        let n_out = 153_600;
+        let x: Vec<f64> = (0..n_in).map(|i| i as f64).collect();
+        let y = nearest(&x, n_out);
+        for (i, v) in y.iter().enumerate() {
+            assert_eq!(*v as usize, i * n_in / n_out, "output sample {i}");
+        }
+    }
+
+    #[test]
+    fn nearest_segments_restart_every_segment() {
+        // 4 s segments at 500 Hz → 1024 samples each; the 1.5 s tail → 384.
+        let x: Vec<f64> = (0..2000 * 3 + 750).map(|i| i as f64).collect();
+        let y = nearest_segments(&x, 4.0, 500.0, 256.0);
+        assert_eq!(y.len(), 3 * 1024 + 384);
+        for k in 0..3 {
+            for j in 0..1024 {
+                assert_eq!(y[k * 1024 + j] as usize, k * 2000 + j * 2000 / 1024);
+            }
+        }
+        assert_eq!(y[3 * 1024 + 383] as usize, 6000 + 383 * 750 / 384);
     }
 
     #[test]

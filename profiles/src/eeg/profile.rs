@@ -73,9 +73,14 @@
 //!   *pretraining* (dataset's own montage, stride 800 samples, last 10 s dropped, window so
 //!   that C × seconds ≈ 256) is `channels=all, stride_s=4, trim_end_s=10, window_s=256/C`.
 //!   Missing channels default to `zero` (LaBraM's `get_input_chans` raises instead).
-//! * `eegpt`: the output length of the nearest-neighbour resampling is `round(n · 256 / fs)`;
-//!   windows tile the chunk every 4 s (EEGPT takes random 4 s crops at training time); the
-//!   common average is taken before resampling (it commutes exactly with nearest).
+//! * `eegpt`: the nearest-neighbour resampling works per segment, as EEGPT's
+//!   `temporal_interpolation` does on each torcheeg chunk: the recording is cut into
+//!   `window_s` segments (`round(window_s · fs)` samples), each brought to
+//!   `round(window_s · 256)` samples with the exact index `floor(i · n_in / n_out)`, a shorter
+//!   last segment to `round(len · 256 / fs)`; windows tile the result every 4 s (EEGPT takes
+//!   random 4 s crops at training time), so with the default trims and stride every window is
+//!   one interpolated segment. The common average is taken before resampling (it commutes
+//!   exactly with nearest).
 //! * `biot`: bipolar derivation before resampling (both linear; equal up to rounding); the
 //!   percentile scaling is per 10 s window, in volts, as BIOT's loader does per sample.
 //! * `diver`: **every default is an assumption** (step order bandpass → notch → resample,
@@ -577,35 +582,114 @@ impl Profile for EegProfile {
     }
 }
 
+/// The state of one recording while the steps run.
+struct Work<'a> {
+    sample: &'a Sample,
+    rec: &'a Recording,
+    /// The canonical signal (float32 LE, `[C, t_in]`).
+    raw: &'a [u8],
+    t_in: usize,
+    rows: Vec<Row>,
+    data: Vec<Vec<f64>>,
+    chain: Vec<Value>,
+    /// Current sampling rate.
+    rate: f64,
+    /// Current length of every row (lazy rows still have the canonical length).
+    n_cur: usize,
+}
+
+impl Work<'_> {
+    fn key(&self) -> &str {
+        &self.sample.key
+    }
+
+    fn materialize(&mut self) {
+        materialize(&self.rows, &mut self.data, self.raw, self.t_in);
+    }
+}
+
 impl EegProfile {
     fn apply_to(&self, sample: &Sample) -> Result<Applied> {
         let mut applied = Applied::default();
-        let key = sample.key.clone();
-        let Some(meta) = sample.member("meta.json") else {
-            reject(
-                &mut applied,
-                &key,
-                "no meta.json (not an eeg sample)".into(),
-            );
+        let Some((rec, raw, t_in)) = self.decode(sample, &mut applied)? else {
             return Ok(applied);
+        };
+        let key = sample.key.as_str();
+        let Some((rows, data, interpolation)) =
+            self.map_channels(&rec, raw, t_in, key, &mut applied)
+        else {
+            return Ok(applied);
+        };
+        if rows.is_empty() {
+            reject(&mut applied, key, "the channel set is empty".into());
+            return Ok(applied);
+        }
+        let mut channels_op = json!({"op": "channels", "set": self.config.channels, "missing": self.to_missing_str()});
+        if let Some(info) = interpolation {
+            channels_op["interpolation"] = info;
+        }
+        let mut w = Work {
+            sample,
+            rec: &rec,
+            raw,
+            t_in,
+            rows,
+            data,
+            chain: vec![channels_op],
+            rate: rec.sampling_rate,
+            n_cur: t_in,
+        };
+        if !self.run_steps(&mut w, &mut applied)? {
+            return Ok(applied);
+        }
+        w.materialize();
+        // Zero-filled rows stay zero through every linear step.
+        for (r, ch) in w.rows.iter().zip(w.data.iter_mut()) {
+            if !r.present && self.config.missing == Missing::Zero {
+                ch.iter_mut().for_each(|v| *v = 0.0);
+            }
+        }
+        self.windows(
+            sample,
+            &rec,
+            &w.rows,
+            &w.data,
+            w.rate,
+            w.chain,
+            &mut applied,
+        )?;
+        Ok(applied)
+    }
+
+    /// The recording's metadata, its float32 signal and its length; `None` when rejected
+    /// (not an eeg/1 sample, a signal of the wrong shape, shorter than `min_duration_s`).
+    fn decode<'s>(
+        &self,
+        sample: &'s Sample,
+        applied: &mut Applied,
+    ) -> Result<Option<(Recording, &'s [u8], usize)>> {
+        let key = sample.key.as_str();
+        let Some(meta) = sample.member("meta.json") else {
+            reject(applied, key, "no meta.json (not an eeg sample)".into());
+            return Ok(None);
         };
         let rec: Recording = match serde_json::from_slice(&meta.data) {
             Ok(r) => r,
             Err(e) => {
-                reject(&mut applied, &key, format!("meta.json is not eeg/1: {e}"));
-                return Ok(applied);
+                reject(applied, key, format!("meta.json is not eeg/1: {e}"));
+                return Ok(None);
             }
         };
         let Some(sig) = sample.member("signal.npy") else {
-            reject(&mut applied, &key, "no signal.npy".into());
-            return Ok(applied);
+            reject(applied, key, "no signal.npy".into());
+            return Ok(None);
         };
         let view = npy::decode(&sig.data)?;
         if view.dtype != Dtype::F32 || view.shape.len() != 2 || view.shape[0] != rec.channels.len()
         {
             reject(
-                &mut applied,
-                &key,
+                applied,
+                key,
                 format!(
                     "signal.npy must be float32 [{} channels, T], got {:?} {:?}",
                     rec.channels.len(),
@@ -613,7 +697,7 @@ impl EegProfile {
                     view.shape
                 ),
             );
-            return Ok(applied);
+            return Ok(None);
         }
         let (c_in, t_in) = (view.shape[0], view.shape[1]);
         let raw = view.data;
@@ -625,173 +709,242 @@ impl EegProfile {
                 times: t_in,
             });
         }
-        let fs = rec.sampling_rate;
-        let duration = t_in as f64 / fs;
+        let duration = t_in as f64 / rec.sampling_rate;
         if duration < self.config.min_duration_s {
             reject(
-                &mut applied,
-                &key,
+                applied,
+                key,
                 format!(
                     "duration {duration:.3} s < min_duration_s {}",
                     self.config.min_duration_s
                 ),
             );
-            return Ok(applied);
+            return Ok(None);
         }
-        let Some((rows, mut data, interpolation)) =
-            self.map_channels(&rec, raw, t_in, &key, &mut applied)
-        else {
-            return Ok(applied);
-        };
-        if rows.is_empty() {
-            reject(&mut applied, &key, "the channel set is empty".into());
-            return Ok(applied);
-        }
-        let mut channels_op = json!({"op": "channels", "set": self.config.channels, "missing": self.to_missing_str()});
-        if let Some(info) = interpolation {
-            channels_op["interpolation"] = info;
-        }
-        let mut chain: Vec<Value> = vec![channels_op];
-        let mut rate = fs;
-        // Current length of every row (lazy rows still have the canonical length).
-        let mut n_cur = t_in;
+        Ok(Some((rec, raw, t_in)))
+    }
+
+    /// Runs the configured steps in order. `false` when the recording is done (rejected, or
+    /// its windows already written by the fused resample + filter path).
+    fn run_steps(&self, w: &mut Work<'_>, applied: &mut Applied) -> Result<bool> {
         let steps = &self.config.steps;
         let mut i = 0;
         while i < steps.len() {
-            match steps[i].as_str() {
+            i = match steps[i].as_str() {
                 "car" => {
-                    materialize(&rows, &mut data, raw, t_in);
-                    let mut present: Vec<Vec<f64>> = Vec::new();
-                    let idx: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].present).collect();
-                    for &i in &idx {
-                        present.push(std::mem::take(&mut data[i]));
-                    }
-                    dsp::common_average(&mut present);
-                    for (&i, ch) in idx.iter().zip(present) {
-                        data[i] = ch;
-                    }
-                    chain.push(json!({"op": "car", "over": "present channels"}));
-                    i += 1;
+                    common_average(w);
+                    i + 1
                 }
-                "resample" => {
-                    let to = self.config.resample_hz;
-                    i += 1;
-                    if to > 0.0 && (to - rate).abs() > 1e-9 * rate {
-                        match self.config.resample_method {
-                            ResampleMethod::MneFft => {
-                                let r = dsp::MneResampler::new(n_cur, rate, to);
-                                chain.push(json!({"op": "resample", "from_hz": rate, "to_hz": to, "method": self.to_json_method()}));
-                                // Filters that follow the resampling and end the steps can
-                                // be applied to the resampled spectrum (see `fusable`).
-                                let (filters, next) = match self.filters_from(i, to) {
-                                    Ok(f) => f,
-                                    Err(e) => {
-                                        reject(&mut applied, &key, e);
-                                        return Ok(applied);
-                                    }
-                                };
-                                if next == steps.len()
-                                    && !filters.is_empty()
-                                    && self.fusable(&r, &filters, to)
-                                {
-                                    let response = self.responses.get(&r, &filters);
-                                    let half: usize =
-                                        filters.iter().map(|f| (f.taps.len() - 1) / 2).sum();
-                                    for f in filters {
-                                        let mut d = f.description;
-                                        d["exec"] = json!(format!(
-                                            "multiplied into the resampled spectrum (float32 FFTs of the mean-removed channel, float64 where their error bound exceeds 1e-5 of a window's peak); equal to the sequential filter except within {half} samples of each end, which the trims remove"
-                                        ));
-                                        chain.push(d);
-                                    }
-                                    let input = Input {
-                                        rows: &rows,
-                                        data: &data,
-                                        raw,
-                                        t: t_in,
-                                    };
-                                    self.stream_windows(
-                                        sample,
-                                        &rec,
-                                        input,
-                                        &r,
-                                        &response,
-                                        to,
-                                        chain,
-                                        &mut applied,
-                                    )?;
-                                    return Ok(applied);
-                                }
-                                let mut work = r.work();
-                                let mut scratch = Vec::new();
-                                for (row, ch) in rows.iter().zip(data.iter_mut()) {
-                                    match row.raw {
-                                        Some(ri) if ch.is_empty() => {
-                                            row_f64(raw, ri, t_in, &mut scratch);
-                                            r.apply_into(&scratch, None, &mut work, ch);
-                                        }
-                                        _ => r.apply_in_place(ch, None, &mut work),
-                                    }
-                                }
-                            }
-                            ResampleMethod::Nearest => {
-                                materialize(&rows, &mut data, raw, t_in);
-                                let n_out = dsp::resampled_len(n_cur, rate, to);
-                                for ch in data.iter_mut() {
-                                    *ch = dsp::nearest(ch, n_out);
-                                }
-                                chain.push(json!({"op": "resample", "from_hz": rate, "to_hz": to, "method": self.to_json_method()}));
-                            }
-                            ResampleMethod::Poly => {
-                                materialize(&rows, &mut data, raw, t_in);
-                                let (up, down) = rational(to, rate);
-                                for ch in data.iter_mut() {
-                                    *ch = dsp::resample_poly(ch, up, down);
-                                }
-                                chain.push(json!({"op": "resample", "from_hz": rate, "to_hz": to, "method": self.to_json_method()}));
-                            }
-                        }
-                        rate = to;
-                    }
-                }
+                "resample" => match self.resample_step(i + 1, w, applied)? {
+                    Some(next) => next,
+                    None => return Ok(false),
+                },
                 "bandpass" | "notch" => {
-                    materialize(&rows, &mut data, raw, t_in);
-                    let (filters, next) = match self.filters_from(i, rate) {
+                    w.materialize();
+                    let (filters, next) = match self.filters_from(i, w.rate) {
                         Ok(f) => f,
                         Err(e) => {
-                            reject(&mut applied, &key, e);
-                            return Ok(applied);
+                            reject(applied, w.key(), e);
+                            return Ok(false);
                         }
                     };
-                    i = next;
                     if !filters.is_empty() {
                         for f in &filters {
-                            chain.push(f.description.clone());
+                            w.chain.push(f.description.clone());
                         }
                         let mut fc = dsp::FilterChain::new(filters);
-                        for ch in data.iter_mut() {
+                        for ch in w.data.iter_mut() {
                             *ch = fc.apply(ch);
                         }
                     }
+                    next
                 }
                 other => {
                     return Err(Error::UnknownStep {
                         step: other.to_string(),
                     });
                 }
-            }
-            n_cur = data.iter().find(|d| !d.is_empty()).map_or(n_cur, Vec::len);
+            };
+            w.n_cur = w
+                .data
+                .iter()
+                .find(|d| !d.is_empty())
+                .map_or(w.n_cur, Vec::len);
         }
-        materialize(&rows, &mut data, raw, t_in);
-        // Zero-filled rows stay zero through every linear step.
-        for (r, ch) in rows.iter().zip(data.iter_mut()) {
-            if !r.present && self.config.missing == Missing::Zero {
-                ch.iter_mut().for_each(|v| *v = 0.0);
-            }
-        }
-        self.windows(sample, &rec, &rows, &data, rate, chain, &mut applied)?;
-        Ok(applied)
+        Ok(true)
     }
+
+    /// The `resample` step (`next` is the index of the step after it). Returns the index of the
+    /// next step to run, `None` when the recording is done.
+    fn resample_step(
+        &self,
+        next: usize,
+        w: &mut Work<'_>,
+        applied: &mut Applied,
+    ) -> Result<Option<usize>> {
+        let to = self.config.resample_hz;
+        let rate = w.rate;
+        if !(to > 0.0 && (to - rate).abs() > 1e-9 * rate) {
+            return Ok(Some(next));
+        }
+        let op = json!({"op": "resample", "from_hz": rate, "to_hz": to, "method": self.to_json_method()});
+        match self.config.resample_method {
+            ResampleMethod::MneFft => {
+                if !self.resample_mne(next, to, op, w, applied)? {
+                    return Ok(None);
+                }
+            }
+            ResampleMethod::Nearest => {
+                w.materialize();
+                // EEGPT interpolates each window-long segment on its own.
+                for ch in w.data.iter_mut() {
+                    *ch = dsp::nearest_segments(ch, self.config.window_s, rate, to);
+                }
+                w.chain.push(op);
+            }
+            ResampleMethod::Poly => {
+                w.materialize();
+                let (up, down) = rational(to, rate);
+                for ch in w.data.iter_mut() {
+                    *ch = dsp::resample_poly(ch, up, down);
+                }
+                w.chain.push(op);
+            }
+        }
+        w.rate = to;
+        Ok(Some(next))
+    }
+
+    /// MNE FFT resampling to `to`. When filters follow and end the steps (see `fusable`), they
+    /// are multiplied into the resampled spectrum and the windows written here: `false` (done).
+    fn resample_mne(
+        &self,
+        next: usize,
+        to: f64,
+        op: Value,
+        w: &mut Work<'_>,
+        applied: &mut Applied,
+    ) -> Result<bool> {
+        let r = dsp::MneResampler::new(w.n_cur, w.rate, to);
+        w.chain.push(op);
+        let (filters, after) = match self.filters_from(next, to) {
+            Ok(f) => f,
+            Err(e) => {
+                reject(applied, w.key(), e);
+                return Ok(false);
+            }
+        };
+        if after == self.config.steps.len() && !filters.is_empty() && self.fusable(&r, &filters, to)
+        {
+            let response = self.responses.get(&r, &filters);
+            let half: usize = filters.iter().map(|f| (f.taps.len() - 1) / 2).sum();
+            for f in filters {
+                let mut d = f.description;
+                d["exec"] = json!(format!(
+                    "multiplied into the resampled spectrum (float32 FFTs of the mean-removed channel, float64 where their error bound exceeds 1e-5 of a window's peak); equal to the sequential filter except within {half} samples of each end, which the trims remove"
+                ));
+                w.chain.push(d);
+            }
+            let input = Input {
+                rows: &w.rows,
+                data: &w.data,
+                raw: w.raw,
+                t: w.t_in,
+            };
+            let chain = std::mem::take(&mut w.chain);
+            self.stream_windows(w.sample, w.rec, input, &r, &response, to, chain, applied)?;
+            return Ok(false);
+        }
+        let mut work = r.work();
+        let mut scratch = Vec::new();
+        for (row, ch) in w.rows.iter().zip(w.data.iter_mut()) {
+            match row.raw {
+                Some(ri) if ch.is_empty() => {
+                    row_f64(w.raw, ri, w.t_in, &mut scratch);
+                    r.apply_into(&scratch, None, &mut work, ch);
+                }
+                _ => r.apply_in_place(ch, None, &mut work),
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The `car` step: the mean over the present channels subtracted from each of them.
+fn common_average(w: &mut Work<'_>) {
+    w.materialize();
+    let idx: Vec<usize> = (0..w.rows.len()).filter(|&i| w.rows[i].present).collect();
+    let mut present: Vec<Vec<f64>> = Vec::with_capacity(idx.len());
+    for &i in &idx {
+        present.push(std::mem::take(&mut w.data[i]));
+    }
+    dsp::common_average(&mut present);
+    for (&i, ch) in idx.iter().zip(present) {
+        w.data[i] = ch;
+    }
+    w.chain
+        .push(json!({"op": "car", "over": "present channels"}));
+}
+
+/// The row of configured channel `name` (`A-B` for a bipolar derivation): copied lazily from
+/// the recording, derived, or absent (zero-filled, template position) when the recording
+/// lacks it.
+fn mapped_row(
+    rec: &Recording,
+    raw: &[u8],
+    t: usize,
+    index: &std::collections::HashMap<String, usize>,
+    name: &str,
+) -> (Row, Vec<f64>) {
+    let pos = |i: usize, name: &str| {
+        let p = rec.channels[i].xyz_mm;
+        if p.iter().all(|v| v.is_finite()) {
+            p
+        } else {
+            channels::template_xyz(name)
+        }
+    };
+    let absent = || {
+        (
+            Row {
+                name: name.to_uppercase(),
+                xyz: channels::template_xyz(name),
+                present: false,
+                source: String::new(),
+                raw: None,
+            },
+            vec![0.0; t],
+        )
+    };
+    if let Some((a, b)) = name.split_once('-') {
+        let (Some(&ia), Some(&ib)) = (index.get(&channels::key(a)), index.get(&channels::key(b)))
+        else {
+            return absent();
+        };
+        let (pa, pb) = (pos(ia, a), pos(ib, b));
+        let (mut ra, mut rb) = (Vec::new(), Vec::new());
+        row_f64(raw, ia, t, &mut ra);
+        row_f64(raw, ib, t, &mut rb);
+        let row = Row {
+            name: name.to_uppercase(),
+            xyz: [0, 1, 2].map(|k| (pa[k] + pb[k]) / 2.0),
+            present: true,
+            source: format!("{}-{}", rec.channels[ia].name, rec.channels[ib].name),
+            raw: None,
+        };
+        return (row, ra.iter().zip(&rb).map(|(x, y)| x - y).collect());
+    }
+    let Some(&i) = index.get(&channels::key(name)) else {
+        return absent();
+    };
+    let row = Row {
+        name: name.to_uppercase(),
+        xyz: pos(i, name),
+        present: true,
+        source: rec.channels[i].name.clone(),
+        raw: Some(i),
+    };
+    (row, Vec::new())
 }
 
 fn rational(to: f64, from: f64) -> (usize, usize) {
@@ -940,11 +1093,6 @@ impl EegProfile {
         applied: &mut Applied,
     ) -> Option<Mapped> {
         // Only the mapped rows are converted to float64.
-        let row_of = |i: usize| -> Vec<f64> {
-            let mut v = Vec::new();
-            row_f64(raw, i, t, &mut v);
-            v
-        };
         let mut index = std::collections::HashMap::new();
         for (i, ch) in rec.channels.iter().enumerate() {
             if ch.channel_type == ChannelType::Eeg {
@@ -976,66 +1124,13 @@ impl EegProfile {
         let mut rows = Vec::new();
         let mut data = Vec::new();
         let mut missing = Vec::new();
-        let pos = |i: usize, name: &str| {
-            let p = rec.channels[i].xyz_mm;
-            if p.iter().all(|v| v.is_finite()) {
-                p
-            } else {
-                channels::template_xyz(name)
-            }
-        };
         for name in &list {
-            if let Some((a, b)) = name.split_once('-') {
-                match (index.get(&channels::key(a)), index.get(&channels::key(b))) {
-                    (Some(&ia), Some(&ib)) => {
-                        let (pa, pb) = (pos(ia, a), pos(ib, b));
-                        rows.push(Row {
-                            name: name.to_uppercase(),
-                            xyz: [0, 1, 2].map(|k| (pa[k] + pb[k]) / 2.0),
-                            present: true,
-                            source: format!("{}-{}", rec.channels[ia].name, rec.channels[ib].name),
-                            raw: None,
-                        });
-                        data.push(
-                            row_of(ia)
-                                .iter()
-                                .zip(&row_of(ib))
-                                .map(|(x, y)| x - y)
-                                .collect(),
-                        );
-                    }
-                    _ => {
-                        missing.push(name.clone());
-                        rows.push(Row {
-                            name: name.to_uppercase(),
-                            xyz: channels::template_xyz(name),
-                            present: false,
-                            source: String::new(),
-                            raw: None,
-                        });
-                        data.push(vec![0.0; t]);
-                    }
-                }
-            } else if let Some(&i) = index.get(&channels::key(name)) {
-                rows.push(Row {
-                    name: name.to_uppercase(),
-                    xyz: pos(i, name),
-                    present: true,
-                    source: rec.channels[i].name.clone(),
-                    raw: Some(i),
-                });
-                data.push(Vec::new());
-            } else {
+            let (row, d) = mapped_row(rec, raw, t, &index, name);
+            if !row.present {
                 missing.push(name.clone());
-                rows.push(Row {
-                    name: name.to_uppercase(),
-                    xyz: channels::template_xyz(name),
-                    present: false,
-                    source: String::new(),
-                    raw: None,
-                });
-                data.push(vec![0.0; t]);
             }
+            rows.push(row);
+            data.push(d);
         }
         if !missing.is_empty() {
             match self.config.missing {

@@ -21,6 +21,8 @@
 //! stride = 1024
 //! max_n_fraction = 0.5         # skip windows with more N; absent = keep every window
 //! strands = "forward"          # or "reverse", "both"
+//! complement = "acgt"          # reverse strand: ACGTacgt only, other codes kept (HyenaDNA,
+//!                              # Caduceus; the default), or "iupac" (R↔Y, K↔M, B↔V, D↔H too)
 //! seq_format = "txt"           # seq.txt; or "npy" (uint8 ASCII codes in seq.npy)
 //! intervals = "sequences_human.bed"  # Basenji-style chrom/start/end/split: split by interval
 //! splits = { chr8 = "valid", chr9 = "test" }  # split by chromosome (others: train)
@@ -56,7 +58,7 @@ use std::path::{Path, PathBuf};
 use bomdata_genomic::bbi::BbiFile;
 use bomdata_genomic::fasta::IndexedFasta;
 use bomdata_genomic::fasta::indexed::IndexCheck;
-use bomdata_genomic::sequence::SequenceSource;
+use bomdata_genomic::sequence::{ComplementTable, SequenceSource};
 use bomdata_genomic::twobit::TwoBit;
 use bomdata_schemas::genome::{
     ReadWindow as ReadWindowMeta, Taxonomy, TrackInfo, Window as WindowMeta,
@@ -247,6 +249,8 @@ pub struct Config {
     pub max_n_fraction: Option<f64>,
     /// `forward` (default), `reverse` or `both`.
     pub strands: Option<String>,
+    /// Complement table of the reverse strand: `acgt` (default) or `iupac`.
+    pub complement: Option<String>,
     /// `txt` (default) or `npy`.
     pub seq_format: Option<String>,
     /// Basenji-style intervals BED with a split column (relative to the root).
@@ -641,6 +645,13 @@ fn window_spec(cfg: &Config, ctx: &UnitContext<'_>, seq_name: &str) -> Result<(S
             ));
         }
     };
+    let complement_name = cfg.complement.as_deref().unwrap_or("acgt");
+    let Some(complement) = ComplementTable::parse(complement_name) else {
+        return Err(Error::input(
+            ctx.root.join("genome.toml"),
+            format!("complement {complement_name:?} is not acgt/iupac"),
+        ));
+    };
     let npy_seq = match cfg.seq_format.as_deref().unwrap_or("txt") {
         "txt" => false,
         "npy" => true,
@@ -664,6 +675,7 @@ fn window_spec(cfg: &Config, ctx: &UnitContext<'_>, seq_name: &str) -> Result<(S
             default: "train".into(),
         },
         only: vec![seq_name.to_string()],
+        complement,
     };
     Ok((spec, npy_seq))
 }
@@ -1179,7 +1191,10 @@ mod tests {
             let mut want = src[st as usize..en as usize].to_vec();
             let mut vals = bw.values(chrom, st, en).unwrap();
             if m["strand"] == "-" {
-                bomdata_genomic::sequence::reverse_complement(&mut want);
+                bomdata_genomic::sequence::reverse_complement_with(
+                    &mut want,
+                    ComplementTable::default(),
+                );
                 vals.reverse();
             }
             assert_eq!(s.member("seq.txt").unwrap().data, want);
@@ -1205,6 +1220,47 @@ mod tests {
         assert_eq!(sink.subjects.len(), 2);
         assert!(sink.subjects.iter().all(|r| r.subject != "T2T-CHM13v2.0"));
         let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// Issue 20, items 3 and 4: the − strand of `AC.-GRKn` keeps the IUPAC codes by default
+    /// (`nKRC-.GT`, as HyenaDNA and Caduceus), complements them with `complement = "iupac"`;
+    /// the soft mask flags only the lowercase letter.
+    #[test]
+    fn reverse_strand_complement_table_and_soft_mask() {
+        for (conf, want) in [("", "nKRC-.GT"), ("complement = \"iupac\"\n", "nMYC-.GT")] {
+            let root = tmpdir("iupac");
+            std::fs::write(root.join("x.fa"), b">s1\nAC.-GRKn\n").unwrap();
+            std::fs::write(
+                root.join("genome.toml"),
+                format!("window = 8\nstride = 8\nstrands = \"both\"\n{conf}"),
+            )
+            .unwrap();
+            let (_, sink) = run(&root);
+            assert_eq!(sink.samples.len(), 2, "{conf}");
+            for s in &sink.samples {
+                let m = meta(s);
+                let seq = &s.member("seq.txt").unwrap().data;
+                if m["strand"] == "-" {
+                    assert_eq!(seq.as_slice(), want.as_bytes(), "{conf}");
+                } else {
+                    assert_eq!(seq.as_slice(), b"AC.-GRKn");
+                }
+                assert_eq!(m["lowercase_count"], 1, "{conf}: {m}");
+                let soft = npy_bits(&s.member("softmask.npy").unwrap().data);
+                let want_soft = if m["strand"] == "-" {
+                    0b0000_0001
+                } else {
+                    0b1000_0000
+                };
+                assert_eq!(soft, vec![want_soft], "{conf}");
+            }
+            let _ = std::fs::remove_dir_all(&root);
+        }
+    }
+
+    /// The packed bytes of a 1-D uint8 `.npy`.
+    fn npy_bits(bytes: &[u8]) -> Vec<u8> {
+        bomdata_shard::npy::decode(bytes).unwrap().data.to_vec()
     }
 
     #[test]

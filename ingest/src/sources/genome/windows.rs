@@ -23,7 +23,7 @@ use std::io;
 
 use bomdata_genomic::bbi::BbiFile;
 pub use bomdata_genomic::sequence::SequenceSource;
-use bomdata_genomic::sequence::{masks_counts, reverse_complement};
+use bomdata_genomic::sequence::{ComplementTable, masks_counts, reverse_complement_with};
 
 /// What is wrong with a windowing request (returned inside `io::ErrorKind::InvalidData`).
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +160,8 @@ pub struct Spec {
     pub split: SplitBy,
     /// Sequences to use (empty: all).
     pub only: Vec<String>,
+    /// Complement table of the reverse strand (default: `ACGTacgt` only, as the models do).
+    pub complement: ComplementTable,
 }
 
 impl Default for Spec {
@@ -171,6 +173,7 @@ impl Default for Spec {
             strands: Strands::Forward,
             split: SplitBy::default(),
             only: Vec::new(),
+            complement: ComplementTable::default(),
         }
     }
 }
@@ -631,7 +634,7 @@ impl<S: SequenceSource> Windower<S> {
                     w.strand = strand;
                     // w.seq holds the forward bases here (the callback cannot change them)
                     if strand == '-' {
-                        reverse_complement(&mut w.seq);
+                        reverse_complement_with(&mut w.seq, spec.complement);
                     }
                     (w.n_count, w.lowercase) = masks_counts(&w.seq, &mut w.softmask, &mut w.nmask);
                     w.track = match (&self.track, &track_name) {
