@@ -123,9 +123,11 @@ fn has_outputs(out: &Path) -> bool {
         if *n == STATE_DIR {
             std::fs::read_dir(&p).is_ok_and(|rd| {
                 rd.flatten().any(|e| {
-                    !e.file_name()
-                        .to_str()
-                        .is_some_and(|n| n == "lock" || n.starts_with("lock.rank-"))
+                    // Lock files, and temporaries of the fingerprint being written by a rank
+                    // starting beside this one, are not outputs.
+                    !e.file_name().to_str().is_some_and(|n| {
+                        n == "lock" || n.starts_with("lock.rank-") || n.ends_with(".tmp")
+                    })
                 })
             })
         } else {
