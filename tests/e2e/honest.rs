@@ -118,17 +118,16 @@ fn big_tree(dir: &Path) -> PathBuf {
     src
 }
 
-#[test]
-fn two_ingests_on_one_folder_the_second_is_refused() {
-    let d = tempfile::tempdir().unwrap();
-    let src = big_tree(d.path());
-    let out = d.path().join("o");
+/// Starts an ingest, waits until it holds the lock, runs a second ingest on the same folder;
+/// returns (second's output, whether the first was still running when the second ended, the
+/// first's lock tag). The first run's dataset must verify.
+fn race(src: &Path, out: &Path) -> (Output, bool, String) {
     let mut first = cmd();
     first
         .arg("ingest")
-        .arg(&src)
+        .arg(src)
         .arg("--out")
-        .arg(&out)
+        .arg(out)
         .args(["--jobs", "1"])
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -139,16 +138,27 @@ fn two_ingests_on_one_folder_the_second_is_refused() {
         assert!(first.try_wait().unwrap().is_none(), "first run ended early");
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    let second = ingest(&src, &out, &["--jobs", "1"]);
+    let second = ingest(src, out, &["--jobs", "1"]);
     let still_running = first.try_wait().unwrap().is_none();
     assert!(first.wait().unwrap().success());
-    if still_running {
-        assert_eq!(second.status.code(), Some(2), "{}", stderr(&second));
-        assert!(stderr(&second).contains(tag.trim()), "{}", stderr(&second));
-    }
-    // Whatever the timing, the finished dataset verifies.
-    let v = bomdata(&["verify"], &[&out]);
+    let v = bomdata(&["verify"], &[out]);
     assert!(v.status.success(), "{}", stdout(&v));
+    (second, still_running, tag.trim().to_string())
+}
+
+#[test]
+fn two_ingests_on_one_folder_the_second_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let src = big_tree(d.path());
+    for i in 0..3 {
+        let (second, still_running, tag) = race(&src, &d.path().join(format!("o{i}")));
+        if still_running {
+            assert_eq!(second.status.code(), Some(2), "{}", stderr(&second));
+            assert!(stderr(&second).contains(&tag), "{}", stderr(&second));
+            return;
+        }
+    }
+    panic!("the first run always ended before the second: the race was never tested");
 }
 
 #[test]
@@ -370,13 +380,29 @@ fn small_refusals_say_what_is_wrong() {
         "{}",
         stderr(&o)
     );
-    // Control bytes from a file never reach the terminal raw.
-    let evil = d.path().join("evil.edf");
-    std::fs::write(&evil, b"0       \x1b[31mEVIL\x07\x1b]0;title\x07").unwrap();
-    let o = bomdata(&["probe"], &[&evil]);
-    assert!(
-        !o.stderr.contains(&0x1b) && !o.stderr.contains(&0x07),
-        "{}",
-        stderr(&o)
-    );
+    // Control bytes from a file (its name or its header) never reach the terminal raw.
+    let evil = d.path().join("evil\x1b[2J\x07.edf");
+    let mut h = b"0       ".to_vec();
+    h.extend_from_slice(format!("{:80}{:80}", "P", "").as_bytes());
+    h.extend_from_slice(b"01.01.0101.01.01512     ");
+    h.extend_from_slice(&[b' '; 44]);
+    h.extend_from_slice(b"1       1       \x1b[2J");
+    std::fs::write(&evil, &h).unwrap();
+    for p in [evil.clone(), d.path().join("missing\x1b]0;t\x07.edf")] {
+        let o = bomdata(&["probe"], &[&p]);
+        assert!(!o.stderr.is_empty());
+        assert!(
+            !o.stderr.contains(&0x1b) && !o.stderr.contains(&0x07),
+            "{}",
+            stderr(&o)
+        );
+    }
+    let mut c = cmd();
+    c.arg("ingest")
+        .arg(&evil)
+        .arg("--out")
+        .arg(d.path().join("o"));
+    let o = run(c);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!o.stderr.contains(&0x1b), "{}", stderr(&o));
 }
