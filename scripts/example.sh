@@ -18,6 +18,6 @@ fi
 cargo build --release -q -p bomdata
 BIN=${CARGO_TARGET_DIR:-target}/release/bomdata
 "$BIN" ingest examples/bids-mini --out "$OUT/canonical" --allow-unkeyed
-"$BIN" shard "$OUT/canonical" --out "$OUT/training" --seed 1
+"$BIN" shard "$OUT/canonical" --out "$OUT/training" --seed 1 --overwrite
 "$BIN" verify "$OUT/training"
 "$BIN" inspect "$OUT/training"

@@ -69,7 +69,7 @@ fn main() {
             if is_broken_pipe(&e) {
                 0
             } else {
-                eprintln!("bomdata: error: {e:#}");
+                eprintln!("bomdata: error: {}", cmd::escape(&format!("{e:#}")));
                 2
             }
         }

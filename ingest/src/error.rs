@@ -36,6 +36,30 @@ pub enum Error {
     /// A table part could not be built from what an adapter gave.
     #[error("table part")]
     TablePart(#[from] crate::tables::PartError),
+    /// The output folder holds a run with other byte-changing options (key, source, ...).
+    #[error(
+        "{} holds a run made with other options ({}); resume with the same options, or start fresh with --overwrite (removes that dataset) or another --out",
+        out.display(),
+        fields.join(", ")
+    )]
+    FingerprintMismatch {
+        /// The output folder.
+        out: PathBuf,
+        /// The fields that differ.
+        fields: Vec<String>,
+    },
+    /// The output folder holds something that is not this run's own state or output.
+    #[error(
+        "{} is not an output folder of this run: it holds {}; give an empty or new --out (or --overwrite to replace an earlier bomdata dataset)",
+        out.display(),
+        entries.join(", ")
+    )]
+    ForeignOutput {
+        /// The output folder.
+        out: PathBuf,
+        /// The entries that do not belong.
+        entries: Vec<String>,
+    },
     /// Anything else, with a one-line message.
     #[error("{0}")]
     Other(String),

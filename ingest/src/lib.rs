@@ -16,6 +16,7 @@ pub mod run;
 pub mod sink;
 pub mod source;
 pub mod sources;
+pub mod state;
 pub mod tables;
 
 pub use error::{Error, Result};

@@ -63,4 +63,10 @@ impl Pseudonymizer {
         let out = mac.finalize().into_bytes();
         hex::encode(&out[..16])
     }
+
+    /// A check value of the key: the HMAC of a fixed string under it (never the key itself), so
+    /// a resumed run can tell that it was given the same key.
+    pub fn key_check(&self) -> String {
+        self.pseudonym("bomdata key check", "v1")
+    }
 }

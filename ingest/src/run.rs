@@ -3,6 +3,8 @@
 //! State lives in the output directory so that a killed run resumes where it stopped:
 //!
 //! ```text
+//! OUT/.ingest/lock              the run lock (see [`bomdata_shard::lock`])
+//! OUT/.ingest/run.json          the run fingerprint (see [`crate::state`])
 //! OUT/.ingest/plan.json          the planned units (IDs, bytes) of the last run
 //! OUT/.ingest/units/<h>.json     one record per finished unit: its shards, subjects, failures
 //! OUT/shards/u<h>-NNNNNN.tar     the unit's shards (+ .idx.json), renamed into place only
@@ -24,6 +26,7 @@ use std::path::{Path, PathBuf};
 use bomdata_schemas::manifest::{Counts, DatasetKind, Manifest, ShardEntry, TableEntry};
 use bomdata_schemas::report::{Outcome, ReportEntry};
 use bomdata_schemas::subjects::SubjectRow;
+use bomdata_shard::DatasetDir;
 use bomdata_shard::Sample;
 use bomdata_shard::dataset;
 use bomdata_shard::writer::{ShardWriter, WriterOptions};
@@ -36,7 +39,7 @@ use crate::tables::{PartWriter, TablePart};
 use crate::{Error, Pseudonymizer, Result};
 
 /// Folder of the runtime's own state inside the output directory.
-pub const STATE_DIR: &str = ".ingest";
+pub const STATE_DIR: &str = bomdata_shard::lock::STATE_DIR;
 
 /// Everything an ingest run needs.
 #[derive(Clone, Debug)]
@@ -63,6 +66,8 @@ pub struct RunOptions {
     pub float16: bool,
     /// Shard size limits and compression.
     pub writer: WriterOptions,
+    /// Remove an earlier dataset in `out` first (single-process runs only).
+    pub overwrite: bool,
 }
 
 /// The saved plan.
@@ -242,6 +247,20 @@ pub fn run(opts: &RunOptions, source: &dyn Source, observer: &dyn Observer) -> R
             opts.rank, opts.world
         )));
     }
+    if opts.overwrite && opts.world > 1 {
+        return Err(Error::Other(
+            "--overwrite cannot be used with several ranks: clear the folder before starting them"
+                .into(),
+        ));
+    }
+    let _lock = bomdata_shard::lock::RunLock::rank(&opts.out, "ingest", opts.rank, opts.world)?;
+    if opts.overwrite {
+        crate::state::overwrite(&opts.out)?;
+    }
+    crate::state::check_and_record(
+        &opts.out,
+        &crate::state::Fingerprint::of(opts, source.name()),
+    )?;
     let units = plan(source, &opts.root)?;
     let units_dir = state(&opts.out).join("units");
     std::fs::create_dir_all(&units_dir).map_err(|e| Error::io(&units_dir, e))?;
@@ -257,7 +276,12 @@ pub fn run(opts: &RunOptions, source: &dyn Source, observer: &dyn Observer) -> R
             })
             .collect(),
     };
-    dataset::write_json_atomic(&state(&opts.out).join("plan.json"), &saved)?;
+    let plan_path = state(&opts.out).join("plan.json");
+    // Written once: the ranks of one run plan the same units, so a rank that finds the plan
+    // already there leaves it alone (a changed tree is planned anew).
+    if dataset::read_json::<Plan>(&plan_path).ok().as_ref() != Some(&saved) {
+        dataset::write_json_atomic(&plan_path, &saved)?;
+    }
 
     let mine: Vec<&Unit> = units
         .iter()
@@ -295,7 +319,7 @@ pub fn run(opts: &RunOptions, source: &dyn Source, observer: &dyn Observer) -> R
             UnitOutcome::Failed(r) => summary.failed.push((id, r)),
         }
     }
-    summary.manifest = finalize(&opts.out)?;
+    summary.manifest = finalize_run(&opts.out, opts.world <= 1)?;
     Ok(summary)
 }
 
@@ -305,6 +329,7 @@ fn run_unit(opts: &RunOptions, source: &dyn Source, unit: &Unit) -> UnitOutcome 
     if let Ok(rec) = dataset::read_json::<UnitRecord>(&rec_path)
         && rec.ok
         && rec.id == unit.id
+        && outputs_present(&opts.out, &rec)
     {
         return UnitOutcome::AlreadyDone;
     }
@@ -339,6 +364,18 @@ fn run_unit(opts: &RunOptions, source: &dyn Source, unit: &Unit) -> UnitOutcome 
         return UnitOutcome::Failed(format!("cannot record unit: {}", crate::error::chain(&e)));
     }
     outcome
+}
+
+/// Whether the files a unit record names are on disk with the sizes it records (a cheap check
+/// that the record belongs to these bytes; `verify` does the full checksum).
+fn outputs_present(out: &Path, rec: &UnitRecord) -> bool {
+    let size_ok = |p: PathBuf, size: Option<u64>| {
+        std::fs::metadata(&p).is_ok_and(|m| m.is_file() && size.is_none_or(|s| s == m.len()))
+    };
+    rec.shards.iter().all(|s| {
+        size_ok(dataset::shard_path(out, s), Some(s.size))
+            && size_ok(DatasetDir::new(out).index_path(s), None)
+    }) && rec.tables.iter().all(|t| size_ok(out.join(&t.name), None))
 }
 
 fn failed_record(unit: &Unit, reason: String) -> UnitRecord {
@@ -484,8 +521,22 @@ fn convert_unit(
 
 /// Writes the manifest, `subjects.parquet` and `report.jsonl` when every planned unit has a
 /// record; returns `None` (and writes nothing) while some are missing (other ranks still
-/// running). This is what `bomdata merge` calls.
+/// running). This is what `bomdata merge` calls: it takes the folder's lock exclusively, so it
+/// is refused while a rank still runs.
 pub fn finalize(out: &Path) -> Result<Option<Manifest>> {
+    if !state(out).join("plan.json").is_file() {
+        return Err(Error::Other(format!(
+            "{}: not a bomdata ingest output folder (no {STATE_DIR}/plan.json)",
+            out.display()
+        )));
+    }
+    let _lock = bomdata_shard::lock::RunLock::exclusive(out, "merge")?;
+    finalize_run(out, true)
+}
+
+/// [`finalize`] without taking the lock; `cleanup` removes leftover temporaries (only safe when
+/// no other process writes into the folder).
+fn finalize_run(out: &Path, cleanup: bool) -> Result<Option<Manifest>> {
     let plan: Plan = dataset::read_json(&state(out).join("plan.json"))?;
     let mut records = Vec::with_capacity(plan.units.len());
     for u in &plan.units {
@@ -535,8 +586,10 @@ pub fn finalize(out: &Path) -> Result<Option<Manifest>> {
         shards,
         tables: std::iter::once(table).chain(parts).collect(),
     };
-    dataset::remove_temporaries(&out.join(dataset::SHARDS))?;
-    crate::tables::remove_temporaries(out)?;
+    if cleanup {
+        dataset::remove_temporaries(&out.join(dataset::SHARDS))?;
+        crate::tables::remove_temporaries(out)?;
+    }
     dataset::write_manifest(out, &manifest)?;
     Ok(Some(manifest))
 }

@@ -445,8 +445,15 @@ mod tests {
         let mut w = PartWriter::new(&dir, "uabc");
         w.write(&part).unwrap();
         w.write(&part).unwrap();
-        let tmp = dir.join("tables/methylation/part-uabc-001.parquet.tmp");
-        assert!(tmp.exists());
+        let tmp = fs::read_dir(dir.join("tables/methylation"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                let n = p.file_name().unwrap().to_string_lossy().to_string();
+                n.starts_with("part-uabc-001.parquet.") && n.ends_with(".tmp")
+            })
+            .expect("the second part's temporary");
         let e = w.commit().unwrap();
         assert_eq!(e.len(), 2);
         assert_eq!(e[1].name, "tables/methylation/part-uabc-001.parquet");

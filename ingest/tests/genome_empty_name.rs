@@ -40,6 +40,7 @@ fn empty_name_fails_only_its_unit() {
         chunk_seconds: 0.0,
         float16: false,
         writer: WriterOptions::default(),
+        overwrite: false,
     };
     let summary = run::run(&opts, &GenomeSource, &Quiet).unwrap();
     assert_eq!(summary.planned, 3, "a, foo and the unnamed record");

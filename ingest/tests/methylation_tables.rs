@@ -32,6 +32,7 @@ fn options(root: &Path, out: &Path, jobs: usize) -> RunOptions {
         chunk_seconds: 0.0,
         float16: false,
         writer: WriterOptions::default(),
+        overwrite: false,
     }
 }
 

@@ -186,6 +186,7 @@ impl Dataset {
                     checksum: String::new(),
                     split: None,
                     compression: None,
+                    index_checksum: None,
                 },
                 index: ShardIndex {
                     shard: name,

@@ -92,6 +92,10 @@ pub struct ShardEntry {
     /// Whole-shard compression (`"zstd"`), absent for plain tar.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compression: Option<String>,
+    /// XXH3-128 of the index file, lowercase hex (absent in manifests written before it was
+    /// recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_checksum: Option<String>,
 }
 
 /// A table file listed in the manifest.

@@ -43,6 +43,7 @@ fn manifest_json() {
             checksum: "0".repeat(32),
             split: Some("train".into()),
             compression: None,
+            index_checksum: None,
         }],
         tables: vec![TableEntry {
             name: "subjects.parquet".into(),

@@ -22,10 +22,14 @@ pub const REPORT: &str = "report.jsonl";
 /// Name of the subjects table.
 pub const SUBJECTS: &str = "subjects.parquet";
 
-/// The temporary name a file is written under before it is renamed into place.
+/// A temporary name a file is written under before it is renamed into place:
+/// `<name>.<pid>-<n>.tmp`, unique per process and call, so that processes sharing a folder (the
+/// ranks of one run) never write to each other's temporaries. Every temporary ends in `.tmp`.
 pub fn temp_path(path: &Path) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut s = path.as_os_str().to_owned();
-    s.push(".tmp");
+    s.push(format!(".{}-{n}.tmp", std::process::id()));
     PathBuf::from(s)
 }
 

@@ -25,6 +25,17 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// Another run holds the lock of the output folder.
+    #[error(
+        "{} is held by another bomdata run ({holder}); wait for it to end or use another --out",
+        path.display()
+    )]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it: host, process ID and role, as written in the lock file.
+        holder: String,
+    },
     /// A sample or member name is not allowed.
     #[error("invalid name {name:?}: {reason}")]
     InvalidName {

@@ -307,6 +307,7 @@ impl ShardWriter {
             split: self.opts.split.clone(),
             compression: matches!(self.opts.compression, Compression::Shard(_))
                 .then(|| "zstd".to_string()),
+            index_checksum: Some(dataset::checksum128(&data)),
         });
         let done = Done {
             path: self.dir.join(&o.name),

@@ -105,7 +105,8 @@ fn every_compression_reads_back() {
             }
         }
         assert_eq!(back, samples(25), "{c:?}");
-        assert!(verify::verify(d.path(), &m).unwrap().problems.is_empty());
+        let problems = verify::verify(d.path(), &m).unwrap().problems;
+        assert!(problems.is_empty(), "{c:?}: {problems:?}");
     }
 }
 

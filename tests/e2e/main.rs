@@ -5,6 +5,7 @@
 mod cli;
 mod golden;
 mod hdf5;
+mod honest;
 mod ingest;
 mod layering;
 mod registry;

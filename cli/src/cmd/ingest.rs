@@ -15,9 +15,13 @@ use crate::progress::Progress;
 pub struct Args {
     /// The source tree to read.
     pub source_dir: PathBuf,
-    /// The dataset directory to write (created; re-running resumes it).
+    /// The dataset directory to write (created; re-running with the same options resumes it).
+    /// It must be empty, new, or this run's own output; a local path (URLs are refused).
     #[arg(long)]
     pub out: PathBuf,
+    /// Remove the earlier bomdata dataset in --out first (never mixes two runs' outputs).
+    #[arg(long)]
+    pub overwrite: bool,
     /// Registry entry to use (default: detected from the tree's layout).
     #[arg(long)]
     pub source: Option<String>,
@@ -34,7 +38,8 @@ pub struct Args {
     /// SLURM_NTASKS, else 1).
     #[arg(long)]
     pub world_size: Option<usize>,
-    /// File holding the secret pseudonymisation key (else the BOMDATA_KEY variable).
+    /// File holding the secret pseudonymisation key, at least 16 bytes (else the BOMDATA_KEY
+    /// variable, also at least 16 bytes).
     #[arg(long)]
     pub key_file: Option<PathBuf>,
     /// Allow a fixed public key (open data only).
@@ -121,6 +126,7 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
         Some(p) => Registry::load(p)?,
         None => Registry::builtin()?,
     };
+    super::check_local_path(&a.out)?;
     if !a.source_dir.is_dir() {
         bail!("{}: not a directory", a.source_dir.display());
     }
@@ -178,6 +184,7 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
             compression: compression(&a.compress, a.zstd_level)?,
             ..WriterOptions::default()
         },
+        overwrite: a.overwrite,
     };
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     if let Some(path) = &a.write_mapping {

@@ -13,6 +13,7 @@ pub struct Args {
 
 /// Runs `bomdata merge`.
 pub fn run(a: &Args) -> anyhow::Result<i32> {
+    super::check_local_path(&a.dataset)?;
     match run::finalize(&a.dataset)? {
         Some(m) => {
             eprintln!(

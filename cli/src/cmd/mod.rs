@@ -23,3 +23,35 @@ pub fn print_json(v: &serde_json::Value, compact: bool) -> anyhow::Result<()> {
     std::io::stdout().lock().write_all(&text)?;
     Ok(())
 }
+
+/// Refuses a URL (`s3://…`, `https://…`) where a local path is expected: object stores are not
+/// supported yet, and such a string would otherwise become a local folder named `s3:`.
+pub fn check_local_path(p: &std::path::Path) -> anyhow::Result<()> {
+    let s = p.to_string_lossy();
+    if let Some((scheme, _)) = s.split_once("://")
+        && !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    {
+        anyhow::bail!(
+            "{}: URLs are not supported as paths yet (object storage is planned); give a local folder",
+            escape(&s)
+        );
+    }
+    Ok(())
+}
+
+/// Escapes control characters (and other non-printing ones) of text taken from input files
+/// before it reaches the terminal.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -106,8 +106,12 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
                 "message": format!("{}: {e}", a.file.display()),
             }});
             super::print_json(&v, a.json)?;
-            eprintln!("bomdata: {}: {e}", a.file.display());
-            Ok(1)
+            eprintln!(
+                "bomdata: {}",
+                super::escape(&format!("{}: {e}", a.file.display()))
+            );
+            // A file that is not there: could not run (2); a file that cannot be read: 1.
+            Ok(if a.file.exists() { 1 } else { 2 })
         }
     }
 }

@@ -16,9 +16,12 @@ use bomdata_tokenizers::{CasePolicy, PackMode, TokenizerConfig, builtin};
 pub struct Args {
     /// The canonical dataset written by `bomdata ingest`.
     pub dataset: PathBuf,
-    /// Where to write the training shards.
+    /// Where to write the training shards: a new or empty folder (URLs are refused).
     #[arg(long)]
     pub out: PathBuf,
+    /// Remove the earlier bomdata dataset in --out first (never mixes two outputs).
+    #[arg(long)]
+    pub overwrite: bool,
     /// Profile (see `bomdata profiles`).
     #[arg(long, default_value = "canonical")]
     pub profile: String,
@@ -173,6 +176,60 @@ fn token_options(a: &Args, spec: &str) -> anyhow::Result<TokenOptions> {
     })
 }
 
+/// Reads the input dataset's manifest, saying plainly when the folder is not a dataset.
+fn read_input(dataset: &Path) -> anyhow::Result<bomdata_schemas::manifest::Manifest> {
+    if !dataset.join(bomdata_shard::dataset::MANIFEST).is_file() {
+        bail!(
+            "{}: not a bomdata dataset: no manifest.json (run `bomdata ingest` on a source tree first)",
+            dataset.display()
+        );
+    }
+    bomdata_shard::dataset::read_manifest(dataset)
+        .with_context(|| format!("reading {}", dataset.display()))
+}
+
+/// Locks the output folder and checks that it is new or empty; with `overwrite`, an earlier
+/// bomdata dataset in it is removed first. A folder holding anything else is refused.
+fn prepare_output(out: &Path, overwrite: bool) -> anyhow::Result<bomdata_shard::lock::RunLock> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let lock = bomdata_shard::lock::RunLock::exclusive(out, "shard")?;
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(out)
+        .with_context(|| format!("reading {}", out.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| !p.ends_with(bomdata_shard::lock::STATE_DIR))
+        .collect();
+    entries.sort();
+    if entries.is_empty() {
+        return Ok(lock);
+    }
+    let is_dataset = out.join(bomdata_shard::dataset::MANIFEST).is_file();
+    if !overwrite || !is_dataset {
+        let names: Vec<String> = entries
+            .iter()
+            .filter_map(|p| p.file_name().map(|n| super::escape(&n.to_string_lossy())))
+            .collect();
+        bail!(
+            "{} is not empty (it holds {}); give a new or empty --out{}",
+            out.display(),
+            names.join(", "),
+            if is_dataset {
+                ", or --overwrite to replace the bomdata dataset in it"
+            } else {
+                ""
+            }
+        );
+    }
+    for p in entries {
+        let r = if p.is_dir() {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+        r.with_context(|| format!("removing {}", p.display()))?;
+    }
+    Ok(lock)
+}
+
 /// Runs `bomdata shard`; the summary line goes to stderr.
 #[allow(clippy::print_stderr)]
 pub fn run(a: &Args) -> anyhow::Result<i32> {
@@ -190,8 +247,9 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
     if fr.len() != 3 || fr.iter().any(|f| *f < 0.0) || fr.iter().sum::<f64>() <= 0.0 {
         bail!("--split {:?}: three non-negative numbers expected", a.split);
     }
-    let input_manifest = bomdata_shard::dataset::read_manifest(&a.dataset)
-        .with_context(|| format!("reading {}", a.dataset.display()))?;
+    super::check_local_path(&a.out)?;
+    let input_manifest = read_input(&a.dataset)?;
+    let _lock = prepare_output(&a.out, a.overwrite)?;
     let name = a
         .name
         .clone()

@@ -16,6 +16,13 @@ pub struct Args {
 
 /// Runs `bomdata verify`.
 pub fn run(a: &Args) -> anyhow::Result<i32> {
+    super::check_local_path(&a.dataset)?;
+    if !a.dataset.join(dataset::MANIFEST).is_file() {
+        anyhow::bail!(
+            "{}: not a bomdata dataset: no manifest.json",
+            a.dataset.display()
+        );
+    }
     let manifest = dataset::read_manifest(&a.dataset)?;
     let report = verify::verify(&a.dataset, &manifest)?;
     if a.json {
@@ -24,7 +31,7 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
         for p in &report.problems {
             outln!(
                 "DAMAGED {}{}{}: {}",
-                p.file,
+                super::escape(&p.file),
                 p.key
                     .as_deref()
                     .map(|k| format!(" key {k}"))
