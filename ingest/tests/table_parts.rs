@@ -38,6 +38,7 @@ fn options(entry: &str, root: &Path, out: &Path) -> RunOptions {
         chunk_seconds: 0.0,
         float16: false,
         writer: WriterOptions::default(),
+        overwrite: false,
     }
 }
 
@@ -162,7 +163,7 @@ fn ingest_olink(tmp: &Path, fixtures: &Path) -> (RunOptions, Vec<(PathBuf, PathB
 
 #[test]
 fn table_parts_equal_pandas_reads_of_the_sources() {
-    let fixtures = bomdata_testdata::require_shared_fixtures();
+    let fixtures = bomdata_testdata::require_fixtures();
     let tmp = TempDir::new("table-parts");
     let with_xlsx = has_openpyxl();
     if !with_xlsx {

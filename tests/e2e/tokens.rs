@@ -351,7 +351,10 @@ fn dna_token_shards_pack_and_roundtrip() {
     let o = c.output().unwrap();
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("refuses lower-case bases") && err.contains("case=upper"), "{err}");
+    assert!(
+        err.contains("refuses lower-case bases") && err.contains("case=upper"),
+        "{err}"
+    );
     assert!(!d.path().join("nt").exists());
     // The retired plain name is an error that lists the NT vocabularies (issue 20 item 6).
     let mut c = cmd();
