@@ -2,7 +2,7 @@
 //! subject-keyed table parts (`tables/<modality>/part-*.parquet`) listed with checksums in the
 //! manifest, and every value, mask, feature ID, subject and session in them equals what pandas
 //! reads from the source file (Olink long CSV, Parquet and the NPX Manager wide xlsx of
-//! `../shared/fixtures/olink`, the BIOM JSON files of `../shared/fixtures/biom`, a clinical
+//! `tests/fixtures/olink`, the BIOM JSON files of `tests/fixtures/biom`, a clinical
 //! table with a mapping). The reference is `tests/py/table_parts_check.py`; pyarrow reads the
 //! parts. A tree with nothing an adapter takes is an empty outcome with a reason.
 

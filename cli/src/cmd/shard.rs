@@ -249,6 +249,25 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
     }
     super::check_local_path(&a.out)?;
     let input_manifest = read_input(&a.dataset)?;
+    let existed = a.out.exists();
+    let r = build_into(a, &input_manifest, &params, &fr, tok_opts.as_ref());
+    if r.is_err() && !existed {
+        // A refused or failed build leaves no folder it created: no half-written output.
+        // Best effort: the build's error is the one to report.
+        let _ = std::fs::remove_dir_all(&a.out);
+    }
+    r
+}
+
+/// Locks and prepares `--out`, then writes the token shards or the profile's shards into it.
+#[allow(clippy::print_stderr)]
+fn build_into(
+    a: &Args,
+    input_manifest: &bomdata_schemas::manifest::Manifest,
+    params: &Params,
+    fr: &[f64],
+    tok_opts: Option<&TokenOptions>,
+) -> anyhow::Result<i32> {
     let _lock = prepare_output(&a.out, a.overwrite)?;
     let name = a
         .name
@@ -267,7 +286,7 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
         },
         jobs: a.jobs,
     };
-    if let Some(t) = &tok_opts {
+    if let Some(t) = tok_opts {
         let s = tokens::build_tokens(&a.dataset, &a.out, t, &opts)?;
         eprintln!(
             "bomdata: tokens {}: {} documents, {} tokens ({}) in {} sequences of {}, {} shards, {} skipped -> {}",
@@ -292,7 +311,7 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
         }
         return Ok(0);
     }
-    let profile = registry::create(&a.profile, &params)?;
+    let profile = registry::create(&a.profile, params)?;
     let m = build::build(&a.dataset, &a.out, profile.as_ref(), &opts)?;
     eprintln!(
         "bomdata: profile {}: {} samples in {} shards ({} subjects) -> {}",
