@@ -35,10 +35,11 @@ fi
 # The end-to-end probes run the binary; cargo test builds only its unit-test harness.
 cargo build -q -p bomdata
 cargo test -q -p bomdata-nifti -p bomdata-edf -p bomdata-ephys -p bomdata-genomic \
-    -p bomdata-table -p bomdata-tokenizers -p bomdata-shard -p bomdata-ingest \
+    -p bomdata-table -p bomdata-tokenizers -p bomdata-profiles -p bomdata-ingest \
     --test conformance --test bad_input --test synthetic --test cram --test inflate \
-    --test pybigwig --test windows --test interop --test parity \
-    --test eeg_profiles --test mri_profiles --test bids_ephys_sources
+    --test interop --test parity --test eeg_profiles --test mri_profiles \
+    --test bids_ephys_sources --test genome_pybigwig --test genome_windows --test genome_reads \
+    --test table_parts
 cargo test -q -p bomdata-ingest --lib -- read_windows_from_a_bam
 cargo test -q -p bomdata-tests --test e2e -- hdf5:: tokens::genome_windows_from_a_fasta_fixture
 echo "test-standalone: passed"
