@@ -426,6 +426,16 @@ pub fn remove_temporaries(out: &Path) -> Result<usize> {
     Ok(n)
 }
 
+/// The column names of a part, in order (for the adapters' unit tests).
+#[cfg(test)]
+pub(crate) fn column_names(b: &RecordBatch) -> Vec<String> {
+    b.schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -407,12 +407,7 @@ mod tests {
         }
         assert!(String::from_utf8_lossy(out).contains("diagnosis: CN"));
         let b = &sink.part.as_ref().unwrap().batch;
-        let names: Vec<String> = b
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        let names = crate::tables::column_names(b);
         assert_eq!(
             names,
             [

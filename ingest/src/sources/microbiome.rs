@@ -120,12 +120,7 @@ mod tests {
         assert_eq!(sink.tables.len(), 1);
         let b = &sink.tables[0].batch;
         assert_eq!(b.num_rows(), 6);
-        let names: Vec<String> = b
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        let names = crate::tables::column_names(b);
         assert_eq!(names, ["subject", "session", "values"]);
         let meta = b.schema().metadata().clone();
         let features: Vec<String> = serde_json::from_str(&meta[tables::FEATURES_KEY]).unwrap();

@@ -275,12 +275,7 @@ mod tests {
         assert_eq!(sink.tables.len(), 1);
         let b = &sink.tables[0].batch;
         assert_eq!(b.num_rows(), 2);
-        let names: Vec<String> = b
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        let names = crate::tables::column_names(b);
         assert_eq!(
             names,
             [
