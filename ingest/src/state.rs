@@ -14,8 +14,11 @@ use crate::{Error, Result};
 /// Name of the fingerprint file in the state folder.
 pub const FINGERPRINT: &str = "run.json";
 
-/// The entries an ingest output (dataset) folder may hold.
+/// The entries an ingest output (dataset) folder may hold. The run's state is not among them
+/// (it lives in the private state folder); `.ingest` is, as the lock folder of a `bomdata
+/// shard` output (or of an older ingest) that `--overwrite` replaces.
 pub const OWN_ENTRIES: &[&str] = &[
+    bomdata_shard::lock::STATE_DIR,
     dataset::SHARDS,
     "tables",
     dataset::MANIFEST,
