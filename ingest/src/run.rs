@@ -477,7 +477,7 @@ fn shared_entry(ctx: &UnitContext<'_>, unit: &Unit, hash: &str, e: &ReportEntry)
         ctx.scrub_path(&s, subject)
     };
     ReportEntry {
-        outcome: e.outcome.clone(),
+        outcome: e.outcome,
         unit: format!("u{hash}"),
         path: scrub(&e.path),
         reason: scrub(&e.reason),

@@ -23,7 +23,7 @@ fn options(root: &Path, out: &Path, jobs: usize) -> RunOptions {
     RunOptions {
         root: root.to_path_buf(),
         out: out.to_path_buf(),
-        state: bomdata_ingest::run::private_dir(&out),
+        state: bomdata_ingest::run::private_dir(out),
         entry: registry.get("illumina_epic").unwrap().clone(),
         jobs,
         rank: 0,

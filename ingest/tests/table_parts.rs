@@ -29,7 +29,7 @@ fn options(entry: &str, root: &Path, out: &Path) -> RunOptions {
     RunOptions {
         root: root.to_path_buf(),
         out: out.to_path_buf(),
-        state: bomdata_ingest::run::private_dir(&out),
+        state: bomdata_ingest::run::private_dir(out),
         entry: registry.get(entry).unwrap().clone(),
         jobs: 2,
         rank: 0,
