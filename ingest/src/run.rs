@@ -300,6 +300,7 @@ pub fn run(opts: &RunOptions, source: &dyn Source, observer: &dyn Observer) -> R
         &opts.out,
         &opts.state,
         &crate::state::Fingerprint::of(opts, source.name()),
+        opts.world <= 1,
     )?;
     let units = plan(source, &opts.root)?;
     let sessions = if opts.keep_identity {

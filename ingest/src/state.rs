@@ -189,8 +189,9 @@ fn remove(p: &Path) -> Result<()> {
 
 /// Checks that the dataset folder `out` is empty or holds this very run (same fingerprint in
 /// the state folder `state`), then records the fingerprint there. Call it while holding the run
-/// lock.
-pub fn check_and_record(out: &Path, state: &Path, mine: &Fingerprint) -> Result<()> {
+/// lock; `alone`: no other rank shares the run, so the state of a dataset folder that was
+/// deleted (no output left in `out`) is stale and cleared instead of refused.
+pub fn check_and_record(out: &Path, state: &Path, mine: &Fingerprint, alone: bool) -> Result<()> {
     let foreign = foreign_entries(out)?;
     if !foreign.is_empty() {
         return Err(Error::ForeignOutput {
@@ -205,6 +206,16 @@ pub fn check_and_record(out: &Path, state: &Path, mine: &Fingerprint) -> Result<
     if path.exists() {
         let saved: Fingerprint = dataset::read_json(&path)?;
         let fields = saved.differences(mine);
+        let dataset_gone = !OWN_ENTRIES.iter().any(|n| out.join(n).exists());
+        if !fields.is_empty() && alone && dataset_gone {
+            tracing::warn!(
+                state = %state.display(),
+                "the dataset folder holds no output: the earlier run's state there is cleared"
+            );
+            overwrite(out, state)?;
+            dataset::write_json_atomic(&path, mine)?;
+            return Ok(());
+        }
         if !fields.is_empty() {
             return Err(Error::FingerprintMismatch {
                 out: out.to_path_buf(),

@@ -198,3 +198,56 @@ fn keep_identity_keeps_them_so_the_search_can_see_them() {
         "not found with --keep-identity: {missing:?}"
     );
 }
+
+fn ingest_with(src: &Path, out: &Path, key: &str, extra: &[&str]) -> Output {
+    let mut c = cmd();
+    c.env("BOMDATA_KEY", key)
+        .arg("ingest")
+        .arg(src)
+        .arg("--out")
+        .arg(out)
+        .args(extra);
+    run(c)
+}
+
+#[test]
+fn state_dir_ranks_merge_overwrite_and_a_deleted_dataset() {
+    let d = tempfile::tempdir().unwrap();
+    let src = bomdata_tests::example_bids();
+    let ds = d.path().join("ds");
+    let st = d.path().join("st");
+    let st_s = st.to_str().unwrap();
+    let key1 = "first-key-0123456789";
+    for r in ["0", "1"] {
+        let o = ingest_with(
+            &src,
+            &ds,
+            key1,
+            &["--state-dir", st_s, "--rank", r, "--world-size", "2"],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert!(st.join("plan.json").is_file() && st.join("lock.rank-1").is_file());
+    assert!(!d.path().join("ds.private").exists() && !ds.join(".ingest").exists());
+    let o = bomdata(&["merge", "--state-dir", st_s], &[&ds]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // merge without the state folder says where it looked.
+    let o = bomdata(&["merge"], &[&ds]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("ds.private"));
+    let first = bomdata_tests::tree(&ds);
+
+    // Another key: refused on resume, accepted with --overwrite (which clears the state too).
+    let key2 = "second-key-0123456789";
+    let o = ingest_with(&src, &ds, key2, &["--state-dir", st_s]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = ingest_with(&src, &ds, key2, &["--state-dir", st_s, "--overwrite"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ne!(bomdata_tests::tree(&ds), first);
+
+    // The dataset folder deleted by hand: its stale state does not block a fresh run.
+    std::fs::remove_dir_all(&ds).unwrap();
+    let o = ingest_with(&src, &ds, key1, &["--state-dir", st_s]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(bomdata_tests::tree(&ds), first);
+}
