@@ -24,7 +24,9 @@
 //! EDF+ TALs, BrainVision markers, FIF annotations) can hold names. [`keep_text`] keeps only:
 //! numbers; marker codes (`S  1`, `R128`, `T0`); controlled terms — each `/`-separated part a
 //! token of at most [`MAX_TOKEN`] characters from `[A-Za-z0-9_.:+-]` with no space; and the
-//! phrases of [`VOCABULARY`] (common sleep-staging and EEG-protocol terms, case-insensitive).
+//! phrases of [`VOCABULARY`] (common sleep-staging and EEG-protocol terms, case-insensitive)
+//! and of the user's allow-list file (`--allow-terms FILE`, see [`read_terms`]; a term matches
+//! the whole text or one `/`-separated part).
 //! Anything else (text with spaces, long text, other characters) is replaced by [`DROPPED`];
 //! onsets and durations are kept, and each chunk's `meta.json` counts the texts dropped
 //! (`free_text_dropped`). A one-word name that looks like a token is *not* caught: the policy is
@@ -208,10 +210,11 @@ impl SessionMap {
 }
 
 /// Replaces the original session label in a source-relative path or message: `ses-<label>`
-/// anywhere, and the bare label when it has 4 or more characters.
+/// anywhere, and the bare label too when it looks like a date ([`date_like`]; a plain label
+/// such as `rest` is left alone elsewhere, e.g. in `task-rest`).
 pub fn rename_session(text: &str, original: &str, ordinal: &str) -> String {
     let s = text.replace(&format!("ses-{original}"), &format!("ses-{ordinal}"));
-    if original.chars().count() >= 4 {
+    if date_like(original) {
         s.replace(original, ordinal)
     } else {
         s
@@ -220,18 +223,42 @@ pub fn rename_session(text: &str, original: &str, ordinal: &str) -> String {
 
 /// Whether an annotation text passes the allow-list policy (see the module documentation).
 pub fn keep_text(text: &str) -> bool {
+    keep_text_with(text, &[])
+}
+
+/// [`keep_text`] with the user's extra terms (lower-case, as [`read_terms`] returns them).
+pub fn keep_text_with(text: &str, extra: &[String]) -> bool {
     let t = text.trim();
-    if t.is_empty() || t.len() > 4 * MAX_TOKEN {
+    let listed = |s: &str| {
+        let lower = s.to_ascii_lowercase();
+        VOCABULARY.contains(&lower.as_str()) || extra.contains(&lower)
+    };
+    if t.is_empty() {
         return false;
     }
-    let lower = t.to_ascii_lowercase();
-    if VOCABULARY.contains(&lower.as_str()) {
+    if listed(t) {
         return true;
     }
-    t.split('/').all(|part| {
-        let p = part.trim();
-        p.parse::<f64>().is_ok() || marker_code(p) || token(p)
-    })
+    t.len() <= 4 * MAX_TOKEN
+        && t.split('/').all(|part| {
+            let p = part.trim();
+            p.parse::<f64>().is_ok() || marker_code(p) || token(p) || listed(p)
+        })
+}
+
+/// The terms of an allow-list file: one per line, trimmed and lower-cased; blank lines and
+/// lines starting with `#` are skipped. Sorted and deduplicated.
+pub fn read_terms(path: &std::path::Path) -> crate::Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| crate::Error::io(path, e))?;
+    let mut terms: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    terms.sort();
+    terms.dedup();
+    Ok(terms)
 }
 
 /// A controlled token: 1 to [`MAX_TOKEN`] characters of `[A-Za-z0-9_.:+-]`.
@@ -251,12 +278,12 @@ fn marker_code(p: &str) -> bool {
         && rest.bytes().all(|c| c.is_ascii_digit())
 }
 
-/// Applies the policy to annotations: a text that is not kept becomes [`DROPPED`]. Returns how
-/// many were dropped.
-pub fn scrub_annotations(annotations: &mut [Annotation]) -> u64 {
+/// Applies the policy (with the user's `extra` terms) to annotations: a text that is not kept
+/// becomes [`DROPPED`]. Returns how many were dropped.
+pub fn scrub_annotations(annotations: &mut [Annotation], extra: &[String]) -> u64 {
     let mut dropped = 0;
     for a in annotations {
-        if !keep_text(&a.text) {
+        if !keep_text_with(&a.text, extra) {
             a.text = DROPPED.to_string();
             dropped += 1;
         }
@@ -345,6 +372,15 @@ mod tests {
             ),
             "sub-x/ses-1/eeg/sub-x_ses-1_eeg.edf"
         );
+        assert_eq!(
+            rename_session("a 20240105 b", "20240105", "2"),
+            "a 2 b",
+            "a date goes everywhere"
+        );
+        assert_eq!(
+            rename_session("ses-rest/x_task-rest", "rest", "1"),
+            "ses-1/x_task-rest"
+        );
     }
 
     #[test]
@@ -386,9 +422,22 @@ mod tests {
                 text: "T1".into(),
             },
         ];
-        assert_eq!(scrub_annotations(&mut a), 1);
+        assert_eq!(scrub_annotations(&mut a, &[]), 1);
         assert_eq!(a[0].text, DROPPED);
         assert_eq!(a[0].onset_s, 1.0);
         assert_eq!(a[1].text, "T1");
+    }
+
+    #[test]
+    fn allow_list_terms_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("terms.txt");
+        std::fs::write(&p, "# protocol\nFace Famous\n\nmusic on\n").unwrap();
+        let terms = read_terms(&p).unwrap();
+        assert_eq!(terms, ["face famous", "music on"]);
+        assert!(keep_text_with("face famous", &terms));
+        assert!(keep_text_with("stim/Music On", &terms));
+        assert!(!keep_text("face famous"));
+        assert!(!keep_text_with("Jane Doe", &terms));
     }
 }

@@ -94,6 +94,8 @@ pub struct RunOptions {
     pub keep_identity: bool,
     /// Keep annotation free text the allow-list would drop (explicit flag only).
     pub keep_free_text: bool,
+    /// Extra annotation terms the allow-list keeps (see [`crate::privacy::read_terms`]).
+    pub allow_terms: Vec<String>,
     /// Split continuous signals into chunks of at most this many seconds (0 = never).
     pub chunk_seconds: f64,
     /// Store canonical volumes as float16 instead of float32.
@@ -383,6 +385,7 @@ fn unit_context<'a>(
         chunk_seconds: opts.chunk_seconds,
         float16: opts.float16,
         keep_free_text: opts.keep_free_text,
+        allow_terms: &opts.allow_terms,
         session_rename,
     }
 }
@@ -474,7 +477,11 @@ fn shared_entry(ctx: &UnitContext<'_>, unit: &Unit, hash: &str, e: &ReportEntry)
     let root = ctx.root.display().to_string();
     let subject = unit.subject.as_deref().unwrap_or("");
     let scrub = |s: &str| {
-        let s = s.replace(&format!("{root}/"), "").replace(&root, "");
+        let s = if root.is_empty() {
+            s.to_string()
+        } else {
+            s.replace(&format!("{root}/"), "").replace(&root, "")
+        };
         ctx.scrub_path(&s, subject)
     };
     ReportEntry {

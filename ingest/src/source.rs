@@ -49,6 +49,8 @@ pub struct UnitContext<'a> {
     /// Keep annotation free text that the [`crate::privacy`] allow-list would drop
     /// (`--keep-free-text`).
     pub keep_free_text: bool,
+    /// Extra annotation terms kept by the allow-list (`--allow-terms FILE`, lower-case).
+    pub allow_terms: &'a [String],
     /// The unit's original session label and the ordinal that replaces it (see
     /// [`crate::privacy::SessionMap`]); the unit handed to `convert` already carries the ordinal.
     pub session_rename: Option<(&'a str, &'a str)>,
@@ -67,6 +69,7 @@ impl<'a> UnitContext<'a> {
             chunk_seconds: 0.0,
             float16: false,
             keep_free_text: false,
+            allow_terms: &[],
             session_rename: None,
         }
     }

@@ -42,6 +42,9 @@ pub struct Fingerprint {
     /// `--keep-free-text`.
     #[serde(default)]
     pub keep_free_text: bool,
+    /// The terms of `--allow-terms` (lower-case, sorted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_terms: Vec<String>,
     /// `--chunk-seconds`.
     pub chunk_seconds: f64,
     /// `--float16`.
@@ -64,6 +67,7 @@ impl Fingerprint {
             key_check: opts.pseudonymizer.key_check(),
             keep_identity: opts.keep_identity,
             keep_free_text: opts.keep_free_text,
+            allow_terms: opts.allow_terms.clone(),
             chunk_seconds: opts.chunk_seconds,
             float16: opts.float16,
             compression: opts.writer.compression,
@@ -89,6 +93,7 @@ impl Fingerprint {
             self.keep_free_text == other.keep_free_text,
             "keep-free-text",
         );
+        check(self.allow_terms == other.allow_terms, "allow-terms");
         check(
             self.chunk_seconds.to_bits() == other.chunk_seconds.to_bits(),
             "chunk-seconds",

@@ -39,6 +39,7 @@ fn empty_name_fails_only_its_unit() {
         pseudonymizer: Pseudonymizer::new(b"genome-test-key".to_vec()),
         keep_identity: false,
         keep_free_text: false,
+        allow_terms: Vec::new(),
         chunk_seconds: 0.0,
         float16: false,
         writer: WriterOptions::default(),

@@ -31,6 +31,7 @@ fn options(root: &Path, out: &Path, jobs: usize) -> RunOptions {
         pseudonymizer: Pseudonymizer::new(b"table-test-key".to_vec()),
         keep_identity: false,
         keep_free_text: false,
+        allow_terms: Vec::new(),
         chunk_seconds: 0.0,
         float16: false,
         writer: WriterOptions::default(),

@@ -37,6 +37,7 @@ fn options(entry: &str, root: &Path, out: &Path) -> RunOptions {
         pseudonymizer: Pseudonymizer::new(b"table-parts-test-key".to_vec()),
         keep_identity: false,
         keep_free_text: false,
+        allow_terms: Vec::new(),
         chunk_seconds: 0.0,
         float16: false,
         writer: WriterOptions::default(),

@@ -251,3 +251,20 @@ fn state_dir_ranks_merge_overwrite_and_a_deleted_dataset() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(bomdata_tests::tree(&ds), first);
 }
+
+#[test]
+fn an_allow_list_file_keeps_its_phrases_only() {
+    let d = tempfile::tempdir().unwrap();
+    let terms = d.path().join("terms.txt");
+    std::fs::write(&terms, "# our protocol\nJane Roe said hello\n").unwrap();
+    let (ds, _) = ingest_and_shard(d.path(), &["--allow-terms", terms.to_str().unwrap()]);
+    let found = search(
+        &[&ds],
+        &["Jane Roe said hello", "Margaret Hamilton", "Dr Octavius"],
+    );
+    assert_eq!(
+        found.keys().collect::<Vec<_>>(),
+        ["Jane Roe said hello"],
+        "{found:#?}"
+    );
+}

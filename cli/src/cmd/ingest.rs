@@ -68,6 +68,11 @@ pub struct Args {
     /// (onset and duration kept), counted in meta.json as free_text_dropped.
     #[arg(long)]
     pub keep_free_text: bool,
+    /// An allow-list file of extra annotation terms to keep (one per line, case-insensitive,
+    /// '#' comments), matched against the whole text or one '/'-separated part; e.g. phrases of
+    /// your protocol such as "face famous".
+    #[arg(long)]
+    pub allow_terms: Option<PathBuf>,
     /// Split continuous signals into chunks of at most this many seconds (0 = never).
     #[arg(long, default_value_t = 3600.0)]
     pub chunk_seconds: f64,
@@ -198,6 +203,10 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
         pseudonymizer: pseudonymizer.clone(),
         keep_identity: a.keep_identity,
         keep_free_text: a.keep_free_text,
+        allow_terms: match &a.allow_terms {
+            Some(p) => bomdata_ingest::privacy::read_terms(p)?,
+            None => Vec::new(),
+        },
         chunk_seconds: a.chunk_seconds,
         float16: a.float16,
         writer: WriterOptions {

@@ -90,7 +90,8 @@ impl Chunker<'_> {
         m.chunk.duration_s = dur;
         m.annotations = self.annotations_in(offset_s, dur);
         if !self.ctx.keep_free_text {
-            m.free_text_dropped = crate::privacy::scrub_annotations(&mut m.annotations);
+            m.free_text_dropped =
+                crate::privacy::scrub_annotations(&mut m.annotations, self.ctx.allow_terms);
         }
         let part = self.part(start, start + filled as u64);
         if let Some(p) = m.provenance.as_mut() {

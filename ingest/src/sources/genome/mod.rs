@@ -1098,6 +1098,7 @@ mod tests {
             chunk_seconds: 0.0,
             float16: false,
             keep_free_text: false,
+            allow_terms: &[],
             session_rename: None,
         };
         let mut sink = VecSink {
