@@ -57,7 +57,8 @@ pub fn example_bids() -> PathBuf {
         .join("bids-mini")
 }
 
-/// Every file under `dir` (relative path → bytes), skipping the runtime's `.ingest` state.
+/// Every file under `dir` (relative path → bytes), skipping a `.ingest` lock folder (a shard
+/// output's; an ingest keeps its state outside the dataset folder).
 pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut out = std::collections::BTreeMap::new();
     fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<String, Vec<u8>>) {

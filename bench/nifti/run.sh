@@ -15,7 +15,7 @@ cargo build -q --release -p bomdata-nifti --example bench_nifti
 BIN="$TARGET/release/examples/bench_nifti"
 DIR="${BENCH_DIR:-$(mktemp -d)}"
 FILE="$DIR/run_${NX}x${NY}x${NZ}x${NT}.nii.gz"
-trap 'rm -rf "$FILE" "$DIR/bids" "$DIR/out"; [ -n "${BENCH_DIR:-}" ] || rmdir "$DIR"' EXIT
+trap 'rm -rf "$FILE" "$DIR/bids" "$DIR/out" "$DIR/out.private"; [ -n "${BENCH_DIR:-}" ] || rmdir "$DIR"' EXIT
 [ -f "$FILE" ] || "$BIN" gen "$FILE" "$NX" "$NY" "$NZ" "$NT" >/dev/null
 # Optional: the whole `bomdata ingest` of a one-run BIDS tree (needs the release CLI binary).
 BOMDATA_BIN="${BOMDATA_BIN:-$TARGET/release/bomdata}"

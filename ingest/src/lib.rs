@@ -10,6 +10,7 @@
 
 pub mod canonical;
 pub mod error;
+pub mod privacy;
 pub mod pseudonym;
 pub mod registry;
 pub mod run;

@@ -1,12 +1,20 @@
 //! The ingest runtime: plan, run units in parallel (skipping finished ones), finalise.
 //!
-//! State lives in the output directory so that a killed run resumes where it stopped:
+//! The run's private state (which names source paths and original subject IDs) lives in a
+//! state folder *outside* the shareable dataset folder — `OUT.private/` beside `OUT` by default
+//! ([`private_dir`]), or `--state-dir` — so that a killed run resumes where it stopped and the
+//! dataset folder can be copied as it is:
 //!
 //! ```text
-//! OUT/.ingest/lock              the run lock (see [`bomdata_shard::lock`])
-//! OUT/.ingest/run.json          the run fingerprint (see [`crate::state`])
-//! OUT/.ingest/plan.json          the planned units (IDs, bytes) of the last run
-//! OUT/.ingest/units/<h>.json     one record per finished unit: its shards, subjects, failures
+//! STATE/lock                    the run lock (see [`bomdata_shard::lock`]; OUT itself is
+//!                               flock-ed too, so two runs with different state folders are
+//!                               still refused)
+//! STATE/run.json                the run fingerprint (see [`crate::state`])
+//! STATE/plan.json               the planned units (IDs, bytes) of the last run
+//! STATE/units/<h>.json          one record per finished unit: its shards, subjects, failures
+//! STATE/report.jsonl            failures and skips with source paths and unit IDs
+//! OUT/report.jsonl              the same entries with pseudonyms: unit `u<h>`, paths and
+//!                               reasons scrubbed of subject IDs and session labels
 //! OUT/shards/u<h>-NNNNNN.tar     the unit's shards (+ .idx.json), renamed into place only
 //!                                when the whole unit succeeded
 //! OUT/tables/<modality>/part-u<h>-NNN.parquet   table parts of the unit (same rule), see
@@ -33,13 +41,34 @@ use bomdata_shard::writer::{ShardWriter, WriterOptions};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::privacy::SessionMap;
 use crate::registry::Entry;
 use crate::source::{SampleSink, Source, Unit, UnitContext};
 use crate::tables::{PartWriter, TablePart};
 use crate::{Error, Pseudonymizer, Result};
 
-/// Folder of the runtime's own state inside the output directory.
+/// Folder of a shard run's lock inside its output directory (ingest keeps its state outside
+/// the dataset folder, see [`private_dir`]).
 pub const STATE_DIR: &str = bomdata_shard::lock::STATE_DIR;
+
+/// The default private state folder of the dataset folder `out`: its sibling `OUT.private`.
+pub fn private_dir(out: &Path) -> PathBuf {
+    let abs = std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
+    let mut norm = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                norm.pop();
+            }
+            other => norm.push(other),
+        }
+    }
+    let name = norm
+        .file_name()
+        .map_or_else(|| "dataset".into(), |n| n.to_string_lossy().into_owned());
+    norm.with_file_name(format!("{name}.private"))
+}
 
 /// Everything an ingest run needs.
 #[derive(Clone, Debug)]
@@ -48,6 +77,9 @@ pub struct RunOptions {
     pub root: PathBuf,
     /// The dataset directory to write.
     pub out: PathBuf,
+    /// The private state folder (plan, unit records, fingerprint, lock, raw-path report);
+    /// [`private_dir`] of `out` by default.
+    pub state: PathBuf,
     /// The registry entry of the source.
     pub entry: Entry,
     /// Worker threads.
@@ -58,8 +90,12 @@ pub struct RunOptions {
     pub world: usize,
     /// Keyed hash of subject IDs.
     pub pseudonymizer: Pseudonymizer,
-    /// Keep identity header text (explicit flag only).
+    /// Keep identity header text and original session labels (explicit flag only).
     pub keep_identity: bool,
+    /// Keep annotation free text the allow-list would drop (explicit flag only).
+    pub keep_free_text: bool,
+    /// Extra annotation terms the allow-list keeps (see [`crate::privacy::read_terms`]).
+    pub allow_terms: Vec<String>,
     /// Split continuous signals into chunks of at most this many seconds (0 = never).
     pub chunk_seconds: f64,
     /// Store canonical volumes as float16 instead of float32.
@@ -110,6 +146,9 @@ pub struct UnitRecord {
     /// Table parts written (`tables/<modality>/part-*.parquet`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tables: Vec<TableEntry>,
+    /// `report` as the shareable dataset's `report.jsonl` shows it (pseudonyms only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared_report: Vec<ReportEntry>,
 }
 
 /// What happened to one unit in this run.
@@ -181,7 +220,7 @@ impl Summary {
         }
         let why = match self.failed.first() {
             Some((id, r)) => format!("; first failure: {id}: {r}"),
-            None => match skipped_reasons(&opts.out) {
+            None => match skipped_reasons(&opts.state) {
                 Some(r) => format!("; {r}"),
                 None => String::new(),
             },
@@ -193,9 +232,9 @@ impl Summary {
     }
 }
 
-/// `"N inputs skipped, first: PATH: REASON"` from the dataset's report, when it has skips.
-fn skipped_reasons(out: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(out.join(dataset::REPORT)).ok()?;
+/// `"N inputs skipped, first: PATH: REASON"` from the run's private report, when it has skips.
+fn skipped_reasons(state: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(state.join(dataset::REPORT)).ok()?;
     let skipped: Vec<ReportEntry> = text
         .lines()
         .filter_map(|l| serde_json::from_str::<ReportEntry>(l).ok())
@@ -215,12 +254,8 @@ pub fn unit_hash(id: &str) -> String {
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(id.as_bytes()))
 }
 
-fn state(out: &Path) -> PathBuf {
-    out.join(STATE_DIR)
-}
-
-fn record_path(out: &Path, hash: &str) -> PathBuf {
-    state(out).join("units").join(format!("{hash}.json"))
+fn record_path(state: &Path, hash: &str) -> PathBuf {
+    state.join("units").join(format!("{hash}.json"))
 }
 
 /// Plans the units of a source tree (sorted by ID, IDs checked unique).
@@ -253,16 +288,29 @@ pub fn run(opts: &RunOptions, source: &dyn Source, observer: &dyn Observer) -> R
                 .into(),
         ));
     }
-    let _lock = bomdata_shard::lock::RunLock::rank(&opts.out, "ingest", opts.rank, opts.world)?;
+    let _lock = bomdata_shard::lock::RunLock::rank_in(
+        &opts.state,
+        &opts.out,
+        "ingest",
+        opts.rank,
+        opts.world,
+    )?;
     if opts.overwrite {
-        crate::state::overwrite(&opts.out)?;
+        crate::state::overwrite(&opts.out, &opts.state)?;
     }
     crate::state::check_and_record(
         &opts.out,
+        &opts.state,
         &crate::state::Fingerprint::of(opts, source.name()),
+        opts.world <= 1,
     )?;
     let units = plan(source, &opts.root)?;
-    let units_dir = state(&opts.out).join("units");
+    let sessions = if opts.keep_identity {
+        SessionMap::default()
+    } else {
+        SessionMap::of(&units, source.free_session_labels())
+    };
+    let units_dir = opts.state.join("units");
     std::fs::create_dir_all(&units_dir).map_err(|e| Error::io(&units_dir, e))?;
     let saved = Plan {
         source: opts.entry.id.clone(),
@@ -276,7 +324,7 @@ pub fn run(opts: &RunOptions, source: &dyn Source, observer: &dyn Observer) -> R
             })
             .collect(),
     };
-    let plan_path = state(&opts.out).join("plan.json");
+    let plan_path = opts.state.join("plan.json");
     // Written once: the ranks of one run plan the same units, so a rank that finds the plan
     // already there leaves it alone (a changed tree is planned anew).
     if dataset::read_json::<Plan>(&plan_path).ok().as_ref() != Some(&saved) {
@@ -298,7 +346,7 @@ pub fn run(opts: &RunOptions, source: &dyn Source, observer: &dyn Observer) -> R
     let outcomes: Vec<(String, UnitOutcome)> = pool.install(|| {
         mine.par_iter()
             .map(|u| {
-                let outcome = run_unit(opts, source, u);
+                let outcome = run_unit(opts, source, u, &sessions);
                 observer.finished(u, &outcome);
                 (u.id.clone(), outcome)
             })
@@ -319,13 +367,37 @@ pub fn run(opts: &RunOptions, source: &dyn Source, observer: &dyn Observer) -> R
             UnitOutcome::Failed(r) => summary.failed.push((id, r)),
         }
     }
-    summary.manifest = finalize_run(&opts.out, opts.world <= 1)?;
+    summary.manifest = finalize_run(&opts.out, &opts.state, opts.world <= 1)?;
     Ok(summary)
 }
 
-fn run_unit(opts: &RunOptions, source: &dyn Source, unit: &Unit) -> UnitOutcome {
+/// The context of one unit: the run's options, and the session rename of the unit.
+fn unit_context<'a>(
+    opts: &'a RunOptions,
+    session_rename: Option<(&'a str, &'a str)>,
+) -> UnitContext<'a> {
+    UnitContext {
+        root: &opts.root,
+        source: &opts.entry.id,
+        subject_namespace: opts.entry.namespace(),
+        pseudonymizer: &opts.pseudonymizer,
+        keep_identity: opts.keep_identity,
+        chunk_seconds: opts.chunk_seconds,
+        float16: opts.float16,
+        keep_free_text: opts.keep_free_text,
+        allow_terms: &opts.allow_terms,
+        session_rename,
+    }
+}
+
+fn run_unit(
+    opts: &RunOptions,
+    source: &dyn Source,
+    unit: &Unit,
+    sessions: &SessionMap,
+) -> UnitOutcome {
     let hash = unit_hash(&unit.id);
-    let rec_path = record_path(&opts.out, &hash);
+    let rec_path = record_path(&opts.state, &hash);
     if let Ok(rec) = dataset::read_json::<UnitRecord>(&rec_path)
         && rec.ok
         && rec.id == unit.id
@@ -333,8 +405,21 @@ fn run_unit(opts: &RunOptions, source: &dyn Source, unit: &Unit) -> UnitOutcome 
     {
         return UnitOutcome::AlreadyDone;
     }
-    let record = match std::panic::catch_unwind(AssertUnwindSafe(|| {
-        convert_unit(opts, source, unit, &hash)
+    // The unit as the adapter sees it: its session label replaced by the ordinal.
+    let rename = unit
+        .session
+        .as_deref()
+        .and_then(|s| Some((s, sessions.get(unit.subject.as_deref(), s)?)));
+    let renamed = match rename {
+        Some((_, ordinal)) => Unit {
+            session: Some(ordinal.to_string()),
+            ..unit.clone()
+        },
+        None => unit.clone(),
+    };
+    let ctx = unit_context(opts, rename);
+    let mut record = match std::panic::catch_unwind(AssertUnwindSafe(|| {
+        convert_unit(opts, &ctx, source, &renamed, &hash)
     })) {
         Ok(Ok(rec)) => rec,
         Ok(Err(e)) => failed_record(unit, crate::error::chain(&e)),
@@ -347,6 +432,11 @@ fn run_unit(opts: &RunOptions, source: &dyn Source, unit: &Unit) -> UnitOutcome 
             failed_record(unit, format!("internal error (panic): {msg}"))
         }
     };
+    record.shared_report = record
+        .report
+        .iter()
+        .map(|e| shared_entry(&ctx, unit, &hash, e))
+        .collect();
     let outcome = if record.ok {
         UnitOutcome::Done {
             samples: record.samples,
@@ -378,6 +468,30 @@ fn outputs_present(out: &Path, rec: &UnitRecord) -> bool {
     }) && rec.tables.iter().all(|t| size_ok(out.join(&t.name), None))
 }
 
+/// A report entry as the shareable dataset shows it: the unit named by its hash, the source
+/// root left out, subject IDs and session labels replaced (all kept with `--keep-identity`).
+fn shared_entry(ctx: &UnitContext<'_>, unit: &Unit, hash: &str, e: &ReportEntry) -> ReportEntry {
+    if ctx.keep_identity {
+        return e.clone();
+    }
+    let root = ctx.root.display().to_string();
+    let subject = unit.subject.as_deref().unwrap_or("");
+    let scrub = |s: &str| {
+        let s = if root.is_empty() {
+            s.to_string()
+        } else {
+            s.replace(&format!("{root}/"), "").replace(&root, "")
+        };
+        ctx.scrub_path(&s, subject)
+    };
+    ReportEntry {
+        outcome: e.outcome,
+        unit: format!("u{hash}"),
+        path: scrub(&e.path),
+        reason: scrub(&e.reason),
+    }
+}
+
 fn failed_record(unit: &Unit, reason: String) -> UnitRecord {
     let path = unit
         .inputs
@@ -397,6 +511,7 @@ fn failed_record(unit: &Unit, reason: String) -> UnitRecord {
             reason: one_line(&reason),
         }],
         tables: vec![],
+        shared_report: vec![],
     }
 }
 
@@ -455,6 +570,7 @@ impl SampleSink for UnitSink<'_> {
 
 fn convert_unit(
     opts: &RunOptions,
+    ctx: &UnitContext<'_>,
     source: &dyn Source,
     unit: &Unit,
     hash: &str,
@@ -465,15 +581,6 @@ fn convert_unit(
         ..opts.writer.clone()
     };
     let writer = ShardWriter::create(&opts.out, &format!("u{hash}"), writer_opts)?;
-    let ctx = UnitContext {
-        root: &opts.root,
-        source: &opts.entry.id,
-        subject_namespace: opts.entry.namespace(),
-        pseudonymizer: &opts.pseudonymizer,
-        keep_identity: opts.keep_identity,
-        chunk_seconds: opts.chunk_seconds,
-        float16: opts.float16,
-    };
     let mut sink = UnitSink {
         writer: Some(writer),
         unit,
@@ -485,7 +592,7 @@ fn convert_unit(
         root: &opts.root,
         tables: PartWriter::new(&opts.out, &format!("u{hash}")),
     };
-    let res = source.convert(unit, &ctx, &mut sink);
+    let res = source.convert(unit, ctx, &mut sink);
     let writer = sink.writer.take();
     let tables = std::mem::take(&mut sink.tables);
     match res {
@@ -507,6 +614,7 @@ fn convert_unit(
                 subjects,
                 report: sink.report,
                 tables,
+                shared_report: vec![],
             })
         }
         Err(e) => {
@@ -521,26 +629,27 @@ fn convert_unit(
 
 /// Writes the manifest, `subjects.parquet` and `report.jsonl` when every planned unit has a
 /// record; returns `None` (and writes nothing) while some are missing (other ranks still
-/// running). This is what `bomdata merge` calls: it takes the folder's lock exclusively, so it
-/// is refused while a rank still runs.
-pub fn finalize(out: &Path) -> Result<Option<Manifest>> {
-    if !state(out).join("plan.json").is_file() {
+/// running). This is what `bomdata merge` calls with the run's state folder: it takes the
+/// folder's lock exclusively, so it is refused while a rank still runs.
+pub fn finalize(out: &Path, state: &Path) -> Result<Option<Manifest>> {
+    if !state.join("plan.json").is_file() {
         return Err(Error::Other(format!(
-            "{}: not a bomdata ingest output folder (no {STATE_DIR}/plan.json)",
+            "{}: no ingest state of {} there (no plan.json; give the run's --state-dir)",
+            state.display(),
             out.display()
         )));
     }
-    let _lock = bomdata_shard::lock::RunLock::exclusive(out, "merge")?;
-    finalize_run(out, true)
+    let _lock = bomdata_shard::lock::RunLock::rank_in(state, out, "merge", 0, 1)?;
+    finalize_run(out, state, true)
 }
 
 /// [`finalize`] without taking the lock; `cleanup` removes leftover temporaries (only safe when
 /// no other process writes into the folder).
-fn finalize_run(out: &Path, cleanup: bool) -> Result<Option<Manifest>> {
-    let plan: Plan = dataset::read_json(&state(out).join("plan.json"))?;
+fn finalize_run(out: &Path, state: &Path, cleanup: bool) -> Result<Option<Manifest>> {
+    let plan: Plan = dataset::read_json(&state.join("plan.json"))?;
     let mut records = Vec::with_capacity(plan.units.len());
     for u in &plan.units {
-        match dataset::read_json::<UnitRecord>(&record_path(out, &u.hash)) {
+        match dataset::read_json::<UnitRecord>(&record_path(state, &u.hash)) {
             Ok(r) if r.id == u.id => records.push(r),
             _ => return Ok(None),
         }
@@ -549,6 +658,7 @@ fn finalize_run(out: &Path, cleanup: bool) -> Result<Option<Manifest>> {
     let mut parts = Vec::new();
     let mut subjects = Vec::new();
     let mut report = Vec::new();
+    let mut shared = Vec::new();
     let mut failed = 0;
     for r in records {
         if !r.ok {
@@ -558,14 +668,11 @@ fn finalize_run(out: &Path, cleanup: bool) -> Result<Option<Manifest>> {
         parts.extend(r.tables);
         subjects.extend(r.subjects);
         report.extend(r.report);
+        shared.extend(r.shared_report);
     }
     let subjects = SubjectRow::merge_rows(subjects);
-    let mut lines = Vec::new();
-    for r in &report {
-        serde_json::to_writer(&mut lines, r).map_err(|e| Error::Other(e.to_string()))?;
-        lines.push(b'\n');
-    }
-    dataset::write_atomic(&out.join(dataset::REPORT), &lines)?;
+    dataset::write_atomic(&state.join(dataset::REPORT), &json_lines(&report)?)?;
+    dataset::write_atomic(&out.join(dataset::REPORT), &json_lines(&shared)?)?;
     let table = bomdata_shard::subjects::write(out, &subjects)?;
     let distinct: BTreeSet<&str> = subjects.iter().map(|s| s.subject.as_str()).collect();
     let manifest = Manifest {
@@ -592,4 +699,14 @@ fn finalize_run(out: &Path, cleanup: bool) -> Result<Option<Manifest>> {
     }
     dataset::write_manifest(out, &manifest)?;
     Ok(Some(manifest))
+}
+
+/// Report entries as JSON lines.
+fn json_lines(entries: &[ReportEntry]) -> Result<Vec<u8>> {
+    let mut lines = Vec::new();
+    for r in entries {
+        serde_json::to_writer(&mut lines, r).map_err(|e| Error::Other(e.to_string()))?;
+        lines.push(b'\n');
+    }
+    Ok(lines)
 }

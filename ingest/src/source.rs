@@ -46,6 +46,14 @@ pub struct UnitContext<'a> {
     pub chunk_seconds: f64,
     /// Store canonical float arrays (volumes) as float16 instead of float32 (`--float16`).
     pub float16: bool,
+    /// Keep annotation free text that the [`crate::privacy`] allow-list would drop
+    /// (`--keep-free-text`).
+    pub keep_free_text: bool,
+    /// Extra annotation terms kept by the allow-list (`--allow-terms FILE`, lower-case).
+    pub allow_terms: &'a [String],
+    /// The unit's original session label and the ordinal that replaces it (see
+    /// [`crate::privacy::SessionMap`]); the unit handed to `convert` already carries the ordinal.
+    pub session_rename: Option<(&'a str, &'a str)>,
 }
 
 impl<'a> UnitContext<'a> {
@@ -60,6 +68,9 @@ impl<'a> UnitContext<'a> {
             keep_identity: false,
             chunk_seconds: 0.0,
             float16: false,
+            keep_free_text: false,
+            allow_terms: &[],
+            session_rename: None,
         }
     }
 
@@ -70,14 +81,22 @@ impl<'a> UnitContext<'a> {
     }
 
     /// A source-relative path for provenance with the original subject ID replaced by its
-    /// pseudonym (as BIDS `sub-<label>` and, for IDs of 4 or more characters, anywhere), unless
-    /// identity is kept. Paths written into samples go through this.
+    /// pseudonym (as BIDS `sub-<label>` and, for IDs of 4 or more characters, anywhere) and the
+    /// original session label by its ordinal, unless identity is kept. Paths (and messages that
+    /// name them) written into shareable outputs go through this.
     pub fn scrub_path(&self, rel: &str, subject: &str) -> String {
-        if self.keep_identity || subject.is_empty() {
+        if self.keep_identity {
             return rel.to_string();
         }
+        let mut s = rel.to_string();
+        if let Some((orig, ordinal)) = self.session_rename {
+            s = crate::privacy::rename_session(&s, orig, ordinal);
+        }
+        if subject.is_empty() {
+            return s;
+        }
         let p = self.pseudonym(subject);
-        let s = rel.replace(&format!("sub-{subject}"), &format!("sub-{p}"));
+        let s = s.replace(&format!("sub-{subject}"), &format!("sub-{p}"));
         if subject.chars().count() >= 4 {
             s.replace(subject, &p)
         } else {
@@ -118,6 +137,13 @@ pub trait Source: Send + Sync {
 
     /// Modalities this adapter can produce.
     fn modalities(&self) -> &'static [Modality];
+
+    /// Whether the adapter's session labels are free text taken from the tree (BIDS
+    /// `ses-<label>`), so that every label becomes an ordinal (see [`crate::privacy`]). Adapters
+    /// that build labels from controlled fields keep the default, `false`.
+    fn free_session_labels(&self) -> bool {
+        false
+    }
 
     /// Walks `root` and lists the units of work, sorted by `id`.
     fn plan(&self, root: &Path) -> Result<Vec<Unit>>;

@@ -1,11 +1,11 @@
-//! The run's identity in its output folder: the fingerprint of everything that changes output
-//! bytes (`OUT/.ingest/run.json`), and the check that a folder holds nothing but this run's own
-//! state and outputs.
+//! The run's identity: the fingerprint of everything that changes output bytes
+//! (`STATE/run.json`, in the private state folder beside the dataset, see
+//! [`crate::run::private_dir`]), and the check that the dataset folder holds nothing but this
+//! run's own outputs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bomdata_shard::dataset;
-use bomdata_shard::lock::STATE_DIR;
 use serde::{Deserialize, Serialize};
 
 use crate::run::RunOptions;
@@ -14,9 +14,11 @@ use crate::{Error, Result};
 /// Name of the fingerprint file in the state folder.
 pub const FINGERPRINT: &str = "run.json";
 
-/// The entries an ingest output folder may hold.
+/// The entries an ingest output (dataset) folder may hold. The run's state is not among them
+/// (it lives in the private state folder); `.ingest` is, as the lock folder of a `bomdata
+/// shard` output (or of an older ingest) that `--overwrite` replaces.
 pub const OWN_ENTRIES: &[&str] = &[
-    STATE_DIR,
+    bomdata_shard::lock::STATE_DIR,
     dataset::SHARDS,
     "tables",
     dataset::MANIFEST,
@@ -37,6 +39,12 @@ pub struct Fingerprint {
     pub key_check: String,
     /// `--keep-identity`.
     pub keep_identity: bool,
+    /// `--keep-free-text`.
+    #[serde(default)]
+    pub keep_free_text: bool,
+    /// The terms of `--allow-terms` (lower-case, sorted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_terms: Vec<String>,
     /// `--chunk-seconds`.
     pub chunk_seconds: f64,
     /// `--float16`.
@@ -58,6 +66,8 @@ impl Fingerprint {
             tool: format!("bomdata {}", env!("CARGO_PKG_VERSION")),
             key_check: opts.pseudonymizer.key_check(),
             keep_identity: opts.keep_identity,
+            keep_free_text: opts.keep_free_text,
+            allow_terms: opts.allow_terms.clone(),
             chunk_seconds: opts.chunk_seconds,
             float16: opts.float16,
             compression: opts.writer.compression,
@@ -79,6 +89,11 @@ impl Fingerprint {
         check(self.tool == other.tool, "tool version");
         check(self.key_check == other.key_check, "key");
         check(self.keep_identity == other.keep_identity, "keep-identity");
+        check(
+            self.keep_free_text == other.keep_free_text,
+            "keep-free-text",
+        );
+        check(self.allow_terms == other.allow_terms, "allow-terms");
         check(
             self.chunk_seconds.to_bits() == other.chunk_seconds.to_bits(),
             "chunk-seconds",
@@ -116,29 +131,35 @@ fn foreign_entries(out: &Path) -> Result<Vec<String>> {
     Ok(foreign)
 }
 
-/// Whether `out` holds any dataset output or state besides the lock files.
-fn has_outputs(out: &Path) -> bool {
-    OWN_ENTRIES.iter().any(|n| {
-        let p = out.join(n);
-        if *n == STATE_DIR {
-            std::fs::read_dir(&p).is_ok_and(|rd| {
-                rd.flatten().any(|e| {
-                    // Lock files, and temporaries of the fingerprint being written by a rank
-                    // starting beside this one, are not outputs.
-                    !e.file_name().to_str().is_some_and(|n| {
-                        n == "lock" || n.starts_with("lock.rank-") || n.ends_with(".tmp")
-                    })
-                })
-            })
-        } else {
-            p.exists()
-        }
-    })
+/// The entries of the private state folder a run writes (removed by `--overwrite`, with their
+/// temporaries); lock files are kept, anything else there is left alone.
+const STATE_ENTRIES: &[&str] = &[FINGERPRINT, "plan.json", "units", dataset::REPORT];
+
+/// Whether `name` is one of [`STATE_ENTRIES`] or a temporary of one.
+fn state_entry(name: &str) -> bool {
+    STATE_ENTRIES
+        .iter()
+        .any(|e| name == *e || name.strip_prefix(e).is_some_and(|r| r.starts_with('.')))
 }
 
-/// Removes an earlier dataset from `out` (its own entries only, keeping the lock files); refuses
-/// when the folder holds anything else.
-pub fn overwrite(out: &Path) -> Result<()> {
+/// Whether the dataset folder `out` or the state folder `state` holds any output or state
+/// besides lock files (and temporaries of a fingerprint being written by a rank starting beside
+/// this one).
+fn has_outputs(out: &Path, state: &Path) -> bool {
+    let in_state = std::fs::read_dir(state).is_ok_and(|rd| {
+        rd.flatten().any(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| state_entry(n) && !n.starts_with(&format!("{FINGERPRINT}.")))
+        })
+    });
+    in_state || OWN_ENTRIES.iter().any(|n| out.join(n).exists())
+}
+
+/// Removes an earlier dataset from `out` (its own entries only) and the run state from `state`
+/// (its own entries only, keeping the lock files); refuses when the dataset folder holds
+/// anything else.
+pub fn overwrite(out: &Path, state: &Path) -> Result<()> {
     let foreign = foreign_entries(out)?;
     if !foreign.is_empty() {
         return Err(Error::ForeignOutput {
@@ -148,21 +169,15 @@ pub fn overwrite(out: &Path) -> Result<()> {
     }
     for n in OWN_ENTRIES {
         let p = out.join(n);
-        if *n == STATE_DIR {
-            let Ok(rd) = std::fs::read_dir(&p) else {
-                continue;
-            };
-            for e in rd.flatten() {
-                let keep = e
-                    .file_name()
-                    .to_str()
-                    .is_some_and(|n| n == "lock" || n.starts_with("lock.rank-"));
-                if !keep {
-                    remove(&e.path())?;
-                }
-            }
-        } else if p.exists() {
+        if p.exists() {
             remove(&p)?;
+        }
+    }
+    if let Ok(rd) = std::fs::read_dir(state) {
+        for e in rd.flatten() {
+            if e.file_name().to_str().is_some_and(state_entry) {
+                remove(&e.path())?;
+            }
         }
     }
     Ok(())
@@ -177,13 +192,11 @@ fn remove(p: &Path) -> Result<()> {
     r.map_err(|e| Error::io(p, e))
 }
 
-fn fingerprint_path(out: &Path) -> PathBuf {
-    out.join(STATE_DIR).join(FINGERPRINT)
-}
-
-/// Checks that `out` is empty or holds this very run (same fingerprint), then records the
-/// fingerprint. Call it while holding the run lock.
-pub fn check_and_record(out: &Path, mine: &Fingerprint) -> Result<()> {
+/// Checks that the dataset folder `out` is empty or holds this very run (same fingerprint in
+/// the state folder `state`), then records the fingerprint there. Call it while holding the run
+/// lock; `alone`: no other rank shares the run, so the state of a dataset folder that was
+/// deleted (no output left in `out`) is stale and cleared instead of refused.
+pub fn check_and_record(out: &Path, state: &Path, mine: &Fingerprint, alone: bool) -> Result<()> {
     let foreign = foreign_entries(out)?;
     if !foreign.is_empty() {
         return Err(Error::ForeignOutput {
@@ -193,11 +206,21 @@ pub fn check_and_record(out: &Path, mine: &Fingerprint) -> Result<()> {
     }
     // Looked at before the fingerprint: every writer records the fingerprint before any other
     // state, so outputs seen here with no fingerprint after are not this run's.
-    let outputs = has_outputs(out);
-    let path = fingerprint_path(out);
+    let outputs = has_outputs(out, state);
+    let path = state.join(FINGERPRINT);
     if path.exists() {
         let saved: Fingerprint = dataset::read_json(&path)?;
         let fields = saved.differences(mine);
+        let dataset_gone = !OWN_ENTRIES.iter().any(|n| out.join(n).exists());
+        if !fields.is_empty() && alone && dataset_gone {
+            tracing::warn!(
+                state = %state.display(),
+                "the dataset folder holds no output: the earlier run's state there is cleared"
+            );
+            overwrite(out, state)?;
+            dataset::write_json_atomic(&path, mine)?;
+            return Ok(());
+        }
         if !fields.is_empty() {
             return Err(Error::FingerprintMismatch {
                 out: out.to_path_buf(),

@@ -27,6 +27,7 @@ fn empty_name_fails_only_its_unit() {
     let opts = RunOptions {
         root: root.clone(),
         out: out.clone(),
+        state: bomdata_ingest::run::private_dir(&out),
         entry: Registry::builtin()
             .unwrap()
             .get("t2t_chm13")
@@ -37,6 +38,8 @@ fn empty_name_fails_only_its_unit() {
         world: 1,
         pseudonymizer: Pseudonymizer::new(b"genome-test-key".to_vec()),
         keep_identity: false,
+        keep_free_text: false,
+        allow_terms: Vec::new(),
         chunk_seconds: 0.0,
         float16: false,
         writer: WriterOptions::default(),

@@ -148,8 +148,16 @@ pub struct Recording {
     pub chunk: Chunk,
     /// Annotations overlapping the chunk, onsets relative to the chunk start.
     pub annotations: Vec<Annotation>,
+    /// How many of `annotations` had their text dropped as free text (replaced by `n/a`; onset
+    /// and duration kept) by the ingest's allow-list policy; absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub free_text_dropped: u64,
     /// Where the values came from.
     pub provenance: Option<Provenance>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Recording {
@@ -173,6 +181,7 @@ impl Recording {
                 duration_s: 0.0,
             },
             annotations: Vec::new(),
+            free_text_dropped: 0,
             provenance: None,
         }
     }

@@ -1,5 +1,7 @@
-//! The run lock of an output folder: an advisory `flock` on `OUT/.ingest/lock`, held for the
-//! whole run, so two runs never write into one folder at the same time.
+//! The run lock of an output folder: an advisory `flock` on a lock file in the run's state
+//! folder (`OUT/.ingest/lock` for `shard`; the private state folder beside the dataset for
+//! `ingest`, see [`RunLock::rank_in`]), held for the whole run, so two runs never write into one
+//! folder at the same time.
 //!
 //! A single-process run (and `bomdata merge`, `bomdata shard`) holds the lock exclusively. The
 //! ranks of one distributed run share the folder by design: each holds the lock *shared* plus
@@ -114,11 +116,57 @@ fn try_lock(f: &File, shared: bool, state: &Path, path: &Path) -> Result<()> {
     }
 }
 
+/// Locks the folder `guard` itself (a `flock` on the directory), shared or exclusive, so that
+/// two runs whose state folders differ still cannot write into one dataset folder.
+fn lock_dir(guard: &Path, shared: bool, state: &Path) -> Result<File> {
+    std::fs::create_dir_all(guard).map_err(|e| Error::io(guard, e))?;
+    let f = File::open(guard).map_err(|e| Error::io(guard, e))?;
+    let r = if shared {
+        f.try_lock_shared()
+    } else {
+        f.try_lock()
+    };
+    match r {
+        Ok(()) => Ok(f),
+        // The state folder's own lock was free (it is taken first), so the holder keeps its
+        // state elsewhere.
+        Err(TryLockError::WouldBlock) => Err(Error::Locked {
+            path: guard.to_path_buf(),
+            holder: format!(
+                "a run whose state folder is elsewhere (not {})",
+                state.display()
+            ),
+        }),
+        Err(TryLockError::Error(e)) => Err(Error::io(guard, e)),
+    }
+}
+
 impl RunLock {
+    /// Takes the lock of a run whose state lives in the folder `state` and that writes into the
+    /// folder `guard`, as rank `rank` of `world` (see [`RunLock::rank`]): the lock files are in
+    /// `state`, and `guard` itself is locked too (shared by the ranks, exclusive for a
+    /// single-process run), so a second run is refused even with another state folder.
+    pub fn rank_in(
+        state: &Path,
+        guard: &Path,
+        role: &str,
+        rank: usize,
+        world: usize,
+    ) -> Result<RunLock> {
+        let mut lock = RunLock::rank_at(state, role, rank, world)?;
+        lock._files.push(lock_dir(guard, world > 1, state)?);
+        Ok(lock)
+    }
+
     /// Takes the lock of `out` for this process alone (`role` is written into the lock file,
     /// e.g. `"ingest"`). Fails with [`Error::Locked`] naming the holder when another run holds it.
     pub fn exclusive(out: &Path, role: &str) -> Result<RunLock> {
-        let state = out.join(STATE_DIR);
+        RunLock::exclusive_at(&out.join(STATE_DIR), role)
+    }
+
+    /// [`RunLock::exclusive`] with the lock files in the folder `state`.
+    fn exclusive_at(state: &Path, role: &str) -> Result<RunLock> {
+        let state = state.to_path_buf();
         std::fs::create_dir_all(&state).map_err(|e| Error::io(&state, e))?;
         let path = state.join(LOCK);
         let mut f = open(&path)?;
@@ -130,10 +178,15 @@ impl RunLock {
     /// Takes the lock of `out` as rank `rank` of `world`: shared with the other ranks, exclusive
     /// for this rank. With `world == 1` this is [`RunLock::exclusive`].
     pub fn rank(out: &Path, role: &str, rank: usize, world: usize) -> Result<RunLock> {
+        RunLock::rank_at(&out.join(STATE_DIR), role, rank, world)
+    }
+
+    /// [`RunLock::rank`] with the lock files in the folder `state`.
+    fn rank_at(state: &Path, role: &str, rank: usize, world: usize) -> Result<RunLock> {
         if world <= 1 {
-            return RunLock::exclusive(out, role);
+            return RunLock::exclusive_at(state, role);
         }
-        let state = out.join(STATE_DIR);
+        let state = state.to_path_buf();
         std::fs::create_dir_all(&state).map_err(|e| Error::io(&state, e))?;
         let path = state.join(LOCK);
         let main = open(&path)?;
@@ -178,5 +231,19 @@ mod tests {
         assert!(e.to_string().contains("rank 1 of 2"), "{e}");
         let e = RunLock::exclusive(dir.path(), "merge").unwrap_err();
         assert!(e.to_string().contains("rank 0 of 2"), "{e}");
+    }
+
+    #[test]
+    fn the_guarded_folder_is_locked_whatever_the_state_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let _a = RunLock::rank_in(&dir.path().join("s1"), &out, "ingest", 0, 1).unwrap();
+        let e = RunLock::rank_in(&dir.path().join("s2"), &out, "ingest", 0, 1).unwrap_err();
+        assert!(e.to_string().contains("state folder is elsewhere"), "{e}");
+        let e = RunLock::rank_in(&dir.path().join("s1"), &out, "ingest", 0, 1).unwrap_err();
+        assert!(e.to_string().contains("pid="), "{e}");
+        drop(_a);
+        let _r0 = RunLock::rank_in(&dir.path().join("s1"), &out, "ingest", 0, 2).unwrap();
+        let _r1 = RunLock::rank_in(&dir.path().join("s1"), &out, "ingest", 1, 2).unwrap();
     }
 }

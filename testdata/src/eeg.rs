@@ -337,3 +337,92 @@ pub fn bids_eeg_tree(root: &Path) {
     bids_edf(&p, &[("Fp1", "uV", 256)]);
     truncate_by(&p, 700);
 }
+
+/// The identifying strings written into [`bids_eeg_identity_tree`]: session labels that are
+/// dates, original subject IDs, and names in `events.tsv` and EDF+ annotations. None of them may
+/// reach a shareable output of an ingest without `--keep-identity`/`--keep-free-text`.
+pub const IDENTITY_STRINGS: &[&str] = &[
+    "20240105",
+    "2024-01-05",
+    "baseline20240612",
+    "20240612",
+    "NDARSMITHJOHN",
+    "NDARDOEJANE",
+    "Margaret Hamilton",
+    "Jane Roe",
+    "Dr Octavius",
+];
+
+/// A BIDS EEG tree full of identity (see [`IDENTITY_STRINGS`]): subject `NDARSMITHJOHN` with
+/// sessions `20240105` (EDF+C whose annotations name a person) and `baseline20240612`
+/// (BrainVision with an `events.tsv` naming people beside controlled codes); subject
+/// `NDARDOEJANE` with session `2024-01-05` (EDF+C, names in annotations and header).
+pub fn bids_eeg_identity_tree(root: &Path) {
+    put(
+        root,
+        "dataset_description.json",
+        r#"{"Name": "identity", "BIDSVersion": "1.9.0"}"#,
+    );
+    put(
+        root,
+        "participants.tsv",
+        "participant_id\tage\nsub-NDARSMITHJOHN\t8\nsub-NDARDOEJANE\t9\n",
+    );
+    let anns = [
+        Annotation {
+            onset: 1.0,
+            duration: Some(0.5),
+            text: "Margaret Hamilton entered the room".into(),
+        },
+        Annotation {
+            onset: 2.0,
+            duration: None,
+            text: "T1".into(),
+        },
+        Annotation {
+            onset: 3.0,
+            duration: None,
+            text: "Eyes closed".into(),
+        },
+    ];
+    for (sub, ses, patient) in [
+        (
+            "NDARSMITHJOHN",
+            "20240105",
+            "NDARSMITHJOHN M 02-MAR-2011 Margaret_Hamilton",
+        ),
+        (
+            "NDARDOEJANE",
+            "2024-01-05",
+            "NDARDOEJANE F 02-MAR-2012 Jane_Roe",
+        ),
+    ] {
+        write_edf(
+            &root.join(format!(
+                "sub-{sub}/ses-{ses}/eeg/sub-{sub}_ses-{ses}_task-rest_eeg.edf"
+            )),
+            &EdfSpec {
+                plus: Plus::Continuous,
+                start: (2024, 1, 5, 9, 30, 0),
+                patient,
+                recording: "Dr Octavius site",
+                signals: &[("Fp1", "uV", 64), ("Cz", "uV", 64)],
+                annotations: &anns,
+                ..EdfSpec::default()
+            },
+        );
+    }
+    let d = "sub-NDARSMITHJOHN/ses-baseline20240612/eeg";
+    write_brainvision(
+        &root.join(format!(
+            "{d}/sub-NDARSMITHJOHN_ses-baseline20240612_task-rest_eeg.vhdr"
+        )),
+        &[("Fp2", 0.5, "µV"), ("Cz", 0.5, "µV")],
+        500,
+    );
+    put(
+        root,
+        &format!("{d}/sub-NDARSMITHJOHN_ses-baseline20240612_task-rest_events.tsv"),
+        "onset\tduration\ttrial_type\tvalue\n0.2\t0.1\tstim\t12\n0.5\tn/a\tJane Roe said hello\tn/a\n1.0\t0.2\tresp\tDr Octavius\n",
+    );
+}

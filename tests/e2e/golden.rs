@@ -7,8 +7,9 @@
 //! differing path. `BOMDATA_BLESS=1` rewrites the list (only for an intended change of output
 //! bytes; say so in the commit). The list was first recorded from commit 84813e3.
 //!
-//! The runtime's private state (`.ingest/`) is not hashed. Nothing else is skipped: two runs of
-//! the same inputs write the same bytes.
+//! An ingest's private state lives outside the dataset folder (`OUT.private/`) and is not
+//! hashed; a shard output's lock folder (`.ingest/`) is not hashed either. Nothing else is
+//! skipped: two runs of the same inputs write the same bytes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -84,12 +84,13 @@ fn a_held_folder_refuses_a_second_run_naming_the_holder() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("o");
     // Another process holds the folder (here: this test process).
-    let held = bomdata_shard::lock::RunLock::exclusive(&out, "ingest").unwrap();
+    let state = bomdata_ingest::run::private_dir(&out);
+    let held = bomdata_shard::lock::RunLock::rank_in(&state, &out, "ingest", 0, 1).unwrap();
     let o = ingest(&example_bids(), &out, &[]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
-        err.contains(&format!("pid={}", std::process::id())) && err.contains(".ingest/lock"),
+        err.contains(&format!("pid={}", std::process::id())) && err.contains("o.private/lock"),
         "{err}"
     );
     let m = bomdata(&["shard", "--out"], &[&out, &out]);
@@ -133,7 +134,7 @@ fn race(src: &Path, out: &Path) -> (Output, bool, String) {
         .stderr(Stdio::null());
     let mut first = first.spawn().unwrap();
     let tag = format!("pid={} ", first.id());
-    let lock = out.join(".ingest/lock");
+    let lock = bomdata_ingest::run::private_dir(out).join("lock");
     while !std::fs::read_to_string(&lock).is_ok_and(|t| t.contains(&tag)) {
         assert!(first.try_wait().unwrap().is_none(), "first run ended early");
         std::thread::sleep(std::time::Duration::from_millis(5));
@@ -198,7 +199,8 @@ fn a_resume_with_other_options_is_refused() {
     let fresh = d.path().join("fresh");
     assert!(ingest(&src, &fresh, &["--float16"]).status.success());
     assert_eq!(tree(&out), tree(&fresh));
-    let run_json = std::fs::read_to_string(out.join(".ingest/run.json")).unwrap();
+    let run_json =
+        std::fs::read_to_string(bomdata_ingest::run::private_dir(&out).join("run.json")).unwrap();
     assert!(!run_json.contains("test-key"), "{run_json}");
 }
 

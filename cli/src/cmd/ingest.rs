@@ -19,9 +19,15 @@ pub struct Args {
     /// It must be empty, new, or this run's own output; a local path (URLs are refused).
     #[arg(long)]
     pub out: PathBuf,
-    /// Remove the earlier bomdata dataset in --out first (never mixes two runs' outputs).
+    /// Remove the earlier bomdata dataset in --out first (never mixes two runs' outputs); the
+    /// run's private state is cleared too.
     #[arg(long)]
     pub overwrite: bool,
+    /// Folder of the run's private state: plan, unit records, fingerprint, lock and the report
+    /// that names source paths and original subject IDs (default: OUT.private beside --out).
+    /// Keep it with the source data; share only --out.
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
     /// Registry entry to use (default: detected from the tree's layout).
     #[arg(long)]
     pub source: Option<String>,
@@ -48,9 +54,25 @@ pub struct Args {
     /// Write the original-ID → pseudonym mapping of this rank's subjects to this CSV file.
     #[arg(long)]
     pub write_mapping: Option<PathBuf>,
-    /// Keep identity header text (names, recording text) in the output.
+    /// Keep identity in the output: header text (names, recording text, start time) and the
+    /// original BIDS session labels. Without it, every session label of BIDS sources (and of
+    /// any source whose labels look like dates) becomes an ordinal per subject in natural order
+    /// (ses-20240105, ses-20240612 -> ses-1, ses-2) in keys, member names, indexes, meta.json,
+    /// subjects.parquet and the dataset's report.
     #[arg(long)]
     pub keep_identity: bool,
+    /// Keep annotation free text (events.tsv trial_type/value, EDF+/BrainVision/FIF
+    /// annotations). Without it, only numbers, marker codes (S  1, R128), single tokens of
+    /// [A-Za-z0-9_.:+-] (at most 32 characters, '/'-separated parts) and a small vocabulary of
+    /// protocol terms ("Eyes closed", "Sleep stage W", ...) are kept; other texts become "n/a"
+    /// (onset and duration kept), counted in meta.json as free_text_dropped.
+    #[arg(long)]
+    pub keep_free_text: bool,
+    /// An allow-list file of extra annotation terms to keep (one per line, case-insensitive,
+    /// '#' comments), matched against the whole text or one '/'-separated part; e.g. phrases of
+    /// your protocol such as "face famous".
+    #[arg(long)]
+    pub allow_terms: Option<PathBuf>,
     /// Split continuous signals into chunks of at most this many seconds (0 = never).
     #[arg(long, default_value_t = 3600.0)]
     pub chunk_seconds: f64,
@@ -170,12 +192,21 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
     let opts = RunOptions {
         root: a.source_dir.clone(),
         out: a.out.clone(),
+        state: a
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| run::private_dir(&a.out)),
         entry: entry.clone(),
         jobs: a.jobs,
         rank,
         world,
         pseudonymizer: pseudonymizer.clone(),
         keep_identity: a.keep_identity,
+        keep_free_text: a.keep_free_text,
+        allow_terms: match &a.allow_terms {
+            Some(p) => bomdata_ingest::privacy::read_terms(p)?,
+            None => Vec::new(),
+        },
         chunk_seconds: a.chunk_seconds,
         float16: a.float16,
         writer: WriterOptions {

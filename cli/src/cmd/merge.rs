@@ -9,12 +9,20 @@ use bomdata_ingest::run;
 pub struct Args {
     /// The dataset directory every rank wrote into.
     pub dataset: PathBuf,
+    /// The run's private state folder (default: DATASET.private beside it, as ingest's
+    /// --state-dir).
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// Runs `bomdata merge`.
 pub fn run(a: &Args) -> anyhow::Result<i32> {
     super::check_local_path(&a.dataset)?;
-    match run::finalize(&a.dataset)? {
+    let state = a
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| run::private_dir(&a.dataset));
+    match run::finalize(&a.dataset, &state)? {
         Some(m) => {
             eprintln!(
                 "bomdata: merged {} units: {} samples in {} shards ({} failed units)",

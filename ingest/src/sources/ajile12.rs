@@ -36,6 +36,10 @@ impl Source for Ajile12 {
         "ajile12"
     }
 
+    fn free_session_labels(&self) -> bool {
+        true
+    }
+
     fn modalities(&self) -> &'static [Modality] {
         &[Modality::Ieeg]
     }

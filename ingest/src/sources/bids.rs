@@ -136,6 +136,10 @@ impl Source for Bids {
         "bids"
     }
 
+    fn free_session_labels(&self) -> bool {
+        true
+    }
+
     fn modalities(&self) -> &'static [Modality] {
         &[
             Modality::Smri,

@@ -305,6 +305,10 @@ impl Source for BidsEphys {
         "bids_ephys"
     }
 
+    fn free_session_labels(&self) -> bool {
+        true
+    }
+
     fn modalities(&self) -> &'static [Modality] {
         &[Modality::Eeg, Modality::Ieeg, Modality::Meg]
     }

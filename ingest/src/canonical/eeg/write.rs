@@ -89,6 +89,10 @@ impl Chunker<'_> {
         m.chunk.offset_s = offset_s;
         m.chunk.duration_s = dur;
         m.annotations = self.annotations_in(offset_s, dur);
+        if !self.ctx.keep_free_text {
+            m.free_text_dropped =
+                crate::privacy::scrub_annotations(&mut m.annotations, self.ctx.allow_terms);
+        }
         let part = self.part(start, start + filled as u64);
         if let Some(p) = m.provenance.as_mut() {
             p.part = Some(part);

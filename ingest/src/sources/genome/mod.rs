@@ -1097,6 +1097,9 @@ mod tests {
             keep_identity: false,
             chunk_seconds: 0.0,
             float16: false,
+            keep_free_text: false,
+            allow_terms: &[],
+            session_rename: None,
         };
         let mut sink = VecSink {
             samples: Vec::new(),
