@@ -52,6 +52,7 @@ pub mod plan;
 #[cfg(feature = "object-store")]
 pub mod remote;
 pub mod rng;
+pub mod shapes;
 pub mod state;
 #[cfg(feature = "tch")]
 pub mod tensor;
@@ -64,4 +65,5 @@ pub use partition::{DistEnv, Partition, Remainder, Remaining, Split};
 pub use plan::{
     BufferSize, EpochPlan, Mixture, OrderOptions, PairRow, Planner, SampleId, Shuffle, Units,
 };
+pub use shapes::ShapePolicy;
 pub use state::{LoaderState, RanksRead};
