@@ -65,3 +65,56 @@ pub fn f32s(b: &[u8]) -> Vec<f32> {
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect()
 }
+
+/// Shape of sample `i`'s `v.npy` in [`write_varshape`]: `[2,3]`, `[3,2]` or `[2,3,2]`.
+pub fn var_shape(i: usize) -> Vec<usize> {
+    match i % 3 {
+        0 => vec![2, 3],
+        1 => vec![3, 2],
+        _ => vec![2, 3, 2],
+    }
+}
+
+/// Values of sample `i`'s `v.npy`: `i * 100 + j`.
+pub fn var_values(i: usize) -> Vec<f32> {
+    let n: usize = var_shape(i).iter().product();
+    (0..n).map(|j| (i * 100 + j) as f32).collect()
+}
+
+/// Writes `n` samples with `v.npy` of [`var_shape`] (2-D and 3-D arrays in one field) and
+/// `meta.json` (`{"index": i}`), 5 per shard, one split.
+pub fn write_varshape(dir: &Path, n: usize, compression: Compression) {
+    let opts = WriterOptions {
+        max_bytes: 1 << 30,
+        max_samples: 5,
+        compression,
+        split: Some("train".to_string()),
+        durable: false,
+        defer_commit: false,
+    };
+    let mut w = ShardWriter::create(dir, "var-train", opts).unwrap();
+    for i in 0..n {
+        let mut s = Sample::new(format!("src_s{}_1_mri_{i:06}", i / 4));
+        s.push("v.npy", npy::encode_f32(&var_shape(i), &var_values(i)));
+        s.push("meta.json", format!("{{\"index\":{i}}}").into_bytes());
+        w.write(&s).unwrap();
+    }
+    let entries = w.finish().unwrap();
+    let m = Manifest {
+        layout_version: bomdata_schemas::LAYOUT_VERSION.to_string(),
+        kind: DatasetKind::Training,
+        tool: "test".into(),
+        sources: vec!["src".into()],
+        profile: None,
+        tokenizer: None,
+        counts: Counts {
+            samples: n as u64,
+            shards: entries.len() as u64,
+            bytes: entries.iter().map(|e| e.size).sum(),
+            ..Counts::default()
+        },
+        shards: entries,
+        tables: Vec::new(),
+    };
+    bomdata_shard::dataset::write_manifest(dir, &m).unwrap();
+}
