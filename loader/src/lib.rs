@@ -56,6 +56,7 @@ pub mod shapes;
 pub mod state;
 #[cfg(feature = "tch")]
 pub mod tensor;
+pub mod tokens;
 
 pub use dataset::{Dataset, SampleInfo, SampleLoc};
 pub use error::{Error, Result};
@@ -67,3 +68,6 @@ pub use plan::{
 };
 pub use shapes::ShapePolicy;
 pub use state::{LoaderState, RanksRead};
+pub use tokens::{
+    Span, TokenBatch, TokenEpochIter, TokenLoader, TokenMode, TokenOptions, TokenPlan, TokenPlanner,
+};

@@ -12,10 +12,10 @@ use bomdata_shard::member::{self, MemberDecoder};
 use bomdata_shard::npy::{self, Dtype};
 
 use crate::hostmem::{AlignedBuf, PageLocker};
-use crate::partition::{Partition, Remaining, Split};
+use crate::partition::{Partition, Remaining};
 use crate::plan::{EpochPlan, Planner, SampleId};
 use crate::shapes::{self, ShapePolicy};
-use crate::state::{LoaderState, RanksRead};
+use crate::state::LoaderState;
 use crate::{Error, Result};
 
 /// How uncompressed member bytes are copied into batch buffers.
@@ -1220,22 +1220,9 @@ impl Iterator for EpochIter<'_> {
             self.stats.units += b.units as u64;
             self.stats.samples += b.ids.iter().filter(|i| !i.is_missing()).count() as u64;
             let k = ((self.next * self.ctx.batch) as u64).min(self.ctx.count);
+            let done = self.next == self.nbatches;
             let st = &mut self.loader.state;
-            let part = self.ctx.part;
-            if self.next == self.nbatches {
-                st.start_of(self.stats.epoch + 1);
-            } else if part.world == 1 || part.split == Split::Interleave {
-                // what was read is a prefix of the set: keep the state to a position
-                st.set_remaining(self.n, part.progress(self.n, &self.ctx.rest, k));
-            } else {
-                st.set_remaining(self.n, self.ctx.rest.clone());
-                st.read = Some(RanksRead {
-                    world: part.world,
-                    remainder: part.remainder,
-                    split: part.split,
-                    units: k,
-                });
-            }
+            st.advance(self.ctx.part, self.n, &self.ctx.rest, k, done);
         }
         Some(item)
     }

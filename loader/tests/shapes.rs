@@ -57,7 +57,10 @@ fn stacking_mixed_shapes_names_the_option() {
     let mut l = Loader::new(p, Partition::single(), opts(6, ShapePolicy::Stack)).unwrap();
     let err = l.epoch().find_map(|b| b.err()).unwrap().to_string();
     assert!(err.contains("LoaderOptions::shapes[\"v.npy\"]"), "{err}");
-    assert!(err.contains("pad") && err.contains("bucket") && err.contains("list"), "{err}");
+    assert!(
+        err.contains("pad") && err.contains("bucket") && err.contains("list"),
+        "{err}"
+    );
 }
 
 #[test]
