@@ -158,6 +158,8 @@ pub struct TokenPlanner {
     doc_pieces: Vec<usize>,
     /// Per document: token count.
     doc_len: Vec<u64>,
+    /// Per document: its sample key (from `meta.json` `keys`; empty when absent).
+    doc_keys: Vec<String>,
     fingerprint: u64,
 }
 
@@ -184,6 +186,7 @@ impl TokenPlanner {
             pieces: Vec::new(),
             doc_pieces: Vec::new(),
             doc_len: Vec::new(),
+            doc_keys: Vec::new(),
             fingerprint: 0,
         };
         for d in 0..p.mixture.datasets().len() {
@@ -248,7 +251,15 @@ impl TokenPlanner {
             {
                 return Err(bad(format!("doc_offsets {offs:?} do not fit {len} ids")));
             }
-            let continues = info.meta()?.get("continues").and_then(|v| v.as_bool()) == Some(true);
+            let meta = info.meta()?;
+            let continues = meta.get("continues").and_then(|v| v.as_bool()) == Some(true);
+            let key = |j: usize| {
+                meta.get("keys")
+                    .and_then(|k| k.get(j))
+                    .and_then(|k| k.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
             for (j, w) in offs.windows(2).enumerate() {
                 let piece = Piece {
                     dataset: d as u16,
@@ -256,9 +267,11 @@ impl TokenPlanner {
                     start: w[0],
                     end: w[1],
                 };
-                if !(j == 0 && continues && open) {
+                let joins = j == 0 && continues && open && self.doc_keys.last() == Some(&key(0));
+                if !joins {
                     self.doc_pieces.push(self.pieces.len());
                     self.doc_len.push(0);
+                    self.doc_keys.push(key(j));
                 }
                 self.pieces.push(piece);
                 if let Some(l) = self.doc_len.last_mut() {
@@ -288,6 +301,11 @@ impl TokenPlanner {
     /// Token count of document `doc`.
     pub fn document_len(&self, doc: u32) -> u64 {
         self.doc_len.get(doc as usize).copied().unwrap_or(0)
+    }
+
+    /// The sample key of document `doc` (as in the canonical dataset; `""` when unknown).
+    pub fn document_key(&self, doc: u32) -> &str {
+        self.doc_keys.get(doc as usize).map_or("", String::as_str)
     }
 
     /// Identifies the seed, documents and options; stored in the loader state.
