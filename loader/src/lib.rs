@@ -43,6 +43,11 @@
 //! Features: `tch` turns batches into `tch::Tensor`s (see `tensor` module); `object-store`
 //! opens datasets in object stores through a local cache (see `remote` module).
 
+/// The crate's README, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub mod dataset;
 pub mod error;
 pub mod hostmem;

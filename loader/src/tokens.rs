@@ -531,7 +531,7 @@ impl TokenEpochIter<'_> {
     /// The ids of one stored sequence, widened.
     fn ids(&mut self, dataset: u16, loc: SampleLoc) -> Result<&[i64]> {
         let planner = &self.loader.planner;
-        if !self.cache.contains_key(&(dataset, loc)) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.cache.entry((dataset, loc)) {
             let ds = &planner.mixture.datasets()[dataset as usize];
             let info = ds.info_at(loc);
             let name = info
@@ -557,7 +557,7 @@ impl TokenEpochIter<'_> {
                     .map(|c| i64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
                     .collect(),
             };
-            self.cache.insert((dataset, loc), ids);
+            slot.insert(ids);
         }
         Ok(self.cache.get(&(dataset, loc)).map_or(&[], Vec::as_slice))
     }
