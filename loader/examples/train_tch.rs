@@ -204,7 +204,7 @@ impl Trainer {
                 let next = &*m * MOMENTUM + &g;
                 m.copy_(&next);
                 let mut p = p.shallow_clone();
-                let _ = p.sub_(&(&next * LR));
+                let _ = p.g_sub_(&(&next * LR));
             }
         });
         Ok(loss.double_value(&[]))
