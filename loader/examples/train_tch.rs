@@ -41,7 +41,7 @@ type Res<T> = Result<T, Box<dyn std::error::Error>>;
 const CHANNELS: usize = 4;
 const TIMES: usize = 32;
 const SAMPLES: usize = 48;
-const LR: f64 = 0.05;
+const LR: f64 = 0.01;
 const MOMENTUM: f64 = 0.9;
 
 struct Args {
@@ -86,7 +86,7 @@ fn window(i: usize) -> (Vec<f32>, i64) {
             state = state
                 .wrapping_mul(6_364_136_223_846_793_005)
                 .wrapping_add(1);
-            let noise = ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.8;
+            let noise = ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 6.0;
             let ph = t as f32 / TIMES as f32 * std::f32::consts::TAU * f + c as f32;
             x.push(ph.sin() + noise);
         }
