@@ -650,17 +650,48 @@ fn shape_key(info: &SampleInfo<'_>, fields: &[String]) -> Result<String> {
         match m {
             None => key.push('-'),
             Some(m) => {
-                let bytes = info.member(&m.name)?;
-                let v = bomdata_shard::npy::decode(&bytes).map_err(|e| {
-                    Error::corrupt(
-                        info.dataset.root(),
-                        format!("sample {:?} member {}: {e}", info.sample.key, m.name),
-                    )
-                })?;
-                key.push_str(&format!("{}{:?}", v.dtype.name(), v.shape));
+                let (dtype, shape) = npy_shape(info, m)?;
+                key.push_str(&format!("{}{shape:?}", dtype.name()));
             }
         }
         key.push(';');
     }
     Ok(key)
+}
+
+/// Bytes of a compressed member decoded to learn its `.npy` header (headers are 64-aligned and
+/// far shorter).
+const HEADER_PEEK: usize = 64 << 10;
+
+/// The dtype and shape of the `.npy` member `m`, from its header only: a slice of the mapped
+/// shard, or the first bytes of a compressed member (never the whole array).
+fn npy_shape(
+    info: &SampleInfo<'_>,
+    m: &bomdata_schemas::manifest::IndexMember,
+) -> Result<(bomdata_shard::npy::Dtype, Vec<usize>)> {
+    use std::io::Read;
+    let file = info.dataset.shard_file(info.loc.shard as usize)?;
+    let bad = |e: &dyn std::fmt::Display| {
+        Error::corrupt(
+            file.path(),
+            format!("sample {:?} member {}: {e}", info.sample.key, m.name),
+        )
+    };
+    let raw = usize::try_from(m.offset)
+        .ok()
+        .zip(usize::try_from(m.offset + m.size).ok())
+        .and_then(|(a, b)| file.bytes().get(a..b))
+        .ok_or_else(|| bad(&"member outside the shard"))?;
+    let mut head = Vec::new();
+    let bytes = if bomdata_shard::member::logical_name(&m.name).1 {
+        let dec = zstd::stream::read::Decoder::with_buffer(raw).map_err(|e| bad(&e))?;
+        dec.take(HEADER_PEEK as u64)
+            .read_to_end(&mut head)
+            .map_err(|e| bad(&e))?;
+        &head[..]
+    } else {
+        raw
+    };
+    let (dtype, shape, _) = bomdata_shard::npy::decode_header(bytes).map_err(|e| bad(&e))?;
+    Ok((dtype, shape))
 }
