@@ -45,6 +45,8 @@ fn volume_dataset(work: &Path) -> PathBuf {
         "volume",
         "--param",
         "target=[6,5,4]",
+        "--compress",
+        "member",
     ]);
     assert!(run(c).status.success(), "shard --profile volume failed");
     out
