@@ -31,6 +31,29 @@ pub enum Error {
     /// The dataset container failed in another way (see `bomdata_shard::Error`).
     #[error("dataset container")]
     Container(#[source] bomdata_shard::Error),
+    /// Padding a field to its batch's largest shape would take more than `factor` times the
+    /// memory of the batch's largest row ([`crate::ShapePolicy::Pad`]).
+    #[error(
+        "field {field}: padding to {shape:?} needs more than {factor}x the largest row of the batch; use the bucket or list shape policy"
+    )]
+    PadTooLarge {
+        /// The field.
+        field: String,
+        /// The padded shape asked for.
+        shape: Vec<usize>,
+        /// [`crate::shapes::MAX_PAD_FACTOR`].
+        factor: usize,
+    },
+    /// A field's shape policy needs a planner it was not given (bucket batches).
+    #[error(
+        "field {field} has the bucket shape policy but the planner {problem}: build it with Planner::with_buckets over that field and use loader batch size 1 (the bucket batch is the unit)"
+    )]
+    Buckets {
+        /// The field.
+        field: String,
+        /// What is wrong.
+        problem: &'static str,
+    },
     /// A saved state does not belong to this loader (different seed or plan).
     #[error("state mismatch: {0}")]
     State(String),

@@ -118,6 +118,11 @@ impl AlignedBuf {
         }
     }
 
+    /// The locker its allocations use.
+    pub(crate) fn locker(&self) -> Option<Arc<dyn PageLocker>> {
+        self.locker.clone()
+    }
+
     fn layout(cap: usize) -> Option<Layout> {
         let align = if cap >= PAGE { PAGE } else { 64 };
         Layout::from_size_align(cap, align).ok()

@@ -35,13 +35,24 @@
 //! the order: threads build whole batches and the consumer takes them in sequence. Orders use a
 //! built-in SplitMix64 generator so a saved state means the same samples across versions.
 //!
+//! Variable shapes: [`LoaderOptions::shapes`] picks a [`ShapePolicy`] per field (pad with a
+//! shape field and mask, bucket batches of one shape through [`Planner::with_buckets`], or
+//! per-sample lists). Token datasets (`bomdata shard --tokens`): [`TokenPlanner`] and
+//! [`TokenLoader`] give packed sequences or token-budget batches with `cu_seqlens` and
+//! `position_ids`, partitioned and resumed like samples. The crate's `README.md` describes the
+//! model with one example per case.
+//!
 //! Not supported: whole-shard compressed (`.tar.zst`) datasets (no random access), reading
 //! object stores in place (feature `object-store` copies the selected shards into a bounded
-//! local cache first, see `remote`), variable-shape arrays within one batch field (use
-//! [`Dataset::npy`] for zero-copy per-sample views instead).
+//! local cache first, see `remote`).
 //!
 //! Features: `tch` turns batches into `tch::Tensor`s (see `tensor` module); `object-store`
 //! opens datasets in object stores through a local cache (see `remote` module).
+
+/// The crate's README, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 pub mod dataset;
 pub mod error;
@@ -52,9 +63,11 @@ pub mod plan;
 #[cfg(feature = "object-store")]
 pub mod remote;
 pub mod rng;
+pub mod shapes;
 pub mod state;
 #[cfg(feature = "tch")]
 pub mod tensor;
+pub mod tokens;
 
 pub use dataset::{Dataset, SampleInfo, SampleLoc};
 pub use error::{Error, Result};
@@ -64,4 +77,8 @@ pub use partition::{DistEnv, Partition, Remainder, Remaining, Split};
 pub use plan::{
     BufferSize, EpochPlan, Mixture, OrderOptions, PairRow, Planner, SampleId, Shuffle, Units,
 };
+pub use shapes::ShapePolicy;
 pub use state::{LoaderState, RanksRead};
+pub use tokens::{
+    Span, TokenBatch, TokenEpochIter, TokenLoader, TokenMode, TokenOptions, TokenPlan, TokenPlanner,
+};

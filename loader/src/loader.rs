@@ -1,6 +1,7 @@
 //! The threaded reader: plans an epoch, reads this rank's units on reader threads with bounded
 //! read-ahead, and collates each batch into one contiguous buffer per field.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -11,13 +12,15 @@ use bomdata_shard::member::{self, MemberDecoder};
 use bomdata_shard::npy::{self, Dtype};
 
 use crate::hostmem::{AlignedBuf, PageLocker};
-use crate::partition::{Partition, Remaining, Split};
+use crate::partition::{Partition, Remaining};
 use crate::plan::{EpochPlan, Planner, SampleId};
-use crate::state::{LoaderState, RanksRead};
+use crate::shapes::{self, ShapePolicy};
+use crate::state::LoaderState;
 use crate::{Error, Result};
 
 /// How uncompressed member bytes are copied into batch buffers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ReadMode {
     /// Copy from the memory-mapped shard (page faults on first touch of every page); rows from
     /// 1 MiB up are copied with non-temporal stores, which makes this the fastest mode for large
@@ -30,8 +33,10 @@ pub enum ReadMode {
     Pread,
 }
 
-/// Loader options.
-#[derive(Clone, Debug)]
+/// Loader options: plain data (serde, every field defaulted) except the page locker, which is
+/// not serialised.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct LoaderOptions {
     /// Units per batch (a unit is a sample, a group batch or a pairing; see [`crate::Units`]).
     pub batch_size: usize,
@@ -48,7 +53,13 @@ pub struct LoaderOptions {
     pub read: ReadMode,
     /// Locks the pages of batch buffers (see [`crate::hostmem`]): [`crate::hostmem::OsLock`]
     /// for `mlock`, or with `tch` the CUDA host registration. `None`: pageable memory.
+    #[serde(skip)]
     pub page_lock: Option<Arc<dyn PageLocker>>,
+    /// Per member name (`fmri.npy`): how arrays whose shape varies between samples are
+    /// collated ([`ShapePolicy`]); a field not listed is stacked and must have one shape per
+    /// batch. [`ShapePolicy::Bucket`] needs a planner from [`crate::Planner::with_buckets`]
+    /// over the same field.
+    pub shapes: BTreeMap<String, ShapePolicy>,
 }
 
 impl Default for LoaderOptions {
@@ -61,6 +72,7 @@ impl Default for LoaderOptions {
             fields: None,
             read: ReadMode::Pread,
             page_lock: None,
+            shapes: BTreeMap::new(),
         }
     }
 }
@@ -77,6 +89,12 @@ pub enum FieldKind {
     },
     /// Any other member: concatenated bytes with `rows + 1` offsets.
     Bytes,
+    /// `.npy` members of one dtype and any shapes, not stacked ([`ShapePolicy::List`]): each
+    /// row's array data, concatenated with `rows + 1` offsets; see [`Field::row_shape`].
+    List {
+        /// Element type.
+        dtype: Dtype,
+    },
 }
 
 /// One collated field of a batch: member `name` of unit slot `slot`, every row in one buffer.
@@ -89,6 +107,11 @@ pub struct Field {
     offsets: Vec<usize>,
     filled: Vec<bool>,
     row_bytes: usize,
+    policy: ShapePolicy,
+    /// Each row's own shape (padded and list fields).
+    row_shapes: Vec<Vec<usize>>,
+    /// Padded fields: the rows as read, concatenated (`offsets`), before padding.
+    stage: Vec<u8>,
 }
 
 impl Field {
@@ -101,7 +124,32 @@ impl Field {
             offsets: Vec::new(),
             filled: Vec::new(),
             row_bytes: 0,
+            policy: ShapePolicy::Stack,
+            row_shapes: Vec::new(),
+            stage: Vec::new(),
         }
+    }
+
+    /// The shape of row `r`'s own array: for list and padded fields (before padding), and for
+    /// stacked tensors (the sample shape); `None` for a missing row or a bytes field.
+    pub fn row_shape(&self, r: usize) -> Option<&[usize]> {
+        if !self.present(r) {
+            return None;
+        }
+        match &self.kind {
+            FieldKind::Tensor { sample_shape, .. } if self.row_shapes.is_empty() => {
+                Some(sample_shape)
+            }
+            FieldKind::Tensor { .. } | FieldKind::List { .. } => {
+                self.row_shapes.get(r).map(Vec::as_slice)
+            }
+            FieldKind::Bytes => None,
+        }
+    }
+
+    /// The shape policy the field was collated with.
+    pub fn policy(&self) -> ShapePolicy {
+        self.policy
     }
 
     /// Unit slot (0 unless pairing or group batches).
@@ -138,7 +186,7 @@ impl Field {
                 s.extend_from_slice(sample_shape);
                 s
             }
-            FieldKind::Bytes => vec![self.data.len()],
+            FieldKind::Bytes | FieldKind::List { .. } => vec![self.data.len()],
         }
     }
 
@@ -148,7 +196,9 @@ impl Field {
             FieldKind::Tensor { .. } => {
                 &self.data.as_slice()[r * self.row_bytes..(r + 1) * self.row_bytes]
             }
-            FieldKind::Bytes => &self.data.as_slice()[self.offsets[r]..self.offsets[r + 1]],
+            FieldKind::Bytes | FieldKind::List { .. } => {
+                &self.data.as_slice()[self.offsets[r]..self.offsets[r + 1]]
+            }
         }
     }
 
@@ -164,6 +214,8 @@ impl Field {
         self.filled.clear();
         self.filled.resize(rows, false);
         self.row_bytes = 0;
+        self.row_shapes.clear();
+        self.stage.clear();
     }
 
     /// Prepares row `r` for a tensor of `dtype`/`shape`; returns the row's destination bytes.
@@ -179,15 +231,11 @@ impl Field {
                 sample_shape,
             } => {
                 if *d != dtype || sample_shape != shape {
-                    return Err(format!(
-                        "field {} has {} {:?} in this batch but this sample has {} {:?}",
-                        self.name,
-                        d.name(),
-                        sample_shape,
-                        dtype.name(),
-                        shape
-                    ));
+                    return Err(mismatch(&self.name, *d, sample_shape, dtype, shape));
                 }
+            }
+            FieldKind::List { .. } => {
+                return Err(format!("field {} mixes shape policies", self.name));
             }
             FieldKind::Bytes => {
                 if !self.data.is_empty() {
@@ -249,13 +297,12 @@ impl Field {
             Ok(_) => match npy::decode(&buf[off - hlen..off + rb]) {
                 Err(e) => Err(e.to_string()),
                 Ok(v) if v.dtype != *dtype || v.shape != *sample_shape || v.data_offset != hlen => {
-                    Err(format!(
-                        "field {} has {} {:?} in this batch but this sample has {} {:?}",
-                        self.name,
-                        dtype.name(),
+                    Err(mismatch(
+                        &self.name,
+                        *dtype,
                         sample_shape,
-                        v.dtype.name(),
-                        v.shape
+                        v.dtype,
+                        &v.shape,
                     ))
                 }
                 Ok(_) => Ok(()),
@@ -267,8 +314,185 @@ impl Field {
         Ok(true)
     }
 
+    /// Prepares row `r` of a list or padded field for an array of `dtype`/`shape`; returns the
+    /// row's destination bytes (appended to the list data or to the padding stage).
+    fn ragged_row(
+        &mut self,
+        r: usize,
+        dtype: Dtype,
+        shape: &[usize],
+    ) -> std::result::Result<&mut [u8], String> {
+        match &self.kind {
+            FieldKind::List { dtype: d } if *d != dtype => {
+                return Err(format!(
+                    "field {} has {} in this batch but this sample has {} (a {:?} field needs one dtype)",
+                    self.name,
+                    d.name(),
+                    dtype.name(),
+                    self.policy
+                ));
+            }
+            FieldKind::Bytes if !self.offsets.is_empty() => {
+                return Err(format!(
+                    "field {} mixes arrays and non-array members",
+                    self.name
+                ));
+            }
+            _ => {}
+        }
+        self.kind = FieldKind::List { dtype };
+        let n: usize = shape.iter().product::<usize>() * dtype.size();
+        if self.offsets.is_empty() {
+            self.offsets.push(0);
+        }
+        while self.offsets.len() <= r {
+            let last = *self.offsets.last().unwrap_or(&0);
+            self.offsets.push(last);
+        }
+        if self.row_shapes.len() < self.filled.len() {
+            self.row_shapes.resize(self.filled.len(), Vec::new());
+        }
+        self.row_shapes[r] = shape.to_vec();
+        self.filled[r] = true;
+        let padded = self.policy.pads();
+        let start = if padded {
+            self.stage.len()
+        } else {
+            self.data.len()
+        };
+        self.offsets.push(start + n);
+        if padded {
+            self.stage.resize(start + n, 0);
+            Ok(&mut self.stage[start..])
+        } else {
+            self.data.set_len(start + n);
+            Ok(&mut self.data.as_mut_slice()[start..])
+        }
+    }
+
+    /// Pads the staged rows of a padded field into one `[rows, ...max_shape]` tensor; returns
+    /// the companion fields (`<stem>.shape`, and `<stem>.mask` when masked).
+    fn pad(&mut self) -> Result<Vec<Field>> {
+        let FieldKind::List { dtype } = self.kind else {
+            return Ok(Vec::new());
+        };
+        let rows = self.filled.len();
+        self.row_shapes.resize(rows, Vec::new());
+        let present = || (0..rows).filter(|&r| self.filled[r]);
+        let ndim = present()
+            .map(|r| self.row_shapes[r].len())
+            .max()
+            .unwrap_or(0);
+        let mut max = vec![0usize; ndim];
+        for r in present() {
+            for (m, d) in max
+                .iter_mut()
+                .zip(shapes::extend(&self.row_shapes[r], ndim))
+            {
+                *m = (*m).max(d);
+            }
+        }
+        let es = dtype.size();
+        let largest = present()
+            .map(|r| self.offsets[r + 1] - self.offsets[r])
+            .max()
+            .unwrap_or(0);
+        let elems = max
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .filter(|&e| {
+                e.saturating_mul(es) <= largest.saturating_mul(shapes::MAX_PAD_FACTOR).max(1 << 20)
+            })
+            .ok_or_else(|| Error::PadTooLarge {
+                field: self.name.clone(),
+                shape: max.clone(),
+                factor: shapes::MAX_PAD_FACTOR,
+            })?;
+        let rb = elems * es;
+        self.data.set_len(rb * rows);
+        let out = self.data.as_mut_slice();
+        out.fill(0);
+        let mut shape_rows = vec![0i64; rows * ndim];
+        for r in present() {
+            let s = shapes::extend(&self.row_shapes[r], ndim);
+            let src = &self.stage[self.offsets[r]..self.offsets[r + 1]];
+            let dst = &mut out[r * rb..(r + 1) * rb];
+            shapes::for_each_run(&s, &max, |a, b, n| {
+                dst[b * es..(b + n) * es].copy_from_slice(&src[a * es..(a + n) * es]);
+            });
+            for (o, &d) in shape_rows[r * ndim..(r + 1) * ndim].iter_mut().zip(&s) {
+                *o = d as i64;
+            }
+        }
+        self.kind = FieldKind::Tensor {
+            dtype,
+            sample_shape: max.clone(),
+        };
+        self.row_bytes = rb;
+        self.offsets.clear();
+        let locker = self.data.locker();
+        let mut extra = vec![Field::tensor(
+            self.slot,
+            &shapes::companion(&self.name, "shape"),
+            Dtype::I64,
+            &[ndim],
+            &self.filled,
+            locker.clone(),
+            |buf| {
+                for (c, v) in buf.chunks_exact_mut(8).zip(&shape_rows) {
+                    c.copy_from_slice(&v.to_le_bytes());
+                }
+            },
+        )];
+        if self.policy == ShapePolicy::PadMasked {
+            let (filled, row_shapes) = (&self.filled, &self.row_shapes);
+            extra.push(Field::tensor(
+                self.slot,
+                &shapes::companion(&self.name, "mask"),
+                Dtype::Bool,
+                &max,
+                filled,
+                locker,
+                |buf| {
+                    for r in (0..rows).filter(|&r| filled[r]) {
+                        let s = shapes::extend(&row_shapes[r], ndim);
+                        let dst = &mut buf[r * elems..(r + 1) * elems];
+                        shapes::for_each_run(&s, &max, |_, b, n| dst[b..b + n].fill(1));
+                    }
+                },
+            ));
+        }
+        Ok(extra)
+    }
+
+    /// A tensor field of `rows = filled.len()` rows of `dtype`/`shape`, zeroed, then written by
+    /// `fill` (the whole buffer).
+    fn tensor(
+        slot: usize,
+        name: &str,
+        dtype: Dtype,
+        shape: &[usize],
+        filled: &[bool],
+        locker: Option<Arc<dyn PageLocker>>,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Field {
+        let mut f = Field::new(slot, name, locker);
+        f.reset(filled.len());
+        f.filled.copy_from_slice(filled);
+        f.row_bytes = shape.iter().product::<usize>() * dtype.size();
+        f.kind = FieldKind::Tensor {
+            dtype,
+            sample_shape: shape.to_vec(),
+        };
+        f.data.set_len(f.row_bytes * filled.len());
+        let buf = f.data.as_mut_slice();
+        buf.fill(0);
+        fill(buf);
+        f
+    }
+
     fn bytes_row(&mut self, r: usize, bytes: &[u8]) -> std::result::Result<(), String> {
-        if matches!(self.kind, FieldKind::Tensor { .. }) {
+        if matches!(self.kind, FieldKind::Tensor { .. } | FieldKind::List { .. }) {
             return Err(format!(
                 "field {} mixes arrays and non-array members",
                 self.name
@@ -289,7 +513,10 @@ impl Field {
         Ok(())
     }
 
-    fn finish(&mut self) {
+    fn finish(&mut self) -> Result<Vec<Field>> {
+        if self.policy.pads() {
+            return self.pad();
+        }
         let rows = self.filled.len();
         match self.kind {
             FieldKind::Tensor { .. } => {
@@ -300,7 +527,7 @@ impl Field {
                     }
                 }
             }
-            FieldKind::Bytes => {
+            FieldKind::Bytes | FieldKind::List { .. } => {
                 if self.offsets.is_empty() {
                     self.offsets.push(0);
                 }
@@ -310,7 +537,18 @@ impl Field {
                 }
             }
         }
+        Ok(Vec::new())
     }
+}
+
+/// The error for a stacked field whose shapes differ within a batch; it names the option.
+fn mismatch(name: &str, d: Dtype, shape: &[usize], dtype: Dtype, got: &[usize]) -> String {
+    format!(
+        "field {name} has {} {shape:?} in this batch but this sample has {} {got:?}: to batch \
+         variable shapes set LoaderOptions::shapes[\"{name}\"] to pad, pad_masked, bucket or list",
+        d.name(),
+        dtype.name()
+    )
 }
 
 #[derive(Debug, Default)]
@@ -344,6 +582,7 @@ pub struct Batch {
     index: usize,
     rows: usize,
     width: usize,
+    units: usize,
     ids: Vec<SampleId>,
     positions: Vec<u64>,
     fields: Vec<Field>,
@@ -369,9 +608,14 @@ impl Batch {
         self.index
     }
 
-    /// Units in the batch.
+    /// Rows of the batch: units, or with bucket batches the samples of its units.
     pub fn rows(&self) -> usize {
         self.rows
+    }
+
+    /// Units (plan positions) in the batch.
+    pub fn units(&self) -> usize {
+        self.units
     }
 
     /// Slots per unit.
@@ -389,7 +633,7 @@ impl Batch {
         self.ids.iter().map(|i| !i.is_missing()).collect()
     }
 
-    /// Global plan positions of the rows.
+    /// Global plan positions of the units (of the rows, but for bucket batches).
     pub fn positions(&self) -> &[u64] {
         &self.positions
     }
@@ -468,6 +712,8 @@ struct Ctx {
     fields: Option<Vec<String>>,
     read: ReadMode,
     page_lock: Option<Arc<dyn PageLocker>>,
+    shapes: BTreeMap<String, ShapePolicy>,
+    rows_from_slots: bool,
     pool: Arc<Pool>,
     cancel: AtomicBool,
     stats: SharedStats,
@@ -480,6 +726,7 @@ impl Loader {
         if opts.batch_size == 0 {
             return Err(Error::config("batch size must be at least 1"));
         }
+        crate::shapes::check_buckets(&planner, &opts)?;
         let state = LoaderState {
             fingerprint: planner.fingerprint(),
             ..LoaderState::default()
@@ -571,6 +818,8 @@ impl Loader {
             fields: self.opts.fields.clone(),
             read: self.opts.read,
             page_lock: self.opts.page_lock.clone(),
+            shapes: self.opts.shapes.clone(),
+            rows_from_slots: self.planner.bucket_fields().is_some(),
             pool: self.pool.clone(),
             cancel: AtomicBool::new(false),
             stats: SharedStats::default(),
@@ -676,17 +925,23 @@ fn field_slot(
                 f.name.push_str(logical);
             }
             f.reset(rows);
+            f.policy = ctx.shapes.get(logical).copied().unwrap_or_default();
             fields.push(f);
             fields.len() - 1
         }
     }
 }
 
-/// Finishes every field of `batch` and adds the batch's counts to the loader's stats.
-fn finish_batch(ctx: &Ctx, batch: &mut Batch, bytes_read: u64, samples: u64) {
+/// Finishes every field of `batch` (padding adds companion fields) and adds the batch's counts
+/// to the loader's stats.
+fn finish_batch(ctx: &Ctx, batch: &mut Batch, bytes_read: u64, samples: u64) -> Result<()> {
+    let mut extra = Vec::new();
+    for f in &mut batch.fields {
+        extra.extend(f.finish()?);
+    }
+    batch.fields.extend(extra);
     let (mut out, mut refused) = (0u64, 0u64);
     for f in &mut batch.fields {
-        f.finish();
         out += f.data.len() as u64;
         refused += u64::from(f.data.take_refused());
     }
@@ -700,104 +955,147 @@ fn finish_batch(ctx: &Ctx, batch: &mut Batch, bytes_read: u64, samples: u64) {
             .lock_failures
             .fetch_add(refused, Ordering::Relaxed);
     }
+    Ok(())
 }
 
 fn build_batch(ctx: &Ctx, b: usize, scratch: &mut Scratch) -> Result<Batch> {
     let plan = &ctx.plan;
     let n = plan.len() as u64;
-    let width = plan.width;
     let k0 = (b * ctx.batch) as u64;
     let k1 = (k0 + ctx.batch as u64).min(ctx.count);
-    let rows = (k1 - k0) as usize;
+    let positions: Vec<u64> = (k0..k1)
+        .map(|k| ctx.part.position(n, &ctx.rest, k))
+        .collect();
+    let unit_of = |pos: u64| plan.unit(Partition::unit_at(pos, n));
+    // bucket batches: a unit's present slots are the rows of one batch
+    let (rows, width) = if ctx.rows_from_slots {
+        let present = |pos: &u64| unit_of(*pos).iter().filter(|i| !i.is_missing()).count();
+        (positions.iter().map(present).sum(), 1)
+    } else {
+        (positions.len(), plan.width)
+    };
     let mut recycled = ctx.pool.take();
     let mut batch = Batch {
         epoch: plan.epoch,
         index: b,
         rows,
         width,
+        units: positions.len(),
         ids: Vec::with_capacity(rows * width),
-        positions: Vec::with_capacity(rows),
+        positions: Vec::new(),
         fields: Vec::new(),
         pool: Some(ctx.pool.clone()),
     };
-    let mixture = ctx.planner.mixture();
     let (mut bytes_read, mut samples) = (0u64, 0u64);
-    for k in k0..k1 {
-        let pos = ctx.part.position(n, &ctx.rest, k);
-        batch.positions.push(pos);
-        let unit = plan.unit(Partition::unit_at(pos, n));
-        for (slot, &id) in unit.iter().enumerate() {
+    for &pos in &positions {
+        for (slot, &id) in unit_of(pos).iter().enumerate() {
+            if ctx.rows_from_slots && id.is_missing() {
+                continue;
+            }
             batch.ids.push(id);
             if id.is_missing() {
                 continue;
             }
             samples += 1;
-            let row = batch.ids.len() - 1;
-            let row = row / width;
-            let ds = &mixture.datasets()[id.dataset()];
-            let loc = ds.selection()[id.index()];
-            let sample = ds.index_sample(loc);
-            if sample.members.is_empty() {
-                continue;
-            }
-            let file = ds.shard_file(loc.shard as usize)?;
-            let bytes = file.bytes();
-            for m in &sample.members {
-                let (logical, zst) = member::logical_name(&m.name);
-                if let Some(f) = &ctx.fields
-                    && !f.iter().any(|x| x == logical)
-                {
-                    continue;
-                }
-                let corrupt = |msg: String| {
-                    Error::corrupt(
-                        file.path(),
-                        format!(
-                            "sample {:?} member {} at byte {}: {msg}",
-                            sample.key, m.name, m.offset
-                        ),
-                    )
-                };
-                let raw = &bytes[m.offset as usize..(m.offset + m.size) as usize];
-                bytes_read += m.size;
-                let fi = field_slot(ctx, &mut batch.fields, &mut recycled, slot, logical, rows);
-                let field = &mut batch.fields[fi];
-                // large rows: decompress in place (no copy); small ones: into the thread's
-                // scratch buffer, which stays in cache, then one streaming copy
-                if zst
-                    && logical.ends_with(".npy")
-                    && field.row_bytes >= ZSTD_IN_PLACE_MIN
-                    && field
-                        .zstd_row_in_place(row, raw, scratch)
-                        .map_err(corrupt)?
-                {
-                    continue;
-                }
-                let data: &[u8] = if zst {
-                    decompress(raw, scratch).map_err(|e| corrupt(format!("zstd: {e}")))?;
-                    &scratch.buf
-                } else {
-                    raw
-                };
-                if logical.ends_with(".npy") {
-                    let view = npy::decode(data).map_err(|e| corrupt(e.to_string()))?;
-                    let dst = field
-                        .tensor_row(row, view.dtype, &view.shape)
-                        .map_err(corrupt)?;
-                    if !zst && ctx.read == ReadMode::Pread {
-                        read_at(file.file(), dst, m.offset + view.data_offset as u64)
-                            .map_err(|e| Error::io(file.path(), e))?;
-                    } else {
-                        crate::hostmem::copy_large(dst, view.data);
-                    }
-                } else {
-                    field.bytes_row(row, data).map_err(corrupt)?;
-                }
-            }
+            let (slot, row) = if ctx.rows_from_slots {
+                (0, batch.ids.len() - 1)
+            } else {
+                (slot, (batch.ids.len() - 1) / width)
+            };
+            let at = Target { slot, row, rows };
+            bytes_read += read_sample(ctx, &mut batch.fields, &mut recycled, at, id, scratch)?;
         }
     }
-    finish_batch(ctx, &mut batch, bytes_read, samples);
+    batch.positions = positions;
+    finish_batch(ctx, &mut batch, bytes_read, samples)?;
     Ok(batch)
+}
+
+/// Where a sample goes in a batch: unit slot, row, and the batch's row count.
+#[derive(Clone, Copy)]
+struct Target {
+    slot: usize,
+    row: usize,
+    rows: usize,
+}
+
+/// Reads the selected members of sample `id` into row `at.row` of the batch's fields; returns
+/// the member bytes read.
+fn read_sample(
+    ctx: &Ctx,
+    fields: &mut Vec<Field>,
+    recycled: &mut Vec<Field>,
+    at: Target,
+    id: SampleId,
+    scratch: &mut Scratch,
+) -> Result<u64> {
+    let row = at.row;
+    let ds = &ctx.planner.mixture().datasets()[id.dataset()];
+    let loc = ds.selection()[id.index()];
+    let sample = ds.index_sample(loc);
+    if sample.members.is_empty() {
+        return Ok(0);
+    }
+    let file = ds.shard_file(loc.shard as usize)?;
+    let bytes = file.bytes();
+    let mut bytes_read = 0;
+    for m in &sample.members {
+        let (logical, zst) = member::logical_name(&m.name);
+        if let Some(f) = &ctx.fields
+            && !f.iter().any(|x| x == logical)
+        {
+            continue;
+        }
+        let corrupt = |msg: String| {
+            Error::corrupt(
+                file.path(),
+                format!(
+                    "sample {:?} member {} at byte {}: {msg}",
+                    sample.key, m.name, m.offset
+                ),
+            )
+        };
+        let raw = &bytes[m.offset as usize..(m.offset + m.size) as usize];
+        bytes_read += m.size;
+        let fi = field_slot(ctx, fields, recycled, at.slot, logical, at.rows);
+        let field = &mut fields[fi];
+        // large rows: decompress in place (no copy); small ones: into the thread's
+        // scratch buffer, which stays in cache, then one streaming copy
+        if zst
+            && logical.ends_with(".npy")
+            && field.row_bytes >= ZSTD_IN_PLACE_MIN
+            && field
+                .zstd_row_in_place(row, raw, scratch)
+                .map_err(corrupt)?
+        {
+            continue;
+        }
+        let data: &[u8] = if zst {
+            decompress(raw, scratch).map_err(|e| corrupt(format!("zstd: {e}")))?;
+            &scratch.buf
+        } else {
+            raw
+        };
+        if logical.ends_with(".npy") {
+            let view = npy::decode(data).map_err(|e| corrupt(e.to_string()))?;
+            let dst = match field.policy {
+                ShapePolicy::Stack | ShapePolicy::Bucket => {
+                    field.tensor_row(row, view.dtype, &view.shape)
+                }
+                _ => field.ragged_row(row, view.dtype, &view.shape),
+            }
+            .map_err(corrupt)?;
+            if !zst && ctx.read == ReadMode::Pread {
+                read_at(file.file(), dst, m.offset + view.data_offset as u64)
+                    .map_err(|e| Error::io(file.path(), e))?;
+            } else {
+                crate::hostmem::copy_large(dst, view.data);
+            }
+        } else {
+            field.bytes_row(row, data).map_err(corrupt)?;
+        }
+    }
+    Ok(bytes_read)
 }
 
 #[cfg(unix)]
@@ -919,25 +1217,12 @@ impl Iterator for EpochIter<'_> {
         self.next += 1;
         if let Ok(b) = &item {
             self.stats.batches += 1;
-            self.stats.units += b.rows as u64;
+            self.stats.units += b.units as u64;
             self.stats.samples += b.ids.iter().filter(|i| !i.is_missing()).count() as u64;
             let k = ((self.next * self.ctx.batch) as u64).min(self.ctx.count);
+            let done = self.next == self.nbatches;
             let st = &mut self.loader.state;
-            let part = self.ctx.part;
-            if self.next == self.nbatches {
-                st.start_of(self.stats.epoch + 1);
-            } else if part.world == 1 || part.split == Split::Interleave {
-                // what was read is a prefix of the set: keep the state to a position
-                st.set_remaining(self.n, part.progress(self.n, &self.ctx.rest, k));
-            } else {
-                st.set_remaining(self.n, self.ctx.rest.clone());
-                st.read = Some(RanksRead {
-                    world: part.world,
-                    remainder: part.remainder,
-                    split: part.split,
-                    units: k,
-                });
-            }
+            st.advance(self.ctx.part, self.n, &self.ctx.rest, k, done);
         }
         Some(item)
     }

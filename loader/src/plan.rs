@@ -255,6 +255,8 @@ pub struct Planner {
     pair_of: Vec<Vec<(u32, u32)>>,
     /// Pairing: slots of every pairing unit.
     pair_units: Vec<SampleId>,
+    /// Bucket batches: the fields whose shapes make the group key (empty: a caller's key).
+    buckets: Option<Vec<String>>,
     fingerprint: u64,
 }
 
@@ -262,6 +264,7 @@ const TAG_SHARDS: u64 = 0x5348_4152_4453;
 const TAG_BUFFER: u64 = 0x4255_4646_4552;
 const TAG_GLOBAL: u64 = 0x474c_4f42_414c;
 const TAG_MIX: u64 = 0x004d_4958;
+const TAG_BUCKETS: u64 = 0x4255_434b_4554;
 
 impl Planner {
     /// A planner of one-sample or pairing units (for group batches use
@@ -393,8 +396,63 @@ impl Planner {
             groups,
             pair_of,
             pair_units,
+            buckets: None,
             fingerprint: fp,
         })
+    }
+
+    /// A planner of *bucket batches* ([`crate::ShapePolicy::Bucket`]): every unit is a batch of
+    /// `batch_size` samples whose arrays in `fields` (member names, `fmri.npy`) have one dtype
+    /// and shape each. Samples without a field form buckets of their own.
+    ///
+    /// Bucketing is group batching ([`Planner::with_groups`]) keyed by shape, so it inherits
+    /// its guarantees: the epoch's sample order is computed as usual (seeded shard permutation
+    /// and shuffle buffer), then each sample joins the pending batch of its shape, and a batch
+    /// enters the plan when full; the partial batch of each shape follows at the end of the
+    /// epoch (padded with missing slots, which the loader leaves out, or dropped with
+    /// `drop_partial`). The plan is a pure function of `(seed, epoch)` and the selection, its
+    /// units are whole batches, so ranks split it, and a [`crate::LoaderState`] resumes it,
+    /// exactly as any plan: every sample once per epoch (unless `drop_partial`), with any world
+    /// size. Use it with [`crate::LoaderOptions::batch_size`] 1: the loader collates a bucket
+    /// batch's slots as the rows of one batch.
+    ///
+    /// Planning reads the `.npy` header of every selected sample's fields (a compressed member
+    /// is decompressed once).
+    pub fn with_buckets(
+        mixture: Mixture,
+        order: OrderOptions,
+        fields: &[String],
+        batch_size: usize,
+        drop_partial: bool,
+    ) -> Result<Planner> {
+        if fields.is_empty() {
+            return Err(Error::config("bucket batches need at least one field"));
+        }
+        let mut key = |info: &SampleInfo<'_>| shape_key(info, fields);
+        let mut p = Self::with_bucket_key(mixture, order, batch_size, drop_partial, &mut key)?;
+        p.buckets = Some(fields.to_vec());
+        Ok(p)
+    }
+
+    /// Bucket batches by a caller's key (as [`Planner::with_buckets`], any key): the loader
+    /// collates each unit's slots as the rows of one batch.
+    pub fn with_bucket_key(
+        mixture: Mixture,
+        order: OrderOptions,
+        batch_size: usize,
+        drop_partial: bool,
+        key: &mut GroupFn<'_>,
+    ) -> Result<Planner> {
+        let mut p = Self::with_groups(mixture, order, batch_size, drop_partial, key)?;
+        p.buckets = Some(Vec::new());
+        p.fingerprint = Rng::new(&[p.fingerprint, TAG_BUCKETS]).next_u64();
+        Ok(p)
+    }
+
+    /// For a bucket planner, the fields it buckets by (empty for a caller's key); `None`
+    /// otherwise.
+    pub fn bucket_fields(&self) -> Option<&[String]> {
+        self.buckets.as_deref()
     }
 
     /// The mixture.
@@ -578,4 +636,62 @@ impl Planner {
         };
         EpochPlan { epoch, width, ids }
     }
+}
+
+/// The bucket key of a sample: dtype and shape of each of `fields` (`-` for an absent one).
+fn shape_key(info: &SampleInfo<'_>, fields: &[String]) -> Result<String> {
+    let mut key = String::new();
+    for f in fields {
+        let m = info
+            .sample
+            .members
+            .iter()
+            .find(|m| bomdata_shard::member::logical_name(&m.name).0 == f.as_str());
+        match m {
+            None => key.push('-'),
+            Some(m) => {
+                let (dtype, shape) = npy_shape(info, m)?;
+                key.push_str(&format!("{}{shape:?}", dtype.name()));
+            }
+        }
+        key.push(';');
+    }
+    Ok(key)
+}
+
+/// Bytes of a compressed member decoded to learn its `.npy` header (headers are 64-aligned and
+/// far shorter).
+const HEADER_PEEK: usize = 64 << 10;
+
+/// The dtype and shape of the `.npy` member `m`, from its header only: a slice of the mapped
+/// shard, or the first bytes of a compressed member (never the whole array).
+fn npy_shape(
+    info: &SampleInfo<'_>,
+    m: &bomdata_schemas::manifest::IndexMember,
+) -> Result<(bomdata_shard::npy::Dtype, Vec<usize>)> {
+    use std::io::Read;
+    let file = info.dataset.shard_file(info.loc.shard as usize)?;
+    let bad = |e: &dyn std::fmt::Display| {
+        Error::corrupt(
+            file.path(),
+            format!("sample {:?} member {}: {e}", info.sample.key, m.name),
+        )
+    };
+    let raw = usize::try_from(m.offset)
+        .ok()
+        .zip(usize::try_from(m.offset + m.size).ok())
+        .and_then(|(a, b)| file.bytes().get(a..b))
+        .ok_or_else(|| bad(&"member outside the shard"))?;
+    let mut head = Vec::new();
+    let bytes = if bomdata_shard::member::logical_name(&m.name).1 {
+        let dec = zstd::stream::read::Decoder::with_buffer(raw).map_err(|e| bad(&e))?;
+        dec.take(HEADER_PEEK as u64)
+            .read_to_end(&mut head)
+            .map_err(|e| bad(&e))?;
+        &head[..]
+    } else {
+        raw
+    };
+    let (dtype, shape, _) = bomdata_shard::npy::decode_header(bytes).map_err(|e| bad(&e))?;
+    Ok((dtype, shape))
 }

@@ -75,6 +75,26 @@ impl LoaderState {
         }
     }
 
+    /// Records that every rank of `part` has read its first `k` units of `rest` (what was left
+    /// of an epoch of `n` units when the run started); `done`: this rank read all of its share
+    /// (the state moves to the next epoch).
+    pub fn advance(&mut self, part: Partition, n: u64, rest: &Remaining, k: u64, done: bool) {
+        if done {
+            self.start_of(self.epoch + 1);
+        } else if part.world == 1 || part.split == Split::Interleave {
+            // what was read is a prefix of the set: keep the state to a position
+            self.set_remaining(n, part.progress(n, rest, k));
+        } else {
+            self.set_remaining(n, rest.clone());
+            self.read = Some(RanksRead {
+                world: part.world,
+                remainder: part.remainder,
+                split: part.split,
+                units: k,
+            });
+        }
+    }
+
     /// The state at the start of `epoch`.
     pub fn start_of(&mut self, epoch: u64) {
         self.epoch = epoch;

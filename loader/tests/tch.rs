@@ -101,3 +101,38 @@ fn cuda_registered_buffers() {
     }
     assert_eq!(n, 20);
 }
+
+/// `examples/train_tch.rs` on its tiny dataset: checkpointed at step 7 and resumed in a new
+/// process, the loss trajectory equals the uninterrupted one (the example exits non-zero
+/// otherwise). `cargo test` builds the examples beside the test binaries.
+#[test]
+fn train_tch_example_resumes_exactly() {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .unwrap()
+        .join("examples")
+        .join(format!("train_tch{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo test -p bomdata-loader --features tch` (builds the examples)",
+        bin.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(&bin)
+        .args(["--steps", "16", "--checkpoint-at", "7", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("identical loss trajectories over 16 steps"),
+        "{stdout}"
+    );
+}

@@ -230,6 +230,30 @@ pub struct NpyView<'a> {
 /// assert_eq!(v.data_offset % 64, 0);
 /// ```
 pub fn decode(bytes: &[u8]) -> Result<NpyView<'_>> {
+    let (dtype, shape, end) = decode_header(bytes)?;
+    let n = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .and_then(|n| n.checked_mul(dtype.size()))
+        .ok_or(NpyError::ShapeOverflow)?;
+    if bytes.len() - end < n {
+        return Err(NpyError::Truncated {
+            need: n,
+            have: bytes.len() - end,
+        }
+        .into());
+    }
+    Ok(NpyView {
+        dtype,
+        shape,
+        data_offset: end,
+        data: &bytes[end..end + n],
+    })
+}
+
+/// The dtype, shape and data offset of the `.npy` header at the start of `bytes`; the array
+/// data need not follow (to learn a shape from the first bytes of a large or compressed member).
+pub fn decode_header(bytes: &[u8]) -> Result<(Dtype, Vec<usize>, usize)> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(NpyError::BadMagic.into());
     }
@@ -278,24 +302,7 @@ pub fn decode(bytes: &[u8]) -> Result<NpyView<'_>> {
             );
         }
     }
-    let n = shape
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .and_then(|n| n.checked_mul(dtype.size()))
-        .ok_or(NpyError::ShapeOverflow)?;
-    if bytes.len() - end < n {
-        return Err(NpyError::Truncated {
-            need: n,
-            have: bytes.len() - end,
-        }
-        .into());
-    }
-    Ok(NpyView {
-        dtype,
-        shape,
-        data_offset: end,
-        data: &bytes[end..end + n],
-    })
+    Ok((dtype, shape, end))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod hdf5;
 mod honest;
 mod ingest;
 mod layering;
+mod loader;
 mod privacy;
 mod registry;
 mod shard;

@@ -21,13 +21,13 @@ use bomdata_shard::{Sample, dataset, npy};
 use bomdata_tests::{cmd, run, tree};
 
 /// One canonical document: key, subject, the member holding it, its bytes.
-struct Doc {
-    key: String,
-    subject: String,
-    bytes: Vec<u8>,
+pub(crate) struct Doc {
+    pub(crate) key: String,
+    pub(crate) subject: String,
+    pub(crate) bytes: Vec<u8>,
 }
 
-fn dna(rng: &mut bomdata_testdata::Rng, n: usize) -> Vec<u8> {
+pub(crate) fn dna(rng: &mut bomdata_testdata::Rng, n: usize) -> Vec<u8> {
     let alphabet = b"ACGTACGTACGTacgtNn";
     (0..n)
         .map(|_| alphabet[rng.below(alphabet.len() as u64) as usize])
@@ -36,7 +36,7 @@ fn dna(rng: &mut bomdata_testdata::Rng, n: usize) -> Vec<u8> {
 
 /// Writes a canonical dataset of `samples` (built by `make` from each document) plus its
 /// subjects table and manifest.
-fn write_canonical(dir: &Path, docs: &[Doc], make: impl Fn(usize, &Doc) -> Sample) {
+pub(crate) fn write_canonical(dir: &Path, docs: &[Doc], make: impl Fn(usize, &Doc) -> Sample) {
     let mut w = ShardWriter::create(
         dir,
         "canon",
@@ -103,7 +103,7 @@ fn tokenize(tokenizer: &str, bytes: &[u8], scratch: &Path) -> Vec<u32> {
 }
 
 /// Every token sequence of a token dataset, in shard order: (split, key, meta, ids, offsets).
-struct Seq {
+pub(crate) struct Seq {
     split: String,
     key: String,
     meta: SequenceMeta,
@@ -113,7 +113,7 @@ struct Seq {
     subject: Option<String>,
 }
 
-fn read_all(out: &Path) -> (Manifest, Vec<Seq>) {
+pub(crate) fn read_all(out: &Path) -> (Manifest, Vec<Seq>) {
     let m = dataset::read_manifest(out).unwrap();
     let mut seqs = Vec::new();
     for e in &m.shards {
@@ -141,7 +141,7 @@ fn read_all(out: &Path) -> (Manifest, Vec<Seq>) {
 
 /// Rebuilds every document from the segments (by the keys in `meta.json`), checking that
 /// segments of one document are contiguous and in order.
-fn unpack(seqs: &[Seq]) -> BTreeMap<String, Vec<u32>> {
+pub(crate) fn unpack(seqs: &[Seq]) -> BTreeMap<String, Vec<u32>> {
     let mut docs: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     for s in seqs {
         assert_eq!(s.meta.keys.len() + 1, s.offsets.len(), "{}", s.key);
@@ -254,14 +254,14 @@ fn check(
     seqs
 }
 
-fn shard_tokens(canon: &Path, out: &Path, args: &[&str]) {
+pub(crate) fn shard_tokens(canon: &Path, out: &Path, args: &[&str]) {
     let mut c = cmd();
     c.arg("shard").arg(canon).arg("--out").arg(out).args(args);
     let o = run(c);
     assert!(o.status.success(), "bomdata shard --tokens failed");
 }
 
-fn dna_docs() -> Vec<Doc> {
+pub(crate) fn dna_docs() -> Vec<Doc> {
     let mut rng = bomdata_testdata::Rng::new(11);
     (0..24)
         .map(|i| {
@@ -419,7 +419,7 @@ fn dna_token_shards_pad_mode_kmer() {
 }
 
 /// A WordLevel `tokenizer.json` with 300 words plus `[UNK]` and `[PAD]` (vocabulary > 256).
-fn word_level_json() -> serde_json::Value {
+pub(crate) fn word_level_json() -> serde_json::Value {
     let mut vocab = serde_json::Map::new();
     vocab.insert("[UNK]".into(), 0.into());
     vocab.insert("[PAD]".into(), 1.into());
