@@ -17,7 +17,8 @@ use crate::state::{LoaderState, RanksRead};
 use crate::{Error, Result};
 
 /// How uncompressed member bytes are copied into batch buffers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ReadMode {
     /// Copy from the memory-mapped shard (page faults on first touch of every page); rows from
     /// 1 MiB up are copied with non-temporal stores, which makes this the fastest mode for large
@@ -30,8 +31,11 @@ pub enum ReadMode {
     Pread,
 }
 
-/// Loader options.
-#[derive(Clone, Debug)]
+/// Loader options. Plain data apart from `page_lock`: (de)serialisable with serde (missing
+/// fields take their defaults; `page_lock` is skipped), so bindings and configuration files can
+/// pass them through as JSON without naming each option.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct LoaderOptions {
     /// Units per batch (a unit is a sample, a group batch or a pairing; see [`crate::Units`]).
     pub batch_size: usize,
@@ -48,6 +52,7 @@ pub struct LoaderOptions {
     pub read: ReadMode,
     /// Locks the pages of batch buffers (see [`crate::hostmem`]): [`crate::hostmem::OsLock`]
     /// for `mlock`, or with `tch` the CUDA host registration. `None`: pageable memory.
+    #[serde(skip)]
     pub page_lock: Option<Arc<dyn PageLocker>>,
 }
 
