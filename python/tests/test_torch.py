@@ -18,6 +18,9 @@ torch = pytest.importorskip("torch")
 bomdata = pytest.importorskip("bomdata")
 import bomdata.torch as bt  # noqa: E402
 
+# 3 workers on a 2-core CI machine: torch warns, the test means it
+pytestmark = pytest.mark.filterwarnings("ignore:This DataLoader will create")
+
 
 @pytest.fixture(scope="session")
 def eeg(tmp_path_factory):
