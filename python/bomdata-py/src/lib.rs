@@ -52,7 +52,7 @@ impl FieldArray {
         let f = &self.owner.get().batch.fields()[self.field];
         let typestr = match f.kind() {
             FieldKind::Tensor { dtype, .. } => dtype.descr(),
-            FieldKind::Bytes => "|u1",
+            _ => "|u1",
         };
         interface(py, &f.shape(), typestr, f.data().as_ptr())
     }
@@ -162,18 +162,17 @@ impl NativeLoader {
         let asarray = self.asarray.bind(py);
         for (i, f) in owner.get().batch.fields().iter().enumerate() {
             let key = self.key(f.slot(), f.name());
-            match f.kind() {
-                FieldKind::Tensor { .. } => {
-                    let view = FieldArray {
-                        owner: owner.clone_ref(py),
-                        field: i,
-                    };
-                    d.set_item(key, asarray.call1((Py::new(py, view)?,))?)?;
-                }
-                FieldKind::Bytes => {
-                    let items = (0..rows).map(|r| PyBytes::new(py, f.row(r)));
-                    d.set_item(key, PyList::new(py, items)?)?;
-                }
+            if let FieldKind::Tensor { .. } = f.kind() {
+                let view = FieldArray {
+                    owner: owner.clone_ref(py),
+                    field: i,
+                };
+                d.set_item(key, asarray.call1((Py::new(py, view)?,))?)?;
+            } else {
+                // member bytes (and any field kind the loader adds before the binding maps
+                // it): one `bytes` per row
+                let items = (0..rows).map(|r| PyBytes::new(py, f.row(r)));
+                d.set_item(key, PyList::new(py, items)?)?;
             }
         }
         let owned = |data: Vec<u8>, shape: Vec<usize>, typestr: &'static str| {
