@@ -58,22 +58,6 @@ impl FieldArray {
     }
 }
 
-/// A small array the binding makes (mask, positions), exported the same way.
-#[pyclass(frozen, module = "bomdata._native")]
-struct OwnedArray {
-    data: Vec<u8>,
-    shape: Vec<usize>,
-    typestr: &'static str,
-}
-
-#[pymethods]
-impl OwnedArray {
-    #[getter(__array_interface__)]
-    fn array_interface<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        interface(py, &self.shape, self.typestr, self.data.as_ptr())
-    }
-}
-
 fn interface<'py>(
     py: Python<'py>,
     shape: &[usize],
@@ -106,6 +90,7 @@ struct NativeLoader {
     slots: Vec<String>,
     inner: Mutex<Inner>,
     asarray: Py<PyAny>,
+    frombuffer: Py<PyAny>,
 }
 
 impl NativeLoader {
@@ -175,21 +160,14 @@ impl NativeLoader {
                 d.set_item(key, PyList::new(py, items)?)?;
             }
         }
-        let owned = |data: Vec<u8>, shape: Vec<usize>, typestr: &'static str| {
-            Py::new(
-                py,
-                OwnedArray {
-                    data,
-                    shape,
-                    typestr,
-                },
-            )
-            .and_then(|a| asarray.call1((a,)))
-        };
+        // small arrays: NumPy copies them out of a `bytes` (cheaper than an interface object)
+        let frombuffer = self.frombuffer.bind(py);
         if width > 1 {
-            d.set_item("__mask__", owned(mask, vec![rows, width], "|b1")?)?;
+            let m = frombuffer.call1((PyBytes::new(py, &mask), "|b1"))?;
+            d.set_item("__mask__", m.call_method1("reshape", (rows, width))?)?;
         }
-        d.set_item("__positions__", owned(positions, vec![rows], "<u8")?)?;
+        let p = frombuffer.call1((PyBytes::new(py, &positions), "<u8"))?;
+        d.set_item("__positions__", p)?;
         Ok(d)
     }
 }
@@ -202,7 +180,9 @@ impl NativeLoader {
         let spec = Spec::parse(spec).map_err(err)?;
         let opts = spec.loader_options().map_err(err)?;
         let built = py.detach(|| spec.build()).map_err(err)?;
-        let asarray = py.import("numpy")?.getattr("asarray")?.unbind();
+        let numpy = py.import("numpy")?;
+        let asarray = numpy.getattr("asarray")?.unbind();
+        let frombuffer = numpy.getattr("frombuffer")?.unbind();
         let state = built.loader.state();
         Ok(NativeLoader {
             planner: built.loader.planner().clone(),
@@ -217,6 +197,7 @@ impl NativeLoader {
                 stats: None,
             }),
             asarray,
+            frombuffer,
         })
     }
 
@@ -407,7 +388,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeLoader>()?;
     m.add_class::<BatchBuffer>()?;
     m.add_class::<FieldArray>()?;
-    m.add_class::<OwnedArray>()?;
     m.add("BomdataError", m.py().get_type::<BomdataError>())?;
     Ok(())
 }

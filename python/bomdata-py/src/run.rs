@@ -1,6 +1,6 @@
 //! One epoch iteration on a driver thread. `Loader::epoch` borrows the loader mutably, which a
 //! Python object cannot hold across calls; the driver thread owns the loader for the epoch and
-//! hands each batch over a rendezvous channel together with the loader state after it, so the
+//! hands each batch over a one-slot channel together with the loader state after it, so the
 //! consumer's state is exactly "after the batches received" while the loader's reader threads
 //! keep reading ahead.
 
@@ -34,7 +34,9 @@ impl Running {
     /// Starts the remaining batches of `loader`'s current epoch, from `state`.
     pub fn start(mut loader: Loader, state: LoaderState) -> Result<Running, bomdata_loader::Error> {
         loader.set_state(state)?;
-        let (tx, rx) = sync_channel::<Item>(0);
+        // one batch staged ahead of the consumer: its `recv` rarely waits for this thread to be
+        // scheduled (each item carries its own state, so the consumer's state stays exact)
+        let (tx, rx) = sync_channel::<Item>(1);
         let handle = std::thread::Builder::new()
             .name("bomdata-py-driver".into())
             .spawn(move || {

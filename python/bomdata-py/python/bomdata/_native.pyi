@@ -12,11 +12,6 @@ class FieldArray:
     @property
     def __array_interface__(self) -> Dict[str, Any]: ...
 
-class OwnedArray:
-    """A small array made by the binding (mask, positions)."""
-    @property
-    def __array_interface__(self) -> Dict[str, Any]: ...
-
 class NativeLoader:
     """The Rust loader; ``spec`` is the JSON of :attr:`bomdata.Loader.spec`."""
     def __init__(self, spec: str) -> None: ...
