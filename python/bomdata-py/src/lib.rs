@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bomdata_loader::{Batch, EpochStats, FieldKind, LoaderOptions, LoaderState, Planner};
 use pyo3::exceptions::{PyException, PyRuntimeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyTuple};
 
 pub mod run;
 pub mod spec;
@@ -160,13 +160,13 @@ impl NativeLoader {
                 d.set_item(key, PyList::new(py, items)?)?;
             }
         }
-        // small arrays: NumPy copies them out of a `bytes` (cheaper than an interface object)
+        // small arrays: NumPy views a `bytearray` (writable; cheaper than an interface object)
         let frombuffer = self.frombuffer.bind(py);
         if width > 1 {
-            let m = frombuffer.call1((PyBytes::new(py, &mask), "|b1"))?;
+            let m = frombuffer.call1((PyByteArray::new(py, &mask), "|b1"))?;
             d.set_item("__mask__", m.call_method1("reshape", (rows, width))?)?;
         }
-        let p = frombuffer.call1((PyBytes::new(py, &positions), "<u8"))?;
+        let p = frombuffer.call1((PyByteArray::new(py, &positions), "<u8"))?;
         d.set_item("__positions__", p)?;
         Ok(d)
     }
