@@ -42,7 +42,7 @@ enum Command {
     Inspect(cmd::inspect::Args),
     /// List the consortium sources of the registry and whether they are supported.
     Sources(cmd::sources::Args),
-    /// Join the per-rank parts of a distributed ingest into one manifest.
+    /// Join the per-rank parts of a distributed ingest or shard build into one dataset.
     Merge(cmd::merge::Args),
     /// List the shard profiles and their parameters.
     Profiles(cmd::profiles::Args),

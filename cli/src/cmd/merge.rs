@@ -1,4 +1,4 @@
-//! `bomdata merge`.
+//! `bomdata merge`: finishes a distributed `ingest` or `shard` run.
 
 use std::path::PathBuf;
 
@@ -7,13 +7,16 @@ use bomdata_ingest::run;
 /// Arguments of `bomdata merge`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The dataset directory every rank wrote into.
+    /// The dataset directory every rank wrote into (of `bomdata ingest` or `bomdata shard`).
     pub dataset: PathBuf,
 }
 
 /// Runs `bomdata merge`.
 pub fn run(a: &Args) -> anyhow::Result<i32> {
     super::check_local_path(&a.dataset)?;
+    if bomdata_profiles::distributed::is_run(&a.dataset) {
+        return super::shard_rank::merge(&a.dataset);
+    }
     match run::finalize(&a.dataset)? {
         Some(m) => {
             eprintln!(
