@@ -202,19 +202,27 @@ now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
 "$WRITE_TREE" bids "$W/tree" "$SUBJECTS"
+SHARD_ARGS="--profile volume --param target=[24,24,24] --max-shard-samples 7"
 
 # One process: the reference bytes and time.
 t0=$(now)
 "$BIN" ingest "$W/tree" --out "$W/ingest-one" -j 1 2>"$W/jobs/ingest-one.out"
 t_ingest_one=$(secs "$t0" "$(now)")
 
+# The array jobs are the scripts `bomdata slurm-template` prints (the README's template).
+template() { "$BIN" slurm-template --tasks 4 --cpus-per-task 1 --time 30:00 "$@"; }
+template ingest "$W/tree" --out "$W/ingest-array" >"$W/ingest-array.sbatch"
+template ingest "$W/tree" --out "$W/ingest-retry" >"$W/ingest-retry.sbatch"
+# shellcheck disable=SC2086
+template shard "$W/ingest-one" --out "$W/shard-array" -- $SHARD_ARGS >"$W/shard-array.sbatch"
+
 # 1. Array of 4, merge as a dependent job.
 t0=$(now)
-A=$(submit --array=0-3 --cpus-per-task=1 --job-name=ingest \
-    --wrap "exec $BIN ingest $W/tree --out $W/ingest-array -j 1")
+A=$(submit --job-name=ingest "$W/ingest-array.sbatch")
 M=$(submit --dependency=afterok:"$A" --kill-on-invalid-dep=yes --job-name=merge \
     --wrap "exec $BIN merge $W/ingest-array")
 wait_job "$A" "ingest array"
+t_ingest_tasks=$(secs "$t0" "$(now)")
 wait_job "$M" "merge"
 t_ingest_array=$(secs "$t0" "$(now)")
 expect_completed "$A" "ingest array"
@@ -222,8 +230,7 @@ expect_completed "$M" "merge"
 same_bytes "ingest, array of 4 + merge" "$W/ingest-one" "$W/ingest-array"
 
 # 2. Task 2 fails; the merge waits for nothing; task 2 alone is resubmitted, then the merge.
-A=$(BOMDATA_FAIL_RANK=2 submit --array=0-3 --cpus-per-task=1 --job-name=ingest-fail \
-    --wrap "exec $BIN ingest $W/tree --out $W/ingest-retry -j 1")
+A=$(BOMDATA_FAIL_RANK=2 submit --job-name=ingest-fail "$W/ingest-retry.sbatch")
 M=$(submit --dependency=afterok:"$A" --kill-on-invalid-dep=yes --job-name=merge-fail \
     --wrap "exec $BIN merge $W/ingest-retry")
 wait_job "$A" "ingest array with a failing task"
@@ -235,8 +242,7 @@ wait_job "$M" "merge after a failed task (cancelled: dependency never satisfied)
 scontrol -o show job "$M" | grep -q 'JobState=COMPLETED' && fail "the merge ran although task 2 failed"
 [ ! -e "$W/ingest-retry/manifest.json" ] || fail "a manifest was written although task 2 failed"
 say "task 2 failed as injected (exit 86); the dependent merge did not run"
-A2=$(submit --array=2 --cpus-per-task=1 --job-name=ingest-retry \
-    --wrap "exec $BIN ingest $W/tree --out $W/ingest-retry -j 1 --world-size 4")
+A2=$(submit --array=2 --job-name=ingest-retry "$W/ingest-retry.sbatch")
 M=$(submit --dependency=afterok:"$A2" --kill-on-invalid-dep=yes --job-name=merge-retry \
     --wrap "exec $BIN merge $W/ingest-retry")
 wait_job "$A2" "resubmitted task 2"
@@ -246,17 +252,16 @@ expect_completed "$M" "merge after the resubmission"
 same_bytes "ingest, task 2 failed and resubmitted alone" "$W/ingest-one" "$W/ingest-retry"
 
 # 3. Distributed shard: array of 4 + merge, against one process.
-SHARD_ARGS="--profile volume --param target=[24,24,24] --max-shard-samples 7 -j 1"
 t0=$(now)
 # shellcheck disable=SC2086
-"$BIN" shard "$W/ingest-one" --out "$W/shard-one" $SHARD_ARGS 2>"$W/jobs/shard-one.out"
+"$BIN" shard "$W/ingest-one" --out "$W/shard-one" $SHARD_ARGS -j 1 2>"$W/jobs/shard-one.out"
 t_shard_one=$(secs "$t0" "$(now)")
 t0=$(now)
-A=$(submit --array=0-3 --cpus-per-task=1 --job-name=shard \
-    --wrap "exec $BIN shard $W/ingest-one --out $W/shard-array $SHARD_ARGS")
+A=$(submit --job-name=shard "$W/shard-array.sbatch")
 M=$(submit --dependency=afterok:"$A" --kill-on-invalid-dep=yes --job-name=shard-merge \
     --wrap "exec $BIN merge $W/shard-array")
 wait_job "$A" "shard array"
+t_shard_tasks=$(secs "$t0" "$(now)")
 wait_job "$M" "shard merge"
 t_shard_array=$(secs "$t0" "$(now)")
 expect_completed "$A" "shard array"
@@ -264,7 +269,7 @@ expect_completed "$M" "shard merge"
 same_bytes "shard, array of 4 + merge" "$W/shard-one" "$W/shard-array"
 
 say "timings (2 CPUs, $SUBJECTS subjects, $(du -sh "$W/ingest-one" | cut -f1) canonical; array = sbatch to merged, scheduling included):"
-say "  ingest: one process ${t_ingest_one}s, array of 4 + merge ${t_ingest_array}s"
-say "  shard:  one process ${t_shard_one}s, array of 4 + merge ${t_shard_array}s"
+say "  ingest: one process ${t_ingest_one}s; array of 4: tasks done ${t_ingest_tasks}s, merged ${t_ingest_array}s"
+say "  shard:  one process ${t_shard_one}s; array of 4: tasks done ${t_shard_tasks}s, merged ${t_shard_array}s"
 STATUS=0
 say "passed"

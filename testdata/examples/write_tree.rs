@@ -32,8 +32,16 @@ fn bids(root: &Path, subjects: usize) {
         let sub = format!("sub-{:03}", s + 1);
         participants.push_str(&format!("{sub}\t{}\n", 60 + s % 20));
         let grow = (s % 3) as u64;
-        nii(root, &format!("{sub}/anat/{sub}_T1w.nii.gz"), &[64 + grow, 64, 48]);
-        nii(root, &format!("{sub}/anat/{sub}_FLAIR.nii.gz"), &[48, 48, 32]);
+        nii(
+            root,
+            &format!("{sub}/anat/{sub}_T1w.nii.gz"),
+            &[64 + grow, 64, 48],
+        );
+        nii(
+            root,
+            &format!("{sub}/anat/{sub}_FLAIR.nii.gz"),
+            &[48, 48, 32],
+        );
         let bold = format!("{sub}/ses-1/func/{sub}_ses-1_task-rest_bold.nii.gz");
         nii(root, &bold, &[32, 32, 20, 20 + grow]);
         let dwi = format!("{sub}/ses-1/dwi/{sub}_ses-1_dwi");

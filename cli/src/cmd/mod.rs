@@ -8,6 +8,7 @@ pub mod profiles;
 pub mod ranks;
 pub mod shard;
 pub mod shard_rank;
+pub mod slurm_template;
 pub mod sources;
 pub mod tokenize;
 pub mod verify;
