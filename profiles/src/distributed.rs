@@ -366,17 +366,12 @@ fn committed(out: &Path, world: usize) -> Result<Vec<RankDone>> {
 }
 
 /// Merges a finished distributed run in `out` into the training dataset a one-process build
-/// writes (see the module documentation) and removes the ranks' parts. `make_profile` turns the
-/// recorded profile name and parameters back into the profile (normally
-/// [`crate::registry::create`]). The caller holds the folder's lock exclusively.
-pub fn merge(
-    out: &Path,
-    make_profile: &dyn Fn(&str, &Params) -> Result<Box<dyn Profile>>,
-    jobs: usize,
-) -> Result<Manifest> {
+/// writes (see the module documentation) and removes the ranks' parts; the profile is made
+/// again from the recorded name and parameters. The caller holds the folder's lock exclusively.
+pub fn merge(out: &Path) -> Result<Manifest> {
     let rec: RunRecord = dataset::read_json(&run_dir(out).join(RUN_FILE))?;
     let done = committed(out, rec.world)?;
-    let profile = make_profile(&rec.profile, &rec.params)?;
+    let profile = crate::registry::create(&rec.profile, &rec.params)?;
     let input = rec.input.as_path();
     if dataset::checksum_file(&input.join(dataset::MANIFEST))? != rec.input_manifest {
         return Err(Error::InputChanged {
@@ -393,7 +388,7 @@ pub fn merge(
             compression: rec.compression,
             ..WriterOptions::default()
         },
-        jobs,
+        jobs: 1,
     };
     let (planned, lists) = ordered(input, &opts)?;
     let mut shards = Vec::new();

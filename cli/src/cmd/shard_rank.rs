@@ -55,7 +55,7 @@ pub fn run(
 #[allow(clippy::print_stderr)]
 pub fn merge(out: &std::path::Path) -> anyhow::Result<i32> {
     let _lock = bomdata_shard::lock::RunLock::exclusive(out, "merge")?;
-    let m = distributed::merge(out, &|name, params| registry::create(name, params), 1)
+    let m = distributed::merge(out)
         .with_context(|| format!("merging the distributed shard build in {}", out.display()))?;
     eprintln!(
         "bomdata: merged shard build: {} samples in {} shards ({} subjects) -> {}",
