@@ -162,7 +162,7 @@ slurmctld -D -i -f "$SLURM_CONF" >"$W/log/slurmctld.stdout" 2>&1 &
 PIDS+=($!)
 ctld_up() { scontrol ping >/dev/null 2>&1; }
 wait_for "slurmctld to answer" ctld_up
-slurmd -D -f "$SLURM_CONF" >"$W/log/slurmd.stdout" 2>&1 &
+slurmd -D -N "$HOST" -f "$SLURM_CONF" >"$W/log/slurmd.stdout" 2>&1 &
 PIDS+=($!)
 node_idle() {
     local s

@@ -125,3 +125,68 @@ fn distributed_eeg_windows_with_rejections_and_a_failed_rank_rerun() {
     // A merged run is not run into again.
     assert!(!shard(&canon, &out, &args, Some((1, 3))));
 }
+
+#[test]
+fn ranks_default_from_slurm_and_the_template_fixes_the_world_size() {
+    let d = tempfile::tempdir().unwrap();
+    let canon = d.path().join("canon");
+    ingest(&example_bids(), &canon);
+    let one = d.path().join("one");
+    assert!(shard(&canon, &one, &[], None));
+    // Array tasks 0..2 of 3, rank and world size from Slurm's variables.
+    let out = d.path().join("array");
+    for task in 0..3 {
+        let mut c = cmd();
+        c.arg("shard").arg(&canon).arg("--out").arg(&out);
+        c.env("SLURM_ARRAY_TASK_ID", task.to_string())
+            .env("SLURM_ARRAY_TASK_COUNT", "3");
+        assert!(run(c).status.success());
+    }
+    assert!(merge(&out).status.success());
+    assert_eq!(tree(&out), tree(&one));
+    // A resubmitted single task sees a task count of 1: refused, with the hint.
+    let mut c = cmd();
+    c.arg("shard")
+        .arg(&canon)
+        .arg("--out")
+        .arg(d.path().join("x"));
+    c.env("SLURM_ARRAY_TASK_ID", "2")
+        .env("SLURM_ARRAY_TASK_COUNT", "1");
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--world-size"));
+
+    let mut c = cmd();
+    c.args(["slurm-template", "shard"])
+        .arg(&canon)
+        .arg("--out")
+        .arg(&out);
+    c.args([
+        "--tasks",
+        "3",
+        "--",
+        "--profile",
+        "volume",
+        "--param",
+        "target=[8,8,8]",
+    ]);
+    let o = run(c);
+    assert!(o.status.success());
+    let text = String::from_utf8(o.stdout).unwrap();
+    for want in [
+        "#SBATCH --array=0-2",
+        "--world-size 3",
+        "'target=[8,8,8]'",
+        "--dependency=afterok:$jid",
+        "--array=K",
+    ] {
+        assert!(text.contains(want), "{want} missing from:\n{text}");
+    }
+    let mut c = cmd();
+    c.args(["slurm-template", "shard"])
+        .arg(&canon)
+        .arg("--out")
+        .arg(&out);
+    c.args(["--", "--rank", "1"]);
+    assert_eq!(c.output().unwrap().status.code(), Some(2));
+}
