@@ -75,9 +75,25 @@ dump_logs() {
     fi
 }
 
+# PIDs of the processes holding a file under $W open (job steps and their bomdata processes,
+# which outlive a stopped slurmd): this test's processes only.
+holders_of_w() {
+    local d p
+    for d in /proc/[0-9]*; do
+        p=${d#/proc/}
+        [ "$p" != $$ ] || continue
+        if ls -l "$d/fd" 2>/dev/null | grep -q -- "-> $W/"; then echo "$p"; fi
+    done
+}
+
 cleanup() {
     local rc=$?
     [ "$STATUS" -eq 0 ] || dump_logs
+    # Cancel what is still queued or running, and let it end while slurmd still runs.
+    if [ -n "${SLURM_CONF:-}" ] && scontrol ping >/dev/null 2>&1; then
+        squeue -h -o %A 2>/dev/null | sort -u | xargs -r scancel 2>/dev/null || true
+        for _ in $(seq 30); do squeue -h 2>/dev/null | grep -q . || break; sleep 1; done
+    fi
     # Stop only the daemons this script started, newest first.
     for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
         kill "${PIDS[i]}" 2>/dev/null || true
@@ -86,6 +102,7 @@ cleanup() {
         for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$p" 2>/dev/null || true
     done
+    for p in $(holders_of_w); do kill -9 "$p" 2>/dev/null || true; done
     if [ "${SLURM_TEST_KEEP:-0}" = 1 ]; then say "kept $W"; else rm -rf "$W"; fi
     exit $rc
 }

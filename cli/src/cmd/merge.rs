@@ -17,6 +17,15 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
     if bomdata_profiles::distributed::is_run(&a.dataset) {
         return super::shard_rank::merge(&a.dataset);
     }
+    let state = a.dataset.join(bomdata_shard::lock::STATE_DIR);
+    if !state.join("plan.json").is_file()
+        && a.dataset.join(bomdata_shard::dataset::MANIFEST).is_file()
+    {
+        anyhow::bail!(
+            "{}: a finished dataset, not a distributed run in progress: nothing to merge",
+            a.dataset.display()
+        );
+    }
     match run::finalize(&a.dataset)? {
         Some(m) => {
             eprintln!(
