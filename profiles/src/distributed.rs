@@ -369,6 +369,12 @@ fn committed(out: &Path, world: usize) -> Result<Vec<RankDone>> {
 /// writes (see the module documentation) and removes the ranks' parts; the profile is made
 /// again from the recorded name and parameters. The caller holds the folder's lock exclusively.
 pub fn merge(out: &Path) -> Result<Manifest> {
+    if out.join(dataset::MANIFEST).exists() {
+        return Err(Error::OutputInUse {
+            path: out.to_path_buf(),
+            entries: vec![dataset::MANIFEST.to_string()],
+        });
+    }
     let rec: RunRecord = dataset::read_json(&run_dir(out).join(RUN_FILE))?;
     let done = committed(out, rec.world)?;
     let profile = crate::registry::create(&rec.profile, &rec.params)?;
