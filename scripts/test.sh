@@ -2,7 +2,8 @@
 # The whole bomdata test suite, from a fresh machine: installs what the tests need, then runs
 # formatting and lint checks, every Rust test (unit, doc, conformance against tests/fixtures,
 # end-to-end), the fixture tests again in a bare clone (scripts/test-standalone.sh), the Python
-# interop tests, and the loader's tch tests on CPU.
+# interop tests, bomdata under a real one-node Slurm (scripts/test-slurm.sh: installs Debian's
+# slurm-wlm and munge), and the loader's tch tests on CPU.
 #
 # Installs: Debian libhdf5-dev and pkg-config (the default build links HDF5 for the NWB / EEGLAB
 # v7.3 / BIOM v2.1 readers); a virtualenv .venv from
@@ -71,6 +72,9 @@ check loader-dump cargo build -p bomdata-loader --example loader_dump
 step "python interop tests"
 export BOMDATA_BIN=$CARGO_TARGET_DIR/debug/bomdata
 check pytest .venv/bin/python -m pytest -q python/tests
+
+step "slurm: ingest and shard as job arrays on a one-node Slurm started here"
+check slurm scripts/test-slurm.sh
 
 step "loader tch feature (CPU libtorch)"
 check tch env VENV="$ROOT/.venv-torch" scripts/test-tch.sh

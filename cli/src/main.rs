@@ -42,8 +42,11 @@ enum Command {
     Inspect(cmd::inspect::Args),
     /// List the consortium sources of the registry and whether they are supported.
     Sources(cmd::sources::Args),
-    /// Join the per-rank parts of a distributed ingest into one manifest.
+    /// Join the per-rank parts of a distributed ingest or shard build into one dataset.
     Merge(cmd::merge::Args),
+    /// Print an sbatch script running ingest or shard as a Slurm job array (merge and resume
+    /// in its comments).
+    SlurmTemplate(cmd::slurm_template::Args),
     /// List the shard profiles and their parameters.
     Profiles(cmd::profiles::Args),
     /// Try a tokenizer on a string or a file.
@@ -60,6 +63,7 @@ fn main() {
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Sources(a) => cmd::sources::run(a),
         Command::Merge(a) => cmd::merge::run(a),
+        Command::SlurmTemplate(a) => cmd::slurm_template::run(a),
         Command::Profiles(a) => cmd::profiles::run(a),
         Command::Tokenize(a) => cmd::tokenize::run(a).map(|()| 0),
     };

@@ -347,8 +347,53 @@ pub fn build(
         }
         shards.extend(writer.finish()?);
     }
+    finish(
+        input,
+        out,
+        &Planned {
+            manifest,
+            by_split,
+            subject_split,
+        },
+        profile,
+        opts,
+        Written {
+            shards,
+            report,
+            samples: samples_out,
+        },
+    )
+}
+
+/// What step 4 wrote: the shards in order, the rejections and the number of samples.
+pub(crate) struct Written {
+    pub(crate) shards: Vec<bomdata_schemas::manifest::ShardEntry>,
+    pub(crate) report: Vec<ReportEntry>,
+    pub(crate) samples: u64,
+}
+
+/// After the shards: `subjects.parquet`, `report.jsonl` and the manifest (shared by [`build`]
+/// and the merge of a distributed build, [`crate::distributed::merge`]).
+pub(crate) fn finish(
+    input: &Path,
+    out: &Path,
+    planned: &Planned,
+    profile: &dyn Profile,
+    opts: &BuildOptions,
+    written: Written,
+) -> Result<Manifest> {
+    let Planned {
+        manifest,
+        subject_split,
+        ..
+    } = planned;
+    let Written {
+        shards,
+        report,
+        samples: samples_out,
+    } = written;
     // Subjects table: the canonical rows, with their split.
-    let tables = write_subjects(input, out, &subject_split, opts.seed, &opts.fractions)?;
+    let tables = write_subjects(input, out, subject_split, opts.seed, &opts.fractions)?;
     write_report(out, &report)?;
     let subjects: BTreeSet<&String> = subject_split.keys().collect();
     let mut params = profile.params();

@@ -7,12 +7,14 @@
 //! - [`eeg`]: the EEG profiles (`cbramod`, `labram`, `eegpt`, `biot`, `diver`, `generic`), their
 //!   DSP, channel sets and spherical-spline interpolation;
 //! - [`build`]: the `shard` build (subject split, seeded shuffle, profile, training shards);
-//! - [`tokens`]: token shards (`shard --tokens`).
+//! - [`tokens`]: token shards (`shard --tokens`);
+//! - [`distributed`]: a `shard` build shared by ranks (Slurm array tasks) and its merge.
 //!
 //! The container itself (tar shards, indexes, manifests, `.npy`) is `bomdata-shard`; this crate
 //! reads and writes datasets only through it.
 
 pub mod build;
+pub mod distributed;
 pub mod eeg;
 pub mod error;
 pub mod mri;

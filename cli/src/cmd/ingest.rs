@@ -113,12 +113,6 @@ pub fn compression(name: &str, level: i32) -> anyhow::Result<Compression> {
     })
 }
 
-fn env_usize(names: &[&str]) -> Option<usize> {
-    names
-        .iter()
-        .find_map(|n| std::env::var(n).ok().and_then(|v| v.trim().parse().ok()))
-}
-
 /// Reads the pseudonymisation key.
 pub fn key(key_file: Option<&Path>, allow_unkeyed: bool) -> anyhow::Result<Pseudonymizer> {
     if let Some(p) = key_file {
@@ -160,14 +154,7 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
             entry.adapter
         );
     };
-    let rank = a
-        .rank
-        .or_else(|| env_usize(&["SLURM_ARRAY_TASK_ID", "SLURM_PROCID"]))
-        .unwrap_or(0);
-    let world = a
-        .world_size
-        .or_else(|| env_usize(&["SLURM_ARRAY_TASK_COUNT", "SLURM_NTASKS"]))
-        .unwrap_or(1);
+    let (rank, world) = super::ranks::resolve(a.rank, a.world_size)?;
     if a.dry_run {
         let units = run::plan(adapter.as_ref(), &a.source_dir)?;
         let mine: Vec<_> = units
@@ -222,7 +209,8 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
         write_mapping(path, adapter.as_ref(), &opts)?;
     }
     let progress = Progress::new(a.json);
-    let summary = run::run(&opts, adapter.as_ref(), &progress)?;
+    let observer = super::ranks::Faulty::new(&progress, rank);
+    let summary = run::run(&opts, adapter.as_ref(), &observer)?;
     progress.finish();
     report_summary(a, &entry, rank, world, &summary);
     if let Some(why) = summary.empty_reason(&opts, &entry.adapter) {
