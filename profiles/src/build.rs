@@ -334,7 +334,7 @@ pub fn build(
                         outcome: Outcome::Skipped,
                         unit: key.clone(),
                         path: key.clone(),
-                        reason,
+                        reason: reason.into(),
                     });
                 }
                 for s in applied.samples {

@@ -21,4 +21,4 @@ pub mod registry;
 pub mod tokens;
 
 pub use error::{Error, Result};
-pub use profile::{Applied, Params, Profile};
+pub use profile::{Applied, Params, Profile, RejectKind, Rejection};

@@ -72,6 +72,10 @@ pub struct Args {
     /// Print the plan and exit.
     #[arg(long)]
     pub dry_run: bool,
+    /// Run a source marked `planned` in the registry (its adapter does not read it yet; the
+    /// output may be empty or wrong).
+    #[arg(long)]
+    pub allow_planned: bool,
     /// Log progress as JSON lines on stderr.
     #[arg(long)]
     pub json: bool,
@@ -131,6 +135,14 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
         bail!("{}: not a directory", a.source_dir.display());
     }
     let entry = resolve_entry(a, &registry)?;
+    if entry.planned && !a.allow_planned {
+        bail!(
+            "source {} is marked planned in the registry: adapter {:?} does not read it yet \
+             (--allow-planned runs it anyway)",
+            entry.id,
+            entry.adapter
+        );
+    }
     let Some(adapter) = sources::by_name(&entry.adapter) else {
         bail!(
             "source {} needs adapter {:?}, which this build does not have yet (planned)",
@@ -197,6 +209,14 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
     if let Some(why) = summary.empty_reason(&opts, &entry.adapter) {
         eprintln!("bomdata: error: nothing ingested: {why}");
         return Ok(1);
+    }
+    let skipped = summary.skip_counts(&opts);
+    if !skipped.is_empty() {
+        let n: u64 = skipped.iter().map(|(_, n)| n).sum();
+        eprintln!(
+            "bomdata: {n} inputs skipped: {}",
+            bomdata_schemas::report::summary_line(&skipped)
+        );
     }
     let any_failed = !summary.failed.is_empty()
         || summary
