@@ -9,6 +9,7 @@ mod honest;
 mod ingest;
 mod layering;
 mod registry;
+mod safe;
 mod shard;
 mod splits;
 mod tokens;
