@@ -8,6 +8,7 @@ mod hdf5;
 mod honest;
 mod ingest;
 mod layering;
+mod mutation;
 mod registry;
 mod safe;
 mod shard;
