@@ -210,14 +210,7 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
         eprintln!("bomdata: error: nothing ingested: {why}");
         return Ok(1);
     }
-    let skipped = summary.skip_counts(&opts);
-    if !skipped.is_empty() {
-        let n: u64 = skipped.iter().map(|(_, n)| n).sum();
-        eprintln!(
-            "bomdata: {n} inputs skipped: {}",
-            bomdata_schemas::report::summary_line(&skipped)
-        );
-    }
+    report_skips(a.json, &summary.skip_counts(&opts));
     let any_failed = !summary.failed.is_empty()
         || summary
             .manifest
@@ -303,6 +296,29 @@ fn report_summary(a: &Args, entry: &Entry, rank: usize, world: usize, summary: &
                 ),
                 None => "; waiting for other ranks (run `bomdata merge` when all are done)".into(),
             }
+        );
+    }
+}
+
+/// Says how many inputs were skipped and why, when some were: one line, or one JSON event.
+fn report_skips(json: bool, skipped: &[(String, u64)]) {
+    if skipped.is_empty() {
+        return;
+    }
+    let n: u64 = skipped.iter().map(|(_, n)| n).sum();
+    if json {
+        let by: Vec<_> = skipped
+            .iter()
+            .map(|(r, n)| serde_json::json!({"reason": r, "count": n}))
+            .collect();
+        eprintln!(
+            "{}",
+            serde_json::json!({"event": "skipped", "inputs": n, "by_reason": by})
+        );
+    } else {
+        eprintln!(
+            "bomdata: {n} inputs skipped: {}",
+            bomdata_schemas::report::summary_line(skipped)
         );
     }
 }

@@ -116,7 +116,7 @@ pub fn parse_size(s: &str) -> Option<u64> {
         _ => return None,
     };
     let v = num * mult;
-    (v.is_finite() && v >= 1.0 && v < 1.8e19).then_some(v as u64)
+    (1.0..1.8e19).contains(&v).then_some(v as u64)
 }
 
 /// `3.0 GiB`, `512.0 MiB`, `100 B`.

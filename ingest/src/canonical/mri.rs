@@ -71,7 +71,7 @@ pub fn volume_sample<R: Read>(
     let npy_header = npy::header(npy::Dtype::F32, &shape);
     let need = volume_memory(&h, reader.datatype().size(), n, ctx.float16);
     bomdata_format_core::budget::check(need, "the image's float32 array")
-        .map_err(|e| Error::input(err_path, std::io::Error::from(e)))?;
+        .map_err(|e| Error::input(err_path, e))?;
     let mut data = vec![0u8; npy_header.len() + n * 4];
     data[..npy_header.len()].copy_from_slice(&npy_header);
     reader
