@@ -26,6 +26,16 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The most memory one reader may take for one file or unit on the strength of its header
+    /// (e.g. 4GiB, 512MiB; default: a quarter of the smaller of physical memory and `ulimit -v`).
+    /// A file needing more fails alone, naming the file.
+    #[arg(long, global = true, value_parser = parse_unit_memory)]
+    unit_memory: Option<u64>,
+}
+
+fn parse_unit_memory(s: &str) -> Result<u64, String> {
+    bomdata_format_core::budget::parse_size(s)
+        .ok_or_else(|| format!("{s:?} is not a size (e.g. 4GiB, 512MiB, 1000000)"))
 }
 
 #[derive(Subcommand, Debug)]
@@ -55,6 +65,9 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    if let Some(b) = cli.unit_memory {
+        bomdata_format_core::budget::set(b);
+    }
     let result = match &cli.command {
         Command::Ingest(a) => cmd::ingest::run(a),
         Command::Shard(a) => cmd::shard::run(a),

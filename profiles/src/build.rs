@@ -334,7 +334,7 @@ pub fn build(
                         outcome: Outcome::Skipped,
                         unit: key.clone(),
                         path: key.clone(),
-                        reason,
+                        reason: reason.into(),
                     });
                 }
                 for s in applied.samples {
@@ -439,7 +439,13 @@ pub(crate) fn load(loc: &Located) -> Result<Sample> {
         &mut std::io::sink(),
     )
     .map_err(|e| Error::io(&loc.shard, e))?;
-    let mut buf = vec![0u8; loc.entry.size as usize];
-    std::io::Read::read_exact(&mut d, &mut buf).map_err(|e| Error::io(&loc.shard, e))?;
+    // Grown as the bytes arrive: the index's size is not trusted for an allocation.
+    let mut buf = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(&mut d, loc.entry.size), &mut buf)
+        .map_err(|e| Error::io(&loc.shard, e))?;
+    if buf.len() as u64 != loc.entry.size {
+        let e = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+        return Err(Error::io(&loc.shard, e));
+    }
     Ok(reader::sample_from_slice(&loc.shard, &loc.entry, &buf)?)
 }

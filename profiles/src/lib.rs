@@ -23,4 +23,4 @@ pub mod registry;
 pub mod tokens;
 
 pub use error::{Error, Result};
-pub use profile::{Applied, Params, Profile};
+pub use profile::{Applied, Params, Profile, RejectKind, Rejection};

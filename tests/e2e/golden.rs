@@ -307,7 +307,7 @@ fn families() -> Vec<Family> {
             name: "table-clinical",
             make: tables::clinical_tree,
             source: "aric_ncs",
-            ingest_args: &[],
+            ingest_args: &["--allow-planned"],
             shards: TABLE_SHARDS,
         },
     ]

@@ -94,6 +94,10 @@ pub struct Args {
     /// Print the plan and exit.
     #[arg(long)]
     pub dry_run: bool,
+    /// Run a source marked `planned` in the registry (its adapter does not read it yet; the
+    /// output may be empty or wrong).
+    #[arg(long)]
+    pub allow_planned: bool,
     /// Log progress as JSON lines on stderr.
     #[arg(long)]
     pub json: bool,
@@ -147,6 +151,14 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
         bail!("{}: not a directory", a.source_dir.display());
     }
     let entry = resolve_entry(a, &registry)?;
+    if entry.planned && !a.allow_planned {
+        bail!(
+            "source {} is marked planned in the registry: adapter {:?} does not read it yet \
+             (--allow-planned runs it anyway)",
+            entry.id,
+            entry.adapter
+        );
+    }
     let Some(adapter) = sources::by_name(&entry.adapter) else {
         bail!(
             "source {} needs adapter {:?}, which this build does not have yet (planned)",
@@ -217,6 +229,7 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
         eprintln!("bomdata: error: nothing ingested: {why}");
         return Ok(1);
     }
+    report_skips(a.json, &summary.skip_counts(&opts));
     let any_failed = !summary.failed.is_empty()
         || summary
             .manifest
@@ -302,6 +315,29 @@ fn report_summary(a: &Args, entry: &Entry, rank: usize, world: usize, summary: &
                 ),
                 None => "; waiting for other ranks (run `bomdata merge` when all are done)".into(),
             }
+        );
+    }
+}
+
+/// Says how many inputs were skipped and why, when some were: one line, or one JSON event.
+fn report_skips(json: bool, skipped: &[(String, u64)]) {
+    if skipped.is_empty() {
+        return;
+    }
+    let n: u64 = skipped.iter().map(|(_, n)| n).sum();
+    if json {
+        let by: Vec<_> = skipped
+            .iter()
+            .map(|(r, n)| serde_json::json!({"reason": r, "count": n}))
+            .collect();
+        eprintln!(
+            "{}",
+            serde_json::json!({"event": "skipped", "inputs": n, "by_reason": by})
+        );
+    } else {
+        eprintln!(
+            "bomdata: {n} inputs skipped: {}",
+            bomdata_schemas::report::summary_line(skipped)
         );
     }
 }

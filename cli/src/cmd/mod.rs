@@ -3,6 +3,7 @@
 pub mod ingest;
 pub mod inspect;
 pub mod merge;
+pub mod outcome;
 pub mod probe;
 pub mod profiles;
 pub mod ranks;

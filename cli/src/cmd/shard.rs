@@ -332,7 +332,7 @@ fn build_into(
                 l.effect.name()
             );
         }
-        return Ok(0);
+        return Ok(super::outcome::shard_exit(&a.dataset, &a.out, &s.manifest));
     }
     let profile = registry::create(&a.profile, params)?;
     let m = build::build(&a.dataset, &a.out, profile.as_ref(), &opts)?;
@@ -344,5 +344,5 @@ fn build_into(
         m.counts.subjects,
         a.out.join("manifest.json").display()
     );
-    Ok(0)
+    Ok(super::outcome::shard_exit(&a.dataset, &a.out, &m))
 }
