@@ -11,4 +11,5 @@ mod layering;
 mod registry;
 mod shard;
 mod splits;
+mod tables;
 mod tokens;

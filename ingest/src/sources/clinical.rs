@@ -39,7 +39,8 @@ use crate::{Error, Result, SampleSink, Source, Unit, UnitContext};
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Clinical;
 
-fn mapping_for(table: &Path) -> Option<PathBuf> {
+/// The `X.mapping.tsv` beside a clinical table `X.csv`, when there is one.
+pub(crate) fn mapping_for(table: &Path) -> Option<PathBuf> {
     let name = table.file_name()?.to_string_lossy().into_owned();
     if name.ends_with(".mapping.tsv") {
         return None;

@@ -1,0 +1,227 @@
+//! Omics and clinical tables end to end: a GARD-like cohort (200 subjects, two visits, EPIC beta
+//! matrix of 20k probes, Olink long NPX with QC flags, BIOM v2.1, clinical MMSE and diagnosis,
+//! modalities missing for some subjects) → `ingest` → `shard --profile tables` → `verify` →
+//! loader pairing units of one subject visit. Every batch value equals the source file's value
+//! for that subject/visit, the presence masks are right, and no subject is in two splits. With
+//! `BOMDATA_PYTHON`, `tables_check.py` reads the training tables with pyarrow and polars and
+//! compares them with a pandas join of the source files.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use bomdata_loader::{
+    Dataset, Loader, LoaderOptions, Mixture, OrderOptions, PairRow, Partition, Planner, Remainder,
+    Units,
+};
+use bomdata_testdata::gard::{GardOptions, GardTruth, gard_cohort};
+use bomdata_tests::{cmd, run};
+
+const MODALITIES: [&str; 4] = ["methylation", "proteomics", "microbiome", "clinical_table"];
+
+fn f32s(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+fn same(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
+}
+
+/// The expected values and masks of one modality of a subject visit, if present.
+fn expected(t: &GardTruth, m: &str, key: &(String, String)) -> Option<(Vec<f32>, Vec<Vec<u8>>)> {
+    let na = |v: &[f32]| v.iter().map(|x| u8::from(x.is_nan())).collect::<Vec<u8>>();
+    let b = |v: &[bool]| v.iter().map(|&x| u8::from(x)).collect::<Vec<u8>>();
+    match m {
+        "methylation" => t.methylation.get(key).map(|v| (v.clone(), vec![na(v)])),
+        "microbiome" => t.microbiome.get(key).map(|v| (v.clone(), vec![na(v)])),
+        "proteomics" => t.olink.get(key).map(|r| {
+            (
+                r.npx.clone(),
+                vec![na(&r.npx), b(&r.qc_warning), b(&r.below_lod)],
+            )
+        }),
+        _ => t
+            .clinical
+            .get(key)
+            .map(|(mmse, _)| (vec![*mmse], vec![na(&[*mmse])])),
+    }
+}
+
+/// Mask members per modality, in the order of [`expected`].
+fn masks(m: &str) -> &'static [&'static str] {
+    match m {
+        "proteomics" => &["na.npy", "qc_warning.npy", "below_lod.npy"],
+        _ => &["na.npy"],
+    }
+}
+
+fn pseudonyms(t: &GardTruth) -> HashMap<String, String> {
+    let entry = bomdata_ingest::registry::Registry::builtin().unwrap();
+    let ns = entry.get("gard").unwrap().namespace().to_string();
+    let p = bomdata_ingest::Pseudonymizer::new(b"test-key-0123456789abcdef".to_vec());
+    let ids: BTreeSet<&String> = t.clinical.keys().map(|k| &k.0).collect();
+    ids.into_iter()
+        .map(|id| (p.pseudonym(&ns, id), id.clone()))
+        .collect()
+}
+
+fn ingest_and_shard(src: &Path, canon: &Path, train: &Path) {
+    let mut c = cmd();
+    c.arg("ingest").arg(src).arg("--out").arg(canon);
+    c.args(["--source", "gard", "--jobs", "2"]);
+    assert!(run(c).status.success());
+    let mut c = cmd();
+    c.arg("shard").arg(canon).arg("--out").arg(train);
+    c.args([
+        "--profile",
+        "tables",
+        "--seed",
+        "3",
+        "--split",
+        "0.6,0.2,0.2",
+    ]);
+    assert!(run(c).status.success());
+    let mut c = cmd();
+    c.arg("verify").arg(train);
+    assert!(run(c).status.success());
+}
+
+/// Walks one epoch of pairing units and checks every slot against the truth; returns the
+/// (subject, visit, modality) seen.
+fn check_batches(
+    train: &Path,
+    t: &GardTruth,
+    orig: &HashMap<String, String>,
+) -> BTreeSet<(String, String, String)> {
+    let pairs: Vec<PairRow> =
+        serde_json::from_slice(&std::fs::read(train.join("tables/pairs.json")).unwrap()).unwrap();
+    let ds = Dataset::open(train).unwrap();
+    let units = Units::Pairs {
+        modalities: MODALITIES.iter().map(|s| s.to_string()).collect(),
+        rows: pairs.clone(),
+    };
+    let planner = Planner::new(Mixture::single(ds), OrderOptions::default(), units).unwrap();
+    let part = Partition::new(0, 1, Remainder::Uneven).unwrap();
+    let opts = LoaderOptions {
+        batch_size: 32,
+        ..LoaderOptions::default()
+    };
+    let planner = Arc::new(planner);
+    let mut loader = Loader::new(planner.clone(), part, opts).unwrap();
+    let by_key: HashMap<&str, &PairRow> = pairs.iter().map(|p| (p.key.as_str(), p)).collect();
+    let mut seen = BTreeSet::new();
+    for batch in loader.epoch() {
+        let batch = batch.unwrap();
+        let w = batch.width();
+        let keys: Vec<Option<&str>> = batch
+            .ids()
+            .iter()
+            .map(|id| planner.mixture().info(*id).map(|i| i.key()))
+            .collect();
+        for r in 0..batch.rows() {
+            // The unit's subject visit, from any present slot.
+            let visit = (0..w)
+                .find_map(|s| keys[r * w + s])
+                .map(|k| by_key[k])
+                .unwrap();
+            let key = (orig[&visit.subject].clone(), visit.session.clone());
+            for (s, m) in MODALITIES.iter().enumerate() {
+                let want = expected(t, m, &key);
+                let present = !batch.ids()[r * w + s].is_missing();
+                assert_eq!(present, want.is_some(), "{key:?} {m}: presence");
+                let Some((values, want_masks)) = want else {
+                    continue;
+                };
+                let f = batch.field_in(s, "values.npy").unwrap();
+                assert!(f.present(r));
+                assert!(same(&f32s(f.row(r)), &values), "{key:?} {m}: values");
+                for (name, want) in masks(m).iter().zip(want_masks) {
+                    let f = batch.field_in(s, name).unwrap();
+                    assert_eq!(f.row(r), want.as_slice(), "{key:?} {m}: {name}");
+                }
+                if *m == "clinical_table" {
+                    let text = batch.field_in(s, "text.txt").unwrap().row(r);
+                    let dx = &t.clinical[&key].1;
+                    let text = String::from_utf8_lossy(text);
+                    assert!(text.contains(&format!("diagnosis: {dx}")), "{text}");
+                    assert!(!text.contains("GARD-"), "an original ID in {text}");
+                }
+                assert!(seen.insert((key.0.clone(), key.1.clone(), m.to_string())));
+            }
+        }
+    }
+    seen
+}
+
+/// Every subject's table rows and samples sit in one split.
+fn check_splits(train: &Path) {
+    let m = bomdata_shard::dataset::read_manifest(train).unwrap();
+    let mut split_of: BTreeMap<String, String> = BTreeMap::new();
+    for s in &m.shards {
+        for smp in bomdata_shard::dataset::read_index(train, s)
+            .unwrap()
+            .samples
+        {
+            let subj = smp.subject.clone().unwrap();
+            let prev = split_of.insert(subj.clone(), s.split.clone().unwrap_or_default());
+            assert!(prev.is_none() || prev == s.split, "{subj} in two splits");
+        }
+    }
+    for t in &m.tables {
+        if t.name.ends_with(".parquet") && t.name.starts_with("tables/") {
+            assert!(t.rows > 0);
+        }
+    }
+    let rec = &m.profile.as_ref().unwrap().params["tables"];
+    assert_eq!(rec["methylation"]["value"], "beta");
+}
+
+#[test]
+fn gard_cohort_ingest_shard_loader_batches() {
+    let d = tempfile::tempdir().unwrap();
+    let (src, canon, train) = (
+        d.path().join("src"),
+        d.path().join("canon"),
+        d.path().join("train"),
+    );
+    let truth = gard_cohort(&src, &GardOptions::default());
+    ingest_and_shard(&src, &canon, &train);
+    let orig = pseudonyms(&truth);
+    let seen = check_batches(&train, &truth, &orig);
+    let mut want = BTreeSet::new();
+    for m in MODALITIES {
+        for k in truth.clinical.keys() {
+            if expected(&truth, m, k).is_some() {
+                want.insert((k.0.clone(), k.1.clone(), m.to_string()));
+            }
+        }
+    }
+    assert_eq!(seen, want, "every table row of the cohort is read once");
+    check_splits(&train);
+    if let Some(py) = std::env::var_os("BOMDATA_PYTHON") {
+        let mut map = String::from("original_id,pseudonym\n");
+        for (p, o) in &orig {
+            map.push_str(&format!("{o},{p}\n"));
+        }
+        std::fs::write(d.path().join("mapping.csv"), map).unwrap();
+        let script = bomdata_testdata::workspace_root().join("tests/e2e/tables_check.py");
+        let out = std::process::Command::new(py)
+            .arg(script)
+            .arg(&src)
+            .arg(&train)
+            .arg(d.path().join("mapping.csv"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
