@@ -223,5 +223,6 @@ fn gard_cohort_ingest_shard_loader_batches() {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        eprintln!("{}", String::from_utf8_lossy(&out.stdout));
     }
 }
