@@ -87,7 +87,7 @@ fn has(i: usize, v: usize, modality: &str) -> bool {
 }
 
 fn beta_text(i: usize, v: usize, p: usize) -> Option<String> {
-    if (i * 31 + p + v) % 997 == 0 {
+    if (i * 31 + p + v).is_multiple_of(997) {
         return None;
     }
     let k = (i * 7919 + p * 104_729 + v * 31) % 1000;
@@ -196,6 +196,10 @@ fn write_biom(path: &Path, otus: &[String], samples: &[String], m: &[Vec<f64>]) 
     write_biom_hdf5(path, otus, samples, m).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
 
+/// (axis group, ids, minor count, value at (major, minor)).
+#[cfg(feature = "hdf5")]
+type Axis<'a> = (&'a str, &'a [String], usize, &'a dyn Fn(usize, usize) -> f64);
+
 #[cfg(feature = "hdf5")]
 fn write_biom_hdf5(
     path: &Path,
@@ -233,10 +237,9 @@ fn write_biom_hdf5(
     f.new_attr::<i32>()
         .create("nnz")?
         .write_scalar(&(nnz as i32))?;
-    // (axis group, ids, major count, minor count, value at (major, minor))
     let by_obs = |r: usize, c: usize| m[c][r];
     let by_sample = |r: usize, c: usize| m[r][c];
-    let axes: [(&str, &[String], usize, &dyn Fn(usize, usize) -> f64); 2] = [
+    let axes: [Axis<'_>; 2] = [
         ("observation", otus, samples.len(), &by_obs),
         ("sample", samples, otus.len(), &by_sample),
     ];

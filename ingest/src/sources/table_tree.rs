@@ -69,3 +69,73 @@ impl Source for TableTree {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::MemSink;
+    use bomdata_testdata::gard::{GardOptions, gard_cohort};
+
+    #[test]
+    fn a_cohort_tree_goes_to_every_table_adapter_with_its_visit() {
+        let dir = std::env::temp_dir().join(format!("bomdata-table-tree-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let o = GardOptions {
+            subjects: 12,
+            probes: 40,
+            assays: 3,
+            otus: 4,
+        };
+        let truth = gard_cohort(&dir, &o);
+        let units = TableTree.plan(&dir).unwrap();
+        let got: Vec<(&str, Option<&str>)> = units
+            .iter()
+            .map(|u| (u.id.as_str(), u.session.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("GARD_clinical_GARD_visits.csv", None),
+                ("GARD_ses-bl_GARD_EPIC_beta.csv", Some("bl")),
+                ("GARD_ses-bl_GARD_NPX.csv", Some("bl")),
+                ("GARD_ses-bl_GARD_microbiome.biom", Some("bl")),
+                ("GARD_ses-m24_GARD_EPIC_beta.csv", Some("m24")),
+                ("GARD_ses-m24_GARD_NPX.csv", Some("m24")),
+                ("GARD_ses-m24_GARD_microbiome.biom", Some("m24")),
+            ]
+        );
+        let p = crate::Pseudonymizer::new(b"k".to_vec());
+        let ctx = UnitContext::new(&dir, "gard", &p);
+        let mut sink = MemSink::default();
+        for u in &units {
+            TableTree.convert(u, &ctx, &mut sink).unwrap();
+        }
+        let modalities: Vec<Modality> = sink.tables.iter().map(|t| t.modality).collect();
+        assert_eq!(
+            modalities,
+            [
+                Modality::ClinicalTable,
+                Modality::Methylation,
+                Modality::Proteomics,
+                Modality::Microbiome,
+                Modality::Methylation,
+                Modality::Proteomics,
+                Modality::Microbiome,
+            ]
+        );
+        let rows: usize = sink.tables.iter().map(|t| t.rows()).sum();
+        let want = truth.clinical.len()
+            + truth.methylation.len()
+            + truth.olink.len()
+            + truth.microbiome.len();
+        assert_eq!(rows, want);
+        // The methylation samples and subject rows carry the visit of their folder.
+        assert!(
+            sink.subjects
+                .iter()
+                .filter(|s| s.modalities.contains(&Modality::Methylation))
+                .all(|s| s.session == "bl" || s.session == "m24")
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

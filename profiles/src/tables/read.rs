@@ -54,6 +54,9 @@ pub struct Rows {
     pub rows: Vec<Row>,
 }
 
+/// (subject, session, values, masks, text columns) of one part row, in the part's order.
+type PartRow = (String, String, Vec<f32>, Vec<Vec<bool>>, Vec<Option<String>>);
+
 /// One part as read.
 struct Part {
     features: Vec<String>,
@@ -61,13 +64,7 @@ struct Part {
     scalars: Vec<String>,
     value: String,
     /// (subject, session, values, masks, scalars) in the part's feature order.
-    rows: Vec<(
-        String,
-        String,
-        Vec<f32>,
-        Vec<Vec<bool>>,
-        Vec<Option<String>>,
-    )>,
+    rows: Vec<PartRow>,
 }
 
 fn layout(name: &str, what: &'static str) -> Error {
