@@ -226,3 +226,77 @@ fn gard_cohort_ingest_shard_loader_batches() {
         eprintln!("{}", String::from_utf8_lossy(&out.stdout));
     }
 }
+
+/// `bomdata probe FILE --json` as JSON (exit 0 expected).
+fn probe(path: &Path) -> serde_json::Value {
+    let mut c = cmd();
+    c.arg("probe").arg(path).arg("--json");
+    let out = run(c);
+    assert!(out.status.success(), "probe {}", path.display());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The command line's `probe` reads every Olink, methylation and BIOM fixture (the readers'
+/// conformance is `formats/table/tests/conformance.rs`; this checks the dispatch) and plain
+/// tables: sniffed delimiters, NA counts, Parquet.
+#[test]
+fn probe_reads_every_table_fixture_and_plain_tables() {
+    let root = bomdata_testdata::require_fixtures();
+    for (dir, format) in [
+        ("olink", "olink_npx"),
+        ("methylation", "methylation"),
+        ("biom", "biom"),
+    ] {
+        let mut n = 0;
+        for e in std::fs::read_dir(root.join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.to_string_lossy().ends_with(".expected.json") {
+                continue;
+            }
+            let exp: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(format!("{}.expected.json", p.display())).unwrap(),
+            )
+            .unwrap();
+            let got = probe(&p);
+            assert_eq!(got["format"], format, "{}", p.display());
+            let shape = if format == "biom" {
+                &exp["shape_obs_by_samples"]
+            } else {
+                &exp["shape"]
+            };
+            assert_eq!(&got["shape"], shape, "{}", p.display());
+            if format != "biom" {
+                assert_eq!(got["na_counts"], exp["na_counts"], "{}", p.display());
+            }
+            n += 1;
+        }
+        assert!(n > 0, "no {dir} fixtures");
+    }
+    let d = tempfile::tempdir().unwrap();
+    let tsv = d.path().join("visits.tsv");
+    std::fs::write(&tsv, "id\tscore\tdx\np1\t27\tMCI\np2\tNA\tCN\np3\t30\t\n").unwrap();
+    let got = probe(&tsv);
+    assert_eq!(got["format"], "table");
+    assert_eq!(got["delimiter"], "\t");
+    assert_eq!(got["shape"], serde_json::json!([3, 3]));
+    assert_eq!(got["na_counts"], serde_json::json!({"id": 0, "score": 1, "dx": 1}));
+    assert_eq!(got["numeric_column_stats"]["score"]["sum"], 57.0);
+    let csv = d.path().join("labs.csv");
+    std::fs::write(&csv, "id;nfl\np1;12,5\np2;13\n").unwrap();
+    let got = probe(&csv);
+    assert_eq!(got["delimiter"], ";");
+    assert_eq!(got["columns"], serde_json::json!(["id", "nfl"]));
+    // Parquet: a subjects table written by the container.
+    let rows = vec![bomdata_schemas::subjects::SubjectRow {
+        subject: "s1".into(),
+        source: "x".into(),
+        session: "bl".into(),
+        modalities: vec![bomdata_schemas::Modality::Proteomics],
+        n_samples: 0,
+        split: "train".into(),
+    }];
+    bomdata_shard::subjects::write(d.path(), &rows).unwrap();
+    let got = probe(&d.path().join("subjects.parquet"));
+    assert_eq!(got["format"], "table");
+    assert_eq!(got["shape"][0], 1);
+}
