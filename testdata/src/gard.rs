@@ -198,7 +198,12 @@ fn write_biom(path: &Path, otus: &[String], samples: &[String], m: &[Vec<f64>]) 
 
 /// (axis group, ids, minor count, value at (major, minor)).
 #[cfg(feature = "hdf5")]
-type Axis<'a> = (&'a str, &'a [String], usize, &'a dyn Fn(usize, usize) -> f64);
+type Axis<'a> = (
+    &'a str,
+    &'a [String],
+    usize,
+    &'a dyn Fn(usize, usize) -> f64,
+);
 
 #[cfg(feature = "hdf5")]
 fn write_biom_hdf5(

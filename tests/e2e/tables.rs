@@ -181,6 +181,58 @@ fn check_splits(train: &Path) {
     assert_eq!(rec["methylation"]["value"], "beta");
 }
 
+/// A WordLevel `tokenizer.json` over the words of the clinical text.
+fn clinical_tokenizer() -> serde_json::Value {
+    let mut vocab = serde_json::Map::new();
+    let words = [
+        "[UNK]",
+        "[PAD]",
+        "instrument",
+        "mmse",
+        "diagnosis",
+        "CN",
+        "MCI",
+        "AD",
+        ":",
+        ";",
+    ];
+    for (i, w) in words.iter().enumerate() {
+        vocab.insert((*w).to_string(), i.into());
+    }
+    for n in 0..=30 {
+        vocab.insert(n.to_string(), (words.len() + n).into());
+    }
+    let added = |id: u32, content: &str| {
+        serde_json::json!({"id": id, "content": content, "single_word": false, "lstrip": false,
+            "rstrip": false, "normalized": false, "special": true})
+    };
+    serde_json::json!({
+        "version": "1.0", "truncation": null, "padding": null,
+        "added_tokens": [added(0, "[UNK]"), added(1, "[PAD]")],
+        "normalizer": null, "pre_tokenizer": {"type": "Whitespace"},
+        "post_processor": null, "decoder": null,
+        "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "[UNK]"}
+    })
+}
+
+/// `shard --tokens tokenizer.json` takes one document per clinical row (subject, visit,
+/// instrument); the other samples have no text and are reported.
+fn check_tokens(canon: &Path, scratch: &Path, rows: usize) {
+    let tok = scratch.join("clinical-words/tokenizer.json");
+    std::fs::create_dir_all(tok.parent().unwrap()).unwrap();
+    std::fs::write(&tok, serde_json::to_vec(&clinical_tokenizer()).unwrap()).unwrap();
+    let out = scratch.join("tokens");
+    let mut c = cmd();
+    c.arg("shard").arg(canon).arg("--out").arg(&out);
+    c.arg("--tokens")
+        .arg(&tok)
+        .args(["--seq-len", "64", "--pad"]);
+    assert!(run(c).status.success());
+    let m = bomdata_shard::dataset::read_manifest(&out).unwrap();
+    let t = m.tokenizer.unwrap();
+    assert_eq!(t["documents"], rows as u64, "{t}");
+}
+
 #[test]
 fn gard_cohort_ingest_shard_loader_batches() {
     let d = tempfile::tempdir().unwrap();
@@ -203,6 +255,7 @@ fn gard_cohort_ingest_shard_loader_batches() {
     }
     assert_eq!(seen, want, "every table row of the cohort is read once");
     check_splits(&train);
+    check_tokens(&canon, d.path(), truth.clinical.len());
     if let Some(py) = std::env::var_os("BOMDATA_PYTHON") {
         let mut map = String::from("original_id,pseudonym\n");
         for (p, o) in &orig {
@@ -279,7 +332,10 @@ fn probe_reads_every_table_fixture_and_plain_tables() {
     assert_eq!(got["format"], "table");
     assert_eq!(got["delimiter"], "\t");
     assert_eq!(got["shape"], serde_json::json!([3, 3]));
-    assert_eq!(got["na_counts"], serde_json::json!({"id": 0, "score": 1, "dx": 1}));
+    assert_eq!(
+        got["na_counts"],
+        serde_json::json!({"id": 0, "score": 1, "dx": 1})
+    );
     assert_eq!(got["numeric_column_stats"]["score"]["sum"], 57.0);
     let csv = d.path().join("labs.csv");
     std::fs::write(&csv, "id;nfl\np1;12,5\np2;13\n").unwrap();

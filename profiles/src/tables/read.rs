@@ -55,7 +55,13 @@ pub struct Rows {
 }
 
 /// (subject, session, values, masks, text columns) of one part row, in the part's order.
-type PartRow = (String, String, Vec<f32>, Vec<Vec<bool>>, Vec<Option<String>>);
+type PartRow = (
+    String,
+    String,
+    Vec<f32>,
+    Vec<Vec<bool>>,
+    Vec<Option<String>>,
+);
 
 /// One part as read.
 struct Part {
