@@ -3,7 +3,7 @@
 //! modalities missing for some subjects) → `ingest` → `shard --profile tables` → `verify` →
 //! loader pairing units of one subject visit. Every batch value equals the source file's value
 //! for that subject/visit, the presence masks are right, and no subject is in two splits. With
-//! `BOMDATA_PYTHON`, `tables_check.py` reads the training tables with pyarrow and polars and
+//! the test Python (`BOMDATA_PYTHON` or `.venv`), `tables_check.py` reads the training tables with pyarrow and polars and
 //! compares them with a pandas join of the source files.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -256,7 +256,7 @@ fn gard_cohort_ingest_shard_loader_batches() {
     assert_eq!(seen, want, "every table row of the cohort is read once");
     check_splits(&train);
     check_tokens(&canon, d.path(), truth.clinical.len());
-    if let Some(py) = std::env::var_os("BOMDATA_PYTHON") {
+    if let Some(py) = bomdata_testdata::python() {
         let mut map = String::from("original_id,pseudonym\n");
         for (p, o) in &orig {
             map.push_str(&format!("{o},{p}\n"));
