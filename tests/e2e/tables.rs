@@ -3,8 +3,8 @@
 //! modalities missing for some subjects) → `ingest` → `shard --profile tables` → `verify` →
 //! loader pairing units of one subject visit. Every batch value equals the source file's value
 //! for that subject/visit, the presence masks are right, and no subject is in two splits. With
-//! the test Python (`BOMDATA_PYTHON` or `.venv`), `tables_check.py` reads the training tables with pyarrow and polars and
-//! compares them with a pandas join of the source files.
+//! the test Python (`BOMDATA_PYTHON` or `.venv`), `tables_check.py` reads the training tables
+//! with pyarrow and polars and compares them with a pandas join of the source files.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -233,6 +233,56 @@ fn check_tokens(canon: &Path, scratch: &Path, rows: usize) {
     assert_eq!(t["documents"], rows as u64, "{t}");
 }
 
+/// `--param methylation=m_value --param microbiome=clr`: every methylation and microbiome row
+/// sample holds the transform of the source values (M = log2(β/(1−β)); CLR with pseudocount 1).
+fn check_transforms(canon: &Path, scratch: &Path, t: &GardTruth, orig: &HashMap<String, String>) {
+    let out = scratch.join("train-transformed");
+    let mut c = cmd();
+    c.arg("shard").arg(canon).arg("--out").arg(&out);
+    c.args(["--profile", "tables", "--param", "methylation=m_value"]);
+    c.args(["--param", "microbiome=clr"]);
+    assert!(run(c).status.success());
+    let pairs: Vec<PairRow> =
+        serde_json::from_slice(&std::fs::read(out.join("tables/pairs.json")).unwrap()).unwrap();
+    let by_key: HashMap<&str, &PairRow> = pairs.iter().map(|p| (p.key.as_str(), p)).collect();
+    let ds = Dataset::open(&out).unwrap();
+    let close = |a: f32, b: f64| (a.is_nan() && b.is_nan()) || (f64::from(a) - b).abs() < 1e-4;
+    let mut n = 0;
+    for info in ds.infos() {
+        let Some(p) = by_key.get(info.key()) else {
+            continue;
+        };
+        let key = (orig[&p.subject].clone(), p.session.clone());
+        let bytes = info.member("values.npy").unwrap();
+        let got = f32s(bomdata_shard::npy::decode(&bytes).unwrap().data);
+        let want: Vec<f64> = match p.modality.as_str() {
+            "methylation" => t.methylation[&key]
+                .iter()
+                .map(|&b| {
+                    let b = f64::from(b).clamp(1e-6, 1.0 - 1e-6);
+                    (b / (1.0 - b)).log2()
+                })
+                .collect(),
+            "microbiome" => {
+                let l: Vec<f64> = t.microbiome[&key]
+                    .iter()
+                    .map(|&x| (f64::from(x) + 1.0).ln())
+                    .collect();
+                let mean = l.iter().sum::<f64>() / l.len() as f64;
+                l.iter().map(|x| x - mean).collect()
+            }
+            _ => continue,
+        };
+        assert!(
+            got.iter().zip(&want).all(|(a, b)| close(*a, *b)),
+            "{key:?} {}",
+            p.modality
+        );
+        n += 1;
+    }
+    assert_eq!(n, t.methylation.len() + t.microbiome.len());
+}
+
 #[test]
 fn gard_cohort_ingest_shard_loader_batches() {
     let d = tempfile::tempdir().unwrap();
@@ -256,6 +306,7 @@ fn gard_cohort_ingest_shard_loader_batches() {
     assert_eq!(seen, want, "every table row of the cohort is read once");
     check_splits(&train);
     check_tokens(&canon, d.path(), truth.clinical.len());
+    check_transforms(&canon, d.path(), &truth, &orig);
     if let Some(py) = bomdata_testdata::python() {
         let mut map = String::from("original_id,pseudonym\n");
         for (p, o) in &orig {
