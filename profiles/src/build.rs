@@ -358,7 +358,8 @@ pub fn build(
     let mut tables = write_subjects(input, out, &subject_split, opts.seed, &opts.fractions)?;
     tables.extend(carried.tables);
     write_report(out, &report)?;
-    let subjects: BTreeSet<&String> = subject_split.keys().collect();
+    let mut subjects: BTreeSet<&String> = subject_split.keys().collect();
+    subjects.extend(&carried.subjects);
     let mut params = profile.params();
     if let serde_json::Value::Object(m) = &mut params {
         m.insert("seed".into(), opts.seed.into());

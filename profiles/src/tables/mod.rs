@@ -58,6 +58,8 @@ pub struct Carried {
     pub samples: u64,
     /// The transforms, for the manifest (None when the input has no tables).
     pub record: Option<serde_json::Value>,
+    /// The subjects of the table rows.
+    pub subjects: std::collections::BTreeSet<String>,
 }
 
 /// One pairing row (the loader's `PairRow`).
@@ -152,6 +154,7 @@ pub fn carry(
                 session: r.session.clone(),
                 modality: rows.modality.clone(),
             });
+            carried.subjects.insert(r.subject.clone());
             pending.push(Pending {
                 split: split_of(&r.subject),
                 sample,
