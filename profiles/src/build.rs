@@ -22,6 +22,7 @@ use bomdata_schemas::report::{Outcome, ReportEntry};
 use rayon::prelude::*;
 
 use crate::profile::Profile;
+use crate::tables::transform::TablesProfile;
 use crate::{Error, Result};
 use bomdata_shard::Sample;
 use bomdata_shard::dataset::{self, SHARDS};
@@ -388,18 +389,29 @@ pub(crate) fn finish(
         ..
     } = planned;
     let Written {
-        shards,
+        mut shards,
         report,
-        samples: samples_out,
+        samples: mut samples_out,
     } = written;
-    // Subjects table: the canonical rows, with their split.
-    let tables = write_subjects(input, out, subject_split, opts.seed, &opts.fractions)?;
+    // Tables (omics, clinical) by the same subject split, then the subjects table.
+    let split = |s: &str| split_of(opts.seed, s, &opts.fractions);
+    let split = |s: &str| subject_split.get(s).copied().unwrap_or_else(|| split(s));
+    let transforms = TablesProfile::transforms_of(profile.name(), &profile.params());
+    let carried = crate::tables::carry(input, out, manifest, &split, opts, &transforms)?;
+    shards.extend(carried.shards);
+    samples_out += carried.samples;
+    let mut tables = write_subjects(input, out, subject_split, opts.seed, &opts.fractions)?;
+    tables.extend(carried.tables);
     write_report(out, &report)?;
-    let subjects: BTreeSet<&String> = subject_split.keys().collect();
+    let mut subjects: BTreeSet<&String> = subject_split.keys().collect();
+    subjects.extend(&carried.subjects);
     let mut params = profile.params();
     if let serde_json::Value::Object(m) = &mut params {
         m.insert("seed".into(), opts.seed.into());
         m.insert("split_fractions".into(), serde_json::json!(opts.fractions));
+        if let Some(t) = carried.record {
+            m.insert("tables".into(), t);
+        }
     }
     let m = Manifest {
         layout_version: bomdata_schemas::LAYOUT_VERSION.to_string(),

@@ -317,7 +317,7 @@ fn write_part(
                     outcome: Outcome::Skipped,
                     unit: key.clone(),
                     path: key.clone(),
-                    reason,
+                    reason: reason.into(),
                 });
             }
             for s in applied.samples {

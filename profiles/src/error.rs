@@ -236,6 +236,30 @@ pub enum Error {
         /// The first such document's key.
         first: String,
     },
+    /// A table part (or a training table) could not be read or written as Parquet.
+    #[error("table {name}: parquet")]
+    TableRead {
+        /// The table (path in the dataset, or modality).
+        name: String,
+        /// The Parquet error.
+        source: parquet::errors::ParquetError,
+    },
+    /// Arrow refused the arrays of a training table.
+    #[error("table {name}: arrow")]
+    TableArrow {
+        /// The modality.
+        name: String,
+        /// The Arrow error.
+        source: arrow_schema::ArrowError,
+    },
+    /// A table part whose columns are not laid out as ingest writes them.
+    #[error("table {name}: {what}")]
+    TableLayout {
+        /// The table.
+        name: String,
+        /// What is wrong.
+        what: &'static str,
+    },
     /// The worker pool could not start.
     #[error("starting the worker pool")]
     Pool(#[source] rayon::ThreadPoolBuildError),

@@ -7,6 +7,8 @@
 //! - [`eeg`]: the EEG profiles (`cbramod`, `labram`, `eegpt`, `biot`, `diver`, `generic`), their
 //!   DSP, channel sets and spherical-spline interpolation;
 //! - [`build`]: the `shard` build (subject split, seeded shuffle, profile, training shards);
+//! - [`tables`]: omics and clinical tables carried into the training output by split, and the
+//!   `tables` profile (their transforms);
 //! - [`tokens`]: token shards (`shard --tokens`);
 //! - [`distributed`]: a `shard` build shared by ranks (Slurm array tasks) and its merge.
 //!
@@ -20,6 +22,7 @@ pub mod error;
 pub mod mri;
 pub mod profile;
 pub mod registry;
+pub mod tables;
 pub mod tokens;
 
 pub use error::{Error, Result};

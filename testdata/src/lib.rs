@@ -18,6 +18,7 @@ pub mod bench;
 pub mod edf;
 pub mod eeg;
 pub mod files;
+pub mod gard;
 pub mod genome;
 pub mod mri;
 pub mod nifti;

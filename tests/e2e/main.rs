@@ -16,4 +16,5 @@ mod registry;
 mod safe;
 mod shard;
 mod splits;
+mod tables;
 mod tokens;
