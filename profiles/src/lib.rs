@@ -7,7 +7,8 @@
 //! - [`eeg`]: the EEG profiles (`cbramod`, `labram`, `eegpt`, `biot`, `diver`, `generic`), their
 //!   DSP, channel sets and spherical-spline interpolation;
 //! - [`build`]: the `shard` build (subject split, seeded shuffle, profile, training shards);
-//! - [`tokens`]: token shards (`shard --tokens`).
+//! - [`tokens`]: token shards (`shard --tokens`);
+//! - [`progress`]: the progress callback of a shard build.
 //!
 //! The container itself (tar shards, indexes, manifests, `.npy`) is `bomdata-shard`; this crate
 //! reads and writes datasets only through it.
@@ -17,6 +18,7 @@ pub mod eeg;
 pub mod error;
 pub mod mri;
 pub mod profile;
+pub mod progress;
 pub mod registry;
 pub mod tokens;
 

@@ -53,6 +53,9 @@ pub struct Args {
     /// Worker threads.
     #[arg(long, short = 'j', default_value_t = 1)]
     pub jobs: usize,
+    /// Log progress and the summary as JSON lines on stderr.
+    #[arg(long)]
+    pub json: bool,
     /// Write token shards instead of a profile's samples: a built-in tokenizer (hyena-char,
     /// caduceus-pretrain, caduceus-char, nt-6mer-v1, nt-6mer-v2, evo-byte), a HF tokenizer.json
     /// or a bomdata tokenizer config.
@@ -312,14 +315,9 @@ fn build_into(
         return Ok(0);
     }
     let profile = registry::create(&a.profile, params)?;
-    let m = build::build(&a.dataset, &a.out, profile.as_ref(), &opts)?;
-    eprintln!(
-        "bomdata: profile {}: {} samples in {} shards ({} subjects) -> {}",
-        profile.name(),
-        m.counts.samples,
-        m.counts.shards,
-        m.counts.subjects,
-        a.out.join("manifest.json").display()
-    );
+    let progress = crate::progress::Progress::counting(a.json, "samples");
+    let m = build::build_observed(&a.dataset, &a.out, profile.as_ref(), &opts, &progress);
+    progress.finish();
+    crate::progress::shard_summary(a.json, profile.name(), &m?, &a.out);
     Ok(0)
 }
