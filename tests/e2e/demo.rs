@@ -1,9 +1,13 @@
 //! The multi-modal main job's pieces: `shard` progress and the HTML QC report.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use bomdata_testdata::{eeg, genome, tables};
 use bomdata_tests::{cmd, example_bids, run};
 
 /// Ingests the example BIDS tree into `dir/canonical`.
-fn canonical(dir: &std::path::Path) -> std::path::PathBuf {
+fn canonical(dir: &Path) -> PathBuf {
     let can = dir.join("canonical");
     let mut c = cmd();
     c.arg("ingest").arg(example_bids()).arg("--out").arg(&can);
@@ -55,4 +59,158 @@ fn shard_reports_progress_as_lines_and_json() {
     let summary = &events[events.len() - 1];
     assert_eq!(summary["event"], "summary");
     assert_eq!(summary["samples"], 5);
+}
+
+/// Ingests a synthetic tree made by `make` from `source` into `dir/name`; returns the dataset.
+fn ingest_tree(dir: &Path, name: &str, source: &str, make: fn(&Path)) -> PathBuf {
+    let src = dir.join("src").join(name);
+    std::fs::create_dir_all(&src).unwrap();
+    make(&src);
+    let out = dir.join(name);
+    let mut c = cmd();
+    c.arg("ingest")
+        .arg(&src)
+        .arg("--source")
+        .arg(source)
+        .arg("--out")
+        .arg(&out)
+        .arg("--chunk-seconds")
+        .arg("4");
+    // The EEG tree holds a truncated recording: a failed unit (exit 1) for the report to show.
+    let code = run(c).status.code();
+    assert!(matches!(code, Some(0 | 1)), "{name}: exit {code:?}");
+    out
+}
+
+/// The build folder (`CARGO_TARGET_DIR` or the workspace's `target`).
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| bomdata_testdata::workspace_root().join("target"))
+}
+
+/// The headless Chromium of the test, when installed.
+fn chromium() -> Option<PathBuf> {
+    ["chromium", "chromium-browser"].into_iter().find_map(|n| {
+        std::env::var_os("PATH").and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(n))
+                .find(|f| f.is_file())
+        })
+    })
+}
+
+/// Runs headless Chromium on `page` with a fresh profile and no network services.
+fn chromium_run(browser: &Path, profile: &Path, extra: &[&str], page: &Path) -> Output {
+    let mut c = Command::new(browser);
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--enable-logging=stderr",
+        "--v=0",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()))
+    .args(extra)
+    .arg(format!("file://{}", page.display()));
+    c.output().unwrap()
+}
+
+#[test]
+fn report_is_one_page_that_chromium_renders_without_console_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let mri = canonical(dir.path());
+    let eeg = ingest_tree(dir.path(), "eeg", "hbn_eeg", eeg::bids_eeg_tree);
+    let dna = ingest_tree(dir.path(), "dna", "t2t_chm13", genome::assembly_tree);
+    let olink = ingest_tree(dir.path(), "olink", "olink", tables::olink_tree);
+    let page = dir.path().join("report.html");
+    let mut c = cmd();
+    c.arg("report")
+        .args([&mri, &eeg, &dna, &olink])
+        .arg("--out")
+        .arg(&page);
+    let out = run(c);
+    assert!(out.status.success());
+    let html = std::fs::read_to_string(&page).unwrap();
+    // Self-contained: no script, nothing fetched; the CSP makes any fetch a console error.
+    for bad in ["<script", "src=\"http", "href=\"http", "url(", "@import"] {
+        assert!(!html.contains(bad), "report holds {bad:?}");
+    }
+    assert!(html.contains("default-src 'none'"));
+    // What each modality contributes.
+    for want in [
+        "smri: values",
+        "eeg: channel RMS",
+        "eeg: line noise",
+        "dna: GC content",
+        "dna: soft-masked",
+        "table features: NA rate",
+        "axial z=",
+        "eeg: traces",
+        "base composition",
+        "failed</td>",
+    ] {
+        assert!(html.contains(want), "report lacks {want:?}");
+    }
+    // Pseudonyms only: the original subject labels of the trees never appear.
+    for id in ["NDARAA111", "NDARBB222", "NDARCC333", "sub-01"] {
+        assert!(!html.contains(id), "report names {id}");
+    }
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("BOMDATA_REQUIRE_CHROMIUM").is_none(),
+            "chromium is not installed (scripts/test.sh installs Debian chromium)"
+        );
+        eprintln!("chromium not installed: the browser half of the report test is skipped");
+        return;
+    };
+    let dom = chromium_run(&browser, &dir.path().join("p1"), &["--dump-dom"], &page);
+    let dom_text = String::from_utf8_lossy(&dom.stdout);
+    let log = String::from_utf8_lossy(&dom.stderr);
+    assert!(dom.status.success(), "{log}");
+    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
+    assert!(
+        console.is_empty(),
+        "console messages while loading the report: {console:?}"
+    );
+    for (id, title) in bomdata_report_sections() {
+        assert!(
+            dom_text.contains(&format!("<section id=\"{id}\"><h2>{title}</h2>")),
+            "section {id} missing from the rendered page"
+        );
+    }
+    assert!(dom_text.matches("<svg").count() >= 10);
+    let shot_dir = target_dir().join("report");
+    std::fs::create_dir_all(&shot_dir).unwrap();
+    let shot = shot_dir.join("report.png");
+    let _ = std::fs::remove_file(&shot);
+    let arg = format!("--screenshot={}", shot.display());
+    let r = chromium_run(
+        &browser,
+        &dir.path().join("p2"),
+        &[&arg, "--window-size=1280,4000"],
+        &page,
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
+    // Kept for people to look at.
+    std::fs::copy(&page, shot_dir.join("report.html")).unwrap();
+    eprintln!("screenshot: {}", shot.display());
+}
+
+/// The report's sections (`bomdata::report::html::SECTIONS`; the CLI is not a library).
+fn bomdata_report_sections() -> [(&'static str, &'static str); 5] {
+    [
+        ("counts", "Counts"),
+        ("failures", "Failures and skips"),
+        ("distributions", "Value distributions"),
+        ("previews", "Previews"),
+        ("provenance", "Provenance"),
+    ]
 }

@@ -5,6 +5,7 @@ pub mod inspect;
 pub mod merge;
 pub mod probe;
 pub mod profiles;
+pub mod report;
 pub mod shard;
 pub mod sources;
 pub mod tokenize;
