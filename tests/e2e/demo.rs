@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 
 use bomdata_testdata::{eeg, genome, tables};
 use bomdata_tests::{cmd, example_bids, run};
+use sha2::Digest as _;
 
 /// Ingests the example BIDS tree into `dir/canonical`.
 fn canonical(dir: &Path) -> PathBuf {
@@ -213,4 +214,55 @@ fn bomdata_report_sections() -> [(&'static str, &'static str); 5] {
         ("previews", "Previews"),
         ("provenance", "Provenance"),
     ]
+}
+
+#[test]
+fn example_cohort_generated_files_match_their_generator() {
+    let dir = tempfile::tempdir().unwrap();
+    bomdata_testdata::cohort::write(dir.path());
+    let cohort = bomdata_testdata::workspace_root().join("examples/cohort");
+    for f in bomdata_testdata::cohort::FILES {
+        let made = std::fs::read(dir.path().join(f)).unwrap();
+        let kept = std::fs::read(cohort.join(f)).unwrap();
+        assert!(
+            made == kept,
+            "examples/cohort/{f} differs from cohort_generate's output"
+        );
+    }
+    // Every file of the cohort is listed in its SOURCES.tsv with its sha256.
+    let sources = std::fs::read_to_string(cohort.join("SOURCES.tsv")).unwrap();
+    for e in walk(&cohort) {
+        let rel = e
+            .strip_prefix(&cohort)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if rel == "SOURCES.tsv" {
+            continue;
+        }
+        let row = sources
+            .lines()
+            .find(|l| l.split('\t').next() == Some(rel.as_str()))
+            .unwrap_or_else(|| panic!("examples/cohort/SOURCES.tsv lacks {rel}"));
+        let sha = row.split('\t').nth(3).unwrap();
+        let digest = sha2::Sha256::digest(std::fs::read(&e).unwrap());
+        assert_eq!(sha, hex(&digest), "sha256 of {rel}");
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -49,9 +49,11 @@ fn split_of(shard: &str) -> &'static str {
 
 /// The modality named by a `_`-separated segment of the key after the source.
 pub fn modality_of(key: &str) -> Option<Modality> {
-    key.split('_')
-        .skip(1)
-        .find_map(|seg| seg.parse::<Modality>().ok())
+    // Two-word names (`clinical_text`) span two segments: try each pair first.
+    let segs: Vec<&str> = key.split('_').skip(1).collect();
+    segs.windows(2)
+        .find_map(|w| format!("{}_{}", w[0], w[1]).parse::<Modality>().ok())
+        .or_else(|| segs.iter().find_map(|seg| seg.parse::<Modality>().ok()))
 }
 
 /// Reads a dataset's manifest, indexes and report.
@@ -250,9 +252,30 @@ fn mask_digits(s: &str) -> String {
     out
 }
 
+/// Replaces runs of 8 or more hex digits (pseudonyms, checksums) with `…`.
+fn mask_ids(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut run = String::new();
+    for c in s.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_hexdigit() && !c.is_ascii_uppercase() {
+            run.push(c);
+            continue;
+        }
+        if run.len() >= 8 {
+            out.push('…');
+        } else {
+            out.push_str(&run);
+        }
+        run.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
+}
+
 /// A reason with its variable parts (numbers) replaced, so that like failures group together.
 fn pattern(reason: &str) -> String {
-    let masked = mask(reason);
+    let masked = mask(&mask_ids(reason));
     let mut out = String::with_capacity(masked.len());
     let mut in_num = false;
     for c in masked.chars() {
@@ -280,5 +303,17 @@ mod tests {
             "sub-…_T1w.nii truncated at #"
         );
         assert_eq!(pattern("needs 12 bytes, has 3"), "needs N bytes, has N");
+        assert_eq!(
+            pattern("x_3fdb3d68962b2f0270dedd571e504338_T1w: shape [91, 109]"),
+            "x_…_TNw: shape [N, N]"
+        );
+        assert_eq!(
+            modality_of("c_0344_bl_visits-csv_clinical_text_000002"),
+            Some(Modality::ClinicalText)
+        );
+        assert_eq!(
+            modality_of("c_0344_task-rest_bold_fmri_000002"),
+            Some(Modality::Fmri)
+        );
     }
 }

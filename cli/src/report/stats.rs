@@ -58,45 +58,52 @@ pub fn gather(
     max_samples: usize,
     max_subjects: usize,
 ) -> Vec<ModalityStats> {
-    let mut modalities: Vec<String> = views
-        .iter()
-        .flat_map(|v| v.samples.iter().map(|s| s.modality.clone()))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    modalities.retain(|m| m != "clinical_text");
-    modalities
-        .into_iter()
-        .map(|m| {
-            let all: Vec<&Located> = views
+    let mut out = Vec::new();
+    for v in views {
+        let modalities: BTreeSet<&str> = v
+            .samples
+            .iter()
+            .map(|s| s.modality.as_str())
+            .filter(|m| *m != "clinical_text")
+            .collect();
+        for m in modalities {
+            let all: Vec<&Located> = v
+                .samples
                 .iter()
-                .flat_map(|v| {
-                    v.samples
-                        .iter()
-                        .filter(|s| s.modality == m && !s.compressed)
-                })
+                .filter(|s| s.modality == m && !s.compressed)
                 .collect();
-            let mut st = ModalityStats {
-                modality: m,
-                ..ModalityStats::default()
+            let name = if views.len() > 1 {
+                format!("{}/{m}", super::collect::label(v))
+            } else {
+                m.to_string()
             };
-            let step = all.len().div_ceil(max_samples.max(1)).max(1);
-            let mut seen_subjects = BTreeSet::new();
-            for loc in all.iter().step_by(step) {
-                match reader::read_sample_at(&loc.shard, &loc.entry, true) {
-                    Ok(s) => {
-                        let subject = loc.entry.subject.clone().unwrap_or_default();
-                        let preview = seen_subjects.len() < max_subjects
-                            && seen_subjects.insert(subject.clone());
-                        add_sample(&mut st, &s, &short(&subject), preview);
-                        st.read += 1;
-                    }
-                    Err(e) => st.unreadable.push(format!("{e}")),
-                }
+            out.push(one(&name, &all, max_samples, max_subjects));
+        }
+    }
+    out
+}
+
+/// The statistics of one dataset's samples of one modality.
+fn one(name: &str, all: &[&Located], max_samples: usize, max_subjects: usize) -> ModalityStats {
+    let mut st = ModalityStats {
+        modality: name.to_string(),
+        ..ModalityStats::default()
+    };
+    let step = all.len().div_ceil(max_samples.max(1)).max(1);
+    let mut seen_subjects = BTreeSet::new();
+    for loc in all.iter().step_by(step) {
+        match reader::read_sample_at(&loc.shard, &loc.entry, true) {
+            Ok(s) => {
+                let subject = loc.entry.subject.clone().unwrap_or_default();
+                let preview =
+                    seen_subjects.len() < max_subjects && seen_subjects.insert(subject.clone());
+                add_sample(&mut st, &s, &short(&subject), preview);
+                st.read += 1;
             }
-            st
-        })
-        .collect()
+            Err(e) => st.unreadable.push(format!("{e}")),
+        }
+    }
+    st
 }
 
 /// The first 8 hex digits of a pseudonym (enough to tell the previews apart).
