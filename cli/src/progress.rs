@@ -3,7 +3,7 @@
 //! the `shard` submodule).
 
 mod shard;
-pub use shard::shard_summary;
+pub use shard::{shard_summary, token_summary_json};
 
 use std::io::IsTerminal;
 use std::sync::Mutex;

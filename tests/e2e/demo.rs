@@ -266,3 +266,35 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
+
+#[test]
+fn token_shard_reports_progress_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let dna = ingest_tree(dir.path(), "dna", "t2t_chm13", genome::assembly_tree);
+    let mut c = cmd();
+    c.arg("shard")
+        .arg(&dna)
+        .arg("--out")
+        .arg(dir.path().join("tok"))
+        .args(["--tokens", "hyena-char", "--json"]);
+    let out = run(c);
+    assert!(out.status.success());
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let total = events[0]["samples"].as_u64().unwrap();
+    assert_eq!(events[0]["event"], "planned");
+    let last = &events[events.len() - 2];
+    assert_eq!(
+        (last["event"].as_str(), last["done"].as_u64()),
+        (Some("progress"), Some(total))
+    );
+    let summary = &events[events.len() - 1];
+    assert_eq!(summary["event"], "summary");
+    assert_eq!(summary["tokenizer"], "hyena-char");
+    assert_eq!(
+        summary["documents"].as_u64(),
+        Some(total - summary["skipped"].as_u64().unwrap())
+    );
+}

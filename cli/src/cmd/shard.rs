@@ -290,7 +290,14 @@ fn build_into(
         jobs: a.jobs,
     };
     if let Some(t) = tok_opts {
-        let s = tokens::build_tokens(&a.dataset, &a.out, t, &opts)?;
+        let progress = crate::progress::Progress::counting(a.json, "samples");
+        let s = tokens::build_tokens_observed(&a.dataset, &a.out, t, &opts, &progress);
+        progress.finish();
+        let s = s?;
+        if a.json {
+            crate::progress::token_summary_json(&t.tokenizer_id, t.seq_len, &s, &a.out);
+            return Ok(0);
+        }
         eprintln!(
             "bomdata: tokens {}: {} documents, {} tokens ({}) in {} sequences of {}, {} shards, {} skipped -> {}",
             t.tokenizer_id,

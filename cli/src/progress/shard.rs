@@ -75,3 +75,22 @@ pub fn shard_summary(
         );
     }
 }
+
+/// Prints the end of a token build as one JSON event on stderr (`--json`).
+pub fn token_summary_json(
+    tokenizer: &str,
+    seq_len: usize,
+    s: &bomdata_profiles::tokens::TokenSummary,
+    out: &std::path::Path,
+) {
+    eprintln!(
+        "{}",
+        serde_json::json!({"event": "summary", "tokenizer": tokenizer,
+            "documents": s.documents, "tokens": s.tokens, "dtype": s.dtype.name(),
+            "sequences": s.manifest.counts.samples, "seq_len": seq_len,
+            "shards": s.manifest.counts.shards, "skipped": s.skipped,
+            "lowercase": s.lowercase.as_ref().map(|l| serde_json::json!({
+                "bases": l.bases, "documents": l.documents, "effect": l.effect.name()})),
+            "manifest": out.join("manifest.json")})
+    );
+}
