@@ -30,11 +30,13 @@ check() {
 }
 
 step "system packages"
-if ! dpkg -s libhdf5-dev pkg-config >/dev/null 2>&1; then
+# chromium: the QC report test opens `bomdata report`'s page headless (tests/e2e/demo.rs).
+if ! dpkg -s libhdf5-dev pkg-config chromium >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libhdf5-dev pkg-config >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libhdf5-dev pkg-config chromium >/dev/null
 fi
+export BOMDATA_REQUIRE_CHROMIUM=1
 
 step "python environment"
 [ -x .venv/bin/python ] || python3 -m venv .venv

@@ -17,6 +17,7 @@ macro_rules! outln {
 
 mod cmd;
 mod progress;
+mod report;
 
 use clap::{Parser, Subcommand};
 
@@ -61,6 +62,8 @@ enum Command {
     Profiles(cmd::profiles::Args),
     /// Try a tokenizer on a string or a file.
     Tokenize(cmd::tokenize::TokenizeArgs),
+    /// Write a self-contained HTML QC report of one or more datasets.
+    Report(cmd::report::Args),
 }
 
 fn main() {
@@ -79,6 +82,7 @@ fn main() {
         Command::SlurmTemplate(a) => cmd::slurm_template::run(a),
         Command::Profiles(a) => cmd::profiles::run(a),
         Command::Tokenize(a) => cmd::tokenize::run(a).map(|()| 0),
+        Command::Report(a) => cmd::report::run(a),
     };
     let code = match result {
         Ok(code) => code,

@@ -285,11 +285,27 @@ pub fn build(
     profile: &dyn Profile,
     opts: &BuildOptions,
 ) -> Result<Manifest> {
+    build_observed(input, out, profile, opts, &crate::progress::Silent)
+}
+
+/// [`build`], reporting its progress to `obs`.
+pub fn build_observed(
+    input: &Path,
+    out: &Path,
+    profile: &dyn Profile,
+    opts: &BuildOptions,
+    obs: &dyn crate::progress::BuildObserver,
+) -> Result<Manifest> {
     let Planned {
         manifest,
         mut by_split,
         subject_split,
     } = plan(input, opts.seed, &opts.fractions)?;
+    let located = by_split.values().flatten();
+    obs.planned(
+        located.clone().count() as u64,
+        located.map(|l| l.entry.size).sum(),
+    );
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let mut shards = Vec::new();
     let mut report = Vec::new();
@@ -328,8 +344,13 @@ pub fn build(
                     })
                     .collect()
             });
-            for r in results {
+            for (r, loc) in results.into_iter().zip(chunk) {
                 let (key, applied) = r?;
+                obs.sample_done(
+                    loc.entry.size,
+                    applied.samples.len() as u64,
+                    applied.rejected.len() as u64,
+                );
                 for reason in applied.rejected {
                     report.push(ReportEntry {
                         outcome: Outcome::Skipped,

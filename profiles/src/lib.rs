@@ -11,6 +11,7 @@
 //!   `tables` profile (their transforms);
 //! - [`tokens`]: token shards (`shard --tokens`);
 //! - [`distributed`]: a `shard` build shared by ranks (Slurm array tasks) and its merge.
+//! - [`progress`]: the progress callback of a shard build.
 //!
 //! The container itself (tar shards, indexes, manifests, `.npy`) is `bomdata-shard`; this crate
 //! reads and writes datasets only through it.
@@ -21,6 +22,7 @@ pub mod eeg;
 pub mod error;
 pub mod mri;
 pub mod profile;
+pub mod progress;
 pub mod registry;
 pub mod tables;
 pub mod tokens;

@@ -15,6 +15,7 @@
 use std::path::PathBuf;
 
 pub mod bench;
+pub mod cohort;
 pub mod edf;
 pub mod eeg;
 pub mod files;

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)] // helpers outside #[test] functions
 
 mod cli;
+mod demo;
 mod distributed;
 mod golden;
 mod hdf5;

@@ -7,6 +7,7 @@ pub mod outcome;
 pub mod probe;
 pub mod profiles;
 pub mod ranks;
+pub mod report;
 pub mod shard;
 pub mod shard_rank;
 pub mod slurm_template;

@@ -62,6 +62,9 @@ pub struct Args {
     /// writes the shards and manifest one process would.
     #[arg(long)]
     pub world_size: Option<usize>,
+    /// Log progress and the summary as JSON lines on stderr.
+    #[arg(long)]
+    pub json: bool,
     /// Write token shards instead of a profile's samples: a built-in tokenizer (hyena-char,
     /// caduceus-pretrain, caduceus-char, nt-6mer-v1, nt-6mer-v2, evo-byte), a HF tokenizer.json
     /// or a bomdata tokenizer config.
@@ -310,7 +313,14 @@ fn build_into(
     let _lock = prepare_output(&a.out, a.overwrite)?;
     let opts = build_options(a, input_manifest, fr)?;
     if let Some(t) = tok_opts {
-        let s = tokens::build_tokens(&a.dataset, &a.out, t, &opts)?;
+        let progress = crate::progress::Progress::counting(a.json, "samples");
+        let s = tokens::build_tokens_observed(&a.dataset, &a.out, t, &opts, &progress);
+        progress.finish();
+        let s = s?;
+        if a.json {
+            crate::progress::token_summary_json(&t.tokenizer_id, t.seq_len, &s, &a.out);
+            return Ok(0);
+        }
         eprintln!(
             "bomdata: tokens {}: {} documents, {} tokens ({}) in {} sequences of {}, {} shards, {} skipped -> {}",
             t.tokenizer_id,
@@ -335,14 +345,10 @@ fn build_into(
         return Ok(super::outcome::shard_exit(&a.dataset, &a.out, &s.manifest));
     }
     let profile = registry::create(&a.profile, params)?;
-    let m = build::build(&a.dataset, &a.out, profile.as_ref(), &opts)?;
-    eprintln!(
-        "bomdata: profile {}: {} samples in {} shards ({} subjects) -> {}",
-        profile.name(),
-        m.counts.samples,
-        m.counts.shards,
-        m.counts.subjects,
-        a.out.join("manifest.json").display()
-    );
+    let progress = crate::progress::Progress::counting(a.json, "samples");
+    let m = build::build_observed(&a.dataset, &a.out, profile.as_ref(), &opts, &progress);
+    progress.finish();
+    let m = m?;
+    crate::progress::shard_summary(a.json, profile.name(), &m, &a.out);
     Ok(super::outcome::shard_exit(&a.dataset, &a.out, &m))
 }
