@@ -281,6 +281,12 @@ def test_rank_from_torchrun_variables(datasets):
     r = subprocess.run([sys.executable, "-c", code, str(datasets["eeg-eegpt"])], env=env,
                        capture_output=True, text=True, check=True)
     assert r.stdout.split() == ["2", "5"]
+    code = ("import bomdata, sys; i = bomdata.TokenLoader(sys.argv[1], split_long=True).info; "
+            "print(i['rank'], i['world_size'])")
+    env = dict(os.environ, SLURM_PROCID="1", SLURM_NTASKS="3")
+    r = subprocess.run([sys.executable, "-c", code, str(datasets["genome-tokens"])], env=env,
+                       capture_output=True, text=True, check=True)
+    assert r.stdout.split() == ["1", "3"]
 
 
 def test_filters_and_pairing(datasets):
@@ -396,6 +402,8 @@ def test_token_batches_identical_to_rust(datasets, tmp_path, name):
     b = next(iter(bomdata.TokenLoader(kv["datasets"], **token_kwargs(kv))))
     cu = b["cu_seqlens"]
     assert cu[0] == 0 and b["max_seqlen"] == int(np.diff(cu).max())
+    with pytest.raises(bomdata.BomdataError, match="no_such_option"):
+        bomdata.TokenLoader(kv["datasets"], no_such_option=1)
 
 
 TOKEN_RESUME = r"""

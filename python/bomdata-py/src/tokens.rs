@@ -172,6 +172,7 @@ pub struct NativeTokenLoader {
     world: usize,
     inner: Mutex<Inner>,
     asarray: Py<PyAny>,
+    array: Py<PyAny>,
 }
 
 impl NativeTokenLoader {
@@ -220,11 +221,8 @@ impl NativeTokenLoader {
             d.set_item(*name, asarray.call1((Py::new(py, a)?,))?)?;
         }
         d.set_item("max_seqlen", max_seqlen)?;
-        let np = py.import("numpy")?;
-        d.set_item(
-            "__positions__",
-            np.call_method1("array", (positions, "<u8"))?,
-        )?;
+        let p = self.array.bind(py).call1((positions, "<u8"))?;
+        d.set_item("__positions__", p)?;
         Ok(d)
     }
 }
@@ -236,7 +234,9 @@ impl NativeTokenLoader {
     fn new(py: Python<'_>, spec: &str) -> PyResult<Self> {
         let (spec, opts) = TokenSpec::parse(spec).map_err(err)?;
         let (loader, rank, world) = py.detach(|| spec.build(opts)).map_err(err)?;
-        let asarray = py.import("numpy")?.getattr("asarray")?.unbind();
+        let numpy = py.import("numpy")?;
+        let asarray = numpy.getattr("asarray")?.unbind();
+        let array = numpy.getattr("array")?.unbind();
         Ok(NativeTokenLoader {
             planner: loader.planner().clone(),
             rank,
@@ -246,6 +246,7 @@ impl NativeTokenLoader {
                 slot: Slot::Idle(Box::new(loader)),
             }),
             asarray,
+            array,
         })
     }
 

@@ -8,7 +8,8 @@ class BatchBuffer:
     """A batch owned by Python (its buffers stay out of the loader's pool while it lives)."""
 
 class FieldArray:
-    """One tensor field of a batch, exported through ``__array_interface__``."""
+    """One tensor field of a batch, or one row of a ``list`` field, exported through
+    ``__array_interface__`` (a zero-copy view that keeps its batch alive)."""
     @property
     def __array_interface__(self) -> Dict[str, Any]: ...
 
