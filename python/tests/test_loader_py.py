@@ -52,6 +52,8 @@ def datasets(tmp_path_factory):
         "mri-swift": ("mri", ["--profile", "swift", "--param", "target=8", "--param", "window=2",
                               "--param", "stride=1"]),
         "mri-volume": ("mri", ["--profile", "volume", "--param", "target=[6,5,4]"]),
+        "mri-volume-member": ("mri", ["--profile", "volume", "--param", "target=[6,5,4]",
+                                      "--compress", "member"]),
         "eeg-eegpt": ("eeg", ["--profile", "eegpt", "--compress", "member"]),
         "genome-tokens": ("genome", ["--tokens", "hyena-char", "--seq-len", "128",
                                      "--tokens-per-shard", "2048"]),
@@ -80,6 +82,10 @@ def rust_batches(out: pathlib.Path, **kv):
             data = (out / f["file"]).read_bytes()
             if f["kind"] == "tensor":
                 fields[key] = (f["dtype"], tuple(f["shape"]), data)
+            elif f["kind"] == "list":
+                o = f["offsets"]
+                fields[key] = [None if sh is None else (f["dtype"], tuple(sh), data[o[i]:o[i + 1]])
+                               for i, sh in enumerate(f["row_shapes"])]
             else:
                 o = f["offsets"]
                 fields[key] = [data[o[i]:o[i + 1]] for i in range(len(o) - 1)]
@@ -96,7 +102,8 @@ def py_batch(b):
         if isinstance(v, np.ndarray):
             fields[k] = (v.dtype.str, v.shape, v.tobytes())
         else:
-            fields[k] = list(v)
+            fields[k] = [(x.dtype.str, x.shape, x.tobytes()) if isinstance(x, np.ndarray) else x
+                         for x in v]
     return b["__positions__"].tolist(), fields
 
 
@@ -110,6 +117,8 @@ def py_kwargs(kv):
     for k, v in kv.items():
         if k in conv:
             kw["world_size" if k == "world" else k] = conv[k](v)
+    if "shapes" in kv:
+        kw["shapes"] = dict(item.split(":") for item in kv["shapes"].split(","))
     if kw.get("shuffle_buffer") == 0:
         kw["shuffle"] = "none"
     kw.setdefault("rank", 0)
@@ -126,12 +135,22 @@ CASES = {
     "genome-tokens": dict(batch_size=3, seed=5, fields="input_ids.npy,meta.json", split="train"),
     "genome-canonical": dict(batch_size=4, seed=6, shuffle_buffer=5, threads=1),
     "eeg-canonical": dict(batch_size=1, seed=7),
+    # variable shapes: 3-D and 4-D volumes of `--profile volume --compress member` output
+    "volume-pad-masked": dict(ds="mri-volume-member", batch_size=3, seed=8, shuffle_buffer=4,
+                              shapes="volume.npy:pad_masked"),
+    "volume-pad": dict(ds="mri-volume-member", batch_size=4, seed=2, shapes="volume.npy:pad"),
+    "volume-list": dict(ds="mri-volume-member", batch_size=3, seed=9, threads=3,
+                        shapes="volume.npy:list"),
+    "volume-bucket": dict(ds="mri-volume-member", batch_size=2, seed=10, shuffle_buffer=4,
+                          shapes="volume.npy:bucket"),
 }
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_batches_identical_to_rust(datasets, tmp_path, name):
-    kv = dict(CASES[name], datasets=str(datasets[name]))
+    case = dict(CASES[name])
+    kv = dict(case, datasets=str(datasets[case.pop("ds", name)]))
+    kv.pop("ds", None)
     want, want_state = rust_batches(tmp_path / "dump", **kv)
     loader = bomdata.Loader(**py_kwargs(kv))
     got = [py_batch(b) for b in loader]
@@ -262,6 +281,12 @@ def test_rank_from_torchrun_variables(datasets):
     r = subprocess.run([sys.executable, "-c", code, str(datasets["eeg-eegpt"])], env=env,
                        capture_output=True, text=True, check=True)
     assert r.stdout.split() == ["2", "5"]
+    code = ("import bomdata, sys; i = bomdata.TokenLoader(sys.argv[1], split_long=True).info; "
+            "print(i['rank'], i['world_size'])")
+    env = dict(os.environ, SLURM_PROCID="1", SLURM_NTASKS="3")
+    r = subprocess.run([sys.executable, "-c", code, str(datasets["genome-tokens"])], env=env,
+                       capture_output=True, text=True, check=True)
+    assert r.stdout.split() == ["1", "3"]
 
 
 def test_filters_and_pairing(datasets):
@@ -287,3 +312,175 @@ def test_filters_and_pairing(datasets):
                 f = json.loads(b["fmri/meta.json"][r])
                 assert a.get("subject") == f.get("subject")
     assert units > 0
+
+
+def test_variable_shapes_typed(datasets):
+    """3-D and 4-D volumes in one dataset: pad_masked gives arrays with real shapes and masks,
+    list gives per-row arrays of their own rank, bucket gives batches of one shape."""
+    p = datasets["mri-volume-member"]
+    ndims = set()
+    for b in bomdata.Loader(p, batch_size=3, seed=1, shapes={"volume.npy": "list"}):
+        assert isinstance(b["volume.npy"], list)
+        for x in b["volume.npy"]:
+            assert isinstance(x, np.ndarray) and not x.flags.owndata
+            ndims.add(x.ndim)
+    assert ndims == {3, 4}, "the dataset mixes 3-D and 4-D volumes"
+    for b in bomdata.Loader(p, batch_size=4, seed=1, shapes={"volume.npy": "pad_masked"}):
+        v, shape, mask = b["volume.npy"], b["volume.shape"], b["volume.mask"]
+        assert shape.dtype == np.int64 and shape.shape == (v.shape[0], v.ndim - 1)
+        assert mask.dtype == np.bool_ and mask.shape == v.shape
+        for r in range(v.shape[0]):
+            assert mask[r].sum() == np.prod(shape[r])
+            assert not v[r][~mask[r]].any()
+    shapes = set()
+    n = 0
+    loader = bomdata.Loader(p, batch_size=2, seed=1, shapes={"volume.npy": "bucket"})
+    assert len(loader) == sum(1 for _ in bomdata.Loader(p, batch_size=2, seed=1,
+                                                        shapes={"volume.npy": "bucket"}))
+    for b in loader:
+        v = b["volume.npy"]
+        assert 1 <= v.shape[0] <= 2 and len(b["__positions__"]) == 1
+        shapes.add(v.shape[1:])
+        n += v.shape[0]
+    assert len(shapes) >= 2
+    assert n == sum(len(b["__positions__"]) for b in bomdata.Loader(p, shuffle="none"))
+    with pytest.raises(bomdata.BomdataError, match="bucket"):
+        bomdata.Loader(p, shapes={"volume.npy": "bucket"},
+                       groups={"key": "subject", "batch_size": 2})
+
+
+def rust_tokens(out: pathlib.Path, **kv):
+    """The Rust token loader's batches: [(positions, spans, max_seqlen, arrays)], state."""
+    subprocess.run([str(dump_bin()), "tokens", str(out), *[f"{k}={v}" for k, v in kv.items()]],
+                   check=True)
+    batches = []
+    for line in (out / "index.jsonl").read_text().splitlines():
+        b = json.loads(line)
+        i = b["batch"]
+        arrays = {n: (out / f"b{i}_{n}").read_bytes()
+                  for n in ("input_ids", "position_ids", "cu_seqlens")}
+        shape = (b["rows"], b["seq_len"])
+        batches.append((b["positions"], b["spans"], b["max_seqlen"], shape, arrays))
+    return batches, json.loads((out / "state.json").read_text())
+
+
+def py_tokens(b):
+    assert b["input_ids"].dtype == np.int64 and b["position_ids"].dtype == np.int64
+    assert b["cu_seqlens"].dtype == np.int32 and b["input_ids"].ndim == 2
+    assert b["position_ids"].shape == b["input_ids"].shape
+    arrays = {n: b[n].tobytes() for n in ("input_ids", "position_ids", "cu_seqlens")}
+    return (b["__positions__"].tolist(), b["__spans__"].tolist(), b["max_seqlen"],
+            b["input_ids"].shape, arrays)
+
+
+TOKEN_CASES = {
+    "budget": dict(mode="budget", max_tokens=300, split_long="true", seed=3),
+    "packed": dict(mode="packed", seq_len=100, batch_size=3, seed=4),
+    "budget-rank1of2": dict(mode="budget", max_tokens=500, split_long="true", seed=5, rank=1,
+                            world=2),
+}
+
+
+def token_kwargs(kv):
+    conv = {"max_tokens": int, "seq_len": int, "batch_size": int, "seed": int, "rank": int,
+            "world": int, "mode": str, "split_long": lambda s: s == "true"}
+    kw = {("world_size" if k == "world" else k): conv[k](v) for k, v in kv.items() if k in conv}
+    kw.setdefault("rank", 0)
+    kw.setdefault("world_size", 1)
+    return kw
+
+
+@pytest.mark.parametrize("name", sorted(TOKEN_CASES))
+def test_token_batches_identical_to_rust(datasets, tmp_path, name):
+    kv = dict(TOKEN_CASES[name], datasets=str(datasets["genome-tokens"]))
+    want, want_state = rust_tokens(tmp_path / "dump", **kv)
+    loader = bomdata.TokenLoader(kv["datasets"], **token_kwargs(kv))
+    got = [py_tokens(b) for b in loader]
+    assert len(want) > 1
+    assert got == want
+    assert loader.state_dict() == want_state
+    b = next(iter(bomdata.TokenLoader(kv["datasets"], **token_kwargs(kv))))
+    cu = b["cu_seqlens"]
+    assert cu[0] == 0 and b["max_seqlen"] == int(np.diff(cu).max())
+    with pytest.raises(bomdata.BomdataError, match="no_such_option"):
+        bomdata.TokenLoader(kv["datasets"], no_such_option=1)
+
+
+TOKEN_RESUME = r"""
+import hashlib, json, sys
+import bomdata
+kw, k, state_in, state_out = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+loader = bomdata.TokenLoader(**kw)
+if state_in != "-":
+    loader.load_state_dict(json.load(open(state_in)))
+out = []
+for b in loader:
+    h = hashlib.sha256()
+    for n in ("input_ids", "position_ids", "cu_seqlens", "__spans__"):
+        h.update(b[n].tobytes())
+    out.append([b["__positions__"].tolist(), b["max_seqlen"], h.hexdigest()])
+    if len(out) == k:
+        break
+if state_out != "-":
+    json.dump(loader.state_dict(), open(state_out, "w"))
+print(json.dumps(out))
+"""
+
+
+def run_tokens(kw, k, state_in="-", state_out="-"):
+    r = subprocess.run([sys.executable, "-c", TOKEN_RESUME, json.dumps(kw), str(k),
+                        str(state_in), str(state_out)], capture_output=True, text=True,
+                       check=True)
+    return json.loads(r.stdout)
+
+
+@pytest.mark.parametrize("mode", ["budget", "packed"])
+def test_token_exact_resume_in_a_new_process(datasets, tmp_path, mode):
+    kw = dict(paths=[str(datasets["genome-tokens"])], mode=mode, max_tokens=256,
+              split_long=True, seq_len=64, batch_size=2, seed=7, rank=0, world_size=1)
+    full = run_tokens(kw, -1)
+    assert len(full) > 6
+    st = tmp_path / "state.json"
+    assert run_tokens(kw, 4, state_out=st) == full[:4]
+    assert run_tokens(kw, -1, state_in=st) == full[4:]
+    # the Rust token loader resumed from the state Python saved: the same batches
+    want, _ = rust_tokens(tmp_path / "dump", datasets=kw["paths"][0], mode=mode,
+                          max_tokens=256, split_long="true", seq_len=64, batch_size=2, seed=7,
+                          state=st)
+    assert [w[0] for w in want] == [f[0] for f in full[4:]]
+
+
+@pytest.mark.parametrize("mode", ["budget", "packed"])
+def test_token_elastic_4_to_3_exactly_once_over_documents(datasets, mode):
+    base = dict(paths=str(datasets["genome-tokens"]), mode=mode, max_tokens=200,
+                split_long=True, seq_len=50, batch_size=2, seed=13)
+    one = bomdata.TokenLoader(**base, rank=0, world_size=1)
+    docs = one.documents()
+    assert len(docs) > 3
+    spans = []
+    states = []
+    for r in range(4):
+        loader = bomdata.TokenLoader(**base, rank=r, world_size=4)
+        it = iter(loader)
+        for _ in range(2):
+            spans.extend(map(tuple, next(it)["__spans__"].tolist()))
+        states.append(loader.state_dict())
+    assert all(s == states[0] for s in states)
+    for r in range(3):
+        loader = bomdata.TokenLoader(**base, rank=r, world_size=3)
+        loader.load_state_dict(states[0])
+        for b in loader:
+            spans.extend(map(tuple, b["__spans__"].tolist()))
+        assert loader.state_dict()["epoch"] == 1
+    # every token of every document exactly once: per document, the pieces tile [0, len)
+    by_doc = {}
+    for d, a, e in spans:
+        by_doc.setdefault(d, []).append((a, e))
+    assert sorted(by_doc) == list(range(len(docs)))
+    for d, pieces in by_doc.items():
+        pieces.sort()
+        end = 0
+        for a, e in pieces:
+            assert a == end, f"document {d}: gap or overlap at {a}"
+            end = e
+        assert end == docs[d][1]

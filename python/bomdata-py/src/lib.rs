@@ -15,6 +15,7 @@ use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyTuple};
 
 pub mod run;
 pub mod spec;
+pub mod tokens;
 pub mod workers;
 
 use run::{Running, Slot};
@@ -37,12 +38,15 @@ struct BatchBuffer {
     batch: Batch,
 }
 
-/// One tensor field of a batch, exported to NumPy through `__array_interface__` (NumPy keeps
-/// this object, and through it the batch, as the array's base).
+/// One tensor field of a batch, or one row of a list field, exported to NumPy through
+/// `__array_interface__` (NumPy keeps this object, and through it the batch, as the array's
+/// base).
 #[pyclass(frozen, module = "bomdata._native")]
 struct FieldArray {
     owner: Py<BatchBuffer>,
     field: usize,
+    /// A list field's row (its own shape, a view of its bytes in the field buffer).
+    row: Option<usize>,
 }
 
 #[pymethods]
@@ -51,10 +55,16 @@ impl FieldArray {
     fn array_interface<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let f = &self.owner.get().batch.fields()[self.field];
         let typestr = match f.kind() {
-            FieldKind::Tensor { dtype, .. } => dtype.descr(),
-            _ => "|u1",
+            FieldKind::Tensor { dtype, .. } | FieldKind::List { dtype } => dtype.descr(),
+            FieldKind::Bytes => "|u1",
         };
-        interface(py, &f.shape(), typestr, f.data().as_ptr())
+        match self.row {
+            Some(r) => {
+                let shape = f.row_shape(r).unwrap_or(&[]);
+                interface(py, shape, typestr, f.row(r).as_ptr())
+            }
+            None => interface(py, &f.shape(), typestr, f.data().as_ptr()),
+        }
     }
 }
 
@@ -151,8 +161,25 @@ impl NativeLoader {
                 let view = FieldArray {
                     owner: owner.clone_ref(py),
                     field: i,
+                    row: None,
                 };
                 d.set_item(key, asarray.call1((Py::new(py, view)?,))?)?;
+            } else if let FieldKind::List { .. } = f.kind() {
+                // one array per row (a view of its bytes; `None` for a missing row)
+                let items = PyList::empty(py);
+                for r in 0..rows {
+                    if f.row_shape(r).is_none() {
+                        items.append(py.None())?;
+                        continue;
+                    }
+                    let view = FieldArray {
+                        owner: owner.clone_ref(py),
+                        field: i,
+                        row: Some(r),
+                    };
+                    items.append(asarray.call1((Py::new(py, view)?,))?)?;
+                }
+                d.set_item(key, items)?;
             } else {
                 // member bytes (and any field kind the loader adds before the binding maps
                 // it): one `bytes` per row
@@ -388,6 +415,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeLoader>()?;
     m.add_class::<BatchBuffer>()?;
     m.add_class::<FieldArray>()?;
+    tokens::register(m)?;
     m.add("BomdataError", m.py().get_type::<BomdataError>())?;
     Ok(())
 }

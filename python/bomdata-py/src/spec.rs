@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bomdata_loader::{
     BufferSize, Dataset, DistEnv, Loader, LoaderOptions, Mixture, OrderOptions, OsLock, PairRow,
-    Partition, Planner, Remainder, SampleInfo, Shuffle, Split, Units,
+    Partition, Planner, Remainder, SampleInfo, ShapePolicy, Shuffle, Split, Units,
 };
 use serde_json::{Map, Value};
 
@@ -37,6 +37,9 @@ pub enum SpecError {
     },
     /// `worker` is not `[id, count]` with `id < count`.
     Worker([usize; 2]),
+    /// `shapes` asks for bucket batches together with `pairs` or `groups` (bucket batches
+    /// are units of their own).
+    BucketWith(&'static str),
     /// The loader refused.
     Loader(bomdata_loader::Error),
 }
@@ -58,6 +61,10 @@ impl std::fmt::Display for SpecError {
                 write!(f, "{weights} weights for {paths} datasets")
             }
             SpecError::Worker([w, k]) => write!(f, "worker {w} of {k}"),
+            SpecError::BucketWith(what) => write!(
+                f,
+                "shapes=\"bucket\" makes bucket batches: it cannot be combined with {what}"
+            ),
             SpecError::Loader(e) => write!(f, "{e}"),
         }
     }
@@ -185,7 +192,29 @@ impl Spec {
     }
 
     /// The `LoaderOptions`: every key not the binding's own, checked against the option names.
+    /// With bucket batches (a `bucket` field in `shapes`) `batch_size` is the bucket size the
+    /// planner makes and the loader's own batch size is 1 (one bucket batch per batch).
     pub fn loader_options(&self) -> Result<LoaderOptions, SpecError> {
+        let mut opts = self.raw_options()?;
+        if self.bucket_fields(&opts).is_some() {
+            opts.batch_size = 1;
+        }
+        Ok(opts)
+    }
+
+    /// The fields `shapes` buckets by, if any.
+    fn bucket_fields(&self, opts: &LoaderOptions) -> Option<Vec<String>> {
+        let f: Vec<String> = opts
+            .shapes
+            .iter()
+            .filter(|(_, p)| **p == ShapePolicy::Bucket)
+            .map(|(k, _)| k.clone())
+            .collect();
+        (!f.is_empty()).then_some(f)
+    }
+
+    /// The options as given (before the bucket batch size).
+    fn raw_options(&self) -> Result<LoaderOptions, SpecError> {
         let mut opts: LoaderOptions =
             serde_json::from_value(Value::Object(self.options.clone())).map_err(SpecError::Json)?;
         let known = match serde_json::to_value(&opts) {
@@ -225,7 +254,8 @@ impl Spec {
         Ok(ds)
     }
 
-    fn mixture(&self) -> Result<Mixture, SpecError> {
+    /// The mixture of the selected datasets.
+    pub(crate) fn mixture(&self) -> Result<Mixture, SpecError> {
         let weights = self
             .weights
             .clone()
@@ -267,10 +297,22 @@ impl Spec {
         })
     }
 
-    /// The planner of this specification.
+    /// The planner of this specification (bucket batches: `Planner::with_buckets` with the
+    /// given `batch_size` as bucket size and `drop_last` as `drop_partial`).
     pub fn planner(&self) -> Result<(Planner, Vec<String>), SpecError> {
         let mix = self.mixture()?;
         let order = self.order()?;
+        let raw = self.raw_options()?;
+        if let Some(fields) = self.bucket_fields(&raw) {
+            if self.groups.is_some() {
+                return Err(SpecError::BucketWith("groups"));
+            }
+            if self.pairs.is_some() {
+                return Err(SpecError::BucketWith("pairs"));
+            }
+            let p = Planner::with_buckets(mix, order, &fields, raw.batch_size, raw.drop_last)?;
+            return Ok((p, vec![String::new()]));
+        }
         if let Some(g) = &self.groups {
             let key = g.key.clone();
             let mut f = |s: &SampleInfo<'_>| -> bomdata_loader::Result<String> {

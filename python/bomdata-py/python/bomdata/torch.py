@@ -16,9 +16,9 @@ from typing import Any, Dict, Iterator, List, Optional
 import torch
 import torch.utils.data
 
-from . import Loader
+from . import Loader, TokenLoader
 
-__all__ = ["IterableDataset", "DataLoader"]
+__all__ = ["IterableDataset", "TokenIterableDataset", "DataLoader"]
 
 WORKER_KEY = "__worker__"
 
@@ -47,6 +47,8 @@ class IterableDataset(torch.utils.data.IterableDataset):
     and counts batches per worker for :meth:`DataLoader.state_dict`.
     """
 
+    _loader_class: Any = Loader
+
     def __init__(self, paths: Any, pin_memory: Optional[bool] = None, **kwargs: Any) -> None:
         super().__init__()
         self._kwargs: Dict[str, Any] = dict(kwargs, paths=paths)
@@ -59,10 +61,10 @@ class IterableDataset(torch.utils.data.IterableDataset):
         d["_loader"] = None  # rebuilt where it is used
         return d
 
-    def loader(self) -> Loader:
+    def loader(self) -> Any:
         """The main-process loader (built on first use)."""
         if self._loader is None:
-            self._loader = Loader(**self._kwargs)
+            self._loader = self._loader_class(**self._kwargs)
             if self._state is not None:
                 self._loader.load_state_dict(self._state)
         return self._loader
@@ -91,12 +93,23 @@ class IterableDataset(torch.utils.data.IterableDataset):
             self._state = self.loader().state_dict()
             return
         start = self._state
-        loader = Loader(**dict(self._kwargs, worker=[info.id, info.num_workers]))
+        loader = self._loader_class(**dict(self._kwargs, worker=[info.id, info.num_workers]))
         if start is not None:
             loader.load_state_dict(start)
         for b in loader:
             b[WORKER_KEY] = info.id
             yield b
+
+
+class TokenIterableDataset(IterableDataset):
+    """Token batches (:class:`bomdata.TokenLoader`: ``input_ids``, ``position_ids``,
+    ``cu_seqlens``, ``max_seqlen``) as a PyTorch ``IterableDataset``; use with
+    ``DataLoader(batch_size=None, num_workers=0)`` (a token batch is a copy of a few thousand
+    ids made on the loader's own thread: worker processes buy nothing, and the resumable state
+    is kept for ``num_workers=0`` only). ``paths, **kwargs`` as :class:`bomdata.TokenLoader`.
+    """
+
+    _loader_class: Any = TokenLoader
 
 
 def _pinned(batch: Dict[str, Any]) -> Dict[str, Any]:
@@ -123,6 +136,9 @@ class DataLoader(torch.utils.data.DataLoader):
         if kwargs.get("persistent_workers"):
             raise ValueError("bomdata.torch.DataLoader: persistent_workers is not supported "
                              "(each epoch's workers start from the state set in the main process)")
+        if num_workers > 0 and isinstance(dataset, TokenIterableDataset):
+            raise ValueError("bomdata.torch.DataLoader: token batches are read with "
+                             "num_workers=0 (see TokenIterableDataset)")
         pin = _cuda() if pin_memory is None else bool(pin_memory)
         if num_workers == 0:
             dataset.pin_memory = pin
