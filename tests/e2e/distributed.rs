@@ -28,21 +28,32 @@ fn merge(out: &Path) -> std::process::Output {
 
 /// One process, then world sizes 1 to 4 (ranks run in reverse order): the same files.
 fn check_world_sizes(canon: &Path, tmp: &Path, args: &[&str]) -> PathBuf {
+    check_world_sizes_ending(canon, tmp, args, true)
+}
+
+/// As [`check_world_sizes`]; `ok`: whether the one-process build and the merges succeed (a
+/// build that writes no sample exits 1, whatever the world size).
+fn check_world_sizes_ending(canon: &Path, tmp: &Path, args: &[&str], ok: bool) -> PathBuf {
     let one = tmp.join("one");
-    assert!(shard(canon, &one, args, None));
+    assert_eq!(shard(canon, &one, args, None), ok);
     let want = tree(&one);
     assert!(want.contains_key("manifest.json"));
     for world in 1..=4 {
         let out = tmp.join(format!("w{world}"));
         for rank in (0..world).rev() {
-            assert!(shard(canon, &out, args, Some((rank, world))));
+            // A world of one is a one-process build; ranks of a larger one exit 0 (the merge
+            // judges the whole).
+            assert_eq!(
+                shard(canon, &out, args, Some((rank, world))),
+                ok || world > 1
+            );
         }
         if world > 1 {
             assert!(
                 !out.join("manifest.json").exists(),
                 "ranks write no manifest"
             );
-            assert!(merge(&out).status.success());
+            assert_eq!(merge(&out).status.success(), ok);
         }
         assert_eq!(tree(&out), want, "world size {world}: {args:?}");
         assert!(!out.join(".ingest/shard").exists(), "the parts are removed");
@@ -95,10 +106,11 @@ fn distributed_eeg_windows_with_rejections_and_a_failed_rank_rerun() {
     let one = check_world_sizes(&canon, &d.path().join("sizes"), &args);
     let m = bomdata_shard::dataset::read_manifest(&one).unwrap();
     assert!(m.counts.shards > 2, "{:?}", m.counts);
-    // Every window rejected: the report (in plan order) and an empty manifest, identical too.
+    // Every window rejected: the report (in plan order) and an empty manifest, identical too,
+    // and exit 1 (no silent empty result) from the one process and from every merge.
     let mut all_rejected = args.to_vec();
     all_rejected.extend(["--param", "reject_abs_uv=45"]);
-    let none = check_world_sizes(&canon, &d.path().join("rejected"), &all_rejected);
+    let none = check_world_sizes_ending(&canon, &d.path().join("rejected"), &all_rejected, false);
     let report = std::fs::read_to_string(none.join("report.jsonl")).unwrap();
     assert!(report.lines().count() > 6, "{report}");
 

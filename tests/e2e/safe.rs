@@ -235,7 +235,8 @@ fn a_gzip_bomb_nifti_fails_its_unit_alone_under_a_memory_limit() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("dataset complete: 5 samples"), "{err}");
-    let report = std::fs::read_to_string(out.join("report.jsonl")).unwrap();
+    // The private report names the source file (the dataset's own report uses pseudonyms).
+    let report = std::fs::read_to_string(d.path().join("out.private/report.jsonl")).unwrap();
     let failed: Vec<&str> = report
         .lines()
         .filter(|l| l.contains("\"failed\""))

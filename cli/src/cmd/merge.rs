@@ -29,8 +29,10 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
         && a.dataset.join(bomdata_shard::dataset::MANIFEST).is_file()
     {
         anyhow::bail!(
-            "{}: a finished dataset, not a distributed run in progress: nothing to merge",
-            a.dataset.display()
+            "{}: a finished dataset, not a distributed run in progress (no plan in the state \
+             folder {}; --state-dir names another): nothing to merge",
+            a.dataset.display(),
+            state.display()
         );
     }
     match run::finalize(&a.dataset, &state)? {

@@ -342,7 +342,7 @@ fn build_into(
                 l.effect.name()
             );
         }
-        return Ok(super::outcome::shard_exit(&a.dataset, &a.out, &s.manifest));
+        return Ok(super::outcome::shard_exit(&a.out, &s.manifest));
     }
     let profile = registry::create(&a.profile, params)?;
     let progress = crate::progress::Progress::counting(a.json, "samples");
@@ -350,5 +350,5 @@ fn build_into(
     progress.finish();
     let m = m?;
     crate::progress::shard_summary(a.json, profile.name(), &m, &a.out);
-    Ok(super::outcome::shard_exit(&a.dataset, &a.out, &m))
+    Ok(super::outcome::shard_exit(&a.out, &m))
 }

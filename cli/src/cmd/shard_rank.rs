@@ -64,5 +64,5 @@ pub fn merge(out: &std::path::Path) -> anyhow::Result<i32> {
         m.counts.subjects,
         out.join(bomdata_shard::dataset::MANIFEST).display()
     );
-    Ok(0)
+    Ok(super::outcome::shard_exit(out, &m))
 }
