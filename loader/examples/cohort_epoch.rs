@@ -88,6 +88,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             for f in batch.fields() {
                 let what = match f.kind() {
                     FieldKind::Tensor { dtype, .. } => format!("{} {:?}", dtype.name(), f.shape()),
+                    FieldKind::List { dtype } => {
+                        format!("{} list of {} arrays", dtype.name(), batch.rows())
+                    }
                     FieldKind::Bytes => format!("bytes ({} B in all)", f.data().len()),
                 };
                 println!("  {:<14} {:<10} {what}", SLOTS[f.slot()].0, f.name());
