@@ -1,0 +1,25 @@
+//! DICOM reader: a PS3.10 file (preamble, file meta group, data set) in implicit or explicit VR
+//! little endian, explicit VR big endian or deflated explicit VR little endian; sequences of
+//! defined and undefined length; native pixel data (1/8/16/32 bits, signed or unsigned, 1 or 3
+//! samples, either planar configuration, multi-frame, YBR_FULL_422) and RLE Lossless; the
+//! modality LUT as rescale slope and intercept. JPEG, JPEG-LS and JPEG 2000 transfer syntaxes are
+//! refused by UID ([`DicomError::UnsupportedTransferSyntax`]).
+//!
+//! Lengths read from the file are checked against the bytes left before use; nothing is
+//! allocated from a header field alone.
+
+pub mod error;
+pub mod parse;
+pub mod pixels;
+pub mod probe;
+mod rle;
+
+pub use error::DicomError;
+pub use parse::{File, parse};
+pub use pixels::{Image, decode};
+
+/// Reads and parses a DICOM file.
+pub fn open(path: &std::path::Path) -> std::io::Result<File> {
+    let bytes = std::fs::read(path)?;
+    Ok(parse(bytes)?)
+}
