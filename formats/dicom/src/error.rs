@@ -111,3 +111,66 @@ impl From<DicomError> for io::Error {
         io::Error::new(kind, e)
     }
 }
+
+/// Why a set of instances does not make one volume.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum SeriesError {
+    /// No instances were given.
+    #[error("the series has no instances")]
+    Empty,
+    /// A file could not be read from disk.
+    #[error("{path}: {message}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The operating system's message.
+        message: String,
+    },
+    /// An instance could not be parsed or decoded.
+    #[error("{path}: {error}")]
+    Instance {
+        /// The file.
+        path: String,
+        /// Why.
+        error: DicomError,
+    },
+    /// An instance lacks a geometry attribute the volume needs.
+    #[error("{path}: {keyword} is missing or malformed")]
+    Geometry {
+        /// The file.
+        path: String,
+        /// The attribute.
+        keyword: &'static str,
+    },
+    /// Instances differ in size, orientation or pixel spacing.
+    #[error("{path}: {what} differs from the first instance's")]
+    Mixed {
+        /// The file.
+        path: String,
+        /// Which attribute.
+        what: &'static str,
+    },
+    /// Two instances share a slice position.
+    #[error("two instances at slice position {0} mm")]
+    Duplicate(f64),
+    /// The gaps between slices differ.
+    #[error("slice spacing is not uniform: gaps from {min} to {max} mm")]
+    Spacing {
+        /// Smallest gap.
+        min: f64,
+        /// Largest gap.
+        max: f64,
+    },
+    /// The slices are stacked at an angle to their normal (tilted gantry).
+    #[error("slices are stacked {degrees:.3} degrees off their normal (tilted gantry)")]
+    Tilted {
+        /// The angle.
+        degrees: f64,
+    },
+    /// Multi-frame or colour instances are not stacked by this function.
+    #[error("{path}: only single-frame, single-sample instances are stacked")]
+    NotSingleFrame {
+        /// The file.
+        path: String,
+    },
+}

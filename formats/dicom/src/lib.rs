@@ -13,8 +13,9 @@ pub mod parse;
 pub mod pixels;
 pub mod probe;
 mod rle;
+pub mod series;
 
-pub use error::DicomError;
+pub use error::{DicomError, SeriesError};
 pub use parse::{File, parse};
 pub use pixels::{Image, decode};
 
