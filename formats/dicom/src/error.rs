@@ -92,6 +92,14 @@ pub enum DicomError {
     /// The file has no pixel data element.
     #[error("no pixel data (7FE0,0010)")]
     NoPixelData,
+    /// A compressed frame does not decode (the codec's message).
+    #[error("frame {frame}: {message}")]
+    Codec {
+        /// Frame index.
+        frame: usize,
+        /// The codec's message.
+        message: String,
+    },
     /// An RLE frame is damaged.
     #[error("rle frame {frame}: {what}")]
     Rle {

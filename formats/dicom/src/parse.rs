@@ -36,6 +36,8 @@ pub enum PixelCoding {
     Native,
     /// Encapsulated RLE Lossless.
     Rle,
+    /// Encapsulated JPEG baseline, extended (8-bit) or lossless (feature `jpeg`).
+    Jpeg,
     /// Encapsulated with a codec this build lacks (the UID).
     Unsupported(String),
 }
@@ -64,6 +66,14 @@ fn syntax(uid: &str) -> Result<(Encoding, PixelCoding), DicomError> {
             PixelCoding::Native,
         ),
         "1.2.840.10008.1.2.5" => (le, PixelCoding::Rle),
+        "1.2.840.10008.1.2.4.50"
+        | "1.2.840.10008.1.2.4.51"
+        | "1.2.840.10008.1.2.4.57"
+        | "1.2.840.10008.1.2.4.70"
+            if cfg!(feature = "jpeg") =>
+        {
+            (le, PixelCoding::Jpeg)
+        }
         u if u.starts_with("1.2.840.10008.1.2.4.") => (le, PixelCoding::Unsupported(u.to_string())),
         u => return Err(DicomError::UnsupportedTransferSyntax(u.to_string())),
     })

@@ -138,7 +138,17 @@ pub fn decode(f: &File, img: &Image) -> Result<Vec<f64>, DicomError> {
             let native = crate::rle::decode(&f.data, frags, img)?;
             native_samples(&native, img, false, true)?
         }
-        (_, Some(_)) | (PixelCoding::Rle, None) => {
+        #[cfg(feature = "jpeg")]
+        (PixelCoding::Jpeg, Some(frags)) => {
+            // The codec returns RGB for colour images, whatever the photometric interpretation.
+            let mut rgb = img.clone();
+            if rgb.samples == 3 {
+                rgb.photometric = "RGB".into();
+            }
+            let native = crate::jpeg::decode(&f.data, frags, &rgb, &img.photometric)?;
+            return native_samples(&native, &rgb, false, false);
+        }
+        (_, Some(_)) | (PixelCoding::Rle | PixelCoding::Jpeg, None) => {
             return Err(bad(
                 "PixelData",
                 "encapsulation does not match the transfer syntax",
