@@ -27,10 +27,10 @@ check() {
 }
 
 step "system packages"
-if ! dpkg -s libhdf5-dev pkg-config dcm2niix dcmtk >/dev/null 2>&1; then
+if ! dpkg -s libhdf5-dev pkg-config dcm2niix dcmtk libgdcm-tools >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libhdf5-dev pkg-config dcm2niix dcmtk >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libhdf5-dev pkg-config dcm2niix dcmtk libgdcm-tools >/dev/null
 fi
 
 step "python environment"

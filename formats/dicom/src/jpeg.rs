@@ -9,7 +9,7 @@ use jpeg_decoder::{ColorTransform, Decoder, PixelFormat};
 use crate::error::DicomError;
 use crate::pixels::Image;
 
-fn codec(frame: usize, message: impl Into<String>) -> DicomError {
+pub(crate) fn codec(frame: usize, message: impl Into<String>) -> DicomError {
     DicomError::Codec {
         frame,
         message: message.into(),
@@ -23,7 +23,7 @@ fn ends_frame(b: &[u8]) -> bool {
 }
 
 /// The fragments of each frame: one per frame when the counts agree, else split at EOI markers.
-fn frames<'a>(
+pub(crate) fn frames<'a>(
     data: &'a [u8],
     frags: &[Range<usize>],
     n: usize,

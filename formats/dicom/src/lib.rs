@@ -3,13 +3,16 @@
 //! defined and undefined length; native pixel data (1/8/16/32 bits, signed or unsigned, 1 or 3
 //! samples, either planar configuration, multi-frame, YBR_FULL_422) and RLE Lossless; the
 //! modality LUT as rescale slope and intercept; JPEG baseline, extended (8-bit) and lossless with
-//! the default feature `jpeg`. JPEG-LS and JPEG 2000 (and JPEG without the feature) are refused
-//! by UID ([`DicomError::UnsupportedTransferSyntax`]).
+//! the default feature `jpeg`; JPEG 2000 with the default feature `jpeg2000`. JPEG-LS, HTJ2K
+//! (and the others without their feature) are refused by UID
+//! ([`DicomError::UnsupportedTransferSyntax`]).
 //!
 //! Lengths read from the file are checked against the bytes left before use; nothing is
 //! allocated from a header field alone.
 
 pub mod error;
+#[cfg(feature = "jpeg2000")]
+mod j2k;
 #[cfg(feature = "jpeg")]
 mod jpeg;
 pub mod parse;

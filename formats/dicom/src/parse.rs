@@ -38,6 +38,8 @@ pub enum PixelCoding {
     Rle,
     /// Encapsulated JPEG baseline, extended (8-bit) or lossless (feature `jpeg`).
     Jpeg,
+    /// Encapsulated JPEG 2000, lossless or lossy (feature `jpeg2000`).
+    Jpeg2000,
     /// Encapsulated with a codec this build lacks (the UID).
     Unsupported(String),
 }
@@ -73,6 +75,9 @@ fn syntax(uid: &str) -> Result<(Encoding, PixelCoding), DicomError> {
             if cfg!(feature = "jpeg") =>
         {
             (le, PixelCoding::Jpeg)
+        }
+        "1.2.840.10008.1.2.4.90" | "1.2.840.10008.1.2.4.91" if cfg!(feature = "jpeg2000") => {
+            (le, PixelCoding::Jpeg2000)
         }
         u if u.starts_with("1.2.840.10008.1.2.4.") => (le, PixelCoding::Unsupported(u.to_string())),
         u => return Err(DicomError::UnsupportedTransferSyntax(u.to_string())),

@@ -148,7 +148,18 @@ pub fn decode(f: &File, img: &Image) -> Result<Vec<f64>, DicomError> {
             let native = crate::jpeg::decode(&f.data, frags, &rgb, &img.photometric)?;
             return native_samples(&native, &rgb, false, false);
         }
-        (_, Some(_)) | (PixelCoding::Rle | PixelCoding::Jpeg, None) => {
+        #[cfg(feature = "jpeg2000")]
+        (PixelCoding::Jpeg2000, Some(frags)) => {
+            let mut rgb = img.clone();
+            if rgb.samples == 3 {
+                rgb.photometric = "RGB".into();
+            }
+            let native = crate::j2k::decode(&f.data, frags, &rgb)?;
+            // YBR_RCT/YBR_ICT are undone by the codec; YBR_FULL (no component transform) is
+            // converted below like native data.
+            native_samples(&native, &rgb, false, false)?
+        }
+        (_, Some(_)) | (PixelCoding::Rle | PixelCoding::Jpeg | PixelCoding::Jpeg2000, None) => {
             return Err(bad(
                 "PixelData",
                 "encapsulation does not match the transfer syntax",

@@ -132,8 +132,15 @@ fn damaged_jpeg_is_a_clean_error() {
         if !encode("dcmcjpeg", args, &src, &out) {
             return skip("dcmcjpeg");
         }
-        let good = std::fs::read(&out).unwrap();
-        let bad = dir.path().join("bad.dcm");
+        damage(&out, dir.path());
+    }
+}
+
+/// Every cut of the last 400 bytes is refused; flipped bytes decode or are refused, never panic.
+fn damage(out: &Path, dir: &Path) {
+    {
+        let good = std::fs::read(out).unwrap();
+        let bad = dir.join("bad.dcm");
         for cut in (good.len() - 400..good.len()).step_by(3) {
             std::fs::write(&bad, &good[..cut]).unwrap();
             assert!(
@@ -148,4 +155,58 @@ fn damaged_jpeg_is_a_clean_error() {
             let _ = bomdata_dicom::probe::probe(&bad, &ProbeOptions::default());
         }
     }
+}
+
+#[cfg(feature = "jpeg2000")]
+#[test]
+fn damaged_jpeg_2000_is_a_clean_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = bomdata_testdata::require_fixtures().join("dicom/MR_small.dcm");
+    let out = dir.path().join("j.dcm");
+    if !encode("gdcmconv", &["--j2k"], &src, &out) {
+        return skip("gdcmconv (Debian package libgdcm-tools)");
+    }
+    damage(&out, dir.path());
+}
+
+#[cfg(feature = "jpeg2000")]
+#[test]
+fn jpeg_2000_from_gdcm_equals_the_native_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = bomdata_testdata::require_fixtures().join("dicom");
+    // (gdcmconv crashes on the 3×3 RGB fixture; the YBR_FULL_422 one covers colour.)
+    for name in [
+        "CT_small.dcm",
+        "MR_small.dcm",
+        "nibabel_0.dcm",
+        "SC_ybr_full_422_uncompressed.dcm",
+    ] {
+        let src = fixtures.join(name);
+        let out = dir.path().join(format!("j2k_{name}"));
+        if !encode("gdcmconv", &["--j2k"], &src, &out) {
+            return skip("gdcmconv (Debian package libgdcm-tools)");
+        }
+        let (want, got) = (probe(&src), probe(&out));
+        assert_eq!(
+            got["transfer_syntax_uid"], "1.2.840.10008.1.2.4.90",
+            "{name}"
+        );
+        assert_eq!(got["stats"], want["stats"], "{name}");
+        assert_eq!(got["values"], want["values"], "{name}");
+    }
+    let src = fixtures.join("MR_small.dcm");
+    let out = dir.path().join("lossy.dcm");
+    assert!(encode(
+        "gdcmconv",
+        &["--j2k", "--lossy", "-q", "50"],
+        &src,
+        &out
+    ));
+    let (want, got) = (probe(&src), probe(&out));
+    assert_eq!(got["transfer_syntax_uid"], "1.2.840.10008.1.2.4.91");
+    let (m0, m1) = (
+        want["stats"]["mean"].as_f64().unwrap(),
+        got["stats"]["mean"].as_f64().unwrap(),
+    );
+    assert!((m0 - m1).abs() < 0.1 * m0, "lossy mean {m1} vs {m0}");
 }

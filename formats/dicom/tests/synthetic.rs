@@ -563,12 +563,12 @@ fn bad_lengths_and_syntaxes_are_named() {
             ..
         }
     ));
-    let jpeg = "1.2.840.10008.1.2.4.50";
+    let jpeg = "1.2.840.10008.1.2.4.80";
     let e = probe_bytes("j.dcm", &rle_file(&i).replace_syntax(jpeg), vec![]).unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::Unsupported);
     assert!(
         e.to_string()
-            .contains("unsupported transfer syntax 1.2.840.10008.1.2.4.50"),
+            .contains("unsupported transfer syntax 1.2.840.10008.1.2.4.80"),
         "{e}"
     );
     assert_eq!(
