@@ -18,13 +18,11 @@ pub fn decode(data: &[u8], frags: &[Range<usize>], img: &Image) -> Result<Vec<u8
     let width = usize::from(img.bits_allocated / 8);
     let plane = img.rows * img.columns;
     let frame_bytes = plane * img.samples * width;
-    let frames: Vec<&[u8]> = if frags.len() == img.frames {
-        frags.iter().filter_map(|r| data.get(r.clone())).collect()
-    } else if img.frames == 1 && !frags.is_empty() {
-        vec![
-            data.get(frags[0].start..frags[frags.len() - 1].end)
-                .unwrap_or_default(),
-        ]
+    let parts: Vec<&[u8]> = frags.iter().filter_map(|r| data.get(r.clone())).collect();
+    let frames: Vec<Vec<u8>> = if parts.len() == img.frames {
+        parts.into_iter().map(<[u8]>::to_vec).collect()
+    } else if img.frames == 1 && !parts.is_empty() {
+        vec![parts.concat()]
     } else {
         return Err(err(0, "fragment count does not match NumberOfFrames"));
     };

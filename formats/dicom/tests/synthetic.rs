@@ -254,6 +254,11 @@ fn packbits(data: &[u8]) -> Vec<u8> {
 }
 
 fn rle_file(i: &Img) -> Vec<u8> {
+    rle_file_with(i, false)
+}
+
+/// RLE frames, each in one fragment or (`split`) two.
+fn rle_file_with(i: &Img, split: bool) -> Vec<u8> {
     let e = Enc {
         explicit: true,
         big: false,
@@ -283,7 +288,13 @@ fn rle_file(i: &Img) -> Vec<u8> {
             off += seg.len() as u32;
         }
         segs.iter().for_each(|g| frame.extend(g));
-        pix.extend(element(e, 0xFFFE_E000, b"  ", &frame, None));
+        if split {
+            let half = frame.len() / 2 & !1;
+            pix.extend(element(e, 0xFFFE_E000, b"  ", &frame[..half], None));
+            pix.extend(element(e, 0xFFFE_E000, b"  ", &frame[half..], None));
+        } else {
+            pix.extend(element(e, 0xFFFE_E000, b"  ", &frame, None));
+        }
     }
     pix.extend(element(e, 0xFFFE_E0DD, b"  ", &[], None));
     let mut body = attributes(e, i);
@@ -473,6 +484,8 @@ fn rle_lossless_frames() {
     ] {
         check("rle.dcm", &rle_file(&i), &i);
     }
+    let i = mono(16, 16, true, 1);
+    check("rle_split.dcm", &rle_file_with(&i, true), &i);
 }
 
 fn dicom_error(r: std::io::Result<serde_json::Value>) -> DicomError {
