@@ -158,9 +158,14 @@ pub enum SeriesError {
         /// Which attribute.
         what: &'static str,
     },
-    /// Two instances share a slice position.
-    #[error("two instances at slice position {0} mm")]
-    Duplicate(f64),
+    /// Slice positions hold different numbers of instances (a volume missing slices).
+    #[error("slice positions hold from {min} to {max} instances")]
+    Uneven {
+        /// Fewest instances at one position.
+        min: usize,
+        /// Most.
+        max: usize,
+    },
     /// The gaps between slices differ.
     #[error("slice spacing is not uniform: gaps from {min} to {max} mm")]
     Spacing {

@@ -12,13 +12,14 @@ use crate::pixels::{Image, decode};
 /// A volume built from a series.
 #[derive(Clone, Debug)]
 pub struct Volume {
-    /// `[columns, rows, slices]`.
-    pub shape: [usize; 3],
-    /// Values after the modality LUT, `i` fastest (column, then row, then slice).
+    /// `[columns, rows, slices]`, or `[columns, rows, slices, volumes]` when every slice
+    /// position holds the same number (> 1) of instances (time series, echoes, directions).
+    pub shape: Vec<usize>,
+    /// Values after the modality LUT, `i` fastest (column, then row, then slice, then volume).
     pub data: Vec<f64>,
     /// Voxel `(i, j, k, 1)` to RAS+ millimetres.
     pub affine: [[f64; 4]; 4],
-    /// The instances in slice order.
+    /// The instances in storage order (slice fastest, then volume).
     pub files: Vec<PathBuf>,
 }
 
@@ -123,8 +124,8 @@ fn check_same(first: &Slice, s: &Slice) -> Result<(), SeriesError> {
     Ok(())
 }
 
-/// The slice step vector, checked for duplicates, uniform gaps and tilt.
-fn step(slices: &[Slice], normal: [f64; 3]) -> Result<[f64; 3], SeriesError> {
+/// The slice step vector (one instance per position), checked for uniform gaps and tilt.
+fn step(slices: &[&Slice], normal: [f64; 3]) -> Result<[f64; 3], SeriesError> {
     let n = slices.len();
     if n == 1 {
         let t = slices[0]
@@ -139,11 +140,6 @@ fn step(slices: &[Slice], normal: [f64; 3]) -> Result<[f64; 3], SeriesError> {
     let (min, max) = gaps
         .iter()
         .fold((f64::MAX, f64::MIN), |(a, b), &g| (a.min(g), b.max(g)));
-    if min <= 1e-6 {
-        return Err(SeriesError::Duplicate(
-            d[gaps.iter().position(|&g| g <= 1e-6).unwrap_or(0)],
-        ));
-    }
     if max - min > 1e-3 * max.max(1.0) {
         return Err(SeriesError::Spacing { min, max });
     }
@@ -173,8 +169,20 @@ pub fn volume(paths: &[PathBuf]) -> Result<Volume, SeriesError> {
         [first.iop[3], first.iop[4], first.iop[5]],
     );
     let normal = cross(row_dir, col_dir);
-    slices.sort_by(|a, b| dot(a.ipp, normal).total_cmp(&dot(b.ipp, normal)));
-    let v = step(&slices, normal)?;
+    let order = |s: &Slice| {
+        (
+            dot(s.ipp, normal),
+            s.file.number(0x0020_0013).unwrap_or(0.0),
+        )
+    };
+    slices.sort_by(|a, b| {
+        let (a, b) = (order(a), order(b));
+        a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1))
+    });
+    let positions = by_position(&slices, normal)?;
+    let reps: Vec<&Slice> = positions.iter().map(|p| &slices[p[0]]).collect();
+    let v = step(&reps, normal)?;
+    let nt = positions[0].len();
     let first = &slices[0];
     let (rows, cols, ps) = (first.img.rows, first.img.columns, first.spacing);
     let mut lps = [[0.0; 4]; 4];
@@ -189,21 +197,53 @@ pub fn volume(paths: &[PathBuf]) -> Result<Volume, SeriesError> {
         affine[1][c] = -lps[1][c];
     }
     let mut data = Vec::with_capacity(rows * cols * slices.len());
-    for s in &slices {
-        let err = |error| SeriesError::Instance {
-            path: s.path.display().to_string(),
-            error,
-        };
-        let mut px = decode(&s.file, &s.img).map_err(err)?;
-        if let Some((slope, intercept)) = s.img.rescale {
-            px.iter_mut().for_each(|x| *x = *x * slope + intercept);
+    let mut files = Vec::with_capacity(slices.len());
+    for t in 0..nt {
+        for p in &positions {
+            let s = &slices[p[t]];
+            let err = |error| SeriesError::Instance {
+                path: s.path.display().to_string(),
+                error,
+            };
+            let mut px = decode(&s.file, &s.img).map_err(err)?;
+            if let Some((slope, intercept)) = s.img.rescale {
+                px.iter_mut().for_each(|x| *x = *x * slope + intercept);
+            }
+            data.extend(px);
+            files.push(s.path.clone());
         }
-        data.extend(px);
+    }
+    let mut shape = vec![cols, rows, positions.len()];
+    if nt > 1 {
+        shape.push(nt);
     }
     Ok(Volume {
-        shape: [cols, rows, slices.len()],
+        shape,
         data,
         affine,
-        files: slices.into_iter().map(|s| s.path).collect(),
+        files,
     })
+}
+
+/// The instances at each slice position (within 1e-3 mm along the normal), in slice order;
+/// every position must hold the same number.
+fn by_position(slices: &[Slice], normal: [f64; 3]) -> Result<Vec<Vec<usize>>, SeriesError> {
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut last = f64::NEG_INFINITY;
+    for (k, s) in slices.iter().enumerate() {
+        let d = dot(s.ipp, normal);
+        match out.last_mut() {
+            Some(g) if (d - last).abs() <= 1e-3 => g.push(k),
+            _ => {
+                out.push(vec![k]);
+                last = d;
+            }
+        }
+    }
+    let counts = out.iter().map(Vec::len);
+    let (min, max) = counts.fold((usize::MAX, 0), |(a, b), n| (a.min(n), b.max(n)));
+    if min != max {
+        return Err(SeriesError::Uneven { min, max });
+    }
+    Ok(out)
 }

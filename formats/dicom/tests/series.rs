@@ -89,7 +89,7 @@ fn slice(dir: &Path, series: &str, k: usize, ipp: [f64; 3], g: &Geo) -> PathBuf 
     f.extend(meta);
     f.extend(b);
     // Written out of slice order, so sorting is tested.
-    let path = dir.join(format!("s{series}_{}.dcm", (k * 7) % 5));
+    let path = dir.join(format!("s{series}_{:02}.dcm", (k * 7) % 11));
     std::fs::write(&path, f).unwrap();
     path
 }
@@ -157,18 +157,22 @@ fn compare_with_dcm2niix(files: &[PathBuf], ours: &Volume, dir: &Path, name: &st
     let mut r = bomdata_nifti::Reader::open(&dir.join(format!("{name}.nii"))).unwrap();
     let h = r.header().clone();
     let shape: Vec<usize> = h.shape().iter().map(|&x| x as usize).collect();
-    let mut theirs = Vec::new();
-    assert!(r.read_volume_f64(&mut theirs).unwrap());
+    let (mut theirs, mut vol): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
+    while r.read_volume_f64(&mut vol).unwrap() {
+        theirs.extend(&vol);
+    }
     let b = h.best_affine();
     let mut sorted = shape.clone();
     sorted.sort_unstable();
-    let mut mine = ours.shape.to_vec();
+    let mut mine = ours.shape.clone();
     mine.sort_unstable();
     assert_eq!(sorted, mine, "{name}: shapes {shape:?} vs {:?}", ours.shape);
     let inv = inverse3([0, 1, 2].map(|r| [b[r][0], b[r][1], b[r][2]]));
-    let [nx, ny, _] = ours.shape;
+    let (nx, ny, nz) = (ours.shape[0], ours.shape[1], ours.shape[2]);
+    let their_vol = shape[..3].iter().product::<usize>();
     for (n, &value) in ours.data.iter().enumerate() {
-        let ijk = [n % nx, (n / nx) % ny, n / (nx * ny)].map(|x| x as f64);
+        let ijk = [n % nx, (n / nx) % ny, (n / (nx * ny)) % nz].map(|x| x as f64);
+        let vt = n / (nx * ny * nz);
         let a = ours.affine;
         let w: [f64; 3] = [0, 1, 2]
             .map(|r| a[r][0] * ijk[0] + a[r][1] * ijk[1] + a[r][2] * ijk[2] + a[r][3] - b[r][3]);
@@ -185,11 +189,8 @@ fn compare_with_dcm2niix(files: &[PathBuf], ours: &Volume, dir: &Path, name: &st
             i < shape[0] && j < shape[1] && k < shape[2],
             "{name}: {ijk:?} → {idx:?} outside {shape:?}"
         );
-        assert_eq!(
-            theirs[i + shape[0] * (j + shape[1] * k)],
-            value,
-            "{name}: value at {ijk:?}"
-        );
+        let theirs_at = theirs[vt * their_vol + i + shape[0] * (j + shape[1] * k)];
+        assert_eq!(theirs_at, value, "{name}: value at {ijk:?} volume {vt}");
     }
 }
 
@@ -252,6 +253,7 @@ fn axial_and_oblique_series_match_dcm2niix() {
     }
     let a = volume(&groups["1.2.826.0.1.3680043.2.1125.9.1"]).unwrap();
     assert_eq!(a.shape, [5, 6, 3]);
+    let _ = Volume::clone(&a);
     // Axial LPS → RAS: x and y negated; slice step +2.5 mm.
     let want = [
         [-0.6, 0.0, 0.0, 10.0],
@@ -266,6 +268,36 @@ fn axial_and_oblique_series_match_dcm2niix() {
     }
     assert_eq!(a.data[0], -50.0);
     assert_eq!(a.data[30], 950.0);
+}
+
+#[test]
+fn four_d_series_matches_dcm2niix() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = Geo {
+        iop: [0.0, 1.0, 0.0, 0.0, 0.0, -1.0],
+        rows: 4,
+        cols: 3,
+        spacing: [1.5, 1.25],
+    };
+    // Sagittal, 3 positions × 2 volumes; instance numbers 1-3 then 4-6.
+    let files: Vec<PathBuf> = (0..6)
+        .map(|n| {
+            slice(
+                dir.path(),
+                "7",
+                n,
+                [4.0 + 3.0 * (n % 3) as f64, -20.0, 35.0],
+                &g,
+            )
+        })
+        .collect();
+    let v = volume(&files).unwrap();
+    assert_eq!(v.shape, [3, 4, 3, 2]);
+    // The normal (row × column) points to -x: the first slice is the one at x = 10 (n = 2, 5).
+    assert_eq!(v.data[3 * 4 * 3], 4950.0);
+    if dcm2niix_present() {
+        compare_with_dcm2niix(&files, &v, dir.path(), "four_d");
+    }
 }
 
 #[test]
@@ -284,8 +316,12 @@ fn gaps_duplicates_and_tilt_are_refused() {
         "{:?}",
         volume(&files).err()
     );
-    let files = series(dir.path(), "4", 2, [0.0; 3], [0.0; 3], &g);
-    assert!(matches!(volume(&files), Err(SeriesError::Duplicate(_))));
+    let mut files = series(dir.path(), "4", 3, [0.0; 3], [0.0, 0.0, 2.0], &g);
+    files.push(slice(dir.path(), "4", 3, [0.0, 0.0, 2.0], &g));
+    assert!(matches!(
+        volume(&files),
+        Err(SeriesError::Uneven { min: 1, max: 2 })
+    ));
     let files = series(dir.path(), "5", 3, [0.0; 3], [0.0, 0.5, 2.0], &g);
     assert!(matches!(volume(&files), Err(SeriesError::Tilted { .. })));
     assert!(matches!(volume(&[]), Err(SeriesError::Empty)));

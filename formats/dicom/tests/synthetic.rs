@@ -289,7 +289,7 @@ fn rle_file_with(i: &Img, split: bool) -> Vec<u8> {
         }
         segs.iter().for_each(|g| frame.extend(g));
         if split {
-            let half = frame.len() / 2 & !1;
+            let half = (frame.len() / 2) & !1;
             pix.extend(element(e, 0xFFFE_E000, b"  ", &frame[..half], None));
             pix.extend(element(e, 0xFFFE_E000, b"  ", &frame[half..], None));
         } else {
