@@ -2,13 +2,16 @@
 # The whole bomdata test suite, from a fresh machine: installs what the tests need, then runs
 # formatting and lint checks, every Rust test (unit, doc, conformance against tests/fixtures,
 # end-to-end), the fixture tests again in a bare clone (scripts/test-standalone.sh), the Python
-# interop tests, and the loader's tch tests on CPU.
+# interop tests, bomdata under a real one-node Slurm (scripts/test-slurm.sh: installs Debian's
+# slurm-wlm and munge), and the loader's tch tests on CPU.
 #
 # Installs: Debian libhdf5-dev and pkg-config (the default build links HDF5 for the NWB / EEGLAB
 # v7.3 / BIOM v2.1 readers); a virtualenv .venv from
 # python/requirements.txt (reference readers and interop checks: nibabel, MNE, pyedflib, pyfaidx,
 # pyBigWig, pandas, polars, pyarrow, webdataset, tokenizers, ...); a second virtualenv .venv-torch
-# with the PyPI torch wheel for the tch feature (kept apart: webdataset imports torch when present).
+# with the PyPI torch wheel for the tch feature (kept apart: webdataset imports torch when present),
+# which also gets torch's Python dependencies for the bomdata package's PyTorch tests; the
+# bomdata Python package (maturin wheel) in both.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -27,11 +30,16 @@ check() {
 }
 
 step "system packages"
-if ! dpkg -s libhdf5-dev pkg-config dcm2niix dcmtk libgdcm-tools >/dev/null 2>&1; then
+# chromium: the QC report test opens `bomdata report`'s page headless (tests/e2e/demo.rs).
+# dcm2niix, dcmtk, libgdcm-tools: the DICOM reader's references (series vs dcm2niix; RLE, JPEG and
+# JPEG 2000 files encoded by dcmcrle/dcmcjpeg/gdcmconv).
+if ! dpkg -s libhdf5-dev pkg-config chromium dcm2niix dcmtk libgdcm-tools >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libhdf5-dev pkg-config dcm2niix dcmtk libgdcm-tools >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libhdf5-dev pkg-config chromium \
+        dcm2niix dcmtk libgdcm-tools >/dev/null
 fi
+export BOMDATA_REQUIRE_CHROMIUM=1
 
 step "python environment"
 [ -x .venv/bin/python ] || python3 -m venv .venv
@@ -59,12 +67,29 @@ step "loader object-store feature (in-memory store)"
 check clippy-object-store cargo clippy -p bomdata-loader --features object-store --all-targets -- -D warnings
 check test-object-store cargo test -p bomdata-loader --features object-store
 
+step "python package (maturin wheel into .venv)"
+# The bomdata Python package (python/bomdata-py, pyo3 abi3): a dev-profile wheel built with the
+# workspace's target folder, installed into .venv; the Rust loader_dump example its tests
+# compare with.
+check wheel scripts/build-wheel.sh .venv
+check loader-dump cargo build -p bomdata-loader --example loader_dump
+
 step "python interop tests"
 export BOMDATA_BIN=$CARGO_TARGET_DIR/debug/bomdata
 check pytest .venv/bin/python -m pytest -q python/tests
 
+step "slurm: ingest and shard as job arrays on a one-node Slurm started here"
+check slurm scripts/test-slurm.sh
+
 step "loader tch feature (CPU libtorch)"
 check tch env VENV="$ROOT/.venv-torch" scripts/test-tch.sh
+
+step "python package with PyTorch (.venv-torch)"
+# torch's Python side needs its CUDA library wheels to import (even on a CPU-only machine):
+# python/requirements-torch.txt installs them (~3.5 GB) next to the torch wheel test-tch.sh uses.
+check torch-venv .venv-torch/bin/pip install -q --disable-pip-version-check -r python/requirements-torch.txt
+check wheel-torch scripts/build-wheel.sh .venv-torch
+check pytest-torch .venv-torch/bin/python -m pytest -q python/tests/test_torch.py
 
 step "done"
 if [ ${#failed[@]} -gt 0 ]; then

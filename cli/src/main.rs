@@ -17,6 +17,7 @@ macro_rules! outln {
 
 mod cmd;
 mod progress;
+mod report;
 
 use clap::{Parser, Subcommand};
 
@@ -26,6 +27,16 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The most memory one reader may take for one file or unit on the strength of its header
+    /// (e.g. 4GiB, 512MiB; default: a quarter of the smaller of physical memory and `ulimit -v`).
+    /// A file needing more fails alone, naming the file.
+    #[arg(long, global = true, value_parser = parse_unit_memory)]
+    unit_memory: Option<u64>,
+}
+
+fn parse_unit_memory(s: &str) -> Result<u64, String> {
+    bomdata_format_core::budget::parse_size(s)
+        .ok_or_else(|| format!("{s:?} is not a size (e.g. 4GiB, 512MiB, 1000000)"))
 }
 
 #[derive(Subcommand, Debug)]
@@ -42,16 +53,24 @@ enum Command {
     Inspect(cmd::inspect::Args),
     /// List the consortium sources of the registry and whether they are supported.
     Sources(cmd::sources::Args),
-    /// Join the per-rank parts of a distributed ingest into one manifest.
+    /// Join the per-rank parts of a distributed ingest or shard build into one dataset.
     Merge(cmd::merge::Args),
+    /// Print an sbatch script running ingest or shard as a Slurm job array (merge and resume
+    /// in its comments).
+    SlurmTemplate(cmd::slurm_template::Args),
     /// List the shard profiles and their parameters.
     Profiles(cmd::profiles::Args),
     /// Try a tokenizer on a string or a file.
     Tokenize(cmd::tokenize::TokenizeArgs),
+    /// Write a self-contained HTML QC report of one or more datasets.
+    Report(cmd::report::Args),
 }
 
 fn main() {
     let cli = Cli::parse();
+    if let Some(b) = cli.unit_memory {
+        bomdata_format_core::budget::set(b);
+    }
     let result = match &cli.command {
         Command::Ingest(a) => cmd::ingest::run(a),
         Command::Shard(a) => cmd::shard::run(a),
@@ -60,8 +79,10 @@ fn main() {
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Sources(a) => cmd::sources::run(a),
         Command::Merge(a) => cmd::merge::run(a),
+        Command::SlurmTemplate(a) => cmd::slurm_template::run(a),
         Command::Profiles(a) => cmd::profiles::run(a),
         Command::Tokenize(a) => cmd::tokenize::run(a).map(|()| 0),
+        Command::Report(a) => cmd::report::run(a),
     };
     let code = match result {
         Ok(code) => code,

@@ -1,5 +1,9 @@
 //! Progress display: an indicatif bar on a terminal, plain periodic lines otherwise, JSON lines
-//! with `--json`.
+//! with `--json`. The same display serves `ingest` (units) and `shard` (canonical samples, see
+//! the `shard` submodule).
+
+mod shard;
+pub use shard::{shard_summary, token_summary_json};
 
 use std::io::IsTerminal;
 use std::sync::Mutex;
@@ -19,13 +23,22 @@ pub struct Progress {
     done_units: AtomicU64,
     done_bytes: AtomicU64,
     failed: AtomicU64,
+    /// Shard: training samples written.
+    written: AtomicU64,
     start: Instant,
     last_line: Mutex<Instant>,
+    /// What is counted: "units" (ingest) or "samples" (shard).
+    noun: &'static str,
 }
 
 impl Progress {
     /// A progress display; a bar only when stderr is a terminal and `json` is off.
     pub fn new(json: bool) -> Self {
+        Self::counting(json, "units")
+    }
+
+    /// A progress display counting `noun` ("units", "samples").
+    pub fn counting(json: bool, noun: &'static str) -> Self {
         let bar = (!json && std::io::stderr().is_terminal()).then(|| {
             let b = ProgressBar::new(0);
             if let Ok(style) = ProgressStyle::with_template(
@@ -44,8 +57,10 @@ impl Progress {
             done_units: AtomicU64::new(0),
             done_bytes: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            written: AtomicU64::new(0),
             start: Instant::now(),
             last_line: Mutex::new(Instant::now()),
+            noun,
         }
     }
 
@@ -54,6 +69,18 @@ impl Progress {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
+    }
+
+    /// True (and the clock restarted) when `force` or the last line is two seconds old.
+    fn due(&self, force: bool) -> bool {
+        let Ok(mut last) = self.last_line.lock() else {
+            return true;
+        };
+        if !force && last.elapsed() < Duration::from_secs(2) {
+            return false;
+        }
+        *last = Instant::now();
+        true
     }
 
     fn line(&self, force: bool) {
@@ -68,19 +95,22 @@ impl Progress {
         } else {
             "?".to_string()
         };
-        if let Ok(mut last) = self.last_line.lock() {
-            if !force && last.elapsed() < Duration::from_secs(2) {
-                return;
-            }
-            *last = Instant::now();
+        if !self.due(force) {
+            return;
         }
         eprintln!(
-            "bomdata: {done}/{total} units, {:.1}/{:.1} MB, {:.1} MB/s, ETA {}, {} failed",
+            "bomdata: {done}/{total} {}, {:.1}/{:.1} MB, {:.1} MB/s, ETA {}, {} {}",
+            self.noun,
             bytes as f64 / 1e6,
             total_bytes as f64 / 1e6,
             rate / 1e6,
             eta,
-            self.failed.load(Ordering::Relaxed)
+            self.failed.load(Ordering::Relaxed),
+            if self.noun == "units" {
+                "failed"
+            } else {
+                "rejected"
+            }
         );
     }
 }

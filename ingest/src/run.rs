@@ -218,35 +218,43 @@ impl Summary {
         if m.counts.samples > 0 || rows > 0 {
             return None;
         }
-        let why = match self.failed.first() {
-            Some((id, r)) => format!("; first failure: {id}: {r}"),
-            None => match skipped_reasons(&opts.state) {
-                Some(r) => format!("; {r}"),
-                None => String::new(),
-            },
+        let mut why = Vec::new();
+        let skipped = self.skip_counts(opts);
+        if !skipped.is_empty() {
+            why.push(bomdata_schemas::report::summary_line(&skipped));
+        }
+        if let Some((id, r)) = self.failed.first() {
+            why.push(format!("first failure: {id}: {r}"));
+        }
+        let why = if why.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", why.join("; "))
         };
         Some(format!(
             "0 samples and 0 table rows from {} units ({} failed){why}",
             m.counts.units, m.counts.failed_units
         ))
     }
+
+    /// The skipped inputs of a finished run counted by reason (see
+    /// [`bomdata_schemas::report::summarize`]); empty while other ranks are still running.
+    pub fn skip_counts(&self, opts: &RunOptions) -> Vec<(String, u64)> {
+        if self.manifest.is_none() {
+            return vec![];
+        }
+        bomdata_schemas::report::summarize(&read_report(&opts.out), Outcome::Skipped)
+    }
 }
 
-/// `"N inputs skipped, first: PATH: REASON"` from the run's private report, when it has skips.
-fn skipped_reasons(state: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(state.join(dataset::REPORT)).ok()?;
-    let skipped: Vec<ReportEntry> = text
-        .lines()
+/// The entries of a finished dataset's report (empty when it has none).
+fn read_report(out: &Path) -> Vec<ReportEntry> {
+    let Ok(text) = std::fs::read_to_string(out.join(dataset::REPORT)) else {
+        return vec![];
+    };
+    text.lines()
         .filter_map(|l| serde_json::from_str::<ReportEntry>(l).ok())
-        .filter(|r| r.outcome == Outcome::Skipped)
-        .collect();
-    let first = skipped.first()?;
-    Some(format!(
-        "{} inputs skipped, first: {}: {}",
-        skipped.len(),
-        first.path,
-        first.reason
-    ))
+        .collect()
 }
 
 /// XXH3-64 of a unit ID, hex.
@@ -456,16 +464,24 @@ fn run_unit(
     outcome
 }
 
-/// Whether the files a unit record names are on disk with the sizes it records (a cheap check
-/// that the record belongs to these bytes; `verify` does the full checksum).
+/// Whether the files a unit record names are on disk with the sizes and checksums it records:
+/// a finished unit is trusted on resume only when its bytes are the ones it wrote.
 fn outputs_present(out: &Path, rec: &UnitRecord) -> bool {
-    let size_ok = |p: PathBuf, size: Option<u64>| {
+    let same = |p: PathBuf, size: Option<u64>, sum: Option<&str>| {
         std::fs::metadata(&p).is_ok_and(|m| m.is_file() && size.is_none_or(|s| s == m.len()))
+            && sum.is_none_or(|c| dataset::checksum_file(&p).is_ok_and(|h| h == c))
     };
     rec.shards.iter().all(|s| {
-        size_ok(dataset::shard_path(out, s), Some(s.size))
-            && size_ok(DatasetDir::new(out).index_path(s), None)
-    }) && rec.tables.iter().all(|t| size_ok(out.join(&t.name), None))
+        same(dataset::shard_path(out, s), Some(s.size), Some(&s.checksum))
+            && same(
+                DatasetDir::new(out).index_path(s),
+                None,
+                s.index_checksum.as_deref(),
+            )
+    }) && rec
+        .tables
+        .iter()
+        .all(|t| same(out.join(&t.name), None, Some(&t.checksum)))
 }
 
 /// A report entry as the shareable dataset shows it: the unit named by its hash, the source

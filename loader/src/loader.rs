@@ -33,8 +33,9 @@ pub enum ReadMode {
     Pread,
 }
 
-/// Loader options: plain data (serde, every field defaulted) except the page locker, which is
-/// not serialised.
+/// Loader options. Plain data apart from `page_lock`: (de)serialisable with serde (missing
+/// fields take their defaults; `page_lock` is skipped), so bindings and configuration files can
+/// pass them through as JSON without naming each option.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct LoaderOptions {

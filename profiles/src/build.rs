@@ -22,6 +22,7 @@ use bomdata_schemas::report::{Outcome, ReportEntry};
 use rayon::prelude::*;
 
 use crate::profile::Profile;
+use crate::tables::transform::TablesProfile;
 use crate::{Error, Result};
 use bomdata_shard::Sample;
 use bomdata_shard::dataset::{self, SHARDS};
@@ -284,11 +285,27 @@ pub fn build(
     profile: &dyn Profile,
     opts: &BuildOptions,
 ) -> Result<Manifest> {
+    build_observed(input, out, profile, opts, &crate::progress::Silent)
+}
+
+/// [`build`], reporting its progress to `obs`.
+pub fn build_observed(
+    input: &Path,
+    out: &Path,
+    profile: &dyn Profile,
+    opts: &BuildOptions,
+    obs: &dyn crate::progress::BuildObserver,
+) -> Result<Manifest> {
     let Planned {
         manifest,
         mut by_split,
         subject_split,
     } = plan(input, opts.seed, &opts.fractions)?;
+    let located = by_split.values().flatten();
+    obs.planned(
+        located.clone().count() as u64,
+        located.map(|l| l.entry.size).sum(),
+    );
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let mut shards = Vec::new();
     let mut report = Vec::new();
@@ -327,14 +344,19 @@ pub fn build(
                     })
                     .collect()
             });
-            for r in results {
+            for (r, loc) in results.into_iter().zip(chunk) {
                 let (key, applied) = r?;
+                obs.sample_done(
+                    loc.entry.size,
+                    applied.samples.len() as u64,
+                    applied.rejected.len() as u64,
+                );
                 for reason in applied.rejected {
                     report.push(ReportEntry {
                         outcome: Outcome::Skipped,
                         unit: key.clone(),
                         path: key.clone(),
-                        reason,
+                        reason: reason.into(),
                     });
                 }
                 for s in applied.samples {
@@ -347,14 +369,70 @@ pub fn build(
         }
         shards.extend(writer.finish()?);
     }
-    // Subjects table: the canonical rows, with their split.
-    let tables = write_subjects(input, out, &subject_split, opts.seed, &opts.fractions)?;
+    finish(
+        input,
+        out,
+        &Planned {
+            manifest,
+            by_split,
+            subject_split,
+        },
+        profile,
+        opts,
+        Written {
+            shards,
+            report,
+            samples: samples_out,
+        },
+    )
+}
+
+/// What step 4 wrote: the shards in order, the rejections and the number of samples.
+pub(crate) struct Written {
+    pub(crate) shards: Vec<bomdata_schemas::manifest::ShardEntry>,
+    pub(crate) report: Vec<ReportEntry>,
+    pub(crate) samples: u64,
+}
+
+/// After the shards: `subjects.parquet`, `report.jsonl` and the manifest (shared by [`build`]
+/// and the merge of a distributed build, [`crate::distributed::merge`]).
+pub(crate) fn finish(
+    input: &Path,
+    out: &Path,
+    planned: &Planned,
+    profile: &dyn Profile,
+    opts: &BuildOptions,
+    written: Written,
+) -> Result<Manifest> {
+    let Planned {
+        manifest,
+        subject_split,
+        ..
+    } = planned;
+    let Written {
+        mut shards,
+        report,
+        samples: mut samples_out,
+    } = written;
+    // Tables (omics, clinical) by the same subject split, then the subjects table.
+    let split = |s: &str| split_of(opts.seed, s, &opts.fractions);
+    let split = |s: &str| subject_split.get(s).copied().unwrap_or_else(|| split(s));
+    let transforms = TablesProfile::transforms_of(profile.name(), &profile.params());
+    let carried = crate::tables::carry(input, out, manifest, &split, opts, &transforms)?;
+    shards.extend(carried.shards);
+    samples_out += carried.samples;
+    let mut tables = write_subjects(input, out, subject_split, opts.seed, &opts.fractions)?;
+    tables.extend(carried.tables);
     write_report(out, &report)?;
-    let subjects: BTreeSet<&String> = subject_split.keys().collect();
+    let mut subjects: BTreeSet<&String> = subject_split.keys().collect();
+    subjects.extend(&carried.subjects);
     let mut params = profile.params();
     if let serde_json::Value::Object(m) = &mut params {
         m.insert("seed".into(), opts.seed.into());
         m.insert("split_fractions".into(), serde_json::json!(opts.fractions));
+        if let Some(t) = carried.record {
+            m.insert("tables".into(), t);
+        }
     }
     let m = Manifest {
         layout_version: bomdata_schemas::LAYOUT_VERSION.to_string(),
@@ -394,7 +472,13 @@ pub(crate) fn load(loc: &Located) -> Result<Sample> {
         &mut std::io::sink(),
     )
     .map_err(|e| Error::io(&loc.shard, e))?;
-    let mut buf = vec![0u8; loc.entry.size as usize];
-    std::io::Read::read_exact(&mut d, &mut buf).map_err(|e| Error::io(&loc.shard, e))?;
+    // Grown as the bytes arrive: the index's size is not trusted for an allocation.
+    let mut buf = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(&mut d, loc.entry.size), &mut buf)
+        .map_err(|e| Error::io(&loc.shard, e))?;
+    if buf.len() as u64 != loc.entry.size {
+        let e = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+        return Err(Error::io(&loc.shard, e));
+    }
     Ok(reader::sample_from_slice(&loc.shard, &loc.entry, &buf)?)
 }

@@ -46,6 +46,53 @@ pub enum Error {
         /// The step named.
         step: String,
     },
+    /// A rank not below the world size of a distributed build.
+    #[error("rank {rank} is not below world size {world}")]
+    RankRange {
+        /// The rank given.
+        rank: usize,
+        /// The world size given.
+        world: usize,
+    },
+    /// A rank started with other options (or input) than the distributed run already recorded.
+    #[error(
+        "rank {rank}: {} records a distributed shard run with other options or input; start every rank with the same ones, or give a new --out",
+        path.display()
+    )]
+    RunMismatch {
+        /// The run record.
+        path: std::path::PathBuf,
+        /// The refused rank.
+        rank: usize,
+    },
+    /// The output folder of a rank holds more than the state of a distributed run.
+    #[error(
+        "{} is not empty (it holds {}); ranks of a distributed shard need a new or empty --out (a merged run is not run again)",
+        path.display(),
+        entries.join(", ")
+    )]
+    OutputInUse {
+        /// The output folder.
+        path: std::path::PathBuf,
+        /// What it holds.
+        entries: Vec<String>,
+    },
+    /// The merge of a distributed build found ranks that have not committed.
+    #[error(
+        "ranks {missing:?} of {world} have not finished; run (or rerun) only those ranks, then merge again"
+    )]
+    RanksMissing {
+        /// The ranks without a commit record.
+        missing: Vec<usize>,
+        /// The world size of the run.
+        world: usize,
+    },
+    /// The input dataset changed since the ranks of a distributed build ran.
+    #[error("{}: the input dataset changed since the ranks ran; run them again", path.display())]
+    InputChanged {
+        /// The input dataset.
+        path: std::path::PathBuf,
+    },
     /// Window or stride (EEG) not positive.
     #[error("profile {profile}: window_s and stride_s must be positive")]
     NonPositiveWindow {
@@ -188,6 +235,30 @@ pub enum Error {
         documents: u64,
         /// The first such document's key.
         first: String,
+    },
+    /// A table part (or a training table) could not be read or written as Parquet.
+    #[error("table {name}: parquet")]
+    TableRead {
+        /// The table (path in the dataset, or modality).
+        name: String,
+        /// The Parquet error.
+        source: parquet::errors::ParquetError,
+    },
+    /// Arrow refused the arrays of a training table.
+    #[error("table {name}: arrow")]
+    TableArrow {
+        /// The modality.
+        name: String,
+        /// The Arrow error.
+        source: arrow_schema::ArrowError,
+    },
+    /// A table part whose columns are not laid out as ingest writes them.
+    #[error("table {name}: {what}")]
+    TableLayout {
+        /// The table.
+        name: String,
+        /// What is wrong.
+        what: &'static str,
     },
     /// The worker pool could not start.
     #[error("starting the worker pool")]

@@ -15,7 +15,86 @@ pub struct Applied {
     /// Model-ready samples (zero or more: windows, patches, ...).
     pub samples: Vec<Sample>,
     /// Why parts were rejected (one entry per rejection, counted in the report).
-    pub rejected: Vec<String>,
+    pub rejected: Vec<Rejection>,
+}
+
+/// Why a profile made no sample from (part of) a canonical sample: the report's line
+/// (`KEY: what (detail)`, read as a `str`) and its typed kind.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rejection {
+    text: String,
+    /// The rule that rejected it.
+    pub kind: RejectKind,
+}
+
+/// The rule behind a [`Rejection`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum RejectKind {
+    /// The recording is shorter than the profile's minimum duration.
+    TooShort {
+        /// The profile's name.
+        profile: &'static str,
+        /// The recording's duration in seconds.
+        seconds: f64,
+        /// The profile's minimum in seconds.
+        min_seconds: f64,
+    },
+    /// Any other rule of the profile (the text says which).
+    Rule,
+}
+
+impl Rejection {
+    /// A rejection by a rule the text names.
+    pub fn rule(text: String) -> Rejection {
+        Rejection {
+            text,
+            kind: RejectKind::Rule,
+        }
+    }
+
+    /// `key` rejected because the recording is shorter than `profile`'s minimum.
+    pub fn too_short(key: &str, profile: &'static str, seconds: f64, min_seconds: f64) -> Self {
+        Rejection {
+            text: format!(
+                "{key}: shorter than {profile}'s {min_seconds} s minimum ({seconds:.3} s)"
+            ),
+            kind: RejectKind::TooShort {
+                profile,
+                seconds,
+                min_seconds,
+            },
+        }
+    }
+
+    /// The report's line.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl std::ops::Deref for Rejection {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
+impl std::borrow::Borrow<str> for Rejection {
+    fn borrow(&self) -> &str {
+        &self.text
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl From<Rejection> for String {
+    fn from(r: Rejection) -> String {
+        r.text
+    }
 }
 
 /// A model profile.

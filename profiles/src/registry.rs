@@ -9,6 +9,7 @@ use crate::eeg::{self, EegProfile};
 use crate::mri::swift::Swift;
 use crate::mri::volume::VolumeProfile;
 use crate::profile::{Applied, Params, Profile, check_params};
+use crate::tables::transform::TablesProfile;
 use crate::{Error, Result};
 
 /// The identity profile: canonical samples copied as they are (re-split, re-shuffled and
@@ -45,7 +46,7 @@ pub fn all() -> Vec<Box<dyn Profile>> {
 
 /// Names of every profile.
 pub fn names() -> Vec<&'static str> {
-    let mut v = vec!["canonical", "swift", "volume"];
+    let mut v = vec!["canonical", "swift", "volume", "tables"];
     v.extend_from_slice(eeg::NAMES);
     v
 }
@@ -59,6 +60,7 @@ pub fn create(name: &str, params: &Params) -> Result<Box<dyn Profile>> {
         }
         "swift" => Ok(Box::new(Swift::new(params)?)),
         "volume" => Ok(Box::new(VolumeProfile::new(params)?)),
+        "tables" => Ok(Box::new(TablesProfile::new(params)?)),
         n if eeg::NAMES.contains(&n) => Ok(Box::new(EegProfile::new(n, params)?)),
         other => Err(Error::UnknownProfile {
             name: other.to_string(),

@@ -438,8 +438,19 @@ pub fn build_tokens(
     tok_opts: &TokenOptions,
     opts: &BuildOptions,
 ) -> Result<TokenSummary> {
+    build_tokens_observed(input, out, tok_opts, opts, &crate::progress::Silent)
+}
+
+/// [`build_tokens`], reporting its progress to `obs` (one call per canonical document).
+pub fn build_tokens_observed(
+    input: &Path,
+    out: &Path,
+    tok_opts: &TokenOptions,
+    opts: &BuildOptions,
+    obs: &dyn crate::progress::BuildObserver,
+) -> Result<TokenSummary> {
     let existed = out.exists();
-    let r = build_tokens_in(input, out, tok_opts, opts);
+    let r = build_tokens_in(input, out, tok_opts, opts, obs);
     if r.is_err() && !existed {
         // Best effort: the error being returned is the one to report.
         let _ = std::fs::remove_dir_all(out);
@@ -567,6 +578,7 @@ fn write_split(
     out: &Path,
     pool: &rayon::ThreadPool,
     w: &mut Written,
+    obs: &dyn crate::progress::BuildObserver,
 ) -> Result<()> {
     let field = tok_opts.field.as_deref();
     let writer = ShardWriter::create(
@@ -598,8 +610,11 @@ fn write_split(
                 .map(|loc| tokenize(loc, st.tok.as_ref(), field))
                 .collect()
         });
-        for d in docs {
-            let (key, subject, ids, lowercase) = match d? {
+        for (d, loc) in docs.into_iter().zip(chunk) {
+            let d = d?;
+            let done = matches!(&d, Doc::Ids { ids, .. } if !ids.is_empty());
+            obs.sample_done(loc.entry.size, u64::from(done), u64::from(!done));
+            let (key, subject, ids, lowercase) = match d {
                 Doc::Ids {
                     key,
                     subject,
@@ -646,9 +661,15 @@ fn build_tokens_in(
     out: &Path,
     tok_opts: &TokenOptions,
     opts: &BuildOptions,
+    obs: &dyn crate::progress::BuildObserver,
 ) -> Result<TokenSummary> {
     let st = setup(tok_opts)?;
     let mut planned = build::plan(input, opts.seed, &opts.fractions)?;
+    let located = planned.by_split.values().flatten();
+    obs.planned(
+        located.clone().count() as u64,
+        located.map(|l| l.entry.size).sum(),
+    );
     let pool = build::pool(opts.jobs)?;
     if st.lowercase == Some(LowercaseEffect::Refused) {
         check_lowercase(&planned, tok_opts, &pool)?;
@@ -660,7 +681,7 @@ fn build_tokens_in(
             continue;
         };
         build::order(&mut list, opts.seed, split);
-        write_split(split, &list, &st, tok_opts, opts, out, &pool, &mut w)?;
+        write_split(split, &list, &st, tok_opts, opts, out, &pool, &mut w, obs)?;
     }
     if tok_opts.overflow == Overflow::Split && w.stored != w.tokens {
         return Err(Error::TokenCount {

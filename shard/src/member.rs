@@ -53,6 +53,11 @@ pub fn decode<'a>(stored_name: &str, data: &'a [u8]) -> io::Result<Cow<'a, [u8]>
 /// unrecorded) sizes stream.
 const ONE_CALL_MAX: u64 = 1 << 34;
 
+/// More than any zstd frame expands (an RLE block: 4 bytes for at most 128 KiB, 32768:1): a
+/// frame recording a larger size than its bytes can decode to is not believed, and streams (its
+/// buffer then grows only as data arrives).
+const MAX_RATIO: u64 = 1 << 16;
+
 /// A reusable zstd decoding context for `.zst` members (one per reader thread).
 #[derive(Default)]
 pub struct MemberDecoder {
@@ -87,6 +92,7 @@ impl MemberDecoder {
     pub fn decode_into(&mut self, src: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
         if let Some(size) = frame_size(src)
             && size <= ONE_CALL_MAX
+            && size <= (src.len() as u64).saturating_mul(MAX_RATIO)
         {
             out.clear();
             out.reserve(size as usize);
@@ -121,5 +127,18 @@ mod tests {
         assert_eq!(d.decode_to_slice(&z, &mut dst)?, data.len());
         assert_eq!(dst, data);
         Ok(())
+    }
+
+    #[test]
+    fn a_frame_claiming_more_than_its_bytes_hold_is_not_believed() {
+        // Magic, a single-segment header with an 8-byte content size of 8 GiB, one RLE block
+        // of 3 bytes.
+        let mut z = vec![0x28, 0xb5, 0x2f, 0xfd, 0xe0];
+        z.extend_from_slice(&(1u64 << 33).to_le_bytes());
+        z.extend_from_slice(&[0x1b, 0, 0, b'a']);
+        assert_eq!(frame_size(&z), Some(1 << 33));
+        let mut out = Vec::new();
+        let _ = MemberDecoder::new().decode_into(&z, &mut out);
+        assert!(out.capacity() < 1 << 20, "{}", out.capacity());
     }
 }

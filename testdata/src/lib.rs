@@ -15,9 +15,11 @@
 use std::path::PathBuf;
 
 pub mod bench;
+pub mod cohort;
 pub mod edf;
 pub mod eeg;
 pub mod files;
+pub mod gard;
 pub mod genome;
 pub mod mri;
 pub mod nifti;

@@ -27,6 +27,8 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
         vec!["bomdata-shard", "bomdata-schemas", "bomdata-tokenizers"],
     );
     m.insert("bomdata-loader", vec!["bomdata-shard", "bomdata-schemas"]);
+    // The Python package wraps the loader (and names its types); it never feeds the others.
+    m.insert("bomdata-py", vec!["bomdata-loader"]);
     let mut ingest = vec!["bomdata-format-core", "bomdata-schemas", "bomdata-shard"];
     ingest.extend(formats);
     m.insert("bomdata-ingest", ingest);

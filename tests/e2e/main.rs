@@ -3,14 +3,19 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)] // helpers outside #[test] functions
 
 mod cli;
+mod demo;
+mod distributed;
 mod golden;
 mod hdf5;
 mod honest;
 mod ingest;
 mod layering;
 mod loader;
+mod mutation;
 mod privacy;
 mod registry;
+mod safe;
 mod shard;
 mod splits;
+mod tables;
 mod tokens;

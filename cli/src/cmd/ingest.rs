@@ -94,6 +94,10 @@ pub struct Args {
     /// Print the plan and exit.
     #[arg(long)]
     pub dry_run: bool,
+    /// Run a source marked `planned` in the registry (its adapter does not read it yet; the
+    /// output may be empty or wrong).
+    #[arg(long)]
+    pub allow_planned: bool,
     /// Log progress as JSON lines on stderr.
     #[arg(long)]
     pub json: bool,
@@ -111,12 +115,6 @@ pub fn compression(name: &str, level: i32) -> anyhow::Result<Compression> {
         "shard" => Compression::Shard(level),
         other => bail!("unknown --compress {other:?} (none, member, shard)"),
     })
-}
-
-fn env_usize(names: &[&str]) -> Option<usize> {
-    names
-        .iter()
-        .find_map(|n| std::env::var(n).ok().and_then(|v| v.trim().parse().ok()))
 }
 
 /// Reads the pseudonymisation key.
@@ -153,6 +151,14 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
         bail!("{}: not a directory", a.source_dir.display());
     }
     let entry = resolve_entry(a, &registry)?;
+    if entry.planned && !a.allow_planned {
+        bail!(
+            "source {} is marked planned in the registry: adapter {:?} does not read it yet \
+             (--allow-planned runs it anyway)",
+            entry.id,
+            entry.adapter
+        );
+    }
     let Some(adapter) = sources::by_name(&entry.adapter) else {
         bail!(
             "source {} needs adapter {:?}, which this build does not have yet (planned)",
@@ -160,14 +166,7 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
             entry.adapter
         );
     };
-    let rank = a
-        .rank
-        .or_else(|| env_usize(&["SLURM_ARRAY_TASK_ID", "SLURM_PROCID"]))
-        .unwrap_or(0);
-    let world = a
-        .world_size
-        .or_else(|| env_usize(&["SLURM_ARRAY_TASK_COUNT", "SLURM_NTASKS"]))
-        .unwrap_or(1);
+    let (rank, world) = super::ranks::resolve(a.rank, a.world_size)?;
     if a.dry_run {
         let units = run::plan(adapter.as_ref(), &a.source_dir)?;
         let mine: Vec<_> = units
@@ -222,13 +221,15 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
         write_mapping(path, adapter.as_ref(), &opts)?;
     }
     let progress = Progress::new(a.json);
-    let summary = run::run(&opts, adapter.as_ref(), &progress)?;
+    let observer = super::ranks::Faulty::new(&progress, rank);
+    let summary = run::run(&opts, adapter.as_ref(), &observer)?;
     progress.finish();
     report_summary(a, &entry, rank, world, &summary);
     if let Some(why) = summary.empty_reason(&opts, &entry.adapter) {
         eprintln!("bomdata: error: nothing ingested: {why}");
         return Ok(1);
     }
+    report_skips(a.json, &summary.skip_counts(&opts));
     let any_failed = !summary.failed.is_empty()
         || summary
             .manifest
@@ -314,6 +315,29 @@ fn report_summary(a: &Args, entry: &Entry, rank: usize, world: usize, summary: &
                 ),
                 None => "; waiting for other ranks (run `bomdata merge` when all are done)".into(),
             }
+        );
+    }
+}
+
+/// Says how many inputs were skipped and why, when some were: one line, or one JSON event.
+fn report_skips(json: bool, skipped: &[(String, u64)]) {
+    if skipped.is_empty() {
+        return;
+    }
+    let n: u64 = skipped.iter().map(|(_, n)| n).sum();
+    if json {
+        let by: Vec<_> = skipped
+            .iter()
+            .map(|(r, n)| serde_json::json!({"reason": r, "count": n}))
+            .collect();
+        eprintln!(
+            "{}",
+            serde_json::json!({"event": "skipped", "inputs": n, "by_reason": by})
+        );
+    } else {
+        eprintln!(
+            "bomdata: {n} inputs skipped: {}",
+            bomdata_schemas::report::summary_line(skipped)
         );
     }
 }

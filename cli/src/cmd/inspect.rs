@@ -68,16 +68,19 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
     let report_path = a.dataset.join(dataset::REPORT);
     let mut failed = Vec::new();
     let mut skipped = 0;
+    let mut entries = Vec::new();
     if let Ok(text) = std::fs::read_to_string(&report_path) {
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             if let Ok(r) = serde_json::from_str::<ReportEntry>(line) {
                 match r.outcome {
-                    Outcome::Failed => failed.push(r),
+                    Outcome::Failed => failed.push(r.clone()),
                     Outcome::Skipped => skipped += 1,
                 }
+                entries.push(r);
             }
         }
     }
+    let skip_reasons = bomdata_schemas::report::summarize(&entries, Outcome::Skipped);
     let v = serde_json::json!({
         "kind": m.kind,
         "tool": m.tool,
@@ -90,6 +93,7 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
         "tables": tables.iter().map(|(k, (parts, rows))| (k.clone(), serde_json::json!({"parts": parts, "rows": rows}))).collect::<serde_json::Map<_, _>>(),
         "failed": failed.iter().map(|r| serde_json::json!({"path": r.path, "reason": r.reason})).collect::<Vec<_>>(),
         "skipped": skipped,
+        "skipped_by_reason": skip_reasons.iter().map(|(k, n)| serde_json::json!({"reason": k, "count": n})).collect::<Vec<_>>(),
     });
     if a.json {
         super::print_json(&v, false)?;
@@ -122,6 +126,9 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
     }
     for (md, (parts, rows)) in &tables {
         outln!("table       {md:<14} {rows} rows in {parts} parts");
+    }
+    for (reason, n) in &skip_reasons {
+        outln!("skipped     {n} × {reason}");
     }
     for r in &failed {
         outln!("failed      {}: {}", r.path, r.reason);

@@ -3,9 +3,14 @@
 pub mod ingest;
 pub mod inspect;
 pub mod merge;
+pub mod outcome;
 pub mod probe;
 pub mod profiles;
+pub mod ranks;
+pub mod report;
 pub mod shard;
+pub mod shard_rank;
+pub mod slurm_template;
 pub mod sources;
 pub mod tokenize;
 pub mod verify;

@@ -53,6 +53,18 @@ pub struct Args {
     /// Worker threads.
     #[arg(long, short = 'j', default_value_t = 1)]
     pub jobs: usize,
+    /// This process's rank in a distributed build (default: from SLURM_ARRAY_TASK_ID or
+    /// SLURM_PROCID, else 0); see `bomdata merge`.
+    #[arg(long)]
+    pub rank: Option<usize>,
+    /// Number of processes sharing the build (default: from SLURM_ARRAY_TASK_COUNT or
+    /// SLURM_NTASKS, else 1). Above 1, each rank writes its part and `bomdata merge OUT` then
+    /// writes the shards and manifest one process would.
+    #[arg(long)]
+    pub world_size: Option<usize>,
+    /// Log progress and the summary as JSON lines on stderr.
+    #[arg(long)]
+    pub json: bool,
     /// Write token shards instead of a profile's samples: a built-in tokenizer (hyena-char,
     /// caduceus-pretrain, caduceus-char, nt-6mer-v1, nt-6mer-v2, evo-byte), a HF tokenizer.json
     /// or a bomdata tokenizer config.
@@ -249,6 +261,11 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
     }
     super::check_local_path(&a.out)?;
     let input_manifest = read_input(&a.dataset)?;
+    let (rank, world) = super::ranks::resolve(a.rank, a.world_size)?;
+    if world > 1 {
+        let opts = build_options(a, &input_manifest, &fr)?;
+        return super::shard_rank::run(a, (rank, world), &params, &opts, tok_opts.is_some());
+    }
     let existed = a.out.exists();
     let r = build_into(a, &input_manifest, &params, &fr, tok_opts.as_ref());
     if r.is_err() && !existed {
@@ -257,6 +274,31 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
         let _ = std::fs::remove_dir_all(&a.out);
     }
     r
+}
+
+/// The build options of `a` (the shard name defaults to the input's first source).
+pub(super) fn build_options(
+    a: &Args,
+    input_manifest: &bomdata_schemas::manifest::Manifest,
+    fr: &[f64],
+) -> anyhow::Result<BuildOptions> {
+    let name = a
+        .name
+        .clone()
+        .or_else(|| input_manifest.sources.first().cloned())
+        .unwrap_or_else(|| "data".into());
+    Ok(BuildOptions {
+        name: bomdata_schemas::key::sanitize(&name),
+        seed: a.seed,
+        fractions: [fr[0], fr[1], fr[2]],
+        writer: WriterOptions {
+            max_bytes: a.max_shard_bytes,
+            max_samples: a.max_shard_samples,
+            compression: super::ingest::compression(&a.compress, a.zstd_level)?,
+            ..WriterOptions::default()
+        },
+        jobs: a.jobs,
+    })
 }
 
 /// Locks and prepares `--out`, then writes the token shards or the profile's shards into it.
@@ -269,25 +311,16 @@ fn build_into(
     tok_opts: Option<&TokenOptions>,
 ) -> anyhow::Result<i32> {
     let _lock = prepare_output(&a.out, a.overwrite)?;
-    let name = a
-        .name
-        .clone()
-        .or_else(|| input_manifest.sources.first().cloned())
-        .unwrap_or_else(|| "data".into());
-    let opts = BuildOptions {
-        name: bomdata_schemas::key::sanitize(&name),
-        seed: a.seed,
-        fractions: [fr[0], fr[1], fr[2]],
-        writer: WriterOptions {
-            max_bytes: a.max_shard_bytes,
-            max_samples: a.max_shard_samples,
-            compression: super::ingest::compression(&a.compress, a.zstd_level)?,
-            ..WriterOptions::default()
-        },
-        jobs: a.jobs,
-    };
+    let opts = build_options(a, input_manifest, fr)?;
     if let Some(t) = tok_opts {
-        let s = tokens::build_tokens(&a.dataset, &a.out, t, &opts)?;
+        let progress = crate::progress::Progress::counting(a.json, "samples");
+        let s = tokens::build_tokens_observed(&a.dataset, &a.out, t, &opts, &progress);
+        progress.finish();
+        let s = s?;
+        if a.json {
+            crate::progress::token_summary_json(&t.tokenizer_id, t.seq_len, &s, &a.out);
+            return Ok(0);
+        }
         eprintln!(
             "bomdata: tokens {}: {} documents, {} tokens ({}) in {} sequences of {}, {} shards, {} skipped -> {}",
             t.tokenizer_id,
@@ -309,17 +342,13 @@ fn build_into(
                 l.effect.name()
             );
         }
-        return Ok(0);
+        return Ok(super::outcome::shard_exit(&a.dataset, &a.out, &s.manifest));
     }
     let profile = registry::create(&a.profile, params)?;
-    let m = build::build(&a.dataset, &a.out, profile.as_ref(), &opts)?;
-    eprintln!(
-        "bomdata: profile {}: {} samples in {} shards ({} subjects) -> {}",
-        profile.name(),
-        m.counts.samples,
-        m.counts.shards,
-        m.counts.subjects,
-        a.out.join("manifest.json").display()
-    );
-    Ok(0)
+    let progress = crate::progress::Progress::counting(a.json, "samples");
+    let m = build::build_observed(&a.dataset, &a.out, profile.as_ref(), &opts, &progress);
+    progress.finish();
+    let m = m?;
+    crate::progress::shard_summary(a.json, profile.name(), &m, &a.out);
+    Ok(super::outcome::shard_exit(&a.dataset, &a.out, &m))
 }

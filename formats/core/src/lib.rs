@@ -9,6 +9,7 @@
 //!   `--show-identity`) so each format crate can build its own probe report;
 //! - [`signal`]: the signal view and the [`signal::SignalReader`] trait every EEG/MEG reader
 //!   implements;
+//! - [`budget`]: the per-unit memory budget readers check declared sizes against;
 //! - [`compression`]: sniffing gzip / BGZF / zstd magic bytes and opening a reader that undoes it.
 //!
 //! ```
@@ -22,6 +23,7 @@
 //! assert_eq!(s.mean(), Some(2.0));
 //! ```
 
+pub mod budget;
 pub mod compression;
 pub mod signal;
 mod stats;

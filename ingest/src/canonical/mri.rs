@@ -43,6 +43,15 @@ fn to_f16_npy(shape: &[usize], f32_le: &[u8]) -> Vec<u8> {
     npy::encode_f16_bits(shape, &bits)
 }
 
+/// The bytes [`volume_sample`] holds at once for an image of `n` values: the float32 array, a
+/// float16 copy, and one raw volume (`elem` bytes a value) with its float32 decoding.
+fn volume_memory(h: &nifti::Header, elem: usize, n: usize, float16: bool) -> u64 {
+    let n = n as u64;
+    let all = n.saturating_mul(if float16 { 6 } else { 4 });
+    let vol = h.volume_voxels().saturating_mul(elem as u64 + 4);
+    all.saturating_add(vol)
+}
+
 /// Reads a whole NIfTI image into a canonical volume sample and records its subject row.
 ///
 /// `reader` must be freshly opened. The `.npy` bytes are filled volume by volume, so besides the
@@ -60,6 +69,9 @@ pub fn volume_sample<R: Read>(
     let shape: Vec<usize> = h.shape().iter().map(|&d| d as usize).collect();
     let n: usize = shape.iter().product();
     let npy_header = npy::header(npy::Dtype::F32, &shape);
+    let need = volume_memory(&h, reader.datatype().size(), n, ctx.float16);
+    bomdata_format_core::budget::check(need, "the image's float32 array")
+        .map_err(|e| Error::input(err_path, e))?;
     let mut data = vec![0u8; npy_header.len() + n * 4];
     data[..npy_header.len()].copy_from_slice(&npy_header);
     reader

@@ -9,8 +9,10 @@
 //! `levels`) and per date variable (shifted). The numeric variable names are in the schema
 //! metadata ([`tables::FEATURES_KEY`]), their canonical units under [`UNITS_KEY`]. Free-text
 //! variables are left out of the part unless `ctx.keep_identity`. Per row, one
-//! `<key>_clinical_text` sample: `text.txt` (`variable: value` lines) and `meta.json`
-//! ([`TextRecord`]).
+//! `<key>_clinical_text` sample: `text.txt` (`instrument: <table>; <variable>: <value>; ...` of
+//! the structured fields: numeric values and categorical variables, no free text, dates or
+//! identifiers; with `keep_identity`, every mapped variable as `variable: value` lines) and
+//! `meta.json` ([`TextRecord`]).
 //!
 //! Identifier columns are never written. Names, phone numbers and original IDs found on the row
 //! are scrubbed from text; dates (also a visit label that is a date) are shifted by a per-subject
@@ -39,7 +41,8 @@ use crate::{Error, Result, SampleSink, Source, Unit, UnitContext};
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Clinical;
 
-fn mapping_for(table: &Path) -> Option<PathBuf> {
+/// The `X.mapping.tsv` beside a clinical table `X.csv`, when there is one.
+pub(crate) fn mapping_for(table: &Path) -> Option<PathBuf> {
     let name = table.file_name()?.to_string_lossy().into_owned();
     if name.ends_with(".mapping.tsv") {
         return None;
@@ -126,6 +129,10 @@ impl Source for Clinical {
         let sessions: Vec<String> = (0..recs.len()).map(|r| rows.session(r)).collect();
         let part = rows.part(ctx, &sessions)?;
         let run = sanitize(&unit.id);
+        let instrument = path
+            .file_stem()
+            .map_or_else(|| run.clone(), |s| sanitize(&s.to_string_lossy()));
+        let categories = rows.categories()?;
         for (row, (r, subject)) in recs.iter().zip(&part.subjects).enumerate() {
             let session = (!sessions[row].is_empty()).then_some(sessions[row].as_str());
             let key = make(&KeyParts {
@@ -137,7 +144,12 @@ impl Source for Clinical {
                 index: Some(row as u64),
             });
             let mut s = Sample::new(key).with_subject(subject.clone());
-            s.push("text.txt", r.text.clone().into_bytes());
+            let text = if keep {
+                r.text.clone()
+            } else {
+                structured_text(&instrument, r, &categories, row)
+            };
+            s.push("text.txt", text.into_bytes());
             s.push_json("meta", &text_meta)?;
             sink.write_sample(s)?;
             let mut sr = subject_row(ctx, subject, &sessions[row], Modality::ClinicalTable);
@@ -146,6 +158,29 @@ impl Source for Clinical {
         }
         sink.write_table(TablePart::new(Modality::ClinicalTable, part.build()?)?)
     }
+}
+
+/// The text of one row: `instrument: <table>; <variable>: <value>; ...` of the numeric values
+/// present (canonical units) and the categorical variables (recoded) — structured fields only:
+/// no free text, no dates, no identifiers.
+fn structured_text(
+    instrument: &str,
+    rec: &clinical::ClinicalRecord,
+    categories: &[(String, Vec<Option<String>>)],
+    row: usize,
+) -> String {
+    let mut parts = vec![format!("instrument: {instrument}")];
+    for (variable, value, _) in &rec.numeric {
+        if value.is_finite() {
+            parts.push(format!("{variable}: {value}"));
+        }
+    }
+    for (variable, cells) in categories {
+        if let Some(v) = cells.get(row).and_then(Option::as_deref) {
+            parts.push(format!("{variable}: {v}"));
+        }
+    }
+    parts.join("; ")
 }
 
 /// Schema-metadata key of a clinical part holding the canonical unit of each numeric variable
@@ -199,6 +234,15 @@ impl Rows<'_> {
                 }
             })
             .collect())
+    }
+
+    /// The categorical variables other than the visit, recoded, one cell per row.
+    fn categories(&self) -> Result<Vec<(String, Vec<Option<String>>)>> {
+        self.vars
+            .iter()
+            .filter(|v| v.kind == Kind::Categorical && v.variable != "visit")
+            .map(|v| Ok((v.variable.clone(), self.strings(v)?)))
+            .collect()
     }
 
     /// The table part: numeric values and out-of-range flags as lists, categorical and date
@@ -406,6 +450,13 @@ mod tests {
             );
         }
         assert!(String::from_utf8_lossy(out).contains("diagnosis: CN"));
+        // Structured fields only: instrument, numeric values, categories; no free text.
+        let text = String::from_utf8_lossy(out);
+        assert!(
+            text.contains("instrument: visits; nfl_plasma: 12.5; mmse: 27; diagnosis: MCI"),
+            "{text}"
+        );
+        assert!(!text.contains("note") && !text.contains("called"), "{text}");
         let b = &sink.part.as_ref().unwrap().batch;
         let names = crate::tables::column_names(b);
         assert_eq!(

@@ -184,7 +184,7 @@ impl Output<'_> {
         let key = make(&KeyParts {
             source: ctx.source,
             subject: &pseudo,
-            session: None,
+            session: self.unit.session.as_deref(),
             run: Some(&run),
             modality: Some(Modality::Methylation),
             index: None,
@@ -197,7 +197,8 @@ impl Output<'_> {
         }
         s.push_json("meta", meta)?;
         sink.write_sample(s)?;
-        sink.subject(subject_row(ctx, &pseudo, "", Modality::Methylation))
+        let session = self.unit.session.as_deref().unwrap_or_default();
+        sink.subject(subject_row(ctx, &pseudo, session, Modality::Methylation))
     }
 
     /// A wide table part: a row per subject (the unit's visit), `feature(i)` the values of

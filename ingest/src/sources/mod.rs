@@ -12,6 +12,7 @@ pub mod methylation;
 pub mod microbiome;
 pub mod nsrr;
 pub mod olink;
+pub mod table_tree;
 pub mod tueg;
 pub mod ukb;
 
@@ -33,6 +34,7 @@ pub fn all() -> Vec<Box<dyn Source>> {
         Box::new(methylation::Methylation),
         Box::new(microbiome::Microbiome),
         Box::new(clinical::Clinical),
+        Box::new(table_tree::TableTree),
     ]
 }
 

@@ -53,7 +53,7 @@ pub(crate) fn plan_files(root: &Path, keep: &dyn Fn(&Path) -> bool) -> Result<Ve
         units.push(Unit {
             id,
             subject: None,
-            session: None,
+            session: session_of(&rel),
             bytes: e.metadata().map(|m| m.len()).unwrap_or(0),
             inputs: vec![rel],
             detail: serde_json::Value::Null,
@@ -61,6 +61,18 @@ pub(crate) fn plan_files(root: &Path, keep: &dyn Fn(&Path) -> bool) -> Result<Ve
     }
     units.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(units)
+}
+
+/// The visit of a table file: the label of its nearest `ses-<label>` folder (as BIDS names
+/// sessions), so one file per visit joins the clinical visits of the same label.
+pub(crate) fn session_of(rel: &Path) -> Option<String> {
+    rel.parent()?
+        .components()
+        .rev()
+        .filter_map(|c| c.as_os_str().to_str())
+        .find_map(|c| c.strip_prefix("ses-"))
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
 }
 
 /// The subject-table row of one written sample.

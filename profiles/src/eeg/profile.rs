@@ -539,7 +539,9 @@ fn materialize(rows: &[Row], data: &mut [Vec<f64>], raw: &[u8], t: usize) {
 }
 
 fn reject(applied: &mut Applied, key: &str, why: String) {
-    applied.rejected.push(format!("{key}: {why}"));
+    applied
+        .rejected
+        .push(crate::Rejection::rule(format!("{key}: {why}")));
 }
 
 impl Profile for EegProfile {
@@ -711,14 +713,12 @@ impl EegProfile {
         }
         let duration = t_in as f64 / rec.sampling_rate;
         if duration < self.config.min_duration_s {
-            reject(
-                applied,
+            applied.rejected.push(crate::Rejection::too_short(
                 key,
-                format!(
-                    "duration {duration:.3} s < min_duration_s {}",
-                    self.config.min_duration_s
-                ),
-            );
+                self.name,
+                duration,
+                self.config.min_duration_s,
+            ));
             return Ok(None);
         }
         Ok(Some((rec, raw, t_in)))

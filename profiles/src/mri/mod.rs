@@ -279,7 +279,7 @@ pub(crate) fn canonical(
 pub(crate) fn rejected(reason: String) -> crate::Applied {
     crate::Applied {
         samples: vec![],
-        rejected: vec![reason],
+        rejected: vec![crate::Rejection::rule(reason)],
     }
 }
 

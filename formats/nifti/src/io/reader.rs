@@ -14,6 +14,7 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use bomdata_format_core::budget;
 use bomdata_format_core::compression::{self, Compression};
 
 use crate::decode::{Element, decode};
@@ -429,28 +430,61 @@ impl<R: Read> Reader<R> {
         if self.next >= self.n_volumes() {
             return Ok(false);
         }
-        let n = self.header.volume_voxels() as usize * self.datatype.size();
-        buf.resize(n, 0);
+        let n = self.volume_bytes();
+        budget::check(n as u64, &self.volume_what())?;
         let volume = self.next;
         let n_volumes = self.n_volumes();
-        self.inner.read_exact(buf).map_err(|e| match e.kind() {
-            io::ErrorKind::UnexpectedEof
-            | io::ErrorKind::InvalidInput
-            | io::ErrorKind::InvalidData => DecodeError::Truncated {
-                volume,
-                n_volumes,
-                cause: e.to_string(),
-            }
-            .into(),
-            _ => e,
-        })?;
+        // Grown as the data arrives (doubling, from 16 MiB): a header may declare more than the
+        // stream holds, and a short stream then costs what it held, not what was declared.
+        let mut got = 0;
+        while got < n {
+            let step = (n - got).min(got.max(16 << 20));
+            buf.reserve_exact(step);
+            buf.resize(got + step, 0);
+            self.inner
+                .read_exact(&mut buf[got..])
+                .map_err(|e| match e.kind() {
+                    io::ErrorKind::UnexpectedEof
+                    | io::ErrorKind::InvalidInput
+                    | io::ErrorKind::InvalidData => DecodeError::Truncated {
+                        volume,
+                        n_volumes,
+                        cause: e.to_string(),
+                    }
+                    .into(),
+                    _ => e,
+                })?;
+            got += step;
+        }
         self.next += 1;
         Ok(true)
+    }
+
+    /// Bytes of one raw volume.
+    fn volume_bytes(&self) -> usize {
+        self.header.volume_voxels() as usize * self.datatype.size()
+    }
+
+    /// `a 1024×1024×768 uint8 volume`, for budget errors.
+    fn volume_what(&self) -> String {
+        let dims: Vec<String> = self
+            .header
+            .shape()
+            .iter()
+            .take(3)
+            .map(u64::to_string)
+            .collect();
+        format!("a {} {} volume", dims.join("×"), self.datatype.name())
     }
 
     /// Reads the next volume as scaled values of type `T` (see [`decode`]) into `out`,
     /// replacing its contents. Returns `false` when every volume has been read.
     pub fn read_volume<T: Element>(&mut self, out: &mut Vec<T>) -> io::Result<bool> {
+        if self.next < self.n_volumes() {
+            let need = (self.volume_bytes() as u64)
+                .saturating_add((self.volume_len() as u64).saturating_mul(size_of::<T>() as u64));
+            budget::check(need, &self.volume_what())?;
+        }
         let mut raw = std::mem::take(&mut self.raw);
         let more = self.read_volume_raw(&mut raw);
         let result = more.inspect(|&more| {
@@ -555,7 +589,8 @@ impl<R: Read> Reader<R> {
         // time points land in one contiguous run of the output (one cache line) instead of 16
         // passes over the whole array. The block costs 16 volumes of memory.
         let b = nvol.clamp(1, 16);
-        let mut block = vec![0f32; vox * b];
+        // Filled as volumes arrive (never sized from the header alone).
+        let mut block: Vec<f32> = Vec::new();
         let mut vol: Vec<f32> = Vec::new();
         let mut tcs = Vec::with_capacity(b);
         let step = ny * nz * nvol;
@@ -563,6 +598,7 @@ impl<R: Read> Reader<R> {
         while t0 < nvol {
             let nb = b.min(nvol - t0);
             tcs.clear();
+            block.clear();
             for k in 0..nb {
                 if !self.read_volume_f32(&mut vol)? {
                     return Err(io::Error::new(
@@ -570,7 +606,13 @@ impl<R: Read> Reader<R> {
                         "volume missing",
                     ));
                 }
-                block[k * vox..(k + 1) * vox].copy_from_slice(&vol);
+                if vol.len() != vox {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "volume of the wrong length",
+                    ));
+                }
+                block.extend_from_slice(&vol);
                 tcs.push(c_index(t0 + k));
             }
             let mut i = 0;

@@ -204,6 +204,13 @@ pub fn write_chunks(
     let row = cap
         .min(usize::try_from(n_samples).unwrap_or(usize::MAX))
         .max(1);
+    // The chunk buffer and the sample encoded from it.
+    let need = (n_ch as u64).saturating_mul(row as u64).saturating_mul(8);
+    bomdata_format_core::budget::check(
+        need,
+        &format!("a chunk of {n_ch} channels × {row} samples"),
+    )
+    .map_err(|e| Error::input(path, e))?;
     let mut ch = Chunker {
         ctx,
         target,

@@ -849,6 +849,7 @@ fn convert_sequence(
 ) -> Result<()> {
     let u = SeqUnit::of(unit, ctx)?;
     let (spec, npy_seq) = window_spec(cfg, ctx, &u.seq_name)?;
+    let window = spec.length;
     let plan = sequence_plan(cfg, ctx, spec, &u)?;
     let w = Windower::new(open_seqs(&u.path)?, plan);
     let (mut w, track_info) = attach_track(w, cfg, ctx, &u)?;
@@ -872,7 +873,27 @@ fn convert_sequence(
         index += 1;
         emit(s, &meta, sink, &mut failure)
     });
+    if index == 0 && res.is_ok() && failure.is_none() {
+        sink.skipped(&u.path, &no_window_reason(&u, window, w.skipped_n()));
+    }
     finish_genome(res, failure, &u.path, sink, wc.subject, ctx, index)
+}
+
+/// Why a sequence made no window (the report's reason; the detail in parentheses).
+fn no_window_reason(u: &SeqUnit, window: u64, skipped_n: u64) -> String {
+    if u.chrom_length < window {
+        format!(
+            "sequence shorter than the {window} bp window ({}: {} bp)",
+            u.seq_name, u.chrom_length
+        )
+    } else if skipped_n > 0 {
+        format!(
+            "every window over the max_n_fraction limit ({}: {skipped_n} windows)",
+            u.seq_name
+        )
+    } else {
+        format!("no window selected ({})", u.seq_name)
+    }
 }
 
 /// Cuts a BAM/CRAM file into read windows.

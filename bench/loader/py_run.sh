@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The Python package against the Rust loader, LitData and `cat`, on the harness's samples
+# (../shared/bench/loader make_data.py raw + lit, written as bomdata datasets by
+# bench_loader_write): REPEAT alternating rounds (each round runs every side once, page cache
+# warm), one JSON line per run in $OUT. Needs: the release examples (bench_loader_read/write),
+# the release wheel in $PY's venv (scripts/build-wheel.sh VENV --release), and for LitData a
+# Python with torch + litdata ($LITPY, PYTHONPATH as needed).
+#
+#   DATA=... PY=.venv/bin/python LITPY=... bench/loader/py_run.sh
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+HARNESS=${HARNESS:-$(cd "$ROOT/../shared/bench/loader" && pwd)}
+DATA=${DATA:?the harness data folder}
+PY=${PY:-$ROOT/.venv/bin/python}
+LITPY=${LITPY:-}
+REPEAT=${REPEAT:-3}
+OUT=${OUT:-$DATA/py_results.jsonl}
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/examples
+: > "$OUT"
+warm() { cat "$@" > /dev/null; }
+for round in $(seq "$REPEAT"); do
+    for ds in eeg fmri; do
+        batch=1; [ $ds = eeg ] && batch=64
+        d=$DATA/$ds/bomdata_none
+        raw=$DATA/$ds/raw/data.bin
+        warm "$d"/shards/*.tar "$raw"
+        s=$(date +%s.%N); cat "$d"/shards/*.tar > /dev/null; e=$(date +%s.%N)
+        bytes=$(cat "$d"/shards/*.tar | wc -c)
+        echo "{\"system\": \"cat\", \"dataset\": \"$ds\", \"round\": $round, \"mb_s\": $(echo "$bytes / ($e - $s) / 1000000" | bc -l | cut -c1-8)}" >> "$OUT"
+        for t in 1 2; do
+            "$BIN/bench_loader_read" "$d" $t $batch pread "$raw" \
+                | sed "s/^{/{\"system\": \"bomdata_rust\", \"ds\": \"$ds\", \"round\": $round, /" >> "$OUT"
+            "$PY" "$HERE/py_read.py" "$d" $t $batch pread "$raw" \
+                | sed "s/^{/{\"ds\": \"$ds\", \"round\": $round, /" >> "$OUT"
+        done
+        if [ -n "$LITPY" ]; then
+            for mode in 1proc 2workers; do
+                warm "$DATA/$ds/lit"/*
+                "$LITPY" "$HARNESS/read_bench.py" --data "$DATA" --one lit $ds $mode \
+                    | sed -n "s/^RESULT {/{\"round\": $round, /p" >> "$OUT" || echo "litdata failed" >&2
+            done
+        fi
+    done
+done
