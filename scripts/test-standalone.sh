@@ -34,7 +34,7 @@ fi
 
 # The end-to-end probes run the binary; cargo test builds only its unit-test harness.
 cargo build -q -p bomdata
-cargo test -q -p bomdata-nifti -p bomdata-edf -p bomdata-ephys -p bomdata-genomic \
+cargo test -q -p bomdata-nifti -p bomdata-dicom -p bomdata-edf -p bomdata-ephys -p bomdata-genomic \
     -p bomdata-table -p bomdata-tokenizers -p bomdata-profiles -p bomdata-ingest \
     --test conformance --test bad_input --test synthetic --test cram --test inflate \
     --test interop --test parity --test eeg_profiles --test mri_profiles \

@@ -31,10 +31,13 @@ check() {
 
 step "system packages"
 # chromium: the QC report test opens `bomdata report`'s page headless (tests/e2e/demo.rs).
-if ! dpkg -s libhdf5-dev pkg-config chromium >/dev/null 2>&1; then
+# dcm2niix, dcmtk, libgdcm-tools: the DICOM reader's references (series vs dcm2niix; RLE, JPEG and
+# JPEG 2000 files encoded by dcmcrle/dcmcjpeg/gdcmconv).
+if ! dpkg -s libhdf5-dev pkg-config chromium dcm2niix dcmtk libgdcm-tools >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libhdf5-dev pkg-config chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libhdf5-dev pkg-config chromium \
+        dcm2niix dcmtk libgdcm-tools >/dev/null
 fi
 export BOMDATA_REQUIRE_CHROMIUM=1
 

@@ -7,6 +7,7 @@ use std::process::Command;
 fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
     let formats = [
         "bomdata-nifti",
+        "bomdata-dicom",
         "bomdata-edf",
         "bomdata-ephys",
         "bomdata-genomic",

@@ -36,6 +36,7 @@ type DetectFn = fn(&Path) -> Option<&'static str>;
 fn readers() -> Vec<(DetectFn, ProbeFn)> {
     vec![
         (bomdata_nifti::probe::detect, bomdata_nifti::probe::probe),
+        (bomdata_dicom::probe::detect, bomdata_dicom::probe::probe),
         (bomdata_edf::probe::detect, bomdata_edf::probe::probe),
         (bomdata_ephys::probe::detect, bomdata_ephys::probe::probe),
         (

@@ -1,0 +1,32 @@
+//! DICOM reader: a PS3.10 file (preamble, file meta group, data set) in implicit or explicit VR
+//! little endian, explicit VR big endian or deflated explicit VR little endian; sequences of
+//! defined and undefined length; native pixel data (1/8/16/32 bits, signed or unsigned, 1 or 3
+//! samples, either planar configuration, multi-frame, YBR_FULL_422) and RLE Lossless; the
+//! modality LUT as rescale slope and intercept; JPEG baseline, extended (8-bit) and lossless with
+//! the default feature `jpeg`; JPEG 2000 with the default feature `jpeg2000`. JPEG-LS, HTJ2K
+//! (and the others without their feature) are refused by UID
+//! ([`DicomError::UnsupportedTransferSyntax`]).
+//!
+//! Lengths read from the file are checked against the bytes left before use; nothing is
+//! allocated from a header field alone.
+
+pub mod error;
+#[cfg(feature = "jpeg2000")]
+mod j2k;
+#[cfg(feature = "jpeg")]
+mod jpeg;
+pub mod parse;
+pub mod pixels;
+pub mod probe;
+mod rle;
+pub mod series;
+
+pub use error::{DicomError, SeriesError};
+pub use parse::{File, parse};
+pub use pixels::{Image, decode};
+
+/// Reads and parses a DICOM file.
+pub fn open(path: &std::path::Path) -> std::io::Result<File> {
+    let bytes = std::fs::read(path)?;
+    Ok(parse(bytes)?)
+}

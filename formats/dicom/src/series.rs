@@ -1,0 +1,249 @@
+//! Single-frame instances of one series to a 3-D volume: grouping by SeriesInstanceUID, slices
+//! sorted along the normal of ImageOrientationPatient, uniform spacing checked, and the
+//! voxel-to-world affine in RAS+ (as NIfTI), voxel `(i, j, k)` = (column, row, slice).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::SeriesError;
+use crate::parse::File;
+use crate::pixels::{Image, decode};
+
+/// A volume built from a series.
+#[derive(Clone, Debug)]
+pub struct Volume {
+    /// `[columns, rows, slices]`, or `[columns, rows, slices, volumes]` when every slice
+    /// position holds the same number (> 1) of instances (time series, echoes, directions).
+    pub shape: Vec<usize>,
+    /// Values after the modality LUT, `i` fastest (column, then row, then slice, then volume).
+    pub data: Vec<f64>,
+    /// Voxel `(i, j, k, 1)` to RAS+ millimetres.
+    pub affine: [[f64; 4]; 4],
+    /// The instances in storage order (slice fastest, then volume).
+    pub files: Vec<PathBuf>,
+}
+
+/// Groups DICOM files by SeriesInstanceUID (files without one are grouped under `""`); files
+/// that are not DICOM are skipped.
+pub fn group(paths: &[PathBuf]) -> BTreeMap<String, Vec<PathBuf>> {
+    let mut m: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    for p in paths {
+        if let Ok(f) = crate::open(p) {
+            m.entry(f.text(0x0020_000E).unwrap_or_default())
+                .or_default()
+                .push(p.clone());
+        }
+    }
+    m
+}
+
+struct Slice {
+    path: PathBuf,
+    file: File,
+    img: Image,
+    ipp: [f64; 3],
+    iop: [f64; 6],
+    spacing: [f64; 2],
+}
+
+fn geometry<const N: usize>(
+    f: &File,
+    tag: u32,
+    path: &Path,
+    keyword: &'static str,
+) -> Result<[f64; N], SeriesError> {
+    f.numbers(tag)
+        .and_then(|v| <[f64; N]>::try_from(v).ok())
+        .filter(|a| a.iter().all(|x| x.is_finite()))
+        .ok_or_else(|| SeriesError::Geometry {
+            path: path.display().to_string(),
+            keyword,
+        })
+}
+
+fn read(path: &Path) -> Result<Slice, SeriesError> {
+    let err = |error| SeriesError::Instance {
+        path: path.display().to_string(),
+        error,
+    };
+    let bytes = std::fs::read(path).map_err(|e| SeriesError::Read {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let file = crate::parse(bytes).map_err(err)?;
+    let img = Image::from_file(&file).map_err(err)?;
+    if img.frames != 1 || img.samples != 1 {
+        return Err(SeriesError::NotSingleFrame {
+            path: path.display().to_string(),
+        });
+    }
+    Ok(Slice {
+        ipp: geometry(&file, 0x0020_0032, path, "ImagePositionPatient")?,
+        iop: geometry(&file, 0x0020_0037, path, "ImageOrientationPatient")?,
+        spacing: geometry(&file, 0x0028_0030, path, "PixelSpacing")?,
+        path: path.to_path_buf(),
+        file,
+        img,
+    })
+}
+
+fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
+}
+
+fn check_same(first: &Slice, s: &Slice) -> Result<(), SeriesError> {
+    let mixed = |what| SeriesError::Mixed {
+        path: s.path.display().to_string(),
+        what,
+    };
+    if (s.img.rows, s.img.columns) != (first.img.rows, first.img.columns) {
+        return Err(mixed("Rows/Columns"));
+    }
+    if s.iop
+        .iter()
+        .zip(first.iop)
+        .any(|(a, b)| (a - b).abs() > 1e-4)
+    {
+        return Err(mixed("ImageOrientationPatient"));
+    }
+    if s.spacing
+        .iter()
+        .zip(first.spacing)
+        .any(|(a, b)| (a - b).abs() > 1e-4)
+    {
+        return Err(mixed("PixelSpacing"));
+    }
+    Ok(())
+}
+
+/// The slice step vector (one instance per position), checked for uniform gaps and tilt.
+fn step(slices: &[&Slice], normal: [f64; 3]) -> Result<[f64; 3], SeriesError> {
+    let n = slices.len();
+    if n == 1 {
+        let t = slices[0]
+            .file
+            .number(0x0018_0050)
+            .filter(|t| *t > 0.0)
+            .unwrap_or(1.0);
+        return Ok(normal.map(|x| x * t));
+    }
+    let d: Vec<f64> = slices.iter().map(|s| dot(s.ipp, normal)).collect();
+    let gaps: Vec<f64> = d.windows(2).map(|w| w[1] - w[0]).collect();
+    let (min, max) = gaps
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &g| (a.min(g), b.max(g)));
+    if max - min > 1e-3 * max.max(1.0) {
+        return Err(SeriesError::Spacing { min, max });
+    }
+    let (a, b) = (slices[0].ipp, slices[n - 1].ipp);
+    let v = [0, 1, 2].map(|i| (b[i] - a[i]) / (n - 1) as f64);
+    let cos = dot(v, normal) / dot(v, v).sqrt();
+    if cos < 1.0 - 1e-6 {
+        return Err(SeriesError::Tilted {
+            degrees: cos.clamp(-1.0, 1.0).acos().to_degrees(),
+        });
+    }
+    Ok(v)
+}
+
+/// Stacks single-frame instances of one series into a volume.
+pub fn volume(paths: &[PathBuf]) -> Result<Volume, SeriesError> {
+    let mut slices = paths
+        .iter()
+        .map(|p| read(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let first = slices.first().ok_or(SeriesError::Empty)?;
+    for s in &slices[1..] {
+        check_same(first, s)?;
+    }
+    let (row_dir, col_dir) = (
+        [first.iop[0], first.iop[1], first.iop[2]],
+        [first.iop[3], first.iop[4], first.iop[5]],
+    );
+    let normal = cross(row_dir, col_dir);
+    let order = |s: &Slice| {
+        (
+            dot(s.ipp, normal),
+            s.file.number(0x0020_0013).unwrap_or(0.0),
+        )
+    };
+    slices.sort_by(|a, b| {
+        let (a, b) = (order(a), order(b));
+        a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1))
+    });
+    let positions = by_position(&slices, normal)?;
+    let reps: Vec<&Slice> = positions.iter().map(|p| &slices[p[0]]).collect();
+    let v = step(&reps, normal)?;
+    let nt = positions[0].len();
+    let first = &slices[0];
+    let (rows, cols, ps) = (first.img.rows, first.img.columns, first.spacing);
+    let mut lps = [[0.0; 4]; 4];
+    for r in 0..3 {
+        lps[r] = [row_dir[r] * ps[1], col_dir[r] * ps[0], v[r], first.ipp[r]];
+    }
+    lps[3] = [0.0, 0.0, 0.0, 1.0];
+    // LPS (DICOM) to RAS (NIfTI): negate x and y.
+    let mut affine = lps;
+    for c in 0..4 {
+        affine[0][c] = -lps[0][c];
+        affine[1][c] = -lps[1][c];
+    }
+    let mut data = Vec::with_capacity(rows * cols * slices.len());
+    let mut files = Vec::with_capacity(slices.len());
+    for t in 0..nt {
+        for p in &positions {
+            let s = &slices[p[t]];
+            let err = |error| SeriesError::Instance {
+                path: s.path.display().to_string(),
+                error,
+            };
+            let mut px = decode(&s.file, &s.img).map_err(err)?;
+            if let Some((slope, intercept)) = s.img.rescale {
+                px.iter_mut().for_each(|x| *x = *x * slope + intercept);
+            }
+            data.extend(px);
+            files.push(s.path.clone());
+        }
+    }
+    let mut shape = vec![cols, rows, positions.len()];
+    if nt > 1 {
+        shape.push(nt);
+    }
+    Ok(Volume {
+        shape,
+        data,
+        affine,
+        files,
+    })
+}
+
+/// The instances at each slice position (within 1e-3 mm along the normal), in slice order;
+/// every position must hold the same number.
+fn by_position(slices: &[Slice], normal: [f64; 3]) -> Result<Vec<Vec<usize>>, SeriesError> {
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut last = f64::NEG_INFINITY;
+    for (k, s) in slices.iter().enumerate() {
+        let d = dot(s.ipp, normal);
+        match out.last_mut() {
+            Some(g) if (d - last).abs() <= 1e-3 => g.push(k),
+            _ => {
+                out.push(vec![k]);
+                last = d;
+            }
+        }
+    }
+    let counts = out.iter().map(Vec::len);
+    let (min, max) = counts.fold((usize::MAX, 0), |(a, b), n| (a.min(n), b.max(n)));
+    if min != max {
+        return Err(SeriesError::Uneven { min, max });
+    }
+    Ok(out)
+}
