@@ -501,7 +501,7 @@ fn shared_entry(ctx: &UnitContext<'_>, unit: &Unit, hash: &str, e: &ReportEntry)
         } else {
             s.replace(&format!("{root}/"), "").replace(&root, "")
         };
-        ctx.scrub_path(&s, subject)
+        crate::privacy::scrub_dates(&ctx.scrub_path(&s, subject))
     };
     ReportEntry {
         outcome: e.outcome,
