@@ -44,10 +44,8 @@ fn check_against_series(sample: &Sample, files: &[PathBuf]) {
     let m = meta(sample);
     let shape: Vec<u64> = vol.shape.iter().map(|&d| d as u64).collect();
     assert_eq!(m.shape, shape);
-    for r in 0..4 {
-        for c in 0..4 {
-            assert!((m.affine[r][c] - vol.affine[r][c]).abs() < 1e-9, "{m:?}");
-        }
+    for (a, b) in m.affine.iter().flatten().zip(vol.affine.iter().flatten()) {
+        assert!((a - b).abs() < 1e-9, "{m:?}");
     }
     let bytes = &sample.member("volume.npy").unwrap().data;
     let a = npy::decode(bytes).unwrap();

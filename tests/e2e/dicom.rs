@@ -112,10 +112,8 @@ fn check(meta: &serde_json::Value, npy: &[u8], files: &[PathBuf]) {
     let shape: Vec<usize> = serde_json::from_value(meta["shape"].clone()).unwrap();
     assert_eq!(shape, vol.shape, "{meta}");
     let affine: [[f64; 4]; 4] = serde_json::from_value(meta["affine"].clone()).unwrap();
-    for r in 0..4 {
-        for c in 0..4 {
-            assert!((affine[r][c] - vol.affine[r][c]).abs() < 1e-6, "{meta}");
-        }
+    for (a, b) in affine.iter().flatten().zip(vol.affine.iter().flatten()) {
+        assert!((a - b).abs() < 1e-6, "{meta}");
     }
     let a = bomdata_shard::npy::decode(npy).unwrap();
     let data: Vec<f32> = npy[a.data_offset..]
