@@ -147,8 +147,19 @@ fn adni_raw_dicom_to_volume_shards_deidentified() {
     let (ingest, ds, train) = ingest_and_shard(d.path(), &src, "adni", &[]);
     // The burned-in series fails the run (exit 1) and is named with its reason.
     assert_eq!(ingest.status.code(), Some(1));
-    let report = std::fs::read_to_string(d.path().join("ds-adni.private/report.jsonl")).unwrap();
-    assert!(report.contains("BurnedInAnnotation"), "{report}");
+    for report in [
+        d.path().join("ds-adni.private/report.jsonl"),
+        ds.join("report.jsonl"),
+    ] {
+        let text = std::fs::read_to_string(&report).unwrap();
+        assert!(text.contains("BurnedInAnnotation is YES"), "{text}");
+    }
+    // The raw download layout is detected as ADNI.
+    let detected = bomdata_ingest::registry::Registry::builtin()
+        .unwrap()
+        .detect(&src)
+        .unwrap();
+    assert_eq!(detected[0].source, "adni", "{detected:?}");
     let got = samples(&train);
     assert_eq!(
         got.len(),
@@ -198,4 +209,7 @@ fn generic_dicom_folder_to_volume_shards_deidentified() {
     }
     let src_s = src.display().to_string();
     assert_nothing_identifying(&[&ds, &train], &[&src_s, "hospital-export", "IM11"]);
+    for dir in [&ds, &train] {
+        assert!(bomdata(&["verify"], &[dir]).status.success());
+    }
 }
