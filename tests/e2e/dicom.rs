@@ -91,6 +91,18 @@ fn samples(dir: &Path) -> Vec<(serde_json::Value, Vec<u8>)> {
         .collect()
 }
 
+/// The number of tar members named `*.<field>` in the shards under `dir`.
+fn samples_with(dir: &Path, field: &str) -> usize {
+    let mut all = Vec::new();
+    for (rel, bytes) in files(dir) {
+        streams(&rel, bytes, &mut all);
+    }
+    let suffix = format!(".{field}");
+    all.iter()
+        .filter(|(n, _)| n.contains(':') && n.ends_with(&suffix))
+        .count()
+}
+
 fn series_files(dir: &Path, s: &Series) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
@@ -176,6 +188,29 @@ fn adni_raw_dicom_to_volume_shards_deidentified() {
     }
     let src_s = src.display().to_string();
     assert_nothing_identifying(&[&ds, &train], &[&src_s, "adni-raw", "I45109", "I46000"]);
+
+    // The fMRI series goes through the SwiFT profile as a NIfTI run would.
+    let swift = d.path().join("swift");
+    let o = bomdata(
+        &[
+            "shard",
+            "--seed",
+            "1",
+            "--profile",
+            "swift",
+            "--param",
+            "target=8",
+            "--param",
+            "window=2",
+            "--param",
+            "stride=1",
+            "--out",
+        ],
+        &[&swift, &ds],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let windows = samples_with(&swift, "fmri.npy");
+    assert_eq!(windows, 2, "3 frames, window 2, stride 1");
 
     // Accepted with the flag.
     let out = d.path().join("burned");
