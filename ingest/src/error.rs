@@ -60,6 +60,15 @@ pub enum Error {
         /// The entries that do not belong.
         entries: Vec<String>,
     },
+    /// A DICOM instance says its pixels show burned-in text (BurnedInAnnotation `YES`).
+    #[error(
+        "{}: BurnedInAnnotation is YES (the pixels may show patient text); the series is refused; after checking the images, --allow-burned-in accepts it",
+        path.display()
+    )]
+    BurnedInAnnotation {
+        /// The instance.
+        path: PathBuf,
+    },
     /// Anything else, with a one-line message.
     #[error("{0}")]
     Other(String),

@@ -110,6 +110,56 @@ pub fn date_like(label: &str) -> bool {
     !runs.is_empty() && MONTHS.iter().any(|m| lower.contains(m))
 }
 
+/// Whether 8 digits read as a calendar date `YYYYMMDD` (years 1900–2099).
+fn yyyymmdd(d: &[u8]) -> bool {
+    let n =
+        |r: std::ops::Range<usize>| d[r].iter().fold(0u32, |a, &c| a * 10 + u32::from(c - b'0'));
+    d.len() >= 8
+        && (1900..2100).contains(&n(0..4))
+        && (1..=12).contains(&n(4..6))
+        && (1..=31).contains(&n(6..8))
+}
+
+/// Replaces calendar dates in a path or message with `<date>`: a digit run of 8 or more that
+/// starts with `YYYYMMDD` (`20060418`, `20060418082030`), and `YYYY-MM-DD` (or `.`/`/`
+/// separated). Used on the shareable report, where source paths (DICOM file and folder names,
+/// ADNI date folders) would otherwise carry acquisition dates.
+pub fn scrub_dates(s: &str) -> String {
+    let b = s.as_bytes();
+    let runs = digit_runs(b);
+    let mut cut: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < runs.len() {
+        let (s0, e0) = runs[i];
+        if e0 - s0 >= 8 && yyyymmdd(&b[s0..e0]) {
+            cut.push((s0, e0));
+        } else if i + 2 < runs.len() && e0 - s0 == 4 {
+            let ((s1, e1), (s2, e2)) = (runs[i + 1], runs[i + 2]);
+            let sep = |at: usize| matches!(b[at], b'-' | b'.' | b'/');
+            if s1 == e0 + 1 && s2 == e1 + 1 && sep(e0) && sep(e1) && e1 - s1 == 2 && e2 - s2 == 2 {
+                let mut d = b[s0..e0].to_vec();
+                d.extend_from_slice(&b[s1..e1]);
+                d.extend_from_slice(&b[s2..e2]);
+                if yyyymmdd(&d) {
+                    cut.push((s0, e2));
+                    i += 3;
+                    continue;
+                }
+            }
+        }
+        i += 1;
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut at = 0;
+    for (a, e) in cut {
+        out.push_str(&s[at..a]);
+        out.push_str("<date>");
+        at = e;
+    }
+    out.push_str(&s[at..]);
+    out
+}
+
 /// `(start, end)` of every run of ASCII digits in `b`.
 fn digit_runs(b: &[u8]) -> Vec<(usize, usize)> {
     let mut runs = Vec::new();
@@ -294,6 +344,19 @@ pub fn scrub_annotations(annotations: &mut [Annotation], extra: &[String]) -> u6
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_in_paths_are_scrubbed() {
+        assert_eq!(
+            scrub_dates("MPRAGE/2006-04-18_08_20_30.0/I45108/ADNI_br_raw_20060418082030_1_S13.dcm"),
+            "MPRAGE/<date>_08_20_30.0/I45108/ADNI_br_raw_<date>_1_S13.dcm"
+        );
+        assert_eq!(
+            scrub_dates("run 12345678 and 1.2.840.10008"),
+            "run 12345678 and 1.2.840.10008"
+        );
+        assert_eq!(scrub_dates("sub-1/ses-2/x.edf"), "sub-1/ses-2/x.edf");
+    }
 
     fn unit(subject: &str, session: &str) -> Unit {
         Unit {

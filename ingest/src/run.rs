@@ -100,6 +100,8 @@ pub struct RunOptions {
     pub chunk_seconds: f64,
     /// Store canonical volumes as float16 instead of float32.
     pub float16: bool,
+    /// Accept DICOM series with burned-in annotation (explicit flag only).
+    pub allow_burned_in: bool,
     /// Shard size limits and compression.
     pub writer: WriterOptions,
     /// Remove an earlier dataset in `out` first (single-process runs only).
@@ -392,6 +394,7 @@ fn unit_context<'a>(
         keep_identity: opts.keep_identity,
         chunk_seconds: opts.chunk_seconds,
         float16: opts.float16,
+        allow_burned_in: opts.allow_burned_in,
         keep_free_text: opts.keep_free_text,
         allow_terms: &opts.allow_terms,
         session_rename,
@@ -498,7 +501,7 @@ fn shared_entry(ctx: &UnitContext<'_>, unit: &Unit, hash: &str, e: &ReportEntry)
         } else {
             s.replace(&format!("{root}/"), "").replace(&root, "")
         };
-        ctx.scrub_path(&s, subject)
+        crate::privacy::scrub_dates(&ctx.scrub_path(&s, subject))
     };
     ReportEntry {
         outcome: e.outcome,

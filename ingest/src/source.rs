@@ -46,6 +46,8 @@ pub struct UnitContext<'a> {
     pub chunk_seconds: f64,
     /// Store canonical float arrays (volumes) as float16 instead of float32 (`--float16`).
     pub float16: bool,
+    /// Accept DICOM series whose instances say BurnedInAnnotation `YES` (`--allow-burned-in`).
+    pub allow_burned_in: bool,
     /// Keep annotation free text that the [`crate::privacy`] allow-list would drop
     /// (`--keep-free-text`).
     pub keep_free_text: bool,
@@ -68,6 +70,7 @@ impl<'a> UnitContext<'a> {
             keep_identity: false,
             chunk_seconds: 0.0,
             float16: false,
+            allow_burned_in: false,
             keep_free_text: false,
             allow_terms: &[],
             session_rename: None,

@@ -45,6 +45,9 @@ pub struct Fingerprint {
     /// The terms of `--allow-terms` (lower-case, sorted).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow_terms: Vec<String>,
+    /// `--allow-burned-in` (absent when not given).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_burned_in: bool,
     /// `--chunk-seconds`.
     pub chunk_seconds: f64,
     /// `--float16`.
@@ -68,6 +71,7 @@ impl Fingerprint {
             keep_identity: opts.keep_identity,
             keep_free_text: opts.keep_free_text,
             allow_terms: opts.allow_terms.clone(),
+            allow_burned_in: opts.allow_burned_in,
             chunk_seconds: opts.chunk_seconds,
             float16: opts.float16,
             compression: opts.writer.compression,
@@ -94,6 +98,10 @@ impl Fingerprint {
             "keep-free-text",
         );
         check(self.allow_terms == other.allow_terms, "allow-terms");
+        check(
+            self.allow_burned_in == other.allow_burned_in,
+            "allow-burned-in",
+        );
         check(
             self.chunk_seconds.to_bits() == other.chunk_seconds.to_bits(),
             "chunk-seconds",

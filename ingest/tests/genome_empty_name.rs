@@ -41,6 +41,7 @@ fn empty_name_fails_only_its_unit() {
         keep_free_text: false,
         allow_terms: Vec::new(),
         chunk_seconds: 0.0,
+        allow_burned_in: false,
         float16: false,
         writer: WriterOptions::default(),
         overwrite: false,

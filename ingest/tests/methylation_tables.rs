@@ -33,6 +33,7 @@ fn options(root: &Path, out: &Path, jobs: usize) -> RunOptions {
         keep_free_text: false,
         allow_terms: Vec::new(),
         chunk_seconds: 0.0,
+        allow_burned_in: false,
         float16: false,
         writer: WriterOptions::default(),
         overwrite: false,

@@ -39,6 +39,7 @@ fn options(entry: &str, root: &Path, out: &Path) -> RunOptions {
         keep_free_text: false,
         allow_terms: Vec::new(),
         chunk_seconds: 0.0,
+        allow_burned_in: false,
         float16: false,
         writer: WriterOptions::default(),
         overwrite: false,

@@ -60,6 +60,28 @@ pub struct IdentityText {
     pub intent_name: String,
 }
 
+/// What a volume built from a DICOM series keeps of its headers: technical fields only (the
+/// PS3.15 Basic Application Level Confidentiality Profile removes the rest). UIDs are replaced
+/// by keyed hashes (the pseudonymisation key), so series of one study stay linked; no dates.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DicomSeries {
+    /// The DICOM Modality code (`MR`, `PT`, ...).
+    pub modality: String,
+    /// Keyed hash of the SeriesInstanceUID.
+    pub series: String,
+    /// Keyed hash of the StudyInstanceUID, when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub study: Option<String>,
+    /// Number of instances (slices × volumes) stacked.
+    pub instances: usize,
+    /// EchoTime in seconds, when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub echo_time_s: Option<f64>,
+    /// ManufacturerModelName, when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
 /// `meta.json` of a canonical volume sample (`mri/1`).
 ///
 /// ```
@@ -117,6 +139,9 @@ pub struct VolumeMeta {
     /// Header text, only when identity was explicitly kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<IdentityText>,
+    /// Technical fields of a DICOM series (absent for NIfTI input).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dicom: Option<DicomSeries>,
     /// Where the values came from.
     pub provenance: Provenance,
 }
@@ -147,6 +172,7 @@ impl VolumeMeta {
             repetition_time_s: None,
             gradients: None,
             frames: None,
+            dicom: None,
             scaling: Scaling {
                 slope: 1.0,
                 inter: 0.0,

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 
 pub mod bench;
 pub mod cohort;
+pub mod dicom;
 pub mod edf;
 pub mod eeg;
 pub mod files;

@@ -4,6 +4,7 @@
 
 mod cli;
 mod demo;
+mod dicom;
 mod distributed;
 mod golden;
 mod hdf5;

@@ -21,7 +21,7 @@ fn bomdata(args: &[&str], paths: &[&Path]) -> Output {
 }
 
 /// Every file under `dir` (all of them, hidden ones too), as (relative path, bytes).
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -71,7 +71,7 @@ fn tar_members(b: &[u8]) -> Vec<(String, Vec<u8>)> {
 
 /// Every byte stream a reader of `bytes` (named `name`) can see: the bytes themselves, the
 /// decompressed bytes of a `.zst` file, and recursively the members of a tar.
-fn streams(name: &str, bytes: Vec<u8>, out: &mut Vec<(String, Vec<u8>)>) {
+pub(crate) fn streams(name: &str, bytes: Vec<u8>, out: &mut Vec<(String, Vec<u8>)>) {
     if name.ends_with(".zst") {
         let plain =
             zstd::decode_all(&bytes[..]).unwrap_or_else(|e| panic!("{name}: not zstd: {e}"));
@@ -88,7 +88,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// For each needle, the streams of the folders that hold it.
-fn search(dirs: &[&Path], needles: &[&str]) -> BTreeMap<String, BTreeSet<String>> {
+pub(crate) fn search(dirs: &[&Path], needles: &[&str]) -> BTreeMap<String, BTreeSet<String>> {
     let mut all = Vec::new();
     for d in dirs {
         for (rel, bytes) in files(d) {

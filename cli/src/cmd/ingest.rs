@@ -68,6 +68,11 @@ pub struct Args {
     /// (onset and duration kept), counted in meta.json as free_text_dropped.
     #[arg(long)]
     pub keep_free_text: bool,
+    /// Accept DICOM series whose instances say BurnedInAnnotation YES (text such as the
+    /// patient's name may be drawn into the pixels). Without it such a series is refused and
+    /// listed in the report; give it only after checking the images.
+    #[arg(long)]
+    pub allow_burned_in: bool,
     /// An allow-list file of extra annotation terms to keep (one per line, case-insensitive,
     /// '#' comments), matched against the whole text or one '/'-separated part; e.g. phrases of
     /// your protocol such as "face famous".
@@ -207,6 +212,7 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
             None => Vec::new(),
         },
         chunk_seconds: a.chunk_seconds,
+        allow_burned_in: a.allow_burned_in,
         float16: a.float16,
         writer: WriterOptions {
             max_bytes: a.max_shard_bytes,

@@ -7,6 +7,7 @@
 //! Adapters find and describe their inputs; they hand a [`Target`] (who the sample belongs to
 //! and how it is keyed) and the file to a pipeline here.
 
+pub mod dicom;
 pub mod eeg;
 pub mod mri;
 

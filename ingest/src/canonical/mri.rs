@@ -35,7 +35,7 @@ pub struct VolumeInfo {
 }
 
 /// Re-encodes little-endian float32 element bytes as a float16 `.npy` (round to nearest even).
-fn to_f16_npy(shape: &[usize], f32_le: &[u8]) -> Vec<u8> {
+pub(crate) fn to_f16_npy(shape: &[usize], f32_le: &[u8]) -> Vec<u8> {
     let bits: Vec<u16> = f32_le
         .chunks_exact(4)
         .map(|c| half::f16::from_f32(f32::from_le_bytes([c[0], c[1], c[2], c[3]])).to_bits())
@@ -135,6 +135,19 @@ pub fn volume_sample<R: Read>(
             intent_name: h.intent_name(),
         });
     }
+    write_volume(data, &meta, target, ctx, sink)
+}
+
+/// Writes a canonical volume sample (`volume.npy` bytes and `meta`) under the subject's
+/// pseudonym and records its subject row (shared by the NIfTI and DICOM paths).
+pub(crate) fn write_volume(
+    data: Vec<u8>,
+    meta: &VolumeMeta,
+    target: Target<'_>,
+    ctx: &UnitContext<'_>,
+    sink: &mut dyn SampleSink,
+) -> Result<()> {
+    let modality = meta.modality;
     let pseudo = ctx.pseudonym(target.subject);
     let k = key::make(&KeyParts {
         source: ctx.source,
@@ -146,7 +159,7 @@ pub fn volume_sample<R: Read>(
     });
     let mut sample = Sample::new(k).with_subject(pseudo.clone());
     sample.push(mri::VOLUME_FIELD, data);
-    sample.push_json("meta", &meta)?;
+    sample.push_json("meta", meta)?;
     sink.write_sample(sample)?;
     sink.subject(SubjectRow {
         subject: pseudo,

@@ -8,6 +8,11 @@
 //! - Session: the subject's visit number `vNN`, counting distinct acquisition dates of that
 //!   subject in the tree (so no date is written); run: the series description plus the
 //!   image's rank among same-series images of that visit. The ImageUID is not written.
+//! - Raw DICOM downloads (`.../{PTID}/{description}/{date}/{ImageUID}/*.dcm`): the instances
+//!   of one folder are grouped by SeriesInstanceUID, one unit per series, modality from the
+//!   DICOM Modality code (`PT` → PET) and else from the description as for NIfTI; the volume is
+//!   built and de-identified by [`crate::canonical::dicom`] (provenance names only the
+//!   pseudonymised PTID, the description and a keyed hash of the series UID).
 //! - A `.json` beside the image (dcm2niix sidecar) gives `RepetitionTime` and PET
 //!   `FrameTimesStart`/`FrameDuration`; `.bval`/`.bvec` beside a DTI image give its gradients.
 
@@ -21,6 +26,7 @@ use bomdata_schemas::mri::FrameTiming;
 use super::bids::{nifti_stem, read_text};
 use super::common::{files, inputs_size, main_input, unit_id, unit_modality};
 use crate::canonical::Target;
+use crate::canonical::dicom::{self, Head, looks_like_dicom, series_sample, uid_hash};
 use crate::canonical::mri::{VolumeInfo, read_gradients, volume_sample};
 use crate::source::{SampleSink, Source, Unit, UnitContext};
 use crate::{Error, Result};
@@ -73,6 +79,57 @@ struct Found {
     series: String,
     date: String,
     uid: String,
+    /// A DICOM series: its instances (relative) and the head of the first.
+    dicom: Option<(Vec<PathBuf>, Head)>,
+}
+
+/// The folder parts of a path under `PTID/description/date/ImageUID/`.
+fn folder_parts(rel: &Path) -> Option<Found> {
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let n = parts.len();
+    if n < 5 || !is_ptid(&parts[n - 5]) {
+        return None;
+    }
+    Some(Found {
+        rel: rel.to_path_buf(),
+        ptid: parts[n - 5].clone(),
+        series: parts[n - 4].clone(),
+        date: parts[n - 3].chars().take(10).collect(),
+        uid: parts[n - 2].clone(),
+        dicom: None,
+    })
+}
+
+/// The DICOM series of the image folders: one [`Found`] per series, `rel` its folder (plus
+/// `/series-N` when a folder holds several).
+fn dicom_series(root: &Path, rels: Vec<PathBuf>) -> Vec<Found> {
+    let mut folders: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+    for rel in rels {
+        if let Some(dir) = rel.parent() {
+            folders.entry(dir.to_path_buf()).or_default().push(rel);
+        }
+    }
+    let mut out = Vec::new();
+    for (dir, rels) in folders {
+        let groups = dicom::group(root, &rels);
+        let several = groups.len() > 1;
+        for (i, (head, inputs)) in groups.into_iter().enumerate() {
+            let rel = if several {
+                dir.join(format!("series-{}", i + 1))
+            } else {
+                dir.clone()
+            };
+            if let Some(mut f) = folder_parts(&dir.join("x")) {
+                f.rel = rel;
+                f.dicom = Some((inputs, head));
+                out.push(f);
+            }
+        }
+    }
+    out
 }
 
 fn parse(rel: &Path) -> Option<Found> {
@@ -91,6 +148,7 @@ fn parse(rel: &Path) -> Option<Found> {
         series: parts[n - 4].clone(),
         date,
         uid: parts[n - 2].clone(),
+        dicom: None,
     })
 }
 
@@ -116,11 +174,16 @@ impl Source for Adni {
 
     fn plan(&self, root: &Path) -> Result<Vec<Unit>> {
         let mut found = Vec::new();
+        let mut dcm = Vec::new();
         for item in files(root) {
-            if let Some(f) = parse(&item?.1) {
+            let (abs, rel) = item?;
+            if let Some(f) = parse(&rel) {
                 found.push(f);
+            } else if looks_like_dicom(&abs) && folder_parts(&rel).is_some() {
+                dcm.push(rel);
             }
         }
+        found.extend(dicom_series(root, dcm));
         // Visit numbers per subject from the distinct dates; image rank per (visit, series).
         let mut dates: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         for f in &found {
@@ -151,14 +214,10 @@ impl Source for Adni {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let modality = modality_of(&f.series, &file);
-            let abs = root.join(&f.rel);
-            let mut inputs = vec![f.rel.clone()];
-            for ext in ["json", "bval", "bvec"] {
-                if let Some(p) = sibling(&abs, ext) {
-                    inputs.push(p.strip_prefix(root).unwrap_or(&p).to_path_buf());
-                }
-            }
+            let (modality, inputs) = match &f.dicom {
+                Some((inputs, head)) => (dicom_modality(head, &f.series), inputs.clone()),
+                None => (modality_of(&f.series, &file), nifti_inputs(root, &f.rel)),
+            };
             let bytes = inputs_size(root, &inputs);
             units.push(Unit {
                 id: unit_id("", &f.rel),
@@ -170,6 +229,7 @@ impl Source for Adni {
                     "modality": modality,
                     "kind": f.series,
                     "run": format!("{}-{rank}", f.series),
+                    "dicom": f.dicom.is_some(),
                 }),
             });
         }
@@ -178,6 +238,9 @@ impl Source for Adni {
     }
 
     fn convert(&self, unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()> {
+        if unit.detail["dicom"].as_bool() == Some(true) {
+            return convert_dicom(unit, ctx, sink);
+        }
         let rel = main_input(unit)?;
         let path = ctx.path(rel);
         let d = &unit.detail;
@@ -219,6 +282,54 @@ impl Source for Adni {
         };
         volume_sample(reader, info, target, ctx, sink, &path)
     }
+}
+
+/// The image file and its dcm2niix sidecars, relative to `root`.
+fn nifti_inputs(root: &Path, rel: &Path) -> Vec<PathBuf> {
+    let abs = root.join(rel);
+    let mut inputs = vec![rel.to_path_buf()];
+    for ext in ["json", "bval", "bvec"] {
+        if let Some(p) = sibling(&abs, ext) {
+            inputs.push(p.strip_prefix(root).unwrap_or(&p).to_path_buf());
+        }
+    }
+    inputs
+}
+
+/// A DICOM series' modality: the Modality code `PT`/`NM` → PET, else the description's.
+fn dicom_modality(head: &Head, description: &str) -> Modality {
+    match head.modality.as_deref() {
+        Some("PT" | "NM") => Modality::Pet,
+        _ => modality_of(description, ""),
+    }
+}
+
+/// A DICOM series unit: provenance `PTID/description/series-<keyed hash>` (no date, no UID).
+fn convert_dicom(unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()> {
+    let paths: Vec<PathBuf> = unit.inputs.iter().map(|r| ctx.path(r)).collect();
+    let first = main_input(unit)?;
+    let head = bomdata_dicom::open(&ctx.path(first))
+        .map(|f| Head::of(&f))
+        .map_err(|e| Error::input(ctx.path(first), e))?;
+    let d = &unit.detail;
+    let subject = unit.subject.clone().unwrap_or_default();
+    let kind = d["kind"].as_str().unwrap_or_default();
+    let series = uid_hash(ctx, &head.series_uid);
+    let info = VolumeInfo {
+        modality: Some(unit_modality(unit)?),
+        kind: Some(kind.to_string()),
+        ..Default::default()
+    };
+    let target = Target {
+        subject: &subject,
+        session: unit.session.as_deref(),
+        run: d["run"].as_str(),
+        file: format!(
+            "{subject}/{kind}/series-{}",
+            series.get(..16).unwrap_or(&series)
+        ),
+    };
+    series_sample(&paths, info, target, ctx, sink)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod bids;
 pub mod bids_ephys;
 pub mod clinical;
 mod common;
+pub mod dicom;
 pub mod genome;
 pub mod hcp;
 pub mod methylation;
@@ -26,6 +27,7 @@ pub fn all() -> Vec<Box<dyn Source>> {
         Box::new(ukb::Ukb),
         Box::new(hcp::Hcp),
         Box::new(adni::Adni),
+        Box::new(dicom::DicomFolder),
         Box::new(tueg::Tueg),
         Box::new(nsrr::Nsrr),
         Box::new(bids_ephys::BidsEphys),

@@ -1118,6 +1118,7 @@ mod tests {
             keep_identity: false,
             chunk_seconds: 0.0,
             float16: false,
+            allow_burned_in: false,
             keep_free_text: false,
             allow_terms: &[],
             session_rename: None,

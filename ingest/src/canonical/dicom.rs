@@ -1,0 +1,230 @@
+//! DICOM series → one canonical volume sample (shared by the `adni` and `dicom` adapters): the
+//! same `volume.npy` layout, dtype rules and RAS+ affine as the NIfTI path
+//! ([`super::mri::volume_sample`]), so the volume profiles read both alike.
+//!
+//! De-identification follows the DICOM PS3.15 Basic Application Level Confidentiality Profile
+//! for everything that reaches the outputs: `meta.json` keeps technical fields only (shape,
+//! affine, spacing, repetition and echo time, modality code, model name); patient, institution,
+//! physician, operator, station, accession, dates and times are never read into it; UIDs are
+//! written only as keyed hashes (the pseudonymisation key), so series of one study stay linked;
+//! private tags are never copied. An instance with BurnedInAnnotation `YES` refuses its unit
+//! unless the run allows it (`--allow-burned-in`).
+
+use std::path::{Path, PathBuf};
+
+use bomdata_dicom as dicom;
+use bomdata_schemas::mri::{DicomSeries, Scaling, VolumeMeta};
+use bomdata_schemas::{Modality, Provenance};
+use bomdata_shard::npy;
+
+use super::Target;
+use super::mri::{VolumeInfo, to_f16_npy, write_volume};
+use crate::source::{SampleSink, UnitContext};
+use crate::{Error, Result};
+
+const SERIES_UID: u32 = 0x0020_000E;
+const STUDY_UID: u32 = 0x0020_000D;
+const PATIENT_ID: u32 = 0x0010_0020;
+const MODALITY: u32 = 0x0008_0060;
+const SERIES_DESCRIPTION: u32 = 0x0008_103E;
+const BURNED_IN: u32 = 0x0028_0301;
+const REPETITION_TIME: u32 = 0x0018_0080;
+const ECHO_TIME: u32 = 0x0018_0081;
+const MODEL: u32 = 0x0008_1090;
+
+/// What a plan reads from one instance of a series.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Head {
+    /// SeriesInstanceUID (`""` when absent).
+    pub series_uid: String,
+    /// PatientID.
+    pub patient_id: Option<String>,
+    /// Modality code (`MR`, `PT`, ...).
+    pub modality: Option<String>,
+    /// SeriesDescription (used to tell fMRI/dMRI/sMRI apart; never written).
+    pub description: Option<String>,
+    /// BurnedInAnnotation is `YES`.
+    pub burned_in: bool,
+}
+
+impl Head {
+    /// The plan fields of a parsed instance.
+    pub fn of(f: &dicom::File) -> Head {
+        Head {
+            series_uid: f.text(SERIES_UID).unwrap_or_default(),
+            patient_id: f.text(PATIENT_ID),
+            modality: f.text(MODALITY),
+            description: f.text(SERIES_DESCRIPTION),
+            burned_in: f
+                .text(BURNED_IN)
+                .is_some_and(|t| t.eq_ignore_ascii_case("YES")),
+        }
+    }
+}
+
+/// Whether a file is DICOM by name (`.dcm`, `.dicom`, `.ima`) or, without an extension, by the
+/// `DICM` magic after the 128-byte preamble.
+pub fn looks_like_dicom(path: &Path) -> bool {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some(e) => ["dcm", "dicom", "ima"]
+            .iter()
+            .any(|x| e.eq_ignore_ascii_case(x)),
+        None => {
+            use std::io::Read;
+            let mut b = [0u8; 132];
+            std::fs::File::open(path)
+                .and_then(|mut f| f.read_exact(&mut b))
+                .is_ok()
+                && &b[128..] == b"DICM"
+        }
+    }
+}
+
+/// Groups files (relative to `root`) by SeriesInstanceUID, in UID order, each with the head of
+/// its first file and its files sorted; files that do not parse are skipped.
+pub fn group(root: &Path, rels: &[PathBuf]) -> Vec<(Head, Vec<PathBuf>)> {
+    let mut m: std::collections::BTreeMap<String, (Head, Vec<PathBuf>)> = Default::default();
+    for rel in rels {
+        if let Ok(f) = dicom::open(&root.join(rel)) {
+            let head = Head::of(&f);
+            m.entry(head.series_uid.clone())
+                .or_insert_with(|| (head, Vec::new()))
+                .1
+                .push(rel.clone());
+        }
+    }
+    m.into_values()
+        .map(|(h, mut v)| {
+            v.sort();
+            (h, v)
+        })
+        .collect()
+}
+
+/// The keyed hash that replaces a UID in outputs.
+pub fn uid_hash(ctx: &UnitContext<'_>, uid: &str) -> String {
+    ctx.pseudonymizer.pseudonym("dicom uid", uid)
+}
+
+/// The technical header fields of a series' first instance, after checking every instance for
+/// burned-in annotation.
+struct Technical {
+    first: dicom::File,
+    image: dicom::Image,
+}
+
+fn technical(files: &[PathBuf], ctx: &UnitContext<'_>) -> Result<Technical> {
+    let mut first = None;
+    for p in files {
+        let f = dicom::open(p).map_err(|e| Error::input(p, e))?;
+        if Head::of(&f).burned_in && !ctx.allow_burned_in {
+            return Err(Error::BurnedInAnnotation { path: p.clone() });
+        }
+        if first.is_none() {
+            first = Some(f);
+        }
+    }
+    let first = first.ok_or_else(|| Error::Other("DICOM series without instances".into()))?;
+    let image = dicom::Image::from_file(&first).map_err(|e| Error::input(&files[0], e))?;
+    Ok(Technical { first, image })
+}
+
+fn dtype_name(img: &dicom::Image) -> String {
+    let sign = if img.signed { "int" } else { "uint" };
+    format!("{sign}{}", img.bits_allocated)
+}
+
+/// `i`-fastest values of `shape` to a C-order float32 `.npy` of the same shape.
+fn c_order_npy(shape: &[usize], data: &[f64]) -> Vec<u8> {
+    let header = npy::header(npy::Dtype::F32, shape);
+    let mut out = Vec::with_capacity(header.len() + data.len() * 4);
+    out.extend_from_slice(&header);
+    let (nx, ny, nz) = (shape[0], shape[1], shape[2]);
+    let nt = shape.get(3).copied().unwrap_or(1);
+    for i in 0..nx {
+        for j in 0..ny {
+            for k in 0..nz {
+                for t in 0..nt {
+                    let v = data
+                        .get(i + nx * (j + ny * (k + nz * t)))
+                        .map_or(0.0, |&x| x as f32);
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Stacks the instances `files` (absolute paths of one series) into a canonical volume sample.
+/// `target.file` is written (scrubbed) as provenance and must hold no date or UID.
+pub fn series_sample(
+    files: &[PathBuf],
+    info: VolumeInfo,
+    target: Target<'_>,
+    ctx: &UnitContext<'_>,
+    sink: &mut dyn SampleSink,
+) -> Result<()> {
+    let err_path = files.first().cloned().unwrap_or_default();
+    let tech = technical(files, ctx)?;
+    let (img, f) = (&tech.image, &tech.first);
+    let n = (img.rows as u64)
+        .saturating_mul(img.columns as u64)
+        .saturating_mul(files.len() as u64);
+    let per = if ctx.float16 { 14 } else { 12 };
+    bomdata_format_core::budget::check(n.saturating_mul(per), "the series' voxel arrays")
+        .map_err(|e| Error::input(&err_path, e))?;
+    let vol = dicom::series::volume(files).map_err(|e| Error::input(&err_path, e))?;
+    let mut data = c_order_npy(&vol.shape, &vol.data);
+    if ctx.float16 {
+        let h = npy::header(npy::Dtype::F32, &vol.shape).len();
+        data = to_f16_npy(&vol.shape, &data[h..]);
+    }
+    let modality = info.modality.unwrap_or(Modality::Smri);
+    let prov = Provenance {
+        source: ctx.source.to_string(),
+        file: ctx.scrub_path(&target.file, target.subject),
+        part: None,
+        reader: format!("bomdata-dicom {}", env!("CARGO_PKG_VERSION")),
+    };
+    let shape: Vec<u64> = vol.shape.iter().map(|&d| d as u64).collect();
+    let mut meta = VolumeMeta::new(modality, shape, prov);
+    if ctx.float16 {
+        meta.dtype = "float16".to_string();
+    }
+    meta.kind = info.kind;
+    meta.task = info.task;
+    meta.source_dtype = dtype_name(img);
+    meta.affine = vol.affine;
+    (meta.qform_code, meta.sform_code) = (1, 1);
+    meta.voxel_size =
+        [0, 1, 2].map(|c| (0..3).map(|r| vol.affine[r][c].powi(2)).sum::<f64>().sqrt());
+    meta.spatial_unit = "mm".to_string();
+    meta.temporal_unit = "sec".to_string();
+    meta.repetition_time_s = info
+        .repetition_time_s
+        .or_else(|| f.number(REPETITION_TIME).map(|ms| ms / 1000.0));
+    meta.gradients = info.gradients;
+    meta.frames = info.frames;
+    meta.scaling = match img.rescale {
+        Some((slope, inter)) => Scaling {
+            slope,
+            inter,
+            applied: true,
+        },
+        None => Scaling {
+            slope: 1.0,
+            inter: 0.0,
+            applied: false,
+        },
+    };
+    meta.dicom = Some(DicomSeries {
+        modality: f.text(MODALITY).unwrap_or_default(),
+        series: uid_hash(ctx, &f.text(SERIES_UID).unwrap_or_default()),
+        study: f.text(STUDY_UID).map(|u| uid_hash(ctx, &u)),
+        instances: vol.files.len(),
+        echo_time_s: f.number(ECHO_TIME).map(|ms| ms / 1000.0),
+        model: f.text(MODEL),
+    });
+    write_volume(data, &meta, target, ctx, sink)
+}
