@@ -20,6 +20,10 @@
 //!                                     and meta.json (subject, session, modality, value kind)
 //! ```
 //!
+//! The canonical samples of a modality the tables carry (methylation ingest keeps one sample per
+//! sample column beside its parts) are left out of the training shards ([`tabled_modalities`],
+//! used by the plan in [`crate::build`]): each row reaches training once, as a table row.
+//!
 //! Every file is listed with its checksum in the manifest (`tables`, `shards`), so `verify` checks
 //! it. Features are aligned over a modality's parts (the union, first-seen order; a feature a part
 //! lacks is NaN with `na` set). The transforms are chosen by the `tables` profile
@@ -90,6 +94,25 @@ impl Default for Limits {
             group_values: 16 << 20,
         }
     }
+}
+
+/// The modalities whose table parts the input lists (`tables/<modality>/*.parquet`): their
+/// canonical samples (methylation keeps one per sample column beside its parts) are left out
+/// of the training shards, so each row reaches training once, as a table row.
+pub fn tabled_modalities(manifest: &Manifest) -> std::collections::BTreeSet<String> {
+    manifest
+        .tables
+        .iter()
+        .filter_map(|t| {
+            let mut it = t.name.split('/');
+            match (it.next(), it.next(), it.next(), it.next()) {
+                (Some("tables"), Some(m), Some(f), None) if f.ends_with(".parquet") => {
+                    Some(m.to_string())
+                }
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 /// Carries the input's table parts into `out` (see the module docs); `split_of` gives a subject's
