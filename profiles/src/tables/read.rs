@@ -347,8 +347,8 @@ fn decode_row(
             .ok_or_else(bad)?;
         let v = l.value(r);
         let a = v.as_any().downcast_ref::<BooleanArray>().ok_or_else(bad)?;
-        for j in 0..a.len() {
-            row.masks[mpos[k]][fpos[j]] = !a.is_null(j) && a.value(j);
+        for (j, &f) in fpos.iter().enumerate().take(a.len()) {
+            row.masks[mpos[k]][f] = !a.is_null(j) && a.value(j);
         }
     }
     for (k, i) in p.roles.scalars.iter().enumerate() {
