@@ -29,8 +29,9 @@
 //! lacks is NaN with `na` set). The transforms are chosen by the `tables` profile
 //! ([`transform`]) and recorded in the manifest's profile parameters under `tables`.
 //! Memory: bounded by [`Limits`] (a record batch per part, a row group per split; a part whose
-//! rows are not in (subject, session) order is read whole), not by the table: the rows stream
-//! through, and the row samples wait for their shuffled order in a spill file per split.
+//! rows are not in (subject, session) order is read a batch of rows at a time by row selection),
+//! not by the table: the rows stream through, and the row samples wait for their shuffled order
+//! in a spill file per split.
 
 pub mod read;
 mod spill;

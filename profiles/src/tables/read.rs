@@ -2,7 +2,8 @@
 //! rows of one modality, their features aligned across parts, streamed: a first pass reads each
 //! part's schema and its (subject, session) columns only ([`plan_modalities`]); the second
 //! ([`Planned::rows`]) yields the rows in (subject, session) order, part order kept among equals,
-//! holding one record batch per part (a part whose rows are not in that order is read whole).
+//! holding one record batch per part (a part whose rows are not in that order, as ingest writes
+//! them in sample order, is read a batch of rows at a time by row selection).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
@@ -13,7 +14,9 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Schema};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowSelection,
+};
 
 use crate::{Error, Result};
 
@@ -181,7 +184,7 @@ fn plan_part(path: &Path, name: &str) -> Result<PartInfo> {
         keys: Vec::new(),
     };
     if rows == 0 {
-        return Ok(part); // no batch: no columns (as a part that is read whole)
+        return Ok(part); // no batch: no columns
     }
     if b.schema().fields().len() < 2 {
         return Err(layout_err(name, "a part starts with subject and session"));
@@ -364,63 +367,108 @@ struct Cursor<'a> {
     part: usize,
     /// Rows decoded and not yet taken.
     ready: VecDeque<Row>,
-    /// The batch reader of a part whose rows are in order (None once read, or read whole).
+    /// The batch reader of a part whose rows are in order (None once read).
     reader: Option<ParquetRecordBatchReader>,
+    /// A part whose rows are not in order: its row numbers in (subject, session) order (stable),
+    /// read a batch of rows at a time by row selection; `next` is the first not yet read.
+    order: Vec<usize>,
+    next: usize,
+    batch: usize,
 }
 
 impl<'a> Cursor<'a> {
     fn open(planned: &'a Planned, i: usize, p: &PartInfo, limits: ReadLimits) -> Result<Self> {
+        let width = p.features.len().max(1) * (1 + p.masks.len());
         let mut c = Cursor {
             planned,
             part: i,
             ready: VecDeque::new(),
             reader: None,
+            order: Vec::new(),
+            next: 0,
+            batch: (limits.batch_values / width).max(1),
         };
         if p.keys.is_empty() {
             return Ok(c);
         }
-        let width = p.features.len().max(1) * (1 + p.masks.len());
-        let batch = (limits.batch_values / width).max(1);
-        let reader = open(&p.path, &p.name)?
-            .with_batch_size(batch)
-            .build()
-            .map_err(|source| Error::TableRead {
-                name: p.name.clone(),
-                source,
-            })?;
-        c.reader = Some(reader);
-        if !p.keys.is_sorted() {
-            // Out of order: the whole part, stably sorted.
-            while c.fill()? {}
-            c.ready
-                .make_contiguous()
-                .sort_by(|a, b| (&a.subject, &a.session).cmp(&(&b.subject, &b.session)));
+        if p.keys.is_sorted() {
+            c.reader = Some(c.reader(None)?);
+        } else {
+            c.order = (0..p.keys.len()).collect();
+            c.order.sort_by_key(|&r| &p.keys[r]);
         }
         Ok(c)
     }
 
-    /// Reads the next batch into `ready`; false when the part is done.
-    fn fill(&mut self) -> Result<bool> {
+    /// A batch reader of the part, over the selected rows.
+    fn reader(&self, rows: Option<RowSelection>) -> Result<ParquetRecordBatchReader> {
+        let p = &self.planned.parts[self.part];
+        let mut b = open(&p.path, &p.name)?.with_batch_size(self.batch);
+        if let Some(rows) = rows {
+            b = b.with_row_selection(rows);
+        }
+        b.build().map_err(|source| Error::TableRead {
+            name: p.name.clone(),
+            source,
+        })
+    }
+
+    /// The rows of one batch, decoded.
+    fn decode(&self, b: &RecordBatch) -> Result<Vec<Row>> {
         let (p, map) = (
             &self.planned.parts[self.part],
             &self.planned.maps[self.part],
         );
-        let Some(reader) = self.reader.as_mut() else {
-            return Ok(false);
-        };
-        let Some(b) = next_batch(reader, &p.name)? else {
-            self.reader = None;
-            return Ok(false);
-        };
         if b.num_columns() < 2 {
             return Err(layout_err(
                 &p.name,
                 "a part starts with subject and session",
             ));
         }
-        for r in 0..b.num_rows() {
-            let row = decode_row(&b, r, p, map, &self.planned.layout)?;
-            self.ready.push_back(row);
+        (0..b.num_rows())
+            .map(|r| decode_row(b, r, p, map, &self.planned.layout))
+            .collect()
+    }
+
+    /// Reads the next rows into `ready`; false when the part is done.
+    fn fill(&mut self) -> Result<bool> {
+        let name = &self.planned.parts[self.part].name;
+        if let Some(reader) = self.reader.as_mut() {
+            let Some(b) = next_batch(reader, name)? else {
+                self.reader = None;
+                return Ok(false);
+            };
+            let rows = self.decode(&b)?;
+            self.ready.extend(rows);
+            return Ok(true);
+        }
+        if self.next >= self.order.len() {
+            return Ok(false);
+        }
+        // The next rows in order, read in file order, then put in order.
+        let want = &self.order[self.next..(self.next + self.batch).min(self.order.len())];
+        self.next += want.len();
+        let mut sorted = want.to_vec();
+        sorted.sort_unstable();
+        let total = self.planned.parts[self.part].keys.len();
+        let selection =
+            RowSelection::from_consecutive_ranges(sorted.iter().map(|&r| r..r + 1), total);
+        let mut reader = self.reader(Some(selection))?;
+        let mut got = Vec::with_capacity(sorted.len());
+        while let Some(b) = next_batch(&mut reader, name)? {
+            got.extend(self.decode(&b)?.into_iter().map(Some));
+        }
+        if got.len() != sorted.len() {
+            return Err(layout_err(
+                name,
+                "a part has fewer rows than its metadata says",
+            ));
+        }
+        for r in want {
+            let at = sorted.binary_search(r).unwrap_or_default();
+            if let Some(row) = got[at].take() {
+                self.ready.push_back(row);
+            }
         }
         Ok(true)
     }
