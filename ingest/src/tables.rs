@@ -125,7 +125,7 @@ pub fn wide_f32_rows(
         return wide_f32(subjects, sessions, features, column, metadata);
     }
     // Names checked (and the schema built) as by `wide_f32` over no values; then the rows.
-    let empty = vec![String::new(); 0];
+    let empty: Vec<String> = Vec::new();
     let none = wide_f32_limit(&empty, &empty, features, |_| Vec::new(), metadata, 0)?;
     let schema = none.schema();
     let len = i32::try_from(nf)

@@ -48,6 +48,9 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
 /// Most probe IDs written into each sample's `meta.json`.
 pub const MAX_INLINE_FEATURES: usize = 10_000;
 
+/// The schema metadata of a methylation table part.
+type PartMeta = [(String, String); 5];
+
 /// The methylation adapter.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Methylation;
@@ -236,7 +239,7 @@ impl Output<'_> {
         n: usize,
         array: ArrayVersion,
         (kind, transform): (ValueKind, &Transform),
-    ) -> Result<(Vec<String>, [(String, String); 5])> {
+    ) -> Result<(Vec<String>, PartMeta)> {
         let ctx = self.ctx;
         let sessions = vec![self.unit.session.clone().unwrap_or_default(); n];
         let metadata = [
