@@ -80,7 +80,8 @@ struct PairRow {
 /// Bounds of memory while carrying the tables.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// Values (features × (1 + masks)) of one record batch read from a part.
+    /// Values (features × (1 + masks)) of the record batches read from the parts, shared by
+    /// the parts of a modality (at least one row each).
     pub batch_values: usize,
     /// Values of one row group of a training Parquet table (rows buffered before a write).
     pub group_values: usize,

@@ -278,8 +278,12 @@ impl Planned {
         }
     }
 
-    /// The rows, in (subject, session) order, part order kept among equals.
+    /// The rows, in (subject, session) order, part order kept among equals. The parts share
+    /// `limits.batch_values`: each holds a batch of at least one row.
     pub fn rows(&self, limits: ReadLimits) -> Result<RowStream<'_>> {
+        let limits = ReadLimits {
+            batch_values: limits.batch_values / self.parts.len().max(1),
+        };
         let mut cursors = Vec::with_capacity(self.parts.len());
         for (i, p) in self.parts.iter().enumerate() {
             cursors.push(Cursor::open(self, i, p, limits)?);
