@@ -96,6 +96,59 @@ pub fn wide_f32(
     )
 }
 
+/// [`wide_f32`] from row-major values (`rows[r][j]`: feature `j` of row `r`, e.g. the sample
+/// columns of a probes × samples matrix): above [`MAX_FEATURE_COLUMNS`] features the list column
+/// is the rows concatenated, without the per-feature transposition. Same batch as [`wide_f32`].
+pub fn wide_f32_rows(
+    subjects: &[String],
+    sessions: &[String],
+    features: &[String],
+    rows: &[Vec<f32>],
+    metadata: impl IntoIterator<Item = (String, String)>,
+) -> Result<RecordBatch> {
+    let nf = features.len();
+    if rows.len() != subjects.len() {
+        return Err(Error::Other(format!(
+            "table part: {} subjects but {} rows",
+            subjects.len(),
+            rows.len()
+        )));
+    }
+    if let Some(r) = rows.iter().find(|r| r.len() != nf) {
+        return Err(Error::Other(format!(
+            "table part: a row has {} values for {nf} features",
+            r.len()
+        )));
+    }
+    if nf <= MAX_FEATURE_COLUMNS {
+        let column = |j: usize| rows.iter().map(|r| r[j]).collect();
+        return wide_f32(subjects, sessions, features, column, metadata);
+    }
+    // Names checked (and the schema built) as by `wide_f32` over no values; then the rows.
+    let empty: Vec<String> = Vec::new();
+    let none = wide_f32_limit(&empty, &empty, features, |_| Vec::new(), metadata, 0)?;
+    let schema = none.schema();
+    let len = i32::try_from(nf)
+        .map_err(|_| Error::Other(format!("table part: {nf} features are too many")))?;
+    let item = Arc::new(Field::new("item", DataType::Float32, false));
+    let values =
+        FixedSizeListArray::try_new(item, len, Arc::new(Float32Array::from(rows.concat())), None)
+            .map_err(|e| Error::Other(e.to_string()))?;
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(subjects)),
+        Arc::new(StringArray::from_iter_values(sessions)),
+        Arc::new(values),
+    ];
+    if sessions.len() != subjects.len() {
+        return Err(Error::Other(format!(
+            "table part: {} subjects but {} sessions",
+            subjects.len(),
+            sessions.len()
+        )));
+    }
+    RecordBatch::try_new(schema, cols).map_err(|e| Error::Other(e.to_string()))
+}
+
 fn wide_f32_limit(
     subjects: &[String],
     sessions: &[String],
@@ -439,6 +492,23 @@ pub(crate) fn column_names(b: &RecordBatch) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_and_columns_give_the_same_part() {
+        for nf in [5, MAX_FEATURE_COLUMNS + 3] {
+            let features: Vec<String> = (0..nf).map(|j| format!("cg{j:08}")).collect();
+            let rows: Vec<Vec<f32>> = (0..3)
+                .map(|r| (0..nf).map(|j| (r * nf + j) as f32 * 0.5).collect())
+                .collect();
+            let subjects: Vec<String> = (0..3).map(|r| format!("s{r}")).collect();
+            let sessions = vec!["v1".to_string(); 3];
+            let meta = || [("k".to_string(), "v".to_string())];
+            let column = |j: usize| rows.iter().map(|r| r[j]).collect();
+            let a = wide_f32(&subjects, &sessions, &features, column, meta()).unwrap();
+            let b = wide_f32_rows(&subjects, &sessions, &features, &rows, meta()).unwrap();
+            assert_eq!(a, b);
+        }
+    }
 
     #[test]
     fn parts_commit_and_abort() {

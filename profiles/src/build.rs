@@ -109,9 +109,12 @@ pub(crate) struct Planned {
 }
 
 /// Steps 1 and 2: lists every canonical sample and assigns it to the split it declares, else
-/// to the split of its subject (a sample without one is its own subject).
+/// to the split of its subject (a sample without one is its own subject). Samples of a modality
+/// that the input's tables carry (`tables/<modality>/`) are left out: their rows reach the
+/// training output as table rows ([`crate::tables`]), once (their subjects keep their split).
 pub(crate) fn plan(input: &Path, seed: u64, fractions: &[f64; 3]) -> Result<Planned> {
     let manifest = dataset::read_manifest(input)?;
+    let tabled = crate::tables::tabled_modalities(&manifest);
     let mut by_split: BTreeMap<&'static str, Vec<Located>> = BTreeMap::new();
     let mut subject_split: BTreeMap<String, &'static str> = BTreeMap::new();
     for e in &manifest.shards {
@@ -127,7 +130,11 @@ pub(crate) fn plan(input: &Path, seed: u64, fractions: &[f64; 3]) -> Result<Plan
                 compressed: metas.compressed,
                 entry: s,
             };
-            let split = metas.declared(&loc)?.unwrap_or(subject_split);
+            let declared = metas.declared(&loc)?;
+            if declared.modality.is_some_and(|m| tabled.contains(&m)) {
+                continue;
+            }
+            let split = declared.split.unwrap_or(subject_split);
             by_split.entry(split).or_default().push(loc);
         }
     }
@@ -147,6 +154,15 @@ struct Declared {
     /// The sample's own split, when it has one (DNA windows).
     #[serde(default)]
     split: Option<String>,
+    /// The sample's modality (`methylation`, ...), when it names one.
+    #[serde(default)]
+    modality: serde_json::Value,
+}
+
+/// What a sample's `meta.json` declares: its split and modality.
+struct DeclaredMeta {
+    split: Option<&'static str>,
+    modality: Option<String>,
 }
 
 /// Reads the `meta.json` members of one input shard (plain shards: by offset, the file opened
@@ -206,19 +222,27 @@ impl MetaReader {
         Ok(Some(buf))
     }
 
-    /// The split the sample declares in its `meta.json`, if any (empty: none).
-    fn declared(&mut self, loc: &Located) -> Result<Option<&'static str>> {
+    /// The split (empty: none) and modality the sample declares in its `meta.json`, if any.
+    fn declared(&mut self, loc: &Located) -> Result<DeclaredMeta> {
+        let none = DeclaredMeta {
+            split: None,
+            modality: None,
+        };
         let Some(bytes) = self.meta_bytes(loc)? else {
-            return Ok(None);
+            return Ok(none);
         };
         // Metadata that does not parse declares nothing (the profile judges the sample).
         let Ok(d) = serde_json::from_slice::<Declared>(&bytes) else {
-            return Ok(None);
+            return Ok(none);
         };
+        let modality = d.modality.as_str().map(str::to_string);
         match d.split.as_deref() {
-            None | Some("") => Ok(None),
+            None | Some("") => Ok(DeclaredMeta { modality, ..none }),
             Some(label) => match SPLITS.iter().find(|s| **s == label) {
-                Some(s) => Ok(Some(*s)),
+                Some(s) => Ok(DeclaredMeta {
+                    split: Some(*s),
+                    modality,
+                }),
                 None => Err(Error::DeclaredSplit {
                     key: loc.entry.key.clone(),
                     split: label.to_string(),

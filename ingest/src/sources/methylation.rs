@@ -48,6 +48,9 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
 /// Most probe IDs written into each sample's `meta.json`.
 pub const MAX_INLINE_FEATURES: usize = 10_000;
 
+/// The schema metadata of a methylation table part.
+type PartMeta = [(String, String); 5];
+
 /// The methylation adapter.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Methylation;
@@ -208,11 +211,37 @@ impl Output<'_> {
         subjects: &[String],
         probe_ids: &[String],
         array: ArrayVersion,
-        (kind, transform): (ValueKind, &Transform),
+        kind: (ValueKind, &Transform),
         feature: impl Fn(usize) -> Vec<f32>,
     ) -> Result<TablePart> {
+        let (sessions, metadata) = self.part_meta(subjects.len(), array, kind)?;
+        let batch = tables::wide_f32(subjects, &sessions, probe_ids, feature, metadata)?;
+        TablePart::new(Modality::Methylation, batch)
+    }
+
+    /// [`Self::part`] from the rows' values (`rows[r]`: row `r`'s values in probe order).
+    fn part_rows(
+        &self,
+        subjects: &[String],
+        probe_ids: &[String],
+        array: ArrayVersion,
+        kind: (ValueKind, &Transform),
+        rows: &[Vec<f32>],
+    ) -> Result<TablePart> {
+        let (sessions, metadata) = self.part_meta(subjects.len(), array, kind)?;
+        let batch = tables::wide_f32_rows(subjects, &sessions, probe_ids, rows, metadata)?;
+        TablePart::new(Modality::Methylation, batch)
+    }
+
+    /// The sessions (the unit's visit) and schema metadata of a part of `n` rows.
+    fn part_meta(
+        &self,
+        n: usize,
+        array: ArrayVersion,
+        (kind, transform): (ValueKind, &Transform),
+    ) -> Result<(Vec<String>, PartMeta)> {
         let ctx = self.ctx;
-        let sessions = vec![self.unit.session.clone().unwrap_or_default(); subjects.len()];
+        let sessions = vec![self.unit.session.clone().unwrap_or_default(); n];
         let metadata = [
             (
                 columns::SCHEMA_KEY.to_string(),
@@ -223,8 +252,7 @@ impl Output<'_> {
             (PLATFORM_KEY.to_string(), array.as_str().to_string()),
             (SOURCE_KEY.to_string(), ctx.source.to_string()),
         ];
-        let batch = tables::wide_f32(subjects, &sessions, probe_ids, feature, metadata)?;
-        TablePart::new(Modality::Methylation, batch)
+        Ok((sessions, metadata))
     }
 }
 
@@ -289,9 +317,7 @@ fn convert_streamed(out: &Output<'_>, path: &Path, sink: &mut dyn SampleSink) ->
             .map(|s| out.ctx.pseudonym(s))
             .collect();
         let kind = (ValueKind::Beta, &meta.transform);
-        let part = out.part(&subjects, &probe_ids, array, kind, |i| {
-            cols.iter().map(|c| c[i]).collect()
-        })?;
+        let part = out.part_rows(&subjects, &probe_ids, array, kind, &cols)?;
         sink.write_table(part)?;
         start = end;
     }

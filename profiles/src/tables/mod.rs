@@ -20,31 +20,37 @@
 //!                                     and meta.json (subject, session, modality, value kind)
 //! ```
 //!
+//! The canonical samples of a modality the tables carry (methylation ingest keeps one sample per
+//! sample column beside its parts) are left out of the training shards ([`tabled_modalities`],
+//! used by the plan in [`crate::build`]): each row reaches training once, as a table row.
+//!
 //! Every file is listed with its checksum in the manifest (`tables`, `shards`), so `verify` checks
 //! it. Features are aligned over a modality's parts (the union, first-seen order; a feature a part
 //! lacks is NaN with `na` set). The transforms are chosen by the `tables` profile
 //! ([`transform`]) and recorded in the manifest's profile parameters under `tables`.
-//! Memory: one modality's rows at a time.
+//! Memory: bounded by [`Limits`] (a record batch per part, a row group per split; a part whose
+//! rows are not in (subject, session) order is read a batch of rows at a time by row selection),
+//! not by the table: the rows stream through, and the row samples wait for their shuffled order
+//! in a spill file per split.
 
 pub mod read;
+mod spill;
+mod split;
+#[cfg(test)]
+mod tests;
 pub mod transform;
 
 use std::path::Path;
-use std::sync::Arc;
 
-use arrow_array::{
-    ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, RecordBatch, StringArray,
-};
-use arrow_schema::{DataType, Field, Schema};
 use bomdata_schemas::Modality;
 use bomdata_schemas::key::{KeyParts, make};
 use bomdata_schemas::manifest::{Manifest, ShardEntry, TableEntry};
-use bomdata_shard::writer::{ShardWriter, WriterOptions};
 use bomdata_shard::{Sample, dataset, npy};
 
-use crate::build::{BuildOptions, SPLITS, shuffle};
+use crate::build::BuildOptions;
 use crate::{Error, Result};
-use read::{Row, Rows};
+use read::{Layout, Row};
+use split::SplitTables;
 use transform::Transforms;
 
 /// What carrying the tables added to the training output.
@@ -71,10 +77,44 @@ struct PairRow {
     modality: String,
 }
 
-/// A table-row sample waiting for its shard.
-struct Pending {
-    split: &'static str,
-    sample: Sample,
+/// Bounds of memory while carrying the tables.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Values (features × (1 + masks)) of the record batches read from the parts, shared by
+    /// the parts of a modality (at least one row each).
+    pub batch_values: usize,
+    /// Values of one row group of a training Parquet table (rows buffered before a write).
+    pub group_values: usize,
+}
+
+impl Default for Limits {
+    /// 4 Mi values a batch, 16 Mi values a row group: with EPIC (~866k probes) 19 rows a group,
+    /// and every table of up to 16 Mi values is one row group.
+    fn default() -> Self {
+        Limits {
+            batch_values: 4 << 20,
+            group_values: 16 << 20,
+        }
+    }
+}
+
+/// The modalities whose table parts the input lists (`tables/<modality>/*.parquet`): their
+/// canonical samples (methylation keeps one per sample column beside its parts) are left out
+/// of the training shards, so each row reaches training once, as a table row.
+pub fn tabled_modalities(manifest: &Manifest) -> std::collections::BTreeSet<String> {
+    manifest
+        .tables
+        .iter()
+        .filter_map(|t| {
+            let mut it = t.name.split('/');
+            match (it.next(), it.next(), it.next(), it.next()) {
+                (Some("tables"), Some(m), Some(f), None) if f.ends_with(".parquet") => {
+                    Some(m.to_string())
+                }
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 /// Carries the input's table parts into `out` (see the module docs); `split_of` gives a subject's
@@ -87,6 +127,29 @@ pub fn carry(
     opts: &BuildOptions,
     transforms: &Transforms,
 ) -> Result<Carried> {
+    carry_with(
+        input,
+        out,
+        manifest,
+        split_of,
+        opts,
+        transforms,
+        Limits::default(),
+    )
+}
+
+/// [`carry`] with explicit memory bounds: rows stream from the parts (one batch per part) into
+/// the split tables (one row group buffered per split) and a spill file per split, from which the
+/// row shards are written in their shuffled order once every modality is done.
+pub fn carry_with(
+    input: &Path,
+    out: &Path,
+    manifest: &Manifest,
+    split_of: &dyn Fn(&str) -> &'static str,
+    opts: &BuildOptions,
+    transforms: &Transforms,
+    limits: Limits,
+) -> Result<Carried> {
     let names: Vec<String> = manifest.tables.iter().map(|t| t.name.clone()).collect();
     if !names.iter().any(|n| n.starts_with("tables/")) {
         return Ok(Carried::default());
@@ -96,13 +159,13 @@ pub fn carry(
         record: Some(transforms.to_json()),
         ..Carried::default()
     };
-    let mut pending = Vec::new();
+    let mut spill = spill::Spill::new(out)?;
     let mut pairs = Vec::new();
-    for mut rows in read::read_modalities(input, &names)? {
-        transforms.apply(&mut rows);
-        let value = transforms.value_kind(&rows);
-        let dir = format!("tables/{}", rows.modality);
-        let features = serde_json::to_vec(&rows.features).map_err(|source| Error::Encode {
+    for planned in read::plan_modalities(input, &names)? {
+        let layout = &planned.layout;
+        let value = transforms.value_kind(layout);
+        let dir = format!("tables/{}", layout.modality);
+        let features = serde_json::to_vec(&layout.features).map_err(|source| Error::Encode {
             what: "a feature list",
             source,
         })?;
@@ -110,35 +173,24 @@ pub fn carry(
             out,
             &format!("{dir}/features.json"),
             &features,
-            rows.features.len(),
+            layout.features.len(),
         )?);
-        for split in SPLITS {
-            let subset: Vec<&Row> = rows
-                .rows
-                .iter()
-                .filter(|r| split_of(&r.subject) == split)
-                .collect();
-            if subset.is_empty() {
-                continue;
-            }
-            let bytes = parquet_bytes(&rows, &subset, &value, transforms)?;
-            carried.tables.push(write_file(
-                out,
-                &format!("{dir}/{split}.parquet"),
-                &bytes,
-                subset.len(),
-            )?);
-        }
-        let modality: Option<Modality> = rows.modality.parse().ok();
-        let mut last: Option<(&str, &str)> = None;
+        let mut tables = SplitTables::new(out, &dir, layout, &value, transforms, limits)?;
+        let modality: Option<Modality> = layout.modality.parse().ok();
+        let mut last: Option<(String, String)> = None;
         let mut n = 0u64;
-        for r in &rows.rows {
-            n = if last == Some((&r.subject, &r.session)) {
-                n + 1
-            } else {
-                0
-            };
-            last = Some((&r.subject, &r.session));
+        let mut rows = planned.rows(read::ReadLimits {
+            batch_values: limits.batch_values,
+        })?;
+        while let Some(mut r) = rows.next_row()? {
+            transforms.apply(layout, &mut r);
+            let same = last
+                .as_ref()
+                .is_some_and(|(s, v)| *s == r.subject && *v == r.session);
+            n = if same { n + 1 } else { 0 };
+            if !same {
+                last = Some((r.subject.clone(), r.session.clone()));
+            }
             let key = make(&KeyParts {
                 source,
                 subject: &r.subject,
@@ -147,19 +199,18 @@ pub fn carry(
                 modality,
                 index: Some(n),
             });
-            let sample = row_sample(&rows, r, &key, &value)?;
+            let split = split_of(&r.subject);
+            spill.push(split, &row_sample(layout, &r, &key, &value)?)?;
             pairs.push(PairRow {
                 key,
                 subject: r.subject.clone(),
                 session: r.session.clone(),
-                modality: rows.modality.clone(),
+                modality: layout.modality.clone(),
             });
             carried.subjects.insert(r.subject.clone());
-            pending.push(Pending {
-                split: split_of(&r.subject),
-                sample,
-            });
+            tables.push(split, r)?;
         }
+        carried.tables.extend(tables.finish()?);
     }
     pairs.sort_by(|a, b| a.key.cmp(&b.key));
     let json = serde_json::to_vec(&pairs).map_err(|source| Error::Encode {
@@ -169,7 +220,7 @@ pub fn carry(
     carried
         .tables
         .push(write_file(out, "tables/pairs.json", &json, pairs.len())?);
-    let (shards, samples) = write_shards(out, pending, opts)?;
+    let (shards, samples) = spill.write_shards(out, opts)?;
     carried.shards = shards;
     carried.samples = samples;
     Ok(carried)
@@ -191,7 +242,7 @@ fn write_file(out: &Path, rel: &str, bytes: &[u8], rows: usize) -> Result<TableE
 
 /// The text of a clinical row: `variable: value` of every numeric value present and every text
 /// column (structured fields only: the part holds no free text unless ingest kept identity).
-fn clinical_text(rows: &Rows, r: &Row) -> String {
+fn clinical_text(rows: &Layout, r: &Row) -> String {
     let mut parts = Vec::new();
     for (f, v) in rows.features.iter().zip(&r.values) {
         if v.is_finite() {
@@ -211,7 +262,7 @@ fn flags(v: &[bool]) -> Vec<u8> {
 }
 
 /// The sample of one table row.
-fn row_sample(rows: &Rows, r: &Row, key: &str, value: &str) -> Result<Sample> {
+fn row_sample(rows: &Layout, r: &Row, key: &str, value: &str) -> Result<Sample> {
     let nf = rows.features.len();
     let mut s = Sample::new(key).with_subject(r.subject.clone());
     s.push("values.npy", npy::encode_f32(&[nf], &r.values));
@@ -232,154 +283,4 @@ fn row_sample(rows: &Rows, r: &Row, key: &str, value: &str) -> Result<Sample> {
         }),
     )?;
     Ok(s)
-}
-
-/// The training Parquet table of one modality and split.
-fn parquet_bytes(rows: &Rows, subset: &[&Row], value: &str, t: &Transforms) -> Result<Vec<u8>> {
-    let nf = rows.features.len();
-    let mut fields = vec![
-        Field::new("subject", DataType::Utf8, false),
-        Field::new("session", DataType::Utf8, false),
-    ];
-    let mut cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(
-            subset.iter().map(|r| &r.subject),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            subset.iter().map(|r| &r.session),
-        )),
-    ];
-    let width = i32::try_from(nf).map_err(|_| Error::TableLayout {
-        name: rows.modality.clone(),
-        what: "too many features for one list column",
-    })?;
-    let arrow = |e| Error::TableArrow {
-        name: rows.modality.clone(),
-        source: e,
-    };
-    if nf > 0 {
-        let item = Arc::new(Field::new("item", DataType::Float32, false));
-        let flat: Vec<f32> = subset
-            .iter()
-            .flat_map(|r| r.values.iter().copied())
-            .collect();
-        let l = FixedSizeListArray::try_new(
-            item.clone(),
-            width,
-            Arc::new(Float32Array::from(flat)),
-            None,
-        )
-        .map_err(arrow)?;
-        fields.push(Field::new(
-            "values",
-            DataType::FixedSizeList(item, width),
-            false,
-        ));
-        cols.push(Arc::new(l));
-        let masks = std::iter::once(("na".to_string(), None)).chain(
-            rows.masks
-                .iter()
-                .enumerate()
-                .map(|(k, m)| (m.clone(), Some(k))),
-        );
-        for (name, k) in masks {
-            let item = Arc::new(Field::new("item", DataType::Boolean, false));
-            let flat: Vec<bool> = subset
-                .iter()
-                .flat_map(|r| match k {
-                    None => r.na.iter().copied(),
-                    Some(k) => r.masks[k].iter().copied(),
-                })
-                .collect();
-            let l = FixedSizeListArray::try_new(
-                item.clone(),
-                width,
-                Arc::new(BooleanArray::from(flat)),
-                None,
-            )
-            .map_err(arrow)?;
-            fields.push(Field::new(
-                format!("mask.{name}"),
-                DataType::FixedSizeList(item, width),
-                false,
-            ));
-            cols.push(Arc::new(l));
-        }
-    }
-    for (k, c) in rows.scalars.iter().enumerate() {
-        let a: StringArray = subset.iter().map(|r| r.scalars[k].clone()).collect();
-        fields.push(Field::new(c, DataType::Utf8, true));
-        cols.push(Arc::new(a));
-    }
-    let features = serde_json::to_string(&rows.features).map_err(|source| Error::Encode {
-        what: "a feature list",
-        source,
-    })?;
-    let transform = t.to_json()[rows.modality.as_str()].to_string();
-    let metadata: std::collections::HashMap<String, String> = [
-        ("bomdata.features", features),
-        ("bomdata.modality", rows.modality.clone()),
-        ("bomdata.value", value.to_string()),
-        ("bomdata.transform", transform),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let schema = Arc::new(Schema::new(fields).with_metadata(metadata));
-    let batch = RecordBatch::try_new(schema.clone(), cols).map_err(arrow)?;
-    let mut buf = Vec::new();
-    let props = parquet::file::properties::WriterProperties::builder()
-        .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
-        .set_dictionary_enabled(false)
-        .set_created_by("bomdata".to_string())
-        .build();
-    let parquet_err = |source| Error::TableRead {
-        name: rows.modality.clone(),
-        source,
-    };
-    let mut w =
-        parquet::arrow::ArrowWriter::try_new(&mut buf, schema, Some(props)).map_err(parquet_err)?;
-    w.write(&batch).map_err(parquet_err)?;
-    w.close().map_err(parquet_err)?;
-    Ok(buf)
-}
-
-/// Writes the table-row samples, split by split, sorted by key then shuffled by the seed.
-fn write_shards(
-    out: &Path,
-    pending: Vec<Pending>,
-    opts: &BuildOptions,
-) -> Result<(Vec<ShardEntry>, u64)> {
-    let mut shards = Vec::new();
-    let mut n = 0;
-    for split in SPLITS {
-        let mut list: Vec<&Sample> = pending
-            .iter()
-            .filter(|p| p.split == split)
-            .map(|p| &p.sample)
-            .collect();
-        if list.is_empty() {
-            continue;
-        }
-        list.sort_by(|a, b| a.key.cmp(&b.key));
-        let tag = format!("tables-{split}");
-        shuffle(
-            &mut list,
-            opts.seed ^ xxhash_rust::xxh3::xxh3_64(tag.as_bytes()),
-        );
-        let mut w = ShardWriter::create(
-            out,
-            &format!("{}-tables-{split}", opts.name),
-            WriterOptions {
-                split: Some(split.to_string()),
-                ..opts.writer.clone()
-            },
-        )?;
-        for s in list {
-            w.write(s)?;
-            n += 1;
-        }
-        shards.extend(w.finish()?);
-    }
-    Ok((shards, n))
 }

@@ -1,13 +1,22 @@
-//! Reading the canonical table parts (`tables/<modality>/part-*.parquet`, written by ingest) into
-//! rows of one modality, their features aligned across parts.
+//! Reading the canonical table parts (`tables/<modality>/part-*.parquet`, written by ingest) as
+//! rows of one modality, their features aligned across parts, streamed: a first pass reads each
+//! part's schema and its (subject, session) columns only ([`plan_modalities`]); the second
+//! ([`Planned::rows`]) yields the rows in (subject, session) order, part order kept among equals,
+//! holding one record batch per part (a part whose rows are not in that order, as ingest writes
+//! them in sample order, is read a batch of rows at a time by row selection).
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fs::File;
+use std::path::{Path, PathBuf};
 
 use arrow_array::{
     Array, BooleanArray, FixedSizeListArray, Float32Array, RecordBatch, StringArray,
 };
-use arrow_schema::DataType;
+use arrow_schema::{DataType, Schema};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowSelection,
+};
 
 use crate::{Error, Result};
 
@@ -31,15 +40,15 @@ pub struct Row {
     pub values: Vec<f32>,
     /// True where the value is absent or NA.
     pub na: Vec<bool>,
-    /// The masks of the modality, in [`Rows::masks`] order, one flag per feature.
+    /// The masks of the modality, in [`Layout::masks`] order, one flag per feature.
     pub masks: Vec<Vec<bool>>,
-    /// The text columns of the modality, in [`Rows::scalars`] order.
+    /// The text columns of the modality, in [`Layout::scalars`] order.
     pub scalars: Vec<Option<String>>,
 }
 
-/// Every row of one modality, features aligned over its parts.
+/// The columns of one modality, aligned over its parts.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Rows {
+pub struct Layout {
     /// Modality folder name (`methylation`, `proteomics`, ...).
     pub modality: String,
     /// The value kind the parts declare (`beta`, `count`, `npx`, ...; empty when none).
@@ -50,94 +59,112 @@ pub struct Rows {
     pub masks: Vec<String>,
     /// Text column names.
     pub scalars: Vec<String>,
-    /// Rows, sorted by (subject, session), part order kept among equals.
-    pub rows: Vec<Row>,
 }
 
-/// (subject, session, values, masks, text columns) of one part row, in the part's order.
-type PartRow = (
-    String,
-    String,
-    Vec<f32>,
-    Vec<Vec<bool>>,
-    Vec<Option<String>>,
-);
+/// Bounds of the streamed read.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadLimits {
+    /// Values (features × (1 + masks)) of one record batch read from a part; at least one row.
+    pub batch_values: usize,
+}
 
-/// One part as read.
-struct Part {
+/// The roles of a part's columns.
+#[derive(Clone, Debug, Default)]
+struct Roles {
+    values: Option<usize>,
+    wide: Vec<usize>,
+    masks: Vec<usize>,
+    scalars: Vec<usize>,
+}
+
+/// One part as planned (first pass).
+struct PartInfo {
+    path: PathBuf,
+    name: String,
+    value: String,
     features: Vec<String>,
     masks: Vec<String>,
     scalars: Vec<String>,
-    value: String,
-    /// (subject, session, values, masks, scalars) in the part's feature order.
-    rows: Vec<PartRow>,
+    roles: Roles,
+    /// (subject, session) of every row, in the part's order.
+    keys: Vec<(String, String)>,
 }
 
-fn layout(name: &str, what: &'static str) -> Error {
+/// One modality's parts, planned: the aligned layout and where each part's columns go in it.
+pub struct Planned {
+    /// The aligned columns.
+    pub layout: Layout,
+    parts: Vec<PartInfo>,
+    /// Per part: positions of its features, masks and text columns in the layout.
+    maps: Vec<[Vec<usize>; 3]>,
+}
+
+fn layout_err(name: &str, what: &'static str) -> Error {
     Error::TableLayout {
         name: name.to_string(),
         what,
     }
 }
 
-fn read_batches(path: &Path, name: &str) -> Result<(HashMap<String, String>, Vec<RecordBatch>)> {
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let f =
-        std::fs::File::open(path).map_err(|e| Error::Shard(bomdata_shard::Error::io(path, e)))?;
-    let parquet_err = |source| Error::TableRead {
+fn open(path: &Path, name: &str) -> Result<ParquetRecordBatchReaderBuilder<File>> {
+    let f = File::open(path).map_err(|e| Error::Shard(bomdata_shard::Error::io(path, e)))?;
+    ParquetRecordBatchReaderBuilder::try_new(f).map_err(|source| Error::TableRead {
         name: name.to_string(),
         source,
-    };
-    let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(parquet_err)?;
-    let meta: HashMap<String, String> = b
-        .schema()
-        .metadata()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let reader = b.build().map_err(parquet_err)?;
-    let mut batches = Vec::new();
-    for batch in reader {
-        batches.push(batch.map_err(|e| Error::TableRead {
-            name: name.to_string(),
-            source: e.into(),
-        })?);
-    }
-    Ok((meta, batches))
+    })
+}
+
+fn next_batch(reader: &mut ParquetRecordBatchReader, name: &str) -> Result<Option<RecordBatch>> {
+    reader.next().transpose().map_err(|e| Error::TableRead {
+        name: name.to_string(),
+        source: e.into(),
+    })
 }
 
 fn strings<'a>(b: &'a RecordBatch, i: usize, name: &str) -> Result<&'a StringArray> {
     b.column(i)
         .as_any()
         .downcast_ref::<StringArray>()
-        .ok_or_else(|| layout(name, "subject and session must be Utf8 columns"))
+        .ok_or_else(|| layout_err(name, "subject and session must be Utf8 columns"))
 }
 
-/// The list column `c` as (flat values, width): Float32 or Boolean items.
-fn list(c: &dyn Array) -> Option<(&FixedSizeListArray, usize)> {
-    let l = c.as_any().downcast_ref::<FixedSizeListArray>()?;
-    Some((l, usize::try_from(l.value_length()).ok()?))
+/// Column roles and names (features, masks, text columns) from a part's schema.
+fn roles(schema: &Schema, listed: Option<&Vec<String>>) -> (Roles, [Vec<String>; 3]) {
+    let mut r = Roles::default();
+    let (mut wide, mut masks, mut scalars) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, f) in schema.fields().iter().enumerate().skip(2) {
+        let n = f.name();
+        match f.data_type() {
+            DataType::FixedSizeList(..) if n == VALUES => r.values = Some(i),
+            DataType::FixedSizeList(..) => {
+                if let Some(m) = n.strip_prefix(MASK_PREFIX) {
+                    masks.push(m.to_string());
+                    r.masks.push(i);
+                }
+            }
+            DataType::Float32 if listed.is_none() => {
+                wide.push(n.clone());
+                r.wide.push(i);
+            }
+            DataType::Utf8 => {
+                scalars.push(n.clone());
+                r.scalars.push(i);
+            }
+            _ => {}
+        }
+    }
+    let features = match listed {
+        Some(l) if r.values.is_some() => l.clone(),
+        Some(_) => Vec::new(),
+        None => wide,
+    };
+    (r, [features, masks, scalars])
 }
 
-fn f32_row(l: &FixedSizeListArray, r: usize) -> Option<Vec<f32>> {
-    let v = l.value(r);
-    let a = v.as_any().downcast_ref::<Float32Array>()?;
-    Some(
-        (0..a.len())
-            .map(|i| if a.is_null(i) { f32::NAN } else { a.value(i) })
-            .collect(),
-    )
-}
-
-fn bool_row(l: &FixedSizeListArray, r: usize) -> Option<Vec<bool>> {
-    let v = l.value(r);
-    let a = v.as_any().downcast_ref::<BooleanArray>()?;
-    Some((0..a.len()).map(|i| !a.is_null(i) && a.value(i)).collect())
-}
-
-/// Reads one part: list layout (features in the metadata) or one Float32 column per feature.
-fn read_part(path: &Path, name: &str) -> Result<Part> {
-    let (meta, batches) = read_batches(path, name)?;
+/// First pass over one part: schema, metadata and the (subject, session) columns.
+fn plan_part(path: &Path, name: &str) -> Result<PartInfo> {
+    let b = open(path, name)?;
+    let meta = b.schema().metadata();
     let value = meta
         .get(VALUE_KEY)
         .and_then(|v| serde_json::from_str::<String>(v).ok())
@@ -145,92 +172,38 @@ fn read_part(path: &Path, name: &str) -> Result<Part> {
     let listed: Option<Vec<String>> = meta
         .get(FEATURES_KEY)
         .and_then(|v| serde_json::from_str(v).ok());
-    let mut part = Part {
+    let rows = b.metadata().file_metadata().num_rows();
+    let mut part = PartInfo {
+        path: path.to_path_buf(),
+        name: name.to_string(),
+        value,
         features: Vec::new(),
         masks: Vec::new(),
         scalars: Vec::new(),
-        value,
-        rows: Vec::new(),
+        roles: Roles::default(),
+        keys: Vec::new(),
     };
-    for (bi, b) in batches.iter().enumerate() {
-        let schema = b.schema();
-        if b.num_columns() < 2 {
-            return Err(layout(name, "a part starts with subject and session"));
-        }
-        let subjects = strings(b, 0, name)?;
-        let sessions = strings(b, 1, name)?;
-        // Column roles, from the first batch's schema (every batch shares it).
-        let mut values_col = None;
-        let mut wide = Vec::new();
-        let mut masks = Vec::new();
-        let mut scalars = Vec::new();
-        for (i, f) in schema.fields().iter().enumerate().skip(2) {
-            let n = f.name();
-            match f.data_type() {
-                DataType::FixedSizeList(..) if n == VALUES => values_col = Some(i),
-                DataType::FixedSizeList(..) => {
-                    if let Some(m) = n.strip_prefix(MASK_PREFIX) {
-                        masks.push((m.to_string(), i));
-                    }
-                }
-                DataType::Float32 if listed.is_none() => wide.push((n.clone(), i)),
-                DataType::Utf8 => scalars.push((n.clone(), i)),
-                _ => {}
-            }
-        }
-        if bi == 0 {
-            part.features = match &listed {
-                Some(l) if values_col.is_some() => l.clone(),
-                Some(_) => Vec::new(),
-                None => wide.iter().map(|(n, _)| n.clone()).collect(),
-            };
-            part.masks = masks.iter().map(|(n, _)| n.clone()).collect();
-            part.scalars = scalars.iter().map(|(n, _)| n.clone()).collect();
-        }
-        let nf = part.features.len();
-        for r in 0..b.num_rows() {
-            let values = match values_col {
-                Some(i) => {
-                    let (l, w) = list(b.column(i).as_ref())
-                        .ok_or_else(|| layout(name, "values is not a list of Float32"))?;
-                    if w != nf {
-                        return Err(layout(name, "values width differs from the feature list"));
-                    }
-                    f32_row(l, r).ok_or_else(|| layout(name, "values is not a list of Float32"))?
-                }
-                None => wide
-                    .iter()
-                    .map(|(_, i)| {
-                        let a = b.column(*i).as_any().downcast_ref::<Float32Array>();
-                        a.map_or(
-                            f32::NAN,
-                            |a| if a.is_null(r) { f32::NAN } else { a.value(r) },
-                        )
-                    })
-                    .collect(),
-            };
-            let mut mrows = Vec::with_capacity(masks.len());
-            for (_, i) in &masks {
-                let m = list(b.column(*i).as_ref())
-                    .filter(|(_, w)| *w == nf)
-                    .and_then(|(l, _)| bool_row(l, r))
-                    .ok_or_else(|| layout(name, "a mask is not a list of Boolean per feature"))?;
-                mrows.push(m);
-            }
-            let srow = scalars
-                .iter()
-                .map(|(_, i)| {
-                    let a = b.column(*i).as_any().downcast_ref::<StringArray>();
-                    a.and_then(|a| (!a.is_null(r)).then(|| a.value(r).to_string()))
-                })
-                .collect();
-            part.rows.push((
-                subjects.value(r).to_string(),
-                sessions.value(r).to_string(),
-                values,
-                mrows,
-                srow,
-            ));
+    if rows == 0 {
+        return Ok(part); // no batch: no columns
+    }
+    if b.schema().fields().len() < 2 {
+        return Err(layout_err(name, "a part starts with subject and session"));
+    }
+    let (roles, [features, masks, scalars]) = roles(b.schema(), listed.as_ref());
+    (part.roles, part.features, part.masks, part.scalars) = (roles, features, masks, scalars);
+    let mask = ProjectionMask::roots(b.parquet_schema(), [0, 1]);
+    let mut reader = b
+        .with_projection(mask)
+        .build()
+        .map_err(|source| Error::TableRead {
+            name: name.to_string(),
+            source,
+        })?;
+    while let Some(batch) = next_batch(&mut reader, name)? {
+        let (subjects, sessions) = (strings(&batch, 0, name)?, strings(&batch, 1, name)?);
+        for r in 0..batch.num_rows() {
+            let key = (subjects.value(r).to_string(), sessions.value(r).to_string());
+            part.keys.push(key);
         }
     }
     Ok(part)
@@ -253,11 +226,11 @@ fn align(
         .collect()
 }
 
-/// Reads the parts listed in the input manifest (`tables/<modality>/...parquet`, in manifest
+/// Plans the parts listed in the input manifest (`tables/<modality>/...parquet`, in manifest
 /// order), grouped by modality. Parts of M-values (`bomdata.value` = `m_value`, written beside
 /// the beta parts of a signal table) are left out: the `tables` profile derives M-values from beta.
-pub fn read_modalities(input: &Path, names: &[String]) -> Result<Vec<Rows>> {
-    let mut by_mod: BTreeMap<String, Vec<Part>> = BTreeMap::new();
+pub fn plan_modalities(input: &Path, names: &[String]) -> Result<Vec<Planned>> {
+    let mut by_mod: BTreeMap<String, Vec<PartInfo>> = BTreeMap::new();
     for name in names {
         let mut it = name.split('/');
         let (Some("tables"), Some(modality), Some(file), None) =
@@ -268,7 +241,7 @@ pub fn read_modalities(input: &Path, names: &[String]) -> Result<Vec<Rows>> {
         if !file.ends_with(".parquet") {
             continue;
         }
-        let part = read_part(&input.join(name), name)?;
+        let part = plan_part(&input.join(name), name)?;
         if part.value == "m_value" {
             continue;
         }
@@ -276,56 +249,262 @@ pub fn read_modalities(input: &Path, names: &[String]) -> Result<Vec<Rows>> {
     }
     Ok(by_mod
         .into_iter()
-        .map(|(modality, parts)| merge(modality, parts))
+        .map(|(modality, parts)| Planned::new(modality, parts))
         .collect())
 }
 
-/// One modality's parts as rows over the union of their features, masks and text columns.
-fn merge(modality: String, parts: Vec<Part>) -> Rows {
-    let mut out = Rows {
-        modality,
-        ..Rows::default()
-    };
-    let (mut fi, mut mi, mut si) = (HashMap::new(), HashMap::new(), HashMap::new());
-    let mut maps = Vec::with_capacity(parts.len());
-    for p in &parts {
-        if out.value.is_empty() {
-            out.value = p.value.clone();
-        }
-        maps.push((
-            align(&mut out.features, &mut fi, &p.features),
-            align(&mut out.masks, &mut mi, &p.masks),
-            align(&mut out.scalars, &mut si, &p.scalars),
-        ));
-    }
-    let (nf, nm, ns) = (out.features.len(), out.masks.len(), out.scalars.len());
-    for (p, (fpos, mpos, spos)) in parts.into_iter().zip(maps) {
-        for (subject, session, values, masks, scalars) in p.rows {
-            let mut row = Row {
-                subject,
-                session,
-                values: vec![f32::NAN; nf],
-                na: vec![true; nf],
-                masks: vec![vec![false; nf]; nm],
-                scalars: vec![None; ns],
-            };
-            for (j, v) in values.into_iter().enumerate() {
-                row.values[fpos[j]] = v;
-                row.na[fpos[j]] = v.is_nan();
+impl Planned {
+    fn new(modality: String, parts: Vec<PartInfo>) -> Planned {
+        let mut layout = Layout {
+            modality,
+            ..Layout::default()
+        };
+        let (mut fi, mut mi, mut si) = (HashMap::new(), HashMap::new(), HashMap::new());
+        let mut maps = Vec::with_capacity(parts.len());
+        for p in &parts {
+            if layout.value.is_empty() {
+                layout.value = p.value.clone();
             }
-            for (k, m) in masks.into_iter().enumerate() {
-                for (j, x) in m.into_iter().enumerate() {
-                    row.masks[mpos[k]][fpos[j]] = x;
+            maps.push([
+                align(&mut layout.features, &mut fi, &p.features),
+                align(&mut layout.masks, &mut mi, &p.masks),
+                align(&mut layout.scalars, &mut si, &p.scalars),
+            ]);
+        }
+        Planned {
+            layout,
+            parts,
+            maps,
+        }
+    }
+
+    /// The rows, in (subject, session) order, part order kept among equals. The parts share
+    /// `limits.batch_values`: each holds a batch of at least one row.
+    pub fn rows(&self, limits: ReadLimits) -> Result<RowStream<'_>> {
+        let limits = ReadLimits {
+            batch_values: limits.batch_values / self.parts.len().max(1),
+        };
+        let mut cursors = Vec::with_capacity(self.parts.len());
+        for (i, p) in self.parts.iter().enumerate() {
+            cursors.push(Cursor::open(self, i, p, limits)?);
+        }
+        Ok(RowStream { cursors })
+    }
+}
+
+/// The list column `c` as (list, width).
+fn list(c: &dyn Array) -> Option<(&FixedSizeListArray, usize)> {
+    let l = c.as_any().downcast_ref::<FixedSizeListArray>()?;
+    Some((l, usize::try_from(l.value_length()).ok()?))
+}
+
+/// Row `r` of a batch of part `p`, aligned to the layout by `map`.
+fn decode_row(
+    b: &RecordBatch,
+    r: usize,
+    p: &PartInfo,
+    map: &[Vec<usize>; 3],
+    layout: &Layout,
+) -> Result<Row> {
+    let name = p.name.as_str();
+    let nf = layout.features.len();
+    let [fpos, mpos, spos] = map;
+    let mut row = Row {
+        subject: strings(b, 0, name)?.value(r).to_string(),
+        session: strings(b, 1, name)?.value(r).to_string(),
+        values: vec![f32::NAN; nf],
+        na: vec![true; nf],
+        masks: vec![vec![false; nf]; layout.masks.len()],
+        scalars: vec![None; layout.scalars.len()],
+    };
+    let mut put = |j: usize, v: f32| {
+        row.values[fpos[j]] = v;
+        row.na[fpos[j]] = v.is_nan();
+    };
+    if let Some(i) = p.roles.values {
+        let bad = || layout_err(name, "values is not a list of Float32");
+        let (l, w) = list(b.column(i).as_ref()).ok_or_else(bad)?;
+        if w != p.features.len() {
+            return Err(layout_err(
+                name,
+                "values width differs from the feature list",
+            ));
+        }
+        let v = l.value(r);
+        let a = v.as_any().downcast_ref::<Float32Array>().ok_or_else(bad)?;
+        for j in 0..a.len() {
+            put(j, if a.is_null(j) { f32::NAN } else { a.value(j) });
+        }
+    } else {
+        for (j, i) in p.roles.wide.iter().enumerate() {
+            let a = b.column(*i).as_any().downcast_ref::<Float32Array>();
+            put(
+                j,
+                a.map_or(
+                    f32::NAN,
+                    |a| if a.is_null(r) { f32::NAN } else { a.value(r) },
+                ),
+            );
+        }
+    }
+    for (k, i) in p.roles.masks.iter().enumerate() {
+        let bad = || layout_err(name, "a mask is not a list of Boolean per feature");
+        let (l, _) = list(b.column(*i).as_ref())
+            .filter(|(_, w)| *w == p.features.len())
+            .ok_or_else(bad)?;
+        let v = l.value(r);
+        let a = v.as_any().downcast_ref::<BooleanArray>().ok_or_else(bad)?;
+        for (j, &f) in fpos.iter().enumerate().take(a.len()) {
+            row.masks[mpos[k]][f] = !a.is_null(j) && a.value(j);
+        }
+    }
+    for (k, i) in p.roles.scalars.iter().enumerate() {
+        let a = b.column(*i).as_any().downcast_ref::<StringArray>();
+        row.scalars[spos[k]] = a.and_then(|a| (!a.is_null(r)).then(|| a.value(r).to_string()));
+    }
+    Ok(row)
+}
+
+/// The rows of one part, in (subject, session) order.
+struct Cursor<'a> {
+    planned: &'a Planned,
+    part: usize,
+    /// Rows decoded and not yet taken.
+    ready: VecDeque<Row>,
+    /// The batch reader of a part whose rows are in order (None once read).
+    reader: Option<ParquetRecordBatchReader>,
+    /// A part whose rows are not in order: its row numbers in (subject, session) order (stable),
+    /// read a batch of rows at a time by row selection; `next` is the first not yet read.
+    order: Vec<usize>,
+    next: usize,
+    batch: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn open(planned: &'a Planned, i: usize, p: &PartInfo, limits: ReadLimits) -> Result<Self> {
+        let width = p.features.len().max(1) * (1 + p.masks.len());
+        let mut c = Cursor {
+            planned,
+            part: i,
+            ready: VecDeque::new(),
+            reader: None,
+            order: Vec::new(),
+            next: 0,
+            batch: (limits.batch_values / width).max(1),
+        };
+        if p.keys.is_empty() {
+            return Ok(c);
+        }
+        if p.keys.is_sorted() {
+            c.reader = Some(c.reader(None)?);
+        } else {
+            c.order = (0..p.keys.len()).collect();
+            c.order.sort_by_key(|&r| &p.keys[r]);
+        }
+        Ok(c)
+    }
+
+    /// A batch reader of the part, over the selected rows.
+    fn reader(&self, rows: Option<RowSelection>) -> Result<ParquetRecordBatchReader> {
+        let p = &self.planned.parts[self.part];
+        let mut b = open(&p.path, &p.name)?.with_batch_size(self.batch);
+        if let Some(rows) = rows {
+            b = b.with_row_selection(rows);
+        }
+        b.build().map_err(|source| Error::TableRead {
+            name: p.name.clone(),
+            source,
+        })
+    }
+
+    /// The rows of one batch, decoded.
+    fn decode(&self, b: &RecordBatch) -> Result<Vec<Row>> {
+        let (p, map) = (
+            &self.planned.parts[self.part],
+            &self.planned.maps[self.part],
+        );
+        if b.num_columns() < 2 {
+            return Err(layout_err(
+                &p.name,
+                "a part starts with subject and session",
+            ));
+        }
+        (0..b.num_rows())
+            .map(|r| decode_row(b, r, p, map, &self.planned.layout))
+            .collect()
+    }
+
+    /// Reads the next rows into `ready`; false when the part is done.
+    fn fill(&mut self) -> Result<bool> {
+        let name = &self.planned.parts[self.part].name;
+        if let Some(reader) = self.reader.as_mut() {
+            let Some(b) = next_batch(reader, name)? else {
+                self.reader = None;
+                return Ok(false);
+            };
+            let rows = self.decode(&b)?;
+            self.ready.extend(rows);
+            return Ok(true);
+        }
+        if self.next >= self.order.len() {
+            return Ok(false);
+        }
+        // The next rows in order, read in file order, then put in order.
+        let want = &self.order[self.next..(self.next + self.batch).min(self.order.len())];
+        self.next += want.len();
+        let mut sorted = want.to_vec();
+        sorted.sort_unstable();
+        let total = self.planned.parts[self.part].keys.len();
+        let selection =
+            RowSelection::from_consecutive_ranges(sorted.iter().map(|&r| r..r + 1), total);
+        let mut reader = self.reader(Some(selection))?;
+        let mut got = Vec::with_capacity(sorted.len());
+        while let Some(b) = next_batch(&mut reader, name)? {
+            got.extend(self.decode(&b)?.into_iter().map(Some));
+        }
+        if got.len() != sorted.len() {
+            return Err(layout_err(
+                name,
+                "a part has fewer rows than its metadata says",
+            ));
+        }
+        for r in want {
+            let at = sorted.binary_search(r).unwrap_or_default();
+            if let Some(row) = got[at].take() {
+                self.ready.push_back(row);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The next row, reading a batch when needed.
+    fn head(&mut self) -> Result<Option<&Row>> {
+        while self.ready.is_empty() && self.fill()? {}
+        Ok(self.ready.front())
+    }
+}
+
+/// A modality's rows, merged over its parts in (subject, session) order.
+pub struct RowStream<'a> {
+    cursors: Vec<Cursor<'a>>,
+}
+
+impl RowStream<'_> {
+    /// The next row; None when every part is done.
+    pub fn next_row(&mut self) -> Result<Option<Row>> {
+        for c in &mut self.cursors {
+            c.head()?;
+        }
+        let mut best: Option<(usize, (&str, &str))> = None;
+        for (i, c) in self.cursors.iter().enumerate() {
+            if let Some(r) = c.ready.front() {
+                let k = (r.subject.as_str(), r.session.as_str());
+                if best.is_none_or(|(_, b)| k < b) {
+                    best = Some((i, k));
                 }
             }
-            for (k, s) in scalars.into_iter().enumerate() {
-                row.scalars[spos[k]] = s;
-            }
-            out.rows.push(row);
         }
+        let i = best.map(|(i, _)| i);
+        Ok(i.and_then(|i| self.cursors[i].ready.pop_front()))
     }
-    // Stable: rows of one subject visit keep their part order.
-    out.rows
-        .sort_by(|a, b| (&a.subject, &a.session).cmp(&(&b.subject, &b.session)));
-    out
 }

@@ -16,7 +16,7 @@ use bomdata_shard::Sample;
 use crate::profile::{Applied, Params, Profile, check_params};
 use crate::{Error, Result};
 
-use super::read::Rows;
+use super::read::{Layout, Row};
 
 /// Methylation values.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -149,40 +149,34 @@ impl Transforms {
     }
 
     /// The value kind a modality's rows hold after [`Transforms::apply`].
-    pub fn value_kind(&self, rows: &Rows) -> String {
-        match (rows.modality.as_str(), self.methylation, self.microbiome) {
-            ("methylation", Methylation::MValue { .. }, _) if rows.value == "beta" => {
+    pub fn value_kind(&self, layout: &Layout) -> String {
+        match (layout.modality.as_str(), self.methylation, self.microbiome) {
+            ("methylation", Methylation::MValue { .. }, _) if layout.value == "beta" => {
                 "m_value".into()
             }
             ("microbiome", _, Microbiome::Relative) => "relative_abundance".into(),
             ("microbiome", _, Microbiome::Clr { .. }) => "clr".into(),
-            _ => rows.value.clone(),
+            _ => layout.value.clone(),
         }
     }
 
-    /// Transforms one modality's values in place.
-    pub fn apply(&self, rows: &mut Rows) {
-        match rows.modality.as_str() {
+    /// Transforms the values of one row of a modality in place.
+    pub fn apply(&self, layout: &Layout, row: &mut Row) {
+        match layout.modality.as_str() {
             "methylation" => {
                 if let (Methylation::MValue { epsilon }, "beta") =
-                    (self.methylation, rows.value.as_str())
+                    (self.methylation, layout.value.as_str())
                 {
-                    for r in &mut rows.rows {
-                        for v in &mut r.values {
-                            *v = m_value(*v, epsilon);
-                        }
+                    for v in &mut row.values {
+                        *v = m_value(*v, epsilon);
                     }
                 }
             }
-            "microbiome" => {
-                for r in &mut rows.rows {
-                    match self.microbiome {
-                        Microbiome::Counts => {}
-                        Microbiome::Relative => relative(&mut r.values),
-                        Microbiome::Clr { pseudocount } => clr(&mut r.values, pseudocount),
-                    }
-                }
-            }
+            "microbiome" => match self.microbiome {
+                Microbiome::Counts => {}
+                Microbiome::Relative => relative(&mut row.values),
+                Microbiome::Clr { pseudocount } => clr(&mut row.values, pseudocount),
+            },
             _ => {}
         }
     }
