@@ -45,7 +45,8 @@ shard "$C/eeg" --out "$T/eeg" --profile cbramod --param trim_start_s=0 --param t
     --param min_duration_s=0 --param window_s=10 --param stride_s=10
 # DNA: HyenaDNA character tokens, soft-masked bases upper-cased.
 shard "$C/genome" --out "$T/dna" --tokens hyena-char --param case=upper --seq-len 1024
-# Tables as they shard today: the clinical visit texts as samples, the subjects table.
+# Tables: each table carried by split (tables/<modality>/<split>.parquet and one row sample per
+# subject visit in the row shards); the clinical visit texts as samples too.
 shard "$C/clinical" --out "$T/clinical"
 shard "$C/olink" --out "$T/olink"
 
@@ -53,7 +54,10 @@ step "verify"
 for d in "$T"/*; do printf '%-10s ' "$(basename "$d")"; "$BIN" verify "$d"; done
 
 step "report"
-"$BIN" report "$C"/* "$T"/* --out "$OUT/report.html"
+# Every dataset folder (the canonical ones' private run state, DIR.private beside each, is not one).
+datasets=()
+for d in "$C"/* "$T"/*; do [ -f "$d/manifest.json" ] && datasets+=("$d"); done
+"$BIN" report "${datasets[@]}" --out "$OUT/report.html"
 
 step "loader: one epoch, same-subject pairing"
 "$EPOCH" "$T" 4
