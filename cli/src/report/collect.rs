@@ -233,36 +233,30 @@ pub fn mask(s: &str) -> String {
 }
 
 fn mask_digits(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut run = String::new();
-    for c in s.chars().chain(std::iter::once(' ')) {
-        if c.is_ascii_digit() {
-            run.push(c);
-            continue;
-        }
-        if run.len() >= 4 {
-            out.push('#');
-        } else {
-            out.push_str(&run);
-        }
-        run.clear();
-        out.push(c);
-    }
-    out.pop();
-    out
+    mask_runs(s, |c| c.is_ascii_digit(), 4, "#")
 }
 
 /// Replaces runs of 8 or more hex digits (pseudonyms, checksums) with `…`.
 fn mask_ids(s: &str) -> String {
+    mask_runs(
+        s,
+        |c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase(),
+        8,
+        "…",
+    )
+}
+
+/// Replaces every run of at least `min` characters matching `is_run` with `with`.
+fn mask_runs(s: &str, is_run: impl Fn(char) -> bool, min: usize, with: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut run = String::new();
     for c in s.chars().chain(std::iter::once(' ')) {
-        if c.is_ascii_hexdigit() && !c.is_ascii_uppercase() {
+        if is_run(c) {
             run.push(c);
             continue;
         }
-        if run.len() >= 8 {
-            out.push('…');
+        if run.len() >= min {
+            out.push_str(with);
         } else {
             out.push_str(&run);
         }
