@@ -6,6 +6,11 @@
 # the release wheel in $PY's venv (scripts/build-wheel.sh VENV --release), and for LitData a
 # Python with torch + litdata ($LITPY, PYTHONPATH as needed).
 #
+# Each loader line carries its in-process figures (loader construction to the last batch, the
+# issue's samples/s) and, from /usr/bin/time, the whole process's wall and CPU (user+sys:
+# interpreter start and imports included for Python); each round adds a {"load": ...} line
+# (the 1-minute load average from /proc/loadavg).
+#
 #   DATA=... PY=.venv/bin/python LITPY=... bench/loader/py_run.sh
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -19,7 +24,17 @@ OUT=${OUT:-$DATA/py_results.jsonl}
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/examples
 : > "$OUT"
 warm() { cat "$@" > /dev/null; }
+# runs a command printing one JSON line; adds the whole process's wall and CPU seconds to it
+timed() {
+    local tf w u s
+    tf=$(mktemp)
+    /usr/bin/time -f '%e %U %S' -o "$tf" "$@" > "$tf.out"
+    read -r w u s < "$tf"
+    sed "s/^{/{\"proc_wall_s\": $w, \"proc_cpu_s\": $(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }'), /" "$tf.out"
+    rm -f "$tf" "$tf.out"
+}
 for round in $(seq "$REPEAT"); do
+    echo "{\"load\": $(cut -d' ' -f1 /proc/loadavg), \"round\": $round}" >> "$OUT"
     for ds in eeg fmri; do
         batch=1; [ $ds = eeg ] && batch=64
         d=$DATA/$ds/bomdata_none
@@ -29,9 +44,9 @@ for round in $(seq "$REPEAT"); do
         bytes=$(cat "$d"/shards/*.tar | wc -c)
         echo "{\"system\": \"cat\", \"dataset\": \"$ds\", \"round\": $round, \"mb_s\": $(echo "$bytes / ($e - $s) / 1000000" | bc -l | cut -c1-8)}" >> "$OUT"
         for t in 1 2; do
-            "$BIN/bench_loader_read" "$d" $t $batch pread "$raw" \
+            timed "$BIN/bench_loader_read" "$d" $t $batch pread "$raw" \
                 | sed "s/^{/{\"system\": \"bomdata_rust\", \"ds\": \"$ds\", \"round\": $round, /" >> "$OUT"
-            "$PY" "$HERE/py_read.py" "$d" $t $batch pread "$raw" \
+            timed "$PY" "$HERE/py_read.py" "$d" $t $batch pread "$raw" \
                 | sed "s/^{/{\"ds\": \"$ds\", \"round\": $round, /" >> "$OUT"
         done
         if [ -n "$LITPY" ]; then

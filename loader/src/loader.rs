@@ -788,6 +788,50 @@ impl Loader {
     /// Iterates over this rank's remaining batches of the current epoch; afterwards the state
     /// points at the start of the next epoch.
     pub fn epoch(&mut self) -> EpochIter<'_> {
+        Held::Borrowed(self).start()
+    }
+
+    /// As [`Loader::epoch`], the iterator owning the loader (for a caller that cannot hold a
+    /// borrow across calls, such as a binding): [`EpochIter::into_loader`] gives it back.
+    pub fn into_epoch(self) -> EpochIter<'static> {
+        Held::Owned(Box::new(self)).start()
+    }
+}
+
+/// The loader an epoch iterator drives: borrowed, or owned ([`Loader::into_epoch`]).
+enum Held<'a> {
+    Borrowed(&'a mut Loader),
+    Owned(Box<Loader>),
+    /// Given back by [`EpochIter::into_loader`] (the iterator is finished and dropped next).
+    Released,
+}
+
+impl std::ops::Deref for Held<'_> {
+    type Target = Loader;
+    fn deref(&self) -> &Loader {
+        match self {
+            Held::Borrowed(l) => l,
+            Held::Owned(l) => l,
+            // only `into_loader` releases it, consuming the finished iterator
+            Held::Released => unreachable!("epoch iterator used after into_loader"),
+        }
+    }
+}
+
+impl std::ops::DerefMut for Held<'_> {
+    fn deref_mut(&mut self) -> &mut Loader {
+        match self {
+            Held::Borrowed(l) => l,
+            Held::Owned(l) => l,
+            // only `into_loader` releases it, consuming the finished iterator
+            Held::Released => unreachable!("epoch iterator used after into_loader"),
+        }
+    }
+}
+
+impl<'a> Held<'a> {
+    /// Starts the reader threads of the loader's current epoch.
+    fn start(self) -> EpochIter<'a> {
         let plan = Arc::new(self.planner.epoch(self.state.epoch));
         let n = plan.len() as u64;
         // positions past the plan are padding; a saved state may hold some, never absurdly many
@@ -1125,7 +1169,7 @@ fn decompress(src: &[u8], scratch: &mut Scratch) -> std::io::Result<()> {
 
 /// The batches of one epoch on this rank, in order.
 pub struct EpochIter<'a> {
-    loader: &'a mut Loader,
+    loader: Held<'a>,
     ctx: Arc<Ctx>,
     n: u64,
     nbatches: usize,
@@ -1166,6 +1210,17 @@ impl EpochIter<'_> {
     /// The planner.
     pub fn planner(&self) -> &Arc<Planner> {
         &self.loader.planner
+    }
+
+    /// Stops the reader threads (what they hold is dropped) and returns the loader of
+    /// [`Loader::into_epoch`], its state after the batches yielded so far (`None` for a
+    /// borrowing iterator).
+    pub fn into_loader(mut self) -> Option<Loader> {
+        self.finish();
+        match std::mem::replace(&mut self.loader, Held::Released) {
+            Held::Owned(l) => Some(*l),
+            _ => None,
+        }
     }
 
     /// Statistics so far.

@@ -28,6 +28,9 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::thread::JoinHandle;
 
 use bomdata_shard::member;
 use bomdata_shard::npy::{self, Dtype};
@@ -407,13 +410,15 @@ pub struct TokenBatch {
     pub positions: Vec<u64>,
 }
 
-/// Streams token batches of this rank's share of each epoch (single-threaded: a batch is a
-/// copy of a few thousand ids out of the mapped shards).
+/// Streams token batches of this rank's share of each epoch: built on the caller's thread, or
+/// read ahead by reader threads ([`TokenLoader::with_threads`]) in the same order.
 #[derive(Debug)]
 pub struct TokenLoader {
     planner: Arc<TokenPlanner>,
     part: Partition,
     state: LoaderState,
+    threads: usize,
+    prefetch: usize,
 }
 
 impl TokenLoader {
@@ -428,7 +433,18 @@ impl TokenLoader {
             planner,
             part,
             state,
+            threads: 0,
+            prefetch: 0,
         })
+    }
+
+    /// Builds batches on `threads` reader threads (0: on the iterating thread, the default),
+    /// up to `prefetch` batches ahead of the consumer; batch `b` comes from thread
+    /// `b % threads`, so the order and the contents do not depend on the thread count.
+    pub fn with_threads(mut self, threads: usize, prefetch: usize) -> TokenLoader {
+        self.threads = threads;
+        self.prefetch = prefetch;
+        self
     }
 
     /// The planner.
@@ -480,14 +496,23 @@ impl TokenLoader {
         } else {
             count.div_ceil(b)
         } as usize;
-        Ok(TokenEpochIter {
-            loader: self,
+        let work = Arc::new(TokenWork {
+            planner: self.planner.clone(),
+            part: self.part,
             plan,
             rest,
             count,
+            unit_batch: self.unit_batch(),
+        });
+        let readers = (self.threads > 0 && nbatches > 0)
+            .then(|| Readers::start(&work, self.threads.min(nbatches), self.prefetch, nbatches));
+        Ok(TokenEpochIter {
+            loader: self,
+            work,
             nbatches,
             next: 0,
             cache: HashMap::new(),
+            readers,
         })
     }
 
@@ -499,39 +524,25 @@ impl TokenLoader {
     }
 }
 
-/// The token batches of one epoch on this rank, in order.
+/// What every batch of one epoch is built from (shared with the reader threads).
 #[derive(Debug)]
-pub struct TokenEpochIter<'a> {
-    loader: &'a mut TokenLoader,
+struct TokenWork {
+    planner: Arc<TokenPlanner>,
+    part: Partition,
     plan: TokenPlan,
     rest: Remaining,
     count: u64,
-    nbatches: usize,
-    next: usize,
-    /// Decoded ids of stored sequences (compressed members), per batch.
-    cache: HashMap<(u16, SampleLoc), Vec<i64>>,
+    unit_batch: usize,
 }
 
-impl TokenEpochIter<'_> {
-    /// Batches it yields in all.
-    pub fn len(&self) -> usize {
-        self.nbatches
-    }
+/// Decoded ids of stored sequences (compressed members), per batch.
+type IdCache = HashMap<(u16, SampleLoc), Vec<i64>>;
 
-    /// True when it yields none.
-    pub fn is_empty(&self) -> bool {
-        self.nbatches == 0
-    }
-
-    /// The loader state after the batches yielded so far.
-    pub fn state(&self) -> LoaderState {
-        self.loader.state.clone()
-    }
-
+impl TokenWork {
     /// The ids of one stored sequence, widened.
-    fn ids(&mut self, dataset: u16, loc: SampleLoc) -> Result<&[i64]> {
-        let planner = &self.loader.planner;
-        if let std::collections::hash_map::Entry::Vacant(slot) = self.cache.entry((dataset, loc)) {
+    fn ids<'c>(&self, cache: &'c mut IdCache, dataset: u16, loc: SampleLoc) -> Result<&'c [i64]> {
+        let planner = &self.planner;
+        if let std::collections::hash_map::Entry::Vacant(slot) = cache.entry((dataset, loc)) {
             let ds = &planner.mixture.datasets()[dataset as usize];
             let info = ds.info_at(loc);
             let name = info
@@ -559,12 +570,12 @@ impl TokenEpochIter<'_> {
             };
             slot.insert(ids);
         }
-        Ok(self.cache.get(&(dataset, loc)).map_or(&[], Vec::as_slice))
+        Ok(cache.get(&(dataset, loc)).map_or(&[], Vec::as_slice))
     }
 
     /// Appends the tokens of `span` to `out`.
-    fn read_span(&mut self, span: Span, out: &mut Vec<i64>) -> Result<()> {
-        let planner = self.loader.planner.clone();
+    fn read_span(&self, cache: &mut IdCache, span: Span, out: &mut Vec<i64>) -> Result<()> {
+        let planner = &self.planner;
         let d = span.doc as usize;
         let mut at = 0u64; // token offset of the piece in the document
         for pi in planner.doc_pieces[d]..planner.doc_pieces[d + 1] {
@@ -572,7 +583,7 @@ impl TokenEpochIter<'_> {
             let plen = u64::from(p.end - p.start);
             let (a, b) = (span.from.max(at), span.to.min(at + plen));
             if a < b {
-                let ids = self.ids(p.dataset, p.loc)?;
+                let ids = self.ids(cache, p.dataset, p.loc)?;
                 let s = p.start as usize + (a - at) as usize;
                 let e = s + (b - a) as usize;
                 out.extend_from_slice(ids.get(s..e).unwrap_or_default());
@@ -582,26 +593,25 @@ impl TokenEpochIter<'_> {
         Ok(())
     }
 
-    fn build(&mut self, b: usize) -> Result<TokenBatch> {
+    fn build(&self, b: usize, cache: &mut IdCache) -> Result<TokenBatch> {
         let n = self.plan.len() as u64;
-        let ub = self.loader.unit_batch() as u64;
+        let ub = self.unit_batch as u64;
         let k0 = b as u64 * ub;
         let k1 = (k0 + ub).min(self.count);
-        let opts = self.loader.planner.opts.clone();
+        let opts = &self.planner.opts;
         let mut batch = TokenBatch {
             epoch: self.plan.epoch,
             index: b,
             cu_seqlens: vec![0],
             ..TokenBatch::default()
         };
-        self.cache.clear();
+        cache.clear();
         for k in k0..k1 {
-            let pos = self.loader.part.position(n, &self.rest, k);
+            let pos = self.part.position(n, &self.rest, k);
             batch.positions.push(pos);
-            let spans = self.plan.unit(Partition::unit_at(pos, n)).to_vec();
             let row_start = batch.input_ids.len();
-            for s in spans {
-                self.read_span(s, &mut batch.input_ids)?;
+            for &s in self.plan.unit(Partition::unit_at(pos, n)) {
+                self.read_span(cache, s, &mut batch.input_ids)?;
                 let len = (s.to - s.from) as i64;
                 batch.position_ids.extend(0..len);
                 batch.cu_seqlens.push(batch.input_ids.len() as i32);
@@ -623,25 +633,134 @@ impl TokenEpochIter<'_> {
     }
 }
 
+/// Reader threads of one epoch: thread `t` builds batches `t, t + threads, ...` into its own
+/// bounded channel; the iterator takes them round-robin.
+#[derive(Debug)]
+struct Readers {
+    rx: Vec<Receiver<Result<TokenBatch>>>,
+    handles: Vec<JoinHandle<()>>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Readers {
+    fn start(work: &Arc<TokenWork>, threads: usize, prefetch: usize, nbatches: usize) -> Readers {
+        let depth = prefetch.max(1).div_ceil(threads);
+        let cancel = Arc::new(AtomicBool::new(false));
+        let (mut rx, mut handles) = (Vec::new(), Vec::new());
+        for t in 0..threads {
+            let (tx, r) = sync_channel(depth);
+            let (w, stop) = (work.clone(), cancel.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("bomdata-tokens-{t}"))
+                .spawn(move || {
+                    let mut cache = IdCache::new();
+                    let mut b = t;
+                    while b < nbatches && !stop.load(Ordering::Relaxed) {
+                        if tx.send(w.build(b, &mut cache)).is_err() {
+                            return;
+                        }
+                        b += threads;
+                    }
+                });
+            match spawned {
+                Ok(h) => {
+                    rx.push(r);
+                    handles.push(h);
+                }
+                // fewer threads than asked: batch `b` must come from thread `b % threads`
+                Err(_) => break,
+            }
+        }
+        if rx.len() < threads {
+            cancel.store(true, Ordering::Relaxed);
+            rx.clear();
+        }
+        Readers {
+            rx,
+            handles,
+            cancel,
+        }
+    }
+
+    /// Batch `b`, from its thread (`None` if the thread is gone).
+    fn recv(&self, b: usize) -> Option<Result<TokenBatch>> {
+        self.rx.get(b % self.rx.len().max(1))?.recv().ok()
+    }
+
+    fn stop(&mut self) {
+        self.cancel.store(true, Ordering::Relaxed);
+        self.rx.clear();
+        for h in self.handles.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+/// The token batches of one epoch on this rank, in order.
+#[derive(Debug)]
+pub struct TokenEpochIter<'a> {
+    loader: &'a mut TokenLoader,
+    work: Arc<TokenWork>,
+    nbatches: usize,
+    next: usize,
+    cache: IdCache,
+    /// With reader threads: they build the batches (else `next` does).
+    readers: Option<Readers>,
+}
+
+impl TokenEpochIter<'_> {
+    /// Batches it yields in all.
+    pub fn len(&self) -> usize {
+        self.nbatches
+    }
+
+    /// True when it yields none.
+    pub fn is_empty(&self) -> bool {
+        self.nbatches == 0
+    }
+
+    /// The loader state after the batches yielded so far.
+    pub fn state(&self) -> LoaderState {
+        self.loader.state.clone()
+    }
+}
+
 impl Iterator for TokenEpochIter<'_> {
     type Item = Result<TokenBatch>;
 
     fn next(&mut self) -> Option<Result<TokenBatch>> {
+        let epoch = self.work.plan.epoch;
         if self.next >= self.nbatches {
-            if self.loader.state.epoch == self.plan.epoch {
-                self.loader.state.start_of(self.plan.epoch + 1);
+            if self.loader.state.epoch == epoch {
+                self.loader.state.start_of(epoch + 1);
+            }
+            if let Some(r) = &mut self.readers {
+                r.stop();
             }
             return None;
         }
-        let got = self.build(self.next);
+        let got = match &self.readers {
+            Some(r) => r
+                .recv(self.next)
+                .unwrap_or_else(|| Err(Error::config("token reader thread stopped"))),
+            None => self.work.build(self.next, &mut self.cache),
+        };
         self.next += 1;
         if got.is_ok() {
-            let k = (self.next as u64 * self.loader.unit_batch() as u64).min(self.count);
+            let k = (self.next as u64 * self.work.unit_batch as u64).min(self.work.count);
             let done = self.next == self.nbatches;
-            let part = self.loader.part;
-            let n = self.plan.len() as u64;
-            self.loader.state.advance(part, n, &self.rest, k, done);
+            let n = self.work.plan.len() as u64;
+            let w = &self.work;
+            self.loader.state.advance(w.part, n, &w.rest, k, done);
         }
         Some(got)
+    }
+}
+
+impl Drop for TokenEpochIter<'_> {
+    fn drop(&mut self) {
+        if let Some(r) = &mut self.readers {
+            r.stop();
+        }
     }
 }

@@ -56,8 +56,11 @@ fn read(
     part: Partition,
     state: LoaderState,
     max: usize,
+    threads: usize,
 ) -> (Vec<Span>, LoaderState) {
-    let mut l = TokenLoader::new(p.clone(), part).unwrap();
+    let mut l = TokenLoader::new(p.clone(), part)
+        .unwrap()
+        .with_threads(threads, 3);
     l.set_state(state).unwrap();
     let mut spans = Vec::new();
     for b in l.epoch().unwrap().take(max) {
@@ -115,7 +118,7 @@ fn budget_refuses_long_documents_unless_split() {
             ..opts
         },
     );
-    let (spans, st) = read(&p, Partition::single(), start(&p), usize::MAX);
+    let (spans, st) = read(&p, Partition::single(), start(&p), usize::MAX, 2);
     assert_tiles(&p, &spans);
     assert_eq!(st.epoch, 1);
 }
@@ -142,9 +145,11 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 32, .. ProptestConfig::default() })]
 
     /// Packed and budget batches, world sizes 1..4, a checkpoint after `k` batches per rank
-    /// resumed on the same world (same sequence per rank) and on another (every token once).
+    /// resumed on the same world (same sequence per rank) and on another (every token once);
+    /// batches built on the iterating thread or on 1..3 reader threads (the same batches).
     #[test]
     fn exactly_once_and_resume(
+        threads in 0usize..4,
         packed in any::<bool>(),
         w1 in 1usize..5,
         w2 in 1usize..5,
@@ -162,10 +167,10 @@ proptest! {
         let mut mid = None;
         for r in 0..w1 {
             let part = Partition::new(r, w1, Remainder::Uneven).unwrap();
-            let full = read(&p, part, start(&p), usize::MAX).0;
-            let (spans, st) = read(&p, part, start(&p), k);
+            let full = read(&p, part, start(&p), usize::MAX, 0).0;
+            let (spans, st) = read(&p, part, start(&p), k, threads);
             let st = LoaderState::from_json(&st.to_json()).unwrap();
-            let rest = if st.epoch == 0 { read(&p, part, st.clone(), usize::MAX).0 } else { Vec::new() };
+            let rest = if st.epoch == 0 { read(&p, part, st.clone(), usize::MAX, threads).0 } else { Vec::new() };
             prop_assert_eq!([spans.clone(), rest].concat(), full);
             seen.extend(spans);
             if st.epoch == 0 {
@@ -175,7 +180,7 @@ proptest! {
         if let Some(mid) = mid {
             for r in 0..w2 {
                 let part = Partition::new(r, w2, Remainder::Uneven).unwrap();
-                seen.extend(read(&p, part, mid.clone(), usize::MAX).0);
+                seen.extend(read(&p, part, mid.clone(), usize::MAX, threads).0);
             }
         }
         assert_tiles(&p, &seen);

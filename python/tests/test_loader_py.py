@@ -399,6 +399,10 @@ def test_token_batches_identical_to_rust(datasets, tmp_path, name):
     assert len(want) > 1
     assert got == want
     assert loader.state_dict() == want_state
+    # the reader threads build the same batches, in the same order (default: 2 threads)
+    for threads in (0, 3):
+        one = bomdata.TokenLoader(kv["datasets"], threads=threads, **token_kwargs(kv))
+        assert [py_tokens(b) for b in one] == want, f"threads={threads}"
     b = next(iter(bomdata.TokenLoader(kv["datasets"], **token_kwargs(kv))))
     cu = b["cu_seqlens"]
     assert cu[0] == 0 and b["max_seqlen"] == int(np.diff(cu).max())

@@ -92,7 +92,8 @@ def test_train_example_resumes_exactly(eeg, tmp_path, workers):
 
 def test_token_iterable_dataset_resumes(tmp_path):
     """`TokenIterableDataset` through `DataLoader(num_workers=0)`: the TokenLoader's batches as
-    tensors; `state_dict()` after k batches resumes to exactly the remaining ones."""
+    tensors; `state_dict()` after k batches resumes to exactly the remaining ones. With
+    `num_workers=2`: every unit once, resumed with 3 workers."""
     from test_loader_py import dump_bin
 
     subprocess.run([str(dump_bin()), "trees", str(tmp_path / "src")], check=True)
@@ -116,5 +117,31 @@ def test_token_iterable_dataset_resumes(tmp_path):
     dl2.load_state_dict(state)
     got += [b["input_ids"].numpy().tobytes() for b in dl2]
     assert got == want
-    with pytest.raises(ValueError, match="num_workers=0"):
-        bt.DataLoader(bt.TokenIterableDataset(out, **kw), num_workers=2)
+
+    # worker processes: the worker folded into the partition, every unit (and so every token)
+    # exactly once, each batch the one the single loader reads at that position; state_dict
+    # after k batches resumed with 3 workers reads exactly the units not yet read
+    by_pos = {int(b["__positions__"][0]): b["input_ids"].tobytes()
+              for b in bomdata.TokenLoader(out, **kw)}
+    n = len(by_pos)
+
+    def check(batches):
+        for b in batches:
+            assert b["input_ids"].numpy().tobytes() == by_pos[int(b["__positions__"][0])]
+        return positions(batches)
+
+    dl = bt.DataLoader(bt.TokenIterableDataset(out, **kw), num_workers=2, pin_memory=False)
+    assert sorted(check(list(dl))) == list(range(n))
+    assert dl.state_dict()["epoch"] == 1
+    dl = bt.DataLoader(bt.TokenIterableDataset(out, **kw), num_workers=2, pin_memory=False)
+    first = []
+    for b in dl:
+        first.append(b)
+        if len(first) == 3:
+            break
+    state = json.loads(json.dumps(dl.state_dict()))
+    dl2 = bt.DataLoader(bt.TokenIterableDataset(out, **kw), num_workers=3, pin_memory=False)
+    dl2.load_state_dict(state)
+    rest = list(dl2)
+    assert sorted(check(first) + check(rest)) == list(range(n)), "exactly once across the resume"
+    assert dl2.state_dict()["epoch"] == 1

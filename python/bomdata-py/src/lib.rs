@@ -252,6 +252,7 @@ impl NativeLoader {
             }
             Slot::Lost => return Err(PyRuntimeError::new_err("bomdata loader thread failed")),
         };
+        let mut running = running;
         let (running, got) = py.detach(move || {
             let got = running.recv();
             (running, got)

@@ -1,13 +1,13 @@
 //! Token batches (`bomdata shard --tokens` output) for Python: `bomdata.TokenLoader` wraps
 //! [`NativeTokenLoader`], which drives a `bomdata_loader::TokenLoader` on a thread of its own
-//! (as [`crate::run`] does for the sample loader) and hands out each `TokenBatch` as a dict of
-//! NumPy arrays viewing the batch's vectors without a copy.
+//! (its reader threads, `threads`, build batches ahead) and hands out each `TokenBatch` as a
+//! dict of NumPy arrays viewing the batch's vectors without a copy.
 
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use bomdata_loader::{LoaderState, TokenBatch, TokenLoader, TokenOptions, TokenPlanner};
+use bomdata_loader::{LoaderState, TokenBatch, TokenLoader, TokenMode, TokenOptions, TokenPlanner};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::err;
 use crate::spec::{Spec, SpecError};
+use crate::workers::{Batching, merged};
 
 /// What the Python side sends: the dataset part of a `Loader` specification (paths, filters,
 /// mixture, rank, world size, worker) and the `TokenOptions`.
@@ -26,6 +27,12 @@ pub struct TokenSpec {
     /// `TokenOptions` fields (mode, seed, shuffle, seq_len, batch_size, max_tokens, ...).
     #[serde(default)]
     pub tokens: Map<String, Value>,
+    /// Reader threads building batches ahead (0: on the loader's own driver thread).
+    #[serde(default)]
+    pub threads: usize,
+    /// Batches read ahead in all (default: two per reader thread).
+    #[serde(default)]
+    pub prefetch: Option<usize>,
 }
 
 impl TokenSpec {
@@ -57,7 +64,10 @@ impl TokenSpec {
         let planner = TokenPlanner::new(self.loader.mixture()?, opts)?;
         let (rank, world) = self.loader.rank_world()?;
         let part = self.loader.partition(rank, world)?;
-        Ok((TokenLoader::new(Arc::new(planner), part)?, rank, world))
+        let prefetch = self.prefetch.unwrap_or(2 * self.threads);
+        let loader =
+            TokenLoader::new(Arc::new(planner), part)?.with_threads(self.threads, prefetch);
+        Ok((loader, rank, world))
     }
 }
 
@@ -76,7 +86,7 @@ impl Running {
         let handle = std::thread::Builder::new()
             .name("bomdata-py-tokens".into())
             .spawn(move || {
-                match loader.epoch() {
+                let failed = match loader.epoch() {
                     Ok(mut it) => {
                         while let Some(item) = it.next() {
                             let st = it.state();
@@ -84,11 +94,13 @@ impl Running {
                                 break;
                             }
                         }
+                        None
                     }
-                    Err(e) => {
-                        let st = loader.state();
-                        let _ = tx.send((Err(e), st));
-                    }
+                    Err(e) => Some(e),
+                };
+                if let Some(e) = failed {
+                    let st = loader.state();
+                    let _ = tx.send((Err(e), st));
                 }
                 loader
             })
@@ -167,6 +179,7 @@ impl TokenArray {
 /// The token loader: one rank's (and worker's) share of each epoch's token batches.
 #[pyclass(module = "bomdata._native")]
 pub struct NativeTokenLoader {
+    spec: TokenSpec,
     planner: Arc<TokenPlanner>,
     rank: usize,
     world: usize,
@@ -238,6 +251,7 @@ impl NativeTokenLoader {
         let asarray = numpy.getattr("asarray")?.unbind();
         let array = numpy.getattr("array")?.unbind();
         Ok(NativeTokenLoader {
+            spec,
             planner: loader.planner().clone(),
             rank,
             world,
@@ -300,6 +314,30 @@ impl NativeTokenLoader {
     /// Stops reading ahead; the next `next_batch` resumes from the current state.
     fn reset(&self, py: Python<'_>) -> PyResult<()> {
         self.stop(py)
+    }
+
+    /// The state a rank reaches when its data-loading workers (one per entry) delivered
+    /// `counts` batches each, starting from the state `base` (JSON in, JSON out): as the
+    /// sample loader's, over this loader's units (documents or packed sequences).
+    fn merged_state_json(&self, py: Python<'_>, base: &str, counts: Vec<u64>) -> PyResult<String> {
+        let base = LoaderState::from_json(base).map_err(err)?;
+        let opts = self.planner.options();
+        let batch = Batching {
+            units: match opts.mode {
+                TokenMode::Packed => opts.batch_size as u64,
+                TokenMode::Budget => 1,
+            },
+            drop_last: opts.drop_last,
+        };
+        let st = py.detach(|| {
+            let n = self
+                .planner
+                .epoch(base.epoch)
+                .map_err(SpecError::from)?
+                .len() as u64;
+            merged(&self.spec.loader, n, self.world, batch, &base, &counts)
+        });
+        Ok(st.map_err(err)?.to_json())
     }
 
     /// The state after the batches handed out so far, as JSON.

@@ -19,10 +19,35 @@ pub fn merged_state(
     base: &LoaderState,
     counts: &[u64],
 ) -> Result<LoaderState, SpecError> {
-    let k = counts.len().max(1);
     let n = planner.epoch(base.epoch).len() as u64;
+    let batch = Batching {
+        units: opts.batch_size as u64,
+        drop_last: opts.drop_last,
+    };
+    merged(spec, n, world, batch, base, counts)
+}
+
+/// How a loader cuts its share into batches.
+#[derive(Clone, Copy, Debug)]
+pub struct Batching {
+    /// Units (plan positions) per batch.
+    pub units: u64,
+    /// Whether the last short batch is dropped.
+    pub drop_last: bool,
+}
+
+/// As [`merged_state`], for a plan of `n` units per epoch (token loaders too).
+pub fn merged(
+    spec: &Spec,
+    n: u64,
+    world: usize,
+    batch: Batching,
+    base: &LoaderState,
+    counts: &[u64],
+) -> Result<LoaderState, SpecError> {
+    let k = counts.len().max(1);
     let rest = base.remaining(n);
-    let b = opts.batch_size.max(1) as u64;
+    let b = batch.units.max(1);
     let mut left: Vec<u64> = Vec::new();
     let mut finished = true;
     for r in 0..world {
@@ -45,7 +70,7 @@ pub fn merged_state(
             .unwrap_or(0);
         c >= part / b
     });
-    if finished || (opts.drop_last && all_batches) {
+    if finished || (batch.drop_last && all_batches) {
         st.start_of(base.epoch + 1);
         return Ok(st);
     }

@@ -197,6 +197,10 @@ class TokenLoader:
         seed: with the epoch, fixes the document order; ``shuffle=False`` keeps stored order.
         rank, world_size: as :class:`Loader` (``None``: torchrun / Slurm variables).
         drop_last: drop this rank's last short batch.
+        threads: reader threads building batches ahead (batch ``b`` on thread
+            ``b % threads``: the batches do not depend on it); 0 builds them on the loader's
+            own thread, one batch ahead.
+        prefetch: batches read ahead in all (default ``2 * threads``).
         split, weights, sources, modalities, meta, epoch_len, worker, remainder, partition:
             as :class:`Loader`.
         **token_options: other fields of the Rust ``TokenOptions`` (``shuffle``, ``pad_id``).
@@ -224,6 +228,8 @@ class TokenLoader:
         rank: Optional[int] = None,
         world_size: Optional[int] = None,
         drop_last: bool = False,
+        threads: int = 2,
+        prefetch: Optional[int] = None,
         **options: Any,
     ) -> None:
         if isinstance(paths, (str, os.PathLike)):
@@ -238,7 +244,9 @@ class TokenLoader:
                                   "drop_last": bool(drop_last)}
         for k, v in options.items():
             (loader if k in self._LOADER_KEYS else tokens)[k] = v
-        self._spec = {"loader": loader, "tokens": tokens}
+        self._spec = {"loader": loader, "tokens": tokens, "threads": int(threads)}
+        if prefetch is not None:
+            self._spec["prefetch"] = int(prefetch)
         self._native = NativeTokenLoader(json.dumps(self._spec))
 
     @property
@@ -274,7 +282,7 @@ class TokenLoader:
             yield b
 
     def close(self) -> None:
-        """Stops the reading thread (the state is kept)."""
+        """Stops the reading threads (the state is kept)."""
         self._native.reset()
 
     def __enter__(self) -> "TokenLoader":

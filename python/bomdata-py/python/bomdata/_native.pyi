@@ -37,7 +37,8 @@ class TokenArray:
 
 class NativeTokenLoader:
     """The Rust token loader; ``spec`` is ``{"loader": {paths, filters, rank, ...},
-    "tokens": {TokenOptions fields}}`` (see :class:`bomdata.TokenLoader`)."""
+    "tokens": {TokenOptions fields}, "threads": n, "prefetch": m}`` (see
+    :class:`bomdata.TokenLoader`)."""
     def __init__(self, spec: str) -> None: ...
     def next_batch(self) -> Optional[Dict[str, Any]]:
         """The next batch (``input_ids``, ``position_ids``, ``cu_seqlens``, ``max_seqlen``,
@@ -48,6 +49,9 @@ class NativeTokenLoader:
         """The state after the batches handed out so far (JSON)."""
     def load_state_json(self, state: str) -> None:
         """Restores a state saved by :meth:`state_json` (any world size)."""
+    def merged_state_json(self, base: str, counts: List[int]) -> str:
+        """The state after worker ``w`` of every rank delivered ``counts[w]`` batches from
+        the state ``base`` (JSON in and out; see ``bomdata.torch.DataLoader``)."""
     def set_epoch(self, epoch: int) -> None:
         """Jumps to the start of ``epoch``."""
     def info(self) -> Dict[str, Any]:

@@ -104,9 +104,12 @@ class IterableDataset(torch.utils.data.IterableDataset):
 class TokenIterableDataset(IterableDataset):
     """Token batches (:class:`bomdata.TokenLoader`: ``input_ids``, ``position_ids``,
     ``cu_seqlens``, ``max_seqlen``) as a PyTorch ``IterableDataset``; use with
-    ``DataLoader(batch_size=None, num_workers=0)`` (a token batch is a copy of a few thousand
-    ids made on the loader's own thread: worker processes buy nothing, and the resumable state
-    is kept for ``num_workers=0`` only). ``paths, **kwargs`` as :class:`bomdata.TokenLoader`.
+    ``DataLoader(batch_size=None)``. With ``num_workers=K > 0`` worker ``w`` of rank ``r``
+    reads as rank ``r*K + w`` of ``world*K`` over the token units (documents or packed
+    sequences), so every token is still read exactly once per epoch, and
+    :meth:`DataLoader.state_dict` resumes exactly. The loader's own reader threads
+    (``threads``) usually make worker processes unnecessary. ``paths, **kwargs`` as
+    :class:`bomdata.TokenLoader`.
     """
 
     _loader_class: Any = TokenLoader
@@ -136,9 +139,6 @@ class DataLoader(torch.utils.data.DataLoader):
         if kwargs.get("persistent_workers"):
             raise ValueError("bomdata.torch.DataLoader: persistent_workers is not supported "
                              "(each epoch's workers start from the state set in the main process)")
-        if num_workers > 0 and isinstance(dataset, TokenIterableDataset):
-            raise ValueError("bomdata.torch.DataLoader: token batches are read with "
-                             "num_workers=0 (see TokenIterableDataset)")
         pin = _cuda() if pin_memory is None else bool(pin_memory)
         if num_workers == 0:
             dataset.pin_memory = pin
