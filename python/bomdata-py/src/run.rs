@@ -12,7 +12,7 @@ pub type Item = (bomdata_loader::Result<Batch>, LoaderState);
 
 /// A running epoch.
 pub struct Running {
-    it: EpochIter<'static>,
+    it: Box<EpochIter<'static>>,
 }
 
 /// The loader, idle or lent to a running epoch.
@@ -32,7 +32,7 @@ impl Running {
     pub fn start(mut loader: Loader, state: LoaderState) -> Result<Running, bomdata_loader::Error> {
         loader.set_state(state)?;
         Ok(Running {
-            it: loader.into_epoch(),
+            it: Box::new(loader.into_epoch()),
         })
     }
 
