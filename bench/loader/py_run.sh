@@ -19,6 +19,9 @@ HARNESS=${HARNESS:-$(cd "$ROOT/../shared/bench/loader" && pwd)}
 DATA=${DATA:?the harness data folder}
 PY=${PY:-$ROOT/.venv/bin/python}
 LITPY=${LITPY:-}
+# optional: a folder holding another build of the package (pip install --target), run as a
+# fourth side "bomdata_py_before" through PYTHONPATH (old vs new in the same rounds)
+BEFORE=${BEFORE:-}
 REPEAT=${REPEAT:-3}
 OUT=${OUT:-$DATA/py_results.jsonl}
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/examples
@@ -48,6 +51,11 @@ for round in $(seq "$REPEAT"); do
                 | sed "s/^{/{\"system\": \"bomdata_rust\", \"ds\": \"$ds\", \"round\": $round, /" >> "$OUT"
             timed "$PY" "$HERE/py_read.py" "$d" $t $batch pread "$raw" \
                 | sed "s/^{/{\"ds\": \"$ds\", \"round\": $round, /" >> "$OUT"
+            if [ -n "$BEFORE" ]; then
+                PYTHONPATH=$BEFORE timed "$PY" "$HERE/py_read.py" "$d" $t $batch pread "$raw" \
+                    | sed -e "s/^{/{\"ds\": \"$ds\", \"round\": $round, /" \
+                          -e 's/"bomdata_py"/"bomdata_py_before"/' >> "$OUT"
+            fi
         done
         if [ -n "$LITPY" ]; then
             for mode in 1proc 2workers; do

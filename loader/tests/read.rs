@@ -221,13 +221,33 @@ fn resume_mid_epoch_on_real_shards() {
         it.state()
     };
     let mut l2 = loader(Dataset::open(dir.path()).unwrap(), 4, 1, ReadMode::Pread);
-    l2.set_state(state).unwrap();
+    l2.set_state(state.clone()).unwrap();
     for b in l2.epoch() {
         let b = b.unwrap();
         let m = b.field("meta.json").unwrap();
         got.extend((0..b.rows()).map(|r| index_of(m.row(r))));
     }
     assert_eq!(got, full);
+
+    // an iterator owning its loader (bindings): the same batches; stopped after 3, the loader it
+    // gives back stands where the borrowing iterator's state did, and resumes the rest
+    let mut owned = loader(Dataset::open(dir.path()).unwrap(), 4, 2, ReadMode::Pread).into_epoch();
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        let b = owned.next().unwrap().unwrap();
+        let m = b.field("meta.json").unwrap();
+        got.extend((0..b.rows()).map(|r| index_of(m.row(r))));
+    }
+    let l3 = owned.into_loader().unwrap();
+    assert_eq!(l3.state(), state);
+    let mut rest = l3.into_epoch();
+    for b in rest.by_ref() {
+        let b = b.unwrap();
+        let m = b.field("meta.json").unwrap();
+        got.extend((0..b.rows()).map(|r| index_of(m.row(r))));
+    }
+    assert_eq!(got, full);
+    assert_eq!(rest.into_loader().unwrap().state().epoch, 1);
 }
 
 #[cfg(feature = "object-store")]
