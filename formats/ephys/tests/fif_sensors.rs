@@ -36,7 +36,10 @@ fn meg_channels_match_mne() {
     )
     .unwrap();
     let files = exp["files"].as_object().unwrap();
-    assert!(files.len() >= 2, "expected the fixture and the dev_head_t copy");
+    assert!(
+        files.len() >= 2,
+        "expected the fixture and the dev_head_t copy"
+    );
     let mut n_meg = 0usize;
     let mut transformed = 0usize;
     for (rel, want) in files {
@@ -49,7 +52,10 @@ fn meg_channels_match_mne() {
             (Some(t), Some(m)) => {
                 for i in 0..3 {
                     close3(rel, "dev_head_t", "rot row", t.rot[i], &m[i]);
-                    assert!((t.translation[i] - f(&m[i][3])).abs() <= 1e-9, "{rel}: move");
+                    assert!(
+                        (t.translation[i] - f(&m[i][3])).abs() <= 1e-9,
+                        "{rel}: move"
+                    );
                 }
             }
             (g, w) => panic!("{rel}: dev_head_t {g:?} vs MNE {w:?}"),
@@ -60,7 +66,11 @@ fn meg_channels_match_mne() {
         for ((c, s), w) in h.channels.iter().zip(&sensors).zip(chans) {
             let name = w["name"].as_str().unwrap();
             assert_eq!(c.name, name, "{rel}: name");
-            assert_eq!(i64::from(c.kind), w["kind"].as_i64().unwrap(), "{rel} {name}: kind");
+            assert_eq!(
+                i64::from(c.kind),
+                w["kind"].as_i64().unwrap(),
+                "{rel} {name}: kind"
+            );
             assert_eq!(c.type_text(), w["type"], "{rel} {name}: type");
             assert_eq!(
                 i64::from(c.coil_type),
@@ -69,7 +79,11 @@ fn meg_channels_match_mne() {
             );
             assert_eq!(f64::from(c.cal), f(&w["cal"]), "{rel} {name}: cal");
             assert_eq!(f64::from(c.range), f(&w["range"]), "{rel} {name}: range");
-            assert_eq!(i64::from(c.unit), w["unit"].as_i64().unwrap(), "{rel} {name}: unit");
+            assert_eq!(
+                i64::from(c.unit),
+                w["unit"].as_i64().unwrap(),
+                "{rel} {name}: unit"
+            );
             assert_eq!(
                 i64::from(c.unit_mul),
                 w["unit_mul"].as_i64().unwrap(),
@@ -102,5 +116,8 @@ fn meg_channels_match_mne() {
         }
     }
     assert!(n_meg >= 612, "MEG channels compared: {n_meg}");
-    assert!(transformed >= 306, "head-frame channels compared: {transformed}");
+    assert!(
+        transformed >= 306,
+        "head-frame channels compared: {transformed}"
+    );
 }
