@@ -38,26 +38,10 @@ fn f32s(bytes: &[u8]) -> (Vec<usize>, Vec<f64>) {
     (v.shape.clone(), vals)
 }
 
-#[test]
-fn bids_meg_tree_through_ingest_and_shard() {
-    let d = tempfile::tempdir().unwrap();
-    let src = d.path().join("src");
-    meg::bids_meg_tree(&src);
-    let det = bomdata_ingest::registry::Registry::builtin()
-        .unwrap()
-        .detect(&src)
-        .unwrap();
-    assert_eq!(det[0].source, "bids_meg", "{det:?}");
-    assert!(det.iter().any(|x| x.source == "openneuro"));
-
-    let canon = d.path().join("canon");
-    let mut c = cmd();
-    c.arg("ingest").arg(&src).arg("--out").arg(&canon);
-    let o = run(c);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let m = dataset::read_manifest(&canon).unwrap();
-    assert_eq!(m.sources, ["bids_meg"]);
-    let can = samples(&canon);
+/// The canonical samples: the T1w of the mixed tree, two MEG recordings with typed channels
+/// (the channel marked bad in `channels.tsv` left out), sensor geometry, device and head frames.
+fn check_canonical(canon: &Path) {
+    let can = samples(canon);
     let metas: Vec<Value> = can
         .values()
         .map(|s| serde_json::from_slice(&s["meta.json"]).unwrap())
@@ -106,6 +90,60 @@ fn bids_meg_tree_through_ingest_and_shard() {
     }
     frames.sort();
     assert_eq!(frames, ["fif_device", "fif_head"]);
+}
+
+/// MNE's windows of the source FIF (`win_<i>.npy`, `names.json` in `refdir`): mag and grad
+/// without the bad channel, resampled to 200 Hz, 0.5 s windows. `false` without Python.
+fn mne_reference(fif: &Path, refdir: &Path) -> bool {
+    let py = bomdata_testdata::python();
+    if let Some(py) = &py {
+        let script = r#"
+import sys, json, numpy as np, mne
+mne.set_log_level("ERROR")
+raw = mne.io.read_raw_fif(sys.argv[1], allow_maxshield=True, preload=True)
+raw.info["bads"] = [sys.argv[3]]
+raw.pick(["mag", "grad"], exclude="bads")
+raw.resample(200.0)
+x = raw.get_data()
+for i in range(2):
+    np.save(f"{sys.argv[2]}/win_{i}.npy", x[:, i * 100:(i + 1) * 100])
+json.dump(raw.ch_names, open(f"{sys.argv[2]}/names.json", "w"))
+"#;
+        std::fs::create_dir_all(refdir).unwrap();
+        let r = Command::new(py)
+            .args(["-c", script])
+            .arg(fif)
+            .arg(refdir)
+            .arg(meg::BAD_CHANNEL)
+            .output()
+            .unwrap();
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    } else {
+        eprintln!("meg e2e: no reference Python (BOMDATA_PYTHON); MNE comparison skipped");
+    }
+    py.is_some()
+}
+
+#[test]
+fn bids_meg_tree_through_ingest_and_shard() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("src");
+    meg::bids_meg_tree(&src);
+    let det = bomdata_ingest::registry::Registry::builtin()
+        .unwrap()
+        .detect(&src)
+        .unwrap();
+    assert_eq!(det[0].source, "bids_meg", "{det:?}");
+    assert!(det.iter().any(|x| x.source == "openneuro"));
+
+    let canon = d.path().join("canon");
+    let mut c = cmd();
+    c.arg("ingest").arg(&src).arg("--out").arg(&canon);
+    let o = run(c);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m = dataset::read_manifest(&canon).unwrap();
+    assert_eq!(m.sources, ["bids_meg"]);
+    check_canonical(&canon);
 
     let out = d.path().join("meg");
     let mut c = cmd();
@@ -130,33 +168,8 @@ fn bids_meg_tree_through_ingest_and_shard() {
         "two 0.5 s windows of sub-01: {:?}",
         wins.keys()
     );
-    let py = bomdata_testdata::python();
     let refdir = d.path().join("ref");
-    if let Some(py) = &py {
-        let script = r#"
-import sys, json, numpy as np, mne
-mne.set_log_level("ERROR")
-raw = mne.io.read_raw_fif(sys.argv[1], allow_maxshield=True, preload=True)
-raw.info["bads"] = [sys.argv[3]]
-raw.pick(["mag", "grad"], exclude="bads")
-raw.resample(200.0)
-x = raw.get_data()
-for i in range(2):
-    np.save(f"{sys.argv[2]}/win_{i}.npy", x[:, i * 100:(i + 1) * 100])
-json.dump(raw.ch_names, open(f"{sys.argv[2]}/names.json", "w"))
-"#;
-        std::fs::create_dir_all(&refdir).unwrap();
-        let r = Command::new(py)
-            .args(["-c", script])
-            .arg(src.join(meg::SUB01_MEG))
-            .arg(&refdir)
-            .arg(meg::BAD_CHANNEL)
-            .output()
-            .unwrap();
-        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    } else {
-        eprintln!("meg e2e: no reference Python (BOMDATA_PYTHON); MNE comparison skipped");
-    }
+    let py = mne_reference(&src.join(meg::SUB01_MEG), &refdir);
     let mut worst = 0f64;
     for (i, w) in wins.values().enumerate() {
         let meta: Value = serde_json::from_slice(&w["meta.json"]).unwrap();
@@ -164,7 +177,7 @@ json.dump(raw.ch_names, open(f"{sys.argv[2]}/names.json", "w"))
         assert_eq!(meta["sensors"].as_array().unwrap().len(), 305);
         let (shape, got) = f32s(&w["meg.npy"]);
         assert_eq!(shape, [305, 100]);
-        if py.is_none() {
+        if !py {
             continue;
         }
         let names: Value =

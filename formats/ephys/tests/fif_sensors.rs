@@ -50,12 +50,9 @@ fn meg_channels_match_mne() {
         match (&h.dev_head_t, want["dev_head_t"].as_array()) {
             (None, None) => {}
             (Some(t), Some(m)) => {
-                for i in 0..3 {
-                    close3(rel, "dev_head_t", "rot row", t.rot[i], &m[i]);
-                    assert!(
-                        (t.translation[i] - f(&m[i][3])).abs() <= 1e-9,
-                        "{rel}: move"
-                    );
+                for (i, row) in m.iter().take(3).enumerate() {
+                    close3(rel, "dev_head_t", "rot row", t.rot[i], row);
+                    assert!((t.translation[i] - f(&row[3])).abs() <= 1e-9, "{rel}: move");
                 }
             }
             (g, w) => panic!("{rel}: dev_head_t {g:?} vs MNE {w:?}"),
