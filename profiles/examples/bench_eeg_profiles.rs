@@ -101,6 +101,7 @@ fn canonical(path: &Path) -> Sample {
             channel_type: ChannelType::Eeg,
             unit: "uV".into(),
             xyz_mm: [f64::NAN; 3],
+            sensor: None,
         });
     }
     Sample::new("bench_s1_eeg_000000")

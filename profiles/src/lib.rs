@@ -20,6 +20,7 @@ pub mod build;
 pub mod distributed;
 pub mod eeg;
 pub mod error;
+pub mod meg;
 pub mod mri;
 pub mod profile;
 pub mod progress;

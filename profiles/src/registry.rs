@@ -6,6 +6,7 @@
 use bomdata_shard::Sample;
 
 use crate::eeg::{self, EegProfile};
+use crate::meg::MegProfile;
 use crate::mri::swift::Swift;
 use crate::mri::volume::VolumeProfile;
 use crate::profile::{Applied, Params, Profile, check_params};
@@ -48,6 +49,7 @@ pub fn all() -> Vec<Box<dyn Profile>> {
 pub fn names() -> Vec<&'static str> {
     let mut v = vec!["canonical", "swift", "volume", "tables"];
     v.extend_from_slice(eeg::NAMES);
+    v.push("meg");
     v
 }
 
@@ -61,6 +63,7 @@ pub fn create(name: &str, params: &Params) -> Result<Box<dyn Profile>> {
         "swift" => Ok(Box::new(Swift::new(params)?)),
         "volume" => Ok(Box::new(VolumeProfile::new(params)?)),
         "tables" => Ok(Box::new(TablesProfile::new(params)?)),
+        "meg" => Ok(Box::new(MegProfile::new(params)?)),
         n if eeg::NAMES.contains(&n) => Ok(Box::new(EegProfile::new(n, params)?)),
         other => Err(Error::UnknownProfile {
             name: other.to_string(),

@@ -14,6 +14,7 @@
 //!     channel_type: ChannelType::Eeg,
 //!     unit: "uV".into(),
 //!     xyz_mm: [f64::NAN; 3],
+//!     sensor: None,
 //! });
 //! r.reference = Reference::Average;
 //! let json = serde_json::to_string(&r).unwrap();
@@ -46,6 +47,13 @@ pub enum ChannelType {
     Stim,
     /// Anything else (respiration, SpO2, photic, temperature, ...).
     Misc,
+    /// MEG magnetometer (values in T).
+    Mag,
+    /// MEG gradiometer (values in T/m).
+    Grad,
+    /// MEG reference sensor (compensation channels).
+    #[serde(rename = "ref_meg")]
+    RefMeg,
 }
 
 impl ChannelType {
@@ -56,6 +64,30 @@ impl ChannelType {
             ChannelType::Eeg | ChannelType::Eog | ChannelType::Ecg | ChannelType::Emg
         )
     }
+
+    /// Whether this is an MEG sensor (magnetometer, gradiometer or reference).
+    pub fn is_meg(self) -> bool {
+        matches!(
+            self,
+            ChannelType::Mag | ChannelType::Grad | ChannelType::RefMeg
+        )
+    }
+}
+
+/// Geometry of an MEG sensor: its coil type and axes. The position is the channel's `xyz_mm`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sensor {
+    /// FIFF coil type (3012 Vectorview planar gradiometer, 3024 Vectorview magnetometer, ...).
+    pub coil_type: i32,
+    /// Frame of `xyz_mm` and the axes: `head` (the device → head transformation of the
+    /// recording applied) or `device` (none recorded, e.g. empty-room recordings).
+    pub frame: String,
+    /// Coil x axis, unit vector (planar gradiometers: the gradient direction).
+    pub ex: [f64; 3],
+    /// Coil y axis, unit vector.
+    pub ey: [f64; 3],
+    /// Coil z axis (normal), unit vector.
+    pub ez: [f64; 3],
 }
 
 /// The reference of a recording's EEG channels.
@@ -90,6 +122,9 @@ pub struct Channel {
     /// Position in millimetres in [`Recording::coord_frame`]; NaN (JSON null) when unknown.
     #[serde(with = "nan_as_null")]
     pub xyz_mm: [f64; 3],
+    /// MEG sensor geometry (MEG channels of files that record it); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensor: Option<Sensor>,
 }
 
 /// One annotation, relative to the start of the chunk it is stored with.

@@ -6,7 +6,7 @@
 //! leaf (no bomdata dependencies) so any crate can use it as a dev-dependency.
 //!
 //! Synthetic consortium trees for adapter and end-to-end tests are written by the modules below:
-//! byte-level [`edf`] and [`nifti`] writers, and tree makers per family ([`eeg`], [`mri`],
+//! byte-level [`edf`] and [`nifti`] writers, and tree makers per family ([`eeg`], [`meg`], [`mri`],
 //! [`genome`], [`tables`]). Tree makers named `*_recordings` write only readable files; the
 //! matching `*_tree` adds the damaged files a test expects to be refused.
 //!
@@ -22,6 +22,7 @@ pub mod eeg;
 pub mod files;
 pub mod gard;
 pub mod genome;
+pub mod meg;
 pub mod mri;
 pub mod nifti;
 pub mod tables;

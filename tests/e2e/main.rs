@@ -12,6 +12,7 @@ mod honest;
 mod ingest;
 mod layering;
 mod loader;
+mod meg;
 mod mutation;
 mod privacy;
 mod registry;

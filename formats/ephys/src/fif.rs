@@ -28,6 +28,13 @@ const NCHAN: i32 = 200;
 const SFREQ: i32 = 201;
 const CH_INFO: i32 = 203;
 const MEAS_DATE: i32 = 204;
+const COORD_TRANS: i32 = 222;
+/// `FIFFV_COORD_DEVICE`.
+const COORD_DEVICE: i32 = 1;
+/// `FIFFV_COORD_HEAD`.
+const COORD_HEAD: i32 = 4;
+/// Bytes of a coordinate transformation struct (from, to, rot, move, inverse rot, inverse move).
+const COORD_TRANS_SIZE: usize = 104;
 const FIRST_SAMPLE: i32 = 208;
 const DATA_BUFFER: i32 = 300;
 const DATA_SKIP: i32 = 301;
@@ -163,6 +170,127 @@ pub struct Header {
     /// The next file of a split recording (`FIFFB_REF` with role "next file"), as named there:
     /// a file name, or only a number.
     pub next_file: Option<NextFile>,
+    /// The device → head transformation of the measurement info (`FIFF_COORD_TRANS`), when
+    /// recorded (an empty-room recording has none).
+    pub dev_head_t: Option<Transform>,
+}
+
+/// A rigid coordinate transformation: `y = rot · x + move` (metres).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Transform {
+    /// Rotation, row major.
+    pub rot: [[f64; 3]; 3],
+    /// Translation in metres.
+    pub translation: [f64; 3],
+}
+
+impl Transform {
+    /// The transformed point.
+    pub fn point(&self, p: [f64; 3]) -> [f64; 3] {
+        let v = self.vector(p);
+        [0, 1, 2].map(|i| v[i] + self.translation[i])
+    }
+
+    /// The rotated vector (no translation).
+    pub fn vector(&self, p: [f64; 3]) -> [f64; 3] {
+        self.rot
+            .map(|row| row[0] * p[0] + row[1] * p[1] + row[2] * p[2])
+    }
+}
+
+/// Coordinate frame of a sensor's geometry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// MEG device coordinates (no device → head transformation recorded).
+    Device,
+    /// Head coordinates (the device → head transformation applied).
+    Head,
+}
+
+impl Frame {
+    /// `device` or `head`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Frame::Device => "device",
+            Frame::Head => "head",
+        }
+    }
+}
+
+/// Where an MEG (or reference MEG) sensor sits and how it is oriented.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sensor {
+    /// FIFF coil type (3012 planar gradiometer, 3024 magnetometer, ...).
+    pub coil_type: i32,
+    /// Frame of `pos` and the axes.
+    pub frame: Frame,
+    /// Coil position in metres.
+    pub pos: [f64; 3],
+    /// Coil x axis (for a planar gradiometer, the gradient direction).
+    pub ex: [f64; 3],
+    /// Coil y axis.
+    pub ey: [f64; 3],
+    /// Coil z axis (the normal).
+    pub ez: [f64; 3],
+}
+
+/// `FIFFV_MEG_CH`.
+pub const KIND_MEG: i32 = 1;
+/// `FIFFV_REF_MEG_CH`.
+pub const KIND_REF_MEG: i32 = 301;
+
+/// The geometry of every MEG and reference MEG channel (`None` for the others), in head
+/// coordinates when the file has a device → head transformation, else in device coordinates —
+/// MNE's `info['chs'][i]['loc']` with `mne.transforms.apply_trans(info['dev_head_t'], ...)`
+/// applied to the position (with translation) and the three axes (without).
+pub fn sensors(h: &Header) -> Vec<Option<Sensor>> {
+    h.channels
+        .iter()
+        .map(|c| {
+            if c.kind != KIND_MEG && c.kind != KIND_REF_MEG {
+                return None;
+            }
+            let v = |i: usize| [0, 1, 2].map(|k| f64::from(c.loc[i + k]));
+            let (pos, ex, ey, ez) = (v(0), v(3), v(6), v(9));
+            Some(match &h.dev_head_t {
+                Some(t) => Sensor {
+                    coil_type: c.coil_type,
+                    frame: Frame::Head,
+                    pos: t.point(pos),
+                    ex: t.vector(ex),
+                    ey: t.vector(ey),
+                    ez: t.vector(ez),
+                },
+                None => Sensor {
+                    coil_type: c.coil_type,
+                    frame: Frame::Device,
+                    pos,
+                    ex,
+                    ey,
+                    ez,
+                },
+            })
+        })
+        .collect()
+}
+
+/// Parses a `fiffCoordTransRec` (104 bytes): the device → head transformation when the struct
+/// goes that way (or its stored inverse when it goes head → device), `None` otherwise.
+fn parse_coord_trans(b: &[u8]) -> Option<Transform> {
+    if b.len() < COORD_TRANS_SIZE {
+        return None;
+    }
+    let (from, to) = (be_i32(&b[0..]), be_i32(&b[4..]));
+    let at = match (from, to) {
+        (COORD_DEVICE, COORD_HEAD) => 8,
+        (COORD_HEAD, COORD_DEVICE) => 56,
+        _ => return None,
+    };
+    let f = |i: usize| f64::from(be_f32(&b[at + 4 * i..]));
+    Some(Transform {
+        rot: [[f(0), f(1), f(2)], [f(3), f(4), f(5)], [f(6), f(7), f(8)]],
+        translation: [f(9), f(10), f(11)],
+    })
 }
 
 /// Reference to the next file of a split recording.
@@ -365,6 +493,8 @@ struct HeaderScan {
     ext_names: Vec<Option<String>>,
     /// Reference blocks: role and the file they name.
     refs: Vec<(Option<i32>, NextFile)>,
+    /// The device → head transformation of the measurement info.
+    dev_head_t: Option<Transform>,
 }
 
 /// Text of a tag's bytes up to the first NUL.
@@ -456,6 +586,11 @@ impl HeaderScan {
                         ));
                     }
                 });
+            }
+            COORD_TRANS => {
+                if let Some(t) = parse_coord_trans(&read_data(r, tag)?) {
+                    self.dev_head_t = Some(t);
+                }
             }
             MEAS_DATE => {
                 let b = read_data(r, tag)?;
@@ -600,6 +735,7 @@ impl HeaderScan {
                     *role == Some(ROLE_NEXT_FILE) && (n.name.is_some() || n.num.is_some())
                 })
                 .map(|(_, n)| n),
+            dev_head_t: self.dev_head_t,
         })
     }
 }

@@ -11,7 +11,8 @@
 //! subset of the recording's; the most specific one there wins (values are not merged across
 //! levels). Read:
 //! - `_channels.tsv`: `name`, `type` (EEG/ECOG/SEEG/DBS → eeg, EOG/HEOG/VEOG, ECG, EMG,
-//!   TRIG → stim, MEG and everything else → misc), `units` (used when the file states none),
+//!   TRIG → stim, MEGMAG/MEGGRADAXIAL → mag, MEGGRADPLANAR → grad, MEGREF* → ref_meg, everything
+//!   else → misc), `units` (used when the file states none),
 //!   `status` (`bad` channels are left out and reported as skipped);
 //! - `_electrodes.tsv` (any `space-`) with the `_coordsystem.json` of the same space: x, y, z
 //!   scaled from `<Modality>CoordinateUnits` (m, cm, mm) to mm, frame `bids:<CoordinateSystem>`;
@@ -175,10 +176,20 @@ fn modality_of(m: &str) -> Modality {
 /// assert_eq!(bids_type("SEEG"), ChannelType::Eeg);
 /// assert_eq!(bids_type("VEOG"), ChannelType::Eog);
 /// assert_eq!(bids_type("TRIG"), ChannelType::Stim);
-/// assert_eq!(bids_type("MEGMAG"), ChannelType::Misc);
+/// assert_eq!(bids_type("MEGMAG"), ChannelType::Mag);
+/// assert_eq!(bids_type("MEGGRADPLANAR"), ChannelType::Grad);
+/// assert_eq!(bids_type("MEGREFMAG"), ChannelType::RefMeg);
+/// assert_eq!(bids_type("MEGOTHER"), ChannelType::Misc);
 /// ```
 pub fn bids_type(t: &str) -> ChannelType {
-    kind_type(t.trim()).unwrap_or(ChannelType::Misc)
+    let t = t.trim();
+    match t.to_ascii_uppercase().as_str() {
+        // MNE types axial gradiometers (CTF, values in T) as magnetometers.
+        "MEGMAG" | "MEGGRADAXIAL" => ChannelType::Mag,
+        "MEGGRADPLANAR" => ChannelType::Grad,
+        u if u.starts_with("MEGREF") => ChannelType::RefMeg,
+        _ => kind_type(t).unwrap_or(ChannelType::Misc),
+    }
 }
 
 fn read_text(path: &Path) -> Result<String> {

@@ -4,6 +4,7 @@ pub mod adni;
 pub mod ajile12;
 pub mod bids;
 pub mod bids_ephys;
+pub mod bids_mixed;
 pub mod clinical;
 mod common;
 pub mod dicom;
@@ -31,6 +32,7 @@ pub fn all() -> Vec<Box<dyn Source>> {
         Box::new(tueg::Tueg),
         Box::new(nsrr::Nsrr),
         Box::new(bids_ephys::BidsEphys),
+        Box::new(bids_mixed::BidsEphysMri),
         Box::new(ajile12::Ajile12),
         Box::new(olink::Olink),
         Box::new(methylation::Methylation),

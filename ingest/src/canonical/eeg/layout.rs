@@ -52,8 +52,11 @@ pub fn kind_type(kind: &str) -> Option<ChannelType> {
         "ecg" | "ekg" => Some(ChannelType::Ecg),
         "emg" => Some(ChannelType::Emg),
         "stim" | "trig" | "trigger" => Some(ChannelType::Stim),
-        "misc" | "mag" | "grad" | "ref_meg" | "resp" | "bio" | "syst" | "gsr" | "temp" | "ppg"
-        | "audio" | "pupil" | "eyegaze" => Some(ChannelType::Misc),
+        "mag" => Some(ChannelType::Mag),
+        "grad" => Some(ChannelType::Grad),
+        "ref_meg" => Some(ChannelType::RefMeg),
+        "misc" | "resp" | "bio" | "syst" | "gsr" | "temp" | "ppg" | "audio" | "pupil"
+        | "eyegaze" => Some(ChannelType::Misc),
         _ => None,
     }
 }
@@ -219,6 +222,7 @@ impl Inputs<'_> {
             channel_type: t,
             unit,
             xyz_mm,
+            sensor: None,
         };
         (channel, factor)
     }

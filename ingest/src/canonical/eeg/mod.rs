@@ -17,6 +17,7 @@
 mod labels;
 mod layout;
 mod open;
+mod sensors;
 mod write;
 
 use std::path::Path;
@@ -26,6 +27,7 @@ use bomdata_schemas::Modality;
 pub use labels::{Normalized, detect_reference, infer_type, normalize, position_mm, uv_factor};
 pub use layout::{ChannelHint, Layout, Parts, Positions, kind_type, layout, parse_reference};
 pub use open::{Opened, open};
+pub use sensors::attach as attach_sensors;
 pub use write::write_chunks;
 
 use super::Target;

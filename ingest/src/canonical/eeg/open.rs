@@ -22,6 +22,8 @@ pub struct Opened {
     /// Signals of the file that the view leaves out, with the reason (EDF signals at a rate
     /// other than the recording's).
     pub left_out: Vec<String>,
+    /// MEG sensor geometry per channel of `recording` (FIF files); empty for other formats.
+    pub sensors: Vec<Option<bomdata_ephys::fif::Sensor>>,
 }
 
 impl std::fmt::Debug for Opened {
@@ -44,6 +46,22 @@ pub fn open(path: &Path) -> Result<Opened> {
     if is_edf(path) {
         return open_edf(path);
     }
+    if bomdata_ephys::detect(path) == Some("fif") {
+        let (recording, reader) =
+            bomdata_ephys::fif::open(path).map_err(|e| Error::input(path, e))?;
+        let sensors = bomdata_ephys::fif::sensors(reader.header());
+        return Ok(Opened {
+            reader_name: format!(
+                "bomdata-ephys {} ({})",
+                env!("CARGO_PKG_VERSION"),
+                recording.format
+            ),
+            recording,
+            reader: Box::new(reader),
+            left_out: Vec::new(),
+            sensors,
+        });
+    }
     let (recording, reader) = bomdata_ephys::open(path).map_err(|e| Error::input(path, e))?;
     let reader_name = format!(
         "bomdata-ephys {} ({})",
@@ -55,6 +73,7 @@ pub fn open(path: &Path) -> Result<Opened> {
         reader,
         reader_name,
         left_out: Vec::new(),
+        sensors: Vec::new(),
     })
 }
 
@@ -117,5 +136,6 @@ fn open_edf(path: &Path) -> Result<Opened> {
         reader: Box::new(edf::signal::Signals::new(reader, header, kept, segments)),
         reader_name: format!("bomdata-edf {}", env!("CARGO_PKG_VERSION")),
         left_out,
+        sensors: Vec::new(),
     })
 }

@@ -175,11 +175,14 @@ fn meta_template(
 pub fn write_chunks(
     path: &Path,
     mut opened: Opened,
-    layout: Layout,
+    mut layout: Layout,
     target: &Target<'_>,
     ctx: &UnitContext<'_>,
     sink: &mut dyn SampleSink,
 ) -> Result<u64> {
+    if !opened.sensors.is_empty() {
+        super::attach_sensors(&mut layout, &opened.sensors);
+    }
     let Layout {
         meta,
         select,
