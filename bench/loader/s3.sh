@@ -10,7 +10,8 @@
 # each; a remote run starts from an empty local cache (everything its rank reads is fetched).
 #
 # Usage: bench/loader/s3.sh [WORK_DIR]   (env: FMRI_N=60 EEG_N=4000 REPS=3 SHARD_MB=32,
-# BOMDATA_PYTHON: a python with numpy and moto[server])
+# BOMDATA_PYTHON: a python with moto[server] and boto3; MAKE_PY: the harness's python, default
+# .venv-torch/bin/python, as its compat.py imports torch)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HARNESS=${HARNESS:-$ROOT/../shared/bench/loader}
@@ -22,13 +23,13 @@ EEG_N=${EEG_N:-4000}
 REPS=${REPS:-3}
 SHARD_MB=${SHARD_MB:-32}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-(cd "$ROOT" && cargo build -q --release -p bomdata-loader --example bench_loader_write &&
-    cargo build -q --release -p bomdata-loader --features aws --example loader_s3)
+(cd "$ROOT" && cargo build -q --release -p bomdata-loader --features aws \
+    --example bench_loader_write --example loader_s3)
 BIN=$CARGO_TARGET_DIR/release/examples
 
 mkdir -p "$W"
 if [ ! -d "$W/data/fmri/raw" ]; then
-    "$PY" "$HARNESS/make_data.py" --out "$W/data" --formats raw --fmri-n "$FMRI_N" --eeg-n "$EEG_N" >/dev/null
+    "${MAKE_PY:-$ROOT/.venv-torch/bin/python}" "$HARNESS/make_data.py" --out "$W/data" --formats raw --fmri-n "$FMRI_N" --eeg-n "$EEG_N" >/dev/null
 fi
 for ds in fmri eeg; do
     [ -f "$W/bomdata/$ds/manifest.json" ] || "$BIN/bench_loader_write" "$W/data/$ds/raw" "$W/bomdata/$ds" none "$SHARD_MB" >/dev/null
