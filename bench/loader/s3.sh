@@ -58,14 +58,17 @@ EOF
 
 field() { sed -n "s/.* $1 \([0-9.]*\).*/\1/p"; }
 echo "load: $(uptime)"
+# Shuffle buffers (samples) of about one shard, so the order walks a few shards at a time (a
+# buffer holding the whole dataset is a global shuffle: every rank then touches every shard).
+declare -A BUF=([fmri]=${FMRI_BUF:-8} [eeg]=${EEG_BUF:-512})
 for ds in fmri eeg; do
     size=$(du -sb "$W/bomdata/$ds/shards" | cut -f1)
-    echo "== $ds: $(grep -c . "$W/data/$ds/raw/meta.jsonl") samples, $((size / 1000000)) MB of shards"
+    echo "== $ds: $(grep -c . "$W/data/$ds/raw/meta.jsonl") samples, $((size / 1000000)) MB of shards, shuffle buffer ${BUF[$ds]}"
     : >"$W/$ds-local.txt"; : >"$W/$ds-s3.txt"
     for r in $(seq "$REPS"); do
-        "$BIN/loader_s3" "$W/bomdata/$ds" quiet=1 batch_size=64 threads=2 >>"$W/$ds-local.txt"
+        "$BIN/loader_s3" "$W/bomdata/$ds" quiet=1 batch_size=64 threads=2 shuffle_buffer=${BUF[$ds]} >>"$W/$ds-local.txt"
         rm -rf "$W/cache"
-        "$BIN/loader_s3" "s3://bench/$ds" quiet=1 batch_size=64 threads=2 cache="$W/cache" >>"$W/$ds-s3.txt"
+        "$BIN/loader_s3" "s3://bench/$ds" quiet=1 batch_size=64 threads=2 shuffle_buffer=${BUF[$ds]} cache="$W/cache" >>"$W/$ds-s3.txt"
     done
     for side in local s3; do
         "$PY" - "$W/$ds-$side.txt" "$side" <<'EOF'
@@ -82,7 +85,7 @@ EOF
         line="  world $world: fetched per rank (MB):"
         for rank in $(seq 0 $((world - 1))); do
             rm -rf "$W/cache"
-            f=$("$BIN/loader_s3" "s3://bench/$ds" quiet=1 batch_size=64 rank="$rank" world="$world" cache="$W/cache" | field fetched_bytes)
+            f=$("$BIN/loader_s3" "s3://bench/$ds" quiet=1 batch_size=64 shuffle_buffer=${BUF[$ds]} rank="$rank" world="$world" cache="$W/cache" | field fetched_bytes)
             line="$line $((f / 1000000))"
         done
         echo "$line (dataset $((size / 1000000)) MB, share $((size / world / 1000000)) MB)"
