@@ -5,6 +5,7 @@
 # local run's files, the run's private `.ingest` state left aside):
 #   1. `ingest s3://… --out s3://…`, and the mixes (local source, remote out; remote source,
 #      local out): byte-identical datasets;
+#      and by two ranks (separate staging folders) plus `merge s3://…`;
 #   2. `shard s3://… --out s3://…` (volume profile): byte-identical;
 #   3. `verify s3://…` passes on both, and fails (exit 1) on a copy with one flipped byte;
 #   4. `kill -9` mid-upload (BOMDATA_KILL_AFTER_PARTS, a test hook: the process SIGKILLs itself
@@ -140,6 +141,16 @@ say "ok: ingest s3 -> local: byte-identical"
 (cd "$W" && ! "$BIN" ingest "$W/tree" --out s3://out/x 2>/dev/null) || fail "--state-dir not required"
 (cd "$W" && ! "$BIN" ingest "$W/tree" --out gs://out/x 2>/dev/null) || fail "gs:// accepted"
 [ ! -e "$W/s3:" ] && [ ! -e "$W/gs:" ] || fail "a local folder named after a URL scheme"
+
+# Two ranks (as two array tasks would), each with its own staging folder (node-local disks),
+# one shared state folder; then `merge s3://…`: the same objects.
+for rank in 0 1; do
+    BOMDATA_STAGE_DIR=$W/stage-rank$rank run log-rank$rank ingest s3://src/tree \
+        --out s3://out/ingest-2 --state-dir "$W/state-2" -j 1 --rank $rank --world-size 2
+done
+grep -q "waiting for other ranks" "$W/log-rank0" || fail "rank 0 did not wait for rank 1"
+BOMDATA_STAGE_DIR=$W/stage-merge run log-merge merge s3://out/ingest-2 --state-dir "$W/state-2"
+same_objects "ingest by 2 ranks + merge, s3 -> s3" "$W/ingest" out ingest-2
 
 # --- 2. shard ---------------------------------------------------------------------------------
 run log-shard-rr shard s3://out/ingest --out s3://out/shard "${SHARD_ARGS[@]}"

@@ -76,7 +76,7 @@ pub fn parse(p: &Path) -> anyhow::Result<Location> {
     if !cfg!(feature = "s3") {
         bail!("{url}: this bomdata was built without the `s3` feature (object storage)");
     }
-    let rest = rest.trim_matches('/');
+    let rest = rest.trim_end_matches('/');
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
         bail!("{url}: no bucket name (s3://bucket/prefix)");
