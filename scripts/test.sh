@@ -3,7 +3,8 @@
 # formatting and lint checks, every Rust test (unit, doc, conformance against tests/fixtures,
 # end-to-end), the fixture tests again in a bare clone (scripts/test-standalone.sh), the Python
 # interop tests, bomdata under a real one-node Slurm (scripts/test-slurm.sh: installs Debian's
-# slurm-wlm and munge), and the loader's tch tests on CPU.
+# slurm-wlm and munge), bomdata and the loader against a local S3 server (scripts/test-s3.sh:
+# moto's server mode, from python/requirements.txt), and the loader's tch tests on CPU.
 #
 # Installs: Debian libhdf5-dev and pkg-config (the default build links HDF5 for the NWB / EEGLAB
 # v7.3 / BIOM v2.1 readers); a virtualenv .venv from
@@ -80,6 +81,10 @@ check pytest .venv/bin/python -m pytest -q python/tests
 
 step "slurm: ingest and shard as job arrays on a one-node Slurm started here"
 check slurm scripts/test-slurm.sh
+
+step "s3: ingest, shard, verify and the loader against a local S3 server (moto)"
+check clippy-loader-aws cargo clippy -p bomdata-loader --features aws --all-targets -- -D warnings
+check s3 scripts/test-s3.sh
 
 step "loader tch feature (CPU libtorch)"
 check tch env VENV="$ROOT/.venv-torch" scripts/test-tch.sh

@@ -17,6 +17,7 @@ macro_rules! outln {
 
 mod cmd;
 mod progress;
+mod remote;
 mod report;
 
 use clap::{Parser, Subcommand};
@@ -67,23 +68,13 @@ enum Command {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     if let Some(b) = cli.unit_memory {
         bomdata_format_core::budget::set(b);
     }
-    let result = match &cli.command {
-        Command::Ingest(a) => cmd::ingest::run(a),
-        Command::Shard(a) => cmd::shard::run(a),
-        Command::Probe(a) => cmd::probe::run(a),
-        Command::Verify(a) => cmd::verify::run(a),
-        Command::Inspect(a) => cmd::inspect::run(a),
-        Command::Sources(a) => cmd::sources::run(a),
-        Command::Merge(a) => cmd::merge::run(a),
-        Command::SlurmTemplate(a) => cmd::slurm_template::run(a),
-        Command::Profiles(a) => cmd::profiles::run(a),
-        Command::Tokenize(a) => cmd::tokenize::run(a).map(|()| 0),
-        Command::Report(a) => cmd::report::run(a),
-    };
+    // s3:// inputs fetched and outputs pointed at local folders (uploaded after the command).
+    let result = remote::stage(&mut cli.command)
+        .and_then(|staged| remote::finish(staged, run(&cli.command)));
     let code = match result {
         Ok(code) => code,
         Err(e) => {
@@ -96,6 +87,22 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+fn run(command: &Command) -> anyhow::Result<i32> {
+    match command {
+        Command::Ingest(a) => cmd::ingest::run(a),
+        Command::Shard(a) => cmd::shard::run(a),
+        Command::Probe(a) => cmd::probe::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
+        Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Sources(a) => cmd::sources::run(a),
+        Command::Merge(a) => cmd::merge::run(a),
+        Command::SlurmTemplate(a) => cmd::slurm_template::run(a),
+        Command::Profiles(a) => cmd::profiles::run(a),
+        Command::Tokenize(a) => cmd::tokenize::run(a).map(|()| 0),
+        Command::Report(a) => cmd::report::run(a),
+    }
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

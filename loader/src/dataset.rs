@@ -66,6 +66,14 @@ pub struct Dataset {
     manifest: Option<Manifest>,
     shards: Vec<Shard>,
     selected: Vec<SampleLoc>,
+    source: Option<Arc<dyn ShardSource>>,
+}
+
+/// Where a shard file missing from the dataset folder comes from (e.g. an object store, see
+/// the `remote` module): called once per shard, on first access, before the file is mapped.
+pub trait ShardSource: Send + Sync + std::fmt::Debug {
+    /// Writes the shard `entry` to `dst` (whole, through a temporary name renamed into place).
+    fn fetch(&self, entry: &ShardEntry, dst: &Path) -> Result<()>;
 }
 
 /// A sample as seen by filters and grouping functions: its shard entry, its index record, and
@@ -156,6 +164,7 @@ impl Dataset {
             manifest: Some(manifest),
             shards,
             selected: Vec::new(),
+            source: None,
         };
         ds.select_all();
         Ok(ds)
@@ -200,6 +209,7 @@ impl Dataset {
             manifest: None,
             shards,
             selected: Vec::new(),
+            source: None,
         };
         ds.select_all();
         ds
@@ -329,6 +339,18 @@ impl Dataset {
         }
     }
 
+    /// Fetches shard files missing from the dataset folder from `source` on first access (the
+    /// indexes and manifest must be local already).
+    pub fn set_shard_source(&mut self, source: Arc<dyn ShardSource>) -> &mut Self {
+        self.source = Some(source);
+        self
+    }
+
+    /// The manifest entry of shard `shard` (manifest position).
+    pub fn shard_entry(&self, shard: usize) -> Option<&ShardEntry> {
+        self.shards.get(shard).map(|s| &s.entry)
+    }
+
     /// The opened, mapped shard `shard` (manifest position).
     pub fn shard_file(&self, shard: usize) -> Result<&Arc<ShardFile>> {
         let s = self
@@ -343,6 +365,11 @@ impl Dataset {
             return Err(Error::config(
                 "a synthetic dataset has no shard files to read",
             ));
+        }
+        if let Some(src) = &self.source
+            && !path.is_file()
+        {
+            src.fetch(&s.entry, &path)?;
         }
         let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
         let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();

@@ -42,12 +42,12 @@
 //! `position_ids`, partitioned and resumed like samples. The crate's `README.md` describes the
 //! model with one example per case.
 //!
-//! Not supported: whole-shard compressed (`.tar.zst`) datasets (no random access), reading
-//! object stores in place (feature `object-store` copies the selected shards into a bounded
-//! local cache first, see `remote`).
+//! Not supported: whole-shard compressed (`.tar.zst`) datasets (no random access). Object
+//! stores (feature `object-store`, see `remote`) are read through local copies of the shards a
+//! rank touches (whole shards, fetched on first touch or prefetched in plan order).
 //!
 //! Features: `tch` turns batches into `tch::Tensor`s (see `tensor` module); `object-store`
-//! opens datasets in object stores through a local cache (see `remote` module).
+//! opens datasets in object stores (see `remote` module).
 
 /// The crate's README, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -834,16 +834,7 @@ impl<'a> Held<'a> {
     fn start(self) -> EpochIter<'a> {
         let plan = Arc::new(self.planner.epoch(self.state.epoch));
         let n = plan.len() as u64;
-        // positions past the plan are padding; a saved state may hold some, never absurdly many
-        let cap = n.saturating_mul(2).saturating_add(1 << 20);
-        let rest = Remaining::from_ranges(
-            self.state
-                .remaining(n)
-                .ranges()
-                .iter()
-                .map(|r| [r[0].min(cap), r[1].min(cap)])
-                .collect(),
-        );
+        let rest = self.rest(n);
         let count = self.part.count(rest.len());
         let b = self.opts.batch_size as u64;
         let nbatches = if self.opts.drop_last {
@@ -903,6 +894,55 @@ impl<'a> Held<'a> {
             t0: Instant::now(),
             done: false,
         }
+    }
+}
+
+impl Loader {
+    /// What remains of the current epoch of `n` units (positions past the plan are padding; a
+    /// saved state may hold some, never absurdly many).
+    fn rest(&self, n: u64) -> Remaining {
+        let cap = n.saturating_mul(2).saturating_add(1 << 20);
+        Remaining::from_ranges(
+            self.state
+                .remaining(n)
+                .ranges()
+                .iter()
+                .map(|r| [r[0].min(cap), r[1].min(cap)])
+                .collect(),
+        )
+    }
+
+    /// The shards this rank's share of the rest of the current epoch reads, as
+    /// `(dataset, shard)` in the order it first touches them (each once): what a remote
+    /// dataset must fetch for this rank, and in which order to prefetch it.
+    pub fn shards_touched(&self) -> Vec<(usize, usize)> {
+        let plan = self.planner.epoch(self.state.epoch);
+        let n = plan.len() as u64;
+        let rest = self.rest(n);
+        let datasets = self.planner.mixture().datasets();
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for pos in self.part.positions(n, &rest) {
+            if n == 0 {
+                break;
+            }
+            for id in plan.unit(Partition::unit_at(pos, n)) {
+                if id.is_missing() {
+                    continue;
+                }
+                let Some(ds) = datasets.get(id.dataset()) else {
+                    continue;
+                };
+                let Some(loc) = ds.selection().get(id.index()) else {
+                    continue;
+                };
+                let key = (id.dataset(), loc.shard as usize);
+                if seen.insert(key) {
+                    out.push(key);
+                }
+            }
+        }
+        out
     }
 }
 

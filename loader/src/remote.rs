@@ -1,6 +1,14 @@
-//! Datasets in object stores (feature `object-store`): the manifest, the indexes and the shards
-//! a job selects are copied into a bounded local cache and read from there with the normal
-//! mmap/pread path.
+//! Datasets in object stores (feature `object-store`), two ways:
+//!
+//! - [`open`]: the manifest and the shard indexes are fetched into a local folder, and each
+//!   shard is fetched whole the first time a reader touches it, so a rank fetches only the
+//!   shards its share of the epoch reads (with the default block split, its own shards and at
+//!   most two shared with a neighbour), never the dataset. [`prefetch`] fetches them on a
+//!   background thread in the order the rank's plan touches them, ahead of the reader threads;
+//!   order and exactly-once are the loader's own (the files are read with the normal mmap/pread
+//!   path once local). [`RemoteShards`] counts the bytes fetched.
+//! - [`open_cached`]: the manifest, the indexes and the shards a job selects are copied into a
+//!   bounded local cache first and read from there.
 //!
 //! The cache is a directory holding one sub-directory per remote dataset. A shard already in
 //! the cache with the manifest's size is not fetched again. Before fetching, the least recently
@@ -173,4 +181,142 @@ pub fn open_cached(
     // touch: most recently used
     let _ = std::fs::File::open(&local).and_then(|f| f.set_modified(std::time::SystemTime::now()));
     Dataset::open(&local)
+}
+
+/// Shards of a dataset in an object store, fetched whole into a local folder on first access
+/// (see [`open`]). Counts what it fetched.
+pub struct RemoteShards {
+    store: std::sync::Arc<dyn ObjectStore>,
+    prefix: String,
+    handle: Option<tokio::runtime::Handle>,
+    /// One fetch at a time per dataset: a reader thread asking for a shard the prefetcher is
+    /// fetching waits for it instead of fetching it again.
+    lock: std::sync::Mutex<()>,
+    bytes: std::sync::atomic::AtomicU64,
+    objects: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for RemoteShards {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteShards")
+            .field("store", &self.store.to_string())
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RemoteShards {
+    fn key(&self, name: &str) -> StorePath {
+        if self.prefix.is_empty() {
+            StorePath::from(name)
+        } else {
+            StorePath::from(format!("{}/{name}", self.prefix))
+        }
+    }
+
+    fn get(&self, name: &str, dst: &Path) -> Result<u64> {
+        let loc = self.key(name);
+        let n = match &self.handle {
+            Some(h) => {
+                let _guard = h.enter();
+                fetch(self.store.as_ref(), &loc, dst)?
+            }
+            None => fetch(self.store.as_ref(), &loc, dst)?,
+        };
+        self.bytes
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        self.objects
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+
+    /// Bytes fetched so far (manifest, indexes and shards).
+    pub fn bytes_fetched(&self) -> u64 {
+        self.bytes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Objects fetched so far.
+    pub fn objects_fetched(&self) -> u64 {
+        self.objects.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl crate::dataset::ShardSource for RemoteShards {
+    fn fetch(&self, entry: &ShardEntry, dst: &Path) -> Result<()> {
+        let _one = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        if std::fs::metadata(dst).is_ok_and(|m| m.len() == entry.size) {
+            return Ok(());
+        }
+        let n = self.get(&format!("{SHARDS}/{}", entry.name), dst)?;
+        if n != entry.size {
+            let _ = std::fs::remove_file(dst);
+            return Err(Error::corrupt(
+                dst,
+                format!("fetched {n} bytes, manifest says {}", entry.size),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Opens the dataset under `prefix` in `store` without copying it: the manifest and the shard
+/// indexes (small) are fetched into `dir`, and each shard is fetched whole into `dir` the first
+/// time a reader touches it, so a rank fetches only the shards its share of the epoch reads
+/// (use [`prefetch`] to fetch them ahead of the readers). Shards already in `dir` with the
+/// manifest's size are not fetched again. `handle`: the tokio runtime of stores built on
+/// reqwest (S3, GCS, Azure, HTTP); `None` for others (e.g. in-memory).
+pub fn open(
+    store: std::sync::Arc<dyn ObjectStore>,
+    prefix: &str,
+    dir: &Path,
+    handle: Option<tokio::runtime::Handle>,
+) -> Result<(Dataset, std::sync::Arc<RemoteShards>)> {
+    let remote = std::sync::Arc::new(RemoteShards {
+        store,
+        prefix: prefix.trim_matches('/').to_string(),
+        handle,
+        lock: std::sync::Mutex::new(()),
+        bytes: std::sync::atomic::AtomicU64::new(0),
+        objects: std::sync::atomic::AtomicU64::new(0),
+    });
+    let local = DatasetDir::new(dir);
+    let shards_dir = local.shards_dir();
+    std::fs::create_dir_all(&shards_dir).map_err(|e| Error::io(&shards_dir, e))?;
+    let remote_manifest = dir.join("manifest.remote.json");
+    remote.get(MANIFEST, &remote_manifest)?;
+    let manifest: Manifest = dataset::read_json(&remote_manifest)?;
+    for s in &manifest.shards {
+        let idx = local.index_path(s);
+        if !idx.is_file() {
+            remote.get(&format!("{SHARDS}/{}", s.index), &idx)?;
+        }
+    }
+    local.write_manifest(&manifest)?;
+    let mut ds = Dataset::open(dir)?;
+    ds.set_shard_source(remote.clone());
+    Ok((ds, remote))
+}
+
+/// Fetches (and maps) the shards `loader`'s rank reads in the rest of its current epoch, in
+/// the order it first touches them, on a background thread, up to `max_bytes` of shards (the
+/// rest are fetched by the reader threads when they reach them). Join the handle to learn
+/// whether a fetch failed (the readers fail on the same shard anyway).
+pub fn prefetch(loader: &crate::Loader, max_bytes: u64) -> std::thread::JoinHandle<Result<u64>> {
+    let datasets: Vec<_> = loader.planner().mixture().datasets().to_vec();
+    let touched = loader.shards_touched();
+    std::thread::spawn(move || {
+        let mut total = 0u64;
+        for (d, s) in touched {
+            let Some(ds) = datasets.get(d) else {
+                continue;
+            };
+            let size = ds.shard_entry(s).map_or(0, |e| e.size);
+            if total.saturating_add(size) > max_bytes {
+                break;
+            }
+            ds.shard_file(s)?;
+            total += size;
+        }
+        Ok(total)
+    })
 }

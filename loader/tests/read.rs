@@ -305,6 +305,79 @@ fn object_store_through_bounded_cache() {
     assert!(!cache_dir.path().join("bucket_ds1").exists());
 }
 
+#[cfg(feature = "object-store")]
+#[test]
+fn object_store_rank_fetches_only_its_shards() {
+    use bomdata_loader::remote;
+    use object_store::memory::InMemory;
+    let dir = tempfile::tempdir().unwrap();
+    write_dataset(dir.path(), 40, "eeg", Compression::None); // 6 shards of <= 7 samples
+    let store = InMemory::new();
+    upload(&store, dir.path(), "bucket/ds");
+    let store: Arc<dyn object_store::ObjectStore> = Arc::new(store);
+    let total: u64 = Dataset::open(dir.path())
+        .unwrap()
+        .manifest()
+        .unwrap()
+        .shards
+        .iter()
+        .map(|s| s.size)
+        .sum();
+    let read = |ds: Dataset, rank: usize| -> Vec<usize> {
+        let p = Planner::new(
+            Mixture::single(ds),
+            OrderOptions {
+                seed: 3,
+                shuffle: Shuffle::Buffer(BufferSize::Samples(4)),
+                shuffle_shards: true,
+            },
+            Units::Samples,
+        )
+        .unwrap();
+        let part = Partition::new(rank, 2, Remainder::Uneven).unwrap();
+        let opts = LoaderOptions {
+            batch_size: 3,
+            threads: 2,
+            ..LoaderOptions::default()
+        };
+        let mut l = Loader::new(Arc::new(p), part, opts).unwrap();
+        let pre = remote::prefetch(&l, u64::MAX);
+        let mut got = Vec::new();
+        for b in l.epoch() {
+            let b = b.unwrap();
+            let x = b.field("x.npy").unwrap();
+            let m = b.field("meta.json").unwrap();
+            for r in 0..b.rows() {
+                assert_eq!(f32s(x.row(r)), values(index_of(m.row(r))));
+                got.push(index_of(m.row(r)));
+            }
+        }
+        pre.join().unwrap().unwrap();
+        got
+    };
+    let mut all = Vec::new();
+    for rank in 0..2 {
+        let cache = tempfile::tempdir().unwrap();
+        let (ds, fetched) = remote::open(store.clone(), "bucket/ds", cache.path(), None).unwrap();
+        let remote_order = read(ds, rank);
+        // the same units in the same order as from the local folder
+        assert_eq!(remote_order, read(Dataset::open(dir.path()).unwrap(), rank));
+        let shard_bytes: u64 = walk(&cache.path().join("shards"))
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "tar"))
+            .map(|p| std::fs::metadata(p).unwrap().len())
+            .sum();
+        assert!(
+            shard_bytes < total,
+            "rank {rank} fetched {shard_bytes} of {total}"
+        );
+        assert!(fetched.bytes_fetched() >= shard_bytes);
+        all.extend(remote_order);
+    }
+    all.sort_unstable();
+    assert_eq!(all, (0..40).collect::<Vec<_>>()); // exactly once over the ranks
+}
+
 /// Puts every file under `dir` into `store` under `prefix`.
 #[cfg(feature = "object-store")]
 fn upload(store: &object_store::memory::InMemory, dir: &std::path::Path, prefix: &str) {

@@ -361,16 +361,22 @@ fn small_refusals_say_what_is_wrong() {
     // probe of a missing file: could not run.
     let o = bomdata(&["probe"], &[&d.path().join("missing.edf")]);
     assert_eq!(o.status.code(), Some(2));
-    // URLs are not paths yet; nothing named `s3:` is created.
-    let mut c = cmd();
-    c.current_dir(d.path())
-        .arg("ingest")
-        .arg(example_bids())
-        .args(["--out", "s3://bucket/x"]);
-    let o = run(c);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("URL"), "{}", stderr(&o));
-    assert!(!d.path().join("s3:").exists());
+    // A URL of an unsupported scheme is refused, and s3:// (remote) needs a local state
+    // folder; nothing named `gs:` or `s3:` is created.
+    for (url, says) in [
+        ("gs://bucket/x", "URL scheme"),
+        ("s3://bucket/x", "--state-dir"),
+    ] {
+        let mut c = cmd();
+        c.current_dir(d.path())
+            .arg("ingest")
+            .arg(example_bids())
+            .args(["--out", url]);
+        let o = run(c);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(stderr(&o).contains(says), "{}", stderr(&o));
+    }
+    assert!(!d.path().join("s3:").exists() && !d.path().join("gs:").exists());
     // The key length is in the help text.
     let h = bomdata(&["ingest", "--help"], &[]);
     assert!(stdout(&h).contains("16 bytes"), "{}", stdout(&h));

@@ -29,8 +29,9 @@ pub fn print_json(v: &serde_json::Value, compact: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Refuses a URL (`s3://…`, `https://…`) where a local path is expected: object stores are not
-/// supported yet, and such a string would otherwise become a local folder named `s3:`.
+/// Refuses a URL (`s3://…`, `https://…`) where a local path is expected (such a string would
+/// otherwise become a local folder named `s3:`); `ingest`, `shard`, `verify` and `merge` take
+/// `s3://` locations (see `crate::remote`), which reach them as local folders.
 pub fn check_local_path(p: &std::path::Path) -> anyhow::Result<()> {
     let s = p.to_string_lossy();
     if let Some((scheme, _)) = s.split_once("://")
@@ -40,7 +41,7 @@ pub fn check_local_path(p: &std::path::Path) -> anyhow::Result<()> {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
     {
         anyhow::bail!(
-            "{}: URLs are not supported as paths yet (object storage is planned); give a local folder",
+            "{}: URLs are not supported here (s3:// works with ingest, shard, verify and merge); give a local folder",
             escape(&s)
         );
     }
