@@ -5,7 +5,8 @@
 //! seconds (wall, all jobs and rounds), read_s and profile_s of the first round (summed over
 //! the jobs), windows and rejections, and with ROUNDS > 1 `later_read_s`/`later_profile_s`:
 //! the best later round (a process that has already processed a recording, as in a dataset
-//! run), as wall (`later_s`) and thread CPU (`later_cpu_s`) seconds.
+//! run), as wall (`later_s`) and thread CPU (`later_cpu_s`) seconds; `rounds_s`/`rounds_cpu_s`
+//! list every round of the first job (wall, thread CPU).
 #![allow(
     clippy::print_stdout,
     clippy::unwrap_used,
@@ -20,6 +21,12 @@ use bomdata_profiles::{Params, registry};
 use bomdata_schemas::eeg::{Channel, ChannelType, Recording};
 use bomdata_shard::{Sample, npy};
 use bomdata_testdata::bench::thread_cpu_seconds;
+
+// As the `bomdata` binary: large buffers on transparent huge pages (first touch 512x fewer
+// page faults; what a fresh process spends most of its system time on). `BOMDATA_NO_THP=1`
+// turns the marking off, to compare in one binary.
+#[global_allocator]
+static ALLOC: bomdata_shard::hugepages::HugePageAlloc = bomdata_shard::hugepages::HugePageAlloc;
 
 fn uv_factor(unit: &str) -> f64 {
     match unit {
@@ -112,6 +119,9 @@ fn canonical(path: &Path) -> Sample {
 type Round = (usize, usize, f64, f64, f64);
 
 fn main() {
+    if std::env::var_os("BOMDATA_NO_THP").is_some() {
+        bomdata_shard::hugepages::set_enabled(false);
+    }
     let a: Vec<String> = std::env::args().collect();
     let path = a.get(1).cloned().unwrap_or_default();
     let jobs: usize = a.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
@@ -175,7 +185,14 @@ fn main() {
     } else {
         String::new()
     };
+    // Every round of the first job: wall (read + profile) and thread CPU seconds.
+    let list = |f: fn(&Round) -> f64| -> String {
+        let v: Vec<String> = results[0].iter().map(|r| f(r).to_string()).collect();
+        v.join(", ")
+    };
     println!(
-        "{{\"profile\": \"{name}\", \"jobs\": {jobs}, \"rounds\": {rounds}, \"seconds\": {secs}, \"read_s\": {read_s}, \"profile_s\": {profile_s}, \"windows\": {windows}, \"rejected\": {rejected}{steady}}}"
+        "{{\"profile\": \"{name}\", \"jobs\": {jobs}, \"rounds\": {rounds}, \"seconds\": {secs}, \"read_s\": {read_s}, \"profile_s\": {profile_s}, \"windows\": {windows}, \"rejected\": {rejected}{steady}, \"rounds_s\": [{}], \"rounds_cpu_s\": [{}]}}",
+        list(|r| r.2 + r.3),
+        list(|r| r.4)
     );
 }
