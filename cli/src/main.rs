@@ -66,11 +66,6 @@ enum Command {
     Report(cmd::report::Args),
 }
 
-/// Large buffers (canonical recordings, volumes, FFT work) on transparent huge pages: a
-/// fresh process faults them in 2 MiB at a time (see `bomdata_shard::hugepages`).
-#[global_allocator]
-static ALLOC: bomdata_shard::hugepages::HugePageAlloc = bomdata_shard::hugepages::HugePageAlloc;
-
 fn main() {
     let cli = Cli::parse();
     if let Some(b) = cli.unit_memory {

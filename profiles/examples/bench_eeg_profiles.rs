@@ -22,12 +22,6 @@ use bomdata_schemas::eeg::{Channel, ChannelType, Recording};
 use bomdata_shard::{Sample, npy};
 use bomdata_testdata::bench::thread_cpu_seconds;
 
-// As the `bomdata` binary: large buffers on transparent huge pages (first touch 512x fewer
-// page faults; what a fresh process spends most of its system time on). `BOMDATA_NO_THP=1`
-// turns the marking off, to compare in one binary.
-#[global_allocator]
-static ALLOC: bomdata_shard::hugepages::HugePageAlloc = bomdata_shard::hugepages::HugePageAlloc;
-
 fn uv_factor(unit: &str) -> f64 {
     match unit {
         "mV" => 1e3,
@@ -119,9 +113,6 @@ fn canonical(path: &Path) -> Sample {
 type Round = (usize, usize, f64, f64, f64);
 
 fn main() {
-    if std::env::var_os("BOMDATA_NO_THP").is_some() {
-        bomdata_shard::hugepages::set_enabled(false);
-    }
     let a: Vec<String> = std::env::args().collect();
     let path = a.get(1).cloned().unwrap_or_default();
     let jobs: usize = a.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);

@@ -23,7 +23,6 @@
 pub mod buffers;
 pub mod dataset;
 pub mod error;
-pub mod hugepages;
 pub mod lock;
 pub mod member;
 pub mod npy;
