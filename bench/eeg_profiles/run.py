@@ -15,6 +15,9 @@ bomdata side (profiles/examples/bench_eeg_profiles.rs, release): every data sign
 [C, T] (the canonical sample), then the cbramod profile: the 19 channels, MNE-style FFT resample
 256 -> 200 Hz, 0.3-75 Hz band-pass, 60 Hz notch, 60 s trims, 30 s windows (19, 30, 200),
 |x| >= 100 µV rejected, µV/100 float32 + meta.json per window. MNE side: bench/eeg_profiles/mne_side.py.
+A third side, `..._all` (`bench_eeg_profiles ... all`), decodes every channel first (the whole
+canonical recording, as `bomdata ingest` writes it); the default decodes only the channels the
+profile reads (`EegProfile::input_channels`, the profile known before decoding).
 Targets (issue 22): fresh >= 8x (MNE's first call, both fresh), warm >= 10x warm against warm.
 Both sides must give the same number of windows and rejections.
 
@@ -75,7 +78,8 @@ def main():
 
     if a.only != "warm":
         fresh = run_sides([Side("mne_fresh", [a.python, mne_py, str(p), "1"]),
-                           Side("bomdata_fresh", [bom, str(p), "1", "cbramod", "1"])],
+                           Side("bomdata_fresh", [bom, str(p), "1", "cbramod", "1"]),
+                           Side("bomdata_fresh_all", [bom, str(p), "1", "cbramod", "1", "all"])],
                           a.repeat, bench="eeg_profiles_fresh", jsonl=a.jsonl)
         s = summarize(fresh, baseline="mne_fresh", bench="eeg_profiles fresh (whole processes)")
         mr = [r.reported for r in fresh if r.side == "mne_fresh"]
@@ -88,6 +92,7 @@ def main():
         b1c = stats([x["rounds_cpu_s"][0] for x in br])
         out["fresh"] = {
             "whole_process": s["ratios_baseline_over_side"]["bomdata_fresh"],
+            "whole_process_all_channels": s["ratios_baseline_over_side"]["bomdata_fresh_all"],
             "in_process_first_call": {
                 "mne_s": m1, "mne_cpu_s": m1c, "bomdata_s": b1, "bomdata_cpu_s": b1c,
                 "mne_import_s": stats([x["import_s"] for x in mr]),
@@ -102,18 +107,27 @@ def main():
     if a.only != "fresh":
         r = str(max(2, a.rounds))
         warm = run_sides([Side("mne_warm", [a.python, mne_py, str(p), r]),
-                          Side("bomdata_warm", [bom, str(p), "1", "cbramod", r])],
+                          Side("bomdata_warm", [bom, str(p), "1", "cbramod", r]),
+                          Side("bomdata_warm_all", [bom, str(p), "1", "cbramod", r, "all"])],
                          a.repeat, bench="eeg_profiles_warm", jsonl=a.jsonl)
         mw = [x for run in warm if run.side == "mne_warm" for x in run.reported["rounds_s"][1:]]
         mwc = [x for run in warm if run.side == "mne_warm" for x in run.reported["rounds_cpu_s"][1:]]
         bw = [x for run in warm if run.side == "bomdata_warm" for x in run.reported["rounds_s"][1:]]
         bwc = [x for run in warm if run.side == "bomdata_warm" for x in run.reported["rounds_cpu_s"][1:]]
+        ba = [x for run in warm if run.side == "bomdata_warm_all" for x in run.reported["rounds_s"][1:]]
+        bac = [x for run in warm if run.side == "bomdata_warm_all" for x in run.reported["rounds_cpu_s"][1:]]
         m, mc, b, bc = stats(mw), stats(mwc), stats(bw), stats(bwc)
+        al, alc = stats(ba), stats(bac)
         out["warm"] = {"mne_s": m, "mne_cpu_s": mc, "bomdata_s": b, "bomdata_cpu_s": bc,
                        "ratio_wall_min": round(m["min"] / b["min"], 2),
                        "ratio_wall_median": round(m["median"] / b["median"], 2),
                        "ratio_cpu_min": round(mc["min"] / bc["min"], 2),
-                       "ratio_cpu_median": round(mc["median"] / bc["median"], 2)}
+                       "ratio_cpu_median": round(mc["median"] / bc["median"], 2),
+                       "all_channels": {"bomdata_s": al, "bomdata_cpu_s": alc,
+                                        "ratio_wall_min": round(m["min"] / al["min"], 2),
+                                        "ratio_wall_median": round(m["median"] / al["median"], 2),
+                                        "ratio_cpu_min": round(mc["min"] / alc["min"], 2),
+                                        "ratio_cpu_median": round(mc["median"] / alc["median"], 2)}}
     out["uptime_end"] = uptime()
     print(json.dumps(out, indent=2))
     f = out.get("fresh", {}).get("windows")

@@ -10,7 +10,8 @@ BATCH is bomdata's (1 for fMRI, 64 for EEG, as the harness). Like the harness's 
 batch's array is copied into one preallocated staging buffer and counted, `meta` is touched; the
 first and last samples are checked against the raw layout. The whole process is what
 bench/common/timing.py times (start, imports, workers, exit); the last stdout line is one JSON
-object with the in-process figures (n, seconds, MB/s, first batch time).
+object with the in-process figures (n, seconds, MB/s, first batch time; the clock starts
+after the imports).
 Run it with the torch venv and PYTHONPATH = the --target dir with litdata/mosaicml-streaming +
 the harness (compat.py) + this folder (shims.py).
 """
@@ -31,15 +32,20 @@ def main():
     rec = int(np.prod(shape)) * 2
     sink = np.empty((batch,) + shape, np.float16)
     raw = np.memmap(os.path.join(data, ds, "raw", "data.bin"), dtype=np.float16, mode="r", shape=(n,) + shape)
-    t0 = time.perf_counter()
+    # Imports before the in-process clock (as the harness; the whole process, imports
+    # included, is what timing.py measures).
     if system == "lit":
         import compat  # noqa: F401  (harness: torch dtype alias on old torch)
         import litdata
-        dset = litdata.StreamingDataset(input_dir=os.path.join(data, ds, "lit"), shuffle=False)
-        dl = litdata.StreamingDataLoader(dset, batch_size=batch, num_workers=workers)
     elif system == "mds":
         import shims
         shims.install()
+        import streaming  # noqa: F401
+    t0 = time.perf_counter()
+    if system == "lit":
+        dset = litdata.StreamingDataset(input_dir=os.path.join(data, ds, "lit"), shuffle=False)
+        dl = litdata.StreamingDataLoader(dset, batch_size=batch, num_workers=workers)
+    elif system == "mds":
         from streaming import StreamingDataLoader, StreamingDataset
         from streaming.base.util import clean_stale_shared_memory
         clean_stale_shared_memory()
