@@ -180,7 +180,10 @@ fn checksums_of_members_written_in_pieces_equal_the_one_shot_hashes() {
     let d = tempfile::tempdir().unwrap();
     let mut w = ShardWriter::create(d.path(), "t", WriterOptions::default()).unwrap();
     let mut datas = Vec::new();
-    for (i, n) in [(1usize << 20) + 77, 3, (256 << 10) * 2, 100_000].into_iter().enumerate() {
+    for (i, n) in [(1usize << 20) + 77, 3, (256 << 10) * 2, 100_000]
+        .into_iter()
+        .enumerate()
+    {
         let v: Vec<u8> = (0..n).map(|j| ((i * 131 + j * 17) % 253) as u8).collect();
         datas.push(v.clone());
         w.write(
