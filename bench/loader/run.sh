@@ -1,84 +1,47 @@
 #!/usr/bin/env bash
-# Loader benchmark: bomdata-loader side by side with LitData, MosaicML Streaming (MDS),
-# WebDataset and `cat` of the raw bytes, on the same samples, in one run, page cache warm.
+# Loader benchmark, like for like (issue 22): bomdata-loader, LitData, MDS, cat and zstd, every side a
+# whole process, sides alternating, each side REPEAT runs; see run.py for what each side does.
+# The older all-in-one script (anchors from the harness's read_bench.py, bomdata in-process best of 3)
+# is run_old.sh.
 #
-# Uses the shared harness (../shared/bench/loader: setup.sh, make_data.py, read_bench.py) for
-# the anchors and baselines, and two release examples of bomdata-loader:
-#   bench_loader_write: writes the harness's `raw` samples (same order) as a bomdata dataset
-#                (uncompressed, and zstd-3 per member);
-#   bench_loader_read:  reads it with the loader (sequential order, reader threads, one contiguous
-#                batch buffer per field) and prints the harness's figures.
-#
-# usage: bench/loader/run.sh            env: FMRI_N (default 225 = 1.0 GB), EEG_N (13000 =
-#        0.49 GB), REPEAT (anchors, default 1), BREPEAT (bomdata, default 3), DATA, BENCH_ENV,
-#        HARNESS, SYSTEMS (anchors, default raw,wds,wds_zst,mds,lit,lit_zstd)
-# Full issue scale: FMRI_N=450 EEG_N=26000 (2 GB + 1 GB payload; ~24 GB on disk for all formats).
+# usage: bench/loader/run.sh        env: DATA (default $BENCH_ENV/data), BENCH_ENV (default bench/loader/.work),
+#        FMRI_N (100), EEG_N (13000), REPEAT (3), SIDES (run.py --sides), HARNESS (../shared/bench/loader),
+#        PYLIB (pip --target dir for litdata + mosaicml-streaming; default $BENCH_ENV/pylib),
+#        RIVAL_PY (torch venv python; default .venv-torch/bin/python)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 HARNESS=${HARNESS:-$(cd "$ROOT/../shared/bench/loader" && pwd)}
 BENCH_ENV=${BENCH_ENV:-$HERE/.work}
 DATA=${DATA:-$BENCH_ENV/data}
-FMRI_N=${FMRI_N:-225}
+PYLIB=${PYLIB:-$BENCH_ENV/pylib}
+RIVAL_PY=${RIVAL_PY:-$ROOT/.venv-torch/bin/python}
+FMRI_N=${FMRI_N:-100}
 EEG_N=${EEG_N:-13000}
-REPEAT=${REPEAT:-1}
-BREPEAT=${BREPEAT:-3}
-SYSTEMS=${SYSTEMS:-raw,wds,wds_zst,mds,lit,lit_zstd}
-OUT=${OUT:-$BENCH_ENV/results}
-PY=$BENCH_ENV/venv/bin/python
-mkdir -p "$OUT"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$CARGO_TARGET_DIR/release/examples
-
+export PYTHONPATH=$PYLIB:$HARNESS:$HERE
 step() { echo "== $(date -u +%H:%M:%S) $*" >&2; }
 
-if [ ! -x "$PY" ]; then step "harness environment"; ROOT=$BENCH_ENV bash "$HARNESS/setup.sh"; fi
+if ! "$RIVAL_PY" -c 'import shims; shims.install(); import compat, litdata, streaming' 2>/dev/null; then
+    step "installing litdata 0.2.76 + mosaicml-streaming 0.13.0 into $PYLIB (pip --target, no deps)"
+    "$RIVAL_PY" -m pip install -q --no-deps --target "$PYLIB" litdata==0.2.76 mosaicml-streaming==0.13.0 \
+        lightning-utilities boto3 botocore s3transfer jmespath python-dateutil six urllib3 requests idna \
+        certifi charset-normalizer tifffile obstore xxhash zstd tqdm catalogue brotli python-snappy cramjam pillow
+fi
 if [ ! -f "$DATA/manifest.json" ]; then
-    step "writing anchor datasets (fmri $FMRI_N, eeg $EEG_N)"
-    "$PY" "$HARNESS/make_data.py" --out "$DATA" --fmri-n "$FMRI_N" --eeg-n "$EEG_N" \
-        --formats raw,wds,wds_zst,mds,lit,lit_zstd
+    step "writing the harness datasets raw, lit, mds (fmri $FMRI_N, eeg $EEG_N)"
+    "$RIVAL_PY" -c 'import shims, sys, runpy; shims.install(); sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name="__main__")' \
+        "$HARNESS/make_data.py" --out "$DATA" --fmri-n "$FMRI_N" --eeg-n "$EEG_N" --formats raw,lit,mds
 fi
 step "building release examples"
-(cd "$ROOT" && cargo build --release -p bomdata-loader --example bench_loader_write --example bench_loader_read)
+(cd "$ROOT" && cargo build --release -q -p bomdata-loader --example bench_loader_write --example bench_loader_read)
 for ds in fmri eeg; do
     for c in none zstd; do
         d=$DATA/$ds/bomdata_$c
-        if [ ! -f "$d/manifest.json" ]; then
-            step "writing $d"
-            "$BIN/bench_loader_write" "$DATA/$ds/raw" "$d" "$c" 128
-        fi
+        [ -f "$d/manifest.json" ] || { step "writing $d"; "$BIN/bench_loader_write" "$DATA/$ds/raw" "$d" "$c" 128; }
     done
 done
-
-if [ "${SKIP_ANCHORS:-0}" != 1 ]; then
-    step "baselines (cat, dd, zstd CLI)"
-    "$PY" "$HARNESS/read_bench.py" --data "$DATA" --only-baselines --out "$OUT/results.jsonl"
-    step "anchors: $SYSTEMS"
-    "$PY" "$HARNESS/read_bench.py" --data "$DATA" --datasets fmri,eeg --systems "$SYSTEMS" \
-        --repeat "$REPEAT" --out "$OUT/results.jsonl"
-fi
-
-warm() { cat "$@" > /dev/null; }
-step "bomdata loader"
-: > "$OUT/bomdata.jsonl"
-for ds in fmri eeg; do
-    batch=1; [ $ds = eeg ] && batch=64
-    for c in none zstd; do
-        d=$DATA/$ds/bomdata_$c
-        for threads in 1 2; do
-            for read in mmap pread; do
-                [ $c = zstd ] && [ $read = pread ] && continue
-                for _ in $(seq "$BREPEAT"); do
-                    warm "$d"/shards/*.tar
-                    "$BIN/bench_loader_read" "$d" $threads $batch $read "$DATA/$ds/raw/data.bin" \
-                        | tee -a "$OUT/bomdata.jsonl"
-                done
-            done
-        done
-    done
-    warm "$DATA/$ds/bomdata_zstd"/shards/*.tar
-    "$BIN/bench_loader_read" --zstd-baseline "$DATA/$ds/bomdata_zstd" | sed "s/^{/{\"dataset\": \"$ds\", /" \
-        | tee -a "$OUT/bomdata.jsonl"
-done
-step "summary"
-"$PY" "$HERE/summary.py" "$OUT/results.jsonl" "$OUT/bomdata.jsonl" | tee "$OUT/summary.md"
+step "timing (whole processes, alternating)"
+python3 "$HERE/run.py" --data "$DATA" --repeat "${REPEAT:-3}" --sides "${SIDES:-cat,bomdata_1t,bomdata_2t,lit_0w,lit_2w,mds_0w,mds_2w}" \
+    --bin "$BIN" --rival-python "$RIVAL_PY" --pythonpath "$PYLIB:$HARNESS" --jsonl "$BENCH_ENV/results.jsonl"

@@ -6,8 +6,9 @@
 //!
 //! `bench_loader_read DATASET_DIR THREADS BATCH [mmap|pread] [RAW_DATA_BIN]`: with RAW_DATA_BIN, the
 //! first and last samples are compared with the raw layout.
-//! `bench_loader_read --zstd-baseline DATASET_DIR`: single-threaded zstd decompression of every member
-//! (no loader), the speed the loader's zstd path is measured against.
+//! `bench_loader_read --zstd-baseline DATASET_DIR [PASSES]`: single-threaded zstd decompression of every
+//! member (no loader), the speed the loader's zstd path is measured against; one pass by default,
+//! so that a whole process of it is timed like a whole loader process (`bench/loader/run.sh`).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::sync::Arc;
@@ -19,7 +20,8 @@ use bomdata_loader::{
 };
 use bomdata_testdata::bench::process_cpu_seconds as cpu_seconds;
 
-fn zstd_baseline(dir: &str) -> Result<(), Box<dyn std::error::Error>> {
+fn zstd_baseline(dir: &str, passes: u32) -> Result<(), Box<dyn std::error::Error>> {
+    let passes = passes.max(1);
     let ds = Dataset::open(dir)?;
     // gather compressed members first (page cache warm, no I/O in the timed part)
     let mut members: Vec<&[u8]> = Vec::new();
@@ -40,7 +42,7 @@ fn zstd_baseline(dir: &str) -> Result<(), Box<dyn std::error::Error>> {
     let mut out = Vec::new();
     let mut dec = zstd::bulk::Decompressor::new()?;
     let c0 = cpu_seconds();
-    for _ in 0..3 {
+    for _ in 0..passes {
         let t0 = Instant::now();
         total = 0;
         for m in &members {
@@ -55,7 +57,7 @@ fn zstd_baseline(dir: &str) -> Result<(), Box<dyn std::error::Error>> {
         }
         best = best.min(t0.elapsed().as_secs_f64());
     }
-    let cpu_per_gb = (cpu_seconds() - c0) / 3.0 / (total as f64 / 1e9);
+    let cpu_per_gb = (cpu_seconds() - c0) / f64::from(passes) / (total as f64 / 1e9);
     println!(
         "{{\"baseline\": \"zstd bulk decompress, 1 thread, all members\", \"bytes\": {total}, \"best_MB_per_s\": {:.1}, \"cpu_s_per_GB\": {:.2}}}",
         total as f64 / best / 1e6,
@@ -67,7 +69,8 @@ fn zstd_baseline(dir: &str) -> Result<(), Box<dyn std::error::Error>> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--zstd-baseline") {
-        return zstd_baseline(args.get(2).ok_or("dataset dir")?);
+        let passes = args.get(3).map_or(Ok(1), |p| p.parse())?;
+        return zstd_baseline(args.get(2).ok_or("dataset dir")?, passes);
     }
     if args.len() < 4 {
         eprintln!("usage: bench_loader_read DATASET_DIR THREADS BATCH [mmap|pread] [RAW_DATA_BIN]");

@@ -1,11 +1,15 @@
 //! EEG profile benchmark: canonical read of an EDF (every data signal to float32 µV `[C, T]`,
 //! as the ingest writes `signal.npy`) + one EEG profile (default `cbramod`), in-process.
-//! `bench_eeg_profiles FILE.edf [JOBS] [PROFILE] [ROUNDS]`: JOBS threads each process their own copy of
+//! `bench_eeg_profiles FILE.edf [JOBS] [PROFILE] [ROUNDS] [inputs|all]`: `inputs` (default) decodes
+//! only the channels the profile reads (`EegProfile::input_channels`: the profile is known
+//! before decoding, as when one recording goes straight to training windows), `all` every data
+//! signal (the whole canonical recording, as `bomdata ingest` writes it). JOBS threads each process their own copy of
 //! the recording, ROUNDS times one after the other (default 1); prints one JSON line with
 //! seconds (wall, all jobs and rounds), read_s and profile_s of the first round (summed over
 //! the jobs), windows and rejections, and with ROUNDS > 1 `later_read_s`/`later_profile_s`:
 //! the best later round (a process that has already processed a recording, as in a dataset
-//! run), as wall (`later_s`) and thread CPU (`later_cpu_s`) seconds.
+//! run), as wall (`later_s`) and thread CPU (`later_cpu_s`) seconds; `rounds_s`/`rounds_cpu_s`
+//! list every round of the first job (wall, thread CPU).
 #![allow(
     clippy::print_stdout,
     clippy::unwrap_used,
@@ -16,6 +20,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use bomdata_edf::{Record, fs};
+use bomdata_profiles::eeg::EegProfile;
 use bomdata_profiles::{Params, registry};
 use bomdata_schemas::eeg::{Channel, ChannelType, Recording};
 use bomdata_shard::{Sample, npy};
@@ -30,12 +35,39 @@ fn uv_factor(unit: &str) -> f64 {
     }
 }
 
-/// Reads the EDF into a canonical sample (one chunk: the generated file is EDF+C).
-fn canonical(path: &Path) -> Sample {
+/// The canonical channel of EDF signal `i` (as the ingest names it).
+fn channel(label: &str) -> Channel {
+    let label = label.trim().to_string();
+    let name = label
+        .trim_start_matches("EEG ")
+        .trim_end_matches("-REF")
+        .to_uppercase();
+    Channel {
+        name,
+        original_name: label,
+        channel_type: ChannelType::Eeg,
+        unit: "uV".into(),
+        xyz_mm: [f64::NAN; 3],
+        sensor: None,
+    }
+}
+
+/// Reads the EDF into a canonical sample (one chunk: the generated file is EDF+C). With
+/// `inputs` (the profile known before decoding), only the channels it reads are decoded and
+/// listed (`EegProfile::input_channels`); without, every data signal.
+fn canonical(path: &Path, inputs: Option<&EegProfile>) -> Sample {
     let (mut reader, header) = fs::open(path).unwrap();
-    let sig: Vec<usize> = (0..header.signals.len())
+    let mut sig: Vec<usize> = (0..header.signals.len())
         .filter(|&i| !header.signals[i].is_annotation())
         .collect();
+    let mut chans: Vec<Channel> = sig
+        .iter()
+        .map(|&i| channel(&header.signals[i].label))
+        .collect();
+    if let Some(keep) = inputs.and_then(|p| p.input_channels(&chans)) {
+        sig = keep.iter().map(|&k| sig[k]).collect();
+        chans = keep.iter().map(|&k| chans[k].clone()).collect();
+    }
     let spr = header.signals[sig[0]].samples_per_record;
     let n_rec = header.n_records.unwrap_or(0) as usize;
     let t = spr * n_rec;
@@ -89,21 +121,7 @@ fn canonical(path: &Path) -> Sample {
     let mut meta = Recording::new(fs_hz);
     meta.n_samples = t as u64;
     meta.chunk.duration_s = t as f64 / fs_hz;
-    for &i in &sig {
-        let label = header.signals[i].label.trim().to_string();
-        let name = label
-            .trim_start_matches("EEG ")
-            .trim_end_matches("-REF")
-            .to_uppercase();
-        meta.channels.push(Channel {
-            name,
-            original_name: label,
-            channel_type: ChannelType::Eeg,
-            unit: "uV".into(),
-            xyz_mm: [f64::NAN; 3],
-            sensor: None,
-        });
-    }
+    meta.channels = chans;
     Sample::new("bench_s1_eeg_000000")
         .with("signal.npy", npy_bytes)
         .with("meta.json", serde_json::to_vec(&meta).unwrap())
@@ -118,7 +136,13 @@ fn main() {
     let jobs: usize = a.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
     let name = a.get(3).cloned().unwrap_or_else(|| "cbramod".into());
     let rounds: usize = a.get(4).and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
+    // `all`: decode every channel (the canonical recording as the ingest writes it); default
+    // `inputs`: only those the profile reads (an EEG profile known before decoding).
+    let all = a.get(5).map(String::as_str) == Some("all");
     let prof = registry::create(&name, &Params::new()).unwrap();
+    let eeg = (!all)
+        .then(|| EegProfile::new(&name, &Params::new()).ok())
+        .flatten();
     let t0 = Instant::now();
     // Per job: (windows, rejected, read_s, profile_s) of each round.
     let results: Vec<Vec<Round>> = std::thread::scope(|s| {
@@ -126,12 +150,13 @@ fn main() {
             .map(|_| {
                 let prof = &prof;
                 let path = &path;
+                let eeg = eeg.as_ref();
                 s.spawn(move || {
                     (0..rounds)
                         .map(|_| {
                             let c = thread_cpu_seconds();
                             let t = Instant::now();
-                            let sample = canonical(Path::new(path));
+                            let sample = canonical(Path::new(path), eeg);
                             let read_s = t.elapsed().as_secs_f64();
                             let t = Instant::now();
                             let out = prof.apply(sample).unwrap();
@@ -176,7 +201,14 @@ fn main() {
     } else {
         String::new()
     };
+    // Every round of the first job: wall (read + profile) and thread CPU seconds.
+    let list = |f: fn(&Round) -> f64| -> String {
+        let v: Vec<String> = results[0].iter().map(|r| f(r).to_string()).collect();
+        v.join(", ")
+    };
     println!(
-        "{{\"profile\": \"{name}\", \"jobs\": {jobs}, \"rounds\": {rounds}, \"seconds\": {secs}, \"read_s\": {read_s}, \"profile_s\": {profile_s}, \"windows\": {windows}, \"rejected\": {rejected}{steady}}}"
+        "{{\"profile\": \"{name}\", \"jobs\": {jobs}, \"rounds\": {rounds}, \"seconds\": {secs}, \"read_s\": {read_s}, \"profile_s\": {profile_s}, \"windows\": {windows}, \"rejected\": {rejected}{steady}, \"rounds_s\": [{}], \"rounds_cpu_s\": [{}]}}",
+        list(|r| r.2 + r.3),
+        list(|r| r.4)
     );
 }

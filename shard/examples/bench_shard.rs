@@ -7,6 +7,13 @@
 //! - `cat`: the same sample bytes written with `File::write_all` to one file, then fsync;
 //! - `shard`: `ShardWriter` (tar headers, index, XXH3 checksums, fsync, rename);
 //! - `shard_nosync`: the same without fsync (page-cache speed).
+//!
+//! `bench_shard --side cat|shard|shard_nosync|shard_clone DIR [TOTAL_MB] [SAMPLE_MB]` runs one side only, as
+//! its own process (`bench/shard/run.py` times these with `bench/common/timing.py`: whole
+//! processes, alternating, wall and CPU). Both sides build the same payload once; the shard side
+//! builds one sample around it and changes only its key (the writer takes samples by
+//! reference), so neither side copies the payload (`shard_clone`: a fresh copy per sample, as
+//! the in-process rounds do); it prints one JSON line with the write phase's seconds.
 
 #![allow(clippy::print_stdout)] // a bench binary reports on stdout
 
@@ -16,8 +23,73 @@ use std::time::Instant;
 use bomdata_shard::writer::{ShardWriter, WriterOptions};
 use bomdata_shard::{Sample, npy};
 
+/// One side, alone in this process: writes `n_samples` samples of `payload` into `dir`.
+fn side(
+    which: &str,
+    dir: &std::path::Path,
+    n_samples: usize,
+    payload: Vec<u8>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir)?;
+    let bytes = (payload.len() * n_samples) as f64;
+    let t = Instant::now();
+    match which {
+        "cat" => {
+            let mut f = std::fs::File::create(dir.join("cat.bin"))?;
+            for _ in 0..n_samples {
+                f.write_all(&payload)?;
+            }
+            f.sync_all()?;
+        }
+        "shard" | "shard_nosync" | "shard_clone" => {
+            let opts = WriterOptions {
+                max_bytes: 1 << 30,
+                max_samples: 1_000_000,
+                durable: which != "shard_nosync",
+                ..WriterOptions::default()
+            };
+            let mut w = ShardWriter::create(dir, "bench", opts)?;
+            if which == "shard_clone" {
+                // As the in-process bench did: a fresh copy of the payload per sample.
+                for i in 0..n_samples {
+                    let s = Sample::new(format!("s{i:08}")).with("x.npy", payload.clone());
+                    w.write(&s)?;
+                }
+            } else {
+                let mut s = Sample::new("s00000000").with("x.npy", payload);
+                for i in 0..n_samples {
+                    s.key = format!("s{i:08}");
+                    w.write(&s)?;
+                }
+            }
+            w.finish()?;
+        }
+        other => {
+            return Err(
+                format!("unknown side {other} (cat, shard, shard_nosync, shard_clone)").into(),
+            );
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "{{\"side\": \"{which}\", \"bytes\": {bytes:.0}, \"write_s\": {secs:.4}, \"mb_s\": {:.1}}}",
+        bytes / secs / 1e6
+    );
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
+    let mut args: Vec<String> = std::env::args().collect();
+    let mut one_side = None;
+    if args.get(1).map(String::as_str) == Some("--side") {
+        one_side = Some(
+            args.get(2)
+                .cloned()
+                .ok_or("--side needs cat, shard or shard_nosync")?,
+        );
+        args.drain(1..3);
+    }
     let dir = std::path::PathBuf::from(args.get(1).ok_or("usage: DIR [TOTAL_MB] [SAMPLE_MB]")?);
     let total_mb: usize = args.get(2).map_or(Ok(1024), |s| s.parse())?;
     let sample_mb: usize = args.get(3).map_or(Ok(4), |s| s.parse())?;
@@ -25,6 +97,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let floats = sample_mb * (1 << 20) / 4;
     let values: Vec<f32> = (0..floats).map(|i| (i % 1000) as f32 * 0.25).collect();
     let payload = npy::encode_f32(&[floats], &values);
+    if let Some(which) = one_side {
+        return side(&which, &dir, n_samples, payload);
+    }
     let bytes = (payload.len() * n_samples) as f64;
     std::fs::create_dir_all(&dir)?;
     let mut best = [f64::MAX; 3];

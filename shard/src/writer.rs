@@ -57,6 +57,16 @@ impl Default for WriterOptions {
     }
 }
 
+/// Member data goes out in pieces of this size: each is hashed (member checksum, then the
+/// shard checksum) and written while it is still in the L2 cache, so the data is read from
+/// memory once, not once per hash and once more by the kernel's copy (`perf` on a 4 MB-sample
+/// shard: the two hash passes were 5% of the writer's CPU, the page-cache copy 78%).
+const PIECE: usize = 256 << 10;
+
+/// Capacity of the buffer in front of the file: headers, padding and small members gather
+/// there; pieces of [`PIECE`] bytes (larger than it) go straight to the file.
+const BUFFER: usize = 128 << 10;
+
 /// Counts and hashes the bytes that reach the file.
 struct Hashing {
     out: BufWriter<File>,
@@ -213,14 +223,19 @@ impl ShardWriter {
             let hdr = tar::header(&full, data.len() as u64);
             o.emit(&hdr)?;
             let data_offset = o.pos;
-            o.emit(&data)?;
+            let mut member_hash = Xxh3::new();
+            for piece in data.chunks(PIECE) {
+                member_hash.update(piece);
+                o.emit(piece)?;
+            }
             let pad = tar::padding(data.len() as u64) as usize;
             o.emit(&[0u8; 512][..pad])?;
             members.push(IndexMember {
                 name,
                 offset: data_offset,
                 size: data.len() as u64,
-                checksum: dataset::checksum64(&data),
+                // The same value as `dataset::checksum64(&data)` (XXH3-64 streamed).
+                checksum: format!("{:016x}", member_hash.digest()),
             });
         }
         o.index.samples.push(IndexSample {
@@ -244,7 +259,7 @@ impl ShardWriter {
         let tmp = dataset::temp_path(&path);
         let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let hashing = Hashing {
-            out: BufWriter::with_capacity(1 << 22, file),
+            out: BufWriter::with_capacity(BUFFER, file),
             hasher: Xxh3::new(),
         };
         let out = match self.opts.compression {

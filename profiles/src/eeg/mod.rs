@@ -4,6 +4,7 @@
 
 pub mod channels;
 pub mod dsp;
+mod inputs;
 pub mod interp;
 pub mod profile;
 
