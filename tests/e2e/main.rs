@@ -13,6 +13,7 @@ mod ingest;
 mod layering;
 mod loader;
 mod mutation;
+mod pet;
 mod privacy;
 mod registry;
 mod safe;

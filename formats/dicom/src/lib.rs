@@ -22,7 +22,7 @@ mod rle;
 pub mod series;
 
 pub use error::{DicomError, SeriesError};
-pub use parse::{File, parse};
+pub use parse::{File, Item, parse};
 pub use pixels::{Image, decode};
 
 /// Reads and parses a DICOM file.

@@ -92,7 +92,8 @@ pub const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
 pub struct Element {
     /// Value representation as stored (explicit) or `*b"UN"` (implicit).
     pub vr: [u8; 2],
-    /// The value's bytes in [`File::data`] (empty for undefined-length elements).
+    /// The value's bytes in [`File::data`] (for an undefined-length sequence: its items without
+    /// the sequence delimiter; empty for encapsulated pixel data).
     pub value: Range<usize>,
     /// For encapsulated pixel data: the fragments (the basic offset table excluded).
     pub fragments: Option<Vec<Range<usize>>>,
@@ -259,6 +260,8 @@ fn elements(
                     Cur { b: c.b, enc: c.enc }
                 };
                 p = sequence(&inner, start, end, depth + 1)?;
+                // The items without the sequence delimiter, for [`File::item`].
+                el.value = start..p.saturating_sub(8).max(start);
             } else {
                 let (group, element) = split(tag);
                 return Err(DicomError::UndefinedLength {
@@ -450,5 +453,67 @@ impl File {
     /// The first value of a DS/IS element.
     pub fn number(&self, tag: Tag) -> Option<f64> {
         self.numbers(tag)?.first().copied()
+    }
+}
+
+/// The elements of one sequence item ([`File::item`]), read with the same accessors as a file.
+#[derive(Debug)]
+pub struct Item<'a> {
+    data: &'a [u8],
+    encoding: Encoding,
+    elements: BTreeMap<Tag, Element>,
+}
+
+impl File {
+    /// The first item of the top-level sequence `seq` (e.g. RadiopharmaceuticalInformation
+    /// Sequence), or `None` when absent, empty or not a well-formed sequence.
+    pub fn item(&self, seq: Tag) -> Option<Item<'_>> {
+        let el = self.elements.get(&seq)?;
+        let implicit_un = &el.vr == b"UN" && self.encoding.explicit;
+        let enc = if implicit_un {
+            Encoding {
+                explicit: false,
+                big: false,
+            }
+        } else {
+            self.encoding
+        };
+        let c = Cur { b: &self.data, enc };
+        let (p, end) = (el.value.start, el.value.end);
+        if c.tag(p)? != ITEM {
+            return None;
+        }
+        let len = c.u32(p + 4)?;
+        let mut out = BTreeMap::new();
+        if len == UNDEFINED {
+            elements(&c, p + 8, end, 1, true, Some(&mut out)).ok()?;
+        } else {
+            let r = bounded(ITEM, p, p + 8, len, end).ok()?;
+            elements(&c, r.start, r.end, 1, false, Some(&mut out)).ok()?;
+        }
+        Some(Item {
+            data: &self.data,
+            encoding: enc,
+            elements: out,
+        })
+    }
+}
+
+impl Item<'_> {
+    /// A text element's value (padding trimmed); `None` when absent or empty.
+    pub fn text(&self, tag: Tag) -> Option<String> {
+        let e = self.elements.get(&tag)?;
+        self.data
+            .get(e.value.clone())
+            .map(text)
+            .filter(|s| !s.is_empty())
+    }
+    /// The first value of a DS/IS element.
+    pub fn number(&self, tag: Tag) -> Option<f64> {
+        self.text(tag)?.split('\\').next()?.trim().parse().ok()
+    }
+    /// The encoding the item was read with.
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
     }
 }

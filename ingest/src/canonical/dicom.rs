@@ -175,6 +175,12 @@ pub fn series_sample(
     bomdata_format_core::budget::check(n.saturating_mul(per), "the series' voxel arrays")
         .map_err(|e| Error::input(&err_path, e))?;
     let vol = dicom::series::volume(files).map_err(|e| Error::input(&err_path, e))?;
+    let mut info = info;
+    if info.modality == Some(Modality::Pet) && info.frames.is_none() && info.pet.is_none() {
+        let nz = vol.shape[2].max(1);
+        let firsts: Vec<&Path> = vol.files.iter().step_by(nz).map(PathBuf::as_path).collect();
+        (info.frames, info.pet) = super::pet::from_dicom(&firsts)?;
+    }
     let mut data = c_order_npy(&vol.shape, &vol.data);
     if ctx.float16 {
         let h = npy::header(npy::Dtype::F32, &vol.shape).len();
@@ -206,6 +212,7 @@ pub fn series_sample(
         .or_else(|| f.number(REPETITION_TIME).map(|ms| ms / 1000.0));
     meta.gradients = info.gradients;
     meta.frames = info.frames;
+    meta.pet = info.pet;
     meta.scaling = match img.rescale {
         Some((slope, inter)) => Scaling {
             slope,

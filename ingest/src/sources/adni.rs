@@ -266,6 +266,11 @@ impl Source for Adni {
                     durations_s,
                 });
             }
+            if modality == Modality::Pet
+                && let Some(m) = v.as_object()
+            {
+                info.pet = crate::canonical::pet::from_sidecar(m);
+            }
         }
         if modality == Modality::Dmri
             && let (Some(bval), Some(bvec)) = (sibling(&path, "bval"), sibling(&path, "bvec"))
