@@ -119,6 +119,8 @@ pub struct File {
 struct Cur<'a> {
     b: &'a [u8],
     enc: Encoding,
+    /// Stop the top level at the PixelData element (planning reads headers only).
+    header_only: bool,
 }
 
 impl Cur<'_> {
@@ -227,6 +229,9 @@ fn elements(
     mut out: Option<&mut BTreeMap<Tag, Element>>,
 ) -> Result<usize, DicomError> {
     while p < end {
+        if c.header_only && depth == 0 && c.tag(p) == Some(PIXEL_DATA) {
+            return Ok(p);
+        }
         let (tag, vr, len, hl) = header(c, p)?;
         if tag == ITEM_DELIM {
             p += 8;
@@ -255,9 +260,14 @@ fn elements(
                             explicit: false,
                             big: false,
                         },
+                        header_only: false,
                     }
                 } else {
-                    Cur { b: c.b, enc: c.enc }
+                    Cur {
+                        b: c.b,
+                        enc: c.enc,
+                        header_only: false,
+                    }
                 };
                 p = sequence(&inner, start, end, depth + 1)?;
                 // The items without the sequence delimiter, for [`File::item`].
@@ -356,6 +366,7 @@ fn meta(bytes: &[u8]) -> Result<(BTreeMap<Tag, Vec<u8>>, usize), DicomError> {
             explicit: true,
             big: false,
         },
+        header_only: false,
     };
     let mut m = BTreeMap::new();
     let mut p = 132;
@@ -377,7 +388,18 @@ fn meta(bytes: &[u8]) -> Result<(BTreeMap<Tag, Vec<u8>>, usize), DicomError> {
 }
 
 /// Parses a whole DICOM file held in memory.
-pub fn parse(mut bytes: Vec<u8>) -> Result<File, DicomError> {
+pub fn parse(bytes: Vec<u8>) -> Result<File, DicomError> {
+    parse_with(bytes, false).map(|(f, _)| f)
+}
+
+/// Parses the data set up to (not including) the PixelData element: the file's attributes
+/// without reading or decoding pixels. `bytes` may be the file's first part only; the flag
+/// says whether PixelData was reached (else the part may have ended early).
+pub fn parse_header(bytes: Vec<u8>) -> Result<(File, bool), DicomError> {
+    parse_with(bytes, true)
+}
+
+fn parse_with(mut bytes: Vec<u8>, header_only: bool) -> Result<(File, bool), DicomError> {
     let (meta, start) = meta(&bytes)?;
     let uid = meta
         .get(&0x0002_0010)
@@ -391,10 +413,11 @@ pub fn parse(mut bytes: Vec<u8>) -> Result<File, DicomError> {
         bytes
     };
     let mut els = BTreeMap::new();
-    elements(
+    let stop = elements(
         &Cur {
             b: &data,
             enc: encoding,
+            header_only,
         },
         0,
         data.len(),
@@ -402,14 +425,18 @@ pub fn parse(mut bytes: Vec<u8>) -> Result<File, DicomError> {
         false,
         Some(&mut els),
     )?;
-    Ok(File {
-        transfer_syntax_uid: uid,
-        encoding,
-        pixel_coding,
-        meta,
-        data,
-        elements: els,
-    })
+    let reached = header_only && stop < data.len();
+    Ok((
+        File {
+            transfer_syntax_uid: uid,
+            encoding,
+            pixel_coding,
+            meta,
+            data,
+            elements: els,
+        },
+        reached,
+    ))
 }
 
 fn inflate(z: &[u8]) -> Result<Vec<u8>, DicomError> {
@@ -440,6 +467,7 @@ impl File {
         let c = Cur {
             b,
             enc: self.encoding,
+            header_only: false,
         };
         c.u16(0)
     }
@@ -478,7 +506,11 @@ impl File {
         } else {
             self.encoding
         };
-        let c = Cur { b: &self.data, enc };
+        let c = Cur {
+            b: &self.data,
+            enc,
+            header_only: false,
+        };
         let (p, end) = (el.value.start, el.value.end);
         if c.tag(p)? != ITEM {
             return None;

@@ -156,6 +156,35 @@ fn step(slices: &[&Slice], normal: [f64; 3]) -> Result<[f64; 3], SeriesError> {
 
 /// Stacks single-frame instances of one series into a volume.
 pub fn volume(paths: &[PathBuf]) -> Result<Volume, SeriesError> {
+    let mut data = Vec::new();
+    let g = stack(paths, |_, _, _, px| data.extend_from_slice(px))?;
+    Ok(Volume {
+        shape: g.shape,
+        data,
+        affine: g.affine,
+        files: g.files,
+    })
+}
+
+/// A series' grid without its values ([`stack`]).
+#[derive(Clone, Debug)]
+pub struct Geometry {
+    /// As [`Volume::shape`].
+    pub shape: Vec<usize>,
+    /// As [`Volume::affine`].
+    pub affine: [[f64; 4]; 4],
+    /// As [`Volume::files`].
+    pub files: Vec<PathBuf>,
+}
+
+/// Stacks single-frame instances of one series, handing each instance's values (after the
+/// modality LUT, column fastest) to `put(shape, slice, volume, values)` in storage order
+/// (slice fastest, then volume), so a caller can write them straight into its own layout.
+/// Each file is read once.
+pub fn stack(
+    paths: &[PathBuf],
+    mut put: impl FnMut(&[usize], usize, usize, &[f64]),
+) -> Result<Geometry, SeriesError> {
     let mut slices = paths
         .iter()
         .map(|p| read(p))
@@ -196,10 +225,13 @@ pub fn volume(paths: &[PathBuf]) -> Result<Volume, SeriesError> {
         affine[0][c] = -lps[0][c];
         affine[1][c] = -lps[1][c];
     }
-    let mut data = Vec::with_capacity(rows * cols * slices.len());
+    let mut shape = vec![cols, rows, positions.len()];
+    if nt > 1 {
+        shape.push(nt);
+    }
     let mut files = Vec::with_capacity(slices.len());
     for t in 0..nt {
-        for p in &positions {
+        for (k, p) in positions.iter().enumerate() {
             let s = &slices[p[t]];
             let err = |error| SeriesError::Instance {
                 path: s.path.display().to_string(),
@@ -209,17 +241,12 @@ pub fn volume(paths: &[PathBuf]) -> Result<Volume, SeriesError> {
             if let Some((slope, intercept)) = s.img.rescale {
                 px.iter_mut().for_each(|x| *x = *x * slope + intercept);
             }
-            data.extend(px);
+            put(&shape, k, t, &px);
             files.push(s.path.clone());
         }
     }
-    let mut shape = vec![cols, rows, positions.len()];
-    if nt > 1 {
-        shape.push(nt);
-    }
-    Ok(Volume {
+    Ok(Geometry {
         shape,
-        data,
         affine,
         files,
     })

@@ -159,7 +159,7 @@ pub fn from_dicom(firsts: &[&Path]) -> Result<(Option<FrameTiming>, Option<PetIn
     let Some(first_path) = firsts.first() else {
         return Ok((None, None));
     };
-    let first = dicom::open(first_path).map_err(|e| Error::input(first_path, e))?;
+    let first = dicom::open_header(first_path).map_err(|e| Error::input(first_path, e))?;
     let origin = Moment::of(
         first.text(SERIES_DATE).as_deref(),
         first.text(SERIES_TIME).as_deref(),
@@ -173,7 +173,7 @@ pub fn from_dicom(firsts: &[&Path]) -> Result<(Option<FrameTiming>, Option<PetIn
         let timing = if i == 0 {
             frame(&first, origin)
         } else {
-            let f = dicom::open(p).map_err(|e| Error::input(p, e))?;
+            let f = dicom::open_header(p).map_err(|e| Error::input(p, e))?;
             frame(&f, origin)
         };
         match timing {

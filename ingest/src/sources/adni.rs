@@ -313,7 +313,7 @@ fn dicom_modality(head: &Head, description: &str) -> Modality {
 fn convert_dicom(unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()> {
     let paths: Vec<PathBuf> = unit.inputs.iter().map(|r| ctx.path(r)).collect();
     let first = main_input(unit)?;
-    let head = bomdata_dicom::open(&ctx.path(first))
+    let head = bomdata_dicom::open_header(&ctx.path(first))
         .map(|f| Head::of(&f))
         .map_err(|e| Error::input(ctx.path(first), e))?;
     let d = &unit.detail;
