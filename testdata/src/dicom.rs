@@ -201,7 +201,7 @@ fn ds(v: &[f64]) -> Vec<u8> {
 
 /// The pixel value of column `c`, row `r`, slice `k`, volume `t` (stored, before rescale).
 pub fn stored_value(s: &Series, c: usize, r: usize, k: usize, t: usize) -> i16 {
-    (t * 3000 + k * 300 + r * usize::from(s.cols) + c) as i16 - 50
+    ((t * 3000 + k * 300 + r * usize::from(s.cols) + c) as i16).wrapping_sub(50)
 }
 
 /// The identifying and technical attributes every instance carries.

@@ -134,26 +134,6 @@ fn dtype_name(img: &dicom::Image) -> String {
     format!("{sign}{}", img.bits_allocated)
 }
 
-/// Writes one instance's values (slice `k` of volume `t`, column fastest) as float32 into a
-/// C-order `(x, y, z[, t])` array's bytes (`x` = column, `y` = row); values that do not fit the
-/// shape are ignored.
-fn put_c_order(out: &mut [u8], shape: &[usize], k: usize, t: usize, px: &[f64]) {
-    let (nx, ny, nz) = (shape[0], shape[1], shape[2]);
-    let nt = shape.get(3).copied().unwrap_or(1);
-    let stride = nz * nt;
-    for i in 0..nx {
-        for j in 0..ny {
-            let Some(&v) = px.get(j * nx + i) else {
-                continue;
-            };
-            let at = 4 * ((i * ny + j) * stride + k * nt + t);
-            if let Some(d) = out.get_mut(at..at + 4) {
-                d.copy_from_slice(&(v as f32).to_le_bytes());
-            }
-        }
-    }
-}
-
 /// Stacks the instances `files` (absolute paths of one series) into a canonical volume sample.
 /// `target.file` is written (scrubbed) as provenance and must hold no date or UID.
 pub fn series_sample(
@@ -172,20 +152,16 @@ pub fn series_sample(
     let per = if ctx.float16 { 14 } else { 12 };
     bomdata_format_core::budget::check(n.saturating_mul(per), "the series' voxel arrays")
         .map_err(|e| Error::input(&err_path, e))?;
-    let mut data: Vec<u8> = Vec::new();
-    let mut header_len = 0;
+    let mut writer: Option<dicom::series::COrderF32> = None;
     let vol = dicom::series::stack(files, |shape, k, t, px| {
-        if data.is_empty() {
-            let h = npy::header(npy::Dtype::F32, shape);
-            header_len = h.len();
-            let n: usize = shape.iter().product();
-            data.reserve_exact(h.len() + 4 * n);
-            data.extend_from_slice(&h);
-            data.resize(h.len() + 4 * n, 0);
-        }
-        put_c_order(&mut data[header_len..], shape, k, t, px);
+        writer
+            .get_or_insert_with(|| {
+                dicom::series::COrderF32::new(npy::header(npy::Dtype::F32, shape), shape)
+            })
+            .put(k, t, px);
     })
     .map_err(|e| Error::input(&err_path, e))?;
+    let mut data = writer.map(|w| w.finish()).unwrap_or_default();
     let mut info = info;
     if info.modality == Some(Modality::Pet) && info.frames.is_none() && info.pet.is_none() {
         let nz = vol.shape[2].max(1);
