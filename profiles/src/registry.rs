@@ -7,6 +7,7 @@ use bomdata_shard::Sample;
 
 use crate::eeg::{self, EegProfile};
 use crate::meg::MegProfile;
+use crate::mri::pet::PetProfile;
 use crate::mri::swift::Swift;
 use crate::mri::volume::VolumeProfile;
 use crate::profile::{Applied, Params, Profile, check_params};
@@ -47,7 +48,7 @@ pub fn all() -> Vec<Box<dyn Profile>> {
 
 /// Names of every profile.
 pub fn names() -> Vec<&'static str> {
-    let mut v = vec!["canonical", "swift", "volume", "tables"];
+    let mut v = vec!["canonical", "swift", "volume", "pet", "tables"];
     v.extend_from_slice(eeg::NAMES);
     v.push("meg");
     v
@@ -62,6 +63,7 @@ pub fn create(name: &str, params: &Params) -> Result<Box<dyn Profile>> {
         }
         "swift" => Ok(Box::new(Swift::new(params)?)),
         "volume" => Ok(Box::new(VolumeProfile::new(params)?)),
+        "pet" => Ok(Box::new(PetProfile::new(params)?)),
         "tables" => Ok(Box::new(TablesProfile::new(params)?)),
         "meg" => Ok(Box::new(MegProfile::new(params)?)),
         n if eeg::NAMES.contains(&n) => Ok(Box::new(EegProfile::new(n, params)?)),

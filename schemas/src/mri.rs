@@ -49,6 +49,44 @@ pub struct FrameTiming {
     pub durations_s: Vec<f64>,
 }
 
+/// PET quantification facts, as the source gave them (BIDS PET sidecar or DICOM PET headers).
+/// Every time is in seconds on the axis of [`FrameTiming::starts_s`] (BIDS `TimeZero`; for
+/// DICOM the series reference time, SeriesTime); no date or clock time is kept.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PetInfo {
+    /// Units of the voxel values (BIDS `Units`, e.g. `Bq/mL`; DICOM `Units`, e.g. `BQML`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub units: Option<String>,
+    /// Injected radioactivity at the injection time, in [`PetInfo::injected_units`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub injected: Option<f64>,
+    /// Units of [`PetInfo::injected`] (`MBq`, `mCi`, ...; DICOM RadionuclideTotalDose is `Bq`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub injected_units: Option<String>,
+    /// Body weight in kg (BIDS `BodyWeight`, DICOM PatientWeight: kept as a number under the
+    /// PS3.15 Retain Patient Characteristics Option, for SUV).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_weight_kg: Option<f64>,
+    /// Injection start on the frame time axis (BIDS `InjectionStart`; DICOM
+    /// RadiopharmaceuticalStartDateTime/Time − SeriesTime).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub injection_s: Option<f64>,
+    /// Whether the voxel values are decay corrected (BIDS `ImageDecayCorrected`; DICOM
+    /// DecayCorrection `START`/`ADMIN` → true, `NONE` → false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decay_corrected: Option<bool>,
+    /// The time the values are decay corrected to, on the frame time axis (BIDS
+    /// `ImageDecayCorrectionTime`; DICOM `START` → 0, `ADMIN` → the injection time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decay_reference_s: Option<f64>,
+    /// Radionuclide (BIDS `TracerRadionuclide`, e.g. `F18`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub radionuclide: Option<String>,
+    /// Half-life in seconds (DICOM RadionuclideHalfLife, or a sidecar's `RadionuclideHalfLife`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub half_life_s: Option<f64>,
+}
+
 /// Identity-bearing header text, present only when identity was explicitly kept.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct IdentityText {
@@ -134,6 +172,9 @@ pub struct VolumeMeta {
     /// PET frame timing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames: Option<FrameTiming>,
+    /// PET quantification facts (dose, weight, decay correction), when the source gave any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pet: Option<PetInfo>,
     /// Scaling applied to produce the stored values.
     pub scaling: Scaling,
     /// Header text, only when identity was explicitly kept.
@@ -172,6 +213,7 @@ impl VolumeMeta {
             repetition_time_s: None,
             gradients: None,
             frames: None,
+            pet: None,
             dicom: None,
             scaling: Scaling {
                 slope: 1.0,

@@ -69,6 +69,81 @@ pub struct Series {
     pub rescale: Option<(f64, f64)>,
     /// BurnedInAnnotation `YES`.
     pub burned_in: bool,
+    /// PET frame timing and radiopharmaceutical headers (PT series).
+    pub pet: Option<PetHeaders>,
+}
+
+/// The PET headers of a dynamic series: SeriesTime, per-volume AcquisitionTime (series time +
+/// start), ActualFrameDuration, FrameReferenceTime (mid-frame), Units, DecayCorrection,
+/// PatientWeight and a RadiopharmaceuticalInformationSequence item.
+#[derive(Clone, Debug)]
+pub struct PetHeaders {
+    /// SeriesTime in seconds of the day.
+    pub series_time_s: f64,
+    /// Frame starts in seconds after the series time, one per volume.
+    pub starts_s: Vec<f64>,
+    /// Frame durations in seconds.
+    pub durations_s: Vec<f64>,
+    /// RadiopharmaceuticalStartTime in seconds of the day.
+    pub injection_time_s: f64,
+    /// RadionuclideTotalDose in Bq.
+    pub dose_bq: Option<f64>,
+    /// RadionuclideHalfLife in seconds.
+    pub half_life_s: f64,
+    /// PatientWeight in kg.
+    pub weight_kg: Option<f64>,
+    /// DecayCorrection (`START`, `ADMIN`, `NONE`).
+    pub decay: &'static str,
+    /// Units (`BQML`).
+    pub units: &'static str,
+}
+
+/// A DICOM TM value of seconds of the day.
+pub fn tm(s: f64) -> String {
+    let whole = s.floor();
+    let (h, m, sec) = (
+        whole as u64 / 3600,
+        whole as u64 / 60 % 60,
+        whole as u64 % 60,
+    );
+    format!(
+        "{h:02}{m:02}{sec:02}.{:06}",
+        ((s - whole) * 1e6).round() as u64
+    )
+}
+
+fn pet_headers(h: &mut BTreeMap<u32, ([u8; 2], Vec<u8>)>, p: &PetHeaders, t: usize) {
+    let mut put = |tag: u32, vr: &[u8; 2], v: Vec<u8>| {
+        h.insert(tag, (*vr, v));
+    };
+    let (start, dur) = (p.starts_s[t], p.durations_s[t]);
+    put(0x0008_0031, b"TM", tm(p.series_time_s).into_bytes());
+    put(0x0008_0032, b"TM", tm(p.series_time_s + start).into_bytes());
+    put(
+        0x0018_1242,
+        b"IS",
+        format!("{}", (dur * 1000.0).round() as i64).into_bytes(),
+    );
+    put(0x0054_1300, b"DS", ds(&[(start + dur / 2.0) * 1000.0]));
+    put(0x0054_1001, b"CS", p.units.as_bytes().to_vec());
+    put(0x0054_1102, b"CS", p.decay.as_bytes().to_vec());
+    if let Some(w) = p.weight_kg {
+        put(0x0010_1030, b"DS", ds(&[w]));
+    }
+    let mut item = element(0x0018_0031, b"LO", b"Florbetapir");
+    item.extend(element(
+        0x0018_1072,
+        b"TM",
+        tm(p.injection_time_s).as_bytes(),
+    ));
+    if let Some(d) = p.dose_bq {
+        item.extend(element(0x0018_1074, b"DS", &ds(&[d])));
+    }
+    item.extend(element(0x0018_1075, b"DS", &ds(&[p.half_life_s])));
+    let mut seq = vec![0xFE, 0xFF, 0x00, 0xE0];
+    seq.extend((item.len() as u32).to_le_bytes());
+    seq.extend(item);
+    put(0x0054_0016, b"SQ", seq);
 }
 
 impl Series {
@@ -90,6 +165,7 @@ impl Series {
             step: [0.0, 0.0, 2.5],
             rescale: None,
             burned_in: false,
+            pet: None,
         }
     }
 
@@ -108,7 +184,7 @@ fn element(tag: u32, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
     v.extend(((tag >> 16) as u16).to_le_bytes());
     v.extend((tag as u16).to_le_bytes());
     v.extend(vr);
-    if matches!(vr, b"OB" | b"OW" | b"UN") {
+    if matches!(vr, b"OB" | b"OW" | b"UN" | b"SQ") {
         v.extend([0, 0]);
         v.extend((value.len() as u32).to_le_bytes());
     } else {
@@ -125,7 +201,7 @@ fn ds(v: &[f64]) -> Vec<u8> {
 
 /// The pixel value of column `c`, row `r`, slice `k`, volume `t` (stored, before rescale).
 pub fn stored_value(s: &Series, c: usize, r: usize, k: usize, t: usize) -> i16 {
-    (t * 3000 + k * 300 + r * usize::from(s.cols) + c) as i16 - 50
+    ((t * 3000 + k * 300 + r * usize::from(s.cols) + c) as i16).wrapping_sub(50)
 }
 
 /// The identifying and technical attributes every instance carries.
@@ -197,6 +273,9 @@ pub fn instance(s: &Series, k: usize, t: usize) -> Vec<u8> {
         (0x0028_0103, *b"US", us(1)),
     ] {
         h.insert(tag, (vr, v));
+    }
+    if let Some(p) = &s.pet {
+        pet_headers(&mut h, p, t);
     }
     if let Some((slope, inter)) = s.rescale {
         h.insert(0x0028_1052, (*b"DS", ds(&[inter])));

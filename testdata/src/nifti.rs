@@ -85,3 +85,20 @@ pub fn nifti_bytes(stored: Stored, shape: &[u64], slope: f64, inter: f64, gz: bo
     let _ = e.write_all(&plain);
     e.finish().unwrap_or_default()
 }
+
+/// A float32 volume of `shape` holding `values` (file order: x fastest), no scaling, with the
+/// synthetic affine; gzip-compressed when `gz`.
+pub fn nifti_f32_bytes(shape: &[u64], values: &[f32], gz: bool) -> Vec<u8> {
+    let mut plain = header(Stored::Float32, shape, 1.0, 0.0);
+    plain.extend_from_slice(&[0, 0, 0, 0]);
+    for v in values {
+        plain.extend_from_slice(&v.to_le_bytes());
+    }
+    if !gz {
+        return plain;
+    }
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    // Writing into a Vec cannot fail.
+    let _ = e.write_all(&plain);
+    e.finish().unwrap_or_default()
+}

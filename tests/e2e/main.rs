@@ -14,6 +14,7 @@ mod layering;
 mod loader;
 mod meg;
 mod mutation;
+mod pet;
 mod privacy;
 mod registry;
 mod safe;

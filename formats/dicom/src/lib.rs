@@ -22,11 +22,35 @@ mod rle;
 pub mod series;
 
 pub use error::{DicomError, SeriesError};
-pub use parse::{File, parse};
+pub use parse::{File, Item, parse, parse_header};
 pub use pixels::{Image, decode};
 
 /// Reads and parses a DICOM file.
 pub fn open(path: &std::path::Path) -> std::io::Result<File> {
     let bytes = std::fs::read(path)?;
     Ok(parse(bytes)?)
+}
+
+/// Reads and parses a DICOM file's attributes up to the PixelData element, reading the file in
+/// growing parts (16 KiB, doubled) until that element is reached: planning never reads pixel
+/// data. The returned [`File`] has no PixelData. Deflated files are read whole.
+pub fn open_header(path: &std::path::Path) -> std::io::Result<File> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = Vec::new();
+    let mut want = 16 * 1024;
+    loop {
+        let before = buf.len();
+        (&mut f)
+            .take((want - before) as u64)
+            .read_to_end(&mut buf)?;
+        let eof = buf.len() < want;
+        if eof {
+            return Ok(parse_header(buf)?.0);
+        }
+        match parse_header(buf.clone()) {
+            Ok((file, true)) if file.transfer_syntax_uid != parse::DEFLATED => return Ok(file),
+            _ => want = want.saturating_mul(2),
+        }
+    }
 }

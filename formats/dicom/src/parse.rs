@@ -92,7 +92,8 @@ pub const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
 pub struct Element {
     /// Value representation as stored (explicit) or `*b"UN"` (implicit).
     pub vr: [u8; 2],
-    /// The value's bytes in [`File::data`] (empty for undefined-length elements).
+    /// The value's bytes in [`File::data`] (for an undefined-length sequence: its items without
+    /// the sequence delimiter; empty for encapsulated pixel data).
     pub value: Range<usize>,
     /// For encapsulated pixel data: the fragments (the basic offset table excluded).
     pub fragments: Option<Vec<Range<usize>>>,
@@ -118,6 +119,8 @@ pub struct File {
 struct Cur<'a> {
     b: &'a [u8],
     enc: Encoding,
+    /// Stop the top level at the PixelData element (planning reads headers only).
+    header_only: bool,
 }
 
 impl Cur<'_> {
@@ -226,6 +229,9 @@ fn elements(
     mut out: Option<&mut BTreeMap<Tag, Element>>,
 ) -> Result<usize, DicomError> {
     while p < end {
+        if c.header_only && depth == 0 && c.tag(p) == Some(PIXEL_DATA) {
+            return Ok(p);
+        }
         let (tag, vr, len, hl) = header(c, p)?;
         if tag == ITEM_DELIM {
             p += 8;
@@ -254,11 +260,18 @@ fn elements(
                             explicit: false,
                             big: false,
                         },
+                        header_only: false,
                     }
                 } else {
-                    Cur { b: c.b, enc: c.enc }
+                    Cur {
+                        b: c.b,
+                        enc: c.enc,
+                        header_only: false,
+                    }
                 };
                 p = sequence(&inner, start, end, depth + 1)?;
+                // The items without the sequence delimiter, for [`File::item`].
+                el.value = start..p.saturating_sub(8).max(start);
             } else {
                 let (group, element) = split(tag);
                 return Err(DicomError::UndefinedLength {
@@ -353,6 +366,7 @@ fn meta(bytes: &[u8]) -> Result<(BTreeMap<Tag, Vec<u8>>, usize), DicomError> {
             explicit: true,
             big: false,
         },
+        header_only: false,
     };
     let mut m = BTreeMap::new();
     let mut p = 132;
@@ -374,7 +388,18 @@ fn meta(bytes: &[u8]) -> Result<(BTreeMap<Tag, Vec<u8>>, usize), DicomError> {
 }
 
 /// Parses a whole DICOM file held in memory.
-pub fn parse(mut bytes: Vec<u8>) -> Result<File, DicomError> {
+pub fn parse(bytes: Vec<u8>) -> Result<File, DicomError> {
+    parse_with(bytes, false).map(|(f, _)| f)
+}
+
+/// Parses the data set up to (not including) the PixelData element: the file's attributes
+/// without reading or decoding pixels. `bytes` may be the file's first part only; the flag
+/// says whether PixelData was reached (else the part may have ended early).
+pub fn parse_header(bytes: Vec<u8>) -> Result<(File, bool), DicomError> {
+    parse_with(bytes, true)
+}
+
+fn parse_with(mut bytes: Vec<u8>, header_only: bool) -> Result<(File, bool), DicomError> {
     let (meta, start) = meta(&bytes)?;
     let uid = meta
         .get(&0x0002_0010)
@@ -388,10 +413,11 @@ pub fn parse(mut bytes: Vec<u8>) -> Result<File, DicomError> {
         bytes
     };
     let mut els = BTreeMap::new();
-    elements(
+    let stop = elements(
         &Cur {
             b: &data,
             enc: encoding,
+            header_only,
         },
         0,
         data.len(),
@@ -399,14 +425,18 @@ pub fn parse(mut bytes: Vec<u8>) -> Result<File, DicomError> {
         false,
         Some(&mut els),
     )?;
-    Ok(File {
-        transfer_syntax_uid: uid,
-        encoding,
-        pixel_coding,
-        meta,
-        data,
-        elements: els,
-    })
+    let reached = header_only && stop < data.len();
+    Ok((
+        File {
+            transfer_syntax_uid: uid,
+            encoding,
+            pixel_coding,
+            meta,
+            data,
+            elements: els,
+        },
+        reached,
+    ))
 }
 
 fn inflate(z: &[u8]) -> Result<Vec<u8>, DicomError> {
@@ -437,6 +467,7 @@ impl File {
         let c = Cur {
             b,
             enc: self.encoding,
+            header_only: false,
         };
         c.u16(0)
     }
@@ -450,5 +481,71 @@ impl File {
     /// The first value of a DS/IS element.
     pub fn number(&self, tag: Tag) -> Option<f64> {
         self.numbers(tag)?.first().copied()
+    }
+}
+
+/// The elements of one sequence item ([`File::item`]), read with the same accessors as a file.
+#[derive(Debug)]
+pub struct Item<'a> {
+    data: &'a [u8],
+    encoding: Encoding,
+    elements: BTreeMap<Tag, Element>,
+}
+
+impl File {
+    /// The first item of the top-level sequence `seq` (e.g. RadiopharmaceuticalInformation
+    /// Sequence), or `None` when absent, empty or not a well-formed sequence.
+    pub fn item(&self, seq: Tag) -> Option<Item<'_>> {
+        let el = self.elements.get(&seq)?;
+        let implicit_un = &el.vr == b"UN" && self.encoding.explicit;
+        let enc = if implicit_un {
+            Encoding {
+                explicit: false,
+                big: false,
+            }
+        } else {
+            self.encoding
+        };
+        let c = Cur {
+            b: &self.data,
+            enc,
+            header_only: false,
+        };
+        let (p, end) = (el.value.start, el.value.end);
+        if c.tag(p)? != ITEM {
+            return None;
+        }
+        let len = c.u32(p + 4)?;
+        let mut out = BTreeMap::new();
+        if len == UNDEFINED {
+            elements(&c, p + 8, end, 1, true, Some(&mut out)).ok()?;
+        } else {
+            let r = bounded(ITEM, p, p + 8, len, end).ok()?;
+            elements(&c, r.start, r.end, 1, false, Some(&mut out)).ok()?;
+        }
+        Some(Item {
+            data: &self.data,
+            encoding: enc,
+            elements: out,
+        })
+    }
+}
+
+impl Item<'_> {
+    /// A text element's value (padding trimmed); `None` when absent or empty.
+    pub fn text(&self, tag: Tag) -> Option<String> {
+        let e = self.elements.get(&tag)?;
+        self.data
+            .get(e.value.clone())
+            .map(text)
+            .filter(|s| !s.is_empty())
+    }
+    /// The first value of a DS/IS element.
+    pub fn number(&self, tag: Tag) -> Option<f64> {
+        self.text(tag)?.split('\\').next()?.trim().parse().ok()
+    }
+    /// The encoding the item was read with.
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
     }
 }

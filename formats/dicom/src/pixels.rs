@@ -214,6 +214,18 @@ fn native_samples(b: &[u8], img: &Image, big: bool, planar: bool) -> Result<Vec<
         return Ok(out);
     }
     let spp = img.samples;
+    if img.bits_allocated == 16 && (spp == 1 || !planar) && b.len() >= 2 * n {
+        // The common case (16-bit, interleaved): two bytes a sample, no index arithmetic.
+        out.extend(b.chunks_exact(2).take(n).map(|c| {
+            let raw = if big {
+                u16::from_be_bytes([c[0], c[1]])
+            } else {
+                u16::from_le_bytes([c[0], c[1]])
+            };
+            img.value(u32::from(raw))
+        }));
+        return Ok(out);
+    }
     let frame = img.rows * img.columns;
     for i in 0..n {
         let stored = if planar && spp > 1 {

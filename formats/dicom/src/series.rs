@@ -156,6 +156,35 @@ fn step(slices: &[&Slice], normal: [f64; 3]) -> Result<[f64; 3], SeriesError> {
 
 /// Stacks single-frame instances of one series into a volume.
 pub fn volume(paths: &[PathBuf]) -> Result<Volume, SeriesError> {
+    let mut data = Vec::new();
+    let g = stack(paths, |_, _, _, px| data.extend_from_slice(px))?;
+    Ok(Volume {
+        shape: g.shape,
+        data,
+        affine: g.affine,
+        files: g.files,
+    })
+}
+
+/// A series' grid without its values ([`stack`]).
+#[derive(Clone, Debug)]
+pub struct Geometry {
+    /// As [`Volume::shape`].
+    pub shape: Vec<usize>,
+    /// As [`Volume::affine`].
+    pub affine: [[f64; 4]; 4],
+    /// As [`Volume::files`].
+    pub files: Vec<PathBuf>,
+}
+
+/// Stacks single-frame instances of one series, handing each instance's values (after the
+/// modality LUT, column fastest) to `put(shape, slice, volume, values)` in storage order
+/// (slice fastest, then volume), so a caller can write them straight into its own layout.
+/// Each file is read once.
+pub fn stack(
+    paths: &[PathBuf],
+    mut put: impl FnMut(&[usize], usize, usize, &[f64]),
+) -> Result<Geometry, SeriesError> {
     let mut slices = paths
         .iter()
         .map(|p| read(p))
@@ -196,10 +225,13 @@ pub fn volume(paths: &[PathBuf]) -> Result<Volume, SeriesError> {
         affine[0][c] = -lps[0][c];
         affine[1][c] = -lps[1][c];
     }
-    let mut data = Vec::with_capacity(rows * cols * slices.len());
+    let mut shape = vec![cols, rows, positions.len()];
+    if nt > 1 {
+        shape.push(nt);
+    }
     let mut files = Vec::with_capacity(slices.len());
     for t in 0..nt {
-        for p in &positions {
+        for (k, p) in positions.iter().enumerate() {
             let s = &slices[p[t]];
             let err = |error| SeriesError::Instance {
                 path: s.path.display().to_string(),
@@ -209,17 +241,12 @@ pub fn volume(paths: &[PathBuf]) -> Result<Volume, SeriesError> {
             if let Some((slope, intercept)) = s.img.rescale {
                 px.iter_mut().for_each(|x| *x = *x * slope + intercept);
             }
-            data.extend(px);
+            put(&shape, k, t, &px);
             files.push(s.path.clone());
         }
     }
-    let mut shape = vec![cols, rows, positions.len()];
-    if nt > 1 {
-        shape.push(nt);
-    }
-    Ok(Volume {
+    Ok(Geometry {
         shape,
-        data,
         affine,
         files,
     })
@@ -246,4 +273,117 @@ fn by_position(slices: &[Slice], normal: [f64; 3]) -> Result<Vec<Vec<usize>>, Se
         return Err(SeriesError::Uneven { min, max });
     }
     Ok(out)
+}
+
+/// Writes the values [`stack`] hands out into a C-order `(x, y, z[, t])` float32 little-endian
+/// array (`x` = column, `y` = row) after a caller's prefix (e.g. an `.npy` header). Slices are
+/// buffered 16 at a time so each voxel column is written in one run, not one scattered store
+/// per value.
+#[derive(Debug)]
+pub struct COrderF32 {
+    out: Vec<u8>,
+    base: usize,
+    shape: [usize; 4],
+    pending: Vec<f32>,
+    first: (usize, usize),
+    count: usize,
+}
+
+const BLOCK: usize = 16;
+
+impl COrderF32 {
+    /// An array of `shape` (3 or 4 axes) after `prefix`, zero-filled.
+    pub fn new(mut prefix: Vec<u8>, shape: &[usize]) -> COrderF32 {
+        let s = [
+            shape.first().copied().unwrap_or(1),
+            shape.get(1).copied().unwrap_or(1),
+            shape.get(2).copied().unwrap_or(1),
+            shape.get(3).copied().unwrap_or(1),
+        ];
+        let base = prefix.len();
+        let n = s.iter().product::<usize>();
+        prefix.reserve_exact(4 * n);
+        prefix.resize(base + 4 * n, 0);
+        COrderF32 {
+            out: prefix,
+            base,
+            shape: s,
+            pending: Vec::new(),
+            first: (0, 0),
+            count: 0,
+        }
+    }
+
+    /// Slice `k` of volume `t` (column fastest), in [`stack`]'s order.
+    pub fn put(&mut self, k: usize, t: usize, px: &[f64]) {
+        let nxy = self.shape[0] * self.shape[1];
+        if self.count > 0 && (t != self.first.1 || k != self.first.0 + self.count) {
+            self.flush();
+        }
+        if self.count == 0 {
+            self.first = (k, t);
+        }
+        // Transposed as it is buffered: `pending[(i * ny + j) * BLOCK + s]`, so that a flush
+        // reads and writes runs.
+        let (nx, ny) = (self.shape[0], self.shape[1]);
+        if self.pending.len() < BLOCK * nxy {
+            self.pending.resize(BLOCK * nxy, 0.0);
+        }
+        // In 16 × 16 tiles, so the strided stores stay within a few pages.
+        const TILE: usize = 16;
+        let s = self.count;
+        for jb in (0..ny).step_by(TILE) {
+            for ib in (0..nx).step_by(TILE) {
+                for j in jb..(jb + TILE).min(ny) {
+                    let Some(row) = px.get(j * nx + ib..j * nx + (ib + TILE).min(nx)) else {
+                        continue;
+                    };
+                    for (di, &v) in row.iter().enumerate() {
+                        if let Some(d) = self.pending.get_mut(((ib + di) * ny + j) * BLOCK + s) {
+                            *d = v as f32;
+                        }
+                    }
+                }
+            }
+        }
+        self.count += 1;
+        if self.count == BLOCK || k + 1 == self.shape[2] {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        let [nx, ny, nz, nt] = self.shape;
+        let (k0, t) = self.first;
+        let body = &mut self.out[self.base..];
+        for q in 0..nx * ny {
+            let at = (q * nz + k0) * nt + t;
+            let Some(run) = self.pending.get(q * BLOCK..q * BLOCK + self.count) else {
+                continue;
+            };
+            if nt == 1 {
+                if let Some(d) = body.get_mut(4 * at..4 * (at + run.len())) {
+                    for (o, v) in d.chunks_exact_mut(4).zip(run) {
+                        o.copy_from_slice(&v.to_le_bytes());
+                    }
+                }
+                continue;
+            }
+            for (s, v) in run.iter().enumerate() {
+                let o = 4 * (at + s * nt);
+                if let Some(d) = body.get_mut(o..o + 4) {
+                    d.copy_from_slice(&v.to_le_bytes());
+                }
+            }
+        }
+        self.count = 0;
+    }
+
+    /// The prefix and the array.
+    pub fn finish(mut self) -> Vec<u8> {
+        if self.count > 0 {
+            self.flush();
+        }
+        self.out
+    }
 }

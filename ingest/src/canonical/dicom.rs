@@ -85,7 +85,7 @@ pub fn looks_like_dicom(path: &Path) -> bool {
 pub fn group(root: &Path, rels: &[PathBuf]) -> Vec<(Head, Vec<PathBuf>)> {
     let mut m: std::collections::BTreeMap<String, (Head, Vec<PathBuf>)> = Default::default();
     for rel in rels {
-        if let Ok(f) = dicom::open(&root.join(rel)) {
+        if let Ok(f) = dicom::open_header(&root.join(rel)) {
             let head = Head::of(&f);
             m.entry(head.series_uid.clone())
                 .or_insert_with(|| (head, Vec::new()))
@@ -116,7 +116,7 @@ struct Technical {
 fn technical(files: &[PathBuf], ctx: &UnitContext<'_>) -> Result<Technical> {
     let mut first = None;
     for p in files {
-        let f = dicom::open(p).map_err(|e| Error::input(p, e))?;
+        let f = dicom::open_header(p).map_err(|e| Error::input(p, e))?;
         if Head::of(&f).burned_in && !ctx.allow_burned_in {
             return Err(Error::BurnedInAnnotation { path: p.clone() });
         }
@@ -132,28 +132,6 @@ fn technical(files: &[PathBuf], ctx: &UnitContext<'_>) -> Result<Technical> {
 fn dtype_name(img: &dicom::Image) -> String {
     let sign = if img.signed { "int" } else { "uint" };
     format!("{sign}{}", img.bits_allocated)
-}
-
-/// `i`-fastest values of `shape` to a C-order float32 `.npy` of the same shape.
-fn c_order_npy(shape: &[usize], data: &[f64]) -> Vec<u8> {
-    let header = npy::header(npy::Dtype::F32, shape);
-    let mut out = Vec::with_capacity(header.len() + data.len() * 4);
-    out.extend_from_slice(&header);
-    let (nx, ny, nz) = (shape[0], shape[1], shape[2]);
-    let nt = shape.get(3).copied().unwrap_or(1);
-    for i in 0..nx {
-        for j in 0..ny {
-            for k in 0..nz {
-                for t in 0..nt {
-                    let v = data
-                        .get(i + nx * (j + ny * (k + nz * t)))
-                        .map_or(0.0, |&x| x as f32);
-                    out.extend_from_slice(&v.to_le_bytes());
-                }
-            }
-        }
-    }
-    out
 }
 
 /// Stacks the instances `files` (absolute paths of one series) into a canonical volume sample.
@@ -174,8 +152,22 @@ pub fn series_sample(
     let per = if ctx.float16 { 14 } else { 12 };
     bomdata_format_core::budget::check(n.saturating_mul(per), "the series' voxel arrays")
         .map_err(|e| Error::input(&err_path, e))?;
-    let vol = dicom::series::volume(files).map_err(|e| Error::input(&err_path, e))?;
-    let mut data = c_order_npy(&vol.shape, &vol.data);
+    let mut writer: Option<dicom::series::COrderF32> = None;
+    let vol = dicom::series::stack(files, |shape, k, t, px| {
+        writer
+            .get_or_insert_with(|| {
+                dicom::series::COrderF32::new(npy::header(npy::Dtype::F32, shape), shape)
+            })
+            .put(k, t, px);
+    })
+    .map_err(|e| Error::input(&err_path, e))?;
+    let mut data = writer.map(|w| w.finish()).unwrap_or_default();
+    let mut info = info;
+    if info.modality == Some(Modality::Pet) && info.frames.is_none() && info.pet.is_none() {
+        let nz = vol.shape[2].max(1);
+        let firsts: Vec<&Path> = vol.files.iter().step_by(nz).map(PathBuf::as_path).collect();
+        (info.frames, info.pet) = super::pet::from_dicom(&firsts)?;
+    }
     if ctx.float16 {
         let h = npy::header(npy::Dtype::F32, &vol.shape).len();
         data = to_f16_npy(&vol.shape, &data[h..]);
@@ -206,6 +198,7 @@ pub fn series_sample(
         .or_else(|| f.number(REPETITION_TIME).map(|ms| ms / 1000.0));
     meta.gradients = info.gradients;
     meta.frames = info.frames;
+    meta.pet = info.pet;
     meta.scaling = match img.rescale {
         Some((slope, inter)) => Scaling {
             slope,

@@ -2,7 +2,8 @@
 //!
 //! - [`eeg`]: any EEG / iEEG / MEG recording (EDF/BDF, BrainVision, EEGLAB, FIF, NWB, all read
 //!   through the `SignalReader` trait of `bomdata-format-core`) → `eeg/1` samples;
-//! - [`mri`]: a NIfTI image → one `mri/1` volume sample.
+//! - [`mri`]: a NIfTI image → one `mri/1` volume sample;
+//! - [`pet`]: PET frame timing, dose, weight and decay correction from BIDS sidecars and DICOM.
 //!
 //! Adapters find and describe their inputs; they hand a [`Target`] (who the sample belongs to
 //! and how it is keyed) and the file to a pipeline here.
@@ -10,6 +11,7 @@
 pub mod dicom;
 pub mod eeg;
 pub mod mri;
+pub mod pet;
 
 /// Who a sample belongs to and how it is keyed.
 #[derive(Clone, Debug)]

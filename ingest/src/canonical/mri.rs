@@ -8,7 +8,9 @@ use std::path::Path;
 
 use bomdata_nifti as nifti;
 use bomdata_schemas::key::{self, KeyParts};
-use bomdata_schemas::mri::{self, FrameTiming, GradientTable, IdentityText, Scaling, VolumeMeta};
+use bomdata_schemas::mri::{
+    self, FrameTiming, GradientTable, IdentityText, PetInfo, Scaling, VolumeMeta,
+};
 use bomdata_schemas::subjects::SubjectRow;
 use bomdata_schemas::{Modality, Provenance};
 use bomdata_shard::{Sample, npy};
@@ -32,6 +34,8 @@ pub struct VolumeInfo {
     pub gradients: Option<GradientTable>,
     /// PET frame timing.
     pub frames: Option<FrameTiming>,
+    /// PET quantification facts.
+    pub pet: Option<PetInfo>,
 }
 
 /// Re-encodes little-endian float32 element bytes as a float16 `.npy` (round to nearest even).
@@ -116,6 +120,7 @@ pub fn volume_sample<R: Read>(
     meta.repetition_time_s = info.repetition_time_s.or_else(|| h.repetition_time_s());
     meta.gradients = info.gradients;
     meta.frames = info.frames;
+    meta.pet = info.pet;
     meta.scaling = match h.scaling() {
         Some((slope, inter)) => Scaling {
             slope,

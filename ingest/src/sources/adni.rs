@@ -266,6 +266,11 @@ impl Source for Adni {
                     durations_s,
                 });
             }
+            if modality == Modality::Pet
+                && let Some(m) = v.as_object()
+            {
+                info.pet = crate::canonical::pet::from_sidecar(m);
+            }
         }
         if modality == Modality::Dmri
             && let (Some(bval), Some(bvec)) = (sibling(&path, "bval"), sibling(&path, "bvec"))
@@ -308,7 +313,7 @@ fn dicom_modality(head: &Head, description: &str) -> Modality {
 fn convert_dicom(unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()> {
     let paths: Vec<PathBuf> = unit.inputs.iter().map(|r| ctx.path(r)).collect();
     let first = main_input(unit)?;
-    let head = bomdata_dicom::open(&ctx.path(first))
+    let head = bomdata_dicom::open_header(&ctx.path(first))
         .map(|f| Head::of(&f))
         .map_err(|e| Error::input(ctx.path(first), e))?;
     let d = &unit.detail;

@@ -258,6 +258,9 @@ impl Source for Bids {
                 durations_s,
             });
         }
+        if modality == Modality::Pet {
+            info.pet = crate::canonical::pet::from_sidecar(&side);
+        }
         let reader = nifti::Reader::open(&path).map_err(|e| Error::input(&path, e))?;
         if let Some(f) = &info.frames {
             let n = reader.n_volumes() as usize;

@@ -88,7 +88,7 @@ impl Source for DicomFolder {
             .subject
             .clone()
             .ok_or_else(|| Error::input(first, "DICOM series without PatientID"))?;
-        let head = bomdata_dicom::open(first)
+        let head = bomdata_dicom::open_header(first)
             .map(|f| Head::of(&f))
             .map_err(|e| Error::input(first, e))?;
         let series = uid_hash(ctx, &head.series_uid);

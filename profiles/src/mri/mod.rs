@@ -7,12 +7,15 @@
 //! - [`volume::VolumeProfile`] (`volume`): sMRI/dMRI/PET volumes for ViT encoders — crop/pad to a
 //!   target grid, a choice of intensity normalisation, float16/float32, with gradient tables and
 //!   PET frame timing carried in `meta.json`.
+//! - [`pet::PetProfile`] (`pet`): dynamic PET frames to one static image over a window from
+//!   injection (amyloid/tau/fdg conventions or seconds), optionally SUV.
 //!
 //! Both read the canonical array as C-order `(x, y, z[, t, ...])` (nibabel's `get_fdata()`
 //! order) in float32 (float16 and float64 inputs are widened/narrowed to float32 first).
 //! `python/mri/` holds NumPy reference implementations of both, compared value by value in
 //! `profiles/tests/mri_profiles.rs`.
 
+pub mod pet;
 pub mod swift;
 pub mod volume;
 
