@@ -18,5 +18,6 @@ mod registry;
 mod safe;
 mod shard;
 mod splits;
+mod swift_direct;
 mod tables;
 mod tokens;
