@@ -11,6 +11,8 @@ Read stage alone:
   nibabel  python swift_numpy.py --load RUN        nib.load + dataobj as float32
   read     bench_nifti read RUN                     bomdata-nifti: the run into one C-order
                                                     float32 buffer, as ingest does
+OLD_BOMDATA / OLD_BENCH_NIFTI (optional): an earlier build's binaries, timed in the same rounds
+(sides `old`, `oldread`) for old and new figures side by side.
 The sides alternate, REPEAT (>= 3) rounds; wall and CPU (user + sys, from os.wait4 of each
 child) per side, min and median; outputs are removed between repeats (outside the timing);
 the page cache is warm for every side (one untimed warm-up round).
@@ -105,8 +107,15 @@ def main():
     if has_direct(bomdata):
         sides["direct"] = ([[bomdata, "ingest", bids, "--out", direct, *ing, "--profile", "swift"]],
                            [direct, direct + ".private"])
+    old_bin = os.environ.get("OLD_BOMDATA")
+    if old_bin:  # an earlier build, for old and new figures side by side in one run
+        sides["old"] = ([[old_bin, "ingest", bids, "--out", canon, *ing],
+                         [old_bin, "shard", canon, "--out", train, "--profile", "swift", "-j", "1"]],
+                        [canon, canon + ".private", train])
     sides["nibabel"] = ([[py, os.path.join(HERE, "swift_numpy.py"), "--load", run]], [])
     sides["read"] = ([[bench_nifti, "read", run]], [])
+    if os.environ.get("OLD_BENCH_NIFTI"):
+        sides["oldread"] = ([[os.environ["OLD_BENCH_NIFTI"], "read", run]], [])
     raw = nx * ny * nz * nt * 4
     print(f"run {nx}x{ny}x{nz}x{nt} float32: {raw / 2**20:.0f} MiB raw, "
           f"{os.path.getsize(run) / 2**20:.0f} MiB gzip; cpus {os.cpu_count()}; "
@@ -133,7 +142,7 @@ def main():
         pk = max(t[2] for t in res[k])
         print(f"{k:8s} {wmin:9.2f} {wmed:9.2f} {cmin:8.2f} {cmed:8.2f} {u:8.2f} {s:8.2f} {pk:8.0f}")
     n = fig("numpy")
-    for k in ("bomdata", "direct"):
+    for k in ("bomdata", "direct", "old"):
         if k in res:
             b = fig(k)
             print(f"{k} vs numpy: {n[1] / b[1]:.2f}x wall (median), {n[3] / b[3]:.2f}x cpu (median), "
@@ -141,6 +150,9 @@ def main():
     nb, rd = fig("nibabel"), fig("read")
     print(f"read stage: bomdata read {nb[1] / rd[1]:.2f}x nibabel load wall (median), "
           f"{nb[3] / rd[3]:.2f}x cpu (median)  (target > 1)")
+    if "oldread" in res:
+        o = fig("oldread")
+        print(f"read stage before: {nb[1] / o[1]:.2f}x wall (median), {nb[3] / o[3]:.2f}x cpu (median)")
 
 
 if __name__ == "__main__":

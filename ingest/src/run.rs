@@ -563,6 +563,8 @@ impl UnitSink<'_> {
             .ok_or_else(|| Error::Other("sink closed".into()))?;
         w.write(&sample)?;
         self.samples += 1;
+        // Written: its large buffers serve the unit's (or the next unit's) next samples.
+        bomdata_shard::buffers::give_sample(sample);
         Ok(())
     }
 }
