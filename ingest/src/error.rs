@@ -69,6 +69,16 @@ pub enum Error {
         /// The instance.
         path: PathBuf,
     },
+    /// The `--profile` run at ingest time failed on a sample (see [`crate::transform`]).
+    #[error("profile {profile} on {key}: {source}")]
+    Transform {
+        /// The profile.
+        profile: String,
+        /// The sample's key.
+        key: String,
+        /// The profile's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Anything else, with a one-line message.
     #[error("{0}")]
     Other(String),

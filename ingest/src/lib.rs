@@ -19,6 +19,7 @@ pub mod source;
 pub mod sources;
 pub mod state;
 pub mod tables;
+pub mod transform;
 
 pub use error::{Error, Result};
 pub use pseudonym::Pseudonymizer;

@@ -106,6 +106,9 @@ pub struct RunOptions {
     pub writer: WriterOptions,
     /// Remove an earlier dataset in `out` first (single-process runs only).
     pub overwrite: bool,
+    /// A profile run on each sample before it is written (`ingest --profile`, see
+    /// [`crate::transform`]); `None` writes canonical samples.
+    pub transform: Option<crate::transform::Transform>,
 }
 
 /// The saved plan.
@@ -538,7 +541,7 @@ fn one_line(s: &str) -> String {
     s.split('\n').map(str::trim).collect::<Vec<_>>().join(" ")
 }
 
-struct UnitSink<'a> {
+pub(crate) struct UnitSink<'a> {
     writer: Option<ShardWriter>,
     unit: &'a Unit,
     source: &'a str,
@@ -548,6 +551,22 @@ struct UnitSink<'a> {
     report: Vec<ReportEntry>,
     root: &'a Path,
     tables: PartWriter,
+    transform: Option<&'a dyn crate::transform::SampleTransform>,
+}
+
+impl UnitSink<'_> {
+    /// Writes one sample as it is.
+    pub(crate) fn write_one(&mut self, sample: Sample) -> Result<()> {
+        let w = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| Error::Other("sink closed".into()))?;
+        w.write(&sample)?;
+        self.samples += 1;
+        // Written: its large buffers serve the unit's (or the next unit's) next samples.
+        bomdata_shard::buffers::give_sample(sample);
+        Ok(())
+    }
 }
 
 impl SampleSink for UnitSink<'_> {
@@ -555,13 +574,10 @@ impl SampleSink for UnitSink<'_> {
         if sample.subject.is_none() {
             sample.subject = self.subject.clone();
         }
-        let w = self
-            .writer
-            .as_mut()
-            .ok_or_else(|| Error::Other("sink closed".into()))?;
-        w.write(&sample)?;
-        self.samples += 1;
-        Ok(())
+        if let Some(t) = self.transform {
+            return crate::transform::write_through(self, t, sample);
+        }
+        self.write_one(sample)
     }
 
     fn subject(&mut self, mut row: SubjectRow) -> Result<()> {
@@ -610,6 +626,7 @@ fn convert_unit(
         report: vec![],
         root: &opts.root,
         tables: PartWriter::new(&opts.out, &format!("u{hash}")),
+        transform: opts.transform.as_ref().map(|t| &*t.0),
     };
     let res = source.convert(unit, ctx, &mut sink);
     let writer = sink.writer.take();
@@ -622,7 +639,7 @@ fn convert_unit(
             };
             let tables = tables.commit()?;
             let mut subjects = SubjectRow::merge_rows(sink.subjects);
-            if subjects.len() == 1 && subjects[0].n_samples == 0 {
+            if subjects.len() == 1 && (subjects[0].n_samples == 0 || opts.transform.is_some()) {
                 subjects[0].n_samples = sink.samples;
             }
             Ok(UnitRecord {
@@ -694,12 +711,21 @@ fn finalize_run(out: &Path, state: &Path, cleanup: bool) -> Result<Option<Manife
     dataset::write_atomic(&out.join(dataset::REPORT), &json_lines(&shared)?)?;
     let table = bomdata_shard::subjects::write(out, &subjects)?;
     let distinct: BTreeSet<&str> = subjects.iter().map(|s| s.subject.as_str()).collect();
+    // `ingest --profile`: the profile recorded in the run's fingerprint (see crate::transform).
+    let profile =
+        dataset::read_json::<crate::state::Fingerprint>(&state.join(crate::state::FINGERPRINT))
+            .ok()
+            .and_then(|f| f.profile);
     let manifest = Manifest {
         layout_version: bomdata_schemas::LAYOUT_VERSION.to_string(),
-        kind: DatasetKind::Canonical,
+        kind: if profile.is_some() {
+            DatasetKind::Training
+        } else {
+            DatasetKind::Canonical
+        },
         tool: format!("bomdata {}", env!("CARGO_PKG_VERSION")),
         sources: vec![plan.source.clone()],
-        profile: None,
+        profile,
         tokenizer: None,
         counts: Counts {
             samples: shards.iter().map(|s| s.samples).sum(),

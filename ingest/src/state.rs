@@ -58,6 +58,9 @@ pub struct Fingerprint {
     pub max_shard_bytes: u64,
     /// `--max-shard-samples`.
     pub max_shard_samples: u64,
+    /// `--profile` and its parameters (absent for a canonical run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<bomdata_schemas::manifest::ProfileRecord>,
 }
 
 impl Fingerprint {
@@ -77,6 +80,7 @@ impl Fingerprint {
             compression: opts.writer.compression,
             max_shard_bytes: opts.writer.max_bytes,
             max_shard_samples: opts.writer.max_samples,
+            profile: opts.transform.as_ref().map(|t| t.0.record()),
         }
     }
 
@@ -107,6 +111,7 @@ impl Fingerprint {
             "chunk-seconds",
         );
         check(self.float16 == other.float16, "float16");
+        check(self.profile == other.profile, "profile");
         check(self.compression == other.compression, "compress");
         check(
             self.max_shard_bytes == other.max_shard_bytes,

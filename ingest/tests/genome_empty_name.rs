@@ -45,6 +45,7 @@ fn empty_name_fails_only_its_unit() {
         float16: false,
         writer: WriterOptions::default(),
         overwrite: false,
+        transform: None,
     };
     let summary = run::run(&opts, &GenomeSource, &Quiet).unwrap();
     assert_eq!(summary.planned, 3, "a, foo and the unnamed record");

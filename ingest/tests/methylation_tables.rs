@@ -37,6 +37,7 @@ fn options(root: &Path, out: &Path, jobs: usize) -> RunOptions {
         float16: false,
         writer: WriterOptions::default(),
         overwrite: false,
+        transform: None,
     }
 }
 

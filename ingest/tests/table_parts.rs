@@ -43,6 +43,7 @@ fn options(entry: &str, root: &Path, out: &Path) -> RunOptions {
         float16: false,
         writer: WriterOptions::default(),
         overwrite: false,
+        transform: None,
     }
 }
 

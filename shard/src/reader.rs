@@ -53,7 +53,7 @@ impl ShardReader {
 
     /// Reads the next sample, `None` at the end.
     pub fn read_next(&mut self) -> Result<Option<Sample>> {
-        let Some(s) = self.index.samples.get(self.next) else {
+        let Some(s) = self.index.samples.get(self.next).cloned() else {
             return Ok(None);
         };
         self.next += 1;
@@ -64,17 +64,68 @@ impl ShardReader {
             ));
         }
         let skip = s.offset - self.pos;
-        std::io::copy(&mut (&mut self.inner).take(skip), &mut std::io::sink())
-            .map_err(|e| Error::io(&self.path, e))?;
+        self.skip(skip)?;
+        self.pos = s.offset;
+        if let Some(sample) = self.read_members(&s)? {
+            return Ok(Some(sample));
+        }
         let mut buf = crate::buffers::take(s.size as usize);
         self.inner
             .read_exact(&mut buf)
             .map_err(|e| Error::io(&self.path, e))?;
         self.pos = s.offset + s.size;
-        let s = s.clone();
         let sample = sample_from_bytes(&self.path, &s, &buf, self.decode_members);
         crate::buffers::give(buf);
         sample.map(Some)
+    }
+}
+
+impl ShardReader {
+    /// Discards `n` bytes of the stream.
+    fn skip(&mut self, n: u64) -> Result<()> {
+        let got = std::io::copy(&mut (&mut self.inner).take(n), &mut std::io::sink())
+            .map_err(|e| Error::io(&self.path, e))?;
+        if got < n {
+            return Err(Error::corrupt(&self.path, "shard shorter than its index"));
+        }
+        Ok(())
+    }
+
+    /// Reads the sample at the current position (its start) member by member, each straight into
+    /// its own buffer: no copy of the whole sample, whose members are then copied out again (a
+    /// 4-D fMRI run is hundreds of MB). `None` (nothing read) when a member is to be decoded
+    /// (`.zst`) or the members are not in increasing order; the caller then reads the whole
+    /// sample.
+    fn read_members(&mut self, s: &IndexSample) -> Result<Option<Sample>> {
+        let mut at = s.offset;
+        for m in &s.members {
+            let (_, zst) = crate::member::logical_name(&m.name);
+            if (zst && self.decode_members) || m.offset < at {
+                return Ok(None);
+            }
+            at = m.offset.saturating_add(m.size);
+        }
+        if at > s.offset.saturating_add(s.size) {
+            return Err(Error::corrupt(
+                &self.path,
+                format!("member of {} past its sample", s.key),
+            ));
+        }
+        let mut sample = Sample::new(s.key.clone());
+        sample.subject = s.subject.clone();
+        for m in &s.members {
+            self.skip(m.offset - self.pos)?;
+            let mut own = crate::buffers::take(m.size as usize);
+            self.inner
+                .read_exact(&mut own)
+                .map_err(|e| Error::io(&self.path, e))?;
+            self.pos = m.offset + m.size;
+            sample.push(m.name.clone(), own);
+        }
+        let end = s.offset + s.size;
+        self.skip(end - self.pos)?;
+        self.pos = end;
+        Ok(Some(sample))
     }
 }
 

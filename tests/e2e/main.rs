@@ -20,5 +20,6 @@ mod registry;
 mod safe;
 mod shard;
 mod splits;
+mod swift_direct;
 mod tables;
 mod tokens;

@@ -84,6 +84,14 @@ pub struct Args {
     /// Store canonical volumes as float16 instead of float32 (values rounded to nearest).
     #[arg(long)]
     pub float16: bool,
+    /// Run a shard profile on each sample as it is made and write its output instead of the
+    /// canonical sample (e.g. `swift`: SwiFT windows straight from the NIfTI runs, the bytes
+    /// `bomdata shard --profile swift` writes, without the canonical copy). See `bomdata profiles`.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Parameter of --profile, `key=value` (repeatable).
+    #[arg(long = "param", value_name = "KEY=VALUE", requires = "profile")]
+    pub params: Vec<String>,
     /// Start a new shard before this many bytes.
     #[arg(long, default_value_t = 1 << 30)]
     pub max_shard_bytes: u64,
@@ -221,6 +229,13 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
             ..WriterOptions::default()
         },
         overwrite: a.overwrite,
+        transform: match &a.profile {
+            Some(name) => Some(super::ingest_profile::transform(
+                name,
+                &super::shard::parse_params(&a.params)?,
+            )?),
+            None => None,
+        },
     };
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     if let Some(path) = &a.write_mapping {

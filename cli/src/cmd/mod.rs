@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod ingest;
+pub mod ingest_profile;
 pub mod inspect;
 pub mod merge;
 pub mod outcome;

@@ -11,8 +11,44 @@ use std::time::Instant;
 use bomdata_genomic::{bgzf, inflate};
 use bomdata_testdata::bench::thread_cpu_seconds as cpu_seconds;
 
-/// (raw deflate payload, ISIZE) of each BGZF block.
+/// The raw deflate payload and ISIZE of a plain (not BGZF) single-member gzip file, such as a
+/// `.nii.gz` written by nibabel: the whole member decoded at once (image data, bench/swift).
+fn single_member(data: &[u8]) -> io::Result<(&[u8], usize)> {
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, "not a gzip member");
+    let flg = *data.get(3).ok_or_else(bad)?;
+    let mut at = 10;
+    if flg & 4 != 0 {
+        let x = data.get(at..at + 2).ok_or_else(bad)?;
+        at += 2 + usize::from(u16::from_le_bytes([x[0], x[1]]));
+    }
+    for bit in [8u8, 16] {
+        if flg & bit != 0 {
+            let nul = data.get(at..).and_then(|d| d.iter().position(|&b| b == 0));
+            at += nul.ok_or_else(bad)? + 1;
+        }
+    }
+    if flg & 2 != 0 {
+        at += 2;
+    }
+    let end = data
+        .len()
+        .checked_sub(8)
+        .filter(|&e| e >= at)
+        .ok_or_else(bad)?;
+    let t = &data[end + 4..];
+    Ok((
+        &data[at..end],
+        u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as usize,
+    ))
+}
+
+/// (raw deflate payload, ISIZE) of each BGZF block (or of the one member of a plain gzip file).
 fn blocks(data: &[u8]) -> io::Result<Vec<(&[u8], usize)>> {
+    if bomdata_format_core::compression::sniff(data)
+        == bomdata_format_core::compression::Compression::Gzip
+    {
+        return Ok(vec![single_member(data)?]);
+    }
     let mut v = Vec::new();
     for b in bgzf::scan_blocks(data)? {
         let off = b.compressed_offset as usize;

@@ -6,6 +6,7 @@
 //! - `bench_nifti stream PATH`: reads it one volume at a time as scaled float32.
 //! - `bench_nifti corder PATH`: fills one C-order float32 buffer of the whole run (x, y, z, t), as
 //!   the ingest adapters do for `volume.npy`.
+//! - `bench_nifti read PATH`: `corder` without the checksum (the read stage of bench/swift).
 //! - `bench_nifti whole PATH`: reads the whole run into one float32 array (the baseline).
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a benchmark binary reports on stdout
 
@@ -16,7 +17,7 @@ use bomdata_nifti::{DataType, Reader, WriteOptions, Writer};
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
-        eprintln!("usage: bench_nifti gen|stream|corder|whole PATH [NX NY NZ NT]");
+        eprintln!("usage: bench_nifti gen|stream|corder|read|whole PATH [NX NY NZ NT]");
         std::process::exit(2);
     }
     let path = Path::new(&args[2]);
@@ -85,6 +86,14 @@ fn main() -> std::io::Result<()> {
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
                 .sum();
             println!("values {n} sum {sum}");
+        }
+        "read" => {
+            // The read stage alone (bench/swift): the C-order buffer, nothing computed on it.
+            let mut r = Reader::open(path)?;
+            let n: u64 = r.header().shape().iter().product();
+            let mut out = vec![0u8; n as usize * 4];
+            r.read_c_order_f32_le(&mut out)?;
+            println!("values {n} first {:?}", &out[..4.min(out.len())]);
         }
         "whole" => {
             let mut r = Reader::open(path)?;

@@ -76,13 +76,17 @@ pub fn volume_sample<R: Read>(
     let need = volume_memory(&h, reader.datatype().size(), n, ctx.float16);
     bomdata_format_core::budget::check(need, "the image's float32 array")
         .map_err(|e| Error::input(err_path, e))?;
-    let mut data = vec![0u8; npy_header.len() + n * 4];
+    // From the process's buffer pool: a run of the same size as the last one reuses its pages
+    // (every byte is written below).
+    let mut data = bomdata_shard::buffers::take(npy_header.len() + n * 4);
     data[..npy_header.len()].copy_from_slice(&npy_header);
     reader
         .read_c_order_f32_le(&mut data[npy_header.len()..])
         .map_err(|e| Error::input(err_path, e))?;
     if ctx.float16 {
-        data = to_f16_npy(&shape, &data[npy_header.len()..]);
+        let f32s = std::mem::take(&mut data);
+        data = to_f16_npy(&shape, &f32s[npy_header.len()..]);
+        bomdata_shard::buffers::give(f32s);
     }
 
     let n_vols = h.n_volumes() as usize;

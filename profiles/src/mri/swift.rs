@@ -295,11 +295,15 @@ impl Profile for Swift {
             )));
         }
         let data = vol.view.data;
-        match vol.view.dtype {
+        let out = match vol.view.dtype {
             Dtype::F32 => self.run(&sample, &vol, &F32s(data)),
             Dtype::F16 => self.run(&sample, &vol, &F16s(data)),
             _ => self.run(&sample, &vol, &F64s(data)),
-        }
+        };
+        drop(vol);
+        // Done with the run: its buffer serves the next run read (or decoded at ingest).
+        bomdata_shard::buffers::give_sample(sample);
+        out
     }
 }
 

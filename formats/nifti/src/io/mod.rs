@@ -1,6 +1,7 @@
 //! Streaming reader and writer.
 
 pub mod reader;
+mod whole;
 pub mod writer;
 
 pub use reader::Reader;

@@ -20,6 +20,7 @@ use bomdata_format_core::compression::{self, Compression};
 use crate::decode::{Element, decode};
 use crate::error::DecodeError;
 use crate::header::{DataType, Extension, Header};
+use crate::io::whole;
 
 /// The largest factor by which a deflate stream can expand (RFC 1951 stored/fixed blocks:
 /// at most 258 bytes per 2 bits, ~1032:1); a gzip file of `n` bytes decodes to at most
@@ -46,6 +47,8 @@ pub struct Reader<R> {
     gzipped: bool,
     next: u64,
     raw: Vec<u8>,
+    /// A single file opened by path: read whole by `read_c_order_f32_le` when it can be.
+    whole: Option<PathBuf>,
 }
 
 fn map_eof(e: io::Error, got: usize, need: usize) -> io::Error {
@@ -239,7 +242,9 @@ impl Reader<Box<dyn Read + Send>> {
             let (r, c) = compression::open(path)?;
             let gz = c != Compression::None;
             let limit = if gz { gzip_limit(len) } else { len };
-            Reader::from_single(Box::new(r) as Box<dyn Read + Send>, limit, gz)
+            let mut reader = Reader::from_single(Box::new(r) as Box<dyn Read + Send>, limit, gz)?;
+            reader.whole = Some(path.to_path_buf());
+            Ok(reader)
         }
     }
 }
@@ -380,6 +385,7 @@ impl<R: Read> Reader<R> {
             gzipped,
             next: 0,
             raw: Vec::new(),
+            whole: None,
         })
     }
 
@@ -570,6 +576,9 @@ impl<R: Read> Reader<R> {
         let trailing: Vec<usize> = shape.iter().skip(3).map(|&s| s as usize).collect();
         let nvol: usize = trailing.iter().product();
         let vox = nx * ny * nz;
+        if trailing.len() <= 1 && self.read_whole(out, (nx, ny, nz, nvol))? {
+            return Ok(());
+        }
         // Volume t is F-order over the trailing axes (axis 3 fastest); its C-order index has
         // axis 3 slowest.
         let c_index = |t: usize| {
@@ -632,6 +641,30 @@ impl<R: Read> Reader<R> {
             t0 += nb;
         }
         Ok(())
+    }
+
+    /// The fast path of [`Reader::read_c_order_f32_le`] for a single file opened by path (see
+    /// `io/whole.rs`): `Ok(false)` when the file is to be streamed instead.
+    fn read_whole(&mut self, out: &mut [u8], grid: whole::Grid) -> io::Result<bool> {
+        let Some(path) = self.whole.take() else {
+            return Ok(false);
+        };
+        let off = vox_offset(&self.header)?;
+        let data = (self.volume_bytes() as u64).saturating_mul(self.n_volumes());
+        let Some(w) = whole::load(&path, self.gzipped, off + data, out.len() as u64) else {
+            return Ok(false);
+        };
+        let src = w.bytes().get(off as usize..).unwrap_or_default();
+        whole::c_order(
+            self.datatype,
+            self.header.byte_order,
+            self.header.scaling(),
+            grid,
+            src,
+            out,
+        );
+        self.next = self.n_volumes();
+        Ok(true)
     }
 
     /// The inner reader.
