@@ -55,6 +55,7 @@ mod tests {
             channel_type: t,
             unit: "uV".into(),
             xyz_mm: [f64::NAN; 3],
+            sensor: None,
         }
     }
 
