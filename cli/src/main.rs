@@ -16,6 +16,7 @@ macro_rules! outln {
 }
 
 mod cmd;
+mod malloc;
 mod progress;
 mod remote;
 mod report;
@@ -68,6 +69,7 @@ enum Command {
 }
 
 fn main() {
+    malloc::tune();
     let mut cli = Cli::parse();
     if let Some(b) = cli.unit_memory {
         bomdata_format_core::budget::set(b);

@@ -124,29 +124,76 @@ pub fn wide_f32_rows(
         let column = |j: usize| rows.iter().map(|r| r[j]).collect();
         return wide_f32(subjects, sessions, features, column, metadata);
     }
-    // Names checked (and the schema built) as by `wide_f32` over no values; then the rows.
-    let empty: Vec<String> = Vec::new();
-    let none = wide_f32_limit(&empty, &empty, features, |_| Vec::new(), metadata, 0)?;
-    let schema = none.schema();
-    let len = i32::try_from(nf)
-        .map_err(|_| Error::Other(format!("table part: {nf} features are too many")))?;
-    let item = Arc::new(Field::new("item", DataType::Float32, false));
-    let values =
-        FixedSizeListArray::try_new(item, len, Arc::new(Float32Array::from(rows.concat())), None)
-            .map_err(|e| Error::Other(e.to_string()))?;
-    let cols: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(subjects)),
-        Arc::new(StringArray::from_iter_values(sessions)),
-        Arc::new(values),
-    ];
-    if sessions.len() != subjects.len() {
-        return Err(Error::Other(format!(
-            "table part: {} subjects but {} sessions",
-            subjects.len(),
-            sessions.len()
-        )));
+    WideList::new(features, metadata)?.batch(subjects, sessions, rows.concat())
+}
+
+/// The schema of the list-layout parts (more than [`MAX_FEATURE_COLUMNS`] features) of one
+/// table: built and checked (feature names unique and not reserved, their JSON list in the
+/// metadata) once, then shared by every part, so a file cut into many parts does not hash and
+/// serialize its ~850k probe names per part. Its batches are those of [`wide_f32`].
+#[derive(Clone, Debug)]
+pub struct WideList {
+    schema: bomdata_table::arrow_schema::SchemaRef,
+    nf: usize,
+    len: i32,
+}
+
+impl WideList {
+    /// The layout of `features` (more than [`MAX_FEATURE_COLUMNS`] of them) with `metadata`.
+    pub fn new(
+        features: &[String],
+        metadata: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self> {
+        let nf = features.len();
+        if nf <= MAX_FEATURE_COLUMNS {
+            return Err(Error::Other(format!(
+                "table part: {nf} features take a column each, not a list"
+            )));
+        }
+        let len = i32::try_from(nf)
+            .map_err(|_| Error::Other(format!("table part: {nf} features are too many")))?;
+        let empty: Vec<String> = Vec::new();
+        let none = wide_f32_limit(&empty, &empty, features, |_| Vec::new(), metadata, 0)?;
+        Ok(WideList {
+            schema: none.schema(),
+            nf,
+            len,
+        })
     }
-    RecordBatch::try_new(schema, cols).map_err(|e| Error::Other(e.to_string()))
+
+    /// A part: `values` holds the rows one after another (row `r`'s feature `j` at
+    /// `r * features + j`), taken without a copy.
+    pub fn batch(
+        &self,
+        subjects: &[String],
+        sessions: &[String],
+        values: Vec<f32>,
+    ) -> Result<RecordBatch> {
+        let n = subjects.len();
+        if sessions.len() != n {
+            return Err(Error::Other(format!(
+                "table part: {n} subjects but {} sessions",
+                sessions.len()
+            )));
+        }
+        if values.len() != n * self.nf {
+            return Err(Error::Other(format!(
+                "table part: {} values for {n} rows of {} features",
+                values.len(),
+                self.nf
+            )));
+        }
+        let item = Arc::new(Field::new("item", DataType::Float32, false));
+        let values =
+            FixedSizeListArray::try_new(item, self.len, Arc::new(Float32Array::from(values)), None)
+                .map_err(|e| Error::Other(e.to_string()))?;
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter_values(subjects)),
+            Arc::new(StringArray::from_iter_values(sessions)),
+            Arc::new(values),
+        ];
+        RecordBatch::try_new(self.schema.clone(), cols).map_err(|e| Error::Other(e.to_string()))
+    }
 }
 
 fn wide_f32_limit(
@@ -369,6 +416,24 @@ pub fn mask_column(name: &str) -> String {
     format!("{}{name}", columns::MASK_PREFIX)
 }
 
+/// A writer that hashes (XXH3-128, as [`dataset::checksum128`]) what it passes on.
+struct Hashed<W> {
+    out: W,
+    hash: xxhash_rust::xxh3::Xxh3,
+}
+
+impl<W: std::io::Write> std::io::Write for Hashed<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
 /// A part written under its temporary name, waiting for the unit to finish.
 #[derive(Debug)]
 struct Pending {
@@ -407,22 +472,28 @@ impl PartWriter {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
-        let bytes = bomdata_table::table::write_parquet_plain(&part.batch, Vec::new())
-            .map_err(|e| Error::io(&path, e))?;
+        // Encoded straight into the file (hashed on the way): no copy of the part in memory.
         let tmp = dataset::temp_path(&path);
-        {
-            use std::io::Write;
-            let mut f = fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-            f.write_all(&bytes).map_err(|e| Error::io(&tmp, e))?;
-            f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-        }
+        let f = fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let sink = Hashed {
+            out: std::io::BufWriter::with_capacity(1 << 20, f),
+            hash: xxhash_rust::xxh3::Xxh3::new(),
+        };
+        let sink = bomdata_table::table::write_parquet_plain(&part.batch, sink)
+            .map_err(|e| Error::io(&tmp, e))?;
+        let checksum = format!("{:032x}", sink.hash.digest128());
+        let f = sink
+            .out
+            .into_inner()
+            .map_err(|e| Error::io(&tmp, e.into_error()))?;
+        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
         self.pending.push(Pending {
             tmp,
             path,
             entry: TableEntry {
                 name: rel,
                 rows: part.rows() as u64,
-                checksum: dataset::checksum128(&bytes),
+                checksum,
             },
         });
         Ok(())

@@ -1116,6 +1116,57 @@ pub fn read_sample_columns(
     Ok(out)
 }
 
+/// The sample columns `samples` (0-based among the sample columns, each at most once, in any
+/// order) of a file written by [`convert_to_parquet_with`] into one buffer, sample after sample:
+/// on return `out` holds `samples.len() × n_probes` values, `samples[k]`'s probe `i` at
+/// `k * n_probes + i` (the layout of a list column of one row per sample). `out` is cleared
+/// first; its allocation is kept.
+pub fn read_sample_columns_into(
+    file: &File,
+    samples: &[usize],
+    n_probes: usize,
+    out: &mut Vec<f32>,
+) -> io::Result<()> {
+    // The reader yields the projected columns in file order: `slot[k]` is where the k-th of
+    // them goes in `out`.
+    let mut by_file: Vec<(usize, usize)> = samples
+        .iter()
+        .enumerate()
+        .map(|(k, &j)| (j + 1, k))
+        .collect();
+    by_file.sort_unstable();
+    if by_file.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err(io::Error::other(
+            "converted matrix: a sample column asked for twice",
+        ));
+    }
+    let cols: Vec<usize> = by_file.iter().map(|&(c, _)| c).collect();
+    out.clear();
+    out.resize(samples.len() * n_probes, 0.0);
+    let mut row = 0usize;
+    for batch in projected(file, &cols)? {
+        let batch = batch.map_err(io::Error::other)?;
+        let n = batch.num_rows();
+        if row + n > n_probes || batch.num_columns() != cols.len() {
+            return Err(io::Error::other("converted matrix: more rows than probes"));
+        }
+        for (k, &(_, slot)) in by_file.iter().enumerate() {
+            let a = batch
+                .column(k)
+                .as_any()
+                .downcast_ref::<arrow_array::Float32Array>()
+                .ok_or_else(|| io::Error::other("converted matrix: a sample is not Float32"))?;
+            let at = slot * n_probes + row;
+            out[at..at + n].copy_from_slice(a.values());
+        }
+        row += n;
+    }
+    if row != n_probes {
+        return Err(io::Error::other("converted matrix: fewer rows than probes"));
+    }
+    Ok(())
+}
+
 /// The record batches of the top-level columns `cols` (in file order).
 fn projected(
     file: &File,

@@ -304,22 +304,44 @@ fn convert_streamed(out: &Output<'_>, path: &Path, sink: &mut dyn SampleSink) ->
     let mut meta = OmicsRow::new(Modality::Methylation, ValueKind::Beta);
     out.describe(&mut meta, &probe_ids, array);
     let ids = &summary.sample_ids;
-    let per_part = (PART_VALUES / probe_ids.len().max(1)).max(1);
-    let mut start = 0;
-    while start < ids.len() {
-        let end = (start + per_part).min(ids.len());
-        let cols = matrix::read_sample_columns(&tmp, start..end).map_err(err)?;
-        for (sid, c) in ids[start..end].iter().zip(&cols) {
-            out.write_sample(sink, &meta, sid, c, None)?;
+    let np = probe_ids.len();
+    let per_part = (PART_VALUES / np.max(1)).max(1);
+    let kind = (ValueKind::Beta, &meta.transform);
+    // A list layout's schema (the probe names' JSON) is built once for all parts of the file.
+    let list = if np > tables::MAX_FEATURE_COLUMNS {
+        Some(tables::WideList::new(
+            &probe_ids,
+            out.part_meta(0, array, kind)?.1,
+        )?)
+    } else {
+        None
+    };
+    let subjects: Vec<String> = ids.iter().map(|s| out.ctx.pseudonym(s)).collect();
+    // A file cut into several parts is cut in subject order, so that its parts are disjoint
+    // subject ranges, each in order (`bomdata shard` then reads each part once, front to
+    // back); a file of one part keeps the file's order.
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    if ids.len() > per_part {
+        order.sort_by(|&a, &b| subjects[a].cmp(&subjects[b]));
+    }
+    let mut flat = Vec::new();
+    for chunk in order.chunks(per_part) {
+        matrix::read_sample_columns_into(&tmp, chunk, np, &mut flat).map_err(err)?;
+        for (k, &j) in chunk.iter().enumerate() {
+            out.write_sample(sink, &meta, &ids[j], &flat[k * np..(k + 1) * np], None)?;
         }
-        let subjects: Vec<String> = ids[start..end]
-            .iter()
-            .map(|s| out.ctx.pseudonym(s))
-            .collect();
-        let kind = (ValueKind::Beta, &meta.transform);
-        let part = out.part_rows(&subjects, &probe_ids, array, kind, &cols)?;
+        let subj: Vec<String> = chunk.iter().map(|&j| subjects[j].clone()).collect();
+        let part = if let Some(list) = &list {
+            let sessions = out.part_meta(subj.len(), array, kind)?.0;
+            let values = std::mem::take(&mut flat);
+            TablePart::new(Modality::Methylation, list.batch(&subj, &sessions, values)?)?
+        } else {
+            let rows: Vec<Vec<f32>> = (0..chunk.len())
+                .map(|k| flat[k * np..(k + 1) * np].to_vec())
+                .collect();
+            out.part_rows(&subj, &probe_ids, array, kind, &rows)?
+        };
         sink.write_table(part)?;
-        start = end;
     }
     Ok(())
 }
@@ -342,10 +364,19 @@ mod tests {
 
     #[test]
     fn streamed_and_whole_file_outputs_are_equal() {
-        let root = std::env::temp_dir().join(format!("bomdata-meth-stream-{}", std::process::id()));
+        // A column per probe, and the list layout (more than MAX_FEATURE_COLUMNS probes).
+        let wide = u32::try_from(tables::MAX_FEATURE_COLUMNS).unwrap() + 50;
+        for n in [300, wide] {
+            streamed_equals_whole(n);
+        }
+    }
+
+    fn streamed_equals_whole(n: u32) {
+        let root =
+            std::env::temp_dir().join(format!("bomdata-meth-stream-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&root).unwrap();
         let mut text = String::from(",ID_REF,S1,S2,S3\n");
-        for i in 0..300 {
+        for i in 0..n {
             text.push_str(&format!("{i},cg{i:08},0.{i},NA,{}\n", f64::from(i) / 7.0));
         }
         std::fs::write(root.join("m_beta.csv"), text).unwrap();

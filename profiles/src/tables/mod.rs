@@ -28,10 +28,11 @@
 //! it. Features are aligned over a modality's parts (the union, first-seen order; a feature a part
 //! lacks is NaN with `na` set). The transforms are chosen by the `tables` profile
 //! ([`transform`]) and recorded in the manifest's profile parameters under `tables`.
-//! Memory: bounded by [`Limits`] (a record batch per part, a row group per split; a part whose
-//! rows are not in (subject, session) order is read a batch of rows at a time by row selection),
-//! not by the table: the rows stream through, and the row samples wait for their shuffled order
-//! in a spill file per split.
+//! Memory: bounded by [`Limits`] (one record batch read at a time, whatever the number of parts;
+//! a row group per split; a part whose rows are not in (subject, session) order is read a batch
+//! of rows at a time by row selection), not by the table: the rows stream through, and the row
+//! samples wait for their shuffled order in a spill file per split. What grows with rows is
+//! small: the (subject, session) keys, the read order and the pairing rows.
 
 pub mod read;
 mod spill;
@@ -80,8 +81,8 @@ struct PairRow {
 /// Bounds of memory while carrying the tables.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// Values (features × (1 + masks)) of the record batches read from the parts, shared by
-    /// the parts of a modality (at least one row each).
+    /// Values (features × (1 + masks)) of the record batch read from the parts (at least one
+    /// row).
     pub batch_values: usize,
     /// Values of one row group of a training Parquet table (rows buffered before a write).
     pub group_values: usize,

@@ -2,12 +2,14 @@
 //! rows of one modality, their features aligned across parts, streamed: a first pass reads each
 //! part's schema and its (subject, session) columns only ([`plan_modalities`]); the second
 //! ([`Planned::rows`]) yields the rows in (subject, session) order, part order kept among equals,
-//! holding one record batch per part (a part whose rows are not in that order, as ingest writes
-//! them in sample order, is read a batch of rows at a time by row selection).
+//! reading one run of rows (consecutive in that order, from one part) at a time through one
+//! reader and one record batch; rows of a part not in that order are read a batch of rows at a
+//! time by row selection. Parts with the same feature list share it in the plan.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow_array::{
     Array, BooleanArray, FixedSizeListArray, Float32Array, RecordBatch, StringArray,
@@ -82,7 +84,9 @@ struct PartInfo {
     path: PathBuf,
     name: String,
     value: String,
-    features: Vec<String>,
+    /// Shared by the parts that list the same features (the parts of one file), so that the
+    /// plan does not hold ~850k probe names per part.
+    features: Arc<Vec<String>>,
     masks: Vec<String>,
     scalars: Vec<String>,
     roles: Roles,
@@ -95,8 +99,9 @@ pub struct Planned {
     /// The aligned columns.
     pub layout: Layout,
     parts: Vec<PartInfo>,
-    /// Per part: positions of its features, masks and text columns in the layout.
-    maps: Vec<[Vec<usize>; 3]>,
+    /// Per part: positions of its features, masks and text columns in the layout (shared by the
+    /// parts of one column layout).
+    maps: Vec<Arc<[Vec<usize>; 3]>>,
 }
 
 fn layout_err(name: &str, what: &'static str) -> Error {
@@ -177,7 +182,7 @@ fn plan_part(path: &Path, name: &str) -> Result<PartInfo> {
         path: path.to_path_buf(),
         name: name.to_string(),
         value,
-        features: Vec::new(),
+        features: Arc::default(),
         masks: Vec::new(),
         scalars: Vec::new(),
         roles: Roles::default(),
@@ -190,7 +195,8 @@ fn plan_part(path: &Path, name: &str) -> Result<PartInfo> {
         return Err(layout_err(name, "a part starts with subject and session"));
     }
     let (roles, [features, masks, scalars]) = roles(b.schema(), listed.as_ref());
-    (part.roles, part.features, part.masks, part.scalars) = (roles, features, masks, scalars);
+    (part.roles, part.features, part.masks, part.scalars) =
+        (roles, Arc::new(features), masks, scalars);
     let mask = ProjectionMask::roots(b.parquet_schema(), [0, 1]);
     let mut reader = b
         .with_projection(mask)
@@ -231,6 +237,7 @@ fn align(
 /// the beta parts of a signal table) are left out: the `tables` profile derives M-values from beta.
 pub fn plan_modalities(input: &Path, names: &[String]) -> Result<Vec<Planned>> {
     let mut by_mod: BTreeMap<String, Vec<PartInfo>> = BTreeMap::new();
+    let mut lists: Vec<Arc<Vec<String>>> = Vec::new();
     for name in names {
         let mut it = name.split('/');
         let (Some("tables"), Some(modality), Some(file), None) =
@@ -241,9 +248,15 @@ pub fn plan_modalities(input: &Path, names: &[String]) -> Result<Vec<Planned>> {
         if !file.ends_with(".parquet") {
             continue;
         }
-        let part = plan_part(&input.join(name), name)?;
+        let mut part = plan_part(&input.join(name), name)?;
         if part.value == "m_value" {
             continue;
+        }
+        // The same feature list as an earlier part (most recent first): share it.
+        if let Some(l) = lists.iter().rev().find(|l| **l == part.features) {
+            part.features = l.clone();
+        } else if !part.features.is_empty() {
+            lists.push(part.features.clone());
         }
         by_mod.entry(modality.to_string()).or_default().push(part);
     }
@@ -260,16 +273,28 @@ impl Planned {
             ..Layout::default()
         };
         let (mut fi, mut mi, mut si) = (HashMap::new(), HashMap::new(), HashMap::new());
-        let mut maps = Vec::with_capacity(parts.len());
-        for p in &parts {
+        let mut maps: Vec<Arc<[Vec<usize>; 3]>> = Vec::with_capacity(parts.len());
+        for (i, p) in parts.iter().enumerate() {
             if layout.value.is_empty() {
                 layout.value = p.value.clone();
             }
-            maps.push([
+            // A part with the columns of an earlier one (the same shared feature list) maps
+            // the same way: aligning is idempotent.
+            let same = (0..i).rev().find(|&k| {
+                let q = &parts[k];
+                Arc::ptr_eq(&q.features, &p.features)
+                    && q.masks == p.masks
+                    && q.scalars == p.scalars
+            });
+            if let Some(k) = same {
+                maps.push(maps[k].clone());
+                continue;
+            }
+            maps.push(Arc::new([
                 align(&mut layout.features, &mut fi, &p.features),
                 align(&mut layout.masks, &mut mi, &p.masks),
                 align(&mut layout.scalars, &mut si, &p.scalars),
-            ]);
+            ]));
         }
         Planned {
             layout,
@@ -278,17 +303,29 @@ impl Planned {
         }
     }
 
-    /// The rows, in (subject, session) order, part order kept among equals. The parts share
-    /// `limits.batch_values`: each holds a batch of at least one row.
+    /// The rows, in (subject, session) order, part order kept among equals. The order is
+    /// planned from the keys read in the first pass; the rows are then read run by run (a run:
+    /// consecutive rows of that order from one part), one reader and one batch of at most
+    /// `limits.batch_values` values (at least one row) at a time, so memory does not grow with
+    /// the number of parts or rows. Ingest writes the parts of a file in subject order, so a
+    /// part is one run read front to back.
     pub fn rows(&self, limits: ReadLimits) -> Result<RowStream<'_>> {
-        let limits = ReadLimits {
-            batch_values: limits.batch_values / self.parts.len().max(1),
-        };
-        let mut cursors = Vec::with_capacity(self.parts.len());
-        for (i, p) in self.parts.iter().enumerate() {
-            cursors.push(Cursor::open(self, i, p, limits)?);
-        }
-        Ok(RowStream { cursors })
+        let mut order: Vec<(usize, usize)> = self
+            .parts
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| (0..p.keys.len()).map(move |r| (i, r)))
+            .collect();
+        // Stable: part order, then row order, among equal keys.
+        order.sort_by(|a, b| self.parts[a.0].keys[a.1].cmp(&self.parts[b.0].keys[b.1]));
+        Ok(RowStream {
+            planned: self,
+            order,
+            next: 0,
+            ready: VecDeque::new(),
+            run: None,
+            batch_values: limits.batch_values,
+        })
     }
 }
 
@@ -365,64 +402,64 @@ fn decode_row(
     Ok(row)
 }
 
-/// The rows of one part, in (subject, session) order.
-struct Cursor<'a> {
-    planned: &'a Planned,
+/// A run being read front to back: its part and a reader over its rows (in file order, which
+/// is the run's order).
+struct Run {
     part: usize,
-    /// Rows decoded and not yet taken.
-    ready: VecDeque<Row>,
-    /// The batch reader of a part whose rows are in order (None once read).
-    reader: Option<ParquetRecordBatchReader>,
-    /// A part whose rows are not in order: its row numbers in (subject, session) order (stable),
-    /// read a batch of rows at a time by row selection; `next` is the first not yet read.
-    order: Vec<usize>,
-    next: usize,
-    batch: usize,
+    reader: ParquetRecordBatchReader,
 }
 
-impl<'a> Cursor<'a> {
-    fn open(planned: &'a Planned, i: usize, p: &PartInfo, limits: ReadLimits) -> Result<Self> {
+/// A modality's rows, merged over its parts in (subject, session) order.
+pub struct RowStream<'a> {
+    planned: &'a Planned,
+    /// (part, row) of every row, in the order they are yielded.
+    order: Vec<(usize, usize)>,
+    /// The first entry of `order` not yet read.
+    next: usize,
+    /// Rows decoded and not yet taken.
+    ready: VecDeque<Row>,
+    run: Option<Run>,
+    batch_values: usize,
+}
+
+impl RowStream<'_> {
+    /// The next row; None when every part is done.
+    pub fn next_row(&mut self) -> Result<Option<Row>> {
+        while self.ready.is_empty() && self.fill()? {}
+        Ok(self.ready.pop_front())
+    }
+
+    /// Rows of a batch of part `part`.
+    fn batch_rows(&self, part: usize) -> usize {
+        let p = &self.planned.parts[part];
         let width = p.features.len().max(1) * (1 + p.masks.len());
-        let mut c = Cursor {
-            planned,
-            part: i,
-            ready: VecDeque::new(),
-            reader: None,
-            order: Vec::new(),
-            next: 0,
-            batch: (limits.batch_values / width).max(1),
-        };
-        if p.keys.is_empty() {
-            return Ok(c);
-        }
-        if p.keys.is_sorted() {
-            c.reader = Some(c.reader(None)?);
-        } else {
-            c.order = (0..p.keys.len()).collect();
-            c.order.sort_by_key(|&r| &p.keys[r]);
-        }
-        Ok(c)
+        (self.batch_values / width).max(1)
     }
 
-    /// A batch reader of the part, over the selected rows.
-    fn reader(&self, rows: Option<RowSelection>) -> Result<ParquetRecordBatchReader> {
-        let p = &self.planned.parts[self.part];
-        let mut b = open(&p.path, &p.name)?.with_batch_size(self.batch);
-        if let Some(rows) = rows {
-            b = b.with_row_selection(rows);
-        }
-        b.build().map_err(|source| Error::TableRead {
-            name: p.name.clone(),
-            source,
-        })
+    /// A batch reader of part `part` over `rows` (ascending), `batch` rows a batch.
+    fn reader(
+        &self,
+        part: usize,
+        rows: &[usize],
+        batch: usize,
+    ) -> Result<ParquetRecordBatchReader> {
+        let p = &self.planned.parts[part];
+        let total = p.keys.len();
+        let selection =
+            RowSelection::from_consecutive_ranges(rows.iter().map(|&r| r..r + 1), total);
+        open(&p.path, &p.name)?
+            .with_batch_size(batch)
+            .with_row_selection(selection)
+            .build()
+            .map_err(|source| Error::TableRead {
+                name: p.name.clone(),
+                source,
+            })
     }
 
-    /// The rows of one batch, decoded.
-    fn decode(&self, b: &RecordBatch) -> Result<Vec<Row>> {
-        let (p, map) = (
-            &self.planned.parts[self.part],
-            &self.planned.maps[self.part],
-        );
+    /// The rows of one batch of part `part`, decoded.
+    fn decode(&self, part: usize, b: &RecordBatch) -> Result<Vec<Row>> {
+        let (p, map) = (&self.planned.parts[part], &self.planned.maps[part]);
         if b.num_columns() < 2 {
             return Err(layout_err(
                 &p.name,
@@ -434,33 +471,47 @@ impl<'a> Cursor<'a> {
             .collect()
     }
 
-    /// Reads the next rows into `ready`; false when the part is done.
+    /// Reads the next rows into `ready`; false when every row has been read.
     fn fill(&mut self) -> Result<bool> {
-        let name = &self.planned.parts[self.part].name;
-        if let Some(reader) = self.reader.as_mut() {
-            let Some(b) = next_batch(reader, name)? else {
-                self.reader = None;
-                return Ok(false);
-            };
-            let rows = self.decode(&b)?;
-            self.ready.extend(rows);
+        if let Some(run) = self.run.as_mut() {
+            let name = &self.planned.parts[run.part].name;
+            if let Some(b) = next_batch(&mut run.reader, name)? {
+                let part = run.part;
+                let rows = self.decode(part, &b)?;
+                self.ready.extend(rows);
+                return Ok(true);
+            }
+            self.run = None;
+        }
+        let Some(&(part, _)) = self.order.get(self.next) else {
+            return Ok(false);
+        };
+        let batch = self.batch_rows(part);
+        // The run: following rows of the same part; read front to back while its rows ascend.
+        let rest = &self.order[self.next..];
+        let same = rest.iter().take_while(|(p, _)| *p == part).count();
+        let ascending = 1 + rest[..same]
+            .windows(2)
+            .take_while(|w| w[0].1 < w[1].1)
+            .count();
+        if ascending > 1 || same == 1 {
+            let rows: Vec<usize> = rest[..ascending].iter().map(|&(_, r)| r).collect();
+            self.next += ascending;
+            let reader = self.reader(part, &rows, batch)?;
+            self.run = Some(Run { part, reader });
             return Ok(true);
         }
-        if self.next >= self.order.len() {
-            return Ok(false);
-        }
-        // The next rows in order, read in file order, then put in order.
-        let want = &self.order[self.next..(self.next + self.batch).min(self.order.len())];
+        // Rows out of file order (a part not in subject order): a batch of them read in file
+        // order by row selection, then put in order.
+        let want: Vec<usize> = rest[..same.min(batch)].iter().map(|&(_, r)| r).collect();
         self.next += want.len();
-        let mut sorted = want.to_vec();
+        let mut sorted = want.clone();
         sorted.sort_unstable();
-        let total = self.planned.parts[self.part].keys.len();
-        let selection =
-            RowSelection::from_consecutive_ranges(sorted.iter().map(|&r| r..r + 1), total);
-        let mut reader = self.reader(Some(selection))?;
+        let mut reader = self.reader(part, &sorted, batch)?;
+        let name = &self.planned.parts[part].name;
         let mut got = Vec::with_capacity(sorted.len());
         while let Some(b) = next_batch(&mut reader, name)? {
-            got.extend(self.decode(&b)?.into_iter().map(Some));
+            got.extend(self.decode(part, &b)?.into_iter().map(Some));
         }
         if got.len() != sorted.len() {
             return Err(layout_err(
@@ -468,43 +519,12 @@ impl<'a> Cursor<'a> {
                 "a part has fewer rows than its metadata says",
             ));
         }
-        for r in want {
+        for r in &want {
             let at = sorted.binary_search(r).unwrap_or_default();
             if let Some(row) = got[at].take() {
                 self.ready.push_back(row);
             }
         }
         Ok(true)
-    }
-
-    /// The next row, reading a batch when needed.
-    fn head(&mut self) -> Result<Option<&Row>> {
-        while self.ready.is_empty() && self.fill()? {}
-        Ok(self.ready.front())
-    }
-}
-
-/// A modality's rows, merged over its parts in (subject, session) order.
-pub struct RowStream<'a> {
-    cursors: Vec<Cursor<'a>>,
-}
-
-impl RowStream<'_> {
-    /// The next row; None when every part is done.
-    pub fn next_row(&mut self) -> Result<Option<Row>> {
-        for c in &mut self.cursors {
-            c.head()?;
-        }
-        let mut best: Option<(usize, (&str, &str))> = None;
-        for (i, c) in self.cursors.iter().enumerate() {
-            if let Some(r) = c.ready.front() {
-                let k = (r.subject.as_str(), r.session.as_str());
-                if best.is_none_or(|(_, b)| k < b) {
-                    best = Some((i, k));
-                }
-            }
-        }
-        let i = best.map(|(i, _)| i);
-        Ok(i.and_then(|i| self.cursors[i].ready.pop_front()))
     }
 }
