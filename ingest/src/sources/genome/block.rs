@@ -92,7 +92,9 @@ impl BlockBuf {
             self.track.get_or_insert_with(Vec::new).extend_from_slice(t);
         }
         if let Some(l) = &w.labels {
-            self.labels.get_or_insert_with(Vec::new).extend_from_slice(l);
+            self.labels
+                .get_or_insert_with(Vec::new)
+                .extend_from_slice(l);
         }
     }
 
@@ -120,7 +122,11 @@ mod tests {
 
     #[test]
     fn bits_append_at_any_offset() {
-        let bits = |v: &[u8], n: usize| (0..n).map(|i| (v[i / 8] >> (i % 8)) & 1).collect::<Vec<_>>();
+        let bits = |v: &[u8], n: usize| {
+            (0..n)
+                .map(|i| (v[i / 8] >> (i % 8)) & 1)
+                .collect::<Vec<_>>()
+        };
         let a = [0b1011_0101u8, 0b0000_0011];
         let b = [0b0110_1101u8, 0b1];
         for (na, nb) in [(10usize, 9usize), (8, 9), (3, 1), (16, 7), (1, 16)] {

@@ -1194,7 +1194,9 @@ mod tests {
             let bits = |name: &str| {
                 let v = npy_bits(&b.member(name).unwrap().data);
                 assert_eq!(v.len(), seq.len().div_ceil(8));
-                (0..seq.len()).map(move |i| (v[i / 8] >> (i % 8)) & 1).collect::<Vec<u8>>()
+                (0..seq.len())
+                    .map(move |i| (v[i / 8] >> (i % 8)) & 1)
+                    .collect::<Vec<u8>>()
             };
             let (soft, nm) = (bits("softmask.npy"), bits("nmask.npy"));
             let pack = |v: &[u8]| {
@@ -1207,7 +1209,13 @@ mod tests {
             for i in 0..block.windows() {
                 let (a, e) = (offs[i] as usize, offs[i + 1] as usize);
                 let mut wm = m.clone();
-                for k in ["starts", "lengths", "strands", "n_counts", "lowercase_counts"] {
+                for k in [
+                    "starts",
+                    "lengths",
+                    "strands",
+                    "n_counts",
+                    "lowercase_counts",
+                ] {
                     wm.as_object_mut().unwrap().remove(k);
                 }
                 wm["start"] = block.starts[i].into();
