@@ -139,6 +139,8 @@ pub struct TokenSummary {
     pub tokens: u64,
     /// Tokens stored (fewer than `tokens` only when pad mode truncates).
     pub stored_tokens: u64,
+    /// Packed sequences of `seq_len` stored (several per sample in pack mode).
+    pub sequences: u64,
     /// Samples skipped (no text member, or no tokens), listed in `report.jsonl`.
     pub skipped: u64,
     /// Storage dtype of `input_ids`.
@@ -718,6 +720,7 @@ struct Written {
     tokens: u64,
     stored: u64,
     sequences: u64,
+    samples: u64,
     lowercase_bases: u64,
     lowercase_documents: u64,
 }
@@ -815,6 +818,7 @@ fn write_split(
     em.flush()?;
     w.stored += em.stored;
     w.sequences += em.sequences;
+    w.samples += em.index;
     w.shards.extend(em.writer.finish()?);
     Ok(())
 }
@@ -863,6 +867,7 @@ fn build_tokens_in(
         documents: w.documents,
         tokens: w.tokens,
         stored_tokens: w.stored,
+        sequences: w.sequences,
         skipped: w.report.len() as u64,
         dtype: st.dtype,
         lowercase,
@@ -942,7 +947,7 @@ fn write_outputs(
         }),
         tokenizer: Some(reference),
         counts: Counts {
-            samples: w.sequences,
+            samples: w.samples,
             shards: shards.len() as u64,
             bytes: shards.iter().map(|s| s.size).sum(),
             units: planned.manifest.counts.samples,
