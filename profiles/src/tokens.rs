@@ -222,13 +222,13 @@ fn block_of(sample: &Sample, m: &Member) -> Result<Option<WindowBlock>> {
         })
 }
 
+/// Documents with their keys (`(key, bytes)`).
+pub type KeyedDocs<'a> = Vec<(String, &'a [u8])>;
+
 /// The documents of a sample with their keys: one per window of a `genome/2` DNA block
 /// (keyed as the window, [`WindowBlock::window_key`]), else the sample's text member as one
 /// document. `Ok(None)` when it has no text member.
-pub fn documents<'a>(
-    sample: &'a Sample,
-    field: Option<&str>,
-) -> Result<Option<Vec<(String, &'a [u8])>>> {
+pub fn documents<'a>(sample: &'a Sample, field: Option<&str>) -> Result<Option<KeyedDocs<'a>>> {
     let Some(m) = pick_member(sample, field)? else {
         return Ok(None);
     };
@@ -1009,6 +1009,7 @@ mod tests {
             doc_starts: vec![5, 0],
             continues: true,
             n_tokens: 3,
+            sequences: 1,
         };
         let mut s = Sample::new("x")
             .with(INPUT_IDS, npy::encode_u8(&[4], &[7, 8, 1, 4]))

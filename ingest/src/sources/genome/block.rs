@@ -41,7 +41,7 @@ pub struct BlockData {
 fn append_bits(dst: &mut Vec<u8>, at: usize, src: &[u8], n: usize) {
     let nbytes = n.div_ceil(8);
     let src = &src[..nbytes.min(src.len())];
-    if at % 8 == 0 {
+    if at.is_multiple_of(8) {
         dst.truncate(at / 8);
         dst.extend_from_slice(src);
     } else {
