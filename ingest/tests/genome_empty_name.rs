@@ -57,7 +57,7 @@ fn empty_name_fails_only_its_unit() {
     );
     let manifest = summary.manifest.unwrap();
     let samples = manifest.counts.samples;
-    assert_eq!(samples, 3, "two windows of a, one of foo");
+    assert_eq!(samples, 2, "a block of the two windows of a, one of foo");
     let report = std::fs::read_to_string(out.join("report.jsonl")).unwrap();
     assert!(
         report.contains("record 1 at byte 12: empty sequence name"),

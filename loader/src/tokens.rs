@@ -1,9 +1,11 @@
 //! Token datasets (`bomdata shard --tokens` output): documents in, packed sequences or
 //! token-budget batches out, in the FlashAttention "varlen" convention.
 //!
-//! A token dataset stores fixed-length sequences: `input_ids.npy` (`[seq_len]`, uint8/16/32),
-//! `doc_offsets.npy` (uint32 segment boundaries `[start, end_0, ..., end]`) and `meta.json`
-//! (`continues`: the first segment continues the previous sequence's last document). Opening
+//! A token dataset stores packed sequences, several per sample (`tokens/2`): `input_ids.npy`
+//! (1-D, `sequences * seq_len` ids, uint8/16/32), `doc_offsets.npy` (uint32 segment boundaries
+//! `[start, end_0, ..., end]`) and `meta.json` (`continues`: the first segment continues the
+//! previous sample's last document). Any 1-D length is read (`tokens/1`: one sequence per
+//! sample). Opening
 //! ([`TokenPlanner::new`]) reads those small members of every selected sample and joins the
 //! segments back into *documents* (a document cut over several stored sequences is one
 //! document again).

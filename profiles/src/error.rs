@@ -162,6 +162,22 @@ pub enum Error {
         /// The dtypes accepted.
         expected: &'static str,
     },
+    /// A token sample would hold more ids than `doc_offsets` (uint32) can address.
+    #[error("a token sample of {tokens} ids is past the uint32 offsets")]
+    TokenOffsets {
+        /// Ids in the sample.
+        tokens: u64,
+    },
+    /// A `genome/2` block whose window lengths do not add up to its bases.
+    #[error("{key}: the block's windows cover {windows} bases, its sequence member has {bases}")]
+    BlockBases {
+        /// The sample key.
+        key: String,
+        /// Bases the windows' lengths add up to.
+        windows: u64,
+        /// Bases of the sequence member.
+        bases: u64,
+    },
     /// Document boundaries of a token sample out of order.
     #[error("{key}.doc_offsets: boundaries are not increasing within 0..={tokens}")]
     DocOffsets {

@@ -10,16 +10,23 @@
 //!    order kept) and fed to a [`Packer`]: documents concatenated and cut every `seq_len`
 //!    tokens with their boundaries kept as offsets ([`PackMode::Pack`]), or one document per
 //!    padded sequence ([`PackMode::Pad`]);
-//! 4. each sequence becomes one sample of `<name>-<split>-NNNNNN.tar`:
-//!    * `input_ids.npy`: `[seq_len]` ids in the smallest unsigned dtype that holds the
-//!      vocabulary (`uint8`, `uint16` or `uint32`, [`min_dtype`]);
+//! 4. the sequences become samples of `<name>-<split>-NNNNNN.tar`, up to [`BLOCK_TOKENS`] ids
+//!    per sample (`max(1, min(2^20, tokens_per_shard) / seq_len)` sequences concatenated; one
+//!    per sample in pad mode):
+//!    * `input_ids.npy`: `[sequences * seq_len]` ids in the smallest unsigned dtype that holds
+//!      the vocabulary (`uint8`, `uint16` or `uint32`, [`min_dtype`]); sequence `k` of the
+//!      sample is `input_ids[k * seq_len..(k + 1) * seq_len]`;
 //!    * `doc_offsets.npy`: `uint32` segment boundaries `[start, end_0, ..., end]` in
-//!      `input_ids` (`cu_seqlens` style; padding lies outside `start..end`);
+//!      `input_ids` (`cu_seqlens` style; padding lies outside `start..end`); a document that
+//!      runs on from one sequence into the next of the same sample is one segment;
 //!    * `meta.json`: a [`SequenceMeta`] (source key of each segment, where the segment starts in
-//!      its document, whether the first segment continues the previous sequence's last one).
+//!      its document, whether the first segment continues the previous sample's last one, the
+//!      number of sequences).
 //!
 //! Every stored sequence is `seq_len` long (the last one of pack mode is padded), so a shard of
-//! `max(1, tokens_per_shard / seq_len)` sequences holds at most `tokens_per_shard` ids.
+//! `max(1, tokens_per_shard / (seq_len * sequences per sample))` samples holds at most
+//! `tokens_per_shard` ids (`tokens/1`, before, stored one sequence per sample: three tar
+//! members per `seq_len` ids).
 //! The tokenizer is written beside the shards (`tokenizer/config.json`, the bomdata config that
 //! `bomdata_tokenizers::builtin::resolve` reads back, and `tokenizer/tokenizer.json` for a HF
 //! tokenizer) and referenced from `manifest.tokenizer` as
@@ -35,6 +42,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeSet, VecDeque};
 use std::path::Path;
 
+use bomdata_schemas::genome::WindowBlock;
 use bomdata_schemas::manifest::{Counts, DatasetKind, Manifest, ProfileRecord};
 use bomdata_schemas::report::{Outcome, ReportEntry};
 use bomdata_tokenizers::pack::{Overflow, PadSide};
@@ -52,7 +60,10 @@ use bomdata_shard::writer::{ShardWriter, WriterOptions};
 use bomdata_shard::{Member, Sample, dataset};
 
 /// Schema string of [`SequenceMeta`].
-pub const SCHEMA: &str = "tokens/1";
+pub const SCHEMA: &str = "tokens/2";
+/// Ids per stored sample in pack mode: `max(1, min(BLOCK_TOKENS, tokens_per_shard) / seq_len)`
+/// packed sequences are concatenated into one sample.
+pub const BLOCK_TOKENS: usize = 1 << 20;
 /// Folder of the tokenizer files in a token dataset.
 pub const TOKENIZER_DIR: &str = "tokenizer";
 /// The bomdata tokenizer config, relative to the dataset directory.
@@ -107,6 +118,14 @@ pub struct SequenceMeta {
     pub continues: bool,
     /// Real (non-padding) tokens.
     pub n_tokens: u64,
+    /// Packed sequences of `seq_len` concatenated in `input_ids` (the last one of a split's
+    /// last sample may be padded).
+    #[serde(default = "one")]
+    pub sequences: u64,
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// What [`build_tokens`] wrote.
@@ -120,6 +139,8 @@ pub struct TokenSummary {
     pub tokens: u64,
     /// Tokens stored (fewer than `tokens` only when pad mode truncates).
     pub stored_tokens: u64,
+    /// Packed sequences of `seq_len` stored (several per sample in pack mode).
+    pub sequences: u64,
     /// Samples skipped (no text member, or no tokens), listed in `report.jsonl`.
     pub skipped: u64,
     /// Storage dtype of `input_ids`.
@@ -177,6 +198,73 @@ pub fn document<'a>(sample: &'a Sample, field: Option<&str>) -> Result<Option<Co
         Some(m) => member_bytes(m).map(Some),
         None => Ok(None),
     }
+}
+
+/// The window columns of a `genome/2` block whose sequence member is `m` (`None` for any other
+/// sample or member).
+fn block_of(sample: &Sample, m: &Member) -> Result<Option<WindowBlock>> {
+    if m.name != "seq.txt" && m.name != "seq.npy" {
+        return Ok(None);
+    }
+    let Some(meta) = sample.member("meta.json") else {
+        return Ok(None);
+    };
+    let tag = format!("\"schema\":\"{}\"", bomdata_schemas::genome::VERSION);
+    if !meta.data.windows(tag.len()).any(|w| w == tag.as_bytes()) {
+        return Ok(None);
+    }
+    serde_json::from_slice(&meta.data)
+        .map(Some)
+        .map_err(|source| Error::Json {
+            key: sample.key.clone(),
+            member: "meta.json".into(),
+            source,
+        })
+}
+
+/// Documents with their keys (`(key, bytes)`).
+pub type KeyedDocs<'a> = Vec<(String, &'a [u8])>;
+
+/// The documents of a sample with their keys: one per window of a `genome/2` DNA block
+/// (keyed as the window, [`WindowBlock::window_key`]), else the sample's text member as one
+/// document. `Ok(None)` when it has no text member.
+pub fn documents<'a>(sample: &'a Sample, field: Option<&str>) -> Result<Option<KeyedDocs<'a>>> {
+    let Some(m) = pick_member(sample, field)? else {
+        return Ok(None);
+    };
+    let bytes: &'a [u8] = if m.name.ends_with(".npy") {
+        let v = npy::decode(&m.data)?;
+        if v.dtype != Dtype::U8 {
+            return Err(Error::Dtype {
+                member: m.name.clone(),
+                dtype: v.dtype.name(),
+                expected: "text (uint8)",
+            });
+        }
+        v.data
+    } else {
+        &m.data
+    };
+    let Some(block) = block_of(sample, m)? else {
+        return Ok(Some(vec![(sample.key.clone(), bytes)]));
+    };
+    let total = block.bases();
+    if total != bytes.len() as u64 {
+        return Err(Error::BlockBases {
+            key: sample.key.clone(),
+            windows: total,
+            bases: bytes.len() as u64,
+        });
+    }
+    let mut at = 0usize;
+    let mut out = Vec::with_capacity(block.windows());
+    for (i, &len) in block.lengths.iter().enumerate() {
+        let end = at + len as usize;
+        let key = WindowBlock::window_key(&sample.key, block.first_index, i as u64);
+        out.push((key, &bytes[at..end]));
+        at = end;
+    }
+    Ok(Some(out))
 }
 
 /// Reads the ids and boundaries of a token sample back (`input_ids.npy` widened to u32,
@@ -262,30 +350,34 @@ enum Doc {
     },
 }
 
-fn tokenize(loc: &Located, tok: &dyn Tokenizer, field: Option<&str>) -> Result<Doc> {
+/// The documents of one canonical sample, tokenized (a DNA block gives one per window).
+fn tokenize(loc: &Located, tok: &dyn Tokenizer, field: Option<&str>) -> Result<Vec<Doc>> {
     let sample = build::load(loc)?;
-    let Some(m) = pick_member(&sample, field)? else {
+    let Some(docs) = documents(&sample, field)? else {
         let want = field.map_or_else(
             || "a text member (seq.txt, seq.npy, *.txt)".to_string(),
             |f| format!("member {f:?}"),
         );
-        return Ok(Doc::Skipped {
+        return Ok(vec![Doc::Skipped {
             key: sample.key,
             reason: format!("no {want}"),
-        });
+        }]);
     };
-    let bytes = member_bytes(m)?;
-    let ids = tok.encode(&bytes).map_err(|source| Error::Tokenizer {
-        context: format!("tokenizing {}.{}", sample.key, m.name),
-        source,
-    })?;
-    let lowercase = lowercase_count(&bytes);
-    Ok(Doc::Ids {
-        key: sample.key,
-        subject: sample.subject,
-        ids,
-        lowercase,
-    })
+    let name = pick_member(&sample, field)?.map_or("", |m| m.name.as_str());
+    docs.into_iter()
+        .map(|(key, bytes)| {
+            let ids = tok.encode(bytes).map_err(|source| Error::Tokenizer {
+                context: format!("tokenizing {key}.{name}"),
+                source,
+            })?;
+            Ok(Doc::Ids {
+                key,
+                subject: sample.subject.clone(),
+                ids,
+                lowercase: lowercase_count(bytes),
+            })
+        })
+        .collect()
 }
 
 /// A document whose segments are being written.
@@ -295,43 +387,98 @@ struct Current {
     consumed: u64,
 }
 
-/// Turns packed sequences into samples of one split's writer.
+/// Turns packed sequences into samples of one split's writer: `per_sample` sequences
+/// concatenated per sample (pack mode; one in pad mode).
 struct Emitter<'a> {
     name: &'a str,
     split: &'static str,
     dtype: TokenDtype,
     writer: ShardWriter,
+    /// Sequences per sample.
+    per_sample: usize,
     /// Documents pushed to the packer whose first segment was not written yet.
     pending: VecDeque<Current>,
     current: Option<Current>,
+    /// Samples written.
     index: u64,
+    /// Sequences taken.
+    sequences: u64,
     stored: u64,
+    block: Block,
+}
+
+/// The sequences of the sample being filled.
+#[derive(Default)]
+struct Block {
+    sequences: usize,
+    ids: Vec<u8>,
+    doc_offsets: Vec<u32>,
+    keys: Vec<String>,
+    starts: Vec<u64>,
+    subjects: BTreeSet<Option<String>>,
+    continues: bool,
+    n_tokens: u64,
 }
 
 impl Emitter<'_> {
+    /// Adds one packed sequence to the sample being filled; writes it once full.
     fn emit(&mut self, seq: &PackedSequence) -> Result<()> {
-        let mut keys = Vec::new();
-        let mut starts = Vec::new();
-        let mut subjects = BTreeSet::new();
+        let b = &mut self.block;
+        let base = b.ids.len() / self.dtype.size();
+        let base = u32::try_from(base).map_err(|_| Error::TokenOffsets {
+            tokens: base as u64,
+        })?;
+        if b.sequences == 0 {
+            b.continues = seq.continues;
+            b.doc_offsets
+                .push(seq.doc_offsets.first().copied().unwrap_or(0));
+        }
         for (i, seg) in seq.segments().enumerate() {
-            if !(i == 0 && seq.continues) {
+            let end = base + seq.doc_offsets[i + 1];
+            if i == 0 && seq.continues {
+                if b.sequences > 0 {
+                    // the same document goes on: its segment grows
+                    if let Some(last) = b.doc_offsets.last_mut() {
+                        *last = end;
+                    }
+                    if let Some(cur) = self.current.as_mut() {
+                        cur.consumed += seg.len() as u64;
+                    }
+                    continue;
+                }
+            } else {
                 self.current = self.pending.pop_front();
             }
             let cur = self
                 .current
                 .as_mut()
                 .ok_or_else(|| Error::PackerNoDocument)?;
-            keys.push(cur.key.clone());
-            starts.push(cur.consumed);
-            subjects.insert(cur.subject.clone());
+            b.keys.push(cur.key.clone());
+            b.starts.push(cur.consumed);
+            b.subjects.insert(cur.subject.clone());
+            b.doc_offsets.push(end);
             cur.consumed += seg.len() as u64;
         }
         let n_tokens = seq.n_tokens() as u64;
         self.stored += n_tokens;
-        let bytes = self
-            .dtype
-            .to_le_bytes(&seq.ids)
+        b.n_tokens += n_tokens;
+        self.dtype
+            .extend_le_bytes(&seq.ids, &mut b.ids)
             .map_err(tok_err("input_ids"))?;
+        b.sequences += 1;
+        self.sequences += 1;
+        if b.sequences >= self.per_sample {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the sample being filled (if any sequence is in it).
+    fn flush(&mut self) -> Result<()> {
+        let b = std::mem::take(&mut self.block);
+        if b.sequences == 0 {
+            return Ok(());
+        }
         let npy_dtype = match self.dtype {
             TokenDtype::U8 => Dtype::U8,
             TokenDtype::U16 => Dtype::U16,
@@ -340,26 +487,25 @@ impl Emitter<'_> {
         let meta = SequenceMeta {
             schema: SCHEMA.into(),
             split: self.split.into(),
-            keys,
-            doc_starts: starts,
-            continues: seq.continues,
-            n_tokens,
+            keys: b.keys,
+            doc_starts: b.starts,
+            continues: b.continues,
+            n_tokens: b.n_tokens,
+            sequences: b.sequences as u64,
         };
         let key = format!("{}_{}_{:08}", self.name, self.split, self.index);
         self.index += 1;
+        let n = b.ids.len() / self.dtype.size();
         let mut s = Sample::new(key)
-            .with(
-                INPUT_IDS,
-                npy::encode_raw(npy_dtype, &[seq.ids.len()], &bytes)?,
-            )
+            .with(INPUT_IDS, npy::encode_raw(npy_dtype, &[n], &b.ids)?)
             .with(
                 DOC_OFFSETS,
-                npy::encode_u32(&[seq.doc_offsets.len()], &seq.doc_offsets),
+                npy::encode_u32(&[b.doc_offsets.len()], &b.doc_offsets),
             );
         s.push_json("meta", &meta)?;
         // The subject is recorded only when every segment has the same one.
-        if subjects.len() == 1 {
-            s.subject = subjects.into_iter().next().flatten();
+        if b.subjects.len() == 1 {
+            s.subject = b.subjects.into_iter().next().flatten();
         }
         Ok(self.writer.write(&s)?)
     }
@@ -464,6 +610,8 @@ struct Setup {
     pack_cfg: PackConfig,
     dtype: TokenDtype,
     per_shard: u64,
+    /// Packed sequences per sample.
+    per_sample: usize,
     /// The effect on lower-case bases, for the DNA tokenizers (char, k-mer, byte).
     lowercase: Option<LowercaseEffect>,
 }
@@ -499,7 +647,14 @@ fn setup(tok_opts: &TokenOptions) -> Result<Setup> {
     // Validates seq_len before any output is written.
     Packer::new(pack_cfg.clone()).map_err(cfg_err(tok_opts))?;
     let dtype = min_dtype(tok.vocab_size());
-    let per_shard = (tok_opts.tokens_per_shard / tok_opts.seq_len as u64).max(1);
+    let per_sample = match tok_opts.mode {
+        PackMode::Pack => {
+            let ids = (BLOCK_TOKENS as u64).min(tok_opts.tokens_per_shard) as usize;
+            (ids / tok_opts.seq_len).max(1)
+        }
+        PackMode::Pad => 1,
+    };
+    let per_shard = (tok_opts.tokens_per_shard / (tok_opts.seq_len * per_sample) as u64).max(1);
     let lowercase = match tok_opts.tokenizer {
         TokenizerConfig::Hf(_) => None,
         _ => Some(lowercase_effect(tok.as_ref())),
@@ -509,6 +664,7 @@ fn setup(tok_opts: &TokenOptions) -> Result<Setup> {
         pack_cfg,
         dtype,
         per_shard,
+        per_sample,
         lowercase,
     })
 }
@@ -522,25 +678,26 @@ fn check_lowercase(
 ) -> Result<()> {
     let field = tok_opts.field.as_deref();
     let all: Vec<&Located> = planned.by_split.values().flatten().collect();
-    let counts: Vec<Result<(String, u64)>> = pool.install(|| {
+    let counts: Vec<Result<Vec<(String, u64)>>> = pool.install(|| {
         all.par_iter()
             .map(|loc| {
                 let sample = build::load(loc)?;
-                let n = match document(&sample, field)? {
-                    Some(d) => lowercase_count(&d),
-                    None => 0,
-                };
-                Ok((sample.key, n))
+                Ok(documents(&sample, field)?
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(key, d)| (key, lowercase_count(d)))
+                    .collect())
             })
             .collect()
     });
     let (mut bases, mut documents, mut first) = (0u64, 0u64, None);
     for c in counts {
-        let (key, n) = c?;
-        if n > 0 {
-            bases += n;
-            documents += 1;
-            first.get_or_insert(key);
+        for (key, n) in c? {
+            if n > 0 {
+                bases += n;
+                documents += 1;
+                first.get_or_insert(key);
+            }
         }
     }
     match first {
@@ -563,6 +720,7 @@ struct Written {
     tokens: u64,
     stored: u64,
     sequences: u64,
+    samples: u64,
     lowercase_bases: u64,
     lowercase_documents: u64,
 }
@@ -595,54 +753,61 @@ fn write_split(
         split,
         dtype: st.dtype,
         writer,
+        per_sample: st.per_sample,
         pending: VecDeque::new(),
         current: None,
         index: 0,
+        sequences: 0,
         stored: 0,
+        block: Block::default(),
     };
     let mut packer = Packer::new(st.pack_cfg.clone()).map_err(cfg_err(tok_opts))?;
     let mut seqs = Vec::new();
     let batch = (opts.jobs.max(1) * 32).max(32);
     for chunk in list.chunks(batch) {
-        let docs: Vec<Result<Doc>> = pool.install(|| {
+        let docs: Vec<Result<Vec<Doc>>> = pool.install(|| {
             chunk
                 .par_iter()
                 .map(|loc| tokenize(loc, st.tok.as_ref(), field))
                 .collect()
         });
-        for (d, loc) in docs.into_iter().zip(chunk) {
-            let d = d?;
-            let done = matches!(&d, Doc::Ids { ids, .. } if !ids.is_empty());
+        for (ds, loc) in docs.into_iter().zip(chunk) {
+            let ds = ds?;
+            let done = ds
+                .iter()
+                .any(|d| matches!(d, Doc::Ids { ids, .. } if !ids.is_empty()));
             obs.sample_done(loc.entry.size, u64::from(done), u64::from(!done));
-            let (key, subject, ids, lowercase) = match d {
-                Doc::Ids {
-                    key,
-                    subject,
-                    ids,
-                    lowercase,
-                } => (key, subject, ids, lowercase),
-                Doc::Skipped { key, reason } => {
-                    w.report.push(skipped(&key, reason));
+            for d in ds {
+                let (key, subject, ids, lowercase) = match d {
+                    Doc::Ids {
+                        key,
+                        subject,
+                        ids,
+                        lowercase,
+                    } => (key, subject, ids, lowercase),
+                    Doc::Skipped { key, reason } => {
+                        w.report.push(skipped(&key, reason));
+                        continue;
+                    }
+                };
+                if ids.is_empty() {
+                    w.report
+                        .push(skipped(&key, "empty document: no tokens".into()));
                     continue;
                 }
-            };
-            if ids.is_empty() {
-                w.report
-                    .push(skipped(&key, "empty document: no tokens".into()));
-                continue;
-            }
-            w.documents += 1;
-            w.tokens += ids.len() as u64;
-            w.lowercase_bases += lowercase;
-            w.lowercase_documents += u64::from(lowercase > 0);
-            em.pending.push_back(Current {
-                key,
-                subject,
-                consumed: 0,
-            });
-            packer.push(&ids, &mut seqs);
-            for s in seqs.drain(..) {
-                em.emit(&s)?;
+                w.documents += 1;
+                w.tokens += ids.len() as u64;
+                w.lowercase_bases += lowercase;
+                w.lowercase_documents += u64::from(lowercase > 0);
+                em.pending.push_back(Current {
+                    key,
+                    subject,
+                    consumed: 0,
+                });
+                packer.push(&ids, &mut seqs);
+                for s in seqs.drain(..) {
+                    em.emit(&s)?;
+                }
             }
         }
     }
@@ -650,8 +815,10 @@ fn write_split(
     for s in seqs.drain(..) {
         em.emit(&s)?;
     }
+    em.flush()?;
     w.stored += em.stored;
-    w.sequences += em.index;
+    w.sequences += em.sequences;
+    w.samples += em.index;
     w.shards.extend(em.writer.finish()?);
     Ok(())
 }
@@ -700,6 +867,7 @@ fn build_tokens_in(
         documents: w.documents,
         tokens: w.tokens,
         stored_tokens: w.stored,
+        sequences: w.sequences,
         skipped: w.report.len() as u64,
         dtype: st.dtype,
         lowercase,
@@ -759,7 +927,11 @@ fn write_outputs(
         let field = tok_opts.field.as_deref();
         m.insert("field".into(), field.unwrap_or("auto").into());
         m.insert("tokens_per_shard".into(), tok_opts.tokens_per_shard.into());
-        m.insert("sequences_per_shard".into(), st.per_shard.into());
+        m.insert(
+            "sequences_per_shard".into(),
+            (st.per_shard * st.per_sample as u64).into(),
+        );
+        m.insert("sequences_per_sample".into(), st.per_sample.into());
         m.insert("seed".into(), opts.seed.into());
         m.insert("split_fractions".into(), serde_json::json!(opts.fractions));
     }
@@ -775,7 +947,7 @@ fn write_outputs(
         }),
         tokenizer: Some(reference),
         counts: Counts {
-            samples: w.sequences,
+            samples: w.samples,
             shards: shards.len() as u64,
             bytes: shards.iter().map(|s| s.size).sum(),
             units: planned.manifest.counts.samples,
@@ -837,6 +1009,7 @@ mod tests {
             doc_starts: vec![5, 0],
             continues: true,
             n_tokens: 3,
+            sequences: 1,
         };
         let mut s = Sample::new("x")
             .with(INPUT_IDS, npy::encode_u8(&[4], &[7, 8, 1, 4]))

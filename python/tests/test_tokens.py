@@ -4,6 +4,8 @@ A FASTA fixture is ingested by the genome adapter, tokenized with the HyenaDNA c
 tokenizer, and the ids are checked against an independent Python implementation of its rule
 (`[SEP]1 [UNK]6 A7 C8 G9 T10 N11`, lower case -> `[UNK]`, `[SEP]` appended): same total token
 count, documents rebuilt from `doc_offsets` equal to the per-window ids, dtype uint8.
+Canonical DNA samples are blocks of windows (`genome/2`: bases concatenated, window lengths in
+`meta.json`); token samples hold several packed sequences (`tokens/2`).
 """
 import io
 import json
@@ -48,10 +50,16 @@ def test_token_shards_read_back_in_numpy(tmp_path):
     canon = tmp_path / "canon"
     run("ingest", src, "--source", "t2t_chm13", "--out", canon)
     docs = {}
-    for key, m in members(canon, {"seq.npy"}).items():
+    for key, m in members(canon, {"seq.npy", "meta.json"}).items():
         seq = np.load(io.BytesIO(m["seq.npy"]))
-        assert seq.dtype == np.uint8
-        docs[key] = hyena_ids(seq.tobytes())
+        meta = json.loads(m["meta.json"])
+        assert seq.dtype == np.uint8 and meta["schema"] == "genome/2"
+        assert sum(meta["lengths"]) == len(seq)
+        stem = key.rsplit("_", 1)[0]
+        at = 0
+        for i, n in enumerate(meta["lengths"]):
+            docs[f"{stem}_{meta['first_index'] + i:06d}"] = hyena_ids(seq[at:at + n].tobytes())
+            at += n
     assert len(docs) > 10
 
     out = tmp_path / "tokens"
@@ -68,7 +76,8 @@ def test_token_shards_read_back_in_numpy(tmp_path):
         ids = np.load(io.BytesIO(mm["input_ids.npy"]))
         offs = np.load(io.BytesIO(mm["doc_offsets.npy"]))
         meta = json.loads(mm["meta.json"])
-        assert ids.dtype == np.uint8 and ids.shape == (256,)
+        assert ids.dtype == np.uint8 and ids.shape == (256 * meta["sequences"],)
+        assert meta["schema"] == "tokens/2"
         assert offs.dtype == np.uint32
         total += int(offs[-1] - offs[0])
         for k, start, a, b in zip(meta["keys"], meta["doc_starts"], offs[:-1], offs[1:]):

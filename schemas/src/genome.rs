@@ -1,31 +1,43 @@
-//! Canonical metadata of the genome modalities (`genome/1`): DNA windows.
+//! Canonical metadata of the genome modalities (`genome/2`): DNA windows in blocks.
 //!
-//! One canonical sample is one window of one sequence (chromosome, contig, plasmid) of one
-//! genome. Members:
+//! One canonical sample is one *block* of consecutive windows of one sequence (chromosome,
+//! contig, plasmid) of one genome, all of one split: up to [`BLOCK_BASES`] bases (at least one
+//! window). A block ends where the sequence ends or the split changes, so held-out chromosomes
+//! and intervals stay exact. Members:
 //!
-//! - `seq.txt`: the bases as stored in the source (ASCII, case kept: soft-masked bases are
-//!   lowercase; `N`/`n` and IUPAC codes kept), reverse-complemented when `strand` is `-`;
-//! - `softmask.npy`: uint8 `[ceil(length / 8)]`, packed bits, 1 where the base is lowercase;
-//! - `nmask.npy`: uint8 `[ceil(length / 8)]`, packed bits, 1 where the base is N or n;
-//! - `track.npy` (optional): float32 `[length]`, per-base values of a bigWig track, NaN where
+//! - `seq.txt` (or `seq.npy`, uint8 `[bases]`): the bases of every window, concatenated in
+//!   window order (window `i` is `offsets[i]..offsets[i + 1]`, see [`WindowBlock::offsets`]),
+//!   as stored in the source (ASCII, case kept: soft-masked bases are lowercase; `N`/`n` and
+//!   IUPAC codes kept), each window reverse-complemented when its strand is `-`;
+//! - `softmask.npy`: uint8 `[ceil(bases / 8)]`, packed bits over the concatenated bases, 1
+//!   where the base is lowercase;
+//! - `nmask.npy`: uint8 `[ceil(bases / 8)]`, packed bits, 1 where the base is N or n;
+//! - `track.npy` (optional): float32 `[bases]`, per-base values of a bigWig track, NaN where
 //!   the track has no value;
-//! - `labels.npy` (optional): uint8 `[length]`, per-base interval class (0 = none, k = `label_classes[k-1]`);
-//! - `meta.json`: a serialised [`Window`].
+//! - `labels.npy` (optional): uint8 `[bases]`, per-base interval class (0 = none, k = `label_classes[k-1]`);
+//! - `meta.json`: a serialised [`WindowBlock`] (the shared fields once, the per-window ones as
+//!   columns).
 //!
-//! Bits are packed in little-endian bit order: base `i` is bit `i % 8` of byte `i / 8`
-//! (NumPy: `np.unpackbits(m, bitorder="little")[:length]`). Coordinates are 0-based half-open
-//! on the forward strand of the assembly's sequence.
+//! Bits are packed in little-endian bit order: base `j` of the block is bit `j % 8` of byte
+//! `j / 8` (NumPy: `np.unpackbits(m, bitorder="little")[:bases]`). Coordinates are 0-based
+//! half-open on the forward strand of the assembly's sequence.
+//!
+//! `genome/1` (before blocks) stored every window as its own sample of four members; a block
+//! of one window holds the same bases and masks. Window `i` of a block has the key the window
+//! had as a sample then ([`WindowBlock::window_key`]).
 //!
 //! ```
-//! use bomdata_schemas::genome::Window;
-//! let mut w = Window::new("chr1", 1000, 2024);
-//! w.assembly = Some("T2T-CHM13v2.0".into());
-//! w.split = "valid".into();
-//! let json = serde_json::to_string(&w).unwrap();
-//! let back: Window = serde_json::from_str(&json).unwrap();
-//! assert_eq!(back.length, 1024);
-//! assert_eq!(back.schema, "genome/1");
-//! assert_eq!(back.mask_bit_order, "little");
+//! use bomdata_schemas::genome::WindowBlock;
+//! let mut b = WindowBlock::new("chr1", 7);
+//! b.push_window(1000, 1024, '+', 3, 0);
+//! b.push_window(2024, 1024, '+', 0, 512);
+//! b.split = "valid".into();
+//! let json = serde_json::to_string(&b).unwrap();
+//! let back: WindowBlock = serde_json::from_str(&json).unwrap();
+//! assert_eq!(back.offsets(), vec![0, 1024, 2048]);
+//! assert_eq!(back.schema, "genome/2");
+//! assert_eq!(back.lowercase_count, 512);
+//! assert_eq!(WindowBlock::window_key("src_s_chr1_dna_000007", 7, 1), "src_s_chr1_dna_000008");
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -33,7 +45,10 @@ use serde::{Deserialize, Serialize};
 use crate::Provenance;
 
 /// Schema version string of this module.
-pub const VERSION: &str = "genome/1";
+pub const VERSION: &str = "genome/2";
+
+/// Bases per block: a block is closed once it holds this many (a window is never cut).
+pub const BLOCK_BASES: u64 = 1 << 20;
 
 /// Taxonomy of the genome a window comes from (genome collections).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,7 +64,7 @@ pub struct Taxonomy {
     pub lineage: Vec<String>,
 }
 
-/// A bigWig track aligned to the window (`track.npy`).
+/// A bigWig track aligned to the windows (`track.npy`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackInfo {
     /// Track name (file stem or configured name).
@@ -58,9 +73,9 @@ pub struct TrackInfo {
     pub track_chrom: String,
 }
 
-/// Metadata of one DNA window.
+/// Metadata of one block of DNA windows (`meta.json`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Window {
+pub struct WindowBlock {
     /// Always [`VERSION`].
     pub schema: String,
     /// Assembly name (`"GRCh38"`, `"T2T-CHM13v2.0"`) or the genome accession of a collection
@@ -75,19 +90,24 @@ pub struct Window {
     /// Length of the whole sequence.
     #[serde(default)]
     pub chrom_length: u64,
-    /// Start, 0-based, forward strand.
-    pub start: u64,
-    /// End, exclusive.
-    pub end: u64,
-    /// `end - start`.
-    pub length: u64,
-    /// `"+"`, or `"-"` when `seq.txt` is the reverse complement.
-    pub strand: String,
-    /// `"train"`, `"valid"` or `"test"` (or another label given by the split file).
+    /// `"train"`, `"valid"` or `"test"` (or another label given by the split file): every
+    /// window of the block has it.
     pub split: String,
-    /// Number of N/n bases.
+    /// Index of the block's first window among the sequence's windows.
+    pub first_index: u64,
+    /// Per window: start, 0-based, forward strand.
+    pub starts: Vec<u64>,
+    /// Per window: length (`end - start`; bases in `seq.txt`).
+    pub lengths: Vec<u64>,
+    /// Per window: `+`, or `-` when its bases are the reverse complement (one character each).
+    pub strands: String,
+    /// Per window: number of N/n bases.
+    pub n_counts: Vec<u64>,
+    /// Per window: number of lowercase (soft-masked) bases.
+    pub lowercase_counts: Vec<u64>,
+    /// N/n bases of the block.
     pub n_count: u64,
-    /// Number of lowercase (soft-masked) bases.
+    /// Lowercase bases of the block.
     pub lowercase_count: u64,
     /// Bit order of `softmask.npy` and `nmask.npy` (always `"little"`).
     pub mask_bit_order: String,
@@ -100,25 +120,27 @@ pub struct Window {
     /// Class names of `labels.npy` (id k is `label_classes[k-1]`), when present.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub label_classes: Vec<String>,
-    /// Where the bases came from.
+    /// Where the bases came from (`part`: the sequence and the span of the block's windows).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Provenance>,
 }
 
-impl Window {
-    /// A forward-strand training window with everything else empty.
-    pub fn new(chrom: impl Into<String>, start: u64, end: u64) -> Self {
-        Window {
+impl WindowBlock {
+    /// An empty training block of sequence `chrom` whose first window is number `first_index`.
+    pub fn new(chrom: impl Into<String>, first_index: u64) -> Self {
+        WindowBlock {
             schema: VERSION.into(),
             assembly: None,
             chrom: chrom.into(),
             source_chrom: None,
             chrom_length: 0,
-            start,
-            end,
-            length: end.saturating_sub(start),
-            strand: "+".into(),
             split: "train".into(),
+            first_index,
+            starts: Vec::new(),
+            lengths: Vec::new(),
+            strands: String::new(),
+            n_counts: Vec::new(),
+            lowercase_counts: Vec::new(),
             n_count: 0,
             lowercase_count: 0,
             mask_bit_order: "little".into(),
@@ -127,6 +149,49 @@ impl Window {
             label_classes: Vec::new(),
             provenance: None,
         }
+    }
+
+    /// Appends one window's columns.
+    pub fn push_window(&mut self, start: u64, length: u64, strand: char, n: u64, lower: u64) {
+        self.starts.push(start);
+        self.lengths.push(length);
+        self.strands.push(strand);
+        self.n_counts.push(n);
+        self.lowercase_counts.push(lower);
+        self.n_count += n;
+        self.lowercase_count += lower;
+    }
+
+    /// Number of windows.
+    pub fn windows(&self) -> usize {
+        self.lengths.len()
+    }
+
+    /// Bases of all windows.
+    pub fn bases(&self) -> u64 {
+        self.lengths.iter().sum()
+    }
+
+    /// Window boundaries in the concatenated bases: `[0, len_0, len_0 + len_1, ...]`.
+    pub fn offsets(&self) -> Vec<u64> {
+        let mut v = Vec::with_capacity(self.lengths.len() + 1);
+        let mut at = 0u64;
+        v.push(0);
+        for l in &self.lengths {
+            at = at.saturating_add(*l);
+            v.push(at);
+        }
+        v
+    }
+
+    /// The key of window `i` of the block whose sample key is `block_key` (the key of its
+    /// first window, `<...>_<first_index:06>`): the same trailing index, counted on.
+    pub fn window_key(block_key: &str, first_index: u64, i: u64) -> String {
+        let stem = block_key
+            .rsplit_once('_')
+            .filter(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(block_key, |(s, _)| s);
+        format!("{stem}_{:06}", first_index.saturating_add(i))
     }
 }
 

@@ -9,7 +9,8 @@ use bomdata_shard::dataset;
 use bomdata_shard::reader::ShardReader;
 use bomdata_tests::{cmd, run};
 
-/// Ingests `src` (a genome tree) into `canon`; returns every window's key → declared split.
+/// Ingests `src` (a genome tree) into `canon`; returns every block's and window's key →
+/// declared split.
 fn ingest(src: &Path, canon: &Path) -> BTreeMap<String, String> {
     let mut c = cmd();
     c.arg("ingest")
@@ -30,7 +31,14 @@ fn ingest(src: &Path, canon: &Path) -> BTreeMap<String, String> {
             let s = s.unwrap();
             let meta: serde_json::Value =
                 serde_json::from_slice(&s.member("meta.json").unwrap().data).unwrap();
-            declared.insert(s.key.clone(), meta["split"].as_str().unwrap().to_string());
+            let split = meta["split"].as_str().unwrap().to_string();
+            // a block of windows (genome/2): each window's key is a document key of tokens
+            let first = meta["first_index"].as_u64().unwrap();
+            for i in 0..meta["lengths"].as_array().unwrap().len() {
+                let k = bomdata_schemas::genome::WindowBlock::window_key(&s.key, first, i as u64);
+                declared.insert(k, split.clone());
+            }
+            declared.insert(s.key.clone(), split);
         }
     }
     declared

@@ -203,7 +203,13 @@ fn check(
     // Every sequence is seq_len long, in the smallest dtype, padded with the pad id outside
     // the real tokens.
     for s in &seqs {
-        assert_eq!(s.ids.len(), seq_len, "{}", s.key);
+        assert!(s.meta.sequences >= 1);
+        assert_eq!(
+            s.ids.len(),
+            seq_len * s.meta.sequences as usize,
+            "{}",
+            s.key
+        );
         assert_eq!(s.dtype, dtype);
         let (a, b) = (s.offsets[0] as usize, *s.offsets.last().unwrap() as usize);
         assert!(
@@ -329,10 +335,11 @@ fn dna_token_shards_pack_and_roundtrip() {
     // Packing: documents share sequences, and some continue into the next one.
     assert!(seqs.iter().any(|s| s.meta.keys.len() > 1));
     assert!(seqs.iter().any(|s| s.meta.continues));
-    // Rollover by tokens: 300 / 64 → 4 sequences per shard.
+    // Rollover by tokens: 300 / 64 → 4 sequences per shard, stored as one sample of 4.
     let m = dataset::read_manifest(&out).unwrap();
-    assert!(m.shards.iter().all(|s| s.samples <= 4));
-    assert!(m.shards.iter().any(|s| s.samples == 4));
+    assert!(m.shards.iter().all(|s| s.samples == 1));
+    assert!(seqs.iter().all(|s| s.meta.sequences <= 4));
+    assert!(seqs.iter().any(|s| s.meta.sequences == 4));
     assert_eq!(m.profile.as_ref().unwrap().name, "tokens");
     assert_eq!(m.tokenizer.as_ref().unwrap()["dtype"], "u8");
     assert!(out.join(tokens::TOKENIZER_CONFIG).is_file());
@@ -571,7 +578,23 @@ json.dump(out, sys.stdout)
     }
 }
 
-/// A FASTA fixture through the genome adapter (`seq.txt` windows, soft-masked lower case), then
+/// The windows of a `genome/2` block as documents (keyed as the windows).
+fn window_docs(s: &Sample) -> Vec<Doc> {
+    let b: bomdata_schemas::genome::WindowBlock =
+        serde_json::from_slice(&s.member("meta.json").unwrap().data).unwrap();
+    let seq = &s.member("seq.txt").unwrap().data;
+    let offs = b.offsets();
+    assert_eq!(*offs.last().unwrap(), seq.len() as u64);
+    (0..b.windows())
+        .map(|i| Doc {
+            key: bomdata_schemas::genome::WindowBlock::window_key(&s.key, b.first_index, i as u64),
+            subject: s.subject.clone().unwrap(),
+            bytes: seq[offs[i] as usize..offs[i + 1] as usize].to_vec(),
+        })
+        .collect()
+}
+
+/// A FASTA fixture through the genome adapter (`seq.txt` windows in blocks, soft-masked lower case), then
 /// HyenaDNA character tokens: the documents come back exactly and the token count adds up.
 #[test]
 fn genome_windows_from_a_fasta_fixture() {
@@ -593,12 +616,7 @@ fn genome_windows_from_a_fasta_fixture() {
     let mut docs = Vec::new();
     for e in &m.shards {
         for s in ShardReader::open(&canon, e).unwrap() {
-            let s = s.unwrap();
-            docs.push(Doc {
-                key: s.key.clone(),
-                subject: s.subject.clone().unwrap(),
-                bytes: s.member("seq.txt").unwrap().data.clone(),
-            });
+            docs.extend(window_docs(&s.unwrap()));
         }
     }
     assert!(docs.len() > 10);

@@ -382,6 +382,17 @@ impl TokenDtype {
         Ok(out)
     }
 
+    /// Appends the little-endian bytes of `ids` to `out` (errors as [`Self::to_le_bytes`]).
+    pub fn extend_le_bytes(self, ids: &[u32], out: &mut Vec<u8>) -> Result<()> {
+        self.check(ids)?;
+        match self {
+            Self::U8 => out.extend(ids.iter().map(|&id| id as u8)),
+            Self::U16 => out.extend(ids.iter().flat_map(|&id| (id as u16).to_le_bytes())),
+            Self::U32 => out.extend(ids.iter().flat_map(|&id| id.to_le_bytes())),
+        }
+        Ok(())
+    }
+
     /// Ids from little-endian bytes of this dtype.
     pub fn from_le_bytes(self, bytes: &[u8]) -> Result<Vec<u32>> {
         let size = self.size();

@@ -327,7 +327,7 @@ fn build_into(
             s.documents,
             s.tokens,
             s.dtype.name(),
-            s.manifest.counts.samples,
+            s.sequences,
             t.seq_len,
             s.manifest.counts.shards,
             s.skipped,

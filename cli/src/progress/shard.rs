@@ -87,7 +87,7 @@ pub fn token_summary_json(
         "{}",
         serde_json::json!({"event": "summary", "tokenizer": tokenizer,
             "documents": s.documents, "tokens": s.tokens, "dtype": s.dtype.name(),
-            "sequences": s.manifest.counts.samples, "seq_len": seq_len,
+            "sequences": s.sequences, "seq_len": seq_len,
             "shards": s.manifest.counts.shards, "skipped": s.skipped,
             "lowercase": s.lowercase.as_ref().map(|l| serde_json::json!({
                 "bases": l.bases, "documents": l.documents, "effect": l.effect.name()})),

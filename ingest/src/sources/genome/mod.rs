@@ -49,8 +49,11 @@
 //!
 //! One unit is one sequence (chromosome or contig) of one file. Sequence names in the FASTA,
 //! the BED, the bigWig and the GTF are matched through the assembly's alias table, so a FASTA
-//! with `NC_060925.1` windows against a track that says `chr1`. Samples: `seq.txt` (or
-//! `seq.npy`), `softmask.npy`, `nmask.npy`, optional `track.npy` and `labels.npy`, `meta.json`.
+//! with `NC_060925.1` windows against a track that says `chr1`. Samples are blocks of
+//! consecutive windows of one sequence and one split (`genome/2`, see
+//! [`bomdata_schemas::genome`]): `seq.txt` (or `seq.npy`) with the windows' bases concatenated,
+//! `softmask.npy` and `nmask.npy` packed over them, optional `track.npy` and `labels.npy`,
+//! `meta.json` with the windows as columns. A subject row counts blocks.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -61,7 +64,7 @@ use bomdata_genomic::fasta::indexed::IndexCheck;
 use bomdata_genomic::sequence::{ComplementTable, SequenceSource};
 use bomdata_genomic::twobit::TwoBit;
 use bomdata_schemas::genome::{
-    ReadWindow as ReadWindowMeta, Taxonomy, TrackInfo, Window as WindowMeta,
+    ReadWindow as ReadWindowMeta, Taxonomy, TrackInfo, WindowBlock as WindowMeta,
 };
 use bomdata_schemas::key::{KeyParts, make};
 use bomdata_schemas::subjects::SubjectRow;
@@ -72,9 +75,11 @@ use serde::Deserialize;
 use crate::source::{SampleSink, Source, Unit, UnitContext};
 use crate::{Error, Result};
 
+pub mod block;
 pub mod reads;
 pub mod windows;
 
+use block::{BlockBuf, BlockData};
 use windows::{
     LabelledInterval, Labels, NPolicy, Plan, Spec, SplitBy, Strands, Track, Window, Windower,
 };
@@ -790,8 +795,20 @@ struct WindowContext<'a> {
 }
 
 impl WindowContext<'_> {
-    /// The sample of window `win` (its `meta.json` apart).
-    fn sample(&self, ctx: &UnitContext<'_>, index: u64, win: &Window) -> (Sample, WindowMeta) {
+    /// The shared fields of a block whose first window is number `first` and has split `split`.
+    fn block_meta(&self, first: u64, split: &str) -> WindowMeta {
+        let u = self.unit;
+        let mut meta = WindowMeta::new(u.canonical.clone(), first);
+        meta.assembly = Some(u.assembly.clone()).filter(|a| !a.is_empty());
+        meta.source_chrom = (u.seq_name != u.canonical).then(|| u.seq_name.clone());
+        meta.chrom_length = u.chrom_length;
+        meta.split = split.to_string();
+        meta.taxonomy.clone_from(&u.taxonomy);
+        meta
+    }
+
+    /// The sample of one full block (its `meta.json` apart).
+    fn sample(&self, ctx: &UnitContext<'_>, b: BlockData) -> (Sample, WindowMeta) {
         let u = self.unit;
         let key = make(&KeyParts {
             source: ctx.source,
@@ -799,48 +816,59 @@ impl WindowContext<'_> {
             session: None,
             run: Some(&u.canonical),
             modality: Some(Modality::Dna),
-            index: Some(index),
+            index: Some(b.meta.first_index),
         });
-        let mut meta = WindowMeta::new(u.canonical.clone(), win.start, win.end);
-        meta.assembly = Some(u.assembly.clone()).filter(|a| !a.is_empty());
-        meta.source_chrom = (u.seq_name != u.canonical).then(|| u.seq_name.clone());
-        meta.chrom_length = u.chrom_length;
-        meta.strand = win.strand.to_string();
-        meta.split.clone_from(&win.split);
-        meta.n_count = win.n_count;
-        meta.lowercase_count = win.lowercase;
-        meta.taxonomy.clone_from(&u.taxonomy);
+        let mut meta = b.meta;
+        let lo = meta.starts.iter().min().copied().unwrap_or(0);
+        let hi = (meta.starts.iter().zip(&meta.lengths))
+            .map(|(s, l)| s + l)
+            .max()
+            .unwrap_or(0);
         meta.provenance = Some(Provenance {
             source: ctx.source.to_string(),
             file: self.file_rel.clone(),
-            part: Some(format!("{}:{}-{}", u.seq_name, win.start, win.end)),
+            part: Some(format!("{}:{lo}-{hi}", u.seq_name)),
             reader: self.reader.clone(),
         });
-        let n = win.seq.len();
+        let n = b.seq.len();
         let mut s = Sample::new(key).with_subject(self.subject.clone());
         if self.npy_seq {
-            s.push("seq.npy", npy::encode_u8(&[n], &win.seq));
+            s.push("seq.npy", npy::encode_u8(&[n], &b.seq));
         } else {
-            s.push("seq.txt", win.seq.clone());
+            s.push("seq.txt", b.seq);
         }
-        s.push(
-            "softmask.npy",
-            npy::encode_u8(&[win.softmask.len()], &win.softmask),
-        );
-        s.push("nmask.npy", npy::encode_u8(&[win.nmask.len()], &win.nmask));
-        if let Some(t) = &win.track {
-            s.push("track.npy", npy::encode_f32(&[n], t));
+        s.push("softmask.npy", b.softmask);
+        s.push("nmask.npy", b.nmask);
+        if let Some(t) = b.track {
+            s.push("track.npy", t);
             meta.track.clone_from(&self.track_info);
         }
-        if let Some(l) = &win.labels {
-            s.push("labels.npy", npy::encode_u8(&[n], l));
+        if let Some(l) = b.labels {
+            s.push("labels.npy", l);
             meta.label_classes = self.label_classes.to_vec();
         }
         (s, meta)
     }
+
+    /// Writes the block held in `buf`, if any.
+    fn flush(
+        &self,
+        ctx: &UnitContext<'_>,
+        buf: &mut BlockBuf,
+        sink: &mut dyn SampleSink,
+        failure: &mut Option<Error>,
+    ) -> std::io::Result<()> {
+        match buf.take() {
+            Some(b) => {
+                let (s, meta) = self.sample(ctx, b);
+                emit(s, &meta, sink, failure)
+            }
+            None => Ok(()),
+        }
+    }
 }
 
-/// Cuts one sequence of a FASTA/2bit file into window samples.
+/// Cuts one sequence of a FASTA/2bit file into window blocks.
 fn convert_sequence(
     unit: &Unit,
     cfg: &Config,
@@ -866,17 +894,26 @@ fn convert_sequence(
         track_info,
         label_classes: &cfg.label_classes,
     };
-    let mut index = 0u64;
+    let mut buf = BlockBuf::default();
+    let mut blocks = 0u64;
     let mut failure: Option<Error> = None;
-    let res = w.for_each(|win: &Window| {
-        let (s, meta) = wc.sample(ctx, index, win);
-        index += 1;
-        emit(s, &meta, sink, &mut failure)
+    let mut res = w.for_each(|win: &Window| {
+        if buf.must_flush(&win.split) {
+            blocks += 1;
+            wc.flush(ctx, &mut buf, sink, &mut failure)?;
+        }
+        buf.push(win, |first| wc.block_meta(first, &win.split));
+        Ok(())
     });
+    let index = buf.next_index;
+    if res.is_ok() && buf.meta.is_some() {
+        blocks += 1;
+        res = wc.flush(ctx, &mut buf, sink, &mut failure);
+    }
     if index == 0 && res.is_ok() && failure.is_none() {
         sink.skipped(&u.path, &no_window_reason(&u, window, w.skipped_n()));
     }
-    finish_genome(res, failure, &u.path, sink, wc.subject, ctx, index)
+    finish_genome(res, failure, &u.path, sink, wc.subject, ctx, blocks)
 }
 
 /// Why a sequence made no window (the report's reason; the detail in parentheses).
@@ -1137,6 +1174,85 @@ mod tests {
         serde_json::from_slice(&s.member("meta.json").unwrap().data).unwrap()
     }
 
+    /// The windows of `genome/2` blocks as one sample each (the `genome/1` layout): the
+    /// block's members cut at the window boundaries (masks re-packed per window), `meta.json`
+    /// the block's shared fields with the window's `start`, `end`, `strand`,
+    /// `lowercase_count` and `n_count`.
+    fn windows_of(blocks: &[Sample]) -> Vec<Sample> {
+        let mut out = Vec::new();
+        for b in blocks {
+            let m = meta(b);
+            assert_eq!(m["schema"], "genome/2");
+            let block: WindowMeta = serde_json::from_value(m.clone()).unwrap();
+            let offs = block.offsets();
+            let seq_npy = b.member("seq.npy").is_some();
+            let seq = match b.member("seq.txt") {
+                Some(x) => x.data.clone(),
+                None => npy_bits(&b.member("seq.npy").unwrap().data),
+            };
+            assert_eq!(seq.len() as u64, block.bases());
+            let bits = |name: &str| {
+                let v = npy_bits(&b.member(name).unwrap().data);
+                assert_eq!(v.len(), seq.len().div_ceil(8));
+                (0..seq.len())
+                    .map(move |i| (v[i / 8] >> (i % 8)) & 1)
+                    .collect::<Vec<u8>>()
+            };
+            let (soft, nm) = (bits("softmask.npy"), bits("nmask.npy"));
+            let pack = |v: &[u8]| {
+                let mut p = vec![0u8; v.len().div_ceil(8)];
+                for (i, &x) in v.iter().enumerate() {
+                    p[i / 8] |= x << (i % 8);
+                }
+                p
+            };
+            for i in 0..block.windows() {
+                let (a, e) = (offs[i] as usize, offs[i + 1] as usize);
+                let mut wm = m.clone();
+                for k in [
+                    "starts",
+                    "lengths",
+                    "strands",
+                    "n_counts",
+                    "lowercase_counts",
+                ] {
+                    wm.as_object_mut().unwrap().remove(k);
+                }
+                wm["start"] = block.starts[i].into();
+                wm["end"] = (block.starts[i] + block.lengths[i]).into();
+                wm["strand"] = block.strands[i..i + 1].into();
+                wm["lowercase_count"] = block.lowercase_counts[i].into();
+                wm["n_count"] = block.n_counts[i].into();
+                let key = WindowMeta::window_key(&b.key, block.first_index, i as u64);
+                let mut s = Sample::new(key);
+                let w = &seq[a..e];
+                if seq_npy {
+                    s.push("seq.npy", npy::encode_u8(&[w.len()], w));
+                } else {
+                    s.push("seq.txt", w.to_vec());
+                }
+                let (ps, pn) = (pack(&soft[a..e]), pack(&nm[a..e]));
+                s.push("softmask.npy", npy::encode_u8(&[ps.len()], &ps));
+                s.push("nmask.npy", npy::encode_u8(&[pn.len()], &pn));
+                if let Some(t) = b.member("track.npy") {
+                    let d = npy::decode(&t.data).unwrap().data;
+                    let v: Vec<f32> = d[a * 4..e * 4]
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect();
+                    s.push("track.npy", npy::encode_f32(&[v.len()], &v));
+                }
+                if let Some(l) = b.member("labels.npy") {
+                    let d = npy::decode(&l.data).unwrap().data;
+                    s.push("labels.npy", npy::encode_u8(&[e - a], &d[a..e]));
+                }
+                s.push("meta.json", serde_json::to_vec(&wm).unwrap());
+                out.push(s);
+            }
+        }
+        out
+    }
+
     #[test]
     fn aliases_resolve_every_naming() {
         let t2t = Aliases::of("T2T-CHM13v2.0");
@@ -1195,11 +1311,15 @@ mod tests {
         let (units, sink) = run(&root);
         assert_eq!(units.len(), 2);
         assert_eq!(units[0].id, "GCA_009914755.4_chr1");
-        assert_eq!(sink.samples.len(), 2 * (5 + 3));
+        // one block per sequence (the split changes with it)
+        assert_eq!(sink.samples.len(), 2);
+        let wins = windows_of(&sink.samples);
+        assert_eq!(wins.len(), 2 * (5 + 3));
+        assert_eq!(wins[1].key, WindowMeta::window_key(&wins[0].key, 0, 1));
         let bw = BbiFile::open(&root.join("sig.bw")).unwrap();
-        for s in &sink.samples {
+        for s in &wins {
             let m = meta(s);
-            assert_eq!(m["schema"], "genome/1");
+            assert_eq!(m["schema"], "genome/2");
             assert_eq!(m["assembly"], "T2T-CHM13v2.0");
             let chrom = m["chrom"].as_str().unwrap();
             assert_eq!(m["split"], if chrom == "chr2" { "test" } else { "train" });
@@ -1261,8 +1381,12 @@ mod tests {
             )
             .unwrap();
             let (_, sink) = run(&root);
-            assert_eq!(sink.samples.len(), 2, "{conf}");
-            for s in &sink.samples {
+            assert_eq!(sink.samples.len(), 1, "{conf}");
+            let wins = windows_of(&sink.samples);
+            assert_eq!(wins.len(), 2, "{conf}");
+            let both = npy_bits(&sink.samples[0].member("softmask.npy").unwrap().data);
+            assert_eq!(both, vec![0b1000_0000, 0b0000_0001], "{conf}");
+            for s in &wins {
                 let m = meta(s);
                 let seq = &s.member("seq.txt").unwrap().data;
                 if m["strand"] == "-" {
@@ -1304,8 +1428,14 @@ mod tests {
         )
         .unwrap();
         let (_, sink) = run(&root);
-        let mut spans: Vec<(u64, u64, String)> = sink
-            .samples
+        // a block per run of windows of one split
+        for b in &sink.samples {
+            let m = meta(b);
+            let w = m["starts"].as_array().unwrap().len();
+            assert!(w >= 1 && m["lengths"].as_array().unwrap().len() == w);
+        }
+        let wins = windows_of(&sink.samples);
+        let mut spans: Vec<(u64, u64, String)> = wins
             .iter()
             .map(|s| {
                 let m = meta(s);
@@ -1354,7 +1484,8 @@ mod tests {
         std::fs::write(root.join("genome.toml"), "window = 1000\n").unwrap();
         let (units, sink) = run(&root);
         assert_eq!(units.len(), 3);
-        assert_eq!(sink.samples.len(), 2 + 1 + 1);
+        assert_eq!(sink.samples.len(), 3);
+        assert_eq!(windows_of(&sink.samples).len(), 2 + 1 + 1);
         for s in &sink.samples {
             let m = meta(s);
             if m["assembly"] == "GCF_000005845.2" {
