@@ -50,6 +50,16 @@ pub fn run(mut c: Command) -> Output {
     out
 }
 
+/// Runs `bomdata ARGS PATHS...` (see [`run`]): the arguments first, then each path.
+pub fn bomdata(args: &[&str], paths: &[&Path]) -> Output {
+    let mut c = cmd();
+    c.args(args);
+    for p in paths {
+        c.arg(p);
+    }
+    run(c)
+}
+
 /// The example BIDS tree shipped in the repository.
 pub fn example_bids() -> PathBuf {
     bomdata_testdata::workspace_root()

@@ -11,18 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use bomdata_testdata::dicom::{IDENTIFYING, Series, adni_dicom_tree, generic_dicom_tree};
-use bomdata_tests::{cmd, run};
+use bomdata_tests::bomdata;
 
 use crate::privacy::{files, search, streams};
-
-fn bomdata(args: &[&str], paths: &[&Path]) -> Output {
-    let mut c = cmd();
-    c.args(args);
-    for p in paths {
-        c.arg(p);
-    }
-    run(c)
-}
 
 /// Ingests `src` as `source` (zstd members) and shards it with the volume profile at the
 /// native grid, values unchanged; returns (ingest output, dataset, shards).

@@ -4,21 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use bomdata_tests::{cmd, copy_dir, example_bids, run, tree};
+use bomdata_tests::{bomdata, cmd, copy_dir, example_bids, run, tree};
 use serde_json::Value;
 
 fn ingest(src: &Path, out: &Path, extra: &[&str]) -> Output {
     let mut c = cmd();
     c.arg("ingest").arg(src).arg("--out").arg(out).args(extra);
-    run(c)
-}
-
-fn bomdata(args: &[&str], paths: &[&Path]) -> Output {
-    let mut c = cmd();
-    c.args(args);
-    for p in paths {
-        c.arg(p);
-    }
     run(c)
 }
 

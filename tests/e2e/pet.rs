@@ -23,7 +23,7 @@ use bomdata_shard::{dataset, npy};
 use bomdata_testdata::dicom::{PetHeaders, Series, write_series};
 use bomdata_testdata::files::put;
 use bomdata_testdata::nifti::nifti_f32_bytes;
-use bomdata_tests::{cmd, run};
+use bomdata_tests::bomdata;
 use serde_json::{Value, json};
 
 const SHAPE: [usize; 4] = [4, 3, 2, 9];
@@ -35,15 +35,6 @@ const STARTS: [f64; 9] = [
 const DURS: [f64; 9] = [
     300.0, 600.0, 900.0, 1170.0, 300.0, 300.0, 300.0, 300.0, 600.0,
 ];
-
-fn bomdata(args: &[&str], paths: &[&Path]) -> Output {
-    let mut c = cmd();
-    c.args(args);
-    for p in paths {
-        c.arg(p);
-    }
-    run(c)
-}
 
 /// Voxel (x, y, z) of frame t: a time-activity curve that rises then washes out, scaled per
 /// voxel (x fastest in the file).

@@ -9,16 +9,7 @@ use std::path::Path;
 use std::process::Output;
 
 use bomdata_testdata::eeg::{IDENTITY_STRINGS, bids_eeg_identity_tree};
-use bomdata_tests::{cmd, copy_dir, run};
-
-fn bomdata(args: &[&str], paths: &[&Path]) -> Output {
-    let mut c = cmd();
-    c.args(args);
-    for p in paths {
-        c.arg(p);
-    }
-    run(c)
-}
+use bomdata_tests::{bomdata, cmd, copy_dir, run};
 
 /// Every file under `dir` (all of them, hidden ones too), as (relative path, bytes).
 pub(crate) fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {

@@ -9,16 +9,7 @@ use std::process::{Command, Output};
 
 use bomdata_testdata::files::{put, zip_with};
 use bomdata_testdata::genome::fasta;
-use bomdata_tests::{bin, cmd, copy_dir, example_bids, run, tree};
-
-fn bomdata(args: &[&str], paths: &[&Path]) -> Output {
-    let mut c = cmd();
-    c.args(args);
-    for p in paths {
-        c.arg(p);
-    }
-    run(c)
-}
+use bomdata_tests::{bin, bomdata, cmd, copy_dir, example_bids, run, tree};
 
 fn ingest(src: &Path, out: &Path, extra: &[&str]) -> Output {
     let mut c = cmd();
