@@ -6,7 +6,10 @@ For each dataset of the shared harness (`fmri`: float16 [20,48,48,48], batch 1; 
 bench/common/timing.py (sides alternating, --repeat runs each, wall and CPU = user + sys of the
 process and its waited-for children from wait4 — DataLoader workers included —, min / median,
 the load). Page cache warm: each side's files are read (untimed) before each of its runs.
-  - cat:            `cat` of the bomdata shards (the same bytes the loader reads) to /dev/null;
+  - cat:            `cat` of the bomdata shards (the same bytes the loader reads) to /dev/null
+                    (GNU cat may splice to /dev/null: the bytes need never reach user memory);
+  - dd:             `dd bs=8M` of each shard to /dev/null, in one shell: every byte is read into a
+                    user buffer, as a loader must (the fair raw-read baseline);
   - bomdata_1t/_2t: `bench_loader_read DATASET 1|2 BATCH mmap RAW` (sequential, one contiguous
                     staging buffer per field, first/last sample checked against the raw layout);
   - lit_0w/_2w:     rival_read.py lit: LitData's `StreamingDataLoader(batch_size=BATCH,
@@ -39,7 +42,7 @@ sys.path.insert(0, str(ROOT / "bench" / "common"))
 from timing import Side, run_sides, summarize, uptime  # noqa: E402
 
 BATCH = {"fmri": 1, "eeg": 64}
-ALL = "cat,bomdata_1t,bomdata_2t,lit_0w,lit_2w,mds_0w,mds_2w"
+ALL = "cat,dd,bomdata_1t,bomdata_2t,lit_0w,lit_2w,mds_0w,mds_2w"
 
 
 def main():
@@ -74,6 +77,8 @@ def main():
         mds = sorted(glob.glob(str(root / "mds" / "*")))
         cand = {
             "cat": Side("cat", ["cat"] + shards, stdout_to="/dev/null", before=warm(shards)),
+            "dd": Side("dd", ["bash", "-c", 'for f; do dd if="$f" of=/dev/null bs=8M status=none; done', "dd"]
+                       + shards, before=warm(shards)),
             "bomdata_1t": Side("bomdata_1t", [read, str(root / "bomdata_none"), "1", str(b), "mmap", rawbin],
                                before=warm(shards)),
             "bomdata_2t": Side("bomdata_2t", [read, str(root / "bomdata_none"), "2", str(b), "mmap", rawbin],

@@ -43,5 +43,5 @@ for ds in fmri eeg; do
     done
 done
 step "timing (whole processes, alternating)"
-python3 "$HERE/run.py" --data "$DATA" --repeat "${REPEAT:-3}" --sides "${SIDES:-cat,bomdata_1t,bomdata_2t,lit_0w,lit_2w,mds_0w,mds_2w}" \
+python3 "$HERE/run.py" --data "$DATA" --repeat "${REPEAT:-3}" --sides "${SIDES:-cat,dd,bomdata_1t,bomdata_2t,lit_0w,lit_2w,mds_0w,mds_2w}" \
     --bin "$BIN" --rival-python "$RIVAL_PY" --pythonpath "$PYLIB:$HARNESS" --jsonl "$BENCH_ENV/results.jsonl"

@@ -13,26 +13,10 @@ use std::process::Command;
 
 use bomdata_profiles::{Params, registry};
 use bomdata_shard::Sample;
-use bomdata_shard::npy::{self, Dtype};
+use bomdata_shard::npy;
+mod common;
+use common::f64s;
 use serde_json::Value;
-
-fn f64s(bytes: &[u8]) -> (Vec<usize>, Vec<f64>) {
-    let v = npy::decode(bytes).unwrap();
-    let vals = match v.dtype {
-        Dtype::F64 => v
-            .data
-            .chunks_exact(8)
-            .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
-            .collect(),
-        Dtype::F32 => v
-            .data
-            .chunks_exact(4)
-            .map(|b| f64::from(f32::from_le_bytes(b.try_into().unwrap())))
-            .collect(),
-        d => panic!("unexpected dtype {d:?}"),
-    };
-    (v.shape.clone(), vals)
-}
 
 fn canonical(dir: &Path) -> Sample {
     Sample::new("fx_s1_meg_000000")

@@ -132,8 +132,12 @@ CASES = {
     "mri-canonical": dict(batch_size=1, seed=2, shuffle_buffer=0),
     "eeg-eegpt": dict(batch_size=5, seed=4, shuffle_buffer=16, rank=1, world=2,
                       drop_last="true"),
-    "genome-tokens": dict(batch_size=3, seed=5, fields="input_ids.npy,meta.json", split="train"),
-    "genome-canonical": dict(batch_size=4, seed=6, shuffle_buffer=5, threads=1),
+    # token samples hold several packed sequences (tokens/2): the last of a shard is shorter
+    "genome-tokens": dict(batch_size=3, seed=5, fields="input_ids.npy,meta.json", split="train",
+                          shapes="input_ids.npy:list"),
+    # a canonical DNA sample is a block of windows (genome/2): its masks vary in length
+    "genome-canonical": dict(batch_size=4, seed=6, shuffle_buffer=5, threads=1,
+                             shapes="softmask.npy:list,nmask.npy:list"),
     "eeg-canonical": dict(batch_size=1, seed=7),
     # variable shapes: 3-D and 4-D volumes of `--profile volume --compress member` output
     "volume-pad-masked": dict(ds="mri-volume-member", batch_size=3, seed=8, shuffle_buffer=4,
