@@ -148,3 +148,26 @@ fn ingest_tokens_refuses_other_sources() {
     assert!(err.contains("shard --tokens"), "{err}");
     assert!(!out.join("manifest.json").exists());
 }
+
+/// A tokenizer that refuses lower case fails on a soft-masked block and names the way out;
+/// `--param case=upper` goes through, as with `bomdata shard --tokens`.
+#[test]
+fn ingest_tokens_lowercase_refused_then_upper_cased() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    bomdata_testdata::genome::assembly_tree(&src);
+    let tok = [
+        "--source",
+        "t2t_chm13",
+        "--tokens",
+        "nt-6mer-v1",
+        "--seq-len",
+        "64",
+    ];
+    let (ok, err) = bomdata("ingest", &src, &tmp.path().join("nt"), &tok);
+    assert!(!ok);
+    assert!(err.contains("case=upper"), "{err}");
+    let upper = [&tok[..], &["--param", "case=upper"]].concat();
+    compare(&src, tmp.path(), &upper[2..], &[]);
+}

@@ -12,6 +12,8 @@
 //!   `meta.json` as [`super::SequenceMeta`], `split` in it);
 //! * no shuffle: the samples sit in the ingest unit's shards in source order (shuffle at load
 //!   time), and a shard may hold samples of several splits (read the split from `meta.json`);
+//! * a tokenizer that refuses lower case (NT k-mers) fails the unit whose block has soft-masked
+//!   bases (the two-step path checks the whole input before writing anything);
 //! * the dataset is an ingest dataset recording `profile = {"name": "tokens", params}`; the
 //!   tokenizer files and `manifest.tokenizer` are not written.
 
@@ -95,6 +97,29 @@ impl DirectTokens {
         Ok(split_of(self.seed, subject, &self.fractions))
     }
 
+    /// A tokenizer that refuses lower case: fails on a block with soft-masked bases, with
+    /// their count in the block and the way out (`--param case=upper`).
+    fn check_lowercase(&self, docs: &super::KeyedDocs<'_>) -> Result<()> {
+        let (mut bases, mut documents, mut first) = (0u64, 0u64, None);
+        for (key, bytes) in docs {
+            let n = super::lowercase_count(bytes);
+            if n > 0 {
+                bases += n;
+                documents += 1;
+                first.get_or_insert_with(|| key.clone());
+            }
+        }
+        match first {
+            None => Ok(()),
+            Some(first) => Err(Error::LowercaseRefused {
+                tokenizer: self.opts.tokenizer_id.clone(),
+                bases,
+                documents,
+                first,
+            }),
+        }
+    }
+
     /// Tokenizes the documents of `sample` and packs them into token samples.
     pub fn apply(&self, sample: &Sample) -> Result<DirectOutput> {
         let mut out = DirectOutput::default();
@@ -104,6 +129,9 @@ impl DirectTokens {
             return Ok(out);
         };
         let split = self.split(sample)?;
+        if self.st.lowercase == Some(super::LowercaseEffect::Refused) {
+            self.check_lowercase(&docs)?;
+        }
         let mut em = Emitter {
             name: &sample.key,
             split,
