@@ -10,6 +10,8 @@
 //!   own [`Packer`] (the last sequence of a block is padded) into samples keyed
 //!   `<block key>_<split>_NNNNNN` with the same members (`input_ids.npy`, `doc_offsets.npy`,
 //!   `meta.json` as [`super::SequenceMeta`], `split` in it);
+//! * shards roll over by ingest's `--max-shard-bytes`/`--max-shard-samples` (one unit's shards;
+//!   `tokens_per_shard` only caps the ids per sample, as in the two-step path);
 //! * no shuffle: the samples sit in the ingest unit's shards in source order (shuffle at load
 //!   time), and a shard may hold samples of several splits (read the split from `meta.json`);
 //! * a tokenizer that refuses lower case (NT k-mers) fails the unit whose block has soft-masked
