@@ -61,6 +61,8 @@ use bomdata_shard::{Member, Sample, dataset};
 
 /// Schema string of [`SequenceMeta`].
 pub const SCHEMA: &str = "tokens/2";
+
+pub mod direct;
 /// Ids per stored sample in pack mode: `max(1, min(BLOCK_TOKENS, tokens_per_shard) / seq_len)`
 /// packed sequences are concatenated into one sample.
 pub const BLOCK_TOKENS: usize = 1 << 20;
@@ -393,7 +395,9 @@ struct Emitter<'a> {
     name: &'a str,
     split: &'static str,
     dtype: TokenDtype,
-    writer: ShardWriter,
+    /// Where samples go: a shard writer, else `collected` (the direct path, [`direct`]).
+    writer: Option<ShardWriter>,
+    collected: Vec<Sample>,
     /// Sequences per sample.
     per_sample: usize,
     /// Documents pushed to the packer whose first segment was not written yet.
@@ -507,7 +511,13 @@ impl Emitter<'_> {
         if b.subjects.len() == 1 {
             s.subject = b.subjects.into_iter().next().flatten();
         }
-        Ok(self.writer.write(&s)?)
+        match self.writer.as_mut() {
+            Some(w) => Ok(w.write(&s)?),
+            None => {
+                self.collected.push(s);
+                Ok(())
+            }
+        }
     }
 }
 
@@ -752,7 +762,8 @@ fn write_split(
         name: &opts.name,
         split,
         dtype: st.dtype,
-        writer,
+        writer: Some(writer),
+        collected: Vec::new(),
         per_sample: st.per_sample,
         pending: VecDeque::new(),
         current: None,
@@ -819,7 +830,9 @@ fn write_split(
     w.stored += em.stored;
     w.sequences += em.sequences;
     w.samples += em.index;
-    w.shards.extend(em.writer.finish()?);
+    if let Some(writer) = em.writer.take() {
+        w.shards.extend(writer.finish()?);
+    }
     Ok(())
 }
 

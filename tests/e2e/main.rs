@@ -23,3 +23,4 @@ mod splits;
 mod swift_direct;
 mod tables;
 mod tokens;
+mod tokens_direct;

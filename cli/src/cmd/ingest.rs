@@ -89,9 +89,20 @@ pub struct Args {
     /// `bomdata shard --profile swift` writes, without the canonical copy). See `bomdata profiles`.
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
-    /// Parameter of --profile, `key=value` (repeatable).
-    #[arg(long = "param", value_name = "KEY=VALUE", requires = "profile")]
+    /// Parameter of --profile, `key=value` (repeatable); with --tokens only `case=as_is|upper`.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
     pub params: Vec<String>,
+    /// Genome sources: write token shards straight from the source, without the canonical
+    /// copy (the documents and token ids per split of `bomdata shard --tokens`, packed per
+    /// block and not shuffled; see `bomdata_profiles::tokens::direct`).
+    #[command(flatten)]
+    pub tok: super::token_args::TokenArgs,
+    /// With --tokens: seed of the subject split (as `bomdata shard --seed`).
+    #[arg(long, default_value_t = 0, requires = "tokens")]
+    pub seed: u64,
+    /// With --tokens: fractions of subjects in train,valid,test (as `bomdata shard --split`).
+    #[arg(long, default_value = "0.8,0.1,0.1", requires = "tokens")]
+    pub split: String,
     /// Start a new shard before this many bytes.
     #[arg(long, default_value_t = 1 << 30)]
     pub max_shard_bytes: u64,
@@ -230,11 +241,21 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
         },
         overwrite: a.overwrite,
         transform: match &a.profile {
+            Some(_) if a.tok.tokens.is_some() => bail!("--tokens replaces --profile: drop one"),
             Some(name) => Some(super::ingest_profile::transform(
                 name,
                 &super::shard::parse_params(&a.params)?,
             )?),
-            None => None,
+            None if !a.params.is_empty() && a.tok.tokens.is_none() => {
+                bail!("--param needs --profile or --tokens")
+            }
+            None => super::ingest_tokens::transform(
+                &entry.adapter,
+                &a.tok,
+                &a.params,
+                a.seed,
+                &a.split,
+            )?,
         },
     };
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;

@@ -2,6 +2,7 @@
 
 pub mod ingest;
 pub mod ingest_profile;
+pub mod ingest_tokens;
 pub mod inspect;
 pub mod merge;
 pub mod outcome;
@@ -13,6 +14,7 @@ pub mod shard;
 pub mod shard_rank;
 pub mod slurm_template;
 pub mod sources;
+pub mod token_args;
 pub mod tokenize;
 pub mod verify;
 
