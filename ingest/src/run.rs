@@ -543,6 +543,13 @@ fn one_line(s: &str) -> String {
 
 pub(crate) struct UnitSink<'a> {
     writer: Option<ShardWriter>,
+    /// Writers of the samples a transform assigned to a split, one per split, created on first
+    /// use (`u<hash>-<split>-NNNNNN.tar`).
+    split_writers: std::collections::BTreeMap<String, ShardWriter>,
+    /// Where and how the split writers write.
+    out: &'a Path,
+    prefix: String,
+    writer_opts: WriterOptions,
     unit: &'a Unit,
     source: &'a str,
     subject: Option<String>,
@@ -566,6 +573,46 @@ impl UnitSink<'_> {
         // Written: its large buffers serve the unit's (or the next unit's) next samples.
         bomdata_shard::buffers::give_sample(sample);
         Ok(())
+    }
+
+    /// Writes one sample into the unit's shards of `split`.
+    pub(crate) fn write_split(&mut self, split: &str, sample: Sample) -> Result<()> {
+        if !self.split_writers.contains_key(split) {
+            let opts = WriterOptions {
+                split: Some(split.to_string()),
+                ..self.writer_opts.clone()
+            };
+            let w = ShardWriter::create(self.out, &format!("{}-{split}", self.prefix), opts)?;
+            self.split_writers.insert(split.to_string(), w);
+        }
+        if let Some(w) = self.split_writers.get_mut(split) {
+            w.write(&sample)?;
+        }
+        self.samples += 1;
+        bomdata_shard::buffers::give_sample(sample);
+        Ok(())
+    }
+
+    /// Publishes every writer's shards (the unit's own, then one set per split in name order).
+    fn finish_writers(&mut self) -> Result<Vec<ShardEntry>> {
+        let mut shards = match self.writer.take() {
+            Some(w) => w.finish()?,
+            None => vec![],
+        };
+        for (_, w) in std::mem::take(&mut self.split_writers) {
+            shards.extend(w.finish()?);
+        }
+        Ok(shards)
+    }
+
+    /// Drops everything the writers wrote.
+    fn abort_writers(&mut self) {
+        if let Some(w) = self.writer.take() {
+            w.abort();
+        }
+        for (_, w) in std::mem::take(&mut self.split_writers) {
+            w.abort();
+        }
     }
 }
 
@@ -615,9 +662,13 @@ fn convert_unit(
         split: None,
         ..opts.writer.clone()
     };
-    let writer = ShardWriter::create(&opts.out, &format!("u{hash}"), writer_opts)?;
+    let writer = ShardWriter::create(&opts.out, &format!("u{hash}"), writer_opts.clone())?;
     let mut sink = UnitSink {
         writer: Some(writer),
+        split_writers: std::collections::BTreeMap::new(),
+        out: &opts.out,
+        prefix: format!("u{hash}"),
+        writer_opts,
         unit,
         source: &opts.entry.id,
         subject: unit.subject.as_deref().map(|s| ctx.pseudonym(s)),
@@ -629,14 +680,10 @@ fn convert_unit(
         transform: opts.transform.as_ref().map(|t| &*t.0),
     };
     let res = source.convert(unit, ctx, &mut sink);
-    let writer = sink.writer.take();
     let tables = std::mem::take(&mut sink.tables);
     match res {
         Ok(()) => {
-            let shards = match writer {
-                Some(w) => w.finish()?,
-                None => vec![],
-            };
+            let shards = sink.finish_writers()?;
             let tables = tables.commit()?;
             let mut subjects = SubjectRow::merge_rows(sink.subjects);
             if subjects.len() == 1 && (subjects[0].n_samples == 0 || opts.transform.is_some()) {
@@ -654,9 +701,7 @@ fn convert_unit(
             })
         }
         Err(e) => {
-            if let Some(w) = writer {
-                w.abort();
-            }
+            sink.abort_writers();
             tables.abort();
             Err(e)
         }

@@ -23,6 +23,10 @@ pub struct Transformed {
     pub samples: Vec<Sample>,
     /// Why the sample (or part of it) was left out; each becomes a `skipped` report entry.
     pub rejected: Vec<String>,
+    /// The split all of `samples` belong to, when the transform assigns one: the unit then
+    /// writes them into its shards of that split (`u<hash>-<split>-NNNNNN.tar`, the split in the
+    /// manifest's shard entries), never into a shard mixing splits.
+    pub split: Option<String>,
 }
 
 /// A model profile applied at ingest time (see the module docs).
@@ -61,7 +65,10 @@ pub(crate) fn write_through(
         if s.subject.is_none() {
             s.subject = subject.clone();
         }
-        sink.write_one(s)?;
+        match &out.split {
+            Some(split) => sink.write_split(split, s)?,
+            None => sink.write_one(s)?,
+        }
     }
     Ok(())
 }

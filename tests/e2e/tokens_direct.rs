@@ -1,6 +1,6 @@
 //! `bomdata ingest <genome source> --tokens` (issue 22, item 2): token samples straight from the
 //! FASTA. The output is not byte-identical to `bomdata ingest` + `bomdata shard --tokens`
-//! (packed per block, not shuffled, in the ingest units' shards; see
+//! (packed per block, not shuffled, in the ingest units' shards of each split; see
 //! `bomdata_profiles::tokens::direct`), but each split holds the same documents with the same
 //! token ids, held-out chromosomes included, and no canonical copy is written.
 
@@ -26,9 +26,12 @@ fn docs_by_split(dir: &Path) -> (BTreeMap<String, BTreeMap<String, Vec<u32>>>, u
             assert_eq!(names, ["input_ids.npy", "doc_offsets.npy", "meta.json"]);
             let meta: SequenceMeta =
                 serde_json::from_slice(&s.member("meta.json").unwrap().data).unwrap();
-            if let Some(split) = &e.split {
-                assert_eq!(&meta.split, split, "{}", s.key);
-            }
+            // every shard is of one split, named in the manifest (what the loader filters on)
+            let split = e
+                .split
+                .as_ref()
+                .unwrap_or_else(|| panic!("{}: no split", e.name));
+            assert_eq!(&meta.split, split, "{}", s.key);
             let seq = tokens::read_sequence(&s).unwrap();
             assert_eq!(meta.keys.len() + 1, seq.doc_offsets.len(), "{}", s.key);
             let docs = all.entry(meta.split.clone()).or_default();

@@ -33,6 +33,7 @@ impl SampleTransform for ProfileTransform {
         Ok(Transformed {
             samples: applied.samples,
             rejected: applied.rejected.into_iter().map(String::from).collect(),
+            split: None,
         })
     }
 }

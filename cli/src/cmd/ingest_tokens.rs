@@ -35,6 +35,7 @@ impl SampleTransform for TokensTransform {
         Ok(Transformed {
             samples: out.samples,
             rejected: out.rejected,
+            split: out.split.map(str::to_string),
         })
     }
 }

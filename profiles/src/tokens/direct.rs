@@ -13,7 +13,8 @@
 //! * shards roll over by ingest's `--max-shard-bytes`/`--max-shard-samples` (one unit's shards;
 //!   `tokens_per_shard` only caps the ids per sample, as in the two-step path);
 //! * no shuffle: the samples sit in the ingest unit's shards in source order (shuffle at load
-//!   time), and a shard may hold samples of several splits (read the split from `meta.json`);
+//!   time), one shard set per unit and split (`u<hash>-<split>-NNNNNN.tar`, the split in the
+//!   manifest's shard entries, so the loader's split filter works as on `shard` output);
 //! * a tokenizer that refuses lower case (NT k-mers) fails the unit whose block has soft-masked
 //!   bases (the two-step path checks the whole input before writing anything);
 //! * the dataset is an ingest dataset recording `profile = {"name": "tokens", params}`; the
@@ -44,6 +45,8 @@ pub struct DirectOutput {
     pub samples: Vec<Sample>,
     /// Documents left out, with why (`key: reason`).
     pub rejected: Vec<String>,
+    /// The split every one of `samples` belongs to (one block, one split).
+    pub split: Option<&'static str>,
 }
 
 impl DirectTokens {
@@ -131,6 +134,7 @@ impl DirectTokens {
             return Ok(out);
         };
         let split = self.split(sample)?;
+        out.split = Some(split);
         if self.st.lowercase == Some(super::LowercaseEffect::Refused) {
             self.check_lowercase(&docs)?;
         }
