@@ -2,7 +2,7 @@
 # Loader benchmark, like for like (issue 22): bomdata-loader, LitData, MDS, cat and zstd, every side a
 # whole process, sides alternating, each side REPEAT runs; see run.py for what each side does.
 # The older all-in-one script (anchors from the harness's read_bench.py, bomdata in-process best of 3)
-# is run_old.sh.
+# is `bench/loader/run.sh` at commit 161f863 (git show 161f863:bench/loader/run.sh).
 #
 # usage: bench/loader/run.sh        env: DATA (default $BENCH_ENV/data), BENCH_ENV (default bench/loader/.work),
 #        FMRI_N (100), EEG_N (13000), REPEAT (3), SIDES (run.py --sides), HARNESS (../shared/bench/loader),
