@@ -175,7 +175,7 @@ impl Series {
     }
 }
 
-fn element(tag: u32, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+pub(crate) fn element(tag: u32, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
     let mut value = value.to_vec();
     if value.len() % 2 == 1 {
         value.push(if vr == b"UI" { 0 } else { b' ' });
@@ -194,7 +194,7 @@ fn element(tag: u32, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
     v
 }
 
-fn ds(v: &[f64]) -> Vec<u8> {
+pub(crate) fn ds(v: &[f64]) -> Vec<u8> {
     let s: Vec<String> = v.iter().map(|x| format!("{x}")).collect();
     s.join("\\").into_bytes()
 }
@@ -243,6 +243,15 @@ fn identifying(h: &mut BTreeMap<u32, ([u8; 2], Vec<u8>)>, s: &Series) {
 
 /// The bytes of instance (slice `k`, volume `t`) of `s`.
 pub fn instance(s: &Series, k: usize, t: usize) -> Vec<u8> {
+    instance_with(s, k, t, |_| {})
+}
+
+/// Header elements by tag: (VR, value bytes), written in tag order.
+pub type Elements = BTreeMap<u32, ([u8; 2], Vec<u8>)>;
+
+/// As [`instance`], with `extra` adding or replacing header elements before the file is
+/// written (e.g. diffusion or vendor tags).
+pub fn instance_with(s: &Series, k: usize, t: usize, extra: impl FnOnce(&mut Elements)) -> Vec<u8> {
     let sop = format!("{UID_ROOT}.3.{}.{}", s.number, t * s.slices + k + 1);
     let class: &[u8] = if s.modality == "PT" {
         b"1.2.840.10008.5.1.4.1.1.128"
@@ -286,6 +295,7 @@ pub fn instance(s: &Series, k: usize, t: usize) -> Vec<u8> {
         .flat_map(|(r, c)| stored_value(s, c, r, k, t).to_le_bytes())
         .collect();
     h.insert(0x7FE0_0010, (*b"OW", px));
+    extra(&mut h);
     let mut meta = element(0x0002_0001, b"OB", &[0, 1]);
     meta.extend(element(0x0002_0002, b"UI", class));
     meta.extend(element(0x0002_0003, b"UI", sop.as_bytes()));

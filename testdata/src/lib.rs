@@ -17,6 +17,7 @@ use std::path::PathBuf;
 pub mod bench;
 pub mod cohort;
 pub mod dicom;
+pub mod dicom_mf;
 pub mod edf;
 pub mod eeg;
 pub mod files;

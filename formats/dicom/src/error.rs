@@ -186,4 +186,31 @@ pub enum SeriesError {
         /// The file.
         path: String,
     },
+    /// A multi-frame object's per-frame functional groups do not match its NumberOfFrames.
+    #[error(
+        "{path}: PerFrameFunctionalGroupsSequence has {items} items for NumberOfFrames {frames}"
+    )]
+    FrameCount {
+        /// The file.
+        path: String,
+        /// Items in the sequence.
+        items: usize,
+        /// NumberOfFrames.
+        frames: usize,
+    },
+    /// Colour (SamplesPerPixel > 1) images are not stacked into volumes.
+    #[error("{path}: colour images (SamplesPerPixel > 1) are not stacked into volumes")]
+    Colour {
+        /// The file.
+        path: String,
+    },
+    /// The images of one volume (one time point / diffusion direction) carry different
+    /// diffusion encodings, so the volumes cannot be told apart.
+    #[error("{path}: slices of volume {volume} have different diffusion encodings")]
+    DiffusionMismatch {
+        /// The file (and frame) that differs.
+        path: String,
+        /// The volume index.
+        volume: usize,
+    },
 }

@@ -10,15 +10,18 @@
 //! Lengths read from the file are checked against the bytes left before use; nothing is
 //! allocated from a header field alone.
 
+pub mod diffusion;
 pub mod error;
 #[cfg(feature = "jpeg2000")]
 mod j2k;
 #[cfg(feature = "jpeg")]
 mod jpeg;
+pub mod multiframe;
 pub mod parse;
 pub mod pixels;
 pub mod probe;
 mod rle;
+pub mod sequence;
 pub mod series;
 
 pub use error::{DicomError, SeriesError};

@@ -80,9 +80,7 @@ pub fn probe(path: &Path, opts: &ProbeOptions) -> io::Result<Value> {
         .map(|a| locate(&img, a))
         .collect::<io::Result<Vec<_>>>()?;
     let mut samples = decode(&f, &img)?;
-    if let Some((slope, intercept)) = img.rescale {
-        samples.iter_mut().for_each(|v| *v = *v * slope + intercept);
-    }
+    crate::multiframe::apply_rescale(&f, &img, &mut samples);
     let mut stats = Stats::default();
     stats.extend(samples.iter().copied());
     let values: Vec<Value> = opts

@@ -1,0 +1,403 @@
+//! Enhanced multi-frame objects and diffusion series (synthetic, real header structure, from
+//! `bomdata_testdata::dicom_mf`) to volumes, compared with `dcm2niix` (Debian package) on the
+//! same files: same shape, every voxel at the same world position (RAS+, within 1e-4 mm) with the
+//! same value, and the same b-values and gradient directions (within 1e-4, compared as world
+//! directions so the two grids' axis orders do not matter). Skips the comparison with a message
+//! when `dcm2niix` is absent. Also: malformed functional groups give errors naming the file.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::path::{Path, PathBuf};
+
+use bomdata_dicom::SeriesError;
+use bomdata_dicom::diffusion::Gradients;
+use bomdata_dicom::series::Volume;
+use bomdata_testdata::dicom::{Series, stored_value};
+use bomdata_testdata::dicom_mf::{
+    Enhanced, Vendor, dwi_table, enhanced_mr, per_frame_rescale, write_dwi_series,
+};
+
+fn inverse3(m: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
+    let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+    let c = |r: usize, k: usize| {
+        let (r1, r2, k1, k2) = ((r + 1) % 3, (r + 2) % 3, (k + 1) % 3, (k + 2) % 3);
+        m[r1][k1] * m[r2][k2] - m[r1][k2] * m[r2][k1]
+    };
+    [0, 1, 2].map(|i| [0, 1, 2].map(|j| c(j, i) / det))
+}
+
+fn det3(a: &[[f64; 4]; 4]) -> f64 {
+    let m = inverse3([0, 1, 2].map(|r| [a[r][0], a[r][1], a[r][2]]));
+    // det(A) = 1 / det(A⁻¹); only the sign is used.
+    1.0 / (m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]))
+}
+
+/// An FSL `.bvec` entry back to a world (RAS) direction on the grid of `a`.
+fn world(bvec: [f64; 3], a: &[[f64; 4]; 4]) -> [f64; 3] {
+    let mut v = bvec;
+    if det3(a) > 0.0 {
+        v[0] = -v[0];
+    }
+    let axes = [0, 1, 2].map(|c| {
+        let col = [a[0][c], a[1][c], a[2][c]];
+        let n = (col[0] * col[0] + col[1] * col[1] + col[2] * col[2]).sqrt();
+        col.map(|x| x / n)
+    });
+    [0, 1, 2].map(|r| (0..3).map(|c| v[c] * axes[c][r]).sum())
+}
+
+struct Theirs {
+    shape: Vec<usize>,
+    affine: [[f64; 4]; 4],
+    data: Vec<f64>,
+    bvals: Option<Vec<f64>>,
+    bvecs: Option<Vec<[f64; 3]>>,
+}
+
+fn dcm2niix(files: &[PathBuf], dir: &Path, name: &str) -> Theirs {
+    let input = dir.join(format!("in_{name}"));
+    std::fs::create_dir_all(&input).unwrap();
+    for f in files {
+        std::fs::copy(f, input.join(f.file_name().unwrap())).unwrap();
+    }
+    let out = std::process::Command::new("dcm2niix")
+        .args(["-z", "n", "-b", "n", "-f", name, "-o"])
+        .arg(dir)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "dcm2niix: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut r = bomdata_nifti::Reader::open(&dir.join(format!("{name}.nii"))).unwrap();
+    let h = r.header().clone();
+    let (mut data, mut vol) = (Vec::new(), Vec::new());
+    while r.read_volume_f64(&mut vol).unwrap() {
+        data.extend(&vol);
+    }
+    let nums = |s: &str| -> Vec<f64> { s.split_whitespace().map(|t| t.parse().unwrap()).collect() };
+    let bvals = std::fs::read_to_string(dir.join(format!("{name}.bval")))
+        .ok()
+        .map(|s| nums(&s));
+    let bvecs = std::fs::read_to_string(dir.join(format!("{name}.bvec")))
+        .ok()
+        .map(|s| {
+            let rows: Vec<Vec<f64>> = s.lines().map(nums).collect();
+            (0..rows[0].len())
+                .map(|i| [rows[0][i], rows[1][i], rows[2][i]])
+                .collect()
+        });
+    Theirs {
+        shape: h.shape().iter().map(|&x| x as usize).collect(),
+        affine: h.best_affine(),
+        data,
+        bvals,
+        bvecs,
+    }
+}
+
+/// Every voxel of ours lands on a voxel of dcm2niix's with the same value; same gradients.
+fn compare(files: &[PathBuf], ours: &Volume, grads: Option<&Gradients>, dir: &Path, name: &str) {
+    let t = dcm2niix(files, dir, name);
+    let mut a = t.shape.clone();
+    a.sort_unstable();
+    let mut b = ours.shape.clone();
+    b.sort_unstable();
+    assert_eq!(
+        a, b,
+        "{name}: shapes {:?} vs ours {:?}",
+        t.shape, ours.shape
+    );
+    assert_eq!(t.shape.get(3), ours.shape.get(3), "{name}: volumes");
+    let bm = t.affine;
+    let inv = inverse3([0, 1, 2].map(|r| [bm[r][0], bm[r][1], bm[r][2]]));
+    let (nx, ny, nz) = (ours.shape[0], ours.shape[1], ours.shape[2]);
+    let their_vol = t.shape[..3].iter().product::<usize>();
+    for (n, &value) in ours.data.iter().enumerate() {
+        let ijk = [n % nx, (n / nx) % ny, (n / (nx * ny)) % nz].map(|x| x as f64);
+        let vt = n / (nx * ny * nz);
+        let a = ours.affine;
+        let w: [f64; 3] = [0, 1, 2]
+            .map(|r| a[r][0] * ijk[0] + a[r][1] * ijk[1] + a[r][2] * ijk[2] + a[r][3] - bm[r][3]);
+        let x = [0, 1, 2].map(|r| inv[r][0] * w[0] + inv[r][1] * w[1] + inv[r][2] * w[2]);
+        let idx = x.map(|v| v.round());
+        for (v, r) in x.iter().zip(idx) {
+            assert!((v - r).abs() < 1e-4, "{name}: voxel {ijk:?} lands at {x:?}");
+        }
+        let (i, j, k) = (idx[0] as usize, idx[1] as usize, idx[2] as usize);
+        assert!(
+            i < t.shape[0] && j < t.shape[1] && k < t.shape[2],
+            "{name}: {ijk:?} → {idx:?}"
+        );
+        let theirs = t.data[vt * their_vol + i + t.shape[0] * (j + t.shape[1] * k)];
+        assert!(
+            (theirs - value).abs() <= 1e-4 * value.abs().max(1.0),
+            "{name}: value at {ijk:?} volume {vt}: dcm2niix {theirs}, ours {value}"
+        );
+    }
+    match (grads, &t.bvals, &t.bvecs) {
+        (None, None, None) => {}
+        (Some(g), Some(bvals), Some(bvecs)) => {
+            assert_eq!(
+                g.bvals.len(),
+                bvals.len(),
+                "{name}: bvals {:?} vs {bvals:?}",
+                g.bvals
+            );
+            for (x, y) in g.bvals.iter().zip(bvals) {
+                assert!(
+                    (x - y).abs() < 1e-4,
+                    "{name}: bvals {:?} vs {bvals:?}",
+                    g.bvals
+                );
+            }
+            for (v, (x, y)) in g.bvecs.iter().zip(bvecs).enumerate() {
+                let (wx, wy) = (world(*x, &ours.affine), world(*y, &t.affine));
+                assert!(
+                    wx.iter().zip(wy).all(|(p, q)| (p - q).abs() < 1e-4),
+                    "{name}: volume {v}: bvec {x:?} (world {wx:?}) vs dcm2niix {y:?} (world {wy:?})"
+                );
+            }
+        }
+        (g, b, v) => panic!("{name}: gradients {g:?} vs dcm2niix {b:?} {v:?}"),
+    }
+}
+
+#[allow(clippy::print_stderr)] // the skip is said where the test output shows it
+fn dcm2niix_present() -> bool {
+    let ok = std::process::Command::new("dcm2niix")
+        .arg("-v")
+        .output()
+        .is_ok();
+    if !ok {
+        eprintln!("dcm2niix is absent (Debian package dcm2niix): comparison skipped");
+    }
+    ok
+}
+
+fn oblique(number: u32, slices: usize, volumes: usize) -> Series {
+    let mut s = Series::axial("MF-PATIENT", number, "ep2d_diff_mddw", slices);
+    let (c, si) = (0.3f64.cos(), 0.3f64.sin());
+    let (c8, s8) = (0.2f64.cos(), 0.2f64.sin());
+    s.iop = [c, si, 0.0, -si * c8, c * c8, s8];
+    let n = [si * s8, -c * s8, c8];
+    s.step = n.map(|x| x * 2.2);
+    s.volumes = volumes;
+    s.rows = 5;
+    s.cols = 7;
+    s
+}
+
+#[test]
+fn classic_dwi_series_match_dcm2niix_for_every_vendor() {
+    let dir = tempfile::tempdir().unwrap();
+    let compare_too = dcm2niix_present();
+    for (n, vendor) in [
+        Vendor::Standard,
+        Vendor::Siemens,
+        Vendor::Ge,
+        Vendor::Philips,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let s = oblique(20 + n as u32, 4, 5);
+        let table = dwi_table(5);
+        let name = format!("{vendor:?}").to_lowercase();
+        let files = write_dwi_series(&dir.path().join(&name), &s, vendor, &table, |k, t| {
+            format!("i{t}_{k}.dcm")
+        });
+        let v = bomdata_dicom::series::volume(&files).unwrap();
+        assert_eq!(v.shape, [7, 5, 4, 5], "{name}");
+        let g = bomdata_dicom::diffusion::of_series(&v.files, 4, &v.affine)
+            .unwrap()
+            .unwrap();
+        assert_eq!(g.bvals, [0.0, 1000.0, 2000.0, 1000.0, 2000.0], "{name}");
+        assert_eq!(g.bvecs[0], [0.0; 3]);
+        for (t, (b, dir_lps)) in table.iter().enumerate().skip(1) {
+            // Back to the world: the bvec on our grid is the written direction.
+            let ras = [-dir_lps[0], -dir_lps[1], dir_lps[2]];
+            let w = world(g.bvecs[t], &v.affine);
+            assert!(
+                w.iter().zip(ras).all(|(p, q)| (p - q).abs() < 1e-6),
+                "{name} {t}: {w:?} vs {ras:?}"
+            );
+            assert_eq!(g.bvals[t], *b);
+        }
+        if compare_too {
+            compare(&files, &v, Some(&g), dir.path(), &name);
+        }
+    }
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+#[test]
+fn enhanced_mr_volume_matches_dcm2niix() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = oblique(30, 5, 1);
+    s.description = "t1_mprage".into();
+    s.rescale = Some((2.0, -10.0));
+    let f = write(
+        dir.path(),
+        "enh.dcm",
+        &enhanced_mr(&s, &Enhanced::default()),
+    );
+    let (v, g) = bomdata_dicom::multiframe::volume(std::slice::from_ref(&f)).unwrap();
+    assert_eq!(v.shape, [7, 5, 5]);
+    assert!(g.is_none());
+    // Voxel (c, r, k) = stored value × 2 − 10, whatever the frame order in the file.
+    for (n, &x) in v.data.iter().enumerate() {
+        let (c, r, k) = (n % 7, (n / 7) % 5, n / 35);
+        assert_eq!(x, f64::from(stored_value(&s, c, r, k, 0)) * 2.0 - 10.0);
+    }
+    // Same grid as the classic series of the same geometry.
+    let classic = bomdata_testdata::dicom::write_series(&dir.path().join("classic"), &s, |k, t| {
+        format!("c{t}_{k}.dcm")
+    });
+    let cv = bomdata_dicom::series::volume(&classic).unwrap();
+    assert_eq!(cv.shape, v.shape);
+    for (a, b) in cv.affine.iter().flatten().zip(v.affine.iter().flatten()) {
+        assert!((a - b).abs() < 1e-9, "{:?} vs {:?}", cv.affine, v.affine);
+    }
+    assert_eq!(cv.data, v.data);
+    if dcm2niix_present() {
+        compare(&[f], &v, None, dir.path(), "enh3d");
+    }
+}
+
+#[test]
+fn enhanced_dwi_matches_dcm2niix() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = oblique(31, 4, 5);
+    let table = dwi_table(5);
+    let o = Enhanced {
+        diffusion: Some(table.clone()),
+        ..Default::default()
+    };
+    let f = write(dir.path(), "dwi.dcm", &enhanced_mr(&s, &o));
+    let (v, g) = bomdata_dicom::multiframe::volume(std::slice::from_ref(&f)).unwrap();
+    assert_eq!(v.shape, [7, 5, 4, 5]);
+    let g = g.unwrap();
+    assert_eq!(g.bvals, [0.0, 1000.0, 2000.0, 1000.0, 2000.0]);
+    for (t, (_, d)) in table.iter().enumerate().skip(1) {
+        let w = world(g.bvecs[t], &v.affine);
+        let ras = [-d[0], -d[1], d[2]];
+        assert!(
+            w.iter().zip(ras).all(|(p, q)| (p - q).abs() < 1e-9),
+            "{t}: {w:?} {ras:?}"
+        );
+    }
+    if dcm2niix_present() {
+        compare(&[f], &v, Some(&g), dir.path(), "enhdwi");
+    }
+}
+
+#[test]
+fn per_frame_rescale_is_applied_per_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = oblique(32, 3, 2);
+    let o = Enhanced {
+        per_frame_rescale: true,
+        ..Default::default()
+    };
+    let bytes = enhanced_mr(&s, &o);
+    let f = write(dir.path(), "pf.dcm", &bytes);
+    let (v, _) = bomdata_dicom::multiframe::volume(std::slice::from_ref(&f)).unwrap();
+    assert_eq!(v.shape, [7, 5, 3, 2]);
+    for (n, &x) in v.data.iter().enumerate() {
+        let (c, r, k, t) = (n % 7, (n / 7) % 5, (n / 35) % 3, n / 105);
+        let (slope, inter) = per_frame_rescale(k, t);
+        assert_eq!(x, f64::from(stored_value(&s, c, r, k, t)) * slope + inter);
+    }
+    // probe: frames, [frame, row, col] indexes, statistics after each frame's rescale.
+    let order = bomdata_testdata::dicom_mf::frame_order(&s);
+    let opts = bomdata_format_core::ProbeOptions {
+        at: vec![vec![0, 1, 2], vec![5, 4, 6]],
+        ..Default::default()
+    };
+    let p = bomdata_dicom::probe::probe(&f, &opts).unwrap();
+    assert_eq!(p["frames"], 6);
+    for (i, at) in opts.at.iter().enumerate() {
+        let (k, t) = order[at[0] as usize];
+        let (slope, inter) = per_frame_rescale(k, t);
+        let want =
+            f64::from(stored_value(&s, at[2] as usize, at[1] as usize, k, t)) * slope + inter;
+        assert_eq!(p["values"][i]["value"].as_f64().unwrap(), want, "{at:?}");
+    }
+    let sum: f64 = v.data.iter().sum();
+    assert!((p["stats"]["sum"].as_f64().unwrap() - sum).abs() < 1e-6);
+    if dcm2niix_present() {
+        compare(&[f], &v, None, dir.path(), "perframe");
+    }
+}
+
+#[test]
+fn malformed_functional_groups_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = oblique(33, 3, 1);
+    let good = enhanced_mr(&s, &Enhanced::default());
+    // NumberOfFrames says 4, the per-frame groups hold 3.
+    let mut bad = good.clone();
+    let at = bad
+        .windows(8)
+        .position(|w| w == [0x28, 0, 8, 0, b'I', b'S', 2, 0])
+        .unwrap();
+    bad[at + 8] = b'4';
+    let f = write(dir.path(), "count.dcm", &bad);
+    let e = bomdata_dicom::multiframe::volume(std::slice::from_ref(&f)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            SeriesError::FrameCount {
+                items: 3,
+                frames: 4,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("count.dcm"), "{e}");
+    // No plane position: the first frame's ImagePositionPatient is missing.
+    let mut bad = good.clone();
+    let at = bad
+        .windows(4)
+        .position(|w| w == [0x20, 0, 0x13, 0x91])
+        .unwrap();
+    bad[at + 2] = 0x14; // (0020,9114): not PlanePositionSequence
+    let f = write(dir.path(), "nopos.dcm", &bad);
+    let e = bomdata_dicom::multiframe::volume(std::slice::from_ref(&f)).unwrap_err();
+    assert!(
+        matches!(&e, SeriesError::Geometry { keyword: "ImagePositionPatient", path } if path.contains("nopos.dcm (frame 1)")),
+        "{e}"
+    );
+    // A damaged item length inside the per-frame groups.
+    let mut bad = good.clone();
+    let at = bad
+        .windows(4)
+        .position(|w| w == [0x20, 0, 0x13, 0x91])
+        .unwrap();
+    bad[at + 8..at + 12].copy_from_slice(&0x00FF_FFF0u32.to_le_bytes());
+    let f = write(dir.path(), "len.dcm", &bad);
+    let e = bomdata_dicom::multiframe::volume(std::slice::from_ref(&f)).unwrap_err();
+    assert!(e.to_string().contains("len.dcm"), "{e}");
+    // Every truncation is an error, never a panic.
+    for cut in (200..good.len()).step_by(97) {
+        let f = write(dir.path(), "cut.dcm", &good[..cut]);
+        assert!(
+            bomdata_dicom::multiframe::volume(std::slice::from_ref(&f)).is_err(),
+            "cut at {cut}"
+        );
+    }
+}

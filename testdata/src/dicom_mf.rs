@@ -1,0 +1,373 @@
+//! Synthetic diffusion and enhanced multi-frame DICOM with real header structure, built on the
+//! [`crate::dicom`] series description and pixel pattern:
+//!
+//! - [`write_dwi_series`]: a classic single-slice DWI series whose b-values and gradient
+//!   directions are in the standard tags or in one vendor's private tags (Siemens, GE, Philips,
+//!   each with its private creator and Manufacturer);
+//! - [`enhanced_mr`]: one Enhanced MR Image Storage object holding every frame of a series, with
+//!   Shared and Per-frame Functional Groups (plane position and orientation, pixel measures,
+//!   frame content with dimension index values, pixel value transformation, MR diffusion), frames
+//!   stored out of slice order.
+
+use std::path::{Path, PathBuf};
+
+use crate::dicom::{Elements, Series, UID_ROOT, ds, element, instance_with, stored_value};
+
+/// Where a DWI series carries its diffusion encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Vendor {
+    /// DiffusionBValue (0018,9087) and DiffusionGradientOrientation (0018,9089).
+    Standard,
+    /// (0019,100C) B_value and (0019,100E) DiffusionGradientDirection, creator `SIEMENS MR
+    /// HEADER`.
+    Siemens,
+    /// (0043,1039) b (first value) and (0019,10BB/BC/BD) along the row direction, minus the
+    /// column direction and the normal.
+    Ge,
+    /// (2001,1003) b and (2005,10B0/B1/B2).
+    Philips,
+}
+
+/// A small multi-shell table: a b = 0 volume, then directions at b = 1000 and 2000 s/mm²
+/// (patient LPS, unit length), `n` volumes in all.
+pub fn dwi_table(n: usize) -> Vec<(f64, [f64; 3])> {
+    (0..n)
+        .map(|t| {
+            if t == 0 {
+                return (0.0, [0.0; 3]);
+            }
+            let a = t as f64 * 1.1;
+            let v = [a.cos() * 0.8, a.sin() * 0.8, 0.6 - 0.1 * t as f64];
+            let len = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+            let b = if t % 2 == 1 { 1000.0 } else { 2000.0 };
+            (b, v.map(|x| x / len))
+        })
+        .collect()
+}
+
+fn fd(v: &[f64]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn fl(v: f32) -> Vec<u8> {
+    v.to_le_bytes().to_vec()
+}
+
+fn ul(v: &[u32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn at(tag: u32) -> Vec<u8> {
+    let mut v = ((tag >> 16) as u16).to_le_bytes().to_vec();
+    v.extend((tag as u16).to_le_bytes());
+    v
+}
+
+fn image_axes(s: &Series) -> [[f64; 3]; 3] {
+    let (r, c) = (
+        [s.iop[0], s.iop[1], s.iop[2]],
+        [s.iop[3], s.iop[4], s.iop[5]],
+    );
+    let n = [
+        r[1] * c[2] - r[2] * c[1],
+        r[2] * c[0] - r[0] * c[2],
+        r[0] * c[1] - r[1] * c[0],
+    ];
+    [r, c, n]
+}
+
+fn diffusion_tags(h: &mut Elements, s: &Series, vendor: Vendor, b: f64, g: [f64; 3]) {
+    let mut put = |tag: u32, vr: &[u8; 2], v: Vec<u8>| {
+        h.insert(tag, (*vr, v));
+    };
+    match vendor {
+        Vendor::Standard => {
+            put(0x0018_9087, b"FD", fd(&[b]));
+            put(0x0018_9089, b"FD", fd(&g));
+        }
+        Vendor::Siemens => {
+            put(0x0019_0010, b"LO", b"SIEMENS MR HEADER".to_vec());
+            let dir: &[u8] = if b > 0.0 { b"DIRECTIONAL" } else { b"NONE" };
+            put(0x0019_100C, b"IS", format!("{}", b.round()).into_bytes());
+            put(0x0019_100D, b"CS", dir.to_vec());
+            if b > 0.0 {
+                put(0x0019_100E, b"FD", fd(&g));
+            }
+        }
+        Vendor::Ge => {
+            put(0x0008_0070, b"LO", b"GE MEDICAL SYSTEMS".to_vec());
+            put(0x0019_0010, b"LO", b"GEMS_ACQU_01".to_vec());
+            let axes = image_axes(s);
+            // Row direction, minus the column direction, normal.
+            let mut v = axes.map(|a| a[0] * g[0] + a[1] * g[1] + a[2] * g[2]);
+            v[1] = -v[1];
+            put(0x0019_10BB, b"DS", ds(&[v[0]]));
+            put(0x0019_10BC, b"DS", ds(&[v[1]]));
+            put(0x0019_10BD, b"DS", ds(&[v[2]]));
+            put(0x0043_0010, b"LO", b"GEMS_PARM_01".to_vec());
+            put(
+                0x0043_1039,
+                b"IS",
+                format!("{}\\8\\0\\0", b.round()).into_bytes(),
+            );
+        }
+        Vendor::Philips => {
+            put(0x0008_0070, b"LO", b"Philips Medical Systems".to_vec());
+            put(0x2001_0010, b"LO", b"Philips Imaging DD 001".to_vec());
+            put(0x2001_1003, b"FL", fl(b as f32));
+            let dir: &[u8] = if b > 0.0 { b"O" } else { b"I" };
+            put(0x2001_1004, b"CS", dir.to_vec());
+            put(0x2005_0010, b"LO", b"Philips MR Imaging DD 001".to_vec());
+            put(0x2005_10B0, b"FL", fl(g[0] as f32));
+            put(0x2005_10B1, b"FL", fl(g[1] as f32));
+            put(0x2005_10B2, b"FL", fl(g[2] as f32));
+        }
+    }
+}
+
+/// Writes a classic DWI series (`s.volumes` must equal `table.len()`) into `dir`, each instance
+/// with its volume's diffusion encoding in `vendor`'s tags; returns the paths.
+pub fn write_dwi_series(
+    dir: &Path,
+    s: &Series,
+    vendor: Vendor,
+    table: &[(f64, [f64; 3])],
+    name: impl Fn(usize, usize) -> String,
+) -> Vec<PathBuf> {
+    assert_eq!(s.volumes, table.len(), "one table entry per volume");
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let mut out = Vec::new();
+    for (t, &(b, g)) in table.iter().enumerate() {
+        for k in (0..s.slices).rev() {
+            let p = dir.join(name(k, t));
+            let bytes = instance_with(s, k, t, |h| diffusion_tags(h, s, vendor, b, g));
+            std::fs::write(&p, bytes).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// One sequence item holding `els` (each an encoded element, in tag order).
+fn item(els: &[Vec<u8>]) -> Vec<u8> {
+    let body: Vec<u8> = els.concat();
+    let mut v = vec![0xFE, 0xFF, 0x00, 0xE0];
+    v.extend((body.len() as u32).to_le_bytes());
+    v.extend(body);
+    v
+}
+
+fn sq(tag: u32, items: &[Vec<u8>]) -> Vec<u8> {
+    element(tag, b"SQ", &items.concat())
+}
+
+/// An undefined-length sequence (items of defined length, then the delimiter).
+fn sq_undefined(tag: u32, items: &[Vec<u8>]) -> Vec<u8> {
+    let mut v = ((tag >> 16) as u16).to_le_bytes().to_vec();
+    v.extend((tag as u16).to_le_bytes());
+    v.extend(b"SQ\0\0");
+    v.extend(0xFFFF_FFFFu32.to_le_bytes());
+    v.extend(items.concat());
+    v.extend([0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+    v
+}
+
+/// How [`enhanced_mr`] writes its frames.
+#[derive(Clone, Debug, Default)]
+pub struct Enhanced {
+    /// Per-volume diffusion encodings (MRDiffusionSequence per frame), patient LPS.
+    pub diffusion: Option<Vec<(f64, [f64; 3])>>,
+    /// RescaleSlope/Intercept per frame (slope 1 + t/2, intercept k) instead of `s.rescale` in
+    /// the shared groups.
+    pub per_frame_rescale: bool,
+}
+
+/// The rescale of frame (slice `k`, volume `t`) under [`Enhanced::per_frame_rescale`].
+pub fn per_frame_rescale(k: usize, t: usize) -> (f64, f64) {
+    (1.0 + 0.5 * t as f64, k as f64)
+}
+
+fn shared_group(s: &Series, o: &Enhanced) -> Vec<u8> {
+    let gap = (s.step[0] * s.step[0] + s.step[1] * s.step[1] + s.step[2] * s.step[2]).sqrt();
+    let mut els = vec![
+        sq(
+            0x0018_9112,
+            &[item(&[element(0x0018_0080, b"FD", &fd(&[2300.0]))])],
+        ),
+        sq(
+            0x0020_9116,
+            &[item(&[element(0x0020_0037, b"DS", &ds(&s.iop))])],
+        ),
+        sq(
+            0x0028_9110,
+            &[item(&[
+                element(0x0018_0050, b"DS", &ds(&[2.5])),
+                element(0x0018_0088, b"DS", &ds(&[gap])),
+                element(0x0028_0030, b"DS", &ds(&s.spacing)),
+            ])],
+        ),
+    ];
+    if let (Some((slope, inter)), false) = (s.rescale, o.per_frame_rescale) {
+        els.push(sq(
+            0x0028_9145,
+            &[item(&[
+                element(0x0028_1052, b"DS", &ds(&[inter])),
+                element(0x0028_1053, b"DS", &ds(&[slope])),
+                element(0x0028_1054, b"LO", b"US"),
+            ])],
+        ));
+    }
+    item(&els)
+}
+
+fn frame_group(s: &Series, o: &Enhanced, k: usize, t: usize) -> Vec<u8> {
+    let mut els = Vec::new();
+    if let Some(table) = &o.diffusion {
+        let (b, g) = table[t];
+        let dir: &[u8] = if b > 0.0 { b"DIRECTIONAL" } else { b"NONE" };
+        let mut inner = vec![element(0x0018_9075, b"CS", dir)];
+        if b > 0.0 {
+            inner.push(sq(
+                0x0018_9076,
+                &[item(&[element(0x0018_9089, b"FD", &fd(&g))])],
+            ));
+        }
+        inner.push(element(0x0018_9087, b"FD", &fd(&[b])));
+        els.push(sq(0x0018_9117, &[item(&inner)]));
+    }
+    let (k1, t1) = (k as u32 + 1, t as u32 + 1);
+    els.push(sq(
+        0x0020_9111,
+        &[item(&[
+            element(0x0020_9056, b"SH", b"1"),
+            element(0x0020_9057, b"UL", &ul(&[k1])),
+            element(0x0020_9128, b"UL", &ul(&[t1])),
+            element(0x0020_9157, b"UL", &ul(&[1, k1, t1])),
+        ])],
+    ));
+    let ipp: Vec<f64> = (0..3).map(|i| s.origin[i] + k as f64 * s.step[i]).collect();
+    els.push(sq(
+        0x0020_9113,
+        &[item(&[element(0x0020_0032, b"DS", &ds(&ipp))])],
+    ));
+    if o.per_frame_rescale {
+        let (slope, inter) = per_frame_rescale(k, t);
+        els.push(sq(
+            0x0028_9145,
+            &[item(&[
+                element(0x0028_1052, b"DS", &ds(&[inter])),
+                element(0x0028_1053, b"DS", &ds(&[slope])),
+                element(0x0028_1054, b"LO", b"US"),
+            ])],
+        ));
+    }
+    item(&els)
+}
+
+/// The frames of an [`enhanced_mr`] object in storage order: volume by volume, slices in
+/// reverse order within each.
+pub fn frame_order(s: &Series) -> Vec<(usize, usize)> {
+    (0..s.volumes)
+        .flat_map(|t| (0..s.slices).rev().map(move |k| (k, t)))
+        .collect()
+}
+
+/// One Enhanced MR Image Storage object (explicit VR little endian) holding every frame of `s`
+/// ([`frame_order`]), pixel values [`stored_value`].
+pub fn enhanced_mr(s: &Series, o: &Enhanced) -> Vec<u8> {
+    let class: &[u8] = b"1.2.840.10008.5.1.4.1.1.4.1";
+    let sop = format!("{UID_ROOT}.3.{}.1", s.number);
+    let order = frame_order(s);
+    let us = |v: u16| v.to_le_bytes().to_vec();
+    let mut h: Elements = Elements::new();
+    let mut put = |tag: u32, vr: &[u8; 2], v: Vec<u8>| {
+        h.insert(tag, (*vr, v));
+    };
+    put(0x0008_0008, b"CS", b"ORIGINAL\\PRIMARY\\M\\NONE".to_vec());
+    put(0x0008_0016, b"UI", class.to_vec());
+    put(0x0008_0018, b"UI", sop.clone().into_bytes());
+    put(0x0008_0020, b"DA", b"20060418".to_vec());
+    put(0x0008_0060, b"CS", b"MR".to_vec());
+    put(0x0008_0070, b"LO", b"Philips Medical Systems".to_vec());
+    put(0x0008_0080, b"LO", b"SAINT ELSEWHERE HOSPITAL".to_vec());
+    put(0x0008_103E, b"LO", s.description.clone().into_bytes());
+    put(0x0008_1090, b"LO", b"Ingenia".to_vec());
+    put(0x0010_0010, b"PN", b"RECOGNISABLE^JANE".to_vec());
+    put(0x0010_0020, b"LO", s.patient_id.clone().into_bytes());
+    put(0x0010_0030, b"DA", b"19370215".to_vec());
+    put(0x0018_0081, b"DS", b"89".to_vec());
+    put(
+        0x0020_000D,
+        b"UI",
+        format!("{UID_ROOT}.1.{}", s.study).into_bytes(),
+    );
+    put(0x0020_000E, b"UI", s.uid().into_bytes());
+    put(0x0020_0011, b"IS", s.number.to_string().into_bytes());
+    put(0x0020_0013, b"IS", b"1".to_vec());
+    put(
+        0x0020_0052,
+        b"UI",
+        format!("{UID_ROOT}.4.{}", s.study).into_bytes(),
+    );
+    let dim = |pointer: u32, group: u32| {
+        item(&[
+            element(0x0020_9165, b"AT", &at(pointer)),
+            element(0x0020_9167, b"AT", &at(group)),
+        ])
+    };
+    put(
+        0x0020_9222,
+        b"SQ",
+        [
+            dim(0x0020_9056, 0x0020_9111),
+            dim(0x0020_9057, 0x0020_9111),
+            dim(0x0020_9128, 0x0020_9111),
+        ]
+        .concat(),
+    );
+    put(0x0028_0002, b"US", us(1));
+    put(0x0028_0004, b"CS", b"MONOCHROME2".to_vec());
+    // Philips' slice orientation, which dcm2niix wants beside Philips diffusion vectors.
+    put(0x2001_0010, b"LO", b"Philips Imaging DD 001".to_vec());
+    put(0x2001_100B, b"CS", b"TRANSVERSAL".to_vec());
+    put(0x0028_0008, b"IS", order.len().to_string().into_bytes());
+    put(0x0028_0010, b"US", us(s.rows));
+    put(0x0028_0011, b"US", us(s.cols));
+    put(0x0028_0100, b"US", us(16));
+    put(0x0028_0101, b"US", us(16));
+    put(0x0028_0102, b"US", us(15));
+    put(0x0028_0103, b"US", us(1));
+    put(0x5200_9229, b"SQ", shared_group(s, o));
+    let px: Vec<u8> = order
+        .iter()
+        .flat_map(|&(k, t)| {
+            (0..usize::from(s.rows)).flat_map(move |r| {
+                (0..usize::from(s.cols))
+                    .flat_map(move |c| stored_value(s, c, r, k, t).to_le_bytes())
+            })
+        })
+        .collect();
+    let per: Vec<Vec<u8>> = order
+        .iter()
+        .map(|&(k, t)| frame_group(s, o, k, t))
+        .collect();
+    let mut meta = element(0x0002_0001, b"OB", &[0, 1]);
+    meta.extend(element(0x0002_0002, b"UI", class));
+    meta.extend(element(0x0002_0003, b"UI", sop.as_bytes()));
+    meta.extend(element(0x0002_0010, b"UI", b"1.2.840.10008.1.2.1"));
+    let mut f = vec![0u8; 128];
+    f.extend(b"DICM");
+    f.extend(element(
+        0x0002_0000,
+        b"UL",
+        &(meta.len() as u32).to_le_bytes(),
+    ));
+    f.extend(meta);
+    for (tag, (vr, v)) in h {
+        f.extend(element(tag, &vr, &v));
+    }
+    // The per-frame groups with an undefined length, as many scanners write them.
+    f.extend(sq_undefined(0x5200_9230, &per));
+    f.extend(element(0x7FE0_0010, b"OW", &px));
+    f
+}
