@@ -5,6 +5,7 @@
 mod cli;
 mod demo;
 mod dicom;
+mod dicom_dwi;
 mod distributed;
 mod golden;
 mod hdf5;

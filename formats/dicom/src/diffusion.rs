@@ -261,3 +261,20 @@ pub fn of_series(
         .collect();
     Ok(Some(table(&d, affine)))
 }
+
+/// Whether an instance's header carries a diffusion encoding (a plan-time test: the top level,
+/// the vendors' tags, or the MRDiffusionSequence of the shared or first per-frame functional
+/// group); malformed sequences count as none.
+pub fn has_encoding(f: &crate::File) -> bool {
+    let top = Dataset::top(f);
+    let frame = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+    if matches!(of_instance(&top, frame), Ok(Some(_))) {
+        return true;
+    }
+    [0x5200_9229, 0x5200_9230].into_iter().any(|seq| {
+        matches!(
+            top.item(seq).map(|i| i.map(|i| of_group(&i))),
+            Ok(Some(Ok(Some(_))))
+        )
+    })
+}

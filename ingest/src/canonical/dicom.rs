@@ -45,6 +45,8 @@ pub struct Head {
     pub description: Option<String>,
     /// BurnedInAnnotation is `YES`.
     pub burned_in: bool,
+    /// The header carries a diffusion encoding (b-value tags).
+    pub diffusion: bool,
 }
 
 impl Head {
@@ -58,6 +60,7 @@ impl Head {
             burned_in: f
                 .text(BURNED_IN)
                 .is_some_and(|t| t.eq_ignore_ascii_case("YES")),
+            diffusion: dicom::diffusion::has_encoding(f),
         }
     }
 }
@@ -148,12 +151,13 @@ pub fn series_sample(
     let (img, f) = (&tech.image, &tech.first);
     let n = (img.rows as u64)
         .saturating_mul(img.columns as u64)
+        .saturating_mul(img.frames as u64)
         .saturating_mul(files.len() as u64);
     let per = if ctx.float16 { 14 } else { 12 };
     bomdata_format_core::budget::check(n.saturating_mul(per), "the series' voxel arrays")
         .map_err(|e| Error::input(&err_path, e))?;
     let mut writer: Option<dicom::series::COrderF32> = None;
-    let vol = dicom::series::stack(files, |shape, k, t, px| {
+    let vol = super::dicom_volume::stack(files, f, |shape, k, t, px| {
         writer
             .get_or_insert_with(|| {
                 dicom::series::COrderF32::new(npy::header(npy::Dtype::F32, shape), shape)
@@ -163,7 +167,11 @@ pub fn series_sample(
     .map_err(|e| Error::input(&err_path, e))?;
     let mut data = writer.map(|w| w.finish()).unwrap_or_default();
     let mut info = info;
-    if info.modality == Some(Modality::Pet) && info.frames.is_none() && info.pet.is_none() {
+    if info.modality == Some(Modality::Pet)
+        && info.frames.is_none()
+        && info.pet.is_none()
+        && !vol.multiframe
+    {
         let nz = vol.shape[2].max(1);
         let firsts: Vec<&Path> = vol.files.iter().step_by(nz).map(PathBuf::as_path).collect();
         (info.frames, info.pet) = super::pet::from_dicom(&firsts)?;
@@ -195,11 +203,12 @@ pub fn series_sample(
     meta.temporal_unit = "sec".to_string();
     meta.repetition_time_s = info
         .repetition_time_s
+        .or_else(|| vol.repetition_time_ms.map(|ms| ms / 1000.0))
         .or_else(|| f.number(REPETITION_TIME).map(|ms| ms / 1000.0));
-    meta.gradients = info.gradients;
+    meta.gradients = info.gradients.or(vol.gradients);
     meta.frames = info.frames;
     meta.pet = info.pet;
-    meta.scaling = match img.rescale {
+    meta.scaling = match vol.rescale.or(img.rescale) {
         Some((slope, inter)) => Scaling {
             slope,
             inter,
@@ -216,7 +225,10 @@ pub fn series_sample(
         series: uid_hash(ctx, &f.text(SERIES_UID).unwrap_or_default()),
         study: f.text(STUDY_UID).map(|u| uid_hash(ctx, &u)),
         instances: vol.files.len(),
-        echo_time_s: f.number(ECHO_TIME).map(|ms| ms / 1000.0),
+        echo_time_s: vol
+            .echo_time_ms
+            .or_else(|| f.number(ECHO_TIME))
+            .map(|ms| ms / 1000.0),
         model: f.text(MODEL),
     });
     write_volume(data, &meta, target, ctx, sink)

@@ -9,6 +9,7 @@
 //! and how it is keyed) and the file to a pipeline here.
 
 pub mod dicom;
+mod dicom_volume;
 pub mod eeg;
 pub mod mri;
 pub mod pet;

@@ -5,8 +5,10 @@
 //! - Subject: the PatientID (pseudonymised with the keyed hash like every subject ID); no
 //!   session; run: a keyed hash of the SeriesInstanceUID, so series of one subject get distinct
 //!   keys and no UID is written.
-//! - Modality: `PT`/`NM` → PET; `MR` → fMRI, dMRI or sMRI from the series description (as the
-//!   `adni` adapter reads its folder names; the description itself is not written).
+//! - Modality: `PT`/`NM` → PET; `MR` with a diffusion encoding in its header (b-value tags) →
+//!   dMRI, its b-values and vectors in the sample's metadata; other `MR` → fMRI, dMRI or sMRI from
+//!   the series description (as the `adni` adapter reads its folder names; the description
+//!   itself is not written).
 //! - The volume goes through [`crate::canonical::dicom::series_sample`] (de-identification there).
 
 use std::path::{Path, PathBuf};
@@ -28,6 +30,7 @@ pub struct DicomFolder;
 pub fn modality_of(head: &Head) -> Modality {
     match head.modality.as_deref() {
         Some("PT" | "NM") => Modality::Pet,
+        _ if head.diffusion => Modality::Dmri,
         _ => match super::adni::modality_of(head.description.as_deref().unwrap_or(""), "") {
             Modality::Pet => Modality::Smri,
             m => m,

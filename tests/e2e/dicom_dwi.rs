@@ -1,0 +1,178 @@
+//! Issue 19 (diffusion and enhanced multi-frame through the product): a generic DICOM folder
+//! holding a classic Siemens DWI series (single-slice instances, b-values and vectors in the
+//! vendor's private tags, a description without "dwi"), an Enhanced MR DWI object and an
+//! Enhanced MR 3-D object (one file each, functional groups), through `bomdata ingest` and
+//! `bomdata shard --profile volume`. The volumes equal `bomdata_dicom`'s on the same files; the
+//! DWI samples are dMRI with one b-value and `.bvec` entry per volume equal to the library's
+//! (which its own tests compare with dcm2niix) and, when `dcm2niix` is present, the b-values
+//! equal its `.bval`; no identifying string reaches the outputs.
+
+use std::path::{Path, PathBuf};
+
+use bomdata_dicom::series::Volume;
+use bomdata_testdata::dicom::Series;
+use bomdata_testdata::dicom_mf::{Enhanced, Vendor, dwi_table, enhanced_mr, write_dwi_series};
+
+use crate::dicom::{assert_nothing_identifying, ingest_and_shard, samples};
+
+fn oblique(patient: &str, number: u32, description: &str, slices: usize, volumes: usize) -> Series {
+    let mut s = Series::axial(patient, number, description, slices);
+    let (c, si) = (0.3f64.cos(), 0.3f64.sin());
+    let (c8, s8) = (0.2f64.cos(), 0.2f64.sin());
+    s.iop = [c, si, 0.0, -si * c8, c * c8, s8];
+    s.step = [si * s8, -c * s8, c8].map(|x| x * 2.2);
+    s.volumes = volumes;
+    s
+}
+
+/// The sample's C-order array and affine equal `vol`.
+fn check_values(meta: &serde_json::Value, npy: &[u8], vol: &Volume) {
+    let shape: Vec<usize> = serde_json::from_value(meta["shape"].clone()).unwrap();
+    assert_eq!(shape, vol.shape, "{meta}");
+    let affine: [[f64; 4]; 4] = serde_json::from_value(meta["affine"].clone()).unwrap();
+    for (a, b) in affine.iter().flatten().zip(vol.affine.iter().flatten()) {
+        assert!((a - b).abs() < 1e-6, "{meta}");
+    }
+    let a = bomdata_shard::npy::decode(npy).unwrap();
+    let data: Vec<f32> = npy[a.data_offset..]
+        .chunks(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    let (nx, ny, nz) = (vol.shape[0], vol.shape[1], vol.shape[2]);
+    let nt = vol.shape.get(3).copied().unwrap_or(1);
+    assert_eq!(data.len(), vol.data.len());
+    for (f, want) in vol.data.iter().enumerate() {
+        let (i, j, k, t) = (f % nx, f / nx % ny, f / (nx * ny) % nz, f / (nx * ny * nz));
+        assert_eq!(data[((i * ny + j) * nz + k) * nt + t], *want as f32);
+    }
+}
+
+fn check_gradients(meta: &serde_json::Value, want: &bomdata_dicom::diffusion::Gradients) {
+    assert_eq!(meta["modality"], "dmri", "{meta}");
+    let bvals: Vec<f64> = serde_json::from_value(meta["gradients"]["bvals"].clone()).unwrap();
+    let bvecs: Vec<[f64; 3]> = serde_json::from_value(meta["gradients"]["bvecs"].clone()).unwrap();
+    assert_eq!(bvals, want.bvals);
+    assert_eq!(bvecs.len(), want.bvecs.len());
+    for (a, b) in bvecs.iter().zip(&want.bvecs) {
+        assert!(
+            a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-9),
+            "{a:?} vs {b:?}"
+        );
+    }
+}
+
+/// dcm2niix's b-values for the files, when it is installed.
+fn dcm2niix_bvals(files: &[PathBuf], work: &Path, name: &str) -> Option<Vec<f64>> {
+    let input = work.join(format!("in_{name}"));
+    std::fs::create_dir_all(&input).unwrap();
+    for f in files {
+        std::fs::copy(f, input.join(f.file_name().unwrap())).unwrap();
+    }
+    let out = std::process::Command::new("dcm2niix")
+        .args(["-z", "n", "-b", "n", "-f", name, "-o"])
+        .arg(work)
+        .arg(&input)
+        .output()
+        .ok()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(work.join(format!("{name}.bval"))).unwrap();
+    Some(
+        text.split_whitespace()
+            .map(|t| t.parse().unwrap())
+            .collect(),
+    )
+}
+
+#[test]
+fn dicom_dwi_and_enhanced_objects_through_ingest_and_shard() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("hospital-dwi");
+    let classic = oblique("HOSP-PATIENT-4711", 41, "ep2d_diff_mddw_20", 4, 5);
+    let classic_files = write_dwi_series(
+        &src.join("DICOM/0001"),
+        &classic,
+        Vendor::Siemens,
+        &dwi_table(5),
+        |k, t| format!("IM41{t}{k:03}"),
+    );
+    let enh_dwi = oblique("HOSP-PATIENT-4712", 42, "DWI_enhanced", 3, 4);
+    let enh_t1 = {
+        let mut s = oblique("HOSP-PATIENT-4712", 43, "T1_3D_enhanced", 6, 1);
+        s.rescale = Some((0.5, 100.0));
+        s
+    };
+    std::fs::create_dir_all(src.join("DICOM/0002")).unwrap();
+    let dwi_file = src.join("DICOM/0002/IM42");
+    let o = Enhanced {
+        diffusion: Some(dwi_table(4)),
+        ..Default::default()
+    };
+    std::fs::write(&dwi_file, enhanced_mr(&enh_dwi, &o)).unwrap();
+    let t1_file = src.join("DICOM/0002/IM43");
+    std::fs::write(&t1_file, enhanced_mr(&enh_t1, &Enhanced::default())).unwrap();
+
+    let (ingest, ds, train) = ingest_and_shard(d.path(), &src, "dicom", &[]);
+    assert!(
+        ingest.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ingest.stderr)
+    );
+    let got = samples(&train);
+    assert_eq!(
+        got.len(),
+        3,
+        "{:?}",
+        got.iter().map(|g| &g.0).collect::<Vec<_>>()
+    );
+    let find = |shape: &[usize]| {
+        got.iter()
+            .find(|(m, _)| m["shape"] == serde_json::json!(shape))
+            .unwrap_or_else(|| panic!("no sample of shape {shape:?}"))
+    };
+    let work = d.path().join("dcm2niix");
+
+    // Classic DWI: dMRI from its header, gradients per volume.
+    let vol = bomdata_dicom::series::volume(&classic_files).unwrap();
+    let want = bomdata_dicom::diffusion::of_series(&vol.files, 4, &vol.affine)
+        .unwrap()
+        .unwrap();
+    let (meta, npy) = find(&[6, 4, 4, 5]);
+    check_values(meta, npy, &vol);
+    check_gradients(meta, &want);
+    if let Some(b) = dcm2niix_bvals(&classic_files, &work, "classic") {
+        assert_eq!(b, want.bvals);
+    }
+
+    // Enhanced DWI.
+    let (vol, g) = bomdata_dicom::multiframe::volume(std::slice::from_ref(&dwi_file)).unwrap();
+    let (meta, npy) = find(&[6, 4, 3, 4]);
+    check_values(meta, npy, &vol);
+    let g = g.unwrap();
+    check_gradients(meta, &g);
+    if let Some(b) = dcm2niix_bvals(std::slice::from_ref(&dwi_file), &work, "enh") {
+        assert_eq!(b, g.bvals);
+    }
+
+    // Enhanced 3-D, rescaled by its functional groups.
+    let (vol, g) = bomdata_dicom::multiframe::volume(std::slice::from_ref(&t1_file)).unwrap();
+    assert!(g.is_none());
+    let (meta, npy) = find(&[6, 4, 6]);
+    check_values(meta, npy, &vol);
+    assert_eq!(meta["modality"], "smri", "{meta}");
+    assert_eq!(meta["scaling"]["slope"], 0.5, "{meta}");
+    assert_eq!(meta["repetition_time_s"], 2.3, "{meta}");
+    assert!(
+        meta.get("gradients").is_none_or(serde_json::Value::is_null),
+        "{meta}"
+    );
+
+    let src_s = src.display().to_string();
+    assert_nothing_identifying(&[&ds, &train], &[&src_s, "hospital-dwi", "IM41"]);
+    for dir in [&ds, &train] {
+        assert!(bomdata_tests::bomdata(&["verify"], &[dir]).status.success());
+    }
+}
