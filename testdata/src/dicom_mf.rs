@@ -371,3 +371,25 @@ pub fn enhanced_mr(s: &Series, o: &Enhanced) -> Vec<u8> {
     f.extend(element(0x7FE0_0010, b"OW", &px));
     f
 }
+
+/// A legacy multi-frame MR object (MR Image Storage with NumberOfFrames, no functional groups):
+/// every slice of volume 0 of `s` as a frame, in slice order, ImagePositionPatient of the first
+/// slice and SpacingBetweenSlices the length of `s.step`.
+pub fn legacy_multiframe(s: &Series) -> Vec<u8> {
+    let mut single = s.clone();
+    single.volumes = 1;
+    let gap = (s.step[0] * s.step[0] + s.step[1] * s.step[1] + s.step[2] * s.step[2]).sqrt();
+    crate::dicom::instance_with(&single, 0, 0, |h| {
+        h.insert(0x0018_0088, (*b"DS", ds(&[gap])));
+        h.insert(0x0028_0008, (*b"IS", s.slices.to_string().into_bytes()));
+        let px: Vec<u8> = (0..s.slices)
+            .flat_map(|k| {
+                (0..usize::from(s.rows)).flat_map(move |r| {
+                    (0..usize::from(s.cols))
+                        .flat_map(move |c| stored_value(s, c, r, k, 0).to_le_bytes())
+                })
+            })
+            .collect();
+        h.insert(0x7FE0_0010, (*b"OW", px));
+    })
+}

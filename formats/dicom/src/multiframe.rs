@@ -537,30 +537,40 @@ pub fn stack(
     let nxy = rows * cols;
     let mut at = 0;
     for (i, p) in paths.iter().enumerate() {
-        let f = crate::open(p).map_err(|e| SeriesError::Read {
+        let mut f = crate::open(p).map_err(|e| SeriesError::Read {
             path: p.display().to_string(),
             message: e.to_string(),
         })?;
         let img = Image::from_file(&f).map_err(instance_err(p))?;
-        let px = decode(&f, &img).map_err(instance_err(p))?;
+        let first = at;
         while at < pool.len() && pool[at].file == i {
-            let frame = pool[at].frame;
-            let Some(values) = px.get(frame * nxy..(frame + 1) * nxy) else {
-                return Err(SeriesError::Instance {
+            at += 1;
+        }
+        let mut result = Ok(());
+        each_frame(&mut f, &img, |frame, values| {
+            // The pool holds this file's frames in frame order.
+            let q = first + frame;
+            if q >= at {
+                return;
+            }
+            if values.len() != nxy {
+                result = Err(SeriesError::Instance {
                     path: label(p, frame),
                     error: crate::DicomError::NoPixelData,
                 });
-            };
-            let (k, t) = g.slot[at];
-            match pool[at].info.rescale {
+                return;
+            }
+            let (k, t) = g.slot[q];
+            match pool[q].info.rescale {
                 Some((slope, inter)) => {
                     let scaled: Vec<f64> = values.iter().map(|x| x * slope + inter).collect();
                     put(&g.shape, k, t, &scaled);
                 }
                 None => put(&g.shape, k, t, values),
             }
-            at += 1;
-        }
+        })
+        .map_err(instance_err(p))?;
+        result?;
     }
     let gradients = g.per_volume.iter().any(Option::is_some).then(|| {
         let d: Vec<Diffusion> = g
@@ -587,6 +597,64 @@ pub fn stack(
         echo_time_ms: te,
         frames,
     })
+}
+
+/// Decodes a file's frames one at a time where the pixel data allows (native data of whole
+/// bytes per frame; one fragment per frame), else all at once, handing each frame's samples
+/// (before the modality LUT) to `each(frame, values)` in frame order. Only one frame's values
+/// are held at a time in the first case.
+fn each_frame(
+    f: &mut File,
+    img: &Image,
+    mut each: impl FnMut(usize, &[f64]),
+) -> Result<(), crate::DicomError> {
+    let per = img.rows * img.columns * img.samples;
+    let el = f
+        .elements
+        .get(&crate::parse::PIXEL_DATA)
+        .ok_or(crate::DicomError::NoPixelData)?
+        .clone();
+    let bytes = per.saturating_mul(usize::from(img.bits_allocated / 8));
+    let one = Image {
+        frames: 1,
+        ..img.clone()
+    };
+    let native_split = el.fragments.is_none()
+        && img.bits_allocated >= 8
+        && bytes > 0
+        && img.photometric != "YBR_FULL_422"
+        && el.value.len() >= bytes.saturating_mul(img.frames);
+    let frag_split = el
+        .fragments
+        .as_ref()
+        .is_some_and(|fr| fr.len() == img.frames && img.frames > 1);
+    if !(native_split || frag_split) {
+        let px = decode(f, img)?;
+        for (frame, v) in px.chunks(per.max(1)).enumerate() {
+            each(frame, v);
+        }
+        return Ok(());
+    }
+    let mut result = Ok(());
+    for frame in 0..img.frames {
+        let mut part = el.clone();
+        if let Some(fr) = &el.fragments {
+            part.fragments = fr.get(frame).map(|r| vec![r.clone()]);
+        } else {
+            let start = el.value.start + frame * bytes;
+            part.value = start..start + bytes;
+        }
+        f.elements.insert(crate::parse::PIXEL_DATA, part);
+        match decode(f, &one) {
+            Ok(px) => each(frame, &px),
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    f.elements.insert(crate::parse::PIXEL_DATA, el);
+    result
 }
 
 /// Stacks multi-frame objects of one series into a volume (values `i` fastest, as

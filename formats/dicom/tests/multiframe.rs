@@ -401,3 +401,45 @@ fn malformed_functional_groups_name_the_file() {
         );
     }
 }
+
+#[test]
+fn legacy_multiframe_matches_dcm2niix() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = oblique(34, 6, 1);
+    s.rescale = Some((0.5, 3.0));
+    let f = write(
+        dir.path(),
+        "legacy.dcm",
+        &bomdata_testdata::dicom_mf::legacy_multiframe(&s),
+    );
+    let (v, g) = bomdata_dicom::multiframe::volume(std::slice::from_ref(&f)).unwrap();
+    assert!(g.is_none());
+    assert_eq!(v.shape, [7, 5, 6]);
+    let classic = bomdata_testdata::dicom::write_series(&dir.path().join("c"), &s, |k, t| {
+        format!("c{t}_{k}.dcm")
+    });
+    let cv = bomdata_dicom::series::volume(&classic).unwrap();
+    for (a, b) in cv.affine.iter().flatten().zip(v.affine.iter().flatten()) {
+        assert!((a - b).abs() < 1e-9, "{:?} vs {:?}", cv.affine, v.affine);
+    }
+    assert_eq!(cv.data, v.data);
+    if dcm2niix_present() {
+        compare(&[f], &v, None, dir.path(), "legacy");
+    }
+}
+
+#[test]
+fn enhanced_objects_of_one_series_pool_their_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = oblique(35, 3, 1);
+    let mut s2 = s.clone();
+    s2.rescale = Some((3.0, 1.0));
+    let a = write(dir.path(), "a.dcm", &enhanced_mr(&s, &Enhanced::default()));
+    let b = write(dir.path(), "b.dcm", &enhanced_mr(&s2, &Enhanced::default()));
+    let (v, _) = bomdata_dicom::multiframe::volume(&[a, b]).unwrap();
+    assert_eq!(v.shape, [7, 5, 3, 2]);
+    let n = 7 * 5 * 3;
+    for (x, y) in v.data[..n].iter().zip(&v.data[n..]) {
+        assert_eq!(*y, x * 3.0 + 1.0);
+    }
+}
