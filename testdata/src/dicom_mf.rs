@@ -11,7 +11,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::dicom::{Elements, Series, UID_ROOT, ds, element, instance_with, stored_value};
+use crate::dicom::{
+    Elements, PetHeaders, Series, UID_ROOT, ds, element, instance_with, stored_value, tm,
+};
 
 /// Where a DWI series carries its diffusion encoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,6 +182,10 @@ pub struct Enhanced {
     /// RescaleSlope/Intercept per frame (slope 1 + t/2, intercept k) instead of `s.rescale` in
     /// the shared groups.
     pub per_frame_rescale: bool,
+    /// An Enhanced PET Image Storage object (Modality `PT`) instead: SeriesDate/SeriesTime,
+    /// Units, DecayCorrection, PatientWeight and the radiopharmaceutical item at the top level,
+    /// FrameAcquisitionDateTime (series time + start) and FrameAcquisitionDuration per frame.
+    pub pet: Option<PetHeaders>,
 }
 
 /// The rescale of frame (slice `k`, volume `t`) under [`Enhanced::per_frame_rescale`].
@@ -189,11 +195,14 @@ pub fn per_frame_rescale(k: usize, t: usize) -> (f64, f64) {
 
 fn shared_group(s: &Series, o: &Enhanced) -> Vec<u8> {
     let gap = (s.step[0] * s.step[0] + s.step[1] * s.step[1] + s.step[2] * s.step[2]).sqrt();
-    let mut els = vec![
-        sq(
+    let mut els = Vec::new();
+    if o.pet.is_none() {
+        els.push(sq(
             0x0018_9112,
             &[item(&[element(0x0018_0080, b"FD", &fd(&[2300.0]))])],
-        ),
+        ));
+    }
+    els.extend([
         sq(
             0x0020_9116,
             &[item(&[element(0x0020_0037, b"DS", &ds(&s.iop))])],
@@ -206,7 +215,7 @@ fn shared_group(s: &Series, o: &Enhanced) -> Vec<u8> {
                 element(0x0028_0030, b"DS", &ds(&s.spacing)),
             ])],
         ),
-    ];
+    ]);
     if let (Some((slope, inter)), false) = (s.rescale, o.per_frame_rescale) {
         els.push(sq(
             0x0028_9145,
@@ -236,9 +245,20 @@ fn frame_group(s: &Series, o: &Enhanced, k: usize, t: usize) -> Vec<u8> {
         els.push(sq(0x0018_9117, &[item(&inner)]));
     }
     let (k1, t1) = (k as u32 + 1, t as u32 + 1);
+    let mut timing = Vec::new();
+    if let Some(p) = &o.pet {
+        let dt = format!("20060418{}", tm(p.series_time_s + p.starts_s[t]));
+        timing.push(element(0x0018_9074, b"DT", dt.as_bytes()));
+        timing.push(element(
+            0x0018_9220,
+            b"FD",
+            &fd(&[p.durations_s[t] * 1000.0]),
+        ));
+    }
     els.push(sq(
         0x0020_9111,
         &[item(&[
+            timing.concat(),
             element(0x0020_9056, b"SH", b"1"),
             element(0x0020_9057, b"UL", &ul(&[k1])),
             element(0x0020_9128, b"UL", &ul(&[t1])),
@@ -272,10 +292,36 @@ pub fn frame_order(s: &Series) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// One Enhanced MR Image Storage object (explicit VR little endian) holding every frame of `s`
+fn pet_top(h: &mut Elements, p: &PetHeaders) {
+    let mut put = |tag: u32, vr: &[u8; 2], v: Vec<u8>| {
+        h.insert(tag, (*vr, v));
+    };
+    put(0x0008_0021, b"DA", b"20060418".to_vec());
+    put(0x0008_0031, b"TM", tm(p.series_time_s).into_bytes());
+    put(0x0054_1001, b"CS", p.units.as_bytes().to_vec());
+    put(0x0054_1102, b"CS", p.decay.as_bytes().to_vec());
+    if let Some(w) = p.weight_kg {
+        put(0x0010_1030, b"DS", ds(&[w]));
+    }
+    let mut els = vec![
+        element(0x0018_0031, b"LO", b"Florbetapir"),
+        element(0x0018_1072, b"TM", tm(p.injection_time_s).as_bytes()),
+    ];
+    if let Some(d) = p.dose_bq {
+        els.push(element(0x0018_1074, b"DS", &ds(&[d])));
+    }
+    els.push(element(0x0018_1075, b"DS", &ds(&[p.half_life_s])));
+    put(0x0054_0016, b"SQ", item(&els));
+}
+
+/// One Enhanced MR (or, with [`Enhanced::pet`], Enhanced PET) Image Storage object (explicit VR little endian) holding every frame of `s`
 /// ([`frame_order`]), pixel values [`stored_value`].
 pub fn enhanced_mr(s: &Series, o: &Enhanced) -> Vec<u8> {
-    let class: &[u8] = b"1.2.840.10008.5.1.4.1.1.4.1";
+    let class: &[u8] = if o.pet.is_some() {
+        b"1.2.840.10008.5.1.4.1.1.130"
+    } else {
+        b"1.2.840.10008.5.1.4.1.1.4.1"
+    };
     let sop = format!("{UID_ROOT}.3.{}.1", s.number);
     let order = frame_order(s);
     let us = |v: u16| v.to_le_bytes().to_vec();
@@ -287,7 +333,8 @@ pub fn enhanced_mr(s: &Series, o: &Enhanced) -> Vec<u8> {
     put(0x0008_0016, b"UI", class.to_vec());
     put(0x0008_0018, b"UI", sop.clone().into_bytes());
     put(0x0008_0020, b"DA", b"20060418".to_vec());
-    put(0x0008_0060, b"CS", b"MR".to_vec());
+    let modality: &[u8] = if o.pet.is_some() { b"PT" } else { b"MR" };
+    put(0x0008_0060, b"CS", modality.to_vec());
     put(0x0008_0070, b"LO", b"Philips Medical Systems".to_vec());
     put(0x0008_0080, b"LO", b"SAINT ELSEWHERE HOSPITAL".to_vec());
     put(0x0008_103E, b"LO", s.description.clone().into_bytes());
@@ -338,6 +385,9 @@ pub fn enhanced_mr(s: &Series, o: &Enhanced) -> Vec<u8> {
     put(0x0028_0102, b"US", us(15));
     put(0x0028_0103, b"US", us(1));
     put(0x5200_9229, b"SQ", shared_group(s, o));
+    if let Some(p) = &o.pet {
+        pet_top(&mut h, p);
+    }
     let px: Vec<u8> = order
         .iter()
         .flat_map(|&(k, t)| {

@@ -1,7 +1,7 @@
 //! Issue 19 (diffusion and enhanced multi-frame through the product): a generic DICOM folder
 //! holding a classic Siemens DWI series (single-slice instances, b-values and vectors in the
 //! vendor's private tags, a description without "dwi"), an Enhanced MR DWI object and an
-//! Enhanced MR 3-D object (one file each, functional groups), through `bomdata ingest` and
+//! Enhanced MR 3-D object and an Enhanced PET object (one file each, functional groups), through `bomdata ingest` and
 //! `bomdata shard --profile volume`. The volumes equal `bomdata_dicom`'s on the same files; the
 //! DWI samples are dMRI with one b-value and `.bvec` entry per volume equal to the library's
 //! (which its own tests compare with dcm2niix) and, when `dcm2niix` is present, the b-values
@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use bomdata_dicom::series::Volume;
-use bomdata_testdata::dicom::Series;
+use bomdata_testdata::dicom::{PetHeaders, Series};
 use bomdata_testdata::dicom_mf::{Enhanced, Vendor, dwi_table, enhanced_mr, write_dwi_series};
 
 use crate::dicom::{assert_nothing_identifying, ingest_and_shard, samples};
@@ -112,6 +112,25 @@ fn dicom_dwi_and_enhanced_objects_through_ingest_and_shard() {
         ..Default::default()
     };
     std::fs::write(&dwi_file, enhanced_mr(&enh_dwi, &o)).unwrap();
+    let mut pet = oblique("HOSP-PATIENT-4712", 44, "Dynamic_AV45_enhanced", 3, 3);
+    pet.modality = "PT";
+    let pet_headers = PetHeaders {
+        series_time_s: 10.0 * 3600.0,
+        starts_s: vec![0.0, 300.0, 900.0],
+        durations_s: vec![300.0, 600.0, 600.0],
+        injection_time_s: 9.0 * 3600.0 + 10.0 * 60.0,
+        dose_bq: Some(3.7e8),
+        half_life_s: 6586.2,
+        weight_kg: Some(68.0),
+        decay: "START",
+        units: "BQML",
+    };
+    let pet_file = src.join("DICOM/0002/IM44");
+    let o_pet = Enhanced {
+        pet: Some(pet_headers.clone()),
+        ..Default::default()
+    };
+    std::fs::write(&pet_file, enhanced_mr(&pet, &o_pet)).unwrap();
     let t1_file = src.join("DICOM/0002/IM43");
     std::fs::write(&t1_file, enhanced_mr(&enh_t1, &Enhanced::default())).unwrap();
 
@@ -124,7 +143,7 @@ fn dicom_dwi_and_enhanced_objects_through_ingest_and_shard() {
     let got = samples(&train);
     assert_eq!(
         got.len(),
-        3,
+        4,
         "{:?}",
         got.iter().map(|g| &g.0).collect::<Vec<_>>()
     );
@@ -169,6 +188,24 @@ fn dicom_dwi_and_enhanced_objects_through_ingest_and_shard() {
         meta.get("gradients").is_none_or(serde_json::Value::is_null),
         "{meta}"
     );
+
+    // Enhanced PET: 4-D, frame timing from the functional groups, facts from the header.
+    let (vol, _) = bomdata_dicom::multiframe::volume(std::slice::from_ref(&pet_file)).unwrap();
+    let (meta, npy) = find(&[6, 4, 3, 3]);
+    check_values(meta, npy, &vol);
+    assert_eq!(meta["modality"], "pet", "{meta}");
+    assert_eq!(
+        meta["frames"]["starts_s"],
+        serde_json::json!(pet_headers.starts_s),
+        "{meta}"
+    );
+    assert_eq!(
+        meta["frames"]["durations_s"],
+        serde_json::json!(pet_headers.durations_s),
+        "{meta}"
+    );
+    assert_eq!(meta["pet"]["body_weight_kg"], 68.0, "{meta}");
+    assert_eq!(meta["pet"]["injection_s"], -3000.0, "{meta}");
 
     let src_s = src.display().to_string();
     assert_nothing_identifying(&[&ds, &train], &[&src_s, "hospital-dwi", "IM41"]);

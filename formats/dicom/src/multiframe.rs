@@ -46,6 +46,9 @@ const SLICE_THICKNESS: u32 = 0x0018_0050;
 const SPACING_BETWEEN: u32 = 0x0018_0088;
 const DIMENSION_INDEX: u32 = 0x0020_9157;
 const TEMPORAL_INDEX: u32 = 0x0020_9128;
+const FRAME_ACQUIRED: u32 = 0x0018_9074;
+const FRAME_REFERENCE: u32 = 0x0018_9151;
+const FRAME_DURATION: u32 = 0x0018_9220;
 const INSTANCE_NUMBER: u32 = 0x0020_0013;
 const RESCALE_INTERCEPT: u32 = 0x0028_1052;
 const RESCALE_SLOPE: u32 = 0x0028_1053;
@@ -78,6 +81,10 @@ pub struct FrameInfo {
     pub dimension: Vec<f64>,
     /// TemporalPositionIndex.
     pub temporal: Option<f64>,
+    /// FrameAcquisitionDateTime (else FrameReferenceDateTime), as stored (a DT value).
+    pub acquired: Option<String>,
+    /// FrameAcquisitionDuration in ms.
+    pub duration_ms: Option<f64>,
     /// Diffusion encoding.
     pub diffusion: Option<Diffusion>,
 }
@@ -191,6 +198,12 @@ fn enhanced_frame(
     let temporal = content
         .as_ref()
         .and_then(|d| d.floats(TEMPORAL_INDEX, 4)?.first().copied());
+    let acquired = content
+        .as_ref()
+        .and_then(|d| d.text(FRAME_ACQUIRED).or_else(|| d.text(FRAME_REFERENCE)));
+    let duration_ms = content
+        .as_ref()
+        .and_then(|d| d.floats(FRAME_DURATION, 8)?.first().copied());
     let transform = g.item(VALUE_TRANSFORM).map_err(err)?;
     let rescale = match &transform {
         Some(t) => rescale_of(t),
@@ -212,6 +225,8 @@ fn enhanced_frame(
         rescale,
         dimension,
         temporal,
+        acquired,
+        duration_ms,
         diffusion,
     })
 }
@@ -271,6 +286,8 @@ fn legacy(f: &File, top: &Dataset, n: usize, path: &Path) -> Result<Vec<FrameInf
                 rescale,
                 dimension: Vec::new(),
                 temporal: between.is_none().then_some(k as f64),
+                acquired: None,
+                duration_ms: None,
                 diffusion,
             }
         })
@@ -303,6 +320,8 @@ struct Grid {
     affine: [[f64; 4]; 4],
     slot: Vec<(usize, usize)>,
     per_volume: Vec<Option<Diffusion>>,
+    /// The first slice's frame of each volume (pool index).
+    volume_frames: Vec<usize>,
 }
 
 fn same_geometry(a: &FrameInfo, b: &FrameInfo) -> Option<&'static str> {
@@ -382,6 +401,7 @@ fn grid(pool: &[Pooled], rows: usize, cols: usize, paths: &[PathBuf]) -> Result<
     let nt = max;
     let mut slot = vec![(0, 0); pool.len()];
     let mut per_volume = Vec::with_capacity(nt);
+    let mut volume_frames = Vec::with_capacity(nt);
     for t in 0..nt {
         let d0 = pool[positions[0][t]].info.diffusion;
         for (k, g) in positions.iter().enumerate() {
@@ -400,6 +420,7 @@ fn grid(pool: &[Pooled], rows: usize, cols: usize, paths: &[PathBuf]) -> Result<
             }
         }
         per_volume.push(d0);
+        volume_frames.push(positions[0][t]);
     }
     let ps = first.spacing;
     let origin = pool[positions[0][0]].info.ipp;
@@ -423,6 +444,7 @@ fn grid(pool: &[Pooled], rows: usize, cols: usize, paths: &[PathBuf]) -> Result<
         affine,
         slot,
         per_volume,
+        volume_frames,
     })
 }
 
@@ -467,6 +489,9 @@ pub struct Stacked {
     pub echo_time_ms: Option<f64>,
     /// Frames in all.
     pub frames: usize,
+    /// Per volume, its first slice's FrameAcquisitionDateTime (DT, as stored) and
+    /// FrameAcquisitionDuration (ms), for PET frame timing.
+    pub volume_times: Vec<(Option<String>, Option<f64>)>,
 }
 
 /// A value from the shared functional groups' macro `seq`, else the top level's `fallback`.
@@ -572,6 +597,11 @@ pub fn stack(
         .map_err(instance_err(p))?;
         result?;
     }
+    let volume_times = g
+        .volume_frames
+        .iter()
+        .map(|&q| (pool[q].info.acquired.clone(), pool[q].info.duration_ms))
+        .collect();
     let gradients = g.per_volume.iter().any(Option::is_some).then(|| {
         let d: Vec<Diffusion> = g
             .per_volume
@@ -596,6 +626,7 @@ pub fn stack(
         repetition_time_ms: tr,
         echo_time_ms: te,
         frames,
+        volume_times,
     })
 }
 

@@ -443,3 +443,41 @@ fn enhanced_objects_of_one_series_pool_their_frames() {
         assert_eq!(*y, x * 3.0 + 1.0);
     }
 }
+
+#[test]
+fn enhanced_pet_matches_dcm2niix() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = oblique(36, 3, 3);
+    s.modality = "PT";
+    s.rescale = Some((0.25, 0.0));
+    let o = Enhanced {
+        pet: Some(bomdata_testdata::dicom::PetHeaders {
+            series_time_s: 36_000.0,
+            starts_s: vec![0.0, 300.0, 900.0],
+            durations_s: vec![300.0, 600.0, 600.0],
+            injection_time_s: 33_000.0,
+            dose_bq: Some(3.7e8),
+            half_life_s: 6586.2,
+            weight_kg: Some(70.0),
+            decay: "START",
+            units: "BQML",
+        }),
+        ..Default::default()
+    };
+    let f = write(dir.path(), "pet.dcm", &enhanced_mr(&s, &o));
+    let mut got = Vec::new();
+    let st = bomdata_dicom::multiframe::stack(std::slice::from_ref(&f), |_, _, _, px| {
+        got.extend_from_slice(px)
+    })
+    .unwrap();
+    assert_eq!(st.geometry.shape, [7, 5, 3, 3]);
+    let durations: Vec<Option<f64>> = st.volume_times.iter().map(|v| v.1).collect();
+    assert_eq!(
+        durations,
+        [Some(300_000.0), Some(600_000.0), Some(600_000.0)]
+    );
+    let (v, _) = bomdata_dicom::multiframe::volume(std::slice::from_ref(&f)).unwrap();
+    if dcm2niix_present() {
+        compare(&[f], &v, None, dir.path(), "pet");
+    }
+}

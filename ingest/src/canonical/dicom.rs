@@ -167,14 +167,14 @@ pub fn series_sample(
     .map_err(|e| Error::input(&err_path, e))?;
     let mut data = writer.map(|w| w.finish()).unwrap_or_default();
     let mut info = info;
-    if info.modality == Some(Modality::Pet)
-        && info.frames.is_none()
-        && info.pet.is_none()
-        && !vol.multiframe
-    {
-        let nz = vol.shape[2].max(1);
-        let firsts: Vec<&Path> = vol.files.iter().step_by(nz).map(PathBuf::as_path).collect();
-        (info.frames, info.pet) = super::pet::from_dicom(&firsts)?;
+    if info.modality == Some(Modality::Pet) && info.frames.is_none() && info.pet.is_none() {
+        if vol.multiframe {
+            (info.frames, info.pet) = super::pet::from_enhanced(&err_path, &vol.volume_times)?;
+        } else {
+            let nz = vol.shape[2].max(1);
+            let firsts: Vec<&Path> = vol.files.iter().step_by(nz).map(PathBuf::as_path).collect();
+            (info.frames, info.pet) = super::pet::from_dicom(&firsts)?;
+        }
     }
     if ctx.float16 {
         let h = npy::header(npy::Dtype::F32, &vol.shape).len();

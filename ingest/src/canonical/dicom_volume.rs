@@ -27,6 +27,8 @@ pub(crate) struct Stacked {
     pub repetition_time_ms: Option<f64>,
     /// Echo time in ms from the functional groups.
     pub echo_time_ms: Option<f64>,
+    /// Per volume of a multi-frame object: FrameAcquisitionDateTime and duration (ms).
+    pub volume_times: Vec<(Option<String>, Option<f64>)>,
 }
 
 fn table(g: dicom::diffusion::Gradients) -> GradientTable {
@@ -55,6 +57,7 @@ pub(crate) fn stack(
             rescale: s.rescale,
             repetition_time_ms: s.repetition_time_ms,
             echo_time_ms: s.echo_time_ms,
+            volume_times: s.volume_times,
         });
     }
     let g = dicom::series::stack(files, put)?;
@@ -74,5 +77,6 @@ pub(crate) fn stack(
         rescale: None,
         repetition_time_ms: None,
         echo_time_ms: None,
+        volume_times: Vec::new(),
     })
 }

@@ -221,6 +221,37 @@ pub fn from_dicom(firsts: &[&Path]) -> Result<(Option<FrameTiming>, Option<PetIn
     Ok((frames, info))
 }
 
+/// Frame timing and PET facts of an enhanced (multi-frame) PET object: the facts as
+/// [`from_dicom`] reads them from its header, the timing from each volume's first frame
+/// (FrameAcquisitionDateTime and FrameAcquisitionDuration in its functional groups, `times`),
+/// on the same series-time axis. Frame timing is `None` unless every volume has both.
+pub fn from_enhanced(
+    path: &Path,
+    times: &[(Option<String>, Option<f64>)],
+) -> Result<(Option<FrameTiming>, Option<PetInfo>)> {
+    let (_, info) = from_dicom(&[path])?;
+    let first = dicom::open_header(path).map_err(|e| Error::input(path, e))?;
+    let origin = Moment::of(
+        first.text(SERIES_DATE).as_deref(),
+        first.text(SERIES_TIME).as_deref(),
+    );
+    let timing = |(dt, ms): &(Option<String>, Option<f64>)| {
+        let start = Moment::of_datetime(dt.as_deref()?)?.since(origin?);
+        let dur = ms.filter(|d| d.is_finite() && *d > 0.0)? / 1000.0;
+        start.is_finite().then_some((start, dur))
+    };
+    let frames = times
+        .iter()
+        .map(timing)
+        .collect::<Option<Vec<_>>>()
+        .filter(|v| !v.is_empty())
+        .map(|v| FrameTiming {
+            starts_s: v.iter().map(|x| x.0).collect(),
+            durations_s: v.iter().map(|x| x.1).collect(),
+        });
+    Ok((frames, info))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
