@@ -213,3 +213,35 @@ fn dicom_dwi_and_enhanced_objects_through_ingest_and_shard() {
         assert!(bomdata_tests::bomdata(&["verify"], &[dir]).status.success());
     }
 }
+
+#[test]
+fn adni_raw_dti_series_carries_its_gradients() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("adni-dti");
+    let s = oblique("002_S_0295", 51, "Axial_DTI", 3, 4);
+    let dir = src.join("ADNI/002_S_0295/Axial_DTI/2006-04-18_08_20_30.0/I45108");
+    let files = write_dwi_series(&dir, &s, Vendor::Ge, &dwi_table(4), |k, t| {
+        format!(
+            "ADNI_002_S_0295_MR_Axial_DTI_br_raw_20060418082030_{}_S151_I45108.dcm",
+            t * 100 + k + 1
+        )
+    });
+    let (ingest, ds, train) = ingest_and_shard(d.path(), &src, "adni", &[]);
+    assert!(
+        ingest.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ingest.stderr)
+    );
+    let got = samples(&train);
+    assert_eq!(got.len(), 1);
+    let (meta, npy) = &got[0];
+    let vol = bomdata_dicom::series::volume(&files).unwrap();
+    check_values(meta, npy, &vol);
+    let want = bomdata_dicom::diffusion::of_series(&vol.files, 3, &vol.affine)
+        .unwrap()
+        .unwrap();
+    check_gradients(meta, &want);
+    assert_eq!(want.bvals, [0.0, 1000.0, 2000.0, 1000.0]);
+    let src_s = src.display().to_string();
+    assert_nothing_identifying(&[&ds, &train], &[&src_s, "adni-dti"]);
+}

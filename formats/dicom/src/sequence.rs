@@ -360,9 +360,15 @@ impl<'a> Dataset<'a> {
     /// The private block (`0x10`..=`0xFF`) reserved by `creator` in `group` (its element
     /// `(group,00xx)` holds the creator's name), so that `(group, xxyy)` can be read.
     pub fn private_block(&self, group: u16, creator: &str) -> Option<u32> {
-        (0x10u32..=0xFF).find(|&b| {
-            self.text((u32::from(group) << 16) | b)
-                .is_some_and(|t| t.eq_ignore_ascii_case(creator))
-        })
+        let g = u32::from(group);
+        self.els
+            .iter()
+            .filter(|e| e.tag >> 16 == g && (0x10..=0xFF).contains(&(e.tag & 0xFFFF)))
+            .find(|e| {
+                self.data
+                    .get(e.value.clone())
+                    .is_some_and(|b| crate::parse::text(b).eq_ignore_ascii_case(creator))
+            })
+            .map(|e| e.tag & 0xFF)
     }
 }
