@@ -7,6 +7,10 @@
 //! (and the others without their feature) are refused by UID
 //! ([`DicomError::UnsupportedTransferSyntax`]).
 //!
+//! Series become volumes: classic single-frame instances ([`series`]), enhanced and legacy
+//! multi-frame objects from their functional groups ([`multiframe`], nested items read by
+//! [`sequence`]), with their diffusion encodings ([`diffusion`]).
+//!
 //! Lengths read from the file are checked against the bytes left before use; nothing is
 //! allocated from a header field alone.
 
