@@ -64,17 +64,17 @@ fn make(b: f64, dir: Option<[f64; 3]>, isotropic: bool) -> Diffusion {
 
 /// The standard attributes of a data set (top level or an MRDiffusionSequence item).
 fn standard(ds: &Dataset) -> Result<Option<Diffusion>, DicomError> {
-    let Some(b) = ds.floats(B_VALUE, 8).and_then(|v| v.first().copied()) else {
+    let Some(b) = ds.floats(B_VALUE, *b"FD").and_then(|v| v.first().copied()) else {
         return Ok(None);
     };
     let isotropic = ds
         .text(DIRECTIONALITY)
         .is_some_and(|d| matches!(d.as_str(), "ISOTROPIC" | "NONE"));
-    let dir = match vec3(ds.floats(ORIENTATION, 8)) {
+    let dir = match vec3(ds.floats(ORIENTATION, *b"FD")) {
         Some(d) => Some(d),
         None => ds
             .item(GRADIENT_SEQ)?
-            .and_then(|g| vec3(g.floats(ORIENTATION, 8))),
+            .and_then(|g| vec3(g.floats(ORIENTATION, *b"FD"))),
     };
     Ok(Some(make(b, dir, isotropic)))
 }
@@ -98,22 +98,25 @@ pub fn of_instance(ds: &Dataset, frame: Frame) -> Result<Option<Diffusion>, Dico
         return Ok(Some(d));
     }
     let maker = ds.text(MANUFACTURER).unwrap_or_default().to_uppercase();
-    let private = |group: u16, creator: &str, el: u32, width: usize| {
+    let private = |group: u16, creator: &str, el: u32, vr: [u8; 2]| {
         let block = ds.private_block(group, creator)?;
-        ds.floats((u32::from(group) << 16) | (block << 8) | el, width)
+        ds.floats((u32::from(group) << 16) | (block << 8) | el, vr)
     };
     // Siemens.
-    if let Some(b) = private(0x0019, "SIEMENS MR HEADER", 0x0C, 4).and_then(|v| v.first().copied())
+    if let Some(b) =
+        private(0x0019, "SIEMENS MR HEADER", 0x0C, *b"IS").and_then(|v| v.first().copied())
     {
-        let dir = vec3(private(0x0019, "SIEMENS MR HEADER", 0x0E, 8));
+        let dir = vec3(private(0x0019, "SIEMENS MR HEADER", 0x0E, *b"FD"));
         return Ok(Some(make(b, dir, false)));
     }
     // GE: the vector in the image's axes.
     if maker.starts_with("GE")
-        && let Some(b) = private(0x0043, "GEMS_PARM_01", 0x39, 4).and_then(|v| v.first().copied())
+        && let Some(b) =
+            private(0x0043, "GEMS_PARM_01", 0x39, *b"IS").and_then(|v| v.first().copied())
     {
         let b = b.rem_euclid(1e9);
-        let comp = |el| private(0x0019, "GEMS_ACQU_01", el, 8).and_then(|v| v.first().copied());
+        let comp =
+            |el| private(0x0019, "GEMS_ACQU_01", el, *b"DS").and_then(|v| v.first().copied());
         let dir = match (comp(0xBB), comp(0xBC), comp(0xBD)) {
             // y counts along minus the column direction (as dcm2niix reads it).
             (Some(x), Some(y), Some(z)) => {
@@ -125,10 +128,11 @@ pub fn of_instance(ds: &Dataset, frame: Frame) -> Result<Option<Diffusion>, Dico
     }
     // Philips.
     if let Some(b) =
-        private(0x2001, "Philips Imaging DD 001", 0x03, 4).and_then(|v| v.first().copied())
+        private(0x2001, "Philips Imaging DD 001", 0x03, *b"FL").and_then(|v| v.first().copied())
     {
         let comp = |el| {
-            private(0x2005, "Philips MR Imaging DD 001", el, 4).and_then(|v| v.first().copied())
+            private(0x2005, "Philips MR Imaging DD 001", el, *b"FL")
+                .and_then(|v| v.first().copied())
         };
         let dir = match (comp(0xB0), comp(0xB1), comp(0xB2)) {
             (Some(x), Some(y), Some(z)) => Some([x, y, z]),

@@ -193,17 +193,17 @@ fn enhanced_frame(
     let content = g.item(FRAME_CONTENT).map_err(err)?;
     let dimension = content
         .as_ref()
-        .and_then(|d| d.floats(DIMENSION_INDEX, 4))
+        .and_then(|d| d.floats(DIMENSION_INDEX, *b"UL"))
         .unwrap_or_default();
     let temporal = content
         .as_ref()
-        .and_then(|d| d.floats(TEMPORAL_INDEX, 4)?.first().copied());
+        .and_then(|d| d.floats(TEMPORAL_INDEX, *b"UL")?.first().copied());
     let acquired = content
         .as_ref()
         .and_then(|d| d.text(FRAME_ACQUIRED).or_else(|| d.text(FRAME_REFERENCE)));
     let duration_ms = content
         .as_ref()
-        .and_then(|d| d.floats(FRAME_DURATION, 8)?.first().copied());
+        .and_then(|d| d.floats(FRAME_DURATION, *b"FD")?.first().copied());
     let transform = g.item(VALUE_TRANSFORM).map_err(err)?;
     let rescale = match &transform {
         Some(t) => rescale_of(t),
@@ -501,7 +501,7 @@ fn shared_number(f: &File, seq: u32, tag: u32, fallback: u32) -> Option<f64> {
         .ok()
         .flatten()
         .and_then(|s| s.item(seq).ok().flatten())
-        .and_then(|i| i.floats(tag, 8)?.first().copied())
+        .and_then(|i| i.floats(tag, *b"FD")?.first().copied())
         .or_else(|| f.number(fallback))
 }
 

@@ -260,9 +260,9 @@ impl<'a> Dataset<'a> {
     }
 
     /// Numeric values of an element whatever its VR: DS/IS as text, FD/FL/UL/US/SL/SS as
-    /// binary; an implicit-VR or `UN` value as binary of `width` bytes (4: FL/UL, 8: FD), or
-    /// as text when it reads as decimal numbers. `None` when absent or malformed.
-    pub fn floats(&self, tag: Tag, width: usize) -> Option<Vec<f64>> {
+    /// binary; an implicit-VR or `UN` value as the dictionary VR `vr` says (e.g. `*b"FD"`).
+    /// `None` when absent or malformed.
+    pub fn floats(&self, tag: Tag, vr: [u8; 2]) -> Option<Vec<f64>> {
         let e = self.get(tag)?;
         let b = self.data.get(e.value.clone())?;
         let binary = |w: usize, kind: u8| -> Option<Vec<f64>> {
@@ -289,7 +289,12 @@ impl<'a> Dataset<'a> {
                     .collect(),
             )
         };
-        match &e.vr {
+        let stored = if self.enc.explicit && &e.vr != b"UN" {
+            e.vr
+        } else {
+            vr
+        };
+        match &stored {
             b"DS" | b"IS" => self.numbers(tag),
             b"FD" => binary(8, b'F'),
             b"FL" => binary(4, b'F'),
@@ -297,13 +302,7 @@ impl<'a> Dataset<'a> {
             b"SL" => binary(4, b'S'),
             b"US" => binary(2, b'U'),
             b"SS" => binary(2, b'S'),
-            _ => {
-                let as_text = self.numbers(tag).filter(|_| {
-                    b.iter()
-                        .all(|&x| x.is_ascii_digit() || b" +-.eE\\\0".contains(&x))
-                });
-                as_text.or_else(|| binary(width, if width == 8 { b'F' } else { b'U' }))
-            }
+            _ => None,
         }
     }
 

@@ -481,3 +481,138 @@ fn enhanced_pet_matches_dcm2niix() {
         compare(&[f], &v, None, dir.path(), "pet");
     }
 }
+
+/// Re-encodes an explicit VR little endian data set (`b`, from `p` to `end`) as implicit VR
+/// little endian, items and sequences included (defined lengths recomputed).
+fn to_implicit(b: &[u8], mut p: usize, end: usize) -> Vec<u8> {
+    let u16_at = |p: usize| u16::from_le_bytes([b[p], b[p + 1]]);
+    let u32_at = |p: usize| u32::from_le_bytes([b[p], b[p + 1], b[p + 2], b[p + 3]]);
+    let mut out = Vec::new();
+    while p < end {
+        let group = u16_at(p);
+        let vr = [b[p + 4], b[p + 5]];
+        let long = matches!(&vr, b"OB" | b"OW" | b"SQ" | b"UN" | b"UT");
+        let (len, hl) = if long {
+            (u32_at(p + 8), 12)
+        } else {
+            (u32::from(u16_at(p + 6)), 8)
+        };
+        assert_ne!(group, 0xFFFE);
+        let start = p + hl;
+        out.extend(&b[p..p + 4]);
+        if &vr == b"SQ" {
+            let undefined = len == u32::MAX;
+            let mut q = start;
+            let mut items = Vec::new();
+            loop {
+                if undefined && u32_at(q) == 0xE0DD_FFFE {
+                    q += 8;
+                    break;
+                }
+                if !undefined && q >= start + len as usize {
+                    break;
+                }
+                let ilen = u32_at(q + 4) as usize;
+                let body = to_implicit(b, q + 8, q + 8 + ilen);
+                items.extend([0xFE, 0xFF, 0x00, 0xE0]);
+                items.extend((body.len() as u32).to_le_bytes());
+                items.extend(body);
+                q += 8 + ilen;
+            }
+            if undefined {
+                out.extend(u32::MAX.to_le_bytes());
+                out.extend(items);
+                out.extend([0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+            } else {
+                out.extend((items.len() as u32).to_le_bytes());
+                out.extend(items);
+            }
+            p = q;
+        } else {
+            out.extend(len.to_le_bytes());
+            out.extend(&b[start..start + len as usize]);
+            p = start + len as usize;
+        }
+    }
+    out
+}
+
+/// The same file in implicit VR little endian.
+fn implicit_file(f: &[u8]) -> Vec<u8> {
+    let meta_len = u32::from_le_bytes([f[140], f[141], f[142], f[143]]) as usize;
+    let data_at = 144 + meta_len;
+    let meta = &f[132..data_at];
+    let explicit = b"1.2.840.10008.1.2.1\0";
+    let at = meta
+        .windows(explicit.len())
+        .position(|w| w == explicit)
+        .unwrap();
+    let mut m = meta[..at - 2].to_vec();
+    m.extend(18u16.to_le_bytes());
+    m.extend(b"1.2.840.10008.1.2\0");
+    m.extend(&meta[at + explicit.len()..]);
+    let mut out = f[..132].to_vec();
+    let group = (m.len() - 12) as u32;
+    m[8..12].copy_from_slice(&group.to_le_bytes());
+    out.extend(m);
+    out.extend(to_implicit(f, data_at, f.len()));
+    out
+}
+
+#[test]
+fn implicit_vr_objects_read_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    // Enhanced DWI.
+    let s = oblique(37, 3, 3);
+    let o = Enhanced {
+        diffusion: Some(dwi_table(3)),
+        per_frame_rescale: true,
+        ..Default::default()
+    };
+    let explicit = enhanced_mr(&s, &o);
+    let a = write(dir.path(), "ex.dcm", &explicit);
+    let b = write(dir.path(), "im.dcm", &implicit_file(&explicit));
+    assert_eq!(
+        bomdata_dicom::open(&b).unwrap().transfer_syntax_uid,
+        "1.2.840.10008.1.2"
+    );
+    let (va, ga) = bomdata_dicom::multiframe::volume(&[a]).unwrap();
+    let (vb, gb) = bomdata_dicom::multiframe::volume(&[b]).unwrap();
+    assert_eq!(va.data, vb.data);
+    assert_eq!(va.affine, vb.affine);
+    assert_eq!(ga, gb);
+    assert!(ga.is_some());
+    // Classic DWI with each vendor's private tags.
+    for (n, vendor) in [
+        Vendor::Standard,
+        Vendor::Siemens,
+        Vendor::Ge,
+        Vendor::Philips,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let s = oblique(40 + n as u32, 2, 3);
+        let d = dir.path().join(format!("{vendor:?}"));
+        let files = write_dwi_series(&d, &s, vendor, &dwi_table(3), |k, t| {
+            format!("i{t}_{k}.dcm")
+        });
+        for f in &files {
+            let bytes = std::fs::read(f).unwrap();
+            std::fs::write(f, implicit_file(&bytes)).unwrap();
+        }
+        let v = bomdata_dicom::series::volume(&files).unwrap();
+        let g = bomdata_dicom::diffusion::of_series(&v.files, 2, &v.affine)
+            .unwrap()
+            .unwrap();
+        assert_eq!(g.bvals, [0.0, 1000.0, 2000.0], "{vendor:?}");
+        for (t, (_, dl)) in dwi_table(3).iter().enumerate().skip(1) {
+            let w = world(g.bvecs[t], &v.affine);
+            let ras = [-dl[0], -dl[1], dl[2]];
+            assert!(
+                w.iter().zip(ras).all(|(p, q)| (p - q).abs() < 1e-6),
+                "{vendor:?} {t}: {w:?} {ras:?}"
+            );
+        }
+    }
+}
