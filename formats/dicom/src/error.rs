@@ -204,6 +204,13 @@ pub enum SeriesError {
         /// The file.
         path: String,
     },
+    /// A Siemens mosaic (ImageType `MOSAIC`: the slices of a volume tiled in one image) is not
+    /// unpacked into slices.
+    #[error("{path}: Siemens mosaic images (ImageType MOSAIC) are not unpacked into slices")]
+    Mosaic {
+        /// The file.
+        path: String,
+    },
     /// The images of one volume (one time point / diffusion direction) carry different
     /// diffusion encodings, so the volumes cannot be told apart.
     #[error("{path}: slices of volume {volume} have different diffusion encodings")]

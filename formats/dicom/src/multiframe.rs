@@ -57,6 +57,15 @@ const REPETITION_TIME: u32 = 0x0018_0080;
 const MR_ECHO: u32 = 0x0018_9114;
 const EFFECTIVE_ECHO_TIME: u32 = 0x0018_9082;
 
+/// Whether an instance is a Siemens mosaic (ImageType holds `MOSAIC`), whose tiles a volume
+/// builder must not take for one slice.
+pub fn is_mosaic(f: &File) -> bool {
+    f.text(0x0008_0008).is_some_and(|t| {
+        t.split('\\')
+            .any(|v| v.trim().eq_ignore_ascii_case("MOSAIC"))
+    })
+}
+
 /// Whether a file is a multi-frame object: NumberOfFrames above 1, or functional groups.
 pub fn is_multiframe(f: &File) -> bool {
     f.number(NUMBER_OF_FRAMES).is_some_and(|n| n > 1.0)
@@ -521,6 +530,11 @@ pub fn stack(
             message: e.to_string(),
         })?;
         let img = Image::from_file(&head).map_err(instance_err(p))?;
+        if is_mosaic(&head) {
+            return Err(SeriesError::Mosaic {
+                path: p.display().to_string(),
+            });
+        }
         if img.samples != 1 {
             return Err(SeriesError::Colour {
                 path: p.display().to_string(),

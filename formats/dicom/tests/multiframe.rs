@@ -693,3 +693,21 @@ fn rle_enhanced_object_decodes_frame_by_frame() {
     assert_eq!(va.data, vb.data);
     assert_eq!(ga, gb);
 }
+
+#[test]
+fn siemens_mosaic_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = oblique(39, 1, 1);
+    let bytes = bomdata_testdata::dicom::instance_with(&s, 0, 0, |h| {
+        h.insert(
+            0x0008_0008,
+            (*b"CS", b"ORIGINAL\\PRIMARY\\M\\ND\\MOSAIC".to_vec()),
+        );
+    });
+    let f = write(dir.path(), "mosaic.dcm", &bytes);
+    let head = bomdata_dicom::open_header(&f).unwrap();
+    assert!(bomdata_dicom::multiframe::is_mosaic(&head));
+    let e = bomdata_dicom::multiframe::volume(std::slice::from_ref(&f)).unwrap_err();
+    assert!(matches!(e, SeriesError::Mosaic { .. }), "{e}");
+    assert!(e.to_string().contains("mosaic.dcm"), "{e}");
+}

@@ -46,6 +46,14 @@ pub(crate) fn stack(
     first: &dicom::File,
     put: impl FnMut(&[usize], usize, usize, &[f64]),
 ) -> Result<Stacked, dicom::SeriesError> {
+    if dicom::multiframe::is_mosaic(first) {
+        return Err(dicom::SeriesError::Mosaic {
+            path: files
+                .first()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        });
+    }
     if dicom::multiframe::is_multiframe(first) {
         let s = dicom::multiframe::stack(files, put)?;
         return Ok(Stacked {
