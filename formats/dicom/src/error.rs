@@ -100,6 +100,14 @@ pub enum DicomError {
         /// The codec's message.
         message: String,
     },
+    /// A JPEG-LS codestream is damaged or uses a feature this decoder lacks.
+    #[error("jpeg-ls frame {frame}: {what}")]
+    JpegLs {
+        /// Frame index.
+        frame: usize,
+        /// What is wrong.
+        what: &'static str,
+    },
     /// An RLE frame is damaged.
     #[error("rle frame {frame}: {what}")]
     Rle {

@@ -1,6 +1,7 @@
 //! Compressed transfer syntaxes against an independent encoder: each native fixture is
-//! re-encoded by DCMTK (`dcmcrle`, `dcmcjpeg`; Debian package `dcmtk`) and must probe to the
-//! same values (lossless) or close ones (baseline). Skipped with a message without DCMTK.
+//! re-encoded by DCMTK (`dcmcrle`, `dcmcjpeg`, `dcmcjpls`; Debian package `dcmtk`) and must
+//! probe to the same values (lossless) or close ones (baseline). Skipped with a message without
+//! DCMTK. JPEG-LS has its own file, `jpegls.rs`.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
@@ -106,21 +107,30 @@ fn jpeg_baseline_is_close_to_the_native_file() {
     }
 }
 
+/// JPEG extended with 12-bit samples (process 4): `jpeg-decoder` decodes 8-bit DCT only, so
+/// the file is refused by its transfer syntax, as PROBE.md asks, not as a damaged frame.
+#[cfg(feature = "jpeg")]
 #[test]
-fn jpeg_ls_is_refused_by_name() {
+fn jpeg_extended_12_bit_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
-    let src = bomdata_testdata::require_fixtures().join("dicom/MR_small.dcm");
-    let out = dir.path().join("ls.dcm");
-    if !encode("dcmcjpls", &[], &src, &out) {
-        return skip("dcmcjpls");
+    let src = bomdata_testdata::require_fixtures().join("dicom/nibabel_0.dcm");
+    let out = dir.path().join("ee.dcm");
+    if !encode("dcmcjpeg", &["+ee"], &src, &out) {
+        return skip("dcmcjpeg");
     }
     let e = bomdata_dicom::probe::probe(&out, &ProbeOptions::default()).unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::Unsupported);
     assert!(
         e.to_string()
-            .contains("unsupported transfer syntax 1.2.840.10008.1.2.4.80"),
+            .contains("unsupported transfer syntax 1.2.840.10008.1.2.4.51"),
         "{e}"
     );
+    // The 8-bit extended process still decodes.
+    let src = bomdata_testdata::require_fixtures().join("dicom/SC_rgb_small_odd.dcm");
+    let out = dir.path().join("ee8.dcm");
+    assert!(encode("dcmcjpeg", &["+ee"], &src, &out));
+    let v = probe(&out);
+    assert_eq!(v["transfer_syntax_uid"], "1.2.840.10008.1.2.4.51");
 }
 
 #[test]
