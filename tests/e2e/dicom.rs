@@ -17,7 +17,7 @@ use crate::privacy::{files, search, streams};
 
 /// Ingests `src` as `source` (zstd members) and shards it with the volume profile at the
 /// native grid, values unchanged; returns (ingest output, dataset, shards).
-fn ingest_and_shard(
+pub(crate) fn ingest_and_shard(
     root: &Path,
     src: &Path,
     source: &str,
@@ -59,7 +59,7 @@ fn ingest_and_shard(
 }
 
 /// (meta.json, volume.npy) of every sample in the shards under `dir`.
-fn samples(dir: &Path) -> Vec<(serde_json::Value, Vec<u8>)> {
+pub(crate) fn samples(dir: &Path) -> Vec<(serde_json::Value, Vec<u8>)> {
     let mut all = Vec::new();
     for (rel, bytes) in files(dir) {
         streams(&rel, bytes, &mut all);
@@ -94,7 +94,7 @@ fn samples_with(dir: &Path, field: &str) -> usize {
         .count()
 }
 
-fn series_files(dir: &Path, s: &Series) -> Vec<PathBuf> {
+pub(crate) fn series_files(dir: &Path, s: &Series) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -110,7 +110,7 @@ fn series_files(dir: &Path, s: &Series) -> Vec<PathBuf> {
 }
 
 /// The sample's array (C order) and affine equal `series::volume` of the files.
-fn check(meta: &serde_json::Value, npy: &[u8], files: &[PathBuf]) {
+pub(crate) fn check(meta: &serde_json::Value, npy: &[u8], files: &[PathBuf]) {
     let vol = bomdata_dicom::series::volume(files).unwrap();
     let shape: Vec<usize> = serde_json::from_value(meta["shape"].clone()).unwrap();
     assert_eq!(shape, vol.shape, "{meta}");
@@ -132,7 +132,7 @@ fn check(meta: &serde_json::Value, npy: &[u8], files: &[PathBuf]) {
     }
 }
 
-fn assert_nothing_identifying(dirs: &[&Path], extra: &[&str]) {
+pub(crate) fn assert_nothing_identifying(dirs: &[&Path], extra: &[&str]) {
     let mut needles: Vec<&str> = IDENTIFYING.to_vec();
     needles.extend_from_slice(extra);
     let found = search(dirs, &needles);

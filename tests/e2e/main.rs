@@ -5,6 +5,7 @@
 mod cli;
 mod demo;
 mod dicom;
+mod dicom_loni;
 mod distributed;
 mod golden;
 mod hdf5;
