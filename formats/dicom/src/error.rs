@@ -108,6 +108,14 @@ pub enum DicomError {
         /// What is wrong.
         what: &'static str,
     },
+    /// A 12-bit JPEG frame is damaged or uses a feature this decoder lacks.
+    #[error("12-bit jpeg frame {frame}: {what}")]
+    Jpeg12 {
+        /// Frame index.
+        frame: usize,
+        /// What is wrong.
+        what: &'static str,
+    },
     /// An RLE frame is damaged.
     #[error("rle frame {frame}: {what}")]
     Rle {

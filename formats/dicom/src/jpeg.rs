@@ -53,7 +53,8 @@ pub(crate) fn frames<'a>(
 
 /// Decodes every frame; `photometric` is the file's own (colour JPEG with `RGB` is stored
 /// untransformed, with `YBR_*` as YCbCr). A DCT process with 12-bit samples (which
-/// `jpeg-decoder` lacks) is refused as an unsupported transfer syntax `uid`.
+/// `jpeg-decoder` lacks) goes to [`crate::jpeg12`] for grey images and is refused as an
+/// unsupported transfer syntax `uid` for colour.
 pub fn decode(
     data: &[u8],
     frags: &[Range<usize>],
@@ -86,12 +87,18 @@ fn frame(
     uid: &str,
 ) -> Result<Vec<u8>, DicomError> {
     let mut d = Decoder::new(stream);
-    d.read_info().map_err(|e| match e {
-        jpeg_decoder::Error::Unsupported(UnsupportedFeature::SamplePrecision(_)) => {
-            DicomError::UnsupportedTransferSyntax(uid.to_string())
+    match d.read_info() {
+        Ok(()) => {}
+        // 12-bit DCT: grey images through the crate's own decoder, colour refused by name.
+        Err(jpeg_decoder::Error::Unsupported(UnsupportedFeature::SamplePrecision(_))) => {
+            return if img.samples == 1 && img.bits_allocated == 16 {
+                crate::jpeg12::decode_frame(stream, img.rows, img.columns, k)
+            } else {
+                Err(DicomError::UnsupportedTransferSyntax(uid.to_string()))
+            };
         }
-        e => codec(k, e.to_string()),
-    })?;
+        Err(e) => return Err(codec(k, e.to_string())),
+    }
     let info = d.info().ok_or_else(|| codec(k, "no frame header"))?;
     if (usize::from(info.height), usize::from(info.width)) != (img.rows, img.columns) {
         return Err(codec(

@@ -4,8 +4,9 @@
 //! samples, either planar configuration, multi-frame, YBR_FULL_422) and RLE Lossless; the
 //! modality LUT as rescale slope and intercept; JPEG baseline, extended (8-bit) and lossless with
 //! the default feature `jpeg`; JPEG 2000 with the default feature `jpeg2000`; JPEG-LS lossless
-//! and near-lossless with the default feature `jpegls` (the crate's own decoder). JPEG extended
-//! 12-bit, HTJ2K (and the others without their feature) are refused by UID
+//! and near-lossless with the default feature `jpegls` (the crate's own decoder); JPEG extended
+//! 12-bit grey images with `jpeg` too (the crate's own decoder). 12-bit colour JPEG, HTJ2K (and
+//! the others without their feature) are refused by UID
 //! ([`DicomError::UnsupportedTransferSyntax`]).
 //!
 //! Lengths read from the file are checked against the bytes left before use; nothing is
@@ -16,6 +17,8 @@ pub mod error;
 mod j2k;
 #[cfg(feature = "jpeg")]
 mod jpeg;
+#[cfg(feature = "jpeg")]
+mod jpeg12;
 #[cfg(feature = "jpegls")]
 mod jpegls;
 pub mod parse;
