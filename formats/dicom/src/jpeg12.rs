@@ -1,10 +1,10 @@
 //! JPEG extended sequential DCT with 12-bit samples (process 4, Huffman coded), which
 //! `jpeg-decoder` lacks: one grey component (the DICOM case: MONOCHROME images of 12 bits
 //! stored), baseline or extended Huffman tables, 8- or 16-bit quantisation tables, restart
-//! intervals. Written for this crate from ITU-T T.81 (F.2: Huffman decoding, A.3.3: the
-//! inverse DCT, computed here in double precision and rounded, so values may differ by one
-//! from a decoder using libjpeg's integer IDCT). Anything else (colour, hierarchical,
-//! arithmetic coding) is left to the caller to refuse.
+//! intervals. Written for this crate from ITU-T T.81 (F.2: Huffman decoding) with the integer
+//! inverse DCT that the IJG library uses by default (and so DCMTK, which wrote most such
+//! files): T.81 leaves the IDCT's arithmetic open, this one matches theirs. Anything else
+//! (colour, hierarchical, arithmetic coding) is left to the caller to refuse.
 //!
 //! The output grows block row by block row; nothing is allocated from the frame header alone.
 
@@ -94,8 +94,12 @@ impl Bits<'_> {
         let mut code = self.bit()?;
         for l in 1..=16 {
             if code <= h.maxcode[l] {
-                let i = h.valptr[l] + (code - h.mincode[l]) as usize;
-                return h.values.get(i).copied().ok_or("bad Huffman code");
+                let i = usize::try_from(code - h.mincode[l])
+                    .ok()
+                    .and_then(|d| d.checked_add(h.valptr[l]));
+                return i
+                    .and_then(|i| h.values.get(i).copied())
+                    .ok_or("bad Huffman code");
             }
             code = (code << 1) | self.bit()?;
         }
@@ -234,20 +238,63 @@ fn decode(b: &[u8]) -> Result<(Vec<u16>, usize, usize), &'static str> {
     }
 }
 
-/// The inverse DCT basis: C(u) cos((2x + 1)uπ/16) / 2.
-fn basis() -> [[f64; 8]; 8] {
-    let mut c = [[0.0; 8]; 8];
-    for (x, row) in c.iter_mut().enumerate() {
-        for (u, v) in row.iter_mut().enumerate() {
-            let cu = if u == 0 {
-                std::f64::consts::FRAC_1_SQRT_2
-            } else {
-                1.0
-            };
-            *v = cu / 2.0 * ((2 * x + 1) as f64 * u as f64 * std::f64::consts::PI / 16.0).cos();
+/// One 8-point inverse DCT in the LL&M integer form with 13-bit constants (the "islow" method of
+/// the IJG library and so of DCMTK; T.81 A.3.3 does not fix the arithmetic): `x[k * step]`
+/// in, the eight outputs (scaled by 2^13) returned.
+fn idct8(x: [i64; 8]) -> [i64; 8] {
+    const C: i64 = 13;
+    let (z2, z3) = (x[2], x[6]);
+    let z1 = (z2 + z3) * 4433;
+    let tmp2 = z1 - z3 * 15137;
+    let tmp3 = z1 + z2 * 6270;
+    let tmp0 = (x[0] + x[4]) << C;
+    let tmp1 = (x[0] - x[4]) << C;
+    let (t10, t13, t11, t12) = (tmp0 + tmp3, tmp0 - tmp3, tmp1 + tmp2, tmp1 - tmp2);
+    let (mut o0, mut o1, mut o2, mut o3) = (x[7], x[5], x[3], x[1]);
+    let (z1, z2, z3, z4) = (o0 + o3, o1 + o2, o0 + o2, o1 + o3);
+    let z5 = (z3 + z4) * 9633;
+    o0 *= 2446;
+    o1 *= 16819;
+    o2 *= 25172;
+    o3 *= 12299;
+    let (z1, z2) = (z1 * -7373, z2 * -20995);
+    let (z3, z4) = (z3 * -16069 + z5, z4 * -3196 + z5);
+    o0 += z1 + z3;
+    o1 += z2 + z4;
+    o2 += z2 + z3;
+    o3 += z1 + z4;
+    [
+        t10 + o3,
+        t11 + o2,
+        t12 + o1,
+        t13 + o0,
+        t13 - o0,
+        t12 - o1,
+        t11 - o2,
+        t10 - o3,
+    ]
+}
+
+/// DESCALE: `x / 2^n`, rounded half up.
+fn descale(x: i64, n: u32) -> i64 {
+    (x + (1 << (n - 1))) >> n
+}
+
+/// The inverse DCT of a dequantised block (natural order), level-shifted and clamped.
+fn idct(coef: &[i64; 64], pass1_bits: u32, centre: i64, max: i64, out: &mut [i64; 64]) {
+    let mut ws = [0i64; 64];
+    for col in 0..8 {
+        let v = idct8(std::array::from_fn(|k| coef[k * 8 + col]));
+        for (k, x) in v.into_iter().enumerate() {
+            ws[k * 8 + col] = descale(x, 13 - pass1_bits);
         }
     }
-    c
+    for row in 0..8 {
+        let v = idct8(std::array::from_fn(|k| ws[row * 8 + k]));
+        for (k, x) in v.into_iter().enumerate() {
+            out[row * 8 + k] = (descale(x, 13 + pass1_bits + 3) + centre).clamp(0, max);
+        }
+    }
 }
 
 fn scan(
@@ -273,10 +320,11 @@ fn scan(
             .and_then(Option::as_ref)
             .ok_or("missing AC table")?;
     let q = t.quant[tq].as_ref().ok_or("missing quantisation table")?;
-    let c = basis();
     let (bw, bh) = (w.div_ceil(8), h.div_ceil(8));
-    let max = (1i32 << precision) - 1;
-    let shift = f64::from(1u32 << (precision - 1));
+    let max = (1i64 << precision) - 1;
+    let centre = 1i64 << (precision - 1);
+    // The IJG library keeps 2 extra bits through the first pass for 8-bit samples, 1 for 12.
+    let pass1_bits = if precision == 8 { 2 } else { 1 };
     let mut bits = Bits {
         b,
         pos: start,
@@ -303,10 +351,10 @@ fn scan(
                 bits.n = 0;
                 pred = 0;
             }
-            let mut coef = [0f64; 64];
+            let mut coef = [0i64; 64];
             let s = bits.decode(dc)?;
-            pred += bits.extend(s)?;
-            coef[0] = f64::from(pred) * f64::from(q[0]);
+            pred = pred.wrapping_add(bits.extend(s)?);
+            coef[0] = i64::from(pred) * i64::from(q[0]);
             let mut k = 1;
             while k < 64 {
                 let rs = bits.decode(ac)?;
@@ -322,21 +370,14 @@ fn scan(
                 if k > 63 {
                     return Err("coefficient index past 63");
                 }
-                coef[ZIGZAG[k]] = f64::from(bits.extend(s)?) * f64::from(q[k]);
+                coef[ZIGZAG[k]] = i64::from(bits.extend(s)?) * i64::from(q[k]);
                 k += 1;
             }
-            // Separable inverse DCT: rows of the block (v), then columns (u).
-            let mut tmp = [0f64; 64];
-            for v in 0..8 {
-                for x in 0..8 {
-                    tmp[v * 8 + x] = (0..8).map(|u| c[x][u] * coef[v * 8 + u]).sum();
-                }
-            }
+            let mut px = [0i64; 64];
+            idct(&coef, pass1_bits, centre, max, &mut px);
             for y in 0..8 {
                 for x in 0..8 {
-                    let s: f64 = (0..8).map(|v| c[y][v] * tmp[v * 8 + x]).sum();
-                    let val = ((s + shift).round() as i32).clamp(0, max);
-                    row[(y * bw + bx) * 8 + x] = val as u16;
+                    row[(y * bw + bx) * 8 + x] = px[y * 8 + x] as u16;
                 }
             }
         }

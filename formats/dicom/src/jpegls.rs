@@ -304,6 +304,11 @@ fn lse(s: &[u8], preset: &mut Preset, frame: Option<&mut Frame>) -> Result<(), &
             }
             f.height = r.uint(w)? as usize;
             f.width = r.uint(w)? as usize;
+            // DICOM Rows and Columns are 16-bit: a larger image cannot be this one (and its line
+            // buffers are not allocated on the header's word).
+            if f.height > 0xFFFF || f.width > 0xFFFF {
+                return Err("oversize dimensions beyond 65535");
+            }
             Ok(())
         }
         _ => Err("unknown LSE segment"),
