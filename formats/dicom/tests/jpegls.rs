@@ -59,24 +59,26 @@ fn syntax(path: &Path) -> String {
 }
 
 /// The interleave and parameter options tried for each image.
-const LOSSLESS_OPTIONS: [&[&str]; 6] = [
+const LOSSLESS_OPTIONS: [&[&str]; 7] = [
     &["+il"],
     &["+is"],
     &["+in"],
+    // Frames split over 1 KiB fragments (joined again at each EOI).
+    &["+fs", "1", "-ot"],
     &["+pc"],
     &["+t1", "5", "+t2", "9", "+t3", "30", "+rs", "32"],
     &["+in", "+t1", "2", "+t2", "3", "+t3", "4", "+rs", "3"],
 ];
 
 /// Encodes `src` with each lossless option set and checks the decoded samples equal `want`.
-/// The interleave modes must encode; DCMTK refuses some of the others for low bit depths
+/// The interleave modes and fragmenting must encode; DCMTK refuses some of the others for low bit depths
 /// ("unsupported compression parameters"), and those are left out.
 fn lossless(dir: &Path, name: &str, src: &Path, want: &[f64]) -> bool {
     for (k, opts) in LOSSLESS_OPTIONS.iter().enumerate() {
         let out = dir.join(format!("ll{k}_{name}"));
         match try_tool("dcmcjpls", opts, src, &out) {
             None => return false,
-            Some(Err(e)) if k < 3 => panic!("dcmcjpls {opts:?} {name}: {e}"),
+            Some(Err(e)) if k < 4 => panic!("dcmcjpls {opts:?} {name}: {e}"),
             Some(Err(_)) => continue,
             Some(Ok(())) => {}
         }
