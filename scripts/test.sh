@@ -33,7 +33,7 @@ check() {
 step "system packages"
 # chromium: the QC report test opens `bomdata report`'s page headless (tests/e2e/demo.rs).
 # dcm2niix, dcmtk, libgdcm-tools: the DICOM reader's references (series vs dcm2niix; RLE, JPEG and
-# JPEG 2000 files encoded by dcmcrle/dcmcjpeg/gdcmconv).
+# JPEG 2000 files encoded by dcmcrle/dcmcjpeg/gdcmconv; JPEG-LS by dcmcjpls, decoded by dcmdjpls).
 if ! dpkg -s libhdf5-dev pkg-config chromium dcm2niix dcmtk libgdcm-tools >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
     $SUDO apt-get update -qq

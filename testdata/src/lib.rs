@@ -23,6 +23,7 @@ pub mod eeg;
 pub mod files;
 pub mod gard;
 pub mod genome;
+pub mod loni;
 pub mod meg;
 pub mod mri;
 pub mod nifti;

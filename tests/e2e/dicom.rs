@@ -94,7 +94,7 @@ fn samples_with(dir: &Path, field: &str) -> usize {
         .count()
 }
 
-fn series_files(dir: &Path, s: &Series) -> Vec<PathBuf> {
+pub(crate) fn series_files(dir: &Path, s: &Series) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -110,7 +110,7 @@ fn series_files(dir: &Path, s: &Series) -> Vec<PathBuf> {
 }
 
 /// The sample's array (C order) and affine equal `series::volume` of the files.
-fn check(meta: &serde_json::Value, npy: &[u8], files: &[PathBuf]) {
+pub(crate) fn check(meta: &serde_json::Value, npy: &[u8], files: &[PathBuf]) {
     let vol = bomdata_dicom::series::volume(files).unwrap();
     let shape: Vec<usize> = serde_json::from_value(meta["shape"].clone()).unwrap();
     assert_eq!(shape, vol.shape, "{meta}");

@@ -6,6 +6,7 @@ mod cli;
 mod demo;
 mod dicom;
 mod dicom_dwi;
+mod dicom_loni;
 mod distributed;
 mod golden;
 mod hdf5;

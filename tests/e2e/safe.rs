@@ -108,13 +108,13 @@ fn each_empty_case_exits_1_with_its_reasons_counted() {
     let v: serde_json::Value = serde_json::from_slice(&i.stdout).unwrap();
     assert_eq!(v["skipped_by_reason"][0]["count"], 2, "{v}");
     // A source marked planned: refused (could not run) unless --allow-planned.
-    let o = ingest(&p.join("dna"), &p.join("o-planned"), &["--source", "aibl"]);
+    let o = ingest(&p.join("dna"), &p.join("o-planned"), &["--source", "a4"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--allow-planned"), "{}", stderr(&o));
     let o = ingest(
         &p.join("dna"),
         &p.join("o-planned"),
-        &["--source", "aibl", "--allow-planned"],
+        &["--source", "a4", "--allow-planned"],
     );
     assert_empty(&o, "planned", &["0 units"]);
 }

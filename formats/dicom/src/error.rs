@@ -100,6 +100,22 @@ pub enum DicomError {
         /// The codec's message.
         message: String,
     },
+    /// A JPEG-LS codestream is damaged or uses a feature this decoder lacks.
+    #[error("jpeg-ls frame {frame}: {what}")]
+    JpegLs {
+        /// Frame index.
+        frame: usize,
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// A 12-bit JPEG frame is damaged or uses a feature this decoder lacks.
+    #[error("12-bit jpeg frame {frame}: {what}")]
+    Jpeg12 {
+        /// Frame index.
+        frame: usize,
+        /// What is wrong.
+        what: &'static str,
+    },
     /// An RLE frame is damaged.
     #[error("rle frame {frame}: {what}")]
     Rle {

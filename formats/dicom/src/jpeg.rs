@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use jpeg_decoder::{ColorTransform, Decoder, PixelFormat};
+use jpeg_decoder::{ColorTransform, Decoder, PixelFormat, UnsupportedFeature};
 
 use crate::error::DicomError;
 use crate::pixels::Image;
@@ -52,12 +52,15 @@ pub(crate) fn frames<'a>(
 }
 
 /// Decodes every frame; `photometric` is the file's own (colour JPEG with `RGB` is stored
-/// untransformed, with `YBR_*` as YCbCr).
+/// untransformed, with `YBR_*` as YCbCr). A DCT process with 12-bit samples (which
+/// `jpeg-decoder` lacks) goes to [`crate::jpeg12`] for grey images and is refused as an
+/// unsupported transfer syntax `uid` for colour.
 pub fn decode(
     data: &[u8],
     frags: &[Range<usize>],
     img: &Image,
     photometric: &str,
+    uid: &str,
 ) -> Result<Vec<u8>, DicomError> {
     let parts = frames(data, frags, img.frames)?;
     let compressed: usize = parts.iter().flatten().map(|p| p.len()).sum();
@@ -71,14 +74,31 @@ pub fn decode(
     }
     let mut out = Vec::with_capacity(frame_bytes.saturating_mul(img.frames));
     for (k, p) in parts.iter().enumerate() {
-        out.extend(frame(&p.concat(), img, photometric, k)?);
+        out.extend(frame(&p.concat(), img, photometric, k, uid)?);
     }
     Ok(out)
 }
 
-fn frame(stream: &[u8], img: &Image, photometric: &str, k: usize) -> Result<Vec<u8>, DicomError> {
+fn frame(
+    stream: &[u8],
+    img: &Image,
+    photometric: &str,
+    k: usize,
+    uid: &str,
+) -> Result<Vec<u8>, DicomError> {
     let mut d = Decoder::new(stream);
-    d.read_info().map_err(|e| codec(k, e.to_string()))?;
+    match d.read_info() {
+        Ok(()) => {}
+        // 12-bit DCT: grey images through the crate's own decoder, colour refused by name.
+        Err(jpeg_decoder::Error::Unsupported(UnsupportedFeature::SamplePrecision(_))) => {
+            return if img.samples == 1 && img.bits_allocated == 16 {
+                crate::jpeg12::decode_frame(stream, img.rows, img.columns, k)
+            } else {
+                Err(DicomError::UnsupportedTransferSyntax(uid.to_string()))
+            };
+        }
+        Err(e) => return Err(codec(k, e.to_string())),
+    }
     let info = d.info().ok_or_else(|| codec(k, "no frame header"))?;
     if (usize::from(info.height), usize::from(info.width)) != (img.rows, img.columns) {
         return Err(codec(

@@ -3,8 +3,10 @@
 //! defined and undefined length; native pixel data (1/8/16/32 bits, signed or unsigned, 1 or 3
 //! samples, either planar configuration, multi-frame, YBR_FULL_422) and RLE Lossless; the
 //! modality LUT as rescale slope and intercept; JPEG baseline, extended (8-bit) and lossless with
-//! the default feature `jpeg`; JPEG 2000 with the default feature `jpeg2000`. JPEG-LS, HTJ2K
-//! (and the others without their feature) are refused by UID
+//! the default feature `jpeg`; JPEG 2000 with the default feature `jpeg2000`; JPEG-LS lossless
+//! and near-lossless with the default feature `jpegls` (the crate's own decoder); JPEG extended
+//! 12-bit grey images with `jpeg` too (the crate's own decoder). 12-bit colour JPEG, HTJ2K (and
+//! the others without their feature) are refused by UID
 //! ([`DicomError::UnsupportedTransferSyntax`]).
 //!
 //! Series become volumes: classic single-frame instances ([`series`]), enhanced and legacy
@@ -20,6 +22,10 @@ pub mod error;
 mod j2k;
 #[cfg(feature = "jpeg")]
 mod jpeg;
+#[cfg(feature = "jpeg")]
+mod jpeg12;
+#[cfg(feature = "jpegls")]
+mod jpegls;
 pub mod multiframe;
 pub mod parse;
 pub mod pixels;

@@ -40,6 +40,8 @@ pub enum PixelCoding {
     Jpeg,
     /// Encapsulated JPEG 2000, lossless or lossy (feature `jpeg2000`).
     Jpeg2000,
+    /// Encapsulated JPEG-LS, lossless or near-lossless (feature `jpegls`).
+    JpegLs,
     /// Encapsulated with a codec this build lacks (the UID).
     Unsupported(String),
 }
@@ -78,6 +80,9 @@ fn syntax(uid: &str) -> Result<(Encoding, PixelCoding), DicomError> {
         }
         "1.2.840.10008.1.2.4.90" | "1.2.840.10008.1.2.4.91" if cfg!(feature = "jpeg2000") => {
             (le, PixelCoding::Jpeg2000)
+        }
+        "1.2.840.10008.1.2.4.80" | "1.2.840.10008.1.2.4.81" if cfg!(feature = "jpegls") => {
+            (le, PixelCoding::JpegLs)
         }
         u if u.starts_with("1.2.840.10008.1.2.4.") => (le, PixelCoding::Unsupported(u.to_string())),
         u => return Err(DicomError::UnsupportedTransferSyntax(u.to_string())),

@@ -145,7 +145,13 @@ pub fn decode(f: &File, img: &Image) -> Result<Vec<f64>, DicomError> {
             if rgb.samples == 3 {
                 rgb.photometric = "RGB".into();
             }
-            let native = crate::jpeg::decode(&f.data, frags, &rgb, &img.photometric)?;
+            let native = crate::jpeg::decode(
+                &f.data,
+                frags,
+                &rgb,
+                &img.photometric,
+                &f.transfer_syntax_uid,
+            )?;
             return native_samples(&native, &rgb, false, false);
         }
         #[cfg(feature = "jpeg2000")]
@@ -159,7 +165,21 @@ pub fn decode(f: &File, img: &Image) -> Result<Vec<f64>, DicomError> {
             // converted below like native data.
             native_samples(&native, &rgb, false, false)?
         }
-        (_, Some(_)) | (PixelCoding::Rle | PixelCoding::Jpeg | PixelCoding::Jpeg2000, None) => {
+        #[cfg(feature = "jpegls")]
+        (PixelCoding::JpegLs, Some(frags)) => {
+            // Decoded at full resolution, colour as stored (YBR_FULL is converted below).
+            let mut full = img.clone();
+            if full.subsampled() {
+                full.photometric = "YBR_FULL".into();
+            }
+            let native = crate::jpegls::decode(&f.data, frags, &full)?;
+            native_samples(&native, &full, false, false)?
+        }
+        (_, Some(_))
+        | (
+            PixelCoding::Rle | PixelCoding::Jpeg | PixelCoding::Jpeg2000 | PixelCoding::JpegLs,
+            None,
+        ) => {
             return Err(bad(
                 "PixelData",
                 "encapsulation does not match the transfer syntax",

@@ -1,6 +1,7 @@
 //! Compressed transfer syntaxes against an independent encoder: each native fixture is
-//! re-encoded by DCMTK (`dcmcrle`, `dcmcjpeg`; Debian package `dcmtk`) and must probe to the
-//! same values (lossless) or close ones (baseline). Skipped with a message without DCMTK.
+//! re-encoded by DCMTK (`dcmcrle`, `dcmcjpeg`, `dcmcjpls`; Debian package `dcmtk`) and must
+//! probe to the same values (lossless) or close ones (baseline). Skipped with a message without
+//! DCMTK. JPEG-LS has its own file, `jpegls.rs`.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
@@ -106,21 +107,71 @@ fn jpeg_baseline_is_close_to_the_native_file() {
     }
 }
 
+/// Every decoded sample (before the modality LUT) of a DICOM file.
+#[cfg(feature = "jpeg")]
+fn pixels(path: &Path) -> Vec<f64> {
+    let f = bomdata_dicom::open(path).unwrap();
+    let img = bomdata_dicom::Image::from_file(&f).unwrap();
+    bomdata_dicom::decode(&f, &img).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// JPEG extended with 12-bit samples (process 4), which `jpeg-decoder` lacks: grey images
+/// through the crate's own decoder, equal to DCMTK's decode (`dcmdjpeg`: the same integer
+/// IDCT) sample for sample; colour is refused by name.
+#[cfg(feature = "jpeg")]
 #[test]
-fn jpeg_ls_is_refused_by_name() {
+fn jpeg_extended_12_bit_equals_dcmtk_decode() {
     let dir = tempfile::tempdir().unwrap();
-    let src = bomdata_testdata::require_fixtures().join("dicom/MR_small.dcm");
-    let out = dir.path().join("ls.dcm");
-    if !encode("dcmcjpls", &[], &src, &out) {
-        return skip("dcmcjpls");
+    let fixtures = bomdata_testdata::require_fixtures().join("dicom");
+    for name in ["nibabel_0.dcm", "MR_small.dcm", "CT_small.dcm"] {
+        for q in ["75", "90", "100"] {
+            let out = dir.path().join(format!("ee{q}_{name}"));
+            let back = dir.path().join(format!("ee{q}_back_{name}"));
+            if !encode(
+                "dcmcjpeg",
+                &["+ee", "+bt", "+q", q],
+                &fixtures.join(name),
+                &out,
+            ) || !encode("dcmdjpeg", &[], &out, &back)
+            {
+                return skip("dcmcjpeg");
+            }
+            assert_eq!(
+                probe(&out)["transfer_syntax_uid"],
+                "1.2.840.10008.1.2.4.51",
+                "{name}"
+            );
+            let (got, want) = (pixels(&out), pixels(&back));
+            assert!(got == want, "{name} q{q}: differs from dcmdjpeg");
+        }
     }
+    let src = fixtures.join("SC_rgb_small_odd.dcm");
+    let out = dir.path().join("ee12rgb.dcm");
+    assert!(encode("dcmcjpeg", &["+ee", "+bt"], &src, &out));
     let e = bomdata_dicom::probe::probe(&out, &ProbeOptions::default()).unwrap_err();
-    assert_eq!(e.kind(), std::io::ErrorKind::Unsupported);
+    assert_eq!(e.kind(), std::io::ErrorKind::Unsupported, "{e}");
     assert!(
         e.to_string()
-            .contains("unsupported transfer syntax 1.2.840.10008.1.2.4.80"),
+            .contains("unsupported transfer syntax 1.2.840.10008.1.2.4.51"),
         "{e}"
     );
+    // The 8-bit extended process still goes through jpeg-decoder.
+    let out = dir.path().join("ee8.dcm");
+    assert!(encode("dcmcjpeg", &["+ee"], &src, &out));
+    assert_eq!(probe(&out)["transfer_syntax_uid"], "1.2.840.10008.1.2.4.51");
+}
+
+/// Cuts and flipped bytes of 12-bit JPEG frames: errors, never panics.
+#[cfg(feature = "jpeg")]
+#[test]
+fn damaged_12_bit_jpeg_is_a_clean_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = bomdata_testdata::require_fixtures().join("dicom/MR_small.dcm");
+    let out = dir.path().join("j12.dcm");
+    if !encode("dcmcjpeg", &["+ee", "+bt"], &src, &out) {
+        return skip("dcmcjpeg");
+    }
+    damage(&out, dir.path());
 }
 
 #[test]

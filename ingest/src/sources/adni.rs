@@ -44,6 +44,45 @@ pub fn is_ptid(s: &str) -> bool {
         && b[6..].iter().all(u8::is_ascii_digit)
 }
 
+/// What marks the subject folder of a LONI IDA download tree
+/// (`.../{subject}/{description}/{date}/{ImageUID}/file`): ADNI's PTID, or another cohort's
+/// (see [`super::loni`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    /// Whether a folder name is a subject ID of the cohort.
+    pub subject: fn(&str) -> bool,
+    /// Whether the acquisition-date folder must start with a `YYYY-MM-DD` date (for cohorts
+    /// whose subject IDs alone do not mark the layout).
+    pub dated: bool,
+}
+
+/// ADNI's layout: a `###_S_####` PTID folder.
+pub const ADNI: Layout = Layout {
+    subject: is_ptid,
+    dated: false,
+};
+
+/// Whether `s` starts with a `YYYY-MM-DD` date.
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 10
+        && b[..10].iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
+}
+
+impl Layout {
+    /// Whether the folders of `parts` (a path's components, the file last) fit the layout.
+    fn fits(&self, parts: &[String]) -> bool {
+        let n = parts.len();
+        n >= 5 && (self.subject)(&parts[n - 5]) && (!self.dated || is_date(&parts[n - 3]))
+    }
+}
+
 /// Modality from a series description and file name.
 pub fn modality_of(series: &str, file: &str) -> Modality {
     let s = series.to_ascii_lowercase();
@@ -84,13 +123,13 @@ struct Found {
 }
 
 /// The folder parts of a path under `PTID/description/date/ImageUID/`.
-fn folder_parts(rel: &Path) -> Option<Found> {
+fn folder_parts(rel: &Path, layout: Layout) -> Option<Found> {
     let parts: Vec<String> = rel
         .components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect();
     let n = parts.len();
-    if n < 5 || !is_ptid(&parts[n - 5]) {
+    if !layout.fits(&parts) {
         return None;
     }
     Some(Found {
@@ -105,7 +144,7 @@ fn folder_parts(rel: &Path) -> Option<Found> {
 
 /// The DICOM series of the image folders: one [`Found`] per series, `rel` its folder (plus
 /// `/series-N` when a folder holds several).
-fn dicom_series(root: &Path, rels: Vec<PathBuf>) -> Vec<Found> {
+fn dicom_series(root: &Path, rels: Vec<PathBuf>, layout: Layout) -> Vec<Found> {
     let mut folders: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
     for rel in rels {
         if let Some(dir) = rel.parent() {
@@ -122,7 +161,7 @@ fn dicom_series(root: &Path, rels: Vec<PathBuf>) -> Vec<Found> {
             } else {
                 dir.clone()
             };
-            if let Some(mut f) = folder_parts(&dir.join("x")) {
+            if let Some(mut f) = folder_parts(&dir.join("x"), layout) {
                 f.rel = rel;
                 f.dicom = Some((inputs, head));
                 out.push(f);
@@ -132,13 +171,13 @@ fn dicom_series(root: &Path, rels: Vec<PathBuf>) -> Vec<Found> {
     out
 }
 
-fn parse(rel: &Path) -> Option<Found> {
+fn parse(rel: &Path, layout: Layout) -> Option<Found> {
     let parts: Vec<String> = rel
         .components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect();
     let n = parts.len();
-    if n < 5 || nifti_stem(&parts[n - 1]).is_none() || !is_ptid(&parts[n - 5]) {
+    if !layout.fits(&parts) || nifti_stem(&parts[n - 1]).is_none() {
         return None;
     }
     let date: String = parts[n - 3].chars().take(10).collect();
@@ -173,120 +212,134 @@ impl Source for Adni {
     }
 
     fn plan(&self, root: &Path) -> Result<Vec<Unit>> {
-        let mut found = Vec::new();
-        let mut dcm = Vec::new();
-        for item in files(root) {
-            let (abs, rel) = item?;
-            if let Some(f) = parse(&rel) {
-                found.push(f);
-            } else if looks_like_dicom(&abs) && folder_parts(&rel).is_some() {
-                dcm.push(rel);
-            }
-        }
-        found.extend(dicom_series(root, dcm));
-        // Visit numbers per subject from the distinct dates; image rank per (visit, series).
-        let mut dates: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        for f in &found {
-            dates.entry(&f.ptid).or_default().insert(&f.date);
-        }
-        type Visit<'a> = (&'a str, &'a str, &'a str);
-        let mut ranks: BTreeMap<Visit<'_>, BTreeSet<(&str, &Path)>> = BTreeMap::new();
-        for f in &found {
-            ranks
-                .entry((&f.ptid, &f.date, &f.series))
-                .or_default()
-                .insert((&f.uid, &f.rel));
-        }
-        let mut units = Vec::new();
-        for f in &found {
-            let visit = dates[f.ptid.as_str()]
-                .iter()
-                .position(|d| *d == f.date)
-                .unwrap_or(0)
-                + 1;
-            let rank = ranks[&(f.ptid.as_str(), f.date.as_str(), f.series.as_str())]
-                .iter()
-                .position(|(_, r)| *r == f.rel.as_path())
-                .unwrap_or(0)
-                + 1;
-            let file = f
-                .rel
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let (modality, inputs) = match &f.dicom {
-                Some((inputs, head)) => (dicom_modality(head, &f.series), inputs.clone()),
-                None => (modality_of(&f.series, &file), nifti_inputs(root, &f.rel)),
-            };
-            let bytes = inputs_size(root, &inputs);
-            units.push(Unit {
-                id: unit_id("", &f.rel),
-                subject: Some(f.ptid.clone()),
-                session: Some(format!("v{visit:02}")),
-                inputs,
-                bytes,
-                detail: serde_json::json!({
-                    "modality": modality,
-                    "kind": f.series,
-                    "run": format!("{}-{rank}", f.series),
-                    "dicom": f.dicom.is_some(),
-                }),
-            });
-        }
-        units.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(units)
+        plan_layout(root, ADNI)
     }
 
     fn convert(&self, unit: &Unit, ctx: &UnitContext<'_>, sink: &mut dyn SampleSink) -> Result<()> {
-        if unit.detail["dicom"].as_bool() == Some(true) {
-            return convert_dicom(unit, ctx, sink);
-        }
-        let rel = main_input(unit)?;
-        let path = ctx.path(rel);
-        let d = &unit.detail;
-        let modality = unit_modality(unit)?;
-        let mut info = VolumeInfo {
-            modality: Some(modality),
-            kind: d["kind"].as_str().map(String::from),
-            ..Default::default()
-        };
-        if let Some(json) = sibling(&path, "json") {
-            let v: serde_json::Value = serde_json::from_str(&read_text(&json)?)
-                .map_err(|e| Error::input(&json, format!("invalid json sidecar: {e}")))?;
-            info.repetition_time_s = v.get("RepetitionTime").and_then(|x| x.as_f64());
-            let list = |k: &str| -> Option<Vec<f64>> {
-                v.get(k)?.as_array()?.iter().map(|x| x.as_f64()).collect()
-            };
-            if modality == Modality::Pet
-                && let (Some(starts_s), Some(durations_s)) =
-                    (list("FrameTimesStart"), list("FrameDuration"))
-            {
-                info.frames = Some(FrameTiming {
-                    starts_s,
-                    durations_s,
-                });
-            }
-            if modality == Modality::Pet
-                && let Some(m) = v.as_object()
-            {
-                info.pet = crate::canonical::pet::from_sidecar(m);
-            }
-        }
-        if modality == Modality::Dmri
-            && let (Some(bval), Some(bvec)) = (sibling(&path, "bval"), sibling(&path, "bvec"))
-        {
-            info.gradients = Some(read_gradients(&bval, &bvec)?);
-        }
-        let reader = nifti::Reader::open(&path).map_err(|e| Error::input(&path, e))?;
-        let subject = unit.subject.clone().unwrap_or_default();
-        let target = Target {
-            subject: &subject,
-            session: unit.session.as_deref(),
-            run: d["run"].as_str(),
-            file: rel.to_string_lossy().into_owned(),
-        };
-        volume_sample(reader, info, target, ctx, sink, &path)
+        convert_unit(unit, ctx, sink)
     }
+}
+
+/// The units of a LONI IDA download tree of `layout` (NIfTI images and DICOM series).
+pub(crate) fn plan_layout(root: &Path, layout: Layout) -> Result<Vec<Unit>> {
+    let mut found = Vec::new();
+    let mut dcm = Vec::new();
+    for item in files(root) {
+        let (abs, rel) = item?;
+        if let Some(f) = parse(&rel, layout) {
+            found.push(f);
+        } else if looks_like_dicom(&abs) && folder_parts(&rel, layout).is_some() {
+            dcm.push(rel);
+        }
+    }
+    found.extend(dicom_series(root, dcm, layout));
+    // Visit numbers per subject from the distinct dates; image rank per (visit, series).
+    let mut dates: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for f in &found {
+        dates.entry(&f.ptid).or_default().insert(&f.date);
+    }
+    type Visit<'a> = (&'a str, &'a str, &'a str);
+    let mut ranks: BTreeMap<Visit<'_>, BTreeSet<(&str, &Path)>> = BTreeMap::new();
+    for f in &found {
+        ranks
+            .entry((&f.ptid, &f.date, &f.series))
+            .or_default()
+            .insert((&f.uid, &f.rel));
+    }
+    let mut units = Vec::new();
+    for f in &found {
+        let visit = dates[f.ptid.as_str()]
+            .iter()
+            .position(|d| *d == f.date)
+            .unwrap_or(0)
+            + 1;
+        let rank = ranks[&(f.ptid.as_str(), f.date.as_str(), f.series.as_str())]
+            .iter()
+            .position(|(_, r)| *r == f.rel.as_path())
+            .unwrap_or(0)
+            + 1;
+        let file = f
+            .rel
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let (modality, inputs) = match &f.dicom {
+            Some((inputs, head)) => (dicom_modality(head, &f.series), inputs.clone()),
+            None => (modality_of(&f.series, &file), nifti_inputs(root, &f.rel)),
+        };
+        let bytes = inputs_size(root, &inputs);
+        units.push(Unit {
+            id: unit_id("", &f.rel),
+            subject: Some(f.ptid.clone()),
+            session: Some(format!("v{visit:02}")),
+            inputs,
+            bytes,
+            detail: serde_json::json!({
+                "modality": modality,
+                "kind": f.series,
+                "run": format!("{}-{rank}", f.series),
+                "dicom": f.dicom.is_some(),
+            }),
+        });
+    }
+    units.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(units)
+}
+
+/// Converts a unit planned by [`plan_layout`].
+pub(crate) fn convert_unit(
+    unit: &Unit,
+    ctx: &UnitContext<'_>,
+    sink: &mut dyn SampleSink,
+) -> Result<()> {
+    if unit.detail["dicom"].as_bool() == Some(true) {
+        return convert_dicom(unit, ctx, sink);
+    }
+    let rel = main_input(unit)?;
+    let path = ctx.path(rel);
+    let d = &unit.detail;
+    let modality = unit_modality(unit)?;
+    let mut info = VolumeInfo {
+        modality: Some(modality),
+        kind: d["kind"].as_str().map(String::from),
+        ..Default::default()
+    };
+    if let Some(json) = sibling(&path, "json") {
+        let v: serde_json::Value = serde_json::from_str(&read_text(&json)?)
+            .map_err(|e| Error::input(&json, format!("invalid json sidecar: {e}")))?;
+        info.repetition_time_s = v.get("RepetitionTime").and_then(|x| x.as_f64());
+        let list = |k: &str| -> Option<Vec<f64>> {
+            v.get(k)?.as_array()?.iter().map(|x| x.as_f64()).collect()
+        };
+        if modality == Modality::Pet
+            && let (Some(starts_s), Some(durations_s)) =
+                (list("FrameTimesStart"), list("FrameDuration"))
+        {
+            info.frames = Some(FrameTiming {
+                starts_s,
+                durations_s,
+            });
+        }
+        if modality == Modality::Pet
+            && let Some(m) = v.as_object()
+        {
+            info.pet = crate::canonical::pet::from_sidecar(m);
+        }
+    }
+    if modality == Modality::Dmri
+        && let (Some(bval), Some(bvec)) = (sibling(&path, "bval"), sibling(&path, "bvec"))
+    {
+        info.gradients = Some(read_gradients(&bval, &bvec)?);
+    }
+    let reader = nifti::Reader::open(&path).map_err(|e| Error::input(&path, e))?;
+    let subject = unit.subject.clone().unwrap_or_default();
+    let target = Target {
+        subject: &subject,
+        session: unit.session.as_deref(),
+        run: d["run"].as_str(),
+        file: rel.to_string_lossy().into_owned(),
+    };
+    volume_sample(reader, info, target, ctx, sink, &path)
 }
 
 /// The image file and its dcm2niix sidecars, relative to `root`.

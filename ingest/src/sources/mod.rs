@@ -10,6 +10,7 @@ mod common;
 pub mod dicom;
 pub mod genome;
 pub mod hcp;
+pub mod loni;
 pub mod methylation;
 pub mod microbiome;
 pub mod nsrr;
@@ -29,6 +30,8 @@ pub fn all() -> Vec<Box<dyn Source>> {
         Box::new(hcp::Hcp),
         Box::new(adni::Adni),
         Box::new(dicom::DicomFolder),
+        Box::new(loni::Aibl),
+        Box::new(loni::JAdni),
         Box::new(tueg::Tueg),
         Box::new(nsrr::Nsrr),
         Box::new(bids_ephys::BidsEphys),
