@@ -12,6 +12,8 @@ use bomdata_shard::member::{self, MemberDecoder};
 use bomdata_shard::npy::{self, Dtype};
 
 use crate::hostmem::{AlignedBuf, PageLocker};
+
+mod direct;
 use crate::partition::{Partition, Remaining};
 use crate::plan::{EpochPlan, Planner, SampleId};
 use crate::shapes::{self, ShapePolicy};
@@ -493,6 +495,13 @@ impl Field {
     }
 
     fn bytes_row(&mut self, r: usize, bytes: &[u8]) -> std::result::Result<(), String> {
+        self.bytes_row_reserve(r, bytes.len())?
+            .copy_from_slice(bytes);
+        Ok(())
+    }
+
+    /// Appends row `r` of `n` bytes to a bytes field; returns the row's destination.
+    fn bytes_row_reserve(&mut self, r: usize, n: usize) -> std::result::Result<&mut [u8], String> {
         if matches!(self.kind, FieldKind::Tensor { .. } | FieldKind::List { .. }) {
             return Err(format!(
                 "field {} mixes arrays and non-array members",
@@ -507,11 +516,10 @@ impl Field {
             self.offsets.push(last);
         }
         let start = self.data.len();
-        self.data.set_len(start + bytes.len());
-        self.data.as_mut_slice()[start..].copy_from_slice(bytes);
-        self.offsets.push(start + bytes.len());
+        self.data.set_len(start + n);
+        self.offsets.push(start + n);
         self.filled[r] = true;
-        Ok(())
+        Ok(&mut self.data.as_mut_slice()[start..])
     }
 
     fn finish(&mut self) -> Result<Vec<Field>> {
@@ -722,12 +730,20 @@ struct Ctx {
 
 impl Loader {
     /// A loader for rank `part.rank` of `part.world`, at the start of epoch 0.
+    ///
+    /// Refuses a selection that reads nothing ([`Error::EmptySelection`]: a dataset's filters
+    /// leave none of its samples) and a `fields` entry no selected sample has
+    /// ([`Error::NoSuchField`]); see [`crate::selection`].
     pub fn new(planner: Arc<Planner>, part: Partition, opts: LoaderOptions) -> Result<Loader> {
         Partition::new(part.rank, part.world, part.remainder)?;
         if opts.batch_size == 0 {
             return Err(Error::config("batch size must be at least 1"));
         }
         crate::shapes::check_buckets(&planner, &opts)?;
+        crate::selection::check_mixture(planner.mixture())?;
+        if let Some(fields) = &opts.fields {
+            crate::selection::check_fields(planner.mixture(), fields)?;
+        }
         let state = LoaderState {
             fingerprint: planner.fingerprint(),
             ..LoaderState::default()
@@ -1140,10 +1156,21 @@ fn read_sample(
                 ),
             )
         };
-        let raw = &bytes[m.offset as usize..(m.offset + m.size) as usize];
         bytes_read += m.size;
         let fi = field_slot(ctx, fields, recycled, at.slot, logical, at.rows);
         let field = &mut fields[fi];
+        if !zst && ctx.read == ReadMode::Pread {
+            direct::read_member(field, row, file.file(), m, logical.ends_with(".npy")).map_err(
+                |e| match e {
+                    direct::Fail::Io(e) => Error::io(file.path(), e),
+                    direct::Fail::Bad(msg) => corrupt(msg),
+                },
+            )?;
+            continue;
+        }
+        let raw = bytes
+            .get(m.offset as usize..(m.offset + m.size) as usize)
+            .ok_or_else(|| corrupt("past the end of the shard".into()))?;
         // large rows: decompress in place (no copy); small ones: into the thread's
         // scratch buffer, which stays in cache, then one streaming copy
         if zst
@@ -1170,12 +1197,7 @@ fn read_sample(
                 _ => field.ragged_row(row, view.dtype, &view.shape),
             }
             .map_err(corrupt)?;
-            if !zst && ctx.read == ReadMode::Pread {
-                read_at(file.file(), dst, m.offset + view.data_offset as u64)
-                    .map_err(|e| Error::io(file.path(), e))?;
-            } else {
-                crate::hostmem::copy_large(dst, view.data);
-            }
+            crate::hostmem::copy_large(dst, view.data);
         } else {
             field.bytes_row(row, data).map_err(corrupt)?;
         }
