@@ -173,6 +173,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "batch": batch,
         "read": format!("{read:?}"),
         "n": count,
+        "payload_bytes": payload,
         "expected_n": n,
         "seconds": (el * 1000.0).round() / 1000.0,
         "MB_per_s": (payload as f64 / el / 1e6 * 10.0).round() / 10.0,

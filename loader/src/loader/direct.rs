@@ -1,11 +1,16 @@
-//! [`ReadMode::Pread`](super::ReadMode::Pread) without touching the shard's map: each member's
-//! bytes go from the page cache straight into its batch buffer with positioned reads. A `.npy`
-//! member whose field layout is known (every row of a stacked field after its first in the
-//! batch) is one `preadv`: its header into a small stack buffer, its data into the row. The
-//! first row of a field, and list / padded fields, read the header first (a small `pread`),
-//! then the data into the row. Other members (`meta.json`) are one `pread` into their bytes
-//! field. No intermediate buffer; no page faults on the shard map (which on small samples cost
-//! more than the copies: a fault maps the pages around every member).
+//! [`ReadMode::Pread`](super::ReadMode::Pread) without touching the shard's map: member bytes go
+//! from the page cache straight into the batch buffers with positioned reads, no intermediate
+//! buffer and no page faults on the shard map (on small samples those cost more than the
+//! copies: a fault maps the pages around every member).
+//!
+//! Members are deferred ([`Pending`]) and read in runs: one `preadv` per run of adjacent
+//! members of one shard (a sequential order reads most of a batch in one call), each `.npy`
+//! array's data straight into its row, its header and small members (`meta.json`) into a
+//! scratch buffer, tar headers and padding into a discard buffer. A `.npy` member is deferred
+//! when its stacked field's layout is known (every row after the field's first in the batch):
+//! the header is then `member size - row bytes` long and is checked once read. The first row
+//! of a field, list and padded fields, and large non-array members are read on their own
+//! ([`read_member`]: the header, then the data into the row).
 
 use std::fs::File;
 use std::io::IoSliceMut;
@@ -19,6 +24,24 @@ use crate::shapes::ShapePolicy;
 /// Largest `.npy` header read into the stack buffer (writers pad headers to 64 bytes; a
 /// header past this takes the two-read path).
 const HEADER_MAX: usize = 4096;
+
+/// Where a member's bytes lie in its shard.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Span {
+    /// Byte offset of the data.
+    pub(super) offset: u64,
+    /// Bytes.
+    pub(super) size: u64,
+}
+
+impl From<&IndexMember> for Span {
+    fn from(m: &IndexMember) -> Self {
+        Span {
+            offset: m.offset,
+            size: m.size,
+        }
+    }
+}
 
 /// Why a direct read failed: the shard's I/O, or its bytes (the caller names file and member).
 pub(super) enum Fail {
@@ -40,16 +63,13 @@ pub(super) fn read_member(
     field: &mut Field,
     row: usize,
     file: &File,
-    m: &IndexMember,
+    m: Span,
     npy: bool,
 ) -> Result<(), Fail> {
     if !npy {
         let size = usize::try_from(m.size).map_err(|_| Fail::Bad("member too large".into()))?;
         let dst = field.bytes_row_reserve(row, size).map_err(Fail::Bad)?;
         super::read_at(file, dst, m.offset)?;
-        return Ok(());
-    }
-    if known_layout_row(field, row, file, m)? {
         return Ok(());
     }
     // the header first, then the data straight into the row
@@ -80,60 +100,6 @@ pub(super) fn read_member(
     debug_assert_eq!(dst.len(), need);
     super::read_at(file, dst, m.offset + data_offset as u64)?;
     Ok(())
-}
-
-/// A stacked field's row after the first: the member is `header + row bytes` with the header
-/// of the field's dtype and shape, so one `preadv` reads the header into the stack and the data
-/// into the row; the header is checked afterwards. Returns false when the layout is not known
-/// yet or the member does not have that size (the caller takes the two-read path); a header
-/// that names another dtype or shape is the stacked field's mismatch error.
-fn known_layout_row(
-    field: &mut Field,
-    row: usize,
-    file: &File,
-    m: &IndexMember,
-) -> Result<bool, Fail> {
-    if !matches!(field.policy, ShapePolicy::Stack | ShapePolicy::Bucket) {
-        return Ok(false);
-    }
-    let FieldKind::Tensor {
-        dtype,
-        sample_shape,
-    } = &field.kind
-    else {
-        return Ok(false);
-    };
-    let rb = field.row_bytes;
-    let Some(hlen) = usize::try_from(m.size)
-        .ok()
-        .and_then(|s| s.checked_sub(rb))
-        .filter(|h| (10..=HEADER_MAX).contains(h))
-    else {
-        return Ok(false);
-    };
-    let mut head = [0u8; HEADER_MAX];
-    let data = &mut field.data.as_mut_slice()[row * rb..(row + 1) * rb];
-    preadv_exact(
-        file,
-        &mut [IoSliceMut::new(&mut head[..hlen]), IoSliceMut::new(data)],
-        m.offset,
-    )?;
-    match npy::decode_header(&head[..hlen]) {
-        Ok((d, s, off)) if d == *dtype && s == *sample_shape && off == hlen => {
-            field.filled[row] = true;
-            Ok(true)
-        }
-        // same array, another header layout (e.g. trailing bytes): read it the long way
-        Ok((d, s, _)) if d == *dtype && s == *sample_shape => Ok(false),
-        Ok((d, s, _)) => Err(Fail::Bad(mismatch(
-            &field.name,
-            *dtype,
-            sample_shape,
-            d,
-            &s,
-        ))),
-        Err(e) => Err(Fail::Bad(e.to_string())),
-    }
 }
 
 /// `preadv` of every buffer in order from `off`, to the end (short reads continue; end of
@@ -171,4 +137,259 @@ fn preadv_exact(file: &File, bufs: &mut [IoSliceMut<'_>], mut off: u64) -> std::
         off += b.len() as u64;
     }
     Ok(())
+}
+
+/// Gaps between members up to this size are read (into a discard buffer) to keep one `preadv`
+/// over a run of members: tar headers and padding, usually 512–1,024 bytes.
+const GAP_MAX: usize = 4096;
+
+/// Bytes members up to this size are read into the run's scratch and copied (small
+/// metadata); larger ones are read on their own, straight into their field.
+const SMALL_BYTES: u64 = 64 << 10;
+
+/// Where a segment of a run lands.
+#[derive(Clone, Copy)]
+enum Dst {
+    /// The run's scratch, at this range (headers, small bytes members).
+    Scratch(usize, usize),
+    /// Row `row` of tensor field `field` (its buffer is sized for the batch and not moved
+    /// until the run is read).
+    Row { field: usize, row: usize },
+}
+
+/// What to do with a segment once read.
+#[derive(Clone, Copy)]
+enum After {
+    /// Data in place; nothing.
+    Nothing,
+    /// A `.npy` header in scratch: check it against field `field`'s layout, then row `row`
+    /// is filled (or re-read the long way when it is the same array with another header).
+    Header { field: usize, row: usize },
+    /// A bytes member in scratch: append it as row `row` of field `field`.
+    Bytes { field: usize, row: usize },
+}
+
+struct Seg {
+    off: u64,
+    len: usize,
+    dst: Dst,
+    after: After,
+    /// Index of the member in the pending list of member descriptions (for error messages
+    /// and re-reads).
+    member: usize,
+}
+
+/// Members of a batch waiting to be read in runs: one `preadv` per run of adjacent members of
+/// one shard (sequential orders: most of a batch), instead of one call per member.
+#[derive(Default)]
+pub(super) struct Pending {
+    segs: Vec<Seg>,
+    /// `(shard file, member)` of each deferred member.
+    members: Vec<(std::sync::Arc<crate::dataset::ShardFile>, Span)>,
+    scratch: Vec<u8>,
+    skip: Vec<u8>,
+}
+
+/// A failed deferred member: its shard and member, and why.
+pub(super) struct PendingFail {
+    pub(super) file: std::sync::Arc<crate::dataset::ShardFile>,
+    pub(super) member: Span,
+    pub(super) fail: Fail,
+}
+
+impl Pending {
+    /// True when nothing waits.
+    pub(super) fn is_empty(&self) -> bool {
+        self.segs.is_empty()
+    }
+
+    /// Defers member `m` of `file` for row `row` of `fields[fi]` when it can be read as part
+    /// of a run: a `.npy` member of a stacked field whose layout the batch already knows, or a
+    /// small bytes member. False: the caller reads it now (after [`Pending::flush`]).
+    pub(super) fn defer(
+        &mut self,
+        fields: &[Field],
+        fi: usize,
+        row: usize,
+        file: &std::sync::Arc<crate::dataset::ShardFile>,
+        m: &IndexMember,
+        npy: bool,
+    ) -> bool {
+        let field = &fields[fi];
+        let member = self.members.len();
+        if !npy {
+            if m.size > SMALL_BYTES
+                || matches!(
+                    field.kind,
+                    FieldKind::Tensor { .. } | FieldKind::List { .. }
+                )
+            {
+                return false;
+            }
+            let (start, len) = (self.scratch.len(), m.size as usize);
+            self.scratch.resize(start + len, 0);
+            self.segs.push(Seg {
+                off: m.offset,
+                len,
+                dst: Dst::Scratch(start, len),
+                after: After::Bytes { field: fi, row },
+                member,
+            });
+        } else {
+            if !matches!(field.policy, ShapePolicy::Stack | ShapePolicy::Bucket)
+                || !matches!(field.kind, FieldKind::Tensor { .. })
+            {
+                return false;
+            }
+            let rb = field.row_bytes;
+            let Some(hlen) = usize::try_from(m.size)
+                .ok()
+                .and_then(|s| s.checked_sub(rb))
+                .filter(|h| (10..=HEADER_MAX).contains(h))
+            else {
+                return false;
+            };
+            let start = self.scratch.len();
+            self.scratch.resize(start + hlen, 0);
+            self.segs.push(Seg {
+                off: m.offset,
+                len: hlen,
+                dst: Dst::Scratch(start, hlen),
+                after: After::Header { field: fi, row },
+                member,
+            });
+            self.segs.push(Seg {
+                off: m.offset + hlen as u64,
+                len: rb,
+                dst: Dst::Row { field: fi, row },
+                after: After::Nothing,
+                member,
+            });
+        }
+        self.members.push((file.clone(), m.into()));
+        true
+    }
+
+    /// Reads every deferred member (one `preadv` per run of adjacent segments of one shard),
+    /// checks the headers and appends the bytes rows in order; empties the list.
+    pub(super) fn flush(&mut self, fields: &mut [Field]) -> Result<(), PendingFail> {
+        if self.segs.is_empty() {
+            return Ok(());
+        }
+        let res = self.read_runs(fields).and_then(|()| self.apply(fields));
+        self.segs.clear();
+        self.members.clear();
+        self.scratch.clear();
+        res
+    }
+
+    fn fail(&self, member: usize, fail: Fail) -> PendingFail {
+        let (file, m) = &self.members[member];
+        PendingFail {
+            file: file.clone(),
+            member: *m,
+            fail,
+        }
+    }
+
+    fn read_runs(&mut self, fields: &mut [Field]) -> Result<(), PendingFail> {
+        if self.skip.len() < GAP_MAX {
+            self.skip.resize(GAP_MAX, 0);
+        }
+        // destinations as raw parts: the scratch and the rows of several fields at once
+        let scratch = self.scratch.as_mut_ptr();
+        let skip = self.skip.as_mut_ptr();
+        let rows: Vec<(*mut u8, usize)> = fields
+            .iter_mut()
+            .map(|f| (f.data.as_mut_slice().as_mut_ptr(), f.row_bytes))
+            .collect();
+        let mut i = 0;
+        while i < self.segs.len() {
+            let first = &self.segs[i];
+            let file = &self.members[first.member].0;
+            let start = first.off;
+            let mut end = start;
+            let mut iov: Vec<IoSliceMut<'_>> = Vec::new();
+            let mut j = i;
+            while j < self.segs.len() {
+                let s = &self.segs[j];
+                if !std::sync::Arc::ptr_eq(&self.members[s.member].0, file)
+                    || s.off < end
+                    || (s.off - end) as usize > GAP_MAX
+                {
+                    break;
+                }
+                let gap = (s.off - end) as usize;
+                // SAFETY: `skip` holds GAP_MAX bytes; several gaps may share it (discarded).
+                if gap > 0 {
+                    iov.push(IoSliceMut::new(unsafe {
+                        std::slice::from_raw_parts_mut(skip, gap)
+                    }));
+                }
+                let buf = match s.dst {
+                    // SAFETY: a range `defer` reserved in the scratch (not resized since).
+                    Dst::Scratch(at, len) => unsafe {
+                        std::slice::from_raw_parts_mut(scratch.add(at), len)
+                    },
+                    // SAFETY: row `row` of a tensor field sized for the batch; each row is
+                    // the destination of one segment only.
+                    Dst::Row { field, row } => unsafe {
+                        let (p, rb) = rows[field];
+                        std::slice::from_raw_parts_mut(p.add(row * rb), rb)
+                    },
+                };
+                iov.push(IoSliceMut::new(buf));
+                end = s.off + s.len as u64;
+                j += 1;
+            }
+            if let Err(e) = preadv_exact(file.file(), &mut iov, start) {
+                return Err(self.fail(self.segs[i].member, Fail::Io(e)));
+            }
+            i = j;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, fields: &mut [Field]) -> Result<(), PendingFail> {
+        for k in 0..self.segs.len() {
+            let s = &self.segs[k];
+            let Dst::Scratch(at, len) = s.dst else {
+                continue;
+            };
+            let bytes = &self.scratch[at..at + len];
+            match s.after {
+                After::Nothing => {}
+                After::Bytes { field, row } => fields[field]
+                    .bytes_row(row, bytes)
+                    .map_err(|e| self.fail(s.member, Fail::Bad(e)))?,
+                After::Header { field, row } => {
+                    let f = &mut fields[field];
+                    let FieldKind::Tensor {
+                        dtype,
+                        sample_shape,
+                    } = &f.kind
+                    else {
+                        continue;
+                    };
+                    match npy::decode_header(bytes) {
+                        Ok((d, sh, off)) if d == *dtype && sh == *sample_shape && off == len => {
+                            f.filled[row] = true;
+                        }
+                        Ok((d, sh, _)) if d == *dtype && sh == *sample_shape => {
+                            // same array, another header layout: read it the long way
+                            let (file, m) = &self.members[s.member];
+                            read_member(f, row, file.file(), *m, true)
+                                .map_err(|e| self.fail(s.member, e))?;
+                        }
+                        Ok((d, sh, _)) => {
+                            let msg = mismatch(&f.name, *dtype, sample_shape, d, &sh);
+                            return Err(self.fail(s.member, Fail::Bad(msg)));
+                        }
+                        Err(e) => return Err(self.fail(s.member, Fail::Bad(e.to_string()))),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
