@@ -25,6 +25,12 @@ BEFORE=${BEFORE:-}
 # optional: another build of bench_loader_read, run as the side "bomdata_rust_before"
 RUST_BEFORE=${RUST_BEFORE:-}
 REPEAT=${REPEAT:-3}
+# numpy's OpenBLAS starts one worker thread per core at import, and they spin before they
+# sleep: on a 2-core machine that took CPU from the loader's threads during the epoch (EEG,
+# 2 threads, load 21: epoch wall 0.40-0.49 s with them, 0.20-0.39 s without). The bench does no
+# BLAS work and the Rust side has no such threads: one BLAS thread, as run.py gives its Python
+# rivals OMP_NUM_THREADS=1.
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 OUT=${OUT:-$DATA/py_results.jsonl}
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/examples
 : > "$OUT"

@@ -6,7 +6,15 @@ import statistics
 import sys
 from collections import defaultdict
 
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+def first_wins(pairs):
+    """py_run.sh puts its side name first; bench_loader_read's own "system" comes later."""
+    d = {}
+    for k, v in pairs:
+        d.setdefault(k, v)
+    return d
+
+
+rows = [json.loads(l, object_pairs_hook=first_wins) for l in open(sys.argv[1]) if l.strip()]
 loads = [r["load"] for r in rows if "load" in r]
 rows = [r for r in rows if "system" in r]
 sides = defaultdict(lambda: defaultdict(list))
@@ -30,7 +38,8 @@ for r in rows:
     else:
         key, mb, sps, cpu = "cat", r["mb_s"], None, None
     for k, v in (("mb", mb), ("sps", sps), ("cpu", cpu), ("pwall", r.get("proc_wall_s")),
-                 ("pcpu", r.get("proc_cpu_s")), ("iwall", r.get("wall_s") or r.get("seconds"))):
+                 ("pcpu", r.get("proc_cpu_s")), ("iwall", r.get("wall_s") or r.get("seconds")),
+                 ("icpu", cpu * (r.get("bytes") or r.get("payload_bytes") or 0) / 1e9 if cpu else None)):
         if v is not None:
             sides[ds][key + "|" + k].append(float(v))
 
@@ -89,6 +98,9 @@ for t in ("1t", "2t"):
                 if sides[ds].get(side + "|iwall"):
                     out.append(f"dd whole-process wall / {side.split()[0]} in-process wall "
                                f"{ddw / med(ds, side + '|iwall'):.2f}")
+                if sides[ds].get(side + "|icpu") and min(sides[ds][side + "|icpu"]) > 0:
+                    out.append(f"dd whole-process CPU / {side.split()[0]} in-process CPU "
+                               f"{ddc / med(ds, side + '|icpu'):.2f}")
         if out:
             print(f"- {ds} {t}: " + "; ".join(out))
 
