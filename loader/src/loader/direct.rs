@@ -292,13 +292,35 @@ impl Pending {
         }
     }
 
+    /// The gap before segment `j` when it continues a run that ends at `end` in `file`.
+    fn gap(
+        &self,
+        j: usize,
+        file: &std::sync::Arc<crate::dataset::ShardFile>,
+        end: u64,
+    ) -> Option<usize> {
+        let s = &self.segs[j];
+        let gap = s.off.checked_sub(end)?;
+        (std::sync::Arc::ptr_eq(&self.members[s.member].0, file) && gap <= GAP_MAX as u64)
+            .then_some(gap as usize)
+    }
+
     fn read_runs(&mut self, fields: &mut [Field]) -> Result<(), PendingFail> {
-        if self.skip.len() < GAP_MAX {
-            self.skip.resize(GAP_MAX, 0);
+        // every gap gets its own discard bytes (no two destinations overlap)
+        let mut gaps = 0;
+        for j in 1..self.segs.len() {
+            let p = &self.segs[j - 1];
+            gaps += self
+                .gap(j, &self.members[p.member].0, p.off + p.len as u64)
+                .unwrap_or(0);
+        }
+        if self.skip.len() < gaps {
+            self.skip.resize(gaps, 0);
         }
         // destinations as raw parts: the scratch and the rows of several fields at once
         let scratch = self.scratch.as_mut_ptr();
         let skip = self.skip.as_mut_ptr();
+        let mut skip_at = 0;
         let rows: Vec<(*mut u8, usize)> = fields
             .iter_mut()
             .map(|f| (f.data.as_mut_slice().as_mut_ptr(), f.row_bytes))
@@ -312,19 +334,16 @@ impl Pending {
             let mut iov: Vec<IoSliceMut<'_>> = Vec::new();
             let mut j = i;
             while j < self.segs.len() {
-                let s = &self.segs[j];
-                if !std::sync::Arc::ptr_eq(&self.members[s.member].0, file)
-                    || s.off < end
-                    || (s.off - end) as usize > GAP_MAX
-                {
+                let Some(gap) = self.gap(j, file, end) else {
                     break;
-                }
-                let gap = (s.off - end) as usize;
-                // SAFETY: `skip` holds GAP_MAX bytes; several gaps may share it (discarded).
+                };
+                let s = &self.segs[j];
                 if gap > 0 {
+                    // SAFETY: `skip` holds the sum of the gaps; this one's bytes are its own.
                     iov.push(IoSliceMut::new(unsafe {
-                        std::slice::from_raw_parts_mut(skip, gap)
+                        std::slice::from_raw_parts_mut(skip.add(skip_at), gap)
                     }));
+                    skip_at += gap;
                 }
                 let buf = match s.dst {
                     // SAFETY: a range `defer` reserved in the scratch (not resized since).
