@@ -27,6 +27,22 @@ def cpu():
     return r.ru_utime + r.ru_stime
 
 
+def same_as_raw(f, off, arr):
+    """Whether ``arr``'s bytes equal the raw file's at ``off`` (64 KiB chunks into one buffer,
+    no copy of the sample: as bench_loader_read's check)."""
+    want = memoryview(np.ascontiguousarray(arr)).cast("B")
+    buf = bytearray(64 << 10)
+    f.seek(off)
+    for i in range(0, len(want), len(buf)):
+        n = min(len(buf), len(want) - i)
+        if f.readinto(memoryview(buf)[:n]) != n:
+            return False
+        # bytearray == buffer compares with memcmp
+        if (buf if n == len(buf) else buf[:n]) != want[i:i + n]:
+            return False
+    return True
+
+
 def main():
     path, threads, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     read = sys.argv[4] if len(sys.argv) > 4 else "pread"
@@ -35,28 +51,24 @@ def main():
     loader = bomdata.Loader(path, batch_size=batch, threads=threads, shuffle="none",
                             shuffle_shards=False, read=read, fields=["x.npy", "meta.json"],
                             prefetch=2 * threads, rank=0, world_size=1)
-    first_t, n, nbytes, first, last = None, 0, 0, None, None
+    f = open(raw, "rb") if raw else None
+    first_t, n, nbytes, first_ok, last = None, 0, 0, None, None
     for b in loader:
         x = b["x.npy"]
         if first_t is None:
             first_t = time.perf_counter() - t0
-            first = x[0].copy()
+            if f is not None:
+                first_ok = same_as_raw(f, 0, x[0])
         n += x.shape[0]
         nbytes += x.nbytes
         last = x
     wall = time.perf_counter() - t0
     c = cpu() - c0
     ok = None
-    if raw and last is not None:
-        rec = first.nbytes
-        with open(raw, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            count = f.tell() // rec
-            f.seek(0)
-            head = f.read(rec)
-            f.seek((count - 1) * rec)
-            tail = f.read(rec)
-        ok = count == n and head == first.tobytes() and tail == last[-1].tobytes()
+    if f is not None and last is not None:
+        rec = last[-1].nbytes
+        whole = os.fstat(f.fileno()).st_size == rec * n
+        ok = bool(whole and first_ok and same_as_raw(f, (n - 1) * rec, last[-1]))
     print(json.dumps({
         "system": "bomdata_py", "dataset": path, "threads": threads, "batch": batch,
         "read": read, "samples": n, "bytes": nbytes, "wall_s": round(wall, 4),

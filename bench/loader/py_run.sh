@@ -22,7 +22,15 @@ LITPY=${LITPY:-}
 # optional: a folder holding another build of the package (pip install --target), run as a
 # fourth side "bomdata_py_before" through PYTHONPATH (old vs new in the same rounds)
 BEFORE=${BEFORE:-}
+# optional: another build of bench_loader_read, run as the side "bomdata_rust_before"
+RUST_BEFORE=${RUST_BEFORE:-}
 REPEAT=${REPEAT:-3}
+# numpy's OpenBLAS starts one worker thread per core at import, and they spin before they
+# sleep: on a 2-core machine that took CPU from the loader's threads during the epoch (EEG,
+# 2 threads, load 21: epoch wall 0.40-0.49 s with them, 0.20-0.39 s without). The bench does no
+# BLAS work and the Rust side has no such threads: one BLAS thread, as run.py gives its Python
+# rivals OMP_NUM_THREADS=1.
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 OUT=${OUT:-$DATA/py_results.jsonl}
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/examples
 : > "$OUT"
@@ -46,12 +54,26 @@ for round in $(seq "$REPEAT"); do
         s=$(date +%s.%N); cat "$d"/shards/*.tar > /dev/null; e=$(date +%s.%N)
         bytes=$(cat "$d"/shards/*.tar | wc -c)
         echo "{\"system\": \"cat\", \"dataset\": \"$ds\", \"round\": $round, \"mb_s\": $(echo "$bytes / ($e - $s) / 1000000" | bc -l | cut -c1-8)}" >> "$OUT"
+        # dd: every shard byte read into a user buffer (the raw-read baseline), one whole
+        # process timed like the loaders
+        warm "$d"/shards/*.tar
+        timed bash -c 'for f; do dd if="$f" of=/dev/null bs=8M status=none; done; echo "{\"dd\": true}"' dd "$d"/shards/*.tar \
+            | sed "s/^{/{\"system\": \"dd\", \"ds\": \"$ds\", \"round\": $round, \"bytes\": $bytes, /" >> "$OUT"
         for t in 1 2; do
+            # each loader run starts from a warm page cache (other jobs may have evicted pages)
+            warm "$d"/shards/*.tar
             timed "$BIN/bench_loader_read" "$d" $t $batch pread "$raw" \
                 | sed "s/^{/{\"system\": \"bomdata_rust\", \"ds\": \"$ds\", \"round\": $round, /" >> "$OUT"
+            if [ -n "$RUST_BEFORE" ]; then
+                warm "$d"/shards/*.tar
+                timed "$RUST_BEFORE" "$d" $t $batch pread "$raw" \
+                    | sed "s/^{/{\"system\": \"bomdata_rust_before\", \"ds\": \"$ds\", \"round\": $round, /" >> "$OUT"
+            fi
+            warm "$d"/shards/*.tar
             timed "$PY" "$HERE/py_read.py" "$d" $t $batch pread "$raw" \
                 | sed "s/^{/{\"ds\": \"$ds\", \"round\": $round, /" >> "$OUT"
             if [ -n "$BEFORE" ]; then
+                warm "$d"/shards/*.tar
                 PYTHONPATH=$BEFORE timed "$PY" "$HERE/py_read.py" "$d" $t $batch pread "$raw" \
                     | sed -e "s/^{/{\"ds\": \"$ds\", \"round\": $round, /" \
                           -e 's/"bomdata_py"/"bomdata_py_before"/' >> "$OUT"

@@ -6,7 +6,15 @@ import statistics
 import sys
 from collections import defaultdict
 
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+def first_wins(pairs):
+    """py_run.sh puts its side name first; bench_loader_read's own "system" comes later."""
+    d = {}
+    for k, v in pairs:
+        d.setdefault(k, v)
+    return d
+
+
+rows = [json.loads(l, object_pairs_hook=first_wins) for l in open(sys.argv[1]) if l.strip()]
 loads = [r["load"] for r in rows if "load" in r]
 rows = [r for r in rows if "system" in r]
 sides = defaultdict(lambda: defaultdict(list))
@@ -16,7 +24,7 @@ for r in rows:
     sys_ = r["system"]
     if sys_ == "bomdata":  # bench_loader_read's own line
         sys_ = "bomdata_rust"
-    if sys_ in ("bomdata_rust", "bomdata_py", "bomdata_py_before"):
+    if sys_ in ("bomdata_rust", "bomdata_rust_before", "bomdata_py", "bomdata_py_before"):
         key = f"{sys_} {r['threads']}t"
         mb = r.get("mb_s") or r.get("MB_per_s")
         sps = r.get("samples_s") or r.get("samples_per_s")
@@ -24,10 +32,14 @@ for r in rows:
     elif sys_ == "lit":
         key = f"litdata {r['mode']}"
         mb, sps, cpu = r["MB_per_s"], r["samples_per_s"], r["cpu_s_per_GB"]
+    elif sys_ == "dd":
+        key, sps, cpu = "dd", None, None
+        mb = r["bytes"] / r["proc_wall_s"] / 1e6 if r.get("proc_wall_s") else None
     else:
         key, mb, sps, cpu = "cat", r["mb_s"], None, None
     for k, v in (("mb", mb), ("sps", sps), ("cpu", cpu), ("pwall", r.get("proc_wall_s")),
-                 ("pcpu", r.get("proc_cpu_s"))):
+                 ("pcpu", r.get("proc_cpu_s")), ("iwall", r.get("wall_s") or r.get("seconds")),
+                 ("icpu", cpu * (r.get("bytes") or r.get("payload_bytes") or 0) / 1e9 if cpu else None)):
         if v is not None:
             sides[ds][key + "|" + k].append(float(v))
 
@@ -59,6 +71,38 @@ def med(ds, k):
     v = sides[ds].get(k)
     return statistics.median(v) if v else float("nan")
 
+
+print()
+print("Ratios of medians (> 1: the first side is faster). in-process: the loader's own clock from "
+      "construction to the last batch; whole process: /usr/bin/time of the process (Python: "
+      "interpreter start and imports included).")
+for t in ("1t", "2t"):
+    for ds in ("eeg", "fmri"):
+        r, py, rb, pb = (f"bomdata_rust {t}", f"bomdata_py {t}", f"bomdata_rust_before {t}",
+                         f"bomdata_py_before {t}")
+        out = []
+        if sides[ds].get(py + "|sps") and sides[ds].get(r + "|sps"):
+            out.append(f"python/rust samples/s {med(ds, py + '|sps') / med(ds, r + '|sps'):.2f}")
+            out.append(f"CPU s/GB rust/python {med(ds, r + '|cpu') / med(ds, py + '|cpu'):.2f}")
+        if sides[ds].get(pb + "|sps") and sides[ds].get(rb + "|sps"):
+            out.append(f"(before: {med(ds, pb + '|sps') / med(ds, rb + '|sps'):.2f}, "
+                       f"{med(ds, rb + '|cpu') / med(ds, pb + '|cpu'):.2f})")
+        if sides[ds].get("dd|pwall"):
+            ddw, ddc = med(ds, "dd|pwall"), med(ds, "dd|pcpu")
+            for side in (r, rb, py, pb):
+                if not sides[ds].get(side + "|pwall"):
+                    continue
+                out.append(f"{side.split()[0]} vs dd whole process: wall {ddw / med(ds, side + '|pwall'):.2f}, "
+                           f"CPU {ddc / med(ds, side + '|pcpu'):.2f}")
+            for side in (r, py):
+                if sides[ds].get(side + "|iwall"):
+                    out.append(f"dd whole-process wall / {side.split()[0]} in-process wall "
+                               f"{ddw / med(ds, side + '|iwall'):.2f}")
+                if sides[ds].get(side + "|icpu") and min(sides[ds][side + "|icpu"]) > 0:
+                    out.append(f"dd whole-process CPU / {side.split()[0]} in-process CPU "
+                               f"{ddc / med(ds, side + '|icpu'):.2f}")
+        if out:
+            print(f"- {ds} {t}: " + "; ".join(out))
 
 for t in ("1t", "2t"):
     lit = max(med("eeg", "litdata 1proc|sps"), med("eeg", "litdata 2workers|sps"))

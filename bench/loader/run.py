@@ -10,7 +10,7 @@ the load). Page cache warm: each side's files are read (untimed) before each of 
                     (GNU cat may splice to /dev/null: the bytes need never reach user memory);
   - dd:             `dd bs=8M` of each shard to /dev/null, in one shell: every byte is read into a
                     user buffer, as a loader must (the fair raw-read baseline);
-  - bomdata_1t/_2t: `bench_loader_read DATASET 1|2 BATCH mmap RAW` (sequential, one contiguous
+  - bomdata_1t/_2t: `bench_loader_read DATASET 1|2 BATCH pread RAW` (the default read mode) (sequential, one contiguous
                     staging buffer per field, first/last sample checked against the raw layout);
   - lit_0w/_2w:     rival_read.py lit: LitData's `StreamingDataLoader(batch_size=BATCH,
                     num_workers=0|2)` over its StreamingDataset;
@@ -79,9 +79,9 @@ def main():
             "cat": Side("cat", ["cat"] + shards, stdout_to="/dev/null", before=warm(shards)),
             "dd": Side("dd", ["bash", "-c", 'for f; do dd if="$f" of=/dev/null bs=8M status=none; done', "dd"]
                        + shards, before=warm(shards)),
-            "bomdata_1t": Side("bomdata_1t", [read, str(root / "bomdata_none"), "1", str(b), "mmap", rawbin],
+            "bomdata_1t": Side("bomdata_1t", [read, str(root / "bomdata_none"), "1", str(b), "pread", rawbin],
                                before=warm(shards)),
-            "bomdata_2t": Side("bomdata_2t", [read, str(root / "bomdata_none"), "2", str(b), "mmap", rawbin],
+            "bomdata_2t": Side("bomdata_2t", [read, str(root / "bomdata_none"), "2", str(b), "pread", rawbin],
                                before=warm(shards)),
             "lit_0w": Side("lit_0w", rival + ["lit", str(data), ds, str(b), "0"], env=env, before=warm(lit)),
             "lit_2w": Side("lit_2w", rival + ["lit", str(data), ds, str(b), "2"], env=env, before=warm(lit)),
@@ -98,7 +98,7 @@ def main():
         if not a.no_zstd and zshards:
             z = [Side("zstd_baseline", [read, "--zstd-baseline", str(root / "bomdata_zstd"), "1"],
                       before=warm(zshards)),
-                 Side("bomdata_zstd_1t", [read, str(root / "bomdata_zstd"), "1", str(b), "mmap", rawbin],
+                 Side("bomdata_zstd_1t", [read, str(root / "bomdata_zstd"), "1", str(b), "pread", rawbin],
                       before=warm(zshards))]
             zr = run_sides(z, a.repeat, bench=f"loader_{ds}_zstd", jsonl=a.jsonl)
             results[f"{ds}_zstd"] = summarize(zr, baseline="zstd_baseline", bench=f"loader {ds} zstd", metric_fns=mbs)

@@ -66,6 +66,19 @@ fn zstd_baseline(dir: &str, passes: u32) -> Result<(), Box<dyn std::error::Error
     Ok(())
 }
 
+/// Whether `want` equals the bytes of `f` at `off` (read in 64 KiB chunks into one buffer).
+fn same_as_raw(f: &std::fs::File, off: u64, want: &[u8]) -> std::io::Result<bool> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = [0u8; 64 << 10];
+    for (i, chunk) in want.chunks(buf.len()).enumerate() {
+        let got = &mut buf[..chunk.len()];
+        if f.read_exact_at(got, off + (i * (64 << 10)) as u64).is_err() || got != chunk {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--zstd-baseline") {
@@ -106,10 +119,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut first_s = None;
     let mut payload = 0u64;
     let mut count = 0u64;
-    let mut first: Option<Vec<u8>> = None;
+    // the order check compares the first and last samples with the raw layout in place, in
+    // 64 KiB chunks (no copies of whole samples, as py_read.py): the process's CPU stays the
+    // loader's
+    let raw = match args.get(5) {
+        Some(p) => Some(std::fs::File::open(p)?),
+        None => None,
+    };
+    let mut first_ok = None;
     // the last batch is kept (not copied) for the order check: no extra copy per batch
     let mut last_batch = None;
-    let check = args.get(5).is_some();
     {
         let it = loader.epoch();
         for b in it {
@@ -122,13 +141,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             if first_s.is_none() {
                 first_s = Some(t0.elapsed().as_secs_f64());
-                if check {
-                    first = Some(x.row(0).to_vec());
+                if let Some(f) = &raw {
+                    first_ok = Some(same_as_raw(f, 0, x.row(0))?);
                 }
             }
             payload += x.data().len() as u64;
             count += b.rows() as u64;
-            if check {
+            if raw.is_some() {
                 last_batch = Some(b);
             }
         }
@@ -136,27 +155,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let el = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - c0;
     let (epoch_el, epoch_cpu) = (t1.elapsed().as_secs_f64(), cpu_seconds() - c1);
-    let last: Vec<u8> = match &last_batch {
-        Some(b) => {
-            let x = b.field("x.npy").ok_or("no x.npy field")?;
-            x.row(b.rows() - 1).to_vec()
-        }
-        None => Vec::new(),
-    };
-    drop(last_batch);
     let stats = loader.last_stats().cloned().unwrap_or_default();
     let mut order_ok = serde_json::Value::Null;
-    if let (Some(raw), Some(first)) = (args.get(5), first) {
-        // the first and last records only (as py_read.py): whole-process CPU stays the loader's
-        use std::os::unix::fs::FileExt;
-        let f = std::fs::File::open(raw)?;
-        let rec = first.len();
-        let (mut head, mut tail) = (vec![0u8; rec], vec![0u8; rec]);
-        f.read_exact_at(&mut head, 0)?;
-        f.read_exact_at(&mut tail, (n.max(1) - 1) as u64 * rec as u64)?;
-        let ok = f.metadata()?.len() == (rec * n) as u64 && head == first && tail == last;
-        order_ok = ok.into();
+    if let (Some(f), Some(b), Some(first_ok)) = (&raw, &last_batch, first_ok) {
+        let x = b.field("x.npy").ok_or("no x.npy field")?;
+        let last = x.row(b.rows() - 1);
+        let rec = last.len() as u64;
+        let whole = f.metadata()?.len() == rec * n as u64;
+        let last_ok = same_as_raw(f, (n.max(1) - 1) as u64 * rec, last)?;
+        order_ok = (whole && first_ok && last_ok).into();
     }
+    drop(last_batch);
     let res = serde_json::json!({
         "system": "bomdata",
         "dataset": args[1],
@@ -164,6 +173,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "batch": batch,
         "read": format!("{read:?}"),
         "n": count,
+        "payload_bytes": payload,
         "expected_n": n,
         "seconds": (el * 1000.0).round() / 1000.0,
         "MB_per_s": (payload as f64 / el / 1e6 * 10.0).round() / 10.0,

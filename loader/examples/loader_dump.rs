@@ -252,7 +252,16 @@ fn dump_tokens(out: &Path, kv: &BTreeMap<String, String>) -> Res<()> {
     Ok(())
 }
 
-fn main() -> Res<()> {
+/// Errors print with their message (naming the dataset and filter of an empty selection) and
+/// exit 1.
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("loader_dump: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.as_slice() {
         [cmd, out] if cmd == "trees" => {

@@ -67,6 +67,8 @@ pub struct Dataset {
     shards: Vec<Shard>,
     selected: Vec<SampleLoc>,
     source: Option<Arc<dyn ShardSource>>,
+    /// The filters applied to the selection, in order (`split=train`, ...), for error messages.
+    filters: Vec<String>,
 }
 
 /// Where a shard file missing from the dataset folder comes from (e.g. an object store, see
@@ -165,6 +167,7 @@ impl Dataset {
             shards,
             selected: Vec::new(),
             source: None,
+            filters: Vec::new(),
         };
         ds.select_all();
         Ok(ds)
@@ -210,6 +213,7 @@ impl Dataset {
             shards,
             selected: Vec::new(),
             source: None,
+            filters: Vec::new(),
         };
         ds.select_all();
         ds
@@ -281,7 +285,17 @@ impl Dataset {
     }
 
     /// Keeps the selected samples for which `pred` is true.
-    pub fn retain(&mut self, mut pred: impl FnMut(&SampleInfo<'_>) -> bool) -> &mut Self {
+    pub fn retain(&mut self, pred: impl FnMut(&SampleInfo<'_>) -> bool) -> &mut Self {
+        self.retain_as("a custom filter", pred)
+    }
+
+    /// As [`Dataset::retain`], naming the filter (`"sources=a,b"`): the name is what
+    /// [`Dataset::filters`] lists and an empty selection's error shows.
+    pub fn retain_as(
+        &mut self,
+        what: impl Into<String>,
+        mut pred: impl FnMut(&SampleInfo<'_>) -> bool,
+    ) -> &mut Self {
         let keep: Vec<SampleLoc> = self
             .selected
             .iter()
@@ -289,12 +303,22 @@ impl Dataset {
             .filter(|&loc| pred(&self.info_at(loc)))
             .collect();
         self.selected = keep;
+        self.filters.push(what.into());
         self
     }
 
     /// Keeps the selected samples for which `pred` returns `Ok(true)`; the first error aborts.
     pub fn try_retain(
         &mut self,
+        pred: impl FnMut(&SampleInfo<'_>) -> Result<bool>,
+    ) -> Result<&mut Self> {
+        self.try_retain_as("a custom filter", pred)
+    }
+
+    /// As [`Dataset::try_retain`], naming the filter (see [`Dataset::retain_as`]).
+    pub fn try_retain_as(
+        &mut self,
+        what: impl Into<String>,
         mut pred: impl FnMut(&SampleInfo<'_>) -> Result<bool>,
     ) -> Result<&mut Self> {
         let mut keep = Vec::with_capacity(self.selected.len());
@@ -304,22 +328,39 @@ impl Dataset {
             }
         }
         self.selected = keep;
+        self.filters.push(what.into());
         Ok(self)
+    }
+
+    /// The filters applied to the selection so far, in order (`split=train`,
+    /// `modalities=eeg`, `a custom filter`, ...).
+    pub fn filters(&self) -> &[String] {
+        &self.filters
+    }
+
+    /// Samples in the dataset's shards, before any filter.
+    pub fn total_samples(&self) -> usize {
+        self.shards.iter().map(|s| s.index.samples.len()).sum()
     }
 
     /// Keeps samples of shards whose manifest `split` equals `split`.
     pub fn retain_split(&mut self, split: &str) -> &mut Self {
-        self.retain(|s| s.shard.split.as_deref() == Some(split))
+        self.retain_as(format!("split={split}"), |s| {
+            s.shard.split.as_deref() == Some(split)
+        })
     }
 
     /// Keeps samples whose key's source (first segment) is `source`.
     pub fn retain_source(&mut self, source: &str) -> &mut Self {
-        self.retain(|s| s.source() == source)
+        self.retain_as(format!("source={source}"), |s| s.source() == source)
     }
 
     /// Keeps samples whose key names one of `modalities`.
     pub fn retain_modalities(&mut self, modalities: &[Modality]) -> &mut Self {
-        self.retain(|s| s.modality().is_some_and(|m| modalities.contains(&m)))
+        let names: Vec<&str> = modalities.iter().map(|m| m.as_str()).collect();
+        self.retain_as(format!("modalities={}", names.join(",")), |s| {
+            s.modality().is_some_and(|m| modalities.contains(&m))
+        })
     }
 
     /// Keeps samples whose `meta.json` satisfies `pred` (reads every selected sample's metadata:
@@ -328,7 +369,7 @@ impl Dataset {
         &mut self,
         mut pred: impl FnMut(&serde_json::Value) -> bool,
     ) -> Result<&mut Self> {
-        self.try_retain(|s| Ok(pred(&s.meta()?)))
+        self.try_retain_as("a meta.json filter", |s| Ok(pred(&s.meta()?)))
     }
 
     pub(crate) fn shard_path(&self, shard: usize) -> PathBuf {

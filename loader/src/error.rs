@@ -54,6 +54,35 @@ pub enum Error {
         /// What is wrong.
         problem: &'static str,
     },
+    /// A dataset's filters leave none of its samples (or the dataset itself has none): a loader
+    /// over it would read nothing.
+    #[error(
+        "{}: {} select none of its {total} samples; check the filter values against the dataset's manifest (splits, sources, modalities)",
+        dataset.display(),
+        if filters.is_empty() { "the dataset has no samples: its shards".to_string() } else { format!("the filters [{}]", filters.join("; ")) }
+    )]
+    EmptySelection {
+        /// The dataset directory.
+        dataset: PathBuf,
+        /// The filters applied, in order ([`crate::Dataset::filters`]).
+        filters: Vec<String>,
+        /// Samples in the dataset before filtering.
+        total: usize,
+    },
+    /// A field asked for (`LoaderOptions::fields`) is a member of no selected sample.
+    #[error(
+        "field {field:?} (the fields option) is not a member of any selected sample of {}; members there: {}",
+        datasets.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
+        if present.is_empty() { "none".to_string() } else { present.join(", ") }
+    )]
+    NoSuchField {
+        /// The field asked for.
+        field: String,
+        /// The datasets searched.
+        datasets: Vec<PathBuf>,
+        /// The member names (without `.zst`) the selected samples have.
+        present: Vec<String>,
+    },
     /// A saved state does not belong to this loader (different seed or plan).
     #[error("state mismatch: {0}")]
     State(String),

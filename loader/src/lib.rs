@@ -63,6 +63,7 @@ pub mod plan;
 #[cfg(feature = "object-store")]
 pub mod remote;
 pub mod rng;
+pub mod selection;
 pub mod shapes;
 pub mod state;
 #[cfg(feature = "tch")]

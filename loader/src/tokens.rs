@@ -185,6 +185,7 @@ impl TokenPlanner {
             }
             _ => {}
         }
+        crate::selection::check_mixture(&mixture)?;
         let mut p = TokenPlanner {
             mixture,
             opts,

@@ -492,3 +492,26 @@ def test_token_elastic_4_to_3_exactly_once_over_documents(datasets, mode):
             assert a == end, f"document {d}: gap or overlap at {a}"
             end = e
         assert end == docs[d][1]
+
+
+def test_a_selection_of_nothing_is_refused(datasets, tmp_path):
+    """Filters that select nothing, or a field no sample has, raise naming the filter and the
+    dataset (Python) and make `loader_dump` exit non-zero (Rust), instead of empty epochs."""
+    p = datasets["mri-canonical"]
+    with pytest.raises(bomdata.BomdataError, match="split=holdout") as e:
+        bomdata.Loader(p, split="holdout")
+    assert str(p) in str(e.value)
+    with pytest.raises(bomdata.BomdataError, match=r"sources=nowhere"):
+        bomdata.Loader(p, sources=["nowhere"])
+    with pytest.raises(bomdata.BomdataError, match=r'meta=\{"site":"mars"\}'):
+        bomdata.Loader(p, meta={"site": "mars"})
+    with pytest.raises(bomdata.BomdataError, match="no_such.npy") as e:
+        bomdata.Loader(p, fields=["meta.json", "no_such.npy"])
+    assert str(p) in str(e.value)
+    with pytest.raises(bomdata.BomdataError, match="split=holdout"):
+        bomdata.TokenLoader(datasets["genome-tokens"], split="holdout")
+    for kv in ("split=holdout", "fields=no_such.npy"):
+        r = subprocess.run([str(dump_bin()), "dump", str(tmp_path / "d"), f"datasets={p}", kv],
+                           capture_output=True, text=True)
+        assert r.returncode != 0, kv
+        assert kv.split("=")[1] in r.stderr and str(p) in r.stderr, r.stderr

@@ -145,3 +145,27 @@ def test_token_iterable_dataset_resumes(tmp_path):
     rest = list(dl2)
     assert sorted(check(first) + check(rest)) == list(range(n)), "exactly once across the resume"
     assert dl2.state_dict()["epoch"] == 1
+
+
+def test_pin_memory_without_cuda_is_a_clear_no_op_or_error(eeg):
+    """`pin_memory=None` pins only when CUDA is present (here: a no-op, the loader's own
+    batches); `True` without CUDA is refused with a message naming the option. With CUDA,
+    `True` yields pinned tensors."""
+    kw = dict(batch_size=4, seed=1, shuffle_buffer=8)
+    want = [b for b in bomdata.Loader(eeg, **kw)]
+    if torch.cuda.is_available():
+        got = list(bt.DataLoader(bt.IterableDataset(eeg, **kw), pin_memory=True))
+        assert all(v.is_pinned() for b in got for v in b.values() if torch.is_tensor(v))
+        return
+    got = list(bt.IterableDataset(eeg, pin_memory=None, **kw))
+    assert [positions([b]) for b in got] == [positions([b]) for b in want]
+    for g, w in zip(got, want):
+        for k, v in w.items():
+            if hasattr(v, "tobytes"):
+                assert type(g[k]) is type(v) and g[k].tobytes() == v.tobytes()
+    got = list(bt.DataLoader(bt.IterableDataset(eeg, **kw), num_workers=0))
+    assert len(got) == len(want)
+    with pytest.raises(ValueError, match="pin_memory=True needs CUDA"):
+        bt.DataLoader(bt.IterableDataset(eeg, **kw), pin_memory=True)
+    with pytest.raises(ValueError, match="pin_memory=True needs CUDA"):
+        next(iter(bt.IterableDataset(eeg, pin_memory=True, **kw)))

@@ -146,7 +146,15 @@ impl NativeLoader {
 
     fn to_dict<'py>(&self, py: Python<'py>, batch: Batch) -> PyResult<Bound<'py, PyDict>> {
         let (rows, width) = (batch.rows(), batch.width());
-        let mask: Vec<u8> = batch.mask().into_iter().map(u8::from).collect();
+        let mask: Vec<u8> = if width > 1 {
+            batch
+                .ids()
+                .iter()
+                .map(|i| u8::from(!i.is_missing()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let positions: Vec<u8> = batch
             .positions()
             .iter()
@@ -233,12 +241,14 @@ impl NativeLoader {
     fn next_batch<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
         let (slot, state) = {
             let mut g = self.lock()?;
-            let st = g.state.clone();
-            (std::mem::replace(&mut g.slot, Slot::Busy), st)
+            let slot = std::mem::replace(&mut g.slot, Slot::Busy);
+            // the state is needed only to start an epoch
+            let state = matches!(slot, Slot::Idle(_)).then(|| g.state.clone());
+            (slot, state)
         };
         let running = match slot {
             Slot::Running(r) => r,
-            Slot::Idle(l) => match Running::start(*l, state) {
+            Slot::Idle(l) => match Running::start(*l, state.unwrap_or_default()) {
                 Ok(r) => r,
                 Err(e) => {
                     self.lock()?.slot = Slot::Lost;

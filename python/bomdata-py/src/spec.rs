@@ -239,7 +239,9 @@ impl Spec {
             ds.retain_split(s);
         }
         if let Some(src) = &self.sources {
-            ds.retain(|i| src.iter().any(|s| s == i.source()));
+            ds.retain_as(format!("sources={}", src.join(",")), |i| {
+                src.iter().any(|s| s == i.source())
+            });
         }
         if let Some(mods) = &self.modalities {
             let parsed = mods
@@ -249,7 +251,8 @@ impl Spec {
             ds.retain_modalities(&parsed);
         }
         if let Some(want) = &self.meta {
-            ds.retain_meta(|m| meta_matches(m, want))?;
+            let what = format!("meta={}", Value::Object(want.clone()));
+            ds.try_retain_as(what, |i| Ok(meta_matches(&i.meta()?, want)))?;
         }
         Ok(ds)
     }

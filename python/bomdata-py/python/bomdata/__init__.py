@@ -55,8 +55,16 @@ class Loader:
             (``{"key": ..., "batch_size": ..., "drop_partial": ...}``), ``remainder``
             (``"uneven"``, ``"drop"``, ``"pad"``), ``partition`` (``"blocks"``,
             ``"interleave"``), ``lock_pages``) and every field of the Rust ``LoaderOptions``
-            (``prefetch``, ``read`` (``"pread"``/``"mmap"``), and whatever the loader adds:
+            (``prefetch``, ``read`` (``"pread"``, the default: positioned reads straight
+            into the batch buffers, one call per run of adjacent members; ``"mmap"``: copies
+            from the mapped shard), and whatever the loader adds:
             new options need no change here). An unknown key raises :class:`BomdataError`.
+
+    Raises :class:`BomdataError` when it would read nothing: a filter (``split``,
+    ``sources``, ``modalities``, ``meta``) that leaves a dataset without samples (the message
+    names the dataset and its filters, e.g. ``split=val`` on a dataset without that split), or
+    a ``fields`` entry that no selected sample has (the message names the field, the datasets
+    and the members they do have).
 
     Iterating yields the rest of the current epoch; afterwards the loader stands at the start
     of the next epoch. Each batch is a dict: ``field -> numpy array`` for ``.npy`` members
@@ -204,6 +212,9 @@ class TokenLoader:
         split, weights, sources, modalities, meta, epoch_len, worker, remainder, partition:
             as :class:`Loader`.
         **token_options: other fields of the Rust ``TokenOptions`` (``shuffle``, ``pad_id``).
+
+    Raises :class:`BomdataError` when a filter leaves a dataset without samples (as
+    :class:`Loader`).
 
     Each batch is a dict of NumPy arrays (zero-copy views of the Rust batch):
     ``input_ids`` (int64 ``[rows, seq_len]``), ``position_ids`` (int64, same shape, restarting

@@ -38,7 +38,10 @@ class IterableDataset(torch.utils.data.IterableDataset):
             torchrun or Slurm variables).
         pin_memory: when iterated in the main process (``num_workers=0`` or no DataLoader),
             yield tensors in pinned memory (a copy); ``None``: when CUDA is available (checked
-            at run time). With worker processes use ``DataLoader(pin_memory=...)`` instead.
+            at run time: without CUDA the batches are yielded as they are, NumPy views, a
+            no-op); ``True`` without CUDA raises ``ValueError`` when iteration starts (pinned
+            memory needs a CUDA driver). With worker processes use
+            ``DataLoader(pin_memory=...)`` instead.
 
     In the main process the dataset holds one :class:`bomdata.Loader`; in each worker process
     it builds its own with the worker folded into the partition, starting from the state the
@@ -87,7 +90,7 @@ class IterableDataset(torch.utils.data.IterableDataset):
     def __iter__(self) -> Iterator[Dict[str, Any]]:
         info = torch.utils.data.get_worker_info()
         if info is None:
-            pin = _cuda() if self.pin_memory is None else self.pin_memory
+            pin = _pin(self.pin_memory)
             for b in self.loader():
                 yield _pinned(b) if pin else b
             self._state = self.loader().state_dict()
@@ -115,6 +118,18 @@ class TokenIterableDataset(IterableDataset):
     _loader_class: Any = TokenLoader
 
 
+def _pin(pin_memory: Optional[bool]) -> bool:
+    """Whether to pin: ``None`` pins when CUDA is available; ``True`` without CUDA is refused
+    (``torch.Tensor.pin_memory`` would fail deep inside the first batch)."""
+    if pin_memory is None:
+        return _cuda()
+    if pin_memory and not _cuda():
+        raise ValueError("bomdata.torch: pin_memory=True needs CUDA, but "
+                         "torch.cuda.is_available() is False; use pin_memory=None (pin when "
+                         "CUDA is present) or False")
+    return bool(pin_memory)
+
+
 def _pinned(batch: Dict[str, Any]) -> Dict[str, Any]:
     out: Dict[str, Any] = {}
     for k, v in batch.items():
@@ -129,7 +144,8 @@ class DataLoader(torch.utils.data.DataLoader):
     """``torch.utils.data.DataLoader(dataset, batch_size=None, ...)`` over an
     :class:`IterableDataset`, with the loader state of the batches it yielded.
 
-    ``pin_memory=None`` pins when CUDA is available (run-time check). :meth:`state_dict`
+    ``pin_memory=None`` pins when CUDA is available (run-time check; without CUDA a no-op),
+    ``True`` without CUDA raises ``ValueError`` here. :meth:`state_dict`
     after any batch, saved with the checkpoint, resumes exactly through
     :meth:`load_state_dict` (also with another world size or number of workers).
     """
@@ -139,7 +155,7 @@ class DataLoader(torch.utils.data.DataLoader):
         if kwargs.get("persistent_workers"):
             raise ValueError("bomdata.torch.DataLoader: persistent_workers is not supported "
                              "(each epoch's workers start from the state set in the main process)")
-        pin = _cuda() if pin_memory is None else bool(pin_memory)
+        pin = _pin(pin_memory)
         if num_workers == 0:
             dataset.pin_memory = pin
             pin = False  # the dataset pins in the main process
