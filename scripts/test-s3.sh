@@ -11,7 +11,9 @@
 #   4. `kill -9` mid-upload (BOMDATA_KILL_AFTER_PARTS, a test hook: the process SIGKILLs itself
 #      after handing that many parts to the store; parts of 64 KiB so shards go multipart), of
 #      an ingest and of a shard: no manifest uploaded; the same command again finishes with
-#      identical objects;
+#      identical objects. The ingest is killed mid-run: units are committed one by one during
+#      the run (objects, then `.ingest/units/u<h>.json`), so some are in the store before the
+#      kill, the staging folder holds no committed unit's files, and the rerun skips them;
 #   5. the loader reading the sharded dataset from S3 (loader example `loader_s3`, ranks 0 and
 #      1 of 2) gives the same batches as from the local folder, fetching only its ranks' shards.
 #
@@ -175,18 +177,27 @@ say "ok: verify s3://out/bad (one flipped byte): exit 1, $(grep -c DAMAGED "$W/v
 killed() {
     local what=$1 prefix=$2; shift 2
     set +e
-    BOMDATA_KILL_AFTER_PARTS=5 "$BIN" "$@" 2>"$W/log-kill"
+    BOMDATA_KILL_AFTER_PARTS=${KILL_AFTER:-5} "$BIN" "$@" 2>"$W/log-kill"
     local code=$?
     set -e
     [ "$code" = 137 ] || { cat "$W/log-kill" >&2; fail "$what: expected SIGKILL (137), got $code"; }
     if s3 ls out "$prefix" | grep -q ' manifest.json$'; then fail "$what: manifest uploaded before the kill"; fi
-    say "ok: $what killed mid-upload: $(s3 ls out "$prefix" | wc -l) objects there, no manifest"
-    run log-resume "$@"
+    s3 ls out "$prefix" >"$W/ls-killed"
+    say "ok: $what killed mid-upload: $(wc -l <"$W/ls-killed") objects there, no manifest"
 }
-killed "ingest" ingest-k ingest s3://src/tree --out s3://out/ingest-k --state-dir "$W/state-k" -j 1
-grep -q "already there" "$W/log-resume" || fail "the resumed upload started over"
-same_objects "ingest resumed after kill -9" "$W/ingest" out ingest-k
+KILL_ARGS=(ingest s3://src/tree --out s3://out/ingest-k --state-dir "$W/state-k" -j 1)
+KILL_AFTER=40 killed "ingest" ingest-k "${KILL_ARGS[@]}"
+committed=$(grep -c ' .ingest/units/' "$W/ls-killed" || true)
+[ "$committed" -ge 2 ] || fail "ingest: $committed units committed before the kill (expected some)"
+staged=$(find "$W/stage/out/out/ingest-k/shards" -name '*.tar' | wc -l)
+[ "$staged" -le 1 ] || fail "ingest: $staged shards left in the staging folder (committed units are removed)"
+run log-resume "${KILL_ARGS[@]}"
+done_now=$(sed -n 's/.* converted, \([0-9]*\) already done.*/\1/p' "$W/log-resume")
+[ "${done_now:-0}" -ge "$committed" ] || { cat "$W/log-resume" >&2; fail "the resumed ingest redid committed units"; }
+s3 ls out ingest-k | grep -q ' .ingest/units/' && fail "commit records left after the manifest"
+same_objects "ingest resumed after kill -9 ($committed units committed before it, $done_now skipped)" "$W/ingest" out ingest-k
 killed "shard" shard-k shard s3://out/ingest --out s3://out/shard-k "${SHARD_ARGS[@]}"
+run log-resume shard s3://out/ingest --out s3://out/shard-k "${SHARD_ARGS[@]}"
 same_objects "shard resumed after kill -9" "$W/shard" out shard-k
 
 # --- 5. loader from S3 ------------------------------------------------------------------------
