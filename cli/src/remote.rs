@@ -146,7 +146,7 @@ pub fn stage(command: &mut Command) -> anyhow::Result<Staged> {
                 if a.overwrite {
                     clear(r)?;
                 }
-                a.publish_to = Some(r.clone());
+                a.publish_to = Some(Box::new(r.clone()));
                 staged.unit_records.push((a.out.clone(), r.clone()));
             }
             if let Location::Remote(r) = &source {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use bomdata_shard::member::{self, MemberDecoder};
 use bomdata_shard::npy::{self, Dtype};
 
+use crate::dataset::SampleLoc;
 use crate::hostmem::{AlignedBuf, PageLocker};
 use crate::partition::{Partition, Remaining};
 use crate::plan::{EpochPlan, Planner, SampleId};
@@ -751,6 +752,11 @@ impl Loader {
         &self.planner
     }
 
+    /// The options.
+    pub fn options(&self) -> &LoaderOptions {
+        &self.opts
+    }
+
     /// The partition.
     pub fn partition(&self) -> Partition {
         self.part
@@ -910,6 +916,43 @@ impl Loader {
                 .map(|r| [r[0].min(cap), r[1].min(cap)])
                 .collect(),
         )
+    }
+
+    /// The samples this rank's share of the rest of the current epoch reads, batch by batch in
+    /// the order the reader threads read them (each read listed, empty slots left out): what a
+    /// dataset read by byte range fetches ahead (see `remote::read_ahead`).
+    pub fn samples_ahead(&self) -> Vec<Vec<(usize, SampleLoc)>> {
+        let plan = self.planner.epoch(self.state.epoch);
+        let n = plan.len() as u64;
+        let rest = self.rest(n);
+        let count = self.part.count(rest.len());
+        let b = self.opts.batch_size.max(1) as u64;
+        let used = if self.opts.drop_last {
+            count / b * b
+        } else {
+            count
+        };
+        let datasets = self.planner.mixture().datasets();
+        let mut out = Vec::with_capacity(used.div_ceil(b) as usize);
+        for k0 in (0..used).step_by(b as usize) {
+            let mut batch = Vec::new();
+            for k in k0..(k0 + b).min(used) {
+                let pos = self.part.position(n, &rest, k);
+                for id in plan.unit(Partition::unit_at(pos, n)) {
+                    if id.is_missing() {
+                        continue;
+                    }
+                    if let Some(loc) = datasets
+                        .get(id.dataset())
+                        .and_then(|ds| ds.selection().get(id.index()))
+                    {
+                        batch.push((id.dataset(), *loc));
+                    }
+                }
+            }
+            out.push(batch);
+        }
+        out
     }
 
     /// The shards this rank's share of the rest of the current epoch reads, as
@@ -1121,8 +1164,8 @@ fn read_sample(
     if sample.members.is_empty() {
         return Ok(0);
     }
-    let file = ds.shard_file(loc.shard as usize)?;
-    let bytes = file.bytes();
+    // the mapped shard, or a fetched byte range (a dataset read by range, see `ranged`)
+    let file = ds.sample_data(loc)?;
     let mut bytes_read = 0;
     for m in &sample.members {
         let (logical, zst) = member::logical_name(&m.name);
@@ -1140,7 +1183,9 @@ fn read_sample(
                 ),
             )
         };
-        let raw = &bytes[m.offset as usize..(m.offset + m.size) as usize];
+        let raw = file
+            .get(m.offset, m.size)
+            .ok_or_else(|| corrupt("member outside the shard".into()))?;
         bytes_read += m.size;
         let fi = field_slot(ctx, fields, recycled, at.slot, logical, at.rows);
         let field = &mut fields[fi];
@@ -1170,8 +1215,11 @@ fn read_sample(
                 _ => field.ragged_row(row, view.dtype, &view.shape),
             }
             .map_err(corrupt)?;
-            if !zst && ctx.read == ReadMode::Pread {
-                read_at(file.file(), dst, m.offset + view.data_offset as u64)
+            if !zst
+                && ctx.read == ReadMode::Pread
+                && let Some(f) = file.file()
+            {
+                read_at(f, dst, m.offset + view.data_offset as u64)
                     .map_err(|e| Error::io(file.path(), e))?;
             } else {
                 crate::hostmem::copy_large(dst, view.data);

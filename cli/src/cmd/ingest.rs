@@ -18,7 +18,7 @@ pub struct Args {
     /// Where each finished unit is committed during the run (`--out s3://…`, set by
     /// `crate::remote::stage`, which points `out` at the local staging folder).
     #[arg(skip)]
-    pub publish_to: Option<crate::remote::Remote>,
+    pub publish_to: Option<Box<crate::remote::Remote>>,
     /// The dataset directory to write (created; re-running with the same options resumes it).
     /// It must be empty, new, or this run's own output; a local path (URLs are refused).
     #[arg(long)]
@@ -268,7 +268,7 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
     }
     let progress = Progress::new(a.json);
     let observer = super::ranks::Faulty::new(&progress, rank);
-    let committer = crate::remote::unit_committer(a.publish_to.as_ref())?;
+    let committer = crate::remote::unit_committer(a.publish_to.as_deref())?;
     let publisher = committer.as_deref().map(|c| c.as_publisher());
     let summary = run::run_with(&opts, adapter.as_ref(), &observer, publisher)?;
     progress.finish();

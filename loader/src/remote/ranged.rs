@@ -1,0 +1,525 @@
+//! A dataset in an object store read by byte range (see [`super::open_ranged`] and
+//! [`super::read_ahead`]): no shard file is copied; the reader threads take each sample's bytes
+//! from a read-ahead window that fetches, in the order the rank reads them, the byte ranges of
+//! the next batches' samples (adjacent samples of a shard coalesced into one GET), bounded by a
+//! number of batches and by bytes.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use bomdata_schemas::manifest::{IndexSample, ShardEntry};
+use bomdata_shard::dataset::SHARDS;
+use futures::StreamExt;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt};
+
+use super::store_err;
+use crate::dataset::SampleLoc;
+use crate::ranged::{RangeSource, SampleBytes};
+use crate::{Error, Result};
+
+/// Samples of one shard closer than this are fetched in one request, the gap with them.
+const COALESCE_GAP: u64 = 64 << 10;
+/// Largest coalesced request.
+const MAX_REQUEST: u64 = 64 << 20;
+/// Requests in flight at once.
+const CONCURRENCY: usize = 8;
+
+/// Key of a sample: (shard, sample).
+type Key = (u32, u32);
+
+enum Slot {
+    /// Being fetched.
+    Pending,
+    /// Fetched: the range holding it and the range's id.
+    Ready(SampleBytes, u64),
+    /// The fetch failed.
+    Failed(String),
+}
+
+struct Scheduled {
+    /// Reads of this sample still to come within the window.
+    reads: u32,
+    slot: Slot,
+    range: u64,
+}
+
+#[derive(Default)]
+struct Window {
+    samples: HashMap<Key, Scheduled>,
+    /// Range id → (bytes, samples still referencing it).
+    ranges: HashMap<u64, (u64, u32)>,
+    /// Reads done before the read-ahead scheduled them (fetched by the reader itself).
+    early: HashMap<Key, u32>,
+    /// Bytes of ranges scheduled and still referenced.
+    held: u64,
+    /// Scheduled reads not done yet.
+    outstanding: u64,
+    next_range: u64,
+}
+
+impl Window {
+    /// One read of `key` done: drops the sample (and its range) after its last read.
+    fn read_done(&mut self, key: Key) {
+        let Some(s) = self.samples.get_mut(&key) else {
+            return;
+        };
+        s.reads = s.reads.saturating_sub(1);
+        self.outstanding = self.outstanding.saturating_sub(1);
+        if s.reads > 0 {
+            return;
+        }
+        let range = s.range;
+        self.samples.remove(&key);
+        if let Some(r) = self.ranges.get_mut(&range) {
+            r.1 = r.1.saturating_sub(1);
+            if r.1 == 0 {
+                self.held = self.held.saturating_sub(r.0);
+                self.ranges.remove(&range);
+            }
+        }
+    }
+}
+
+/// The shards of a dataset in an object store, read by byte range (see the module docs).
+pub struct RangedShards {
+    store: Arc<dyn ObjectStore>,
+    prefix: String,
+    handle: Option<tokio::runtime::Handle>,
+    window: Mutex<Window>,
+    changed: Condvar,
+    bytes: AtomicU64,
+    requests: AtomicU64,
+    direct: AtomicU64,
+    peak: AtomicU64,
+}
+
+impl std::fmt::Debug for RangedShards {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RangedShards")
+            .field("store", &self.store.to_string())
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RangedShards {
+    pub(super) fn new(
+        store: Arc<dyn ObjectStore>,
+        prefix: &str,
+        handle: Option<tokio::runtime::Handle>,
+    ) -> RangedShards {
+        RangedShards {
+            store,
+            prefix: prefix.trim_matches('/').to_string(),
+            handle,
+            window: Mutex::new(Window::default()),
+            changed: Condvar::new(),
+            bytes: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            direct: AtomicU64::new(0),
+            peak: AtomicU64::new(0),
+        }
+    }
+
+    fn key(&self, shard: &str) -> StorePath {
+        self.store_key(&format!("{SHARDS}/{shard}"))
+    }
+
+    /// The store path of `name` under the dataset's prefix.
+    pub(super) fn store_key(&self, name: &str) -> StorePath {
+        if self.prefix.is_empty() {
+            StorePath::from(name)
+        } else {
+            StorePath::from(format!("{}/{name}", self.prefix))
+        }
+    }
+
+    pub(super) fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// Runs `f` inside the store's runtime (when it has one).
+    pub(super) fn in_runtime<T>(&self, f: impl FnOnce() -> T) -> T {
+        match &self.handle {
+            Some(h) => {
+                let _guard = h.enter();
+                f()
+            }
+            None => f(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Window> {
+        self.window.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Bytes `start .. end` of shard `name`, fetched now.
+    fn get(&self, name: &str, start: u64, end: u64) -> Result<SampleBytes> {
+        let loc = self.key(name);
+        let fut = self.store.get_range(&loc, start..end);
+        let got = match &self.handle {
+            Some(h) => {
+                let _guard = h.enter();
+                futures::executor::block_on(fut)
+            }
+            None => futures::executor::block_on(fut),
+        }
+        .map_err(|e| store_err(loc.as_ref(), e))?;
+        self.count(got.len() as u64);
+        if got.len() as u64 != end - start {
+            return Err(Error::corrupt(
+                PathBuf::from(loc.as_ref()),
+                format!("range {start}..{end}: got {} bytes", got.len()),
+            ));
+        }
+        Ok(SampleBytes::new(start, Arc::new(got)))
+    }
+
+    fn count(&self, n: u64) {
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Bytes fetched so far (shard ranges; the manifest and indexes of [`super::open_ranged`]
+    /// too).
+    pub fn bytes_fetched(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Requests made so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Sample reads the read-ahead had not scheduled (fetched by the reader itself).
+    pub fn direct_reads(&self) -> u64 {
+        self.direct.load(Ordering::Relaxed)
+    }
+
+    /// The most bytes the read-ahead window held at once.
+    pub fn peak_window_bytes(&self) -> u64 {
+        self.peak.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn add_fetched(&self, n: u64) {
+        self.count(n);
+    }
+
+    /// Drops everything the window holds (the end of a read-ahead).
+    fn clear(&self) {
+        let mut w = self.lock();
+        *w = Window::default();
+        self.changed.notify_all();
+    }
+}
+
+impl RangeSource for RangedShards {
+    fn sample(
+        &self,
+        loc: SampleLoc,
+        entry: &ShardEntry,
+        sample: &IndexSample,
+    ) -> Result<SampleBytes> {
+        let key = (loc.shard, loc.sample);
+        let mut w = self.lock();
+        loop {
+            let Some(s) = w.samples.get(&key) else {
+                break;
+            };
+            match &s.slot {
+                Slot::Pending => {
+                    w = self.changed.wait(w).unwrap_or_else(|p| p.into_inner());
+                }
+                Slot::Ready(b, _) => {
+                    let b = b.clone();
+                    w.read_done(key);
+                    self.changed.notify_all();
+                    return Ok(b);
+                }
+                Slot::Failed(e) => {
+                    let e = e.clone();
+                    w.read_done(key);
+                    self.changed.notify_all();
+                    return Err(Error::io(
+                        PathBuf::from(self.key(&entry.name).as_ref()),
+                        std::io::Error::other(e),
+                    ));
+                }
+            }
+        }
+        // Not scheduled (yet): fetched here, and the read-ahead told to skip it.
+        *w.early.entry(key).or_insert(0) += 1;
+        drop(w);
+        self.direct.fetch_add(1, Ordering::Relaxed);
+        self.get(&entry.name, sample.offset, sample.offset + sample.size)
+    }
+
+    fn range(&self, entry: &ShardEntry, start: u64, end: u64) -> Result<SampleBytes> {
+        self.get(&entry.name, start, end)
+    }
+}
+
+/// How far a read-ahead runs ahead of the readers.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadAheadOptions {
+    /// Batches whose samples may be fetched and not yet read (the loader's `prefetch` +
+    /// `threads` keeps its batch queue full); fetched in groups of half this.
+    pub batches: usize,
+    /// Most bytes of fetched (or in-flight) ranges held at once; at least one sample is always
+    /// fetched, whatever its size.
+    pub max_bytes: u64,
+}
+
+impl ReadAheadOptions {
+    /// Enough batches to keep `loader`'s batch queue full (its `prefetch` plus one per reader
+    /// thread, twice over: one group being read while the next arrives), at most `max_bytes`.
+    pub fn for_loader(loader: &crate::Loader, max_bytes: u64) -> ReadAheadOptions {
+        let o = loader.options();
+        ReadAheadOptions {
+            batches: 2 * (o.prefetch + o.threads.max(1)),
+            max_bytes,
+        }
+    }
+}
+
+/// A running read-ahead ([`super::read_ahead`]): stop it with [`ReadAhead::finish`] (or by
+/// dropping it) after the epoch.
+pub struct ReadAhead {
+    stop: Arc<AtomicBool>,
+    source: Arc<RangedShards>,
+    thread: Option<std::thread::JoinHandle<Result<()>>>,
+}
+
+impl ReadAhead {
+    /// Stops the read-ahead, frees what it still holds and says whether a fetch failed (the
+    /// readers fail on the same sample anyway).
+    pub fn finish(mut self) -> Result<()> {
+        self.stop_now()
+    }
+
+    fn stop_now(&mut self) -> Result<()> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.source.changed.notify_all();
+        let r = match self.thread.take() {
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Err(Error::config("read-ahead thread panicked"))),
+            None => Ok(()),
+        };
+        self.source.clear();
+        r
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        let _ = self.stop_now();
+    }
+}
+
+/// One coalesced request: shard, byte range, the samples in it.
+struct Request {
+    name: String,
+    start: u64,
+    end: u64,
+    id: u64,
+    keys: Vec<Key>,
+}
+
+/// Starts fetching `reads` (the samples of one dataset, in the order they are read, and the
+/// number of reads per batch) from `source` on a background thread.
+pub(super) fn start(
+    source: Arc<RangedShards>,
+    shards: Arc<Vec<(ShardEntry, Vec<(u64, u64)>)>>,
+    reads: Vec<Key>,
+    per_batch: usize,
+    opts: ReadAheadOptions,
+) -> ReadAhead {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (s, st) = (source.clone(), stop.clone());
+    let thread = std::thread::Builder::new()
+        .name("bomdata-read-ahead".into())
+        .spawn(move || run(&s, &shards, &reads, per_batch, opts, &st))
+        .ok();
+    ReadAhead {
+        stop,
+        source,
+        thread,
+    }
+}
+
+fn run(
+    src: &RangedShards,
+    shards: &[(ShardEntry, Vec<(u64, u64)>)],
+    reads: &[Key],
+    per_batch: usize,
+    opts: ReadAheadOptions,
+    stop: &AtomicBool,
+) -> Result<()> {
+    let window = (opts.batches.max(2) * per_batch.max(1)) as u64;
+    let group = (opts.batches.max(2) / 2 * per_batch.max(1)) as u64;
+    let mut i = 0;
+    let mut failed = None;
+    while i < reads.len() && !stop.load(Ordering::Relaxed) {
+        let requests = {
+            let mut w = src.lock();
+            while !stop.load(Ordering::Relaxed)
+                && w.outstanding > 0
+                && (w.outstanding + group > window || w.held >= opts.max_bytes)
+            {
+                w = src.changed.wait(w).unwrap_or_else(|p| p.into_inner());
+            }
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            schedule(&mut w, shards, reads, &mut i, group, opts.max_bytes)
+        };
+        let peak = src.lock().held;
+        src.peak.fetch_max(peak, Ordering::Relaxed);
+        if let Err(e) = fetch_all(src, requests) {
+            failed = Some(e);
+        }
+    }
+    failed.map_or(Ok(()), Err)
+}
+
+/// Takes the next reads (up to `group`, and while the window's bytes stay under `max_bytes`)
+/// into the window and returns the requests fetching the samples not held yet.
+fn schedule(
+    w: &mut Window,
+    shards: &[(ShardEntry, Vec<(u64, u64)>)],
+    reads: &[Key],
+    i: &mut usize,
+    group: u64,
+    max_bytes: u64,
+) -> Vec<Request> {
+    let mut new: Vec<(Key, u64, u64)> = Vec::new();
+    let mut taken = 0u64;
+    let mut bytes = 0u64;
+    while *i < reads.len() && taken < group {
+        let key = reads[*i];
+        let Some((start, end)) = shards
+            .get(key.0 as usize)
+            .and_then(|s| s.1.get(key.1 as usize))
+            .copied()
+        else {
+            *i += 1;
+            continue;
+        };
+        if taken > 0 && w.held + bytes + (end - start) > max_bytes {
+            break;
+        }
+        *i += 1;
+        if let Some(n) = w.early.get_mut(&key).filter(|n| **n > 0) {
+            *n -= 1;
+            continue;
+        }
+        taken += 1;
+        w.outstanding += 1;
+        if let Some(s) = w.samples.get_mut(&key) {
+            s.reads += 1;
+            continue;
+        }
+        w.samples.insert(
+            key,
+            Scheduled {
+                reads: 1,
+                slot: Slot::Pending,
+                range: 0,
+            },
+        );
+        bytes += end - start;
+        new.push((key, start, end));
+    }
+    new.sort_by_key(|&(k, start, _)| (k.0, start));
+    let mut requests: Vec<Request> = Vec::new();
+    for (key, start, end) in new {
+        match requests.last_mut() {
+            Some(r)
+                if shards[key.0 as usize].0.name == r.name
+                    && start >= r.end
+                    && start - r.end <= COALESCE_GAP
+                    && end - r.start <= MAX_REQUEST =>
+            {
+                r.end = end;
+                r.keys.push(key);
+            }
+            _ => {
+                requests.push(Request {
+                    name: shards[key.0 as usize].0.name.clone(),
+                    start,
+                    end,
+                    id: 0,
+                    keys: vec![key],
+                });
+            }
+        }
+    }
+    for r in &mut requests {
+        w.next_range += 1;
+        r.id = w.next_range;
+        w.ranges
+            .insert(r.id, (r.end - r.start, r.keys.len() as u32));
+        w.held += r.end - r.start;
+        for k in &r.keys {
+            if let Some(s) = w.samples.get_mut(k) {
+                s.range = r.id;
+            }
+        }
+    }
+    requests
+}
+
+/// Fetches `requests` (several at once) and makes their samples ready as each arrives.
+fn fetch_all(src: &RangedShards, requests: Vec<Request>) -> Result<()> {
+    let fut = futures::stream::iter(requests)
+        .map(|r| {
+            let loc = src.key(&r.name);
+            let store = src.store.clone();
+            async move {
+                let got = store.get_range(&loc, r.start..r.end).await;
+                (r, loc, got)
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .fold(Ok(()), |acc: Result<()>, (r, loc, got)| async move {
+            let mut w = src.lock();
+            let (slot, res) = match got {
+                Ok(b) if b.len() as u64 == r.end - r.start => {
+                    src.count(b.len() as u64);
+                    let bytes = SampleBytes::new(r.start, Arc::new(b));
+                    (Slot::Ready(bytes, r.id), Ok(()))
+                }
+                Ok(b) => {
+                    let e = format!("range {}..{}: got {} bytes", r.start, r.end, b.len());
+                    (Slot::Failed(e.clone()), Err(store_err(loc.as_ref(), e)))
+                }
+                Err(e) => (
+                    Slot::Failed(format!("object store: {e}")),
+                    Err(store_err(loc.as_ref(), e)),
+                ),
+            };
+            for k in &r.keys {
+                if let Some(s) = w.samples.get_mut(k) {
+                    s.slot = match &slot {
+                        Slot::Ready(b, id) => Slot::Ready(b.clone(), *id),
+                        Slot::Failed(e) => Slot::Failed(e.clone()),
+                        Slot::Pending => Slot::Pending,
+                    };
+                }
+            }
+            drop(w);
+            src.changed.notify_all();
+            acc.and(res)
+        });
+    match &src.handle {
+        Some(h) => {
+            let _guard = h.enter();
+            futures::executor::block_on(fut)
+        }
+        None => futures::executor::block_on(fut),
+    }
+}
