@@ -1,5 +1,12 @@
-//! Datasets in object stores (feature `object-store`), two ways:
+//! Datasets in object stores (feature `object-store`), three ways:
 //!
+//! - [`open_ranged`] (the one to prefer): the manifest and the shard indexes are fetched into a
+//!   local folder, and no shard file ever is: the reader threads take each sample's bytes (the
+//!   span its index record gives) from a [`read_ahead`] window that fetches, in the order the
+//!   rank reads them, the samples of the next few batches (adjacent samples of a shard in one
+//!   ranged GET, several GETs at once), bounded in batches and in bytes; a sample's bytes are
+//!   dropped after its last read. A rank fetches its samples, about its share of the dataset,
+//!   whatever the shard size or shuffle buffer. See [`RangedShards`].
 //! - [`open`]: the manifest and the shard indexes are fetched into a local folder, and each
 //!   shard is fetched whole the first time a reader touches it, so a rank fetches only the
 //!   shards its share of the epoch reads (with the default block split, its own shards and at

@@ -30,6 +30,9 @@ const CONCURRENCY: usize = 8;
 /// Key of a sample: (shard, sample).
 type Key = (u32, u32);
 
+/// Per shard (manifest order): its entry and each sample's byte span (`(0, 0)`: no member).
+pub(super) type Spans = Vec<(ShardEntry, Vec<(u64, u64)>)>;
+
 enum Slot {
     /// Being fetched.
     Pending,
@@ -225,10 +228,7 @@ impl RangeSource for RangedShards {
     ) -> Result<SampleBytes> {
         let key = (loc.shard, loc.sample);
         let mut w = self.lock();
-        loop {
-            let Some(s) = w.samples.get(&key) else {
-                break;
-            };
+        while let Some(s) = w.samples.get(&key) {
             match &s.slot {
                 Slot::Pending => {
                     w = self.changed.wait(w).unwrap_or_else(|p| p.into_inner());
@@ -333,7 +333,7 @@ struct Request {
 /// number of reads per batch) from `source` on a background thread.
 pub(super) fn start(
     source: Arc<RangedShards>,
-    shards: Arc<Vec<(ShardEntry, Vec<(u64, u64)>)>>,
+    shards: Arc<Spans>,
     reads: Vec<Key>,
     per_batch: usize,
     opts: ReadAheadOptions,
@@ -353,7 +353,7 @@ pub(super) fn start(
 
 fn run(
     src: &RangedShards,
-    shards: &[(ShardEntry, Vec<(u64, u64)>)],
+    shards: &Spans,
     reads: &[Key],
     per_batch: usize,
     opts: ReadAheadOptions,
@@ -390,7 +390,7 @@ fn run(
 /// into the window and returns the requests fetching the samples not held yet.
 fn schedule(
     w: &mut Window,
-    shards: &[(ShardEntry, Vec<(u64, u64)>)],
+    shards: &Spans,
     reads: &[Key],
     i: &mut usize,
     group: u64,
