@@ -20,8 +20,9 @@ use crate::dataset::SampleLoc;
 use crate::ranged::{RangeSource, SampleBytes};
 use crate::{Error, Result};
 
-/// Samples of one shard closer than this are fetched in one request, the gap with them.
-const COALESCE_GAP: u64 = 64 << 10;
+/// Samples of one shard closer than this are fetched in one request, the gap with them (the
+/// spans of consecutive samples touch: a gap is samples this rank does not read).
+const COALESCE_GAP: u64 = 4 << 10;
 /// Largest coalesced request.
 const MAX_REQUEST: u64 = 64 << 20;
 /// Requests in flight at once.
@@ -45,6 +46,9 @@ enum Slot {
 struct Scheduled {
     /// Reads of this sample still to come within the window.
     reads: u32,
+    /// Later reads fetched early, with the samples around it (the read-ahead has not reached
+    /// them yet).
+    pulled: u32,
     slot: Slot,
     range: u64,
 }
@@ -69,9 +73,15 @@ impl Window {
         let Some(s) = self.samples.get_mut(&key) else {
             return;
         };
-        s.reads = s.reads.saturating_sub(1);
-        self.outstanding = self.outstanding.saturating_sub(1);
         if s.reads > 0 {
+            s.reads -= 1;
+            self.outstanding = self.outstanding.saturating_sub(1);
+        } else if s.pulled > 0 {
+            // a read the read-ahead has not reached: it skips it when it does
+            s.pulled -= 1;
+            *self.early.entry(key).or_insert(0) += 1;
+        }
+        if s.reads > 0 || s.pulled > 0 {
             return;
         }
         let range = s.range;
@@ -323,6 +333,7 @@ impl Drop for ReadAhead {
 /// One coalesced request: shard, byte range, the samples in it.
 struct Request {
     name: String,
+    shard: u32,
     start: u64,
     end: u64,
     id: u64,
@@ -361,6 +372,10 @@ fn run(
 ) -> Result<()> {
     let window = (opts.batches.max(2) * per_batch.max(1)) as u64;
     let group = (opts.batches.max(2) / 2 * per_batch.max(1)) as u64;
+    let mut future: HashMap<Key, u32> = HashMap::new();
+    for k in reads {
+        *future.entry(*k).or_insert(0) += 1;
+    }
     let mut i = 0;
     let mut failed = None;
     while i < reads.len() && !stop.load(Ordering::Relaxed) {
@@ -375,7 +390,13 @@ fn run(
             if stop.load(Ordering::Relaxed) {
                 break;
             }
-            schedule(&mut w, shards, reads, &mut i, group, opts.max_bytes)
+            let next = Next {
+                reads,
+                future: &mut future,
+                group,
+                max_bytes: opts.max_bytes,
+            };
+            schedule(&mut w, shards, next, &mut i)
         };
         let peak = src.lock().held;
         src.peak.fetch_max(peak, Ordering::Relaxed);
@@ -386,33 +407,49 @@ fn run(
     failed.map_or(Ok(()), Err)
 }
 
-/// Takes the next reads (up to `group`, and while the window's bytes stay under `max_bytes`)
-/// into the window and returns the requests fetching the samples not held yet.
-fn schedule(
-    w: &mut Window,
-    shards: &Spans,
-    reads: &[Key],
-    i: &mut usize,
+/// What [`schedule`] takes from: the rank's reads in order, how many of each are still to be
+/// passed, and the bounds.
+struct Next<'a> {
+    reads: &'a [Key],
+    future: &'a mut HashMap<Key, u32>,
     group: u64,
     max_bytes: u64,
-) -> Vec<Request> {
+}
+
+/// Takes the next reads (up to `group`, and while the window's bytes stay under `max_bytes`)
+/// into the window and returns the requests fetching the samples not held yet: the samples of a
+/// shard in one request when the samples between them are read later by this rank (those are
+/// fetched now, "pulled", and held until read) or are a few bytes only.
+fn schedule(w: &mut Window, shards: &Spans, next: Next<'_>, i: &mut usize) -> Vec<Request> {
+    let Next {
+        reads,
+        future,
+        group,
+        max_bytes,
+    } = next;
+    let span = |k: Key| {
+        shards
+            .get(k.0 as usize)
+            .and_then(|s| s.1.get(k.1 as usize))
+            .copied()
+    };
     let mut new: Vec<(Key, u64, u64)> = Vec::new();
     let mut taken = 0u64;
     let mut bytes = 0u64;
     while *i < reads.len() && taken < group {
         let key = reads[*i];
-        let Some((start, end)) = shards
-            .get(key.0 as usize)
-            .and_then(|s| s.1.get(key.1 as usize))
-            .copied()
-        else {
+        let Some((start, end)) = span(key) else {
             *i += 1;
             continue;
         };
-        if taken > 0 && w.held + bytes + (end - start) > max_bytes {
+        let known = w.samples.contains_key(&key);
+        if taken > 0 && !known && w.held + bytes + (end - start) > max_bytes {
             break;
         }
         *i += 1;
+        if let Some(n) = future.get_mut(&key) {
+            *n = n.saturating_sub(1);
+        }
         if let Some(n) = w.early.get_mut(&key).filter(|n| **n > 0) {
             *n -= 1;
             continue;
@@ -420,6 +457,7 @@ fn schedule(
         taken += 1;
         w.outstanding += 1;
         if let Some(s) = w.samples.get_mut(&key) {
+            s.pulled = s.pulled.saturating_sub(1);
             s.reads += 1;
             continue;
         }
@@ -427,6 +465,7 @@ fn schedule(
             key,
             Scheduled {
                 reads: 1,
+                pulled: 0,
                 slot: Slot::Pending,
                 range: 0,
             },
@@ -437,26 +476,55 @@ fn schedule(
     new.sort_by_key(|&(k, start, _)| (k.0, start));
     let mut requests: Vec<Request> = Vec::new();
     for (key, start, end) in new {
-        match requests.last_mut() {
-            Some(r)
-                if shards[key.0 as usize].0.name == r.name
-                    && start >= r.end
-                    && start - r.end <= COALESCE_GAP
-                    && end - r.start <= MAX_REQUEST =>
-            {
+        if let Some(r) = requests.last_mut()
+            && r.shard == key.0
+            && start >= r.end
+            && end - r.start <= MAX_REQUEST
+        {
+            // the samples between the request and this one: later reads of this rank not held
+            // yet are fetched with them; anything else only when it is a few bytes
+            let last = r.keys.last().map_or(key.1, |k| k.1);
+            let between: Vec<Key> = (last + 1..key.1).map(|s| (key.0, s)).collect();
+            let later = between.iter().all(|k| {
+                span(*k).is_some_and(|(a, b)| a == b)
+                    || (future.get(k).is_some_and(|n| *n > 0) && !w.samples.contains_key(k))
+            });
+            let gap = start - r.end;
+            if later && w.held + bytes + gap <= max_bytes {
+                for k in between
+                    .iter()
+                    .filter(|k| span(**k).is_some_and(|(a, b)| a < b))
+                {
+                    w.samples.insert(
+                        *k,
+                        Scheduled {
+                            reads: 0,
+                            pulled: 1,
+                            slot: Slot::Pending,
+                            range: 0,
+                        },
+                    );
+                    r.keys.push(*k);
+                }
+                bytes += gap;
                 r.end = end;
                 r.keys.push(key);
+                continue;
             }
-            _ => {
-                requests.push(Request {
-                    name: shards[key.0 as usize].0.name.clone(),
-                    start,
-                    end,
-                    id: 0,
-                    keys: vec![key],
-                });
+            if gap <= COALESCE_GAP {
+                r.end = end;
+                r.keys.push(key);
+                continue;
             }
         }
+        requests.push(Request {
+            name: shards[key.0 as usize].0.name.clone(),
+            shard: key.0,
+            start,
+            end,
+            id: 0,
+            keys: vec![key],
+        });
     }
     for r in &mut requests {
         w.next_range += 1;
