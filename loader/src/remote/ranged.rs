@@ -23,6 +23,9 @@ use crate::{Error, Result};
 /// Samples of one shard closer than this are fetched in one request, the gap with them (the
 /// spans of consecutive samples touch: a gap is samples this rank does not read).
 const COALESCE_GAP: u64 = 4 << 10;
+/// Most bytes of later reads fetched between two samples of one request (and at most an eighth
+/// of the window's bytes): keeps the samples a shuffle buffer leaves for much later out.
+const PULL_GAP: u64 = 4 << 20;
 /// Largest coalesced request.
 const MAX_REQUEST: u64 = 64 << 20;
 /// Requests in flight at once.
@@ -37,8 +40,9 @@ pub(super) type Spans = Vec<(ShardEntry, Vec<(u64, u64)>)>;
 enum Slot {
     /// Being fetched.
     Pending,
-    /// Fetched: the range holding it and the range's id.
-    Ready(SampleBytes, u64),
+    /// Fetched: its own bytes (copied out of a request of several samples, so that each is
+    /// freed after its own last read).
+    Ready(SampleBytes),
     /// The fetch failed.
     Failed(String),
 }
@@ -50,25 +54,23 @@ struct Scheduled {
     /// them yet).
     pulled: u32,
     slot: Slot,
-    range: u64,
+    /// Bytes of its span (counted in the window's `held`).
+    size: u64,
 }
 
 #[derive(Default)]
 struct Window {
     samples: HashMap<Key, Scheduled>,
-    /// Range id → (bytes, samples still referencing it).
-    ranges: HashMap<u64, (u64, u32)>,
     /// Reads done before the read-ahead scheduled them (fetched by the reader itself).
     early: HashMap<Key, u32>,
-    /// Bytes of ranges scheduled and still referenced.
+    /// Bytes of the samples in the window (fetched or in flight).
     held: u64,
     /// Scheduled reads not done yet.
     outstanding: u64,
-    next_range: u64,
 }
 
 impl Window {
-    /// One read of `key` done: drops the sample (and its range) after its last read.
+    /// One read of `key` done: drops the sample after its last read.
     fn read_done(&mut self, key: Key) {
         let Some(s) = self.samples.get_mut(&key) else {
             return;
@@ -84,15 +86,9 @@ impl Window {
         if s.reads > 0 || s.pulled > 0 {
             return;
         }
-        let range = s.range;
+        let size = s.size;
         self.samples.remove(&key);
-        if let Some(r) = self.ranges.get_mut(&range) {
-            r.1 = r.1.saturating_sub(1);
-            if r.1 == 0 {
-                self.held = self.held.saturating_sub(r.0);
-                self.ranges.remove(&range);
-            }
-        }
+        self.held = self.held.saturating_sub(size);
     }
 }
 
@@ -243,7 +239,7 @@ impl RangeSource for RangedShards {
                 Slot::Pending => {
                     w = self.changed.wait(w).unwrap_or_else(|p| p.into_inner());
                 }
-                Slot::Ready(b, _) => {
+                Slot::Ready(b) => {
                     let b = b.clone();
                     w.read_done(key);
                     self.changed.notify_all();
@@ -336,8 +332,8 @@ struct Request {
     shard: u32,
     start: u64,
     end: u64,
-    id: u64,
-    keys: Vec<Key>,
+    /// Its samples and their spans.
+    keys: Vec<(Key, u64, u64)>,
 }
 
 /// Starts fetching `reads` (the samples of one dataset, in the order they are read, and the
@@ -435,7 +431,6 @@ fn schedule(w: &mut Window, shards: &Spans, next: Next<'_>, i: &mut usize) -> Ve
     };
     let mut new: Vec<(Key, u64, u64)> = Vec::new();
     let mut taken = 0u64;
-    let mut bytes = 0u64;
     while *i < reads.len() && taken < group {
         let key = reads[*i];
         let Some((start, end)) = span(key) else {
@@ -443,7 +438,7 @@ fn schedule(w: &mut Window, shards: &Spans, next: Next<'_>, i: &mut usize) -> Ve
             continue;
         };
         let known = w.samples.contains_key(&key);
-        if taken > 0 && !known && w.held + bytes + (end - start) > max_bytes {
+        if taken > 0 && !known && w.held + (end - start) > max_bytes {
             break;
         }
         *i += 1;
@@ -461,16 +456,8 @@ fn schedule(w: &mut Window, shards: &Spans, next: Next<'_>, i: &mut usize) -> Ve
             s.reads += 1;
             continue;
         }
-        w.samples.insert(
-            key,
-            Scheduled {
-                reads: 1,
-                pulled: 0,
-                slot: Slot::Pending,
-                range: 0,
-            },
-        );
-        bytes += end - start;
+        w.samples.insert(key, scheduled(1, 0, end - start));
+        w.held += end - start;
         new.push((key, start, end));
     }
     new.sort_by_key(|&(k, start, _)| (k.0, start));
@@ -483,37 +470,29 @@ fn schedule(w: &mut Window, shards: &Spans, next: Next<'_>, i: &mut usize) -> Ve
         {
             // the samples between the request and this one: later reads of this rank not held
             // yet are fetched with them; anything else only when it is a few bytes
-            let last = r.keys.last().map_or(key.1, |k| k.1);
+            let last = r.keys.last().map_or(key.1, |k| k.0.1);
             let between: Vec<Key> = (last + 1..key.1).map(|s| (key.0, s)).collect();
             let later = between.iter().all(|k| {
                 span(*k).is_some_and(|(a, b)| a == b)
                     || (future.get(k).is_some_and(|n| *n > 0) && !w.samples.contains_key(k))
             });
             let gap = start - r.end;
-            if later && w.held + bytes + gap <= max_bytes {
-                for k in between
-                    .iter()
-                    .filter(|k| span(**k).is_some_and(|(a, b)| a < b))
-                {
-                    w.samples.insert(
-                        *k,
-                        Scheduled {
-                            reads: 0,
-                            pulled: 1,
-                            slot: Slot::Pending,
-                            range: 0,
-                        },
-                    );
-                    r.keys.push(*k);
+            if later && gap <= PULL_GAP.min(max_bytes / 8) && w.held + gap <= max_bytes {
+                for k in &between {
+                    let Some((a, b)) = span(*k).filter(|(a, b)| a < b) else {
+                        continue;
+                    };
+                    w.samples.insert(*k, scheduled(0, 1, b - a));
+                    w.held += b - a;
+                    r.keys.push((*k, a, b));
                 }
-                bytes += gap;
                 r.end = end;
-                r.keys.push(key);
+                r.keys.push((key, start, end));
                 continue;
             }
             if gap <= COALESCE_GAP {
                 r.end = end;
-                r.keys.push(key);
+                r.keys.push((key, start, end));
                 continue;
             }
         }
@@ -522,23 +501,82 @@ fn schedule(w: &mut Window, shards: &Spans, next: Next<'_>, i: &mut usize) -> Ve
             shard: key.0,
             start,
             end,
-            id: 0,
-            keys: vec![key],
+            keys: vec![(key, start, end)],
         });
     }
-    for r in &mut requests {
-        w.next_range += 1;
-        r.id = w.next_range;
-        w.ranges
-            .insert(r.id, (r.end - r.start, r.keys.len() as u32));
-        w.held += r.end - r.start;
-        for k in &r.keys {
-            if let Some(s) = w.samples.get_mut(k) {
-                s.range = r.id;
-            }
+    requests
+}
+
+/// A sample entering the window, not fetched yet.
+fn scheduled(reads: u32, pulled: u32, size: u64) -> Scheduled {
+    Scheduled {
+        reads,
+        pulled,
+        slot: Slot::Pending,
+        size,
+    }
+}
+
+/// Makes the samples of request `r` ready with the bytes `got` (each copied out when the request
+/// holds several), or failed.
+fn arrived(
+    src: &RangedShards,
+    r: &Request,
+    loc: &StorePath,
+    got: object_store::Result<impl AsRef<[u8]> + Send + Sync + 'static>,
+) -> Result<()> {
+    let want = r.end - r.start;
+    let (bytes, res) = match got {
+        Ok(b) if b.as_ref().len() as u64 == want => {
+            src.count(want);
+            (Ok(b), Ok(()))
+        }
+        Ok(b) => {
+            let e = format!(
+                "range {}..{}: got {} bytes",
+                r.start,
+                r.end,
+                b.as_ref().len()
+            );
+            (Err(e.clone()), Err(store_err(loc.as_ref(), e)))
+        }
+        Err(e) => (
+            Err(format!("object store: {e}")),
+            Err(store_err(loc.as_ref(), e)),
+        ),
+    };
+    let slots: Vec<(Key, Slot)> = match bytes {
+        Ok(b) if r.keys.len() == 1 => {
+            let sb = SampleBytes::new(r.start, Arc::new(b));
+            vec![(r.keys[0].0, Slot::Ready(sb))]
+        }
+        Ok(b) => r
+            .keys
+            .iter()
+            .map(|&(k, a, e)| {
+                let part = b
+                    .as_ref()
+                    .get((a - r.start) as usize..(e - r.start) as usize)
+                    .map(<[u8]>::to_vec)
+                    .unwrap_or_default();
+                (k, Slot::Ready(SampleBytes::new(a, Arc::new(part))))
+            })
+            .collect(),
+        Err(e) => r
+            .keys
+            .iter()
+            .map(|&(k, _, _)| (k, Slot::Failed(e.clone())))
+            .collect(),
+    };
+    let mut w = src.lock();
+    for (k, slot) in slots {
+        if let Some(s) = w.samples.get_mut(&k) {
+            s.slot = slot;
         }
     }
-    requests
+    drop(w);
+    src.changed.notify_all();
+    res
 }
 
 /// Fetches `requests` (several at once) and makes their samples ready as each arrives.
@@ -554,40 +592,7 @@ fn fetch_all(src: &RangedShards, requests: Vec<Request>) -> Result<()> {
         })
         .buffer_unordered(CONCURRENCY)
         .fold(Ok(()), |acc: Result<()>, (r, loc, got)| async move {
-            let mut w = src.lock();
-            let (slot, res) = match got {
-                Ok(b) if b.len() as u64 == r.end - r.start => {
-                    src.count(b.len() as u64);
-                    let bytes = SampleBytes::new(r.start, Arc::new(b));
-                    (Slot::Ready(bytes, r.id), Ok(()))
-                }
-                Ok(b) => {
-                    let e = format!("range {}..{}: got {} bytes", r.start, r.end, b.len());
-                    (Slot::Failed(e.clone()), Err(store_err(loc.as_ref(), e)))
-                }
-                Err(e) => (
-                    Slot::Failed(format!("object store: {e}")),
-                    Err(store_err(loc.as_ref(), e)),
-                ),
-            };
-            for k in &r.keys {
-                if let Some(s) = w.samples.get_mut(k) {
-                    s.slot = match &slot {
-                        Slot::Ready(b, id) => Slot::Ready(b.clone(), *id),
-                        Slot::Failed(e) => Slot::Failed(e.clone()),
-                        Slot::Pending => Slot::Pending,
-                    };
-                }
-            }
-            drop(w);
-            src.changed.notify_all();
-            acc.and(res)
+            acc.and(arrived(src, &r, &loc, got))
         });
-    match &src.handle {
-        Some(h) => {
-            let _guard = h.enter();
-            futures::executor::block_on(fut)
-        }
-        None => futures::executor::block_on(fut),
-    }
+    src.in_runtime(|| futures::executor::block_on(fut))
 }
