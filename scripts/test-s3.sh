@@ -221,12 +221,15 @@ for rank in 0 1; do
         fetched=$(num fetched_bytes) total=$(num dataset_shard_bytes)
         [ "$fetched" -lt "$total" ] || fail "loader rank $rank of 2 ($mode) fetched every shard ($fetched bytes)"
         if [ $mode = ranged ]; then
-            # Its samples' spans: read from the local run's batch ids would need the index;
-            # both ranks together fetch each sample once: checked after the loop.
+            # its samples' bytes (share_bytes), the manifest and indexes, and at most a few
+            # bytes between samples fetched in one request
+            share=$(num share_bytes)
+            [ "$fetched" -ge $((share + idx_bytes)) ] && [ "$fetched" -le $((share + share / 20 + idx_bytes)) ] ||
+                fail "loader rank $rank (ranged) fetched $fetched bytes; its samples hold $share, indexes $idx_bytes"
             eval "ranged_$rank=$fetched"
             [ ! -d "$W/cache-$mode-$rank/shards" ] || [ -z "$(find "$W/cache-$mode-$rank/shards" -name '*.tar')" ] ||
                 fail "loader rank $rank (ranged) copied shard files"
-            say "ok: loader rank $rank of 2 from s3, ranged reads: $(wc -l <"$W/a") batches identical to local; fetched $fetched bytes ($(num fetched_objects) requests, $(num direct_reads) outside the read-ahead, window peak $(num peak_window_bytes) bytes) of $total in shards"
+            say "ok: loader rank $rank of 2 from s3, ranged reads: $(wc -l <"$W/a") batches identical to local; fetched $fetched bytes = its samples' $share + $idx_bytes of manifest and indexes ($(num fetched_objects) requests, $(num direct_reads) outside the read-ahead, window peak $(num peak_window_bytes) bytes) of $total in shards"
         else
             say "ok: loader rank $rank of 2 from s3, whole shards: batches identical; fetched $fetched bytes of $total"
         fi

@@ -91,11 +91,12 @@ EOF
     done
     for mode in ranged whole; do
         for world in 2 4; do
-            line="  $mode, world $world: fetched per rank (MB):"
+            line="  $mode, world $world: fetched/its samples per rank (MB):"
             for rank in $(seq 0 $((world - 1))); do
                 rm -rf "$W/cache"
-                f=$("$BIN/loader_s3" "s3://bench/$ds" quiet=1 batch_size=64 shuffle_buffer=${BUF[$ds]} rank="$rank" world="$world" cache="$W/cache" mode=$mode | field fetched_bytes)
-                line="$line $((f / 1000000))"
+                out=$("$BIN/loader_s3" "s3://bench/$ds" quiet=1 batch_size=64 shuffle_buffer=${BUF[$ds]} rank="$rank" world="$world" cache="$W/cache" mode=$mode)
+                f=$(field fetched_bytes <<<"$out") sh=$(field share_bytes <<<"$out")
+                line="$line $((f / 1000000))/$((sh / 1000000))"
             done
             echo "$line (dataset $((size / 1000000)) MB, share $((size / world / 1000000)) MB)"
         done

@@ -175,8 +175,16 @@ fn main() -> Res<()> {
     });
     let quiet = kv.get("quiet").is_some_and(|v| v == "1");
     let (mut batches, mut rows, mut bytes) = (0u64, 0u64, 0u64);
-    for b in loader.epoch() {
+    // the bytes of the samples this rank reads (their spans in the shards): its share
+    let mut share = 0u64;
+    let mut epoch = loader.epoch();
+    while let Some(b) = epoch.next() {
         let b = b?;
+        let datasets = epoch.planner().mixture().datasets();
+        for id in b.ids().iter().filter(|i| !i.is_missing()) {
+            let ds = &datasets[id.dataset()];
+            share += ds.index_sample(ds.selection()[id.index()]).size;
+        }
         let mut h = 0xcbf2_9ce4_8422_2325u64;
         for f in b.fields() {
             h = fnv(h, f.name().as_bytes());
@@ -213,7 +221,7 @@ fn main() -> Res<()> {
     println!(
         "summary batches {batches} rows {rows} field_bytes {bytes} wall_s {wall:.3} cpu_s {cpu:.3} \
          mb_per_s {:.1} fetched_bytes {fetched} fetched_objects {objects} dataset_shard_bytes {dataset_bytes} \
-         direct_reads {direct} peak_window_bytes {peak}",
+         direct_reads {direct} peak_window_bytes {peak} share_bytes {share}",
         bytes as f64 / 1e6 / wall.max(1e-9)
     );
     Ok(())
