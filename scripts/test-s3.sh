@@ -11,9 +11,12 @@
 #   4. `kill -9` mid-upload (BOMDATA_KILL_AFTER_PARTS, a test hook: the process SIGKILLs itself
 #      after handing that many parts to the store; parts of 64 KiB so shards go multipart), of
 #      an ingest and of a shard: no manifest uploaded; the same command again finishes with
-#      identical objects;
+#      identical objects. The ingest is killed mid-run: units are committed one by one during
+#      the run (objects, then `.ingest/units/u<h>.json`), so some are in the store before the
+#      kill, the staging folder holds no committed unit's files, and the rerun skips them;
 #   5. the loader reading the sharded dataset from S3 (loader example `loader_s3`, ranks 0 and
-#      1 of 2) gives the same batches as from the local folder, fetching only its ranks' shards.
+#      1 of 2), by ranged reads (no shard copied; together the two ranks fetch each sample
+#      once) and by whole shards, gives the same batches as from the local folder.
 #
 # Environment: BOMDATA_BIN (default $CARGO_TARGET_DIR/debug/bomdata, built here),
 # BOMDATA_PYTHON (default .venv/bin/python), S3_TEST_KEEP=1 keeps the work folder.
@@ -175,33 +178,66 @@ say "ok: verify s3://out/bad (one flipped byte): exit 1, $(grep -c DAMAGED "$W/v
 killed() {
     local what=$1 prefix=$2; shift 2
     set +e
-    BOMDATA_KILL_AFTER_PARTS=5 "$BIN" "$@" 2>"$W/log-kill"
+    BOMDATA_KILL_AFTER_PARTS=${KILL_AFTER:-5} "$BIN" "$@" 2>"$W/log-kill"
     local code=$?
     set -e
     [ "$code" = 137 ] || { cat "$W/log-kill" >&2; fail "$what: expected SIGKILL (137), got $code"; }
     if s3 ls out "$prefix" | grep -q ' manifest.json$'; then fail "$what: manifest uploaded before the kill"; fi
-    say "ok: $what killed mid-upload: $(s3 ls out "$prefix" | wc -l) objects there, no manifest"
-    run log-resume "$@"
+    s3 ls out "$prefix" >"$W/ls-killed"
+    say "ok: $what killed mid-upload: $(wc -l <"$W/ls-killed") objects there, no manifest"
 }
-killed "ingest" ingest-k ingest s3://src/tree --out s3://out/ingest-k --state-dir "$W/state-k" -j 1
-grep -q "already there" "$W/log-resume" || fail "the resumed upload started over"
-same_objects "ingest resumed after kill -9" "$W/ingest" out ingest-k
+KILL_ARGS=(ingest s3://src/tree --out s3://out/ingest-k --state-dir "$W/state-k" -j 1)
+KILL_AFTER=40 killed "ingest" ingest-k "${KILL_ARGS[@]}"
+committed=$(grep -c ' .ingest/units/' "$W/ls-killed" || true)
+[ "$committed" -ge 2 ] || fail "ingest: $committed units committed before the kill (expected some)"
+staged=$(find "$W/stage/out/out/ingest-k/shards" -name '*.tar' | wc -l)
+[ "$staged" -le 1 ] || fail "ingest: $staged shards left in the staging folder (committed units are removed)"
+run log-resume "${KILL_ARGS[@]}"
+done_now=$(sed -n 's/.* converted, \([0-9]*\) already done.*/\1/p' "$W/log-resume")
+[ "${done_now:-0}" -ge "$committed" ] || { cat "$W/log-resume" >&2; fail "the resumed ingest redid committed units"; }
+s3 ls out ingest-k | grep -q ' .ingest/units/' && fail "commit records left after the manifest"
+same_objects "ingest resumed after kill -9 ($committed units committed before it, $done_now skipped)" "$W/ingest" out ingest-k
 killed "shard" shard-k shard s3://out/ingest --out s3://out/shard-k "${SHARD_ARGS[@]}"
+run log-resume shard s3://out/ingest --out s3://out/shard-k "${SHARD_ARGS[@]}"
 same_objects "shard resumed after kill -9" "$W/shard" out shard-k
 
 # --- 5. loader from S3 ------------------------------------------------------------------------
+# Ranged reads (the default: each sample's byte range, adjacent ones coalesced, fetched by a
+# read-ahead window of a few batches, 1 MiB at most here so that it is exercised; no shard
+# copied) and whole shards fetched on first touch (mode=whole): the same batches as local; a
+# ranged rank fetches about its share (its samples' bytes, plus manifest and indexes).
+idx_bytes=$(cat "$W/shard/manifest.json" "$W"/shard/shards/*.idx.json | wc -c)
 for rank in 0 1; do
     args=(rank=$rank world=2 batch_size=4 threads=2 seed=7 shuffle_buffer=4 shapes=volume.npy:list)
     "$LOADER" "$W/shard" "${args[@]}" >"$W/loader-local-$rank"
-    "$LOADER" s3://out/shard "${args[@]}" cache="$W/cache-$rank" >"$W/loader-s3-$rank"
     grep '^batch' "$W/loader-local-$rank" >"$W/a"
-    grep '^batch' "$W/loader-s3-$rank" >"$W/b"
     [ -s "$W/a" ] || fail "loader rank $rank read no batch"
-    cmp -s "$W/a" "$W/b" || { diff "$W/a" "$W/b" | head >&2; fail "loader rank $rank: s3 batches differ"; }
-    sum=$(tail -1 "$W/loader-s3-$rank")
-    fetched=$(sed -n 's/.*fetched_bytes \([0-9]*\).*/\1/p' <<<"$sum")
-    total=$(sed -n 's/.*dataset_shard_bytes \([0-9]*\).*/\1/p' <<<"$sum")
-    [ "$fetched" -lt "$total" ] || fail "loader rank $rank of 2 fetched every shard ($fetched bytes)"
-    say "ok: loader rank $rank of 2 from s3: $(wc -l <"$W/a") batches identical to local; fetched $fetched bytes of $total in shards"
+    for mode in ranged whole; do
+        "$LOADER" s3://out/shard "${args[@]}" mode=$mode window_mb=1 cache="$W/cache-$mode-$rank" >"$W/loader-s3-$rank"
+        grep '^batch' "$W/loader-s3-$rank" >"$W/b"
+        cmp -s "$W/a" "$W/b" || { diff "$W/a" "$W/b" | head >&2; fail "loader rank $rank ($mode): s3 batches differ"; }
+        sum=$(tail -1 "$W/loader-s3-$rank")
+        num() { sed -n "s/.* $1 \([0-9]*\).*/\1/p" <<<"$sum"; }
+        fetched=$(num fetched_bytes) total=$(num dataset_shard_bytes)
+        [ "$fetched" -lt "$total" ] || fail "loader rank $rank of 2 ($mode) fetched every shard ($fetched bytes)"
+        if [ $mode = ranged ]; then
+            # its samples' bytes (share_bytes), the manifest and indexes, and at most a few
+            # bytes between samples fetched in one request
+            share=$(num share_bytes)
+            [ "$fetched" -ge $((share + idx_bytes)) ] && [ "$fetched" -le $((share + share / 20 + idx_bytes)) ] ||
+                fail "loader rank $rank (ranged) fetched $fetched bytes; its samples hold $share, indexes $idx_bytes"
+            eval "ranged_$rank=$fetched"
+            [ ! -d "$W/cache-$mode-$rank/shards" ] || [ -z "$(find "$W/cache-$mode-$rank/shards" -name '*.tar')" ] ||
+                fail "loader rank $rank (ranged) copied shard files"
+            say "ok: loader rank $rank of 2 from s3, ranged reads: $(wc -l <"$W/a") batches identical to local; fetched $fetched bytes = its samples' $share + $idx_bytes of manifest and indexes ($(num fetched_objects) requests, $(num direct_reads) outside the read-ahead, window peak $(num peak_window_bytes) bytes) of $total in shards"
+        else
+            say "ok: loader rank $rank of 2 from s3, whole shards: batches identical; fetched $fetched bytes of $total"
+        fi
+    done
 done
+# Ranks 0 and 1 read disjoint samples covering the dataset: together they fetch the shards'
+# sample bytes once (plus each its copy of the manifest and indexes).
+both=$((ranged_0 + ranged_1 - 2 * idx_bytes))
+[ "$both" -le $((total + total / 10)) ] || fail "ranged: ranks fetched $both sample bytes, the shards hold $total"
+say "ok: ranged: ranks 0+1 fetched $both bytes of samples (shards: $total bytes, tar headers and padding of the ends aside): each about its share"
 say "all checks passed in $(($(date +%s) - T_START))s"

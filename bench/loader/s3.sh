@@ -2,7 +2,9 @@
 # The loader reading from S3 (a local `moto` server on 127.0.0.1) against the same loader
 # reading local files, on the loader bench's data (the harness's make_data.py `raw` layout,
 # written as a bomdata dataset by bench_loader_write), plus the bytes each rank fetches at world
-# size 2 and 4.
+# size 2 and 4. Two ways from S3: `s3` = ranged reads (remote::open_ranged + read_ahead: each
+# sample's byte range, adjacent samples coalesced, a read-ahead window of a few batches, nothing
+# copied to disk), `s3whole` = whole shards on first touch (remote::open + prefetch).
 #
 # Both sides are the same binary (loader example `loader_s3`, release), timed the same way: one
 # whole epoch in-process (open + plan + read, every batch's fields hashed), wall and CPU
@@ -64,31 +66,40 @@ declare -A BUF=([fmri]=${FMRI_BUF:-8} [eeg]=${EEG_BUF:-512})
 for ds in fmri eeg; do
     size=$(du -sb "$W/bomdata/$ds/shards" | cut -f1)
     echo "== $ds: $(grep -c . "$W/data/$ds/raw/meta.jsonl") samples, $((size / 1000000)) MB of shards, shuffle buffer ${BUF[$ds]}"
-    : >"$W/$ds-local.txt"; : >"$W/$ds-s3.txt"
+    : >"$W/$ds-local.txt"; : >"$W/$ds-s3.txt"; : >"$W/$ds-s3whole.txt"
     for r in $(seq "$REPS"); do
         "$BIN/loader_s3" "$W/bomdata/$ds" quiet=1 batch_size=64 threads=2 shuffle_buffer=${BUF[$ds]} >>"$W/$ds-local.txt"
         rm -rf "$W/cache"
-        "$BIN/loader_s3" "s3://bench/$ds" quiet=1 batch_size=64 threads=2 shuffle_buffer=${BUF[$ds]} cache="$W/cache" >>"$W/$ds-s3.txt"
+        "$BIN/loader_s3" "s3://bench/$ds" quiet=1 batch_size=64 threads=2 shuffle_buffer=${BUF[$ds]} cache="$W/cache" mode=ranged >>"$W/$ds-s3.txt"
+        rm -rf "$W/cache"
+        "$BIN/loader_s3" "s3://bench/$ds" quiet=1 batch_size=64 threads=2 shuffle_buffer=${BUF[$ds]} cache="$W/cache" mode=whole >>"$W/$ds-s3whole.txt"
     done
-    for side in local s3; do
+    for side in local s3 s3whole; do
         "$PY" - "$W/$ds-$side.txt" "$side" <<'EOF'
 import re, statistics, sys
 rows = [dict(re.findall(r"(\w+) ([0-9.]+)", l)) for l in open(sys.argv[1]) if l.startswith("summary")]
 w = [float(r["wall_s"]) for r in rows]; c = [float(r["cpu_s"]) for r in rows]
 mb = float(rows[0]["field_bytes"]) / 1e6
-print(f"  {sys.argv[2]:5}: wall min {min(w):.3f} med {statistics.median(w):.3f} s "
+extra = ""
+if "peak_window_bytes" in rows[0] and sys.argv[2] == "s3":
+    extra = (f", {rows[0]['fetched_objects']} requests, window peak "
+             f"{int(rows[0]['peak_window_bytes']) / 1e6:.0f} MB, {rows[0]['direct_reads']} direct reads")
+print(f"  {sys.argv[2]:7}: wall min {min(w):.3f} med {statistics.median(w):.3f} s "
       f"({mb / min(w):.0f} / {mb / statistics.median(w):.0f} MB/s); "
-      f"cpu min {min(c):.3f} med {statistics.median(c):.3f} s; fetched {int(rows[0]['fetched_bytes']) / 1e6:.1f} MB")
+      f"cpu min {min(c):.3f} med {statistics.median(c):.3f} s; fetched {int(rows[0]['fetched_bytes']) / 1e6:.1f} MB{extra}")
 EOF
     done
-    for world in 2 4; do
-        line="  world $world: fetched per rank (MB):"
-        for rank in $(seq 0 $((world - 1))); do
-            rm -rf "$W/cache"
-            f=$("$BIN/loader_s3" "s3://bench/$ds" quiet=1 batch_size=64 shuffle_buffer=${BUF[$ds]} rank="$rank" world="$world" cache="$W/cache" | field fetched_bytes)
-            line="$line $((f / 1000000))"
+    for mode in ranged whole; do
+        for world in 2 4; do
+            line="  $mode, world $world: fetched/its samples per rank (MB):"
+            for rank in $(seq 0 $((world - 1))); do
+                rm -rf "$W/cache"
+                out=$("$BIN/loader_s3" "s3://bench/$ds" quiet=1 batch_size=64 shuffle_buffer=${BUF[$ds]} rank="$rank" world="$world" cache="$W/cache" mode=$mode)
+                f=$(field fetched_bytes <<<"$out") sh=$(field share_bytes <<<"$out")
+                line="$line $((f / 1000000))/$((sh / 1000000))"
+            done
+            echo "$line (dataset $((size / 1000000)) MB, share $((size / world / 1000000)) MB)"
         done
-        echo "$line (dataset $((size / 1000000)) MB, share $((size / world / 1000000)) MB)"
     done
 done
 echo "load: $(uptime)"

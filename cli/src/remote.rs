@@ -32,6 +32,8 @@ use crate::Command;
 
 #[cfg(feature = "s3")]
 mod s3;
+#[cfg(feature = "s3")]
+mod units;
 
 /// A location given on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +116,9 @@ pub struct Staged {
     uploads: Vec<(PathBuf, Remote, bool)>,
     /// Temporary local copies to remove afterwards.
     cleanup: Vec<PathBuf>,
+    /// Ingest outputs committed unit by unit (`units`): their commit records are deleted once
+    /// the manifest in the local folder is uploaded.
+    unit_records: Vec<(PathBuf, Remote)>,
 }
 
 /// Replaces the remote locations of `command` by local folders, fetching remote inputs.
@@ -133,6 +138,16 @@ pub fn stage(command: &mut Command) -> anyhow::Result<Staged> {
                     );
                 }
                 a.out = stage_output(r, "out", a.overwrite, &mut staged)?;
+                // Units are uploaded during the run and their staged files removed: the upload
+                // at the end must not delete them as stale; `--overwrite` clears the prefix now.
+                if let Some(up) = staged.uploads.last_mut() {
+                    up.2 = false;
+                }
+                if a.overwrite {
+                    clear(r)?;
+                }
+                a.publish_to = Some(Box::new(r.clone()));
+                staged.unit_records.push((a.out.clone(), r.clone()));
             }
             if let Location::Remote(r) = &source {
                 let dir = stage_dir(r, "source");
@@ -168,6 +183,9 @@ pub fn stage(command: &mut Command) -> anyhow::Result<Staged> {
                     fetch(&r, &dir)?;
                 } else {
                     std::fs::create_dir_all(&dir)?;
+                }
+                if !shard_run {
+                    staged.unit_records.push((dir.clone(), r.clone()));
                 }
                 staged.uploads.push((dir.clone(), r, shard_run));
                 a.dataset = dir;
@@ -224,6 +242,16 @@ pub fn finish(staged: Staged, result: anyhow::Result<i32>) -> anyhow::Result<i32
                     break;
                 }
             }
+            if r.is_ok() {
+                for (dir, remote) in &staged.unit_records {
+                    if dir.join(bomdata_shard::dataset::MANIFEST).is_file()
+                        && let Err(e) = remove_unit_records(remote)
+                    {
+                        r = Err(e);
+                        break;
+                    }
+                }
+            }
             r
         }
         other => other,
@@ -275,6 +303,71 @@ fn upload(dir: &Path, r: &Remote, prune: bool) -> anyhow::Result<()> {
 #[cfg(feature = "s3")]
 fn remote_has(r: &Remote, rel: &str) -> anyhow::Result<bool> {
     s3::Store::open(r)?.exists(rel)
+}
+
+/// What `ingest --out s3://…` commits units through (see `units`).
+pub trait Committer: Sync {
+    /// As the ingest runtime's publisher.
+    fn as_publisher(&self) -> &dyn bomdata_ingest::publish::UnitPublisher;
+    /// Prints what was committed.
+    fn report(&self);
+}
+
+#[cfg(feature = "s3")]
+impl Committer for units::UnitUploader {
+    fn as_publisher(&self) -> &dyn bomdata_ingest::publish::UnitPublisher {
+        self
+    }
+    fn report(&self) {
+        units::UnitUploader::report(self);
+    }
+}
+
+/// The committer of an ingest whose `--out` is `r` (none for a local output).
+pub fn unit_committer(r: Option<&Remote>) -> anyhow::Result<Option<Box<dyn Committer>>> {
+    let Some(r) = r else {
+        return Ok(None);
+    };
+    #[cfg(feature = "s3")]
+    {
+        Ok(Some(Box::new(units::UnitUploader::open(r)?)))
+    }
+    #[cfg(not(feature = "s3"))]
+    {
+        bail!("{}: built without the `s3` feature", r.url)
+    }
+}
+
+#[cfg(feature = "s3")]
+fn remove_unit_records(r: &Remote) -> anyhow::Result<()> {
+    let n = units::remove_records(r)?;
+    if n > 0 {
+        eprintln!(
+            "bomdata: {}: {n} unit commit records removed (the manifest is there)",
+            r.url
+        );
+    }
+    Ok(())
+}
+
+/// Deletes every object under `r` (`ingest --overwrite`).
+#[cfg(feature = "s3")]
+fn clear(r: &Remote) -> anyhow::Result<()> {
+    let store = s3::Store::open(r)?;
+    for rel in store.list()?.keys() {
+        store.delete(rel)?;
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "s3"))]
+fn remove_unit_records(r: &Remote) -> anyhow::Result<()> {
+    bail!("{}: built without the `s3` feature", r.url)
+}
+
+#[cfg(not(feature = "s3"))]
+fn clear(r: &Remote) -> anyhow::Result<()> {
+    bail!("{}: built without the `s3` feature", r.url)
 }
 
 #[cfg(not(feature = "s3"))]

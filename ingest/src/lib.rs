@@ -12,6 +12,7 @@ pub mod canonical;
 pub mod error;
 pub mod privacy;
 pub mod pseudonym;
+pub mod publish;
 pub mod registry;
 pub mod run;
 pub mod sink;

@@ -289,6 +289,17 @@ pub fn plan(source: &dyn Source, root: &Path) -> Result<Vec<Unit>> {
 
 /// Runs (or resumes) an ingest.
 pub fn run(opts: &RunOptions, source: &dyn Source, observer: &dyn Observer) -> Result<Summary> {
+    run_with(opts, source, observer, None)
+}
+
+/// [`run`], each finished unit handed to `publisher` as soon as its files are complete (see
+/// [`crate::publish`]).
+pub fn run_with(
+    opts: &RunOptions,
+    source: &dyn Source,
+    observer: &dyn Observer,
+    publisher: Option<&dyn crate::publish::UnitPublisher>,
+) -> Result<Summary> {
     if opts.world == 0 || opts.rank >= opts.world {
         return Err(Error::Other(format!(
             "rank {} is not below world size {}",
@@ -359,7 +370,7 @@ pub fn run(opts: &RunOptions, source: &dyn Source, observer: &dyn Observer) -> R
     let outcomes: Vec<(String, UnitOutcome)> = pool.install(|| {
         mine.par_iter()
             .map(|u| {
-                let outcome = run_unit(opts, source, u, &sessions);
+                let outcome = run_unit(opts, source, u, &sessions, publisher);
                 observer.finished(u, &outcome);
                 (u.id.clone(), outcome)
             })
@@ -409,13 +420,21 @@ fn run_unit(
     source: &dyn Source,
     unit: &Unit,
     sessions: &SessionMap,
+    publisher: Option<&dyn crate::publish::UnitPublisher>,
 ) -> UnitOutcome {
     let hash = unit_hash(&unit.id);
     let rec_path = record_path(&opts.state, &hash);
     if let Ok(rec) = dataset::read_json::<UnitRecord>(&rec_path)
         && rec.ok
         && rec.id == unit.id
-        && outputs_present(&opts.out, &rec)
+        && match publisher {
+            None => outputs_present(&opts.out, &rec),
+            Some(p) => p.published(&crate::publish::UnitFiles::of(
+                &hash,
+                &rec.shards,
+                &rec.tables,
+            )),
+        }
     {
         return UnitOutcome::AlreadyDone;
     }
@@ -464,6 +483,14 @@ fn run_unit(
                 .unwrap_or_default(),
         )
     };
+    if record.ok
+        && let Some(p) = publisher
+    {
+        let files = crate::publish::UnitFiles::of(&hash, &record.shards, &record.tables);
+        if let Err(e) = p.publish(&opts.out, &files) {
+            return UnitOutcome::Failed(format!("publishing the unit: {e}"));
+        }
+    }
     if let Err(e) = dataset::write_json_atomic(&rec_path, &record) {
         return UnitOutcome::Failed(format!("cannot record unit: {}", crate::error::chain(&e)));
     }

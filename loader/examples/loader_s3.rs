@@ -7,9 +7,12 @@
 //! (credentials and endpoint from the AWS variables, as `bomdata`). Keys: `rank`, `world`,
 //! `batch_size` (64), `threads` (2), `seed` (0), `shuffle_buffer` (4096; 0: none), `cache` (the
 //! local folder for a remote dataset's manifest, indexes and touched shards; default: a new
-//! temporary folder), `prefetch_bytes` (shards fetched ahead of the readers, default 4 GiB), `shapes`
-//! (`field:policy,...`, e.g. `volume.npy:list`),
-//! `quiet=1` (summary only).
+//! temporary folder), `mode` (`ranged`, the default: each sample's byte range fetched by a
+//! read-ahead window, no shard copied, see `remote::open_ranged`; `whole`: each touched shard
+//! fetched whole into `cache`, see `remote::open`), `window_mb` (ranged: most bytes the
+//! read-ahead holds, default 1024), `prefetch_bytes` (whole: shards fetched ahead of the
+//! readers, default 4 GiB), `shapes` (`field:policy,...`, e.g. `volume.npy:list`), `quiet=1`
+//! (summary only).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::BTreeMap;
@@ -54,6 +57,7 @@ fn cpu_seconds() -> f64 {
 struct Opened {
     ds: Dataset,
     remote: Option<Arc<bomdata_loader::remote::RemoteShards>>,
+    ranged: Option<Arc<bomdata_loader::remote::RangedShards>>,
     _rt: Option<tokio::runtime::Runtime>,
     _tmp: Option<tempfile::TempDir>,
 }
@@ -63,6 +67,7 @@ fn open(path: &str, kv: &BTreeMap<String, String>) -> Res<Opened> {
         return Ok(Opened {
             ds: Dataset::open(path)?,
             remote: None,
+            ranged: None,
             _rt: None,
             _tmp: None,
         });
@@ -83,11 +88,23 @@ fn open(path: &str, kv: &BTreeMap<String, String>) -> Res<Opened> {
             (Some(t), p)
         }
     };
-    let (ds, remote) =
-        bomdata_loader::remote::open(Arc::new(store), prefix, &dir, Some(rt.handle().clone()))?;
+    let handle = Some(rt.handle().clone());
+    if kv.get("mode").is_none_or(|m| m == "ranged") {
+        let (ds, ranged) =
+            bomdata_loader::remote::open_ranged(Arc::new(store), prefix, &dir, handle)?;
+        return Ok(Opened {
+            ds,
+            remote: None,
+            ranged: Some(ranged),
+            _rt: Some(rt),
+            _tmp: tmp,
+        });
+    }
+    let (ds, remote) = bomdata_loader::remote::open(Arc::new(store), prefix, &dir, handle)?;
     Ok(Opened {
         ds,
         remote: Some(remote),
+        ranged: None,
         _rt: Some(rt),
         _tmp: tmp,
     })
@@ -151,10 +168,23 @@ fn main() -> Res<()> {
             num(&kv, "prefetch_bytes", 4u64 << 30).unwrap_or(4 << 30),
         )
     });
+    let window: u64 = num(&kv, "window_mb", 1024u64)? << 20;
+    let read_ahead = opened.ranged.as_ref().map(|r| {
+        let o = bomdata_loader::remote::ReadAheadOptions::for_loader(&loader, window);
+        bomdata_loader::remote::read_ahead(&loader, r, o)
+    });
     let quiet = kv.get("quiet").is_some_and(|v| v == "1");
     let (mut batches, mut rows, mut bytes) = (0u64, 0u64, 0u64);
-    for b in loader.epoch() {
+    // the bytes of the samples this rank reads (their spans in the shards): its share
+    let mut share = 0u64;
+    let mut epoch = loader.epoch();
+    while let Some(b) = epoch.next() {
         let b = b?;
+        let datasets = epoch.planner().mixture().datasets();
+        for id in b.ids().iter().filter(|i| !i.is_missing()) {
+            let ds = &datasets[id.dataset()];
+            share += ds.index_sample(ds.selection()[id.index()]).size;
+        }
         let mut h = 0xcbf2_9ce4_8422_2325u64;
         for f in b.fields() {
             h = fnv(h, f.name().as_bytes());
@@ -174,15 +204,24 @@ fn main() -> Res<()> {
     if let Some(p) = prefetch {
         p.join().map_err(|_| "prefetch thread panicked")??;
     }
+    if let Some(r) = read_ahead {
+        r.finish()?;
+    }
     let wall = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - c0;
-    let (fetched, objects) = opened
-        .remote
+    let (fetched, objects) = match (&opened.remote, &opened.ranged) {
+        (Some(r), _) => (r.bytes_fetched(), r.objects_fetched()),
+        (_, Some(r)) => (r.bytes_fetched(), r.requests()),
+        _ => (0, 0),
+    };
+    let (direct, peak) = opened
+        .ranged
         .as_ref()
-        .map_or((0, 0), |r| (r.bytes_fetched(), r.objects_fetched()));
+        .map_or((0, 0), |r| (r.direct_reads(), r.peak_window_bytes()));
     println!(
         "summary batches {batches} rows {rows} field_bytes {bytes} wall_s {wall:.3} cpu_s {cpu:.3} \
-         mb_per_s {:.1} fetched_bytes {fetched} fetched_objects {objects} dataset_shard_bytes {dataset_bytes}",
+         mb_per_s {:.1} fetched_bytes {fetched} fetched_objects {objects} dataset_shard_bytes {dataset_bytes} \
+         direct_reads {direct} peak_window_bytes {peak} share_bytes {share}",
         bytes as f64 / 1e6 / wall.max(1e-9)
     );
     Ok(())

@@ -11,6 +11,7 @@ use bomdata_schemas::manifest::{IndexSample, Manifest, ShardEntry, ShardIndex};
 use bomdata_shard::{DatasetDir, member};
 use memmap2::Mmap;
 
+use crate::ranged::{RangeSource, SampleData};
 use crate::{Error, Result};
 
 /// Where a selected sample lives: shard number (manifest order) and sample number in its index.
@@ -69,6 +70,7 @@ pub struct Dataset {
     source: Option<Arc<dyn ShardSource>>,
     /// The filters applied to the selection, in order (`split=train`, ...), for error messages.
     filters: Vec<String>,
+    ranged: Option<Arc<dyn RangeSource>>,
 }
 
 /// Where a shard file missing from the dataset folder comes from (e.g. an object store, see
@@ -168,6 +170,7 @@ impl Dataset {
             selected: Vec::new(),
             source: None,
             filters: Vec::new(),
+            ranged: None,
         };
         ds.select_all();
         Ok(ds)
@@ -214,6 +217,7 @@ impl Dataset {
             selected: Vec::new(),
             source: None,
             filters: Vec::new(),
+            ranged: None,
         };
         ds.select_all();
         ds
@@ -387,6 +391,34 @@ impl Dataset {
         self
     }
 
+    /// Reads sample bytes from `source` by byte range instead of from shard files (the shard
+    /// files are then only opened by callers of [`Dataset::shard_file`]).
+    pub fn set_range_source(&mut self, source: Arc<dyn RangeSource>) -> &mut Self {
+        self.ranged = Some(source);
+        self
+    }
+
+    /// The range source, when samples are read by byte range.
+    pub fn range_source(&self) -> Option<&Arc<dyn RangeSource>> {
+        self.ranged.as_ref()
+    }
+
+    /// Where the member bytes of the sample at `loc` are read from: a byte range of the range
+    /// source when there is one, else the mapped shard.
+    pub fn sample_data(&self, loc: SampleLoc) -> Result<SampleData<'_>> {
+        match &self.ranged {
+            Some(r) => {
+                let s = &self.shards[loc.shard as usize];
+                let sample = &s.index.samples[loc.sample as usize];
+                Ok(SampleData::Ranged {
+                    bytes: r.sample(loc, &s.entry, sample)?,
+                    path: self.shard_path(loc.shard as usize),
+                })
+            }
+            None => Ok(SampleData::Mapped(self.shard_file(loc.shard as usize)?)),
+        }
+    }
+
     /// The manifest entry of shard `shard` (manifest position).
     pub fn shard_entry(&self, shard: usize) -> Option<&ShardEntry> {
         self.shards.get(shard).map(|s| &s.entry)
@@ -430,6 +462,11 @@ impl Dataset {
             .ok_or_else(|| Error::config("shard map vanished"))
     }
 
+    /// The index records of shard `shard`'s samples (empty for no such shard).
+    pub fn shard_samples(&self, shard: usize) -> &[IndexSample] {
+        self.shards.get(shard).map_or(&[], |s| &s.index.samples)
+    }
+
     /// The index record of the sample at `loc`.
     pub fn index_sample(&self, loc: SampleLoc) -> &IndexSample {
         &self.shards[loc.shard as usize].index.samples[loc.sample as usize]
@@ -445,6 +482,19 @@ impl Dataset {
                 format!("sample {:?} has no member {name}", s.key),
             )
         })?;
+        if let Some(r) = &self.ranged {
+            let entry = &self.shards[loc.shard as usize].entry;
+            let path = self.shard_path(loc.shard as usize);
+            let got = r.range(entry, m.offset, m.offset.saturating_add(m.size))?;
+            let raw = got.get(m.offset, m.size).ok_or_else(|| {
+                Error::corrupt(&path, format!("sample {:?}: short range read", s.key))
+            })?;
+            return member::decode(name, raw)
+                .map(|c| Cow::Owned(c.into_owned()))
+                .map_err(|e| {
+                    Error::corrupt(&path, format!("sample {:?} {name}: zstd: {e}", s.key))
+                });
+        }
         let f = self.shard_file(loc.shard as usize)?;
         let raw = &f.bytes()[m.offset as usize..(m.offset + m.size) as usize];
         member::decode(name, raw).map_err(|e| {

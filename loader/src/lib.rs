@@ -60,6 +60,7 @@ pub mod hostmem;
 pub mod loader;
 pub mod partition;
 pub mod plan;
+pub mod ranged;
 #[cfg(feature = "object-store")]
 pub mod remote;
 pub mod rng;

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use bomdata_shard::member::{self, MemberDecoder};
 use bomdata_shard::npy::{self, Dtype};
 
+use crate::dataset::SampleLoc;
 use crate::hostmem::{AlignedBuf, PageLocker};
+use crate::ranged::SampleData;
 
 mod direct;
 use crate::partition::{Partition, Remaining};
@@ -770,6 +772,11 @@ impl Loader {
         &self.planner
     }
 
+    /// The options.
+    pub fn options(&self) -> &LoaderOptions {
+        &self.opts
+    }
+
     /// The partition.
     pub fn partition(&self) -> Partition {
         self.part
@@ -929,6 +936,43 @@ impl Loader {
                 .map(|r| [r[0].min(cap), r[1].min(cap)])
                 .collect(),
         )
+    }
+
+    /// The samples this rank's share of the rest of the current epoch reads, batch by batch in
+    /// the order the reader threads read them (each read listed, empty slots left out): what a
+    /// dataset read by byte range fetches ahead (see `remote::read_ahead`).
+    pub fn samples_ahead(&self) -> Vec<Vec<(usize, SampleLoc)>> {
+        let plan = self.planner.epoch(self.state.epoch);
+        let n = plan.len() as u64;
+        let rest = self.rest(n);
+        let count = self.part.count(rest.len());
+        let b = self.opts.batch_size.max(1) as u64;
+        let used = if self.opts.drop_last {
+            count / b * b
+        } else {
+            count
+        };
+        let datasets = self.planner.mixture().datasets();
+        let mut out = Vec::with_capacity(used.div_ceil(b) as usize);
+        for k0 in (0..used).step_by(b as usize) {
+            let mut batch = Vec::new();
+            for k in k0..(k0 + b).min(used) {
+                let pos = self.part.position(n, &rest, k);
+                for id in plan.unit(Partition::unit_at(pos, n)) {
+                    if id.is_missing() {
+                        continue;
+                    }
+                    if let Some(loc) = datasets
+                        .get(id.dataset())
+                        .and_then(|ds| ds.selection().get(id.index()))
+                    {
+                        batch.push((id.dataset(), *loc));
+                    }
+                }
+            }
+            out.push(batch);
+        }
+        out
     }
 
     /// The shards this rank's share of the rest of the current epoch reads, as
@@ -1158,8 +1202,8 @@ fn read_sample(
     if sample.members.is_empty() {
         return Ok(0);
     }
-    let file = ds.shard_file(loc.shard as usize)?;
-    let bytes = file.bytes();
+    // the mapped shard, or a fetched byte range (a dataset read by range, see `ranged`)
+    let file = ds.sample_data(loc)?;
     let mut bytes_read = 0;
     for m in &sample.members {
         let (logical, zst) = member::logical_name(&m.name);
@@ -1179,25 +1223,28 @@ fn read_sample(
         };
         bytes_read += m.size;
         let fi = field_slot(ctx, fields, recycled, at.slot, logical, at.rows);
-        if !zst && ctx.read == ReadMode::Pread {
+        if !zst
+            && ctx.read == ReadMode::Pread
+            && let SampleData::Mapped(shard) = &file
+        {
             let npy = logical.ends_with(".npy");
-            if scratch.pending.defer(fields, fi, row, file, m, npy) {
+            if scratch.pending.defer(fields, fi, row, shard, m, npy) {
                 continue;
             }
             flush(scratch, fields)?;
-            direct::read_member(&mut fields[fi], row, file.file(), m.into(), npy).map_err(|e| {
-                match e {
+            direct::read_member(&mut fields[fi], row, shard.file(), m.into(), npy).map_err(
+                |e| match e {
                     direct::Fail::Io(e) => Error::io(file.path(), e),
                     direct::Fail::Bad(msg) => corrupt(msg),
-                }
-            })?;
+                },
+            )?;
             continue;
         }
         flush(scratch, fields)?;
         let field = &mut fields[fi];
-        let raw = bytes
-            .get(m.offset as usize..(m.offset + m.size) as usize)
-            .ok_or_else(|| corrupt("past the end of the shard".into()))?;
+        let raw = file
+            .get(m.offset, m.size)
+            .ok_or_else(|| corrupt("member outside the shard or the fetched range".into()))?;
         // large rows: decompress in place (no copy); small ones: into the thread's
         // scratch buffer, which stays in cache, then one streaming copy
         if zst

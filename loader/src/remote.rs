@@ -1,5 +1,12 @@
-//! Datasets in object stores (feature `object-store`), two ways:
+//! Datasets in object stores (feature `object-store`), three ways:
 //!
+//! - [`open_ranged`] (the one to prefer): the manifest and the shard indexes are fetched into a
+//!   local folder, and no shard file ever is: the reader threads take each sample's bytes (the
+//!   span its index record gives) from a [`read_ahead`] window that fetches, in the order the
+//!   rank reads them, the samples of the next few batches (adjacent samples of a shard in one
+//!   ranged GET, several GETs at once), bounded in batches and in bytes; a sample's bytes are
+//!   dropped after its last read. A rank fetches its samples, about its share of the dataset,
+//!   whatever the shard size or shuffle buffer. See [`RangedShards`].
 //! - [`open`]: the manifest and the shard indexes are fetched into a local folder, and each
 //!   shard is fetched whole the first time a reader touches it, so a rank fetches only the
 //!   shards its share of the epoch reads (with the default block split, its own shards and at
@@ -32,6 +39,9 @@ use object_store::{ObjectStore, ObjectStoreExt};
 
 use crate::{Dataset, Error, Result};
 
+mod ranged;
+pub use ranged::{RangedShards, ReadAhead, ReadAheadOptions};
+
 /// The local cache.
 #[derive(Clone, Debug)]
 pub struct Cache {
@@ -41,7 +51,7 @@ pub struct Cache {
     pub max_bytes: u64,
 }
 
-fn store_err(what: &str, e: impl std::fmt::Display) -> Error {
+pub(crate) fn store_err(what: &str, e: impl std::fmt::Display) -> Error {
     Error::io(
         PathBuf::from(what),
         std::io::Error::other(format!("object store: {e}")),
@@ -319,4 +329,128 @@ pub fn prefetch(loader: &crate::Loader, max_bytes: u64) -> std::thread::JoinHand
         }
         Ok(total)
     })
+}
+
+impl crate::dataset::ShardSource for RangedShards {
+    /// A whole shard, for the callers of `Dataset::shard_file` (e.g. bucket planning, which
+    /// reads `.npy` headers); the reader threads never ask for one.
+    fn fetch(&self, entry: &ShardEntry, dst: &Path) -> Result<()> {
+        RangedShards::fetch_whole(self, entry, dst)
+    }
+}
+
+impl RangedShards {
+    fn fetch_whole(&self, entry: &ShardEntry, dst: &Path) -> Result<()> {
+        let loc = self.store_key(&format!("{SHARDS}/{}", entry.name));
+        let n = self.in_runtime(|| fetch(self.store().as_ref(), &loc, dst))?;
+        self.add_fetched(n);
+        if n != entry.size {
+            let _ = std::fs::remove_file(dst);
+            return Err(Error::corrupt(
+                dst,
+                format!("fetched {n} bytes, manifest says {}", entry.size),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Opens the dataset under `prefix` in `store` to be read by byte range: the manifest and the
+/// shard indexes (small) are fetched into `dir`, and no shard file is: the reader threads take
+/// each sample's bytes (the span the index gives, from its first member's header to its last
+/// member's end) from a [`read_ahead`] window, or fetch them themselves when none runs. Start
+/// one read-ahead per epoch. Member reads outside an epoch (`SampleInfo::member`, metadata
+/// filters) fetch that member's range; only `Dataset::shard_file` (bucket planning of
+/// compressed-size-varying fields) fetches a whole shard. `handle`: as for [`open`].
+pub fn open_ranged(
+    store: std::sync::Arc<dyn ObjectStore>,
+    prefix: &str,
+    dir: &Path,
+    handle: Option<tokio::runtime::Handle>,
+) -> Result<(Dataset, std::sync::Arc<RangedShards>)> {
+    let remote = std::sync::Arc::new(RangedShards::new(store, prefix, handle));
+    let local = DatasetDir::new(dir);
+    let shards_dir = local.shards_dir();
+    std::fs::create_dir_all(&shards_dir).map_err(|e| Error::io(&shards_dir, e))?;
+    let remote_manifest = dir.join("manifest.remote.json");
+    let get = |name: &str, dst: &Path| -> Result<()> {
+        let loc = remote.store_key(name);
+        let n = remote.in_runtime(|| fetch(remote.store().as_ref(), &loc, dst))?;
+        remote.add_fetched(n);
+        Ok(())
+    };
+    get(MANIFEST, &remote_manifest)?;
+    let manifest: Manifest = dataset::read_json(&remote_manifest)?;
+    for s in &manifest.shards {
+        let idx = local.index_path(s);
+        if !idx.is_file() {
+            get(&format!("{SHARDS}/{}", s.index), &idx)?;
+        }
+    }
+    local.write_manifest(&manifest)?;
+    let mut ds = Dataset::open(dir)?;
+    ds.set_shard_source(remote.clone());
+    ds.set_range_source(remote.clone());
+    Ok((ds, remote))
+}
+
+/// Starts fetching, on a background thread, the byte ranges of the samples `loader`'s rank
+/// reads from `source`'s dataset in the rest of its current epoch, in the order its reader
+/// threads read them: the samples of the next `opts.batches` batches at most (fetched in
+/// groups of half that, adjacent samples of a shard in one request, several requests at
+/// once), and at most `opts.max_bytes` held. A sample leaves the window after its last read.
+/// The order and exactly-once guarantees are the loader's own: the window only decides when
+/// bytes arrive. [`ReadAheadOptions::for_loader`] sizes it to keep the batch queue full.
+pub fn read_ahead(
+    loader: &crate::Loader,
+    source: &std::sync::Arc<RangedShards>,
+    opts: ReadAheadOptions,
+) -> ReadAhead {
+    let datasets = loader.planner().mixture().datasets();
+    let same = |d: &Dataset| {
+        d.range_source().is_some_and(|r| {
+            std::ptr::addr_eq(std::sync::Arc::as_ptr(r), std::sync::Arc::as_ptr(source))
+        })
+    };
+    let mine = datasets.iter().position(|d| same(d));
+    let mut shards = Vec::new();
+    let mut reads = Vec::new();
+    let mut per_batch = 1;
+    if let Some(d) = mine {
+        let ds = &datasets[d];
+        for si in 0..ds.num_shards() {
+            let Some(entry) = ds.shard_entry(si) else {
+                continue;
+            };
+            let spans = ds
+                .shard_samples(si)
+                .iter()
+                .map(|s| {
+                    if s.members.is_empty() {
+                        (0, 0)
+                    } else {
+                        (s.offset, s.offset.saturating_add(s.size))
+                    }
+                })
+                .collect();
+            shards.push((entry.clone(), spans));
+        }
+        for batch in loader.samples_ahead() {
+            let before = reads.len();
+            for (dd, loc) in batch {
+                let empty = ds.index_sample(loc).members.is_empty();
+                if dd == d && !empty {
+                    reads.push((loc.shard, loc.sample));
+                }
+            }
+            per_batch = per_batch.max(reads.len() - before);
+        }
+    }
+    ranged::start(
+        source.clone(),
+        std::sync::Arc::new(shards),
+        reads,
+        per_batch,
+        opts,
+    )
 }

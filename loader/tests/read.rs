@@ -378,6 +378,108 @@ fn object_store_rank_fetches_only_its_shards() {
     assert_eq!(all, (0..40).collect::<Vec<_>>()); // exactly once over the ranks
 }
 
+/// Ranged reads (`remote::open_ranged` + `read_ahead`): no shard file copied, the same units
+/// in the same order as local, each sample's bytes fetched once over the ranks (whatever the
+/// window: a window smaller than one sample still makes progress), member compression and both
+/// read modes.
+#[cfg(feature = "object-store")]
+#[test]
+fn object_store_ranged_reads() {
+    use bomdata_loader::ReadMode;
+    use bomdata_loader::remote::{self, ReadAheadOptions};
+    use object_store::memory::InMemory;
+    for (compression, read_mode, window) in [
+        (Compression::None, ReadMode::Pread, 1u64 << 30),
+        (Compression::None, ReadMode::Mmap, 1),
+        (Compression::Member(3), ReadMode::Pread, 4096),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        write_dataset(dir.path(), 40, "eeg", compression);
+        let store = InMemory::new();
+        upload(&store, dir.path(), "bucket/ds");
+        let store: Arc<dyn object_store::ObjectStore> = Arc::new(store);
+        let meta_bytes: u64 = walk(dir.path())
+            .iter()
+            .filter(|p| p.extension().is_none_or(|e| e != "tar"))
+            .map(|p| std::fs::metadata(p).unwrap().len())
+            .sum();
+        let sample_bytes: u64 = {
+            let ds = Dataset::open(dir.path()).unwrap();
+            ds.infos().map(|i| i.sample.size).sum()
+        };
+        let loader = |ds: Dataset, rank: usize| {
+            let p = Planner::new(
+                Mixture::single(ds),
+                OrderOptions {
+                    seed: 3,
+                    shuffle: Shuffle::Buffer(BufferSize::Samples(4)),
+                    shuffle_shards: true,
+                },
+                Units::Samples,
+            )
+            .unwrap();
+            let part = Partition::new(rank, 2, Remainder::Uneven).unwrap();
+            let opts = LoaderOptions {
+                batch_size: 3,
+                threads: 2,
+                read: read_mode,
+                ..LoaderOptions::default()
+            };
+            Loader::new(Arc::new(p), part, opts).unwrap()
+        };
+        let epoch = |l: &mut Loader| -> Vec<(usize, Vec<u8>)> {
+            let mut got = Vec::new();
+            for b in l.epoch() {
+                let b = b.unwrap();
+                let x = b.field("x.npy").unwrap();
+                let m = b.field("meta.json").unwrap();
+                for r in 0..b.rows() {
+                    assert_eq!(f32s(x.row(r)), values(index_of(m.row(r))));
+                    got.push((index_of(m.row(r)), x.row(r).to_vec()));
+                }
+            }
+            got
+        };
+        let (mut all, mut fetched) = (Vec::new(), 0);
+        for rank in 0..2 {
+            let cache = tempfile::tempdir().unwrap();
+            let (ds, src) =
+                remote::open_ranged(store.clone(), "bucket/ds", cache.path(), None).unwrap();
+            let mut l = loader(ds, rank);
+            let ahead = remote::read_ahead(
+                &l,
+                &src,
+                ReadAheadOptions {
+                    batches: 2,
+                    max_bytes: window,
+                },
+            );
+            let got = epoch(&mut l);
+            ahead.finish().unwrap();
+            let local = epoch(&mut loader(Dataset::open(dir.path()).unwrap(), rank));
+            assert_eq!(got, local, "{compression:?} {read_mode:?} window {window}");
+            assert!(
+                walk(cache.path())
+                    .iter()
+                    .all(|p| p.extension().is_none_or(|e| e != "tar")),
+                "a shard file was copied"
+            );
+            assert!(src.peak_window_bytes() <= window.max(1 << 20));
+            fetched += src.bytes_fetched();
+            all.extend(got.into_iter().map(|g| g.0));
+        }
+        all.sort_unstable();
+        assert_eq!(all, (0..40).collect::<Vec<_>>());
+        // every sample's span once (and the small gaps between samples of a shard fetched in
+        // one request), plus each rank's manifest and indexes
+        let spans = fetched - 2 * meta_bytes;
+        assert!(
+            spans >= sample_bytes && spans <= sample_bytes + sample_bytes / 4,
+            "{compression:?}: fetched {spans} bytes of samples, they hold {sample_bytes}"
+        );
+    }
+}
+
 /// Puts every file under `dir` into `store` under `prefix`.
 #[cfg(feature = "object-store")]
 fn upload(store: &object_store::memory::InMemory, dir: &std::path::Path, prefix: &str) {

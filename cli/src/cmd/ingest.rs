@@ -15,6 +15,10 @@ use crate::progress::Progress;
 pub struct Args {
     /// The source tree to read.
     pub source_dir: PathBuf,
+    /// Where each finished unit is committed during the run (`--out s3://…`, set by
+    /// `crate::remote::stage`, which points `out` at the local staging folder).
+    #[arg(skip)]
+    pub publish_to: Option<Box<crate::remote::Remote>>,
     /// The dataset directory to write (created; re-running with the same options resumes it).
     /// It must be empty, new, or this run's own output; a local path (URLs are refused).
     #[arg(long)]
@@ -264,8 +268,13 @@ pub fn run(a: &Args) -> anyhow::Result<i32> {
     }
     let progress = Progress::new(a.json);
     let observer = super::ranks::Faulty::new(&progress, rank);
-    let summary = run::run(&opts, adapter.as_ref(), &observer)?;
+    let committer = crate::remote::unit_committer(a.publish_to.as_deref())?;
+    let publisher = committer.as_deref().map(|c| c.as_publisher());
+    let summary = run::run_with(&opts, adapter.as_ref(), &observer, publisher)?;
     progress.finish();
+    if let Some(c) = &committer {
+        c.report();
+    }
     report_summary(a, &entry, rank, world, &summary);
     if let Some(why) = summary.empty_reason(&opts, &entry.adapter) {
         eprintln!("bomdata: error: nothing ingested: {why}");

@@ -295,8 +295,41 @@ impl Store {
         Ok(t)
     }
 
+    /// The bytes of the object `rel`; `None` when there is none.
+    pub fn get_bytes(&self, rel: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let key = self.key(rel);
+        self.rt.block_on(async {
+            match self.s3.get(&key).await {
+                Ok(got) => Ok(Some(
+                    got.bytes().await.with_context(|| self.err(rel))?.to_vec(),
+                )),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e).with_context(|| self.err(rel)),
+            }
+        })
+    }
+
+    /// Stores `bytes` as the object `rel` (one request: appears whole or not at all).
+    pub fn put_bytes(&self, rel: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
+        let key = self.key(rel);
+        part_sent();
+        self.rt
+            .block_on(self.s3.put(&key, PutPayload::from(bytes)))
+            .with_context(|| format!("uploading {}", self.err(rel)))?;
+        Ok(())
+    }
+
+    /// Deletes the object `rel` (absent is fine).
+    pub fn delete(&self, rel: &str) -> anyhow::Result<()> {
+        let key = self.key(rel);
+        match self.rt.block_on(self.s3.delete(&key)) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("deleting {}", self.err(rel))),
+        }
+    }
+
     /// Uploads one file; returns whether it went in parts.
-    fn put_file(&self, rel: &str, path: &Path, size: u64) -> anyhow::Result<bool> {
+    pub fn put_file(&self, rel: &str, path: &Path, size: u64) -> anyhow::Result<bool> {
         let part = part_size();
         let key = self.key(rel);
         let mut f =
