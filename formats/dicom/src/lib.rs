@@ -10,6 +10,7 @@
 //! Lengths read from the file are checked against the bytes left before use; nothing is
 //! allocated from a header field alone.
 
+pub mod corder;
 pub mod error;
 #[cfg(feature = "jpeg2000")]
 mod j2k;

@@ -106,27 +106,26 @@ pub fn uid_hash(ctx: &UnitContext<'_>, uid: &str) -> String {
     ctx.pseudonymizer.pseudonym("dicom uid", uid)
 }
 
-/// The technical header fields of a series' first instance, after checking every instance for
-/// burned-in annotation.
-struct Technical {
-    first: dicom::File,
-    image: dicom::Image,
-}
-
-fn technical(files: &[PathBuf], ctx: &UnitContext<'_>) -> Result<Technical> {
-    let mut first = None;
+/// Reads every instance's attributes (not its pixels), checking each for burned-in annotation,
+/// and plans the series.
+fn headers(files: &[PathBuf], ctx: &UnitContext<'_>) -> Result<dicom::corder::Headers> {
+    let mut instances = Vec::with_capacity(files.len());
     for p in files {
-        let f = dicom::open_header(p).map_err(|e| Error::input(p, e))?;
-        if Head::of(&f).burned_in && !ctx.allow_burned_in {
+        let i = dicom::corder::Instance::read(p).map_err(|e| match e {
+            dicom::SeriesError::Instance { error, .. } => Error::input(p, error),
+            dicom::SeriesError::Read { message, .. } => Error::input(p, message),
+            e => Error::input(p, e),
+        })?;
+        if Head::of(i.file()).burned_in && !ctx.allow_burned_in {
             return Err(Error::BurnedInAnnotation { path: p.clone() });
         }
-        if first.is_none() {
-            first = Some(f);
-        }
+        instances.push(i);
     }
-    let first = first.ok_or_else(|| Error::Other("DICOM series without instances".into()))?;
-    let image = dicom::Image::from_file(&first).map_err(|e| Error::input(&files[0], e))?;
-    Ok(Technical { first, image })
+    let err_path = files.first().cloned().unwrap_or_default();
+    if instances.is_empty() {
+        return Err(Error::Other("DICOM series without instances".into()));
+    }
+    dicom::corder::plan_instances(instances).map_err(|e| Error::input(&err_path, e))
 }
 
 fn dtype_name(img: &dicom::Image) -> String {
@@ -144,24 +143,24 @@ pub fn series_sample(
     sink: &mut dyn SampleSink,
 ) -> Result<()> {
     let err_path = files.first().cloned().unwrap_or_default();
-    let tech = technical(files, ctx)?;
-    let (img, f) = (&tech.image, &tech.first);
-    let n = (img.rows as u64)
-        .saturating_mul(img.columns as u64)
-        .saturating_mul(files.len() as u64);
+    let series = headers(files, ctx)?;
+    let (_, f) = series
+        .files()
+        .next()
+        .ok_or_else(|| Error::Other("DICOM series without instances".into()))?;
+    let img = &dicom::Image::from_file(f).map_err(|e| Error::input(&err_path, e))?;
+    let n = series.len() as u64;
     let per = if ctx.float16 { 14 } else { 12 };
     bomdata_format_core::budget::check(n.saturating_mul(per), "the series' voxel arrays")
         .map_err(|e| Error::input(&err_path, e))?;
-    let mut writer: Option<dicom::series::COrderF32> = None;
-    let vol = dicom::series::stack(files, |shape, k, t, px| {
-        writer
-            .get_or_insert_with(|| {
-                dicom::series::COrderF32::new(npy::header(npy::Dtype::F32, shape), shape)
-            })
-            .put(k, t, px);
-    })
-    .map_err(|e| Error::input(&err_path, e))?;
-    let mut data = writer.map(|w| w.finish()).unwrap_or_default();
+    let vol = series.geometry();
+    // From the process's buffer pool; every byte is written by the fill.
+    let head = npy::header(npy::Dtype::F32, &vol.shape);
+    let mut data = bomdata_shard::buffers::take(head.len() + 4 * series.len());
+    data[..head.len()].copy_from_slice(&head);
+    series
+        .fill_c_order_f32(&mut data[head.len()..])
+        .map_err(|e| Error::input(&err_path, e))?;
     let mut info = info;
     if info.modality == Some(Modality::Pet) && info.frames.is_none() && info.pet.is_none() {
         let nz = vol.shape[2].max(1);
@@ -169,8 +168,9 @@ pub fn series_sample(
         (info.frames, info.pet) = super::pet::from_dicom(&firsts)?;
     }
     if ctx.float16 {
-        let h = npy::header(npy::Dtype::F32, &vol.shape).len();
-        data = to_f16_npy(&vol.shape, &data[h..]);
+        let f32s = std::mem::take(&mut data);
+        data = to_f16_npy(&vol.shape, &f32s[head.len()..]);
+        bomdata_shard::buffers::give(f32s);
     }
     let modality = info.modality.unwrap_or(Modality::Smri);
     let prov = Provenance {
