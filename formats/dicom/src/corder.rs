@@ -20,7 +20,7 @@ use std::path::Path;
 use crate::error::SeriesError;
 use crate::parse::File;
 use crate::pixels::{Image, decode};
-use crate::series::{Geometry, Plan, Slice, plan, read, read_header};
+use crate::series::{Geometry, Plan, Slice, plan, read, read_error, read_header};
 
 /// The instances of one series read up to their pixel data, and its plan.
 pub struct Headers {
@@ -127,6 +127,18 @@ impl Headers {
     /// Fills `out` (exactly `4 ×` [`Headers::len`] bytes) with the series' values as float32
     /// little endian in C order of [`Geometry::shape`]. Every byte of `out` is written.
     pub fn fill_c_order_f32(&self, out: &mut [u8]) -> Result<(), SeriesError> {
+        self.fill_with(out, BATCH_BYTES, true)
+    }
+
+    /// [`Headers::fill_c_order_f32`] with batches of at most `batch_bytes` of float32, and the
+    /// row-band pass allowed or not (for tests of both passes and of partial batches).
+    #[doc(hidden)]
+    pub fn fill_with(
+        &self,
+        out: &mut [u8],
+        batch_bytes: usize,
+        by_rows: bool,
+    ) -> Result<(), SeriesError> {
         if out.len() != 4 * self.len() {
             return Err(SeriesError::OutputSize {
                 got: out.len(),
@@ -136,8 +148,12 @@ impl Headers {
         let shape = &self.plan.geometry.shape;
         let (nx, ny, nz) = (shape[0], shape[1], shape[2]);
         let nt = shape.get(3).copied().unwrap_or(1);
+        let dims = Dims { nx, ny, nz, nt };
+        if by_rows && let Some(files) = self.open_all(batch_bytes) {
+            return fill_by_rows(&files, dims, batch_bytes, out);
+        }
         let nxy = nx * ny;
-        let block = (BATCH_BYTES / (4 * nxy).max(1)).clamp(1, nz.max(1));
+        let block = (batch_bytes / (4 * nxy).max(1)).clamp(1, nz.max(1));
         let mut batch = vec![0f32; block * nxy];
         let mut raw = Vec::new();
         for t in 0..nt {
@@ -150,12 +166,99 @@ impl Headers {
                     let slot = &mut batch[s * nxy..(s + 1) * nxy];
                     slice_f32(&self.slices[i], &mut raw, slot)?;
                 }
-                let dims = Dims { nx, ny, nz, nt };
                 scatter(&batch[..cnt * nxy], cnt, dims, k0, t, out);
             }
         }
         Ok(())
     }
+}
+
+/// Instances at most held open at once by the row-band pass.
+const MAX_OPEN: usize = 256;
+/// Fewest rows a band of the row-band pass may hold.
+const MIN_BAND_ROWS: usize = 4;
+
+impl Headers {
+    /// Every instance opened with its pixels checked where the header pass found them, in
+    /// storage order, when the row-band pass applies: all on the 16-bit fast path, at most
+    /// [`MAX_OPEN`] of them, and a band of at least [`MIN_BAND_ROWS`] rows fits the batch.
+    fn open_all(&self, batch_bytes: usize) -> Option<Vec<(std::fs::File, Native16, &Slice)>> {
+        let shape = &self.plan.geometry.shape;
+        let w = self.plan.order.len();
+        if w > MAX_OPEN || batch_bytes / (4 * w * shape[0]).max(1) < MIN_BAND_ROWS {
+            return None;
+        }
+        let mut head = [0u8; 12];
+        let mut files = Vec::with_capacity(w);
+        for &(_, _, i) in &self.plan.order {
+            let s = &self.slices[i];
+            let n = s.native16?;
+            let f = std::fs::File::open(&s.path).ok()?;
+            let end = n.at + u64::from(n.header) + u64::from(n.len);
+            let hl = usize::from(n.header);
+            let ok = f.metadata().is_ok_and(|m| m.len() >= end)
+                && f.read_exact_at(&mut head[..hl], n.at).is_ok()
+                && head[..4] == [0xE0, 0x7F, 0x10, 0x00]
+                && head[hl - 4..hl] == n.len.to_le_bytes();
+            if !ok {
+                return None;
+            }
+            files.push((f, n, s));
+        }
+        Some(files)
+    }
+}
+
+/// One pass over the array: bands of rows of every instance (`files`, storage order) are read
+/// and converted into a batch, then every voxel column of the band is written whole (a run of
+/// `nz × nt` values), so each byte of `out` is written once.
+fn fill_by_rows(
+    files: &[(std::fs::File, Native16, &Slice)],
+    d: Dims,
+    batch_bytes: usize,
+    out: &mut [u8],
+) -> Result<(), SeriesError> {
+    let Dims { nx, ny, nz, nt } = d;
+    let w = files.len();
+    let band = (batch_bytes / (4 * w * nx).max(1)).clamp(1, ny.max(1));
+    let mut batch = vec![0f32; w * band * nx];
+    let mut raw = vec![0u8; band * nx * 2];
+    for y0 in (0..ny).step_by(band) {
+        let rows = band.min(ny - y0);
+        let per = rows * nx;
+        for (s, (f, n, slice)) in files.iter().enumerate() {
+            let at = n.at + u64::from(n.header) + (y0 * nx * 2) as u64;
+            let bytes = &mut raw[..per * 2];
+            f.read_exact_at(bytes, at)
+                .map_err(|e| read_error(&slice.path, &e))?;
+            convert16(bytes, &slice.img, &mut batch[s * per..(s + 1) * per]);
+        }
+        for x in 0..nx {
+            for y in y0..y0 + rows {
+                let at = (x * ny + y) * w;
+                let Some(dst) = out.get_mut(4 * at..4 * (at + w)) else {
+                    continue;
+                };
+                let Some(col) = batch.get((y - y0) * nx + x..) else {
+                    continue;
+                };
+                if nt == 1 {
+                    for (o, v) in dst.chunks_exact_mut(4).zip(col.iter().step_by(per).take(w)) {
+                        o.copy_from_slice(&v.to_le_bytes());
+                    }
+                    continue;
+                }
+                // Storage order is slice fastest; the array's is volume fastest.
+                for (s, v) in col.iter().step_by(per).take(w).enumerate() {
+                    let o = 4 * ((s % nz) * nt + s / nz);
+                    if let Some(o) = dst.get_mut(o..o + 4) {
+                        o.copy_from_slice(&v.to_le_bytes());
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 #[derive(Clone, Copy)]

@@ -87,7 +87,7 @@ fn slice_of(path: &Path, file: File) -> Result<Slice, SeriesError> {
     })
 }
 
-fn read_error(path: &Path, e: &std::io::Error) -> SeriesError {
+pub(crate) fn read_error(path: &Path, e: &std::io::Error) -> SeriesError {
     SeriesError::Read {
         path: path.display().to_string(),
         message: e.to_string(),
