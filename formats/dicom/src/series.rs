@@ -107,17 +107,11 @@ pub(crate) fn read(path: &Path) -> Result<Slice, SeriesError> {
 /// (16 KiB, doubled until PixelData is reached), with where its pixels lie when they are native
 /// 16-bit little endian.
 pub(crate) fn read_header(path: &Path) -> Result<Slice, SeriesError> {
-    use std::io::Read;
     let mut f = std::fs::File::open(path).map_err(|e| read_error(path, &e))?;
     let mut buf = Vec::new();
     let mut want = 16 * 1024;
     let (file, at, buf) = loop {
-        let before = buf.len();
-        (&mut f)
-            .take((want - before) as u64)
-            .read_to_end(&mut buf)
-            .map_err(|e| read_error(path, &e))?;
-        let eof = buf.len() < want;
+        let eof = crate::read_up_to(&mut f, &mut buf, want).map_err(|e| read_error(path, &e))?;
         match crate::parse::parse_header_at(buf.clone()) {
             Ok((file, Some(at))) => break (file, Some(at), buf),
             Ok((file, None)) if eof => break (file, None, buf),
