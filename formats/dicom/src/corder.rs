@@ -233,6 +233,10 @@ fn fill_by_rows(
                 .map_err(|e| read_error(&slice.path, &e))?;
             convert16(bytes, &slice.img, &mut batch[s * per..(s + 1) * per]);
         }
+        if nt == 1 {
+            transpose_band(&batch[..w * per], Dims { nx, ny, nz, nt }, y0, rows, out);
+            continue;
+        }
         for x in 0..nx {
             for y in y0..y0 + rows {
                 let at = (x * ny + y) * w;
@@ -242,12 +246,6 @@ fn fill_by_rows(
                 let Some(col) = batch.get((y - y0) * nx + x..) else {
                     continue;
                 };
-                if nt == 1 {
-                    for (o, v) in dst.chunks_exact_mut(4).zip(col.iter().step_by(per).take(w)) {
-                        o.copy_from_slice(&v.to_le_bytes());
-                    }
-                    continue;
-                }
                 // Storage order is slice fastest; the array's is volume fastest.
                 for (s, v) in col.iter().step_by(per).take(w).enumerate() {
                     let o = 4 * ((s % nz) * nt + s / nz);
@@ -259,6 +257,42 @@ fn fill_by_rows(
         }
     }
     Ok(())
+}
+
+/// Writes a band of `rows` rows from `y0` of every slice of a 3-D series (`batch`: slice by
+/// slice, column fastest) into the array, in 16 × 16 tiles (16 slices × 16 columns), so each
+/// tile touches 16 rows of the batch and 16 runs of the array rather than a page per value.
+fn transpose_band(batch: &[f32], d: Dims, y0: usize, rows: usize, out: &mut [u8]) {
+    let Dims { nx, ny, nz, .. } = d;
+    let per = rows * nx;
+    for yy in 0..rows {
+        let y = y0 + yy;
+        for xb in (0..nx).step_by(TILE) {
+            let xn = TILE.min(nx - xb);
+            for sb in (0..nz).step_by(TILE) {
+                let sn = TILE.min(nz - sb);
+                let mut tile = [[0f32; TILE]; TILE];
+                for si in 0..sn {
+                    let from = (sb + si) * per + yy * nx + xb;
+                    let Some(src) = batch.get(from..from + xn) else {
+                        continue;
+                    };
+                    for (t, &v) in tile.iter_mut().zip(src) {
+                        t[si] = v;
+                    }
+                }
+                for (xi, t) in tile.iter().enumerate().take(xn) {
+                    let at = ((xb + xi) * ny + y) * nz + sb;
+                    let Some(dst) = out.get_mut(4 * at..4 * (at + sn)) else {
+                        continue;
+                    };
+                    for (o, v) in dst.chunks_exact_mut(4).zip(t) {
+                        o.copy_from_slice(&v.to_le_bytes());
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
