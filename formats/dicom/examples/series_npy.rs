@@ -1,7 +1,7 @@
 //! The core of `bomdata ingest` of a DICOM folder, alone, for the bench (bench/dicom): plan
 //! with header-only reads ([`bomdata_dicom::open_header`]) and group by SeriesInstanceUID, then
-//! stack the largest series straight into a C-order float32 `(x, y, z)` array
-//! ([`bomdata_dicom::series::stack`]) and write it as `.npy`, as the canonical `volume.npy`.
+//! read the largest series' headers and pixels straight into a C-order float32 `(x, y, z)`
+//! array ([`bomdata_dicom::corder`]) and write it as `.npy`, as the canonical `volume.npy`.
 //!
 //! usage: series_npy DIR OUT.npy
 
@@ -42,28 +42,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .into_values()
         .max_by_key(Vec::len)
         .ok_or("no DICOM files")?;
-    let mut writer: Option<bomdata_dicom::series::COrderF32> = None;
-    let g = bomdata_dicom::series::stack(&series, |shape, k, t, px| {
-        writer
-            .get_or_insert_with(|| {
-                let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-                let mut h = format!(
-                    "{{'descr': '<f4', 'fortran_order': False, 'shape': ({},), }}",
-                    dims.join(", ")
-                );
-                while (h.len() + 11) % 64 != 0 {
-                    h.push(' ');
-                }
-                h.push('\n');
-                let mut prefix = b"\x93NUMPY\x01\x00".to_vec();
-                prefix.extend_from_slice(&(h.len() as u16).to_le_bytes());
-                prefix.extend_from_slice(h.as_bytes());
-                bomdata_dicom::series::COrderF32::new(prefix, shape)
-            })
-            .put(k, t, px);
-    })?;
-    let data = writer.map(|w| w.finish()).unwrap_or_default();
+    let h = bomdata_dicom::corder::headers(&series)?;
+    let dims: Vec<String> = h.geometry().shape.iter().map(|d| d.to_string()).collect();
+    let mut head = format!(
+        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({},), }}",
+        dims.join(", ")
+    );
+    while (head.len() + 11) % 64 != 0 {
+        head.push(' ');
+    }
+    head.push('\n');
+    let mut data = b"\x93NUMPY\x01\x00".to_vec();
+    data.extend_from_slice(&(head.len() as u16).to_le_bytes());
+    data.extend_from_slice(head.as_bytes());
+    let at = data.len();
+    data.resize(at + 4 * h.len(), 0);
+    h.fill_c_order_f32(&mut data[at..])?;
     std::fs::write(out, &data)?;
+    let g = h.geometry();
     eprintln!("{:?} from {} files", g.shape, g.files.len());
     Ok(())
 }

@@ -196,6 +196,14 @@ pub enum SeriesError {
         /// The angle.
         degrees: f64,
     },
+    /// The array handed to [`crate::corder::Headers::fill_c_order_f32`] has the wrong size.
+    #[error("the output array has {got} bytes, the series needs {need}")]
+    OutputSize {
+        /// Bytes given.
+        got: usize,
+        /// Bytes needed.
+        need: usize,
+    },
     /// Multi-frame or colour instances are not stacked by this function.
     #[error("{path}: only single-frame, single-sample instances are stacked")]
     NotSingleFrame {

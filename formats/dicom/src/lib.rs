@@ -16,6 +16,7 @@
 //! Lengths read from the file are checked against the bytes left before use; nothing is
 //! allocated from a header field alone.
 
+pub mod corder;
 pub mod diffusion;
 pub mod error;
 #[cfg(feature = "jpeg2000")]
@@ -48,16 +49,11 @@ pub fn open(path: &std::path::Path) -> std::io::Result<File> {
 /// growing parts (16 KiB, doubled) until that element is reached: planning never reads pixel
 /// data. The returned [`File`] has no PixelData. Deflated files are read whole.
 pub fn open_header(path: &std::path::Path) -> std::io::Result<File> {
-    use std::io::Read;
     let mut f = std::fs::File::open(path)?;
     let mut buf = Vec::new();
     let mut want = 16 * 1024;
     loop {
-        let before = buf.len();
-        (&mut f)
-            .take((want - before) as u64)
-            .read_to_end(&mut buf)?;
-        let eof = buf.len() < want;
+        let eof = read_up_to(&mut f, &mut buf, want)?;
         if eof {
             return Ok(parse_header(buf)?.0);
         }
@@ -66,4 +62,28 @@ pub fn open_header(path: &std::path::Path) -> std::io::Result<File> {
             _ => want = want.saturating_mul(2),
         }
     }
+}
+
+/// Reads from `f` until `buf` holds `want` bytes or the file ends (then returns true): reads
+/// straight into `buf`'s spare room, in as few calls as the file allows.
+pub(crate) fn read_up_to(
+    f: &mut impl std::io::Read,
+    buf: &mut Vec<u8>,
+    want: usize,
+) -> std::io::Result<bool> {
+    let mut got = buf.len();
+    buf.resize(want.max(got), 0);
+    while got < want {
+        match f.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                buf.truncate(got);
+                return Err(e);
+            }
+        }
+    }
+    buf.truncate(got);
+    Ok(got < want)
 }

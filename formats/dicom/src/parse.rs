@@ -404,7 +404,25 @@ pub fn parse_header(bytes: Vec<u8>) -> Result<(File, bool), DicomError> {
     parse_with(bytes, true)
 }
 
-fn parse_with(mut bytes: Vec<u8>, header_only: bool) -> Result<(File, bool), DicomError> {
+/// As [`parse_header`], and where the PixelData element (its tag) starts in `bytes` when it was
+/// reached in a data set that is not deflated (`None` otherwise).
+pub fn parse_header_at(bytes: Vec<u8>) -> Result<(File, Option<usize>), DicomError> {
+    let (file, stop, start) = parse_at(bytes, true)?;
+    let at = stop.filter(|_| file.transfer_syntax_uid != DEFLATED);
+    Ok((file, at.map(|p| p + start)))
+}
+
+fn parse_with(bytes: Vec<u8>, header_only: bool) -> Result<(File, bool), DicomError> {
+    let (file, stop, _) = parse_at(bytes, header_only)?;
+    Ok((file, stop.is_some()))
+}
+
+/// The file, where a header-only parse stopped at PixelData in [`File::data`] (`None` when not
+/// reached), and where the data set starts in `bytes`.
+fn parse_at(
+    mut bytes: Vec<u8>,
+    header_only: bool,
+) -> Result<(File, Option<usize>, usize), DicomError> {
     let (meta, start) = meta(&bytes)?;
     let uid = meta
         .get(&0x0002_0010)
@@ -430,7 +448,7 @@ fn parse_with(mut bytes: Vec<u8>, header_only: bool) -> Result<(File, bool), Dic
         false,
         Some(&mut els),
     )?;
-    let reached = header_only && stop < data.len();
+    let reached = (header_only && stop < data.len()).then_some(stop);
     Ok((
         File {
             transfer_syntax_uid: uid,
@@ -441,6 +459,7 @@ fn parse_with(mut bytes: Vec<u8>, header_only: bool) -> Result<(File, bool), Dic
             elements: els,
         },
         reached,
+        start,
     ))
 }
 

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::corder::Native16;
 use crate::error::SeriesError;
 use crate::parse::File;
 use crate::pixels::{Image, decode};
@@ -37,13 +38,17 @@ pub fn group(paths: &[PathBuf]) -> BTreeMap<String, Vec<PathBuf>> {
     m
 }
 
-struct Slice {
-    path: PathBuf,
-    file: File,
-    img: Image,
+pub(crate) struct Slice {
+    pub(crate) path: PathBuf,
+    /// The whole file, or its attributes before PixelData ([`read_header`]).
+    pub(crate) file: File,
+    pub(crate) img: Image,
     ipp: [f64; 3],
     iop: [f64; 6],
     spacing: [f64; 2],
+    /// For a header-only slice whose pixels are native 16-bit little endian of a defined length
+    /// that covers the image: where they lie.
+    pub(crate) native16: Option<Native16>,
 }
 
 fn geometry<const N: usize>(
@@ -61,17 +66,11 @@ fn geometry<const N: usize>(
         })
 }
 
-fn read(path: &Path) -> Result<Slice, SeriesError> {
-    let err = |error| SeriesError::Instance {
+fn slice_of(path: &Path, file: File) -> Result<Slice, SeriesError> {
+    let img = Image::from_file(&file).map_err(|error| SeriesError::Instance {
         path: path.display().to_string(),
         error,
-    };
-    let bytes = std::fs::read(path).map_err(|e| SeriesError::Read {
-        path: path.display().to_string(),
-        message: e.to_string(),
     })?;
-    let file = crate::parse(bytes).map_err(err)?;
-    let img = Image::from_file(&file).map_err(err)?;
     if img.frames != 1 || img.samples != 1 {
         return Err(SeriesError::NotSingleFrame {
             path: path.display().to_string(),
@@ -84,6 +83,81 @@ fn read(path: &Path) -> Result<Slice, SeriesError> {
         path: path.to_path_buf(),
         file,
         img,
+        native16: None,
+    })
+}
+
+pub(crate) fn read_error(path: &Path, e: &std::io::Error) -> SeriesError {
+    SeriesError::Read {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+pub(crate) fn read(path: &Path) -> Result<Slice, SeriesError> {
+    let bytes = std::fs::read(path).map_err(|e| read_error(path, &e))?;
+    let file = crate::parse(bytes).map_err(|error| SeriesError::Instance {
+        path: path.display().to_string(),
+        error,
+    })?;
+    slice_of(path, file)
+}
+
+/// A slice from the attributes before PixelData, read as [`crate::open_header`] reads them
+/// (16 KiB, doubled until PixelData is reached), with where its pixels lie when they are native
+/// 16-bit little endian.
+pub(crate) fn read_header(path: &Path) -> Result<Slice, SeriesError> {
+    let mut f = std::fs::File::open(path).map_err(|e| read_error(path, &e))?;
+    let mut buf = Vec::new();
+    let mut want = 16 * 1024;
+    let (file, at, buf) = loop {
+        let eof = crate::read_up_to(&mut f, &mut buf, want).map_err(|e| read_error(path, &e))?;
+        match crate::parse::parse_header_at(buf.clone()) {
+            Ok((file, Some(at))) => break (file, Some(at), buf),
+            Ok((file, None)) if eof => break (file, None, buf),
+            Err(error) if eof => {
+                return Err(SeriesError::Instance {
+                    path: path.display().to_string(),
+                    error,
+                });
+            }
+            _ => want = want.saturating_mul(2),
+        }
+    };
+    let mut s = slice_of(path, file)?;
+    s.native16 = at.and_then(|at| native16(&s, &buf, at));
+    Ok(s)
+}
+
+/// The PixelData element at `at` in `buf` (the file's first bytes), when the fast path can read
+/// it (see [`Slice::native16`]).
+fn native16(s: &Slice, buf: &[u8], at: usize) -> Option<Native16> {
+    let (f, img) = (&s.file, &s.img);
+    if f.encoding.big
+        || f.pixel_coding != crate::parse::PixelCoding::Native
+        || img.bits_allocated != 16
+        || img.samples != 1
+        || img.frames != 1
+    {
+        return None;
+    }
+    let h = buf.get(at..at.checked_add(12)?)?;
+    if h[..4] != [0xE0, 0x7F, 0x10, 0x00] {
+        return None;
+    }
+    let (len, hl) = if f.encoding.explicit {
+        if !matches!(&h[4..6], b"OW" | b"OB" | b"UN") {
+            return None;
+        }
+        (u32::from_le_bytes([h[8], h[9], h[10], h[11]]), 12)
+    } else {
+        (u32::from_le_bytes([h[4], h[5], h[6], h[7]]), 8)
+    };
+    let need = (img.rows as u64) * (img.columns as u64) * 2;
+    (len != u32::MAX && u64::from(len) >= need).then_some(Native16 {
+        at: at as u64,
+        header: hl,
+        len,
     })
 }
 
@@ -185,10 +259,36 @@ pub fn stack(
     paths: &[PathBuf],
     mut put: impl FnMut(&[usize], usize, usize, &[f64]),
 ) -> Result<Geometry, SeriesError> {
-    let mut slices = paths
+    let slices = paths
         .iter()
         .map(|p| read(p))
         .collect::<Result<Vec<_>, _>>()?;
+    let plan = plan(&slices)?;
+    for &(k, t, i) in &plan.order {
+        let s = &slices[i];
+        let err = |error| SeriesError::Instance {
+            path: s.path.display().to_string(),
+            error,
+        };
+        let mut px = decode(&s.file, &s.img).map_err(err)?;
+        if let Some((slope, intercept)) = s.img.rescale {
+            px.iter_mut().for_each(|x| *x = *x * slope + intercept);
+        }
+        put(&plan.geometry.shape, k, t, &px);
+    }
+    Ok(plan.geometry)
+}
+
+/// A series' geometry and the storage order of its instances.
+pub(crate) struct Plan {
+    pub(crate) geometry: Geometry,
+    /// `(slice, volume, index into the slices)`, slice fastest, then volume.
+    pub(crate) order: Vec<(usize, usize, usize)>,
+}
+
+/// Checks the slices (same size, orientation and spacing, uniform gaps, no tilt), sorts them
+/// along the normal (then by InstanceNumber) and builds the affine.
+pub(crate) fn plan(slices: &[Slice]) -> Result<Plan, SeriesError> {
     let first = slices.first().ok_or(SeriesError::Empty)?;
     for s in &slices[1..] {
         check_same(first, s)?;
@@ -198,21 +298,26 @@ pub fn stack(
         [first.iop[3], first.iop[4], first.iop[5]],
     );
     let normal = cross(row_dir, col_dir);
-    let order = |s: &Slice| {
-        (
-            dot(s.ipp, normal),
-            s.file.number(0x0020_0013).unwrap_or(0.0),
-        )
-    };
-    slices.sort_by(|a, b| {
-        let (a, b) = (order(a), order(b));
+    let key: Vec<(f64, f64)> = slices
+        .iter()
+        .map(|s| {
+            (
+                dot(s.ipp, normal),
+                s.file.number(0x0020_0013).unwrap_or(0.0),
+            )
+        })
+        .collect();
+    let mut idx: Vec<usize> = (0..slices.len()).collect();
+    idx.sort_by(|&a, &b| {
+        let (a, b) = (key[a], key[b]);
         a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1))
     });
-    let positions = by_position(&slices, normal)?;
-    let reps: Vec<&Slice> = positions.iter().map(|p| &slices[p[0]]).collect();
+    let sorted: Vec<&Slice> = idx.iter().map(|&i| &slices[i]).collect();
+    let positions = by_position(&sorted, normal)?;
+    let reps: Vec<&Slice> = positions.iter().map(|p| sorted[p[0]]).collect();
     let v = step(&reps, normal)?;
     let nt = positions[0].len();
-    let first = &slices[0];
+    let first = sorted[0];
     let (rows, cols, ps) = (first.img.rows, first.img.columns, first.spacing);
     let mut lps = [[0.0; 4]; 4];
     for r in 0..3 {
@@ -229,32 +334,28 @@ pub fn stack(
     if nt > 1 {
         shape.push(nt);
     }
+    let mut order = Vec::with_capacity(slices.len());
     let mut files = Vec::with_capacity(slices.len());
     for t in 0..nt {
         for (k, p) in positions.iter().enumerate() {
-            let s = &slices[p[t]];
-            let err = |error| SeriesError::Instance {
-                path: s.path.display().to_string(),
-                error,
-            };
-            let mut px = decode(&s.file, &s.img).map_err(err)?;
-            if let Some((slope, intercept)) = s.img.rescale {
-                px.iter_mut().for_each(|x| *x = *x * slope + intercept);
-            }
-            put(&shape, k, t, &px);
-            files.push(s.path.clone());
+            let i = idx[p[t]];
+            order.push((k, t, i));
+            files.push(slices[i].path.clone());
         }
     }
-    Ok(Geometry {
-        shape,
-        affine,
-        files,
+    Ok(Plan {
+        geometry: Geometry {
+            shape,
+            affine,
+            files,
+        },
+        order,
     })
 }
 
 /// The instances at each slice position (within 1e-3 mm along the normal), in slice order;
 /// every position must hold the same number.
-fn by_position(slices: &[Slice], normal: [f64; 3]) -> Result<Vec<Vec<usize>>, SeriesError> {
+fn by_position(slices: &[&Slice], normal: [f64; 3]) -> Result<Vec<Vec<usize>>, SeriesError> {
     let mut out: Vec<Vec<usize>> = Vec::new();
     let mut last = f64::NEG_INFINITY;
     for (k, s) in slices.iter().enumerate() {

@@ -109,32 +109,100 @@ pub fn uid_hash(ctx: &UnitContext<'_>, uid: &str) -> String {
     ctx.pseudonymizer.pseudonym("dicom uid", uid)
 }
 
-/// The technical header fields of a series' first instance, after checking every instance for
-/// burned-in annotation.
-struct Technical {
-    first: dicom::File,
-    image: dicom::Image,
+/// Reads every instance's attributes (not its pixels), checking each for burned-in annotation,
+/// and plans the series.
+fn headers(files: &[PathBuf], ctx: &UnitContext<'_>) -> Result<dicom::corder::Headers> {
+    let mut instances = Vec::with_capacity(files.len());
+    for p in files {
+        let i = dicom::corder::Instance::read(p).map_err(|e| match e {
+            dicom::SeriesError::Instance { error, .. } => Error::input(p, error),
+            dicom::SeriesError::Read { message, .. } => Error::input(p, message),
+            e => Error::input(p, e),
+        })?;
+        if Head::of(i.file()).burned_in && !ctx.allow_burned_in {
+            return Err(Error::BurnedInAnnotation { path: p.clone() });
+        }
+        instances.push(i);
+    }
+    let err_path = files.first().cloned().unwrap_or_default();
+    if instances.is_empty() {
+        return Err(Error::Other("DICOM series without instances".into()));
+    }
+    dicom::corder::plan_instances(instances).map_err(|e| Error::input(&err_path, e))
 }
 
-fn technical(files: &[PathBuf], ctx: &UnitContext<'_>) -> Result<Technical> {
-    let mut first = None;
+/// Checks every instance of a series for burned-in annotation (headers only).
+fn check_burned_in(files: &[PathBuf], ctx: &UnitContext<'_>) -> Result<()> {
     for p in files {
         let f = dicom::open_header(p).map_err(|e| Error::input(p, e))?;
         if Head::of(&f).burned_in && !ctx.allow_burned_in {
             return Err(Error::BurnedInAnnotation { path: p.clone() });
         }
-        if first.is_none() {
-            first = Some(f);
-        }
     }
-    let first = first.ok_or_else(|| Error::Other("DICOM series without instances".into()))?;
-    let image = dicom::Image::from_file(&first).map_err(|e| Error::input(&files[0], e))?;
-    Ok(Technical { first, image })
+    Ok(())
 }
 
 fn dtype_name(img: &dicom::Image) -> String {
     let sign = if img.signed { "int" } else { "uint" };
     format!("{sign}{}", img.bits_allocated)
+}
+
+/// A classic single-frame series: every header read once, then the voxels read in row bands
+/// straight into a float32 C-order array from the process's buffer pool (`.npy` bytes, header
+/// length, stacking facts).
+fn classic_voxels(
+    files: &[PathBuf],
+    ctx: &UnitContext<'_>,
+    first: &dicom::File,
+) -> Result<(Vec<u8>, usize, super::dicom_volume::Stacked)> {
+    let err_path = files.first().cloned().unwrap_or_default();
+    let series = headers(files, ctx)?;
+    let n = series.len() as u64;
+    let per = if ctx.float16 { 14 } else { 12 };
+    bomdata_format_core::budget::check(n.saturating_mul(per), "the series' voxel arrays")
+        .map_err(|e| Error::input(&err_path, e))?;
+    let g = series.geometry();
+    // every byte is written by the fill
+    let head = npy::header(npy::Dtype::F32, &g.shape);
+    let mut data = bomdata_shard::buffers::take(head.len() + 4 * series.len());
+    data[..head.len()].copy_from_slice(&head);
+    series
+        .fill_c_order_f32(&mut data[head.len()..])
+        .map_err(|e| Error::input(&err_path, e))?;
+    let vol =
+        super::dicom_volume::classic(g.clone(), first).map_err(|e| Error::input(&err_path, e))?;
+    Ok((data, head.len(), vol))
+}
+
+/// A multi-frame (enhanced or legacy) series, stacked frame by frame from its functional
+/// groups (`.npy` bytes, header length, stacking facts).
+fn framed_voxels(
+    files: &[PathBuf],
+    ctx: &UnitContext<'_>,
+    first: &dicom::File,
+    img: &dicom::Image,
+) -> Result<(Vec<u8>, usize, super::dicom_volume::Stacked)> {
+    let err_path = files.first().cloned().unwrap_or_default();
+    check_burned_in(files, ctx)?;
+    let n = (img.rows as u64)
+        .saturating_mul(img.columns as u64)
+        .saturating_mul(img.frames as u64)
+        .saturating_mul(files.len() as u64);
+    let per = if ctx.float16 { 14 } else { 12 };
+    bomdata_format_core::budget::check(n.saturating_mul(per), "the series' voxel arrays")
+        .map_err(|e| Error::input(&err_path, e))?;
+    let mut writer: Option<dicom::series::COrderF32> = None;
+    let vol = super::dicom_volume::stack(files, first, |shape, k, t, px| {
+        writer
+            .get_or_insert_with(|| {
+                dicom::series::COrderF32::new(npy::header(npy::Dtype::F32, shape), shape)
+            })
+            .put(k, t, px);
+    })
+    .map_err(|e| Error::input(&err_path, e))?;
+    let data = writer.map(|w| w.finish()).unwrap_or_default();
+    let head_len = npy::header(npy::Dtype::F32, &vol.shape).len();
+    Ok((data, head_len, vol))
 }
 
 /// Stacks the instances `files` (absolute paths of one series) into a canonical volume sample.
@@ -147,25 +215,14 @@ pub fn series_sample(
     sink: &mut dyn SampleSink,
 ) -> Result<()> {
     let err_path = files.first().cloned().unwrap_or_default();
-    let tech = technical(files, ctx)?;
-    let (img, f) = (&tech.image, &tech.first);
-    let n = (img.rows as u64)
-        .saturating_mul(img.columns as u64)
-        .saturating_mul(img.frames as u64)
-        .saturating_mul(files.len() as u64);
-    let per = if ctx.float16 { 14 } else { 12 };
-    bomdata_format_core::budget::check(n.saturating_mul(per), "the series' voxel arrays")
-        .map_err(|e| Error::input(&err_path, e))?;
-    let mut writer: Option<dicom::series::COrderF32> = None;
-    let vol = super::dicom_volume::stack(files, f, |shape, k, t, px| {
-        writer
-            .get_or_insert_with(|| {
-                dicom::series::COrderF32::new(npy::header(npy::Dtype::F32, shape), shape)
-            })
-            .put(k, t, px);
-    })
-    .map_err(|e| Error::input(&err_path, e))?;
-    let mut data = writer.map(|w| w.finish()).unwrap_or_default();
+    let first = dicom::open_header(&err_path).map_err(|e| Error::input(&err_path, e))?;
+    let img = &dicom::Image::from_file(&first).map_err(|e| Error::input(&err_path, e))?;
+    let f = &first;
+    let (mut data, head_len, vol) = if super::dicom_volume::is_classic(f) {
+        classic_voxels(files, ctx, f)?
+    } else {
+        framed_voxels(files, ctx, f, img)?
+    };
     let mut info = info;
     if info.modality == Some(Modality::Pet) && info.frames.is_none() && info.pet.is_none() {
         if vol.multiframe {
@@ -177,8 +234,9 @@ pub fn series_sample(
         }
     }
     if ctx.float16 {
-        let h = npy::header(npy::Dtype::F32, &vol.shape).len();
-        data = to_f16_npy(&vol.shape, &data[h..]);
+        let f32s = std::mem::take(&mut data);
+        data = to_f16_npy(&vol.shape, &f32s[head_len..]);
+        bomdata_shard::buffers::give(f32s);
     }
     let modality = info.modality.unwrap_or(Modality::Smri);
     let prov = Provenance {

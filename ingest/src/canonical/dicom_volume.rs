@@ -69,6 +69,21 @@ pub(crate) fn stack(
         });
     }
     let g = dicom::series::stack(files, put)?;
+    classic(g, first)
+}
+
+/// Whether `first` (a series' first header) starts a classic single-frame series, which
+/// [`classic`] describes once its voxels are read (not a mosaic, not multi-frame).
+pub(crate) fn is_classic(first: &dicom::File) -> bool {
+    !dicom::multiframe::is_mosaic(first) && !dicom::multiframe::is_multiframe(first)
+}
+
+/// The stacking facts of a classic series planned as `g`, with the diffusion table its headers
+/// carry.
+pub(crate) fn classic(
+    g: dicom::series::Geometry,
+    first: &dicom::File,
+) -> Result<Stacked, dicom::SeriesError> {
     let slices = g.shape.get(2).copied().unwrap_or(1);
     // A 4-D series may carry its encoding on later volumes only (a b = 0 volume without tags).
     let gradients = if g.shape.len() == 4 || dicom::diffusion::has_encoding(first) {
