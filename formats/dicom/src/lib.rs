@@ -9,17 +9,20 @@
 //!
 //! Series become volumes: classic single-frame instances ([`series`]), enhanced and legacy
 //! multi-frame objects from their functional groups ([`multiframe`], nested items read by
-//! [`sequence`]), with their diffusion encodings ([`diffusion`]).
+//! [`sequence`]), Siemens mosaics unpacked into slices ([`mosaic`], from the CSA header read by
+//! [`csa`]), with their diffusion encodings ([`diffusion`]).
 //!
 //! Lengths read from the file are checked against the bytes left before use; nothing is
 //! allocated from a header field alone.
 
+pub mod csa;
 pub mod diffusion;
 pub mod error;
 #[cfg(feature = "jpeg2000")]
 mod j2k;
 #[cfg(feature = "jpeg")]
 mod jpeg;
+pub mod mosaic;
 pub mod multiframe;
 pub mod parse;
 pub mod pixels;
