@@ -2,9 +2,10 @@
 //! little endian, explicit VR big endian or deflated explicit VR little endian; sequences of
 //! defined and undefined length; native pixel data (1/8/16/32 bits, signed or unsigned, 1 or 3
 //! samples, either planar configuration, multi-frame, YBR_FULL_422) and RLE Lossless; the
-//! modality LUT as rescale slope and intercept; JPEG baseline, extended (8-bit) and lossless with
-//! the default feature `jpeg`; JPEG 2000 with the default feature `jpeg2000`. JPEG-LS, HTJ2K
-//! (and the others without their feature) are refused by UID
+//! modality LUT as rescale slope and intercept (Philips precise floating-point scaling where
+//! the private scale slope is present, as dcm2niix: [`philips`]); JPEG baseline, extended
+//! (8-bit) and lossless with the default feature `jpeg`; JPEG 2000 with the default feature
+//! `jpeg2000`. JPEG-LS, HTJ2K (and the others without their feature) are refused by UID
 //! ([`DicomError::UnsupportedTransferSyntax`]).
 //!
 //! Series become volumes: classic single-frame instances ([`series`]), enhanced and legacy
@@ -25,6 +26,7 @@ mod jpeg;
 pub mod mosaic;
 pub mod multiframe;
 pub mod parse;
+pub mod philips;
 pub mod pixels;
 pub mod probe;
 mod rle;

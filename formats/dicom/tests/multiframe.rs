@@ -865,3 +865,53 @@ fn corrupt_csa_headers_give_errors_naming_the_file() {
     assert!(matches!(e, SeriesError::MosaicGrid { .. }), "{e}");
     assert!(e.to_string().contains("grid.dcm"), "{e}");
 }
+
+fn philips_series(dir: &Path, s: &Series, manufacturer: &[u8], ss: Option<f32>) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    (0..s.slices)
+        .map(|k| {
+            let b = bomdata_testdata::dicom::instance_with(s, k, 0, |h| {
+                h.insert(0x0008_0070, (*b"LO", manufacturer.to_vec()));
+                h.insert(0x2005_0010, (*b"LO", b"Philips MR Imaging DD 001".to_vec()));
+                if let Some(ss) = ss {
+                    h.insert(0x2005_100E, (*b"FL", ss.to_le_bytes().to_vec()));
+                }
+            });
+            write(dir, &format!("{k}.dcm"), &b)
+        })
+        .collect()
+}
+
+#[test]
+fn philips_scale_slope_gives_dcm2niix_precise_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = oblique(80, 3, 1);
+    s.rescale = Some((2.5, -10.0));
+    let cases: [(&str, &[u8], Option<f32>); 3] = [
+        ("philips_ss", b"Philips Medical Systems", Some(0.25)),
+        ("philips_no_ss", b"Philips Medical Systems", None),
+        ("siemens_ss", b"SIEMENS", Some(0.25)),
+    ];
+    for (name, manufacturer, ss) in cases {
+        let files = philips_series(&dir.path().join(name), &s, manufacturer, ss);
+        let head = bomdata_dicom::open_header(&files[0]).unwrap();
+        let philips = manufacturer.starts_with(b"Philips") && ss.is_some();
+        assert_eq!(
+            bomdata_dicom::philips::scale_slope(&head),
+            philips.then_some(0.25),
+            "{name}"
+        );
+        let vol = bomdata_dicom::series::volume(&files).unwrap();
+        let sv = f64::from(stored_value(&s, 1, 2, 0, 0));
+        let want = if philips {
+            (sv * 2.5 - 10.0) / (2.5 * 0.25)
+        } else {
+            sv * 2.5 - 10.0
+        };
+        let got = vol.data[2 * usize::from(s.cols) + 1];
+        assert!((got - want).abs() < 1e-9, "{name}: {got} vs {want}");
+        if dcm2niix_present() {
+            compare(&files, &vol, None, dir.path(), name);
+        }
+    }
+}
