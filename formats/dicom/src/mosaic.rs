@@ -228,6 +228,12 @@ fn read_err(p: &Path) -> impl Fn(std::io::Error) -> SeriesError + '_ {
 
 fn instance(p: &Path) -> Result<Instance, SeriesError> {
     let head = crate::open_header(p).map_err(read_err(p))?;
+    if !crate::multiframe::is_mosaic(&head) {
+        return Err(SeriesError::Mixed {
+            path: p.display().to_string(),
+            what: "ImageType MOSAIC",
+        });
+    }
     let layout = layout(&head, p)?;
     let r = [layout.iop[0], layout.iop[1], layout.iop[2]];
     let c = [layout.iop[3], layout.iop[4], layout.iop[5]];
