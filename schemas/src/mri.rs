@@ -118,6 +118,11 @@ pub struct DicomSeries {
     /// ManufacturerModelName, when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// The Philips private scale slope (2005,xx0E) of the first instance, when present: the
+    /// values are then Philips' precise floating-point ones (as dcm2niix), and `scaling` holds
+    /// `1 / scale slope` and `RescaleIntercept / (RescaleSlope · scale slope)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub philips_scale_slope: Option<f64>,
 }
 
 /// `meta.json` of a canonical volume sample (`mri/1`).

@@ -443,3 +443,140 @@ pub fn legacy_multiframe(s: &Series) -> Vec<u8> {
         h.insert(0x7FE0_0010, (*b"OW", px));
     })
 }
+
+/// How [`mosaic_instance`] writes a Siemens mosaic.
+#[derive(Clone, Debug, Default)]
+pub struct Mosaic {
+    /// Write NumberOfImagesInMosaic in (0019,100A) only, without a CSA image header.
+    pub private_count_only: bool,
+    /// Replace the CSA image header by these bytes (e.g. a truncated one).
+    pub csa_override: Option<Vec<u8>>,
+    /// Per-volume diffusion encodings in the Siemens tags (patient LPS).
+    pub diffusion: Option<Vec<(f64, [f64; 3])>>,
+}
+
+/// A CSA2 header (`SV10` layout) holding `tags` (name, VR, item values as text).
+pub fn csa2(tags: &[(&str, &str, Vec<String>)]) -> Vec<u8> {
+    let mut b = b"SV10\x04\x03\x02\x01".to_vec();
+    b.extend(ul(&[tags.len() as u32, 77]));
+    for (name, vr, items) in tags {
+        let mut n = [0u8; 64];
+        n.iter_mut().zip(name.bytes()).for_each(|(d, s)| *d = s);
+        b.extend(n);
+        b.extend(1i32.to_le_bytes());
+        let mut v = [0u8; 4];
+        v.iter_mut().zip(vr.bytes()).for_each(|(d, s)| *d = s);
+        b.extend(v);
+        b.extend(0i32.to_le_bytes());
+        // Siemens writes at least six items per tag, the unused ones empty.
+        let count = items.len().max(6);
+        b.extend(ul(&[count as u32, 77]));
+        for q in 0..count {
+            let mut value = items
+                .get(q)
+                .map(|s| s.as_bytes().to_vec())
+                .unwrap_or_default();
+            if !value.is_empty() {
+                value.push(0);
+            }
+            let len = value.len() as u32;
+            b.extend(ul(&[len, len, 77, len]));
+            value.resize(value.len().div_ceil(4) * 4, 0);
+            b.extend(value);
+        }
+    }
+    b
+}
+
+/// The bytes of volume `t` of `s` as one Siemens mosaic: `s.slices` tiles of `s.rows` ×
+/// `s.cols` in a `ceil(sqrt(slices))` square grid (unused tiles zero), ImageType `MOSAIC`,
+/// ImagePositionPatient at the whole mosaic's corner (Siemens' convention), and the CSA image
+/// header's NumberOfImagesInMosaic and SliceNormalVector (`s.step`'s direction).
+pub fn mosaic_instance(s: &Series, t: usize, m: &Mosaic) -> Vec<u8> {
+    let n = s.slices;
+    let mut across = 1;
+    while across * across < n {
+        across += 1;
+    }
+    let (rows, cols) = (usize::from(s.rows), usize::from(s.cols));
+    let (mr, mc) = (rows * across, cols * across);
+    let mut px = vec![0i16; mr * mc];
+    for k in 0..n {
+        let (tr, tc) = (k / across, k % across);
+        for r in 0..rows {
+            for c in 0..cols {
+                px[(tr * rows + r) * mc + tc * cols + c] = stored_value(s, c, r, k, t);
+            }
+        }
+    }
+    let (dx, dy) = (
+        (mc - cols) as f64 / 2.0 * s.spacing[1],
+        (mr - rows) as f64 / 2.0 * s.spacing[0],
+    );
+    let ipp: Vec<f64> = (0..3)
+        .map(|i| s.origin[i] - s.iop[i] * dx - s.iop[3 + i] * dy)
+        .collect();
+    let dz = (s.step[0].powi(2) + s.step[1].powi(2) + s.step[2].powi(2)).sqrt();
+    let normal: Vec<String> = s.step.iter().map(|x| format!("{:.8}", x / dz)).collect();
+    instance_with(s, 0, t, |h| {
+        let mut put = |tag: u32, vr: &[u8; 2], v: Vec<u8>| {
+            h.insert(tag, (*vr, v));
+        };
+        put(
+            0x0008_0008,
+            b"CS",
+            b"ORIGINAL\\PRIMARY\\M\\ND\\MOSAIC".to_vec(),
+        );
+        put(0x0020_0013, b"IS", format!("{}", t + 1).into_bytes());
+        put(0x0020_0032, b"DS", ds(&ipp));
+        put(0x0018_0088, b"DS", ds(&[dz]));
+        put(0x0028_0010, b"US", (mr as u16).to_le_bytes().to_vec());
+        put(0x0028_0011, b"US", (mc as u16).to_le_bytes().to_vec());
+        put(
+            0x7FE0_0010,
+            b"OW",
+            px.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        );
+        put(0x0019_0010, b"LO", b"SIEMENS MR HEADER".to_vec());
+        if m.private_count_only {
+            put(0x0019_100A, b"US", (n as u16).to_le_bytes().to_vec());
+            h.remove(&0x0029_0010);
+            h.remove(&0x0029_1010);
+        } else {
+            put(0x0029_0010, b"LO", b"SIEMENS CSA HEADER".to_vec());
+            let csa = m.csa_override.clone().unwrap_or_else(|| {
+                csa2(&[
+                    ("EchoLinePosition", "IS", vec!["32".into()]),
+                    ("NumberOfImagesInMosaic", "US", vec![n.to_string()]),
+                    ("SliceNormalVector", "FD", normal.clone()),
+                    ("ImaRelTablePosition", "IS", vec!["0".into(); 3]),
+                ])
+            });
+            put(0x0029_1010, b"OB", csa);
+        }
+        if let Some(d) = &m.diffusion {
+            let (b, g) = d[t];
+            diffusion_tags(h, s, Vendor::Siemens, b, g);
+        }
+    })
+}
+
+/// Writes every volume of `s` as one mosaic instance into `dir` (created), named by `name(t)`,
+/// in reverse order; returns the paths.
+pub fn write_mosaic_series(
+    dir: &Path,
+    s: &Series,
+    m: &Mosaic,
+    name: impl Fn(usize) -> String,
+) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    (0..s.volumes)
+        .rev()
+        .map(|t| {
+            let p = dir.join(name(t));
+            std::fs::write(&p, mosaic_instance(s, t, m))
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            p
+        })
+        .collect()
+}

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 use bomdata_dicom::series::Volume;
 use bomdata_testdata::dicom::{PetHeaders, Series};
-use bomdata_testdata::dicom_mf::{Enhanced, Vendor, dwi_table, enhanced_mr, write_dwi_series};
+use bomdata_testdata::dicom_mf::{
+    Enhanced, Mosaic, Vendor, dwi_table, enhanced_mr, write_dwi_series, write_mosaic_series,
+};
 
 use crate::dicom::{assert_nothing_identifying, ingest_and_shard, samples};
 
@@ -244,4 +246,51 @@ fn adni_raw_dti_series_carries_its_gradients() {
     assert_eq!(want.bvals, [0.0, 1000.0, 2000.0, 1000.0]);
     let src_s = src.display().to_string();
     assert_nothing_identifying(&[&ds, &train], &[&src_s, "adni-dti"]);
+}
+
+#[test]
+fn siemens_mosaic_series_through_ingest_and_shard() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("hospital-mosaic");
+    let bold = oblique("HOSP-PATIENT-4711", 45, "ep2d_bold_rest", 5, 3);
+    let bold_files = write_mosaic_series(&src.join("DICOM/0003"), &bold, &Mosaic::default(), |t| {
+        format!("IM45{t:03}")
+    });
+    let dwi = oblique("HOSP-PATIENT-4711", 46, "ep2d_diff_mddw_mosaic", 4, 5);
+    let m = Mosaic {
+        diffusion: Some(dwi_table(5)),
+        ..Mosaic::default()
+    };
+    let dwi_files =
+        write_mosaic_series(&src.join("DICOM/0004"), &dwi, &m, |t| format!("IM46{t:03}"));
+    let (ingest, ds, train) = ingest_and_shard(d.path(), &src, "dicom", &[]);
+    assert!(
+        ingest.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ingest.stderr)
+    );
+    let got = samples(&train);
+    assert_eq!(
+        got.len(),
+        2,
+        "{:?}",
+        got.iter().map(|g| &g.0).collect::<Vec<_>>()
+    );
+    let find = |shape: &[usize]| {
+        got.iter()
+            .find(|(m, _)| m["shape"] == serde_json::json!(shape))
+            .unwrap_or_else(|| panic!("no sample of shape {shape:?}"))
+    };
+    // The library's volumes (which its tests compare with dcm2niix), tiles unpacked.
+    let (vol, g) = bomdata_dicom::mosaic::volume(&bold_files).unwrap();
+    assert!(g.is_none());
+    let (meta, npy) = find(&[6, 4, 5, 3]);
+    check_values(meta, npy, &vol);
+    assert_eq!(meta["dicom"]["instances"], 3, "{meta}");
+    let (vol, g) = bomdata_dicom::mosaic::volume(&dwi_files).unwrap();
+    let (meta, npy) = find(&[6, 4, 4, 5]);
+    check_values(meta, npy, &vol);
+    check_gradients(meta, &g.unwrap());
+    let src_s = src.display().to_string();
+    assert_nothing_identifying(&[&ds, &train], &[&src_s, "hospital-mosaic", "IM45"]);
 }

@@ -228,12 +228,38 @@ pub enum SeriesError {
         /// The file.
         path: String,
     },
-    /// A Siemens mosaic (ImageType `MOSAIC`: the slices of a volume tiled in one image) is not
-    /// unpacked into slices.
-    #[error("{path}: Siemens mosaic images (ImageType MOSAIC) are not unpacked into slices")]
+    /// A Siemens mosaic (ImageType `MOSAIC`: the slices of a volume tiled in one image) given to
+    /// a stacker of other instances (it goes through [`crate::mosaic::stack`]).
+    #[error("{path}: a Siemens mosaic (ImageType MOSAIC) is unpacked by the mosaic stacker only")]
     Mosaic {
         /// The file.
         path: String,
+    },
+    /// A Siemens CSA header could not be read.
+    #[error("{path}: {error}")]
+    Csa {
+        /// The file.
+        path: String,
+        /// What is wrong with the header.
+        error: crate::csa::CsaError,
+    },
+    /// A Siemens mosaic without NumberOfImagesInMosaic (CSA image header or (0019,xx0A)).
+    #[error("{path}: Siemens mosaic without NumberOfImagesInMosaic (CSA header or (0019,xx0A))")]
+    MosaicCount {
+        /// The file.
+        path: String,
+    },
+    /// A Siemens mosaic whose size is not a whole grid of tiles for its number of images.
+    #[error("{path}: a {rows}x{columns} mosaic cannot tile {images} images in a square grid")]
+    MosaicGrid {
+        /// The file.
+        path: String,
+        /// NumberOfImagesInMosaic.
+        images: usize,
+        /// The mosaic's rows.
+        rows: usize,
+        /// The mosaic's columns.
+        columns: usize,
     },
     /// The images of one volume (one time point / diffusion direction) carry different
     /// diffusion encodings, so the volumes cannot be told apart.

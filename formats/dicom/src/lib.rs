@@ -2,21 +2,24 @@
 //! little endian, explicit VR big endian or deflated explicit VR little endian; sequences of
 //! defined and undefined length; native pixel data (1/8/16/32 bits, signed or unsigned, 1 or 3
 //! samples, either planar configuration, multi-frame, YBR_FULL_422) and RLE Lossless; the
-//! modality LUT as rescale slope and intercept; JPEG baseline, extended (8-bit) and lossless with
-//! the default feature `jpeg`; JPEG 2000 with the default feature `jpeg2000`; JPEG-LS lossless
-//! and near-lossless with the default feature `jpegls` (the crate's own decoder); JPEG extended
-//! 12-bit grey images with `jpeg` too (the crate's own decoder). 12-bit colour JPEG, HTJ2K (and
-//! the others without their feature) are refused by UID
+//! modality LUT as rescale slope and intercept (Philips precise floating-point scaling where
+//! the private scale slope is present, as dcm2niix: [`philips`]); JPEG baseline, extended
+//! (8-bit) and lossless with the default feature `jpeg`; JPEG 2000 with the default feature
+//! `jpeg2000`; JPEG-LS lossless and near-lossless with the default feature `jpegls` (the crate's
+//! own decoder); JPEG extended 12-bit grey images with `jpeg` too (the crate's own decoder).
+//! 12-bit colour JPEG, HTJ2K (and the others without their feature) are refused by UID
 //! ([`DicomError::UnsupportedTransferSyntax`]).
 //!
 //! Series become volumes: classic single-frame instances ([`series`]), enhanced and legacy
 //! multi-frame objects from their functional groups ([`multiframe`], nested items read by
-//! [`sequence`]), with their diffusion encodings ([`diffusion`]).
+//! [`sequence`]), Siemens mosaics unpacked into slices ([`mosaic`], from the CSA header read by
+//! [`csa`]), with their diffusion encodings ([`diffusion`]).
 //!
 //! Lengths read from the file are checked against the bytes left before use; nothing is
 //! allocated from a header field alone.
 
 pub mod corder;
+pub mod csa;
 pub mod diffusion;
 pub mod error;
 #[cfg(feature = "jpeg2000")]
@@ -27,8 +30,10 @@ mod jpeg;
 mod jpeg12;
 #[cfg(feature = "jpegls")]
 mod jpegls;
+pub mod mosaic;
 pub mod multiframe;
 pub mod parse;
+pub mod philips;
 pub mod pixels;
 pub mod probe;
 mod rle;

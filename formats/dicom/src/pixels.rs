@@ -25,7 +25,8 @@ pub struct Image {
     pub planar: bool,
     /// PhotometricInterpretation.
     pub photometric: String,
-    /// RescaleSlope and RescaleIntercept when the image has either.
+    /// RescaleSlope and RescaleIntercept when the image has either; for a Philips image with a
+    /// private scale slope, the precise floating-point LUT instead ([`crate::philips`]).
     pub rescale: Option<(f64, f64)>,
 }
 
@@ -66,6 +67,7 @@ impl Image {
         let intercept = f.number(0x0028_1052);
         let rescale = (slope.is_some() || intercept.is_some())
             .then(|| (slope.unwrap_or(1.0), intercept.unwrap_or(0.0)));
+        let rescale = crate::philips::modality_lut(f, rescale);
         Ok(Image {
             rows: usize::from(rows),
             columns: usize::from(columns),

@@ -14,7 +14,8 @@ use bomdata_dicom::diffusion::Gradients;
 use bomdata_dicom::series::Volume;
 use bomdata_testdata::dicom::{Series, stored_value};
 use bomdata_testdata::dicom_mf::{
-    Enhanced, Vendor, dwi_table, enhanced_mr, per_frame_rescale, write_dwi_series,
+    Enhanced, Mosaic, Vendor, csa2, dwi_table, enhanced_mr, mosaic_instance, per_frame_rescale,
+    write_dwi_series, write_mosaic_series,
 };
 
 fn inverse3(m: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
@@ -105,6 +106,19 @@ fn dcm2niix(files: &[PathBuf], dir: &Path, name: &str) -> Theirs {
 
 /// Every voxel of ours lands on a voxel of dcm2niix's with the same value; same gradients.
 fn compare(files: &[PathBuf], ours: &Volume, grads: Option<&Gradients>, dir: &Path, name: &str) {
+    compare_signed(files, ours, grads, dir, name, false);
+}
+
+/// As [`compare`]; with `antipodal`, a gradient direction may also equal minus dcm2niix's (the
+/// same diffusion encoding: the signal depends on g gᵀ only).
+fn compare_signed(
+    files: &[PathBuf],
+    ours: &Volume,
+    grads: Option<&Gradients>,
+    dir: &Path,
+    name: &str,
+    antipodal: bool,
+) {
     let t = dcm2niix(files, dir, name);
     let mut a = t.shape.clone();
     a.sort_unstable();
@@ -160,8 +174,10 @@ fn compare(files: &[PathBuf], ours: &Volume, grads: Option<&Gradients>, dir: &Pa
             }
             for (v, (x, y)) in g.bvecs.iter().zip(bvecs).enumerate() {
                 let (wx, wy) = (world(*x, &ours.affine), world(*y, &t.affine));
+                let same = wx.iter().zip(wy).all(|(p, q)| (p - q).abs() < 1e-4);
+                let opposite = wx.iter().zip(wy).all(|(p, q)| (p + q).abs() < 1e-4);
                 assert!(
-                    wx.iter().zip(wy).all(|(p, q)| (p - q).abs() < 1e-4),
+                    same || (antipodal && opposite),
                     "{name}: volume {v}: bvec {x:?} (world {wx:?}) vs dcm2niix {y:?} (world {wy:?})"
                 );
             }
@@ -695,7 +711,7 @@ fn rle_enhanced_object_decodes_frame_by_frame() {
 }
 
 #[test]
-fn siemens_mosaic_is_refused_by_name() {
+fn siemens_mosaic_is_refused_by_the_multiframe_stacker() {
     let dir = tempfile::tempdir().unwrap();
     let s = oblique(39, 1, 1);
     let bytes = bomdata_testdata::dicom::instance_with(&s, 0, 0, |h| {
@@ -710,4 +726,192 @@ fn siemens_mosaic_is_refused_by_name() {
     let e = bomdata_dicom::multiframe::volume(std::slice::from_ref(&f)).unwrap_err();
     assert!(matches!(e, SeriesError::Mosaic { .. }), "{e}");
     assert!(e.to_string().contains("mosaic.dcm"), "{e}");
+}
+
+fn mosaic_series(number: u32, slices: usize, volumes: usize, flip: bool) -> Series {
+    let mut s = oblique(number, slices, volumes);
+    if flip {
+        // Slices stored against row × column direction (SliceNormalVector negative).
+        s.step = s.step.map(|x| -x);
+    }
+    s
+}
+
+#[test]
+fn siemens_mosaics_match_dcm2niix() {
+    if !dcm2niix_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, usize, usize, bool, Mosaic); 4] = [
+        ("bold", 5, 3, false, Mosaic::default()),
+        ("bold_flipped", 7, 2, true, Mosaic::default()),
+        ("single", 4, 1, false, Mosaic::default()),
+        (
+            "private_count",
+            6,
+            2,
+            false,
+            Mosaic {
+                private_count_only: true,
+                ..Mosaic::default()
+            },
+        ),
+    ];
+    for (i, (name, slices, volumes, flip, m)) in cases.into_iter().enumerate() {
+        let s = mosaic_series(50 + i as u32, slices, volumes, flip);
+        let files = write_mosaic_series(&dir.path().join(name), &s, &m, |t| format!("{t}.dcm"));
+        let (vol, grads) = bomdata_dicom::mosaic::volume(&files).unwrap();
+        let mut want = vec![usize::from(s.cols), usize::from(s.rows), slices];
+        if volumes > 1 {
+            want.push(volumes);
+        }
+        assert_eq!(vol.shape, want, "{name}");
+        assert!(grads.is_none(), "{name}");
+        // Voxel (c, r, k, t) holds the stored pattern of slice k, and slice k lies on the
+        // series' slice k.
+        let (nx, ny) = (vol.shape[0], vol.shape[1]);
+        for t in 0..volumes {
+            for k in 0..slices {
+                let v = vol.data[((t * slices + k) * ny + 3) * nx + 2];
+                assert_eq!(v, f64::from(stored_value(&s, 2, 3, k, t)), "{name}");
+            }
+        }
+        for (r, a) in vol.affine.iter().take(3).enumerate() {
+            let sign = if r < 2 { -1.0 } else { 1.0 };
+            let world = a[2] * 2.0 + a[3];
+            let theirs = sign * (s.origin[r] + 2.0 * s.step[r]);
+            assert!(
+                (world - theirs).abs() < 1e-4,
+                "{name}: slice 2 at {world} vs {theirs}"
+            );
+        }
+        compare(&files, &vol, grads.as_ref(), dir.path(), name);
+    }
+}
+
+#[test]
+fn siemens_mosaic_dwi_matches_dcm2niix() {
+    if !dcm2niix_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let table = dwi_table(5);
+    for (name, flip) in [("dwi", false), ("dwi_flipped", true)] {
+        let s = mosaic_series(if flip { 61 } else { 60 }, 5, table.len(), flip);
+        let m = Mosaic {
+            diffusion: Some(table.clone()),
+            ..Mosaic::default()
+        };
+        let files = write_mosaic_series(&dir.path().join(name), &s, &m, |t| format!("{t}.dcm"));
+        let (vol, grads) = bomdata_dicom::mosaic::volume(&files).unwrap();
+        let g = grads.unwrap();
+        assert_eq!(g.bvals, table.iter().map(|x| x.0).collect::<Vec<_>>());
+        // dcm2niix negates the whole direction of a mosaic stored against row × column
+        // (SliceNormalVector negative): the same encoding.
+        compare_signed(&files, &vol, Some(&g), dir.path(), name, flip);
+    }
+}
+
+#[test]
+fn corrupt_csa_headers_give_errors_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = mosaic_series(70, 5, 1, false);
+    let good = csa2(&[("NumberOfImagesInMosaic", "US", vec!["5".into()])]);
+    let mut many = good.clone();
+    many[8..12].copy_from_slice(&100_000u32.to_le_bytes());
+    let mut long_item = good.clone();
+    // The first item's length (second u32 of its header, after the 16-byte header and one
+    // 84-byte tag) made huge.
+    long_item[16 + 84 + 4..16 + 84 + 8].copy_from_slice(&u32::MAX.to_le_bytes());
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        (
+            "truncated.dcm",
+            good[..good.len() - 9].to_vec(),
+            "truncated",
+        ),
+        ("cut_in_tag.dcm", good[..60].to_vec(), "truncated"),
+        ("tag_count.dcm", many, "100000 tags"),
+        ("item_length.dcm", long_item, "truncated"),
+        ("not_sv10.dcm", b"GARBAGE!GARBAGE!".to_vec(), "SV10"),
+    ];
+    for (name, csa, says) in cases {
+        let m = Mosaic {
+            csa_override: Some(csa),
+            ..Mosaic::default()
+        };
+        let f = write(dir.path(), name, &mosaic_instance(&s, 0, &m));
+        let e = bomdata_dicom::mosaic::volume(std::slice::from_ref(&f)).unwrap_err();
+        assert!(matches!(e, SeriesError::Csa { .. }), "{name}: {e}");
+        let msg = e.to_string();
+        assert!(msg.contains(name) && msg.contains(says), "{name}: {msg}");
+    }
+    // A CSA header without the count, and no (0019,100A): refused by name.
+    let m = Mosaic {
+        csa_override: Some(csa2(&[("EchoLinePosition", "IS", vec!["32".into()])])),
+        ..Mosaic::default()
+    };
+    let f = write(dir.path(), "no_count.dcm", &mosaic_instance(&s, 0, &m));
+    let e = bomdata_dicom::mosaic::volume(std::slice::from_ref(&f)).unwrap_err();
+    assert!(matches!(e, SeriesError::MosaicCount { .. }), "{e}");
+    assert!(e.to_string().contains("no_count.dcm"), "{e}");
+    // A count the mosaic cannot hold.
+    let m = Mosaic {
+        csa_override: Some(csa2(&[("NumberOfImagesInMosaic", "US", vec!["50".into()])])),
+        ..Mosaic::default()
+    };
+    let f = write(dir.path(), "grid.dcm", &mosaic_instance(&s, 0, &m));
+    let e = bomdata_dicom::mosaic::volume(std::slice::from_ref(&f)).unwrap_err();
+    assert!(matches!(e, SeriesError::MosaicGrid { .. }), "{e}");
+    assert!(e.to_string().contains("grid.dcm"), "{e}");
+}
+
+fn philips_series(dir: &Path, s: &Series, manufacturer: &[u8], ss: Option<f32>) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    (0..s.slices)
+        .map(|k| {
+            let b = bomdata_testdata::dicom::instance_with(s, k, 0, |h| {
+                h.insert(0x0008_0070, (*b"LO", manufacturer.to_vec()));
+                h.insert(0x2005_0010, (*b"LO", b"Philips MR Imaging DD 001".to_vec()));
+                if let Some(ss) = ss {
+                    h.insert(0x2005_100E, (*b"FL", ss.to_le_bytes().to_vec()));
+                }
+            });
+            write(dir, &format!("{k}.dcm"), &b)
+        })
+        .collect()
+}
+
+#[test]
+fn philips_scale_slope_gives_dcm2niix_precise_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = oblique(80, 3, 1);
+    s.rescale = Some((2.5, -10.0));
+    let cases: [(&str, &[u8], Option<f32>); 3] = [
+        ("philips_ss", b"Philips Medical Systems", Some(0.25)),
+        ("philips_no_ss", b"Philips Medical Systems", None),
+        ("siemens_ss", b"SIEMENS", Some(0.25)),
+    ];
+    for (name, manufacturer, ss) in cases {
+        let files = philips_series(&dir.path().join(name), &s, manufacturer, ss);
+        let head = bomdata_dicom::open_header(&files[0]).unwrap();
+        let philips = manufacturer.starts_with(b"Philips") && ss.is_some();
+        assert_eq!(
+            bomdata_dicom::philips::scale_slope(&head),
+            philips.then_some(0.25),
+            "{name}"
+        );
+        let vol = bomdata_dicom::series::volume(&files).unwrap();
+        let sv = f64::from(stored_value(&s, 1, 2, 0, 0));
+        let want = if philips {
+            (sv * 2.5 - 10.0) / (2.5 * 0.25)
+        } else {
+            sv * 2.5 - 10.0
+        };
+        let got = vol.data[2 * usize::from(s.cols) + 1];
+        assert!((got - want).abs() < 1e-9, "{name}: {got} vs {want}");
+        if dcm2niix_present() {
+            compare(&files, &vol, None, dir.path(), name);
+        }
+    }
 }

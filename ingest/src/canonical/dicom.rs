@@ -288,6 +288,7 @@ pub fn series_sample(
             .or_else(|| f.number(ECHO_TIME))
             .map(|ms| ms / 1000.0),
         model: f.text(MODEL),
+        philips_scale_slope: dicom::philips::scale_slope(f),
     });
     write_volume(data, &meta, target, ctx, sink)
 }

@@ -1,6 +1,7 @@
 //! One stacking entry for the DICOM series path ([`super::dicom::series_sample`]): classic
 //! single-frame series through `bomdata_dicom::series::stack`, multi-frame (enhanced and
-//! legacy) objects through `bomdata_dicom::multiframe::stack`, each with the diffusion table
+//! legacy) objects through `bomdata_dicom::multiframe::stack`, Siemens mosaics through
+//! `bomdata_dicom::mosaic::stack`, each with the diffusion table
 //! its headers carry (as the FSL/BIDS `.bvec` convention the NIfTI path records).
 
 use std::path::PathBuf;
@@ -47,11 +48,17 @@ pub(crate) fn stack(
     put: impl FnMut(&[usize], usize, usize, &[f64]),
 ) -> Result<Stacked, dicom::SeriesError> {
     if dicom::multiframe::is_mosaic(first) {
-        return Err(dicom::SeriesError::Mosaic {
-            path: files
-                .first()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
+        let s = dicom::mosaic::stack(files, put)?;
+        return Ok(Stacked {
+            shape: s.geometry.shape,
+            affine: s.geometry.affine,
+            files: s.geometry.files,
+            multiframe: false,
+            gradients: s.gradients.map(table),
+            rescale: s.rescale,
+            repetition_time_ms: s.repetition_time_ms,
+            echo_time_ms: s.echo_time_ms,
+            volume_times: s.volume_times,
         });
     }
     if dicom::multiframe::is_multiframe(first) {
