@@ -448,6 +448,9 @@ pub struct PartWriter {
     out: PathBuf,
     prefix: String,
     pending: Vec<Pending>,
+    /// The writer settings of the last part's schema (parts of one file share their schema:
+    /// its Arrow encoding, with the feature names, is made once).
+    plain: Option<bomdata_table::table::PlainParquet>,
 }
 
 impl PartWriter {
@@ -457,6 +460,7 @@ impl PartWriter {
             out: out.to_path_buf(),
             prefix: prefix.to_string(),
             pending: Vec::new(),
+            plain: None,
         }
     }
 
@@ -479,8 +483,15 @@ impl PartWriter {
             out: std::io::BufWriter::with_capacity(1 << 20, f),
             hash: xxhash_rust::xxh3::Xxh3::new(),
         };
-        let sink = bomdata_table::table::write_parquet_plain(&part.batch, sink)
+        let schema = part.batch.schema();
+        let plain = match self.plain.take() {
+            Some(p) if Arc::ptr_eq(p.schema(), &schema) => p,
+            _ => bomdata_table::table::PlainParquet::new(schema),
+        };
+        let sink = plain
+            .write(&part.batch, sink)
             .map_err(|e| Error::io(&tmp, e))?;
+        self.plain = Some(plain);
         let checksum = format!("{:032x}", sink.hash.digest128());
         let f = sink
             .out
