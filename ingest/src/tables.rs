@@ -221,7 +221,7 @@ fn wide_f32_limit(
     let list = features.len() > max_columns;
     let nf = features.len();
     let mut flat = if list { vec![0f32; n * nf] } else { Vec::new() };
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = bomdata_table::names::name_set(features.len());
     for (j, f) in features.iter().enumerate() {
         if f == columns::SUBJECT || f == columns::SESSION || !seen.insert(f.as_str()) {
             return Err(Error::Other(format!(
@@ -346,7 +346,7 @@ impl ListPart {
         let mut names: std::collections::HashSet<String> = [columns::SUBJECT, columns::SESSION]
             .map(String::from)
             .into();
-        let mut features = std::collections::HashSet::new();
+        let mut features = bomdata_table::names::name_set(self.features.len());
         for f in &self.features {
             if !features.insert(f.as_str()) {
                 return Err(PartError::Name(f.clone()));
