@@ -221,7 +221,7 @@ fn wide_f32_limit(
     let list = features.len() > max_columns;
     let nf = features.len();
     let mut flat = if list { vec![0f32; n * nf] } else { Vec::new() };
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = bomdata_table::names::name_set(features.len());
     for (j, f) in features.iter().enumerate() {
         if f == columns::SUBJECT || f == columns::SESSION || !seen.insert(f.as_str()) {
             return Err(Error::Other(format!(
@@ -346,7 +346,7 @@ impl ListPart {
         let mut names: std::collections::HashSet<String> = [columns::SUBJECT, columns::SESSION]
             .map(String::from)
             .into();
-        let mut features = std::collections::HashSet::new();
+        let mut features = bomdata_table::names::name_set(self.features.len());
         for f in &self.features {
             if !features.insert(f.as_str()) {
                 return Err(PartError::Name(f.clone()));
@@ -448,6 +448,9 @@ pub struct PartWriter {
     out: PathBuf,
     prefix: String,
     pending: Vec<Pending>,
+    /// The writer settings of the last part's schema (parts of one file share their schema:
+    /// its Arrow encoding, with the feature names, is made once).
+    plain: Option<bomdata_table::table::PlainParquet>,
 }
 
 impl PartWriter {
@@ -457,6 +460,7 @@ impl PartWriter {
             out: out.to_path_buf(),
             prefix: prefix.to_string(),
             pending: Vec::new(),
+            plain: None,
         }
     }
 
@@ -479,8 +483,15 @@ impl PartWriter {
             out: std::io::BufWriter::with_capacity(1 << 20, f),
             hash: xxhash_rust::xxh3::Xxh3::new(),
         };
-        let sink = bomdata_table::table::write_parquet_plain(&part.batch, sink)
+        let schema = part.batch.schema();
+        let plain = match self.plain.take() {
+            Some(p) if Arc::ptr_eq(p.schema(), &schema) => p,
+            _ => bomdata_table::table::PlainParquet::new(schema),
+        };
+        let sink = plain
+            .write(&part.batch, sink)
             .map_err(|e| Error::io(&tmp, e))?;
+        self.plain = Some(plain);
         let checksum = format!("{:032x}", sink.hash.digest128());
         let f = sink
             .out

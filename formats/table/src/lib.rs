@@ -29,6 +29,7 @@ pub mod delimited;
 mod error;
 pub mod matrix;
 pub mod methylation;
+pub mod names;
 pub mod olink;
 pub mod probe;
 pub mod table;

@@ -41,6 +41,8 @@ use crate::delimited::{self, Record};
 use crate::table::is_na;
 use crate::{TableError, methylation};
 
+pub mod scratch;
+
 /// How [`convert_to_parquet_with`] writes its output.
 #[derive(Clone, Debug)]
 pub struct MatrixOptions {
@@ -101,35 +103,19 @@ enum Kind {
     Skip,
 }
 
-/// The header, schema and Parquet writer of a conversion in progress.
-struct Job<'a, W: Write + Send> {
-    name: &'a str,
+/// The header of a matrix in conversion: what each column is.
+pub(crate) struct Header {
+    name: String,
     header: Vec<String>,
     names: Vec<String>,
     kinds: Vec<Kind>,
     probe_col: usize,
     d: u8,
-    schema: Arc<Schema>,
-    file: SerializedFileWriter<W>,
-    factory: ArrowRowGroupWriterFactory,
-    writers: Option<Writers>,
-    /// Encoded-chunk buffers of the float columns, reused from row group to row group.
-    spare: Vec<Vec<u8>>,
-    group_rows: usize,
-    in_group: usize,
-    n_groups: usize,
-    n_probes: u64,
-    block: usize,
 }
 
-impl<'a, W: Write + Send> Job<'a, W> {
-    /// Reads the header line from `input` (leaving it at the first data line) and opens the writer.
-    fn start<R: BufRead>(
-        input: &mut R,
-        name: &'a str,
-        output: W,
-        opts: &MatrixOptions,
-    ) -> io::Result<Self> {
+impl Header {
+    /// Reads the header line from `input` (leaving it at the first data line).
+    fn read<R: BufRead>(input: &mut R, name: &str) -> io::Result<Self> {
         let d = delimited::sniff_delimiter(input.fill_buf()?);
         let mut reader = delimited::Reader::new(input, d, name);
         let mut rec = Record::default();
@@ -166,11 +152,63 @@ impl<'a, W: Write + Send> Job<'a, W> {
                 }
             })
             .collect();
+        Ok(Header {
+            name: name.to_string(),
+            header,
+            names,
+            kinds,
+            probe_col,
+            d,
+        })
+    }
+
+    /// The sample columns' names, in order.
+    fn sample_names(&self) -> impl Iterator<Item = &String> {
+        (0..self.header.len())
+            .filter(|&i| self.kinds[i] == Kind::Sample)
+            .map(|i| &self.names[i])
+    }
+
+    fn ctx(&self, block: usize) -> LineCtx<'_> {
+        line_ctx(&self.name, self.d, &self.kinds, &self.names, block)
+    }
+
+    fn summary(&self, n_probes: u64) -> ConvertSummary {
+        ConvertSummary {
+            n_probes,
+            sample_ids: self.sample_names().cloned().collect(),
+            probe_id_column: self.header.get(self.probe_col).cloned().unwrap_or_default(),
+        }
+    }
+}
+
+/// Where the parsed rows of a conversion go, block by block.
+pub(crate) trait Rows {
+    /// Takes the rows of the parsed pieces of one block, in order.
+    fn push(&mut self, pieces: &mut [Piece]) -> io::Result<()>;
+}
+
+/// The schema and Parquet writer of a conversion in progress.
+struct Job<W: Write + Send> {
+    schema: Arc<Schema>,
+    file: SerializedFileWriter<W>,
+    factory: ArrowRowGroupWriterFactory,
+    writers: Option<Writers>,
+    /// Encoded-chunk buffers of the float columns, reused from row group to row group.
+    spare: Vec<Vec<u8>>,
+    group_rows: usize,
+    in_group: usize,
+    n_groups: usize,
+    n_probes: u64,
+}
+
+impl<W: Write + Send> Job<W> {
+    /// Opens the Parquet writer of the matrix `head`.
+    fn start(head: &Header, output: W, opts: &MatrixOptions) -> io::Result<Self> {
         let mut fields = vec![Field::new("probe_id", DataType::Utf8, false)];
         fields.extend(
-            (0..header.len())
-                .filter(|&i| kinds[i] == Kind::Sample)
-                .map(|i| Field::new(&names[i], DataType::Float32, false)),
+            head.sample_names()
+                .map(|n| Field::new(n, DataType::Float32, false)),
         );
         let ns = fields.len() - 1;
         let schema = Arc::new(Schema::new(fields));
@@ -198,12 +236,6 @@ impl<'a, W: Write + Send> Job<'a, W> {
             opts.rows_per_group
         };
         Ok(Job {
-            name,
-            header,
-            names,
-            kinds,
-            probe_col,
-            d,
             schema,
             file,
             factory,
@@ -213,40 +245,7 @@ impl<'a, W: Write + Send> Job<'a, W> {
             in_group: 0,
             n_groups: 0,
             n_probes: 0,
-            block: opts.block_bytes.max(1 << 16),
         })
-    }
-
-    fn ctx(&self) -> LineCtx<'_> {
-        line_ctx(self.name, self.d, &self.kinds, &self.names, self.block)
-    }
-
-    /// Encodes the rows of parsed pieces, closing row groups as they fill.
-    fn push(&mut self, pieces: &mut [Piece]) -> io::Result<()> {
-        let rows: usize = pieces.iter().map(|p| p.rows).sum();
-        let mut a = 0;
-        while a < rows {
-            let w = match self.writers.as_mut() {
-                Some(w) => w,
-                None => {
-                    let w = self.open_group()?;
-                    self.writers.insert(w)
-                }
-            };
-            let b = rows.min(a + (self.group_rows - self.in_group));
-            encode_rows(&self.schema, w, pieces, a, b)?;
-            self.in_group += b - a;
-            a = b;
-            if self.in_group >= self.group_rows
-                && let Some(w) = self.writers.take()
-            {
-                flush_group(&mut self.file, w, &mut self.spare)?;
-                self.n_groups += 1;
-                self.in_group = 0;
-            }
-        }
-        self.n_probes += rows as u64;
-        Ok(())
     }
 
     /// The column writers of the next row group: the Arrow writer for the probe IDs, and a plain
@@ -279,19 +278,42 @@ impl<'a, W: Write + Send> Job<'a, W> {
         Ok(Writers { id, floats })
     }
 
-    fn finish(mut self) -> io::Result<ConvertSummary> {
+    fn finish(mut self, head: &Header) -> io::Result<ConvertSummary> {
         if let Some(w) = self.writers.take() {
             flush_group(&mut self.file, w, &mut self.spare)?;
         }
         self.file.close().map_err(io::Error::other)?;
-        Ok(ConvertSummary {
-            n_probes: self.n_probes,
-            sample_ids: (0..self.header.len())
-                .filter(|&i| self.kinds[i] == Kind::Sample)
-                .map(|i| self.names[i].clone())
-                .collect(),
-            probe_id_column: self.header.get(self.probe_col).cloned().unwrap_or_default(),
-        })
+        Ok(head.summary(self.n_probes))
+    }
+}
+
+impl<W: Write + Send> Rows for Job<W> {
+    /// Encodes the rows of parsed pieces, closing row groups as they fill.
+    fn push(&mut self, pieces: &mut [Piece]) -> io::Result<()> {
+        let rows: usize = pieces.iter().map(|p| p.rows).sum();
+        let mut a = 0;
+        while a < rows {
+            let w = match self.writers.as_mut() {
+                Some(w) => w,
+                None => {
+                    let w = self.open_group()?;
+                    self.writers.insert(w)
+                }
+            };
+            let b = rows.min(a + (self.group_rows - self.in_group));
+            encode_rows(&self.schema, w, pieces, a, b)?;
+            self.in_group += b - a;
+            a = b;
+            if self.in_group >= self.group_rows
+                && let Some(w) = self.writers.take()
+            {
+                flush_group(&mut self.file, w, &mut self.spare)?;
+                self.n_groups += 1;
+                self.in_group = 0;
+            }
+        }
+        self.n_probes += rows as u64;
+        Ok(())
     }
 }
 
@@ -305,51 +327,72 @@ pub fn convert_to_parquet_with<R: BufRead + Send, W: Write + Send>(
     output: W,
     opts: &MatrixOptions,
 ) -> io::Result<ConvertSummary> {
-    let mut job = Job::start(&mut input, name, output, opts)?;
-    let block = job.block;
+    let head = Header::read(&mut input, name)?;
+    let mut job = Job::start(&head, output, opts)?;
+    drive_stream(&mut input, &head, block_bytes(opts), &mut job)?;
+    job.finish(&head)
+}
+
+fn block_bytes(opts: &MatrixOptions) -> usize {
+    opts.block_bytes.max(1 << 16)
+}
+
+/// Parses the lines after the header from `input` into `rows`, block by block, the next block
+/// read while the current one is parsed.
+fn drive_stream<R: BufRead + Send>(
+    input: &mut R,
+    head: &Header,
+    block: usize,
+    rows: &mut dyn Rows,
+) -> io::Result<()> {
+    let ctx = head.ctx(block);
     let mut carry = Vec::new();
     let mut cur = Vec::with_capacity(block + (1 << 16));
     let mut next = Vec::with_capacity(block + (1 << 16));
-    let mut eof = read_block(&mut input, &mut carry, &mut cur, block)?;
+    let mut eof = read_block(input, &mut carry, &mut cur, block)?;
     let mut pieces: Vec<Piece> = Vec::new();
     let mut line_base = 1u64; // lines before the current block (the header)
     while !cur.is_empty() {
-        let ctx = job.ctx();
         let (parsed, read) = rayon::join(
             || parse_block(&ctx, &cur, &mut pieces, line_base),
             || {
                 if eof {
                     Ok(true)
                 } else {
-                    read_block(&mut input, &mut carry, &mut next, block)
+                    read_block(input, &mut carry, &mut next, block)
                 }
             },
         );
         let (n_lines, used) = parsed?;
         let next_eof = read?;
         line_base += n_lines;
-        job.push(&mut pieces[..used])?;
+        rows.push(&mut pieces[..used])?;
         std::mem::swap(&mut cur, &mut next);
         next.clear();
         eof = next_eof;
     }
-    job.finish()
+    Ok(())
 }
 
-/// [`convert_to_parquet_with`] for a file: an uncompressed file is memory-mapped and parsed in
-/// place (no copy); a gzip/BGZF/zstd one is streamed.
-pub fn convert_file_to_parquet<W: Write + Send>(
+/// Parses the matrix file at `path` into the rows sink made by `start` from its header: an
+/// uncompressed file is memory-mapped and parsed in place (no copy); a gzip/BGZF/zstd one is
+/// streamed. Returns the header and the sink.
+pub(crate) fn drive_file<S: Rows>(
     path: &Path,
-    output: W,
-    opts: &MatrixOptions,
-) -> io::Result<ConvertSummary> {
+    block: usize,
+    start: impl FnOnce(&Header) -> io::Result<S>,
+) -> io::Result<(Header, S)> {
     let name = path.display().to_string();
     let f = File::open(path)?;
-    let mut head = [0u8; 16];
-    let n = (&f).read(&mut head)?;
-    if !matches!(sniff(&head[..n]), Packing::None) || f.metadata()?.len() == 0 {
+    let mut first = [0u8; 16];
+    let n = (&f).read(&mut first)?;
+    if !matches!(sniff(&first[..n]), Packing::None) || f.metadata()?.len() == 0 {
         let (r, _) = bomdata_format_core::compression::open(path)?;
-        return convert_to_parquet_with(BufReader::with_capacity(1 << 20, r), &name, output, opts);
+        let mut input = BufReader::with_capacity(1 << 20, r);
+        let head = Header::read(&mut input, &name)?;
+        let mut rows = start(&head)?;
+        drive_stream(&mut input, &head, block, &mut rows)?;
+        return Ok((head, rows));
     }
     // SAFETY: the map is read-only; a file truncated by another process meanwhile can fault,
     // as for any reader of a file being rewritten.
@@ -357,10 +400,9 @@ pub fn convert_file_to_parquet<W: Write + Send>(
     #[cfg(unix)]
     let _ = map.advise(memmap2::Advice::Sequential);
     let mut rest: &[u8] = &map;
-    let mut job = Job::start(&mut rest, &name, output, opts)?;
-    let (kinds, names) = (job.kinds.clone(), job.names.clone());
-    let ctx = line_ctx(&name, job.d, &kinds, &names, job.block);
-    let block = job.block;
+    let head = Header::read(&mut rest, &name)?;
+    let mut rows = start(&head)?;
+    let ctx = head.ctx(block);
     let mut pieces: Vec<Piece> = Vec::new();
     let mut line_base = 1u64; // lines before the block being parsed (the header)
     let mut released = 0usize;
@@ -371,7 +413,7 @@ pub fn convert_file_to_parquet<W: Write + Send>(
         }
         let (n_lines, used) = parse_block(&ctx, text, &mut pieces, line_base)?;
         line_base += n_lines;
-        job.push(&mut pieces[..used])?;
+        rows.push(&mut pieces[..used])?;
         // Parsed pages are not needed again: drop them from this process (not from the page
         // cache), so that the resident size stays at about one block of the input.
         #[cfg(unix)]
@@ -391,7 +433,18 @@ pub fn convert_file_to_parquet<W: Write + Send>(
             }
         }
     }
-    job.finish()
+    Ok((head, rows))
+}
+
+/// [`convert_to_parquet_with`] for a file: an uncompressed file is memory-mapped and parsed in
+/// place (no copy); a gzip/BGZF/zstd one is streamed.
+pub fn convert_file_to_parquet<W: Write + Send>(
+    path: &Path,
+    output: W,
+    opts: &MatrixOptions,
+) -> io::Result<ConvertSummary> {
+    let (head, job) = drive_file(path, block_bytes(opts), |h| Job::start(h, output, opts))?;
+    job.finish(&head)
 }
 
 /// Reads whole lines into `buf` (the partial line left from the last call first) until it holds
@@ -468,10 +521,14 @@ struct LineCtx<'a> {
 
 /// One piece of a block, parsed: values column-major (`cap` slots per column).
 #[derive(Default)]
-struct Piece {
+pub(crate) struct Piece {
+    /// Rows parsed.
     rows: usize,
+    /// Slots per column in `values` (at least `rows`).
     cap: usize,
+    /// Column `j`'s row `r` at `j * cap + r`.
     values: Vec<f32>,
+    /// The probe IDs one after another, row `r`'s ending at `id_ends[r]`.
     ids: Vec<u8>,
     id_ends: Vec<usize>,
 }

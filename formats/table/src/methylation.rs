@@ -417,7 +417,7 @@ pub use crate::matrix::{
 /// The first probe id that is missing or repeated, as (its index in `probe_ids`, why); `None`
 /// when every id is present and unique (what a beta matrix requires).
 pub fn bad_probe_id(probe_ids: &[String]) -> Option<(usize, String)> {
-    let mut seen = HashSet::new();
+    let mut seen = crate::names::name_set(probe_ids.len());
     for (r, p) in probe_ids.iter().enumerate() {
         if p.is_empty() {
             return Some((r, "probe id is missing".to_string()));

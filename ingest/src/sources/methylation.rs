@@ -1,36 +1,35 @@
-//! DNA methylation tables → one methylation sample per sample column.
+//! DNA methylation tables → subject-keyed table parts, one row per sample column.
 //!
-//! Beta matrices (either orientation) give `values.npy` (float32 beta per probe, NaN = NA or
-//! masked). GEO signal tables give beta as `values.npy` (offset 100, Illumina) and
-//! `m_values.npy` (log2, alpha 1), probes failing detection p ≤ 0.01 NaN; both transforms are in
-//! `meta.json`. Probe IDs are listed in `meta.json` up to [`MAX_INLINE_FEATURES`]; above that only
-//! their SHA-256 (the ID list must then be kept beside the dataset: see the note in the report).
+//! Beta matrices (either orientation) give the beta values (float32 per probe, NaN = NA or
+//! masked). GEO signal tables give beta (offset 100, Illumina) and M-values (log2, alpha 1),
+//! probes failing detection p ≤ 0.01 NaN.
 //!
-//! Each file also becomes table parts (see [`crate::tables`]): the beta values (and, for signal
-//! tables, the M-values) as one row per (pseudonymous subject, visit) with one Float32 column per
-//! probe, the transform and array in the Parquet schema metadata. Original sample IDs are never
-//! written.
+//! Each file becomes table parts (see [`crate::tables`]): the beta values (and, for signal
+//! tables, the M-values) as one row per (pseudonymous subject, visit) — one Float32 column per
+//! probe, or one fixed-size list column with the probe names in the schema metadata for an
+//! array-sized file — with the transform, value kind and array in the Parquet schema metadata,
+//! and a subject-table row per sample column. Like the other table adapters (Olink, microbiome),
+//! methylation writes no per-sample canonical samples: `bomdata shard` carries the parts into
+//! training, where each row is a sample. Original sample IDs are never written.
 //!
 //! A probes × samples beta matrix in delimited text with a named probe-ID column (`ID_REF`, ...)
-//! runs on the streaming converter ([`bomdata_table::matrix`]) and is read back a few samples at
-//! a time, so memory stays flat in probes × samples; its table parts hold at most
-//! [`PART_VALUES`] values each (several parts of whole rows for a large matrix). Signal tables,
-//! transposed matrices and spreadsheets are read whole.
+//! runs on the streaming converter ([`bomdata_table::matrix`]): the text is parsed into a raw
+//! float32 scratch file, read back a part's samples at a time, so memory stays flat in
+//! probes × samples; its table parts hold at most [`PART_VALUES`] values each (several parts of
+//! whole rows for a large matrix). Signal tables, transposed matrices and spreadsheets are read
+//! whole.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use bomdata_schemas::Modality;
-use bomdata_schemas::key::{KeyParts, make, sanitize};
-use bomdata_schemas::omics::{OmicsRow, Transform, ValueKind, columns};
-use bomdata_shard::{Sample, npy};
+use bomdata_schemas::omics::{Transform, ValueKind, columns};
 use bomdata_table::TableError;
 use bomdata_table::delimited;
-use bomdata_table::matrix::{self, MatrixOptions};
+use bomdata_table::matrix;
 use bomdata_table::methylation::{self, ArrayVersion, BetaMatrix, SignalOptions};
-use sha2::{Digest, Sha256};
 
-use super::olink::{plan_files, subject_row};
+use super::olink::{plan_files, table_subject_row};
 use crate::tables::{self, TablePart};
 use crate::{Error, Result, SampleSink, Source, Unit, UnitContext};
 
@@ -45,22 +44,12 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| Error::Other(e.to_string()))
 }
 
-/// Most probe IDs written into each sample's `meta.json`.
-pub const MAX_INLINE_FEATURES: usize = 10_000;
-
 /// The schema metadata of a methylation table part.
 type PartMeta = [(String, String); 5];
 
 /// The methylation adapter.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Methylation;
-
-fn column(m: &BetaMatrix, j: usize) -> Vec<f32> {
-    let ns = m.sample_ids.len();
-    (0..m.probe_ids.len())
-        .map(|i| m.values[i * ns + j])
-        .collect()
-}
 
 /// Most float values of one table part (64 MiB): a matrix with more samples than fit is cut
 /// into several parts of whole rows, so memory stays flat in the number of samples.
@@ -87,7 +76,7 @@ impl Source for Methylation {
             .first()
             .ok_or_else(|| Error::Other(format!("unit {} has no input", unit.id)))?;
         let path = ctx.path(rel);
-        let out = Output { unit, ctx, rel };
+        let out = Output { unit, ctx };
         if streamable(&path)? {
             convert_streamed(&out, &path, sink)
         } else {
@@ -100,43 +89,34 @@ impl Source for Methylation {
 fn convert_whole(out: &Output<'_>, path: &Path, sink: &mut dyn SampleSink) -> Result<()> {
     let ctx = out.ctx;
     let t = bomdata_table::table::read_path(path).map_err(|e| Error::io(path, e))?;
-    let mut meta = OmicsRow::new(Modality::Methylation, ValueKind::Beta);
-    let (beta, mvals) = if methylation::is_signal_table(&t.column_names()) {
+    let (beta, beta_t, mvals) = if methylation::is_signal_table(&t.column_names()) {
         let opts = SignalOptions::default();
         let r = methylation::from_signals(&t, &opts).map_err(|e| Error::io(path, e))?;
-        meta.transform = Transform::Beta {
+        let m = Transform::MValue {
+            alpha: opts.m_alpha,
+            log_base: opts.log_base,
+        };
+        let b = Transform::Beta {
             offset: opts.beta_offset,
         };
-        meta.derived.insert(
-            "m_values.npy".into(),
-            Transform::MValue {
-                alpha: opts.m_alpha,
-                log_base: opts.log_base,
-            },
-        );
-        meta.masks = vec![];
-        (r.beta, Some(r.m_values))
+        (r.beta, b, Some((r.m_values, m)))
     } else {
-        (
-            methylation::beta_matrix(&t).map_err(|e| Error::io(path, e))?,
-            None,
-        )
+        let m = methylation::beta_matrix(&t).map_err(|e| Error::io(path, e))?;
+        (m, Transform::None, None)
     };
-    out.describe(&mut meta, &beta.probe_ids, beta.array);
-    for (j, sid) in beta.sample_ids.iter().enumerate() {
-        let m = mvals.as_ref().map(|m| column(m, j));
-        out.write_sample(sink, &meta, sid, &column(&beta, j), m.as_deref())?;
-    }
-    // The same values as one wide table: a row per (subject, visit), a column per probe.
+    // A row per (subject, visit), a column per probe.
     let subjects: Vec<String> = beta.sample_ids.iter().map(|s| ctx.pseudonym(s)).collect();
+    for s in &subjects {
+        out.subject_row(sink, s)?;
+    }
     let part = |m: &BetaMatrix, kind: ValueKind, transform: &Transform| {
         let ns = m.sample_ids.len();
         out.part(&subjects, &m.probe_ids, m.array, (kind, transform), |i| {
             m.values[i * ns..(i + 1) * ns].to_vec()
         })
     };
-    sink.write_table(part(&beta, ValueKind::Beta, &meta.transform)?)?;
-    if let (Some(m), Some(t)) = (&mvals, meta.derived.get("m_values.npy")) {
+    sink.write_table(part(&beta, ValueKind::Beta, &beta_t)?)?;
+    if let Some((m, t)) = &mvals {
         sink.write_table(part(m, ValueKind::MValue, t)?)?;
     }
     Ok(())
@@ -146,62 +126,18 @@ fn convert_whole(out: &Output<'_>, path: &Path, sink: &mut dyn SampleSink) -> Re
 struct Output<'a> {
     unit: &'a Unit,
     ctx: &'a UnitContext<'a>,
-    rel: &'a std::path::PathBuf,
 }
 
 impl Output<'_> {
-    /// Fills the features, array and provenance of `meta`.
-    fn describe(&self, meta: &mut OmicsRow, probe_ids: &[String], array: ArrayVersion) {
-        meta.n_features = probe_ids.len() as u64;
-        meta.platform = array.as_str().to_string();
-        if probe_ids.len() <= MAX_INLINE_FEATURES {
-            meta.features = probe_ids.to_vec();
-        } else {
-            let mut h = Sha256::new();
-            for p in probe_ids {
-                h.update(p.as_bytes());
-                h.update(b"\n");
-            }
-            meta.features_sha256 = Some(hex::encode(h.finalize()));
-        }
-        meta.provenance = Some(bomdata_schemas::Provenance {
-            source: self.ctx.source.to_string(),
-            file: self.rel.to_string_lossy().into_owned(),
-            part: None,
-            reader: format!("bomdata-table {}", env!("CARGO_PKG_VERSION")),
-        });
-    }
-
-    /// Writes the sample of sample column `sid`: its beta values (and M-values).
-    fn write_sample(
-        &self,
-        sink: &mut dyn SampleSink,
-        meta: &OmicsRow,
-        sid: &str,
-        beta: &[f32],
-        mvals: Option<&[f32]>,
-    ) -> Result<()> {
-        let ctx = self.ctx;
-        let pseudo = ctx.pseudonym(sid);
-        let run = sanitize(&self.unit.id);
-        let key = make(&KeyParts {
-            source: ctx.source,
-            subject: &pseudo,
-            session: self.unit.session.as_deref(),
-            run: Some(&run),
-            modality: Some(Modality::Methylation),
-            index: None,
-        });
-        let np = beta.len();
-        let mut s = Sample::new(key).with_subject(pseudo.clone());
-        s.push("values.npy", npy::encode_f32(&[np], beta));
-        if let Some(m) = mvals {
-            s.push("m_values.npy", npy::encode_f32(&[np], m));
-        }
-        s.push_json("meta", meta)?;
-        sink.write_sample(s)?;
+    /// The subject-table row of one sample column (its pseudonym `pseudo`, the unit's visit).
+    fn subject_row(&self, sink: &mut dyn SampleSink, pseudo: &str) -> Result<()> {
         let session = self.unit.session.as_deref().unwrap_or_default();
-        sink.subject(subject_row(ctx, &pseudo, session, Modality::Methylation))
+        sink.subject(table_subject_row(
+            self.ctx,
+            pseudo,
+            session,
+            Modality::Methylation,
+        ))
     }
 
     /// A wide table part: a row per subject (the unit's visit), `feature(i)` the values of
@@ -284,39 +220,36 @@ fn streamable(path: &Path) -> Result<bool> {
             .any(|c| header.iter().any(|h| h == c)))
 }
 
-/// A probes × samples beta matrix through the streaming converter: the text becomes an
-/// uncompressed probe-major Parquet copy in a temporary file (memory: a few blocks of text), read
-/// back a few samples at a time (memory: those samples' columns), so memory does not grow with
-/// probes × samples. Samples, subject rows and table parts are the same as from the whole-file
-/// reader; a matrix of more than [`PART_VALUES`] values has several table parts.
+/// A probes × samples beta matrix through the streaming converter: the text is parsed into a
+/// raw float32 scratch copy in a temporary file (memory: a few blocks of text), read back a part's
+/// samples at a time (memory: those samples' values), so memory does not grow with
+/// probes × samples. Subject rows and table parts are the same as from the whole-file reader;
+/// a matrix of more than [`PART_VALUES`] values has several table parts.
 fn convert_streamed(out: &Output<'_>, path: &Path, sink: &mut dyn SampleSink) -> Result<()> {
     let err = |e| Error::io(path, e);
     let tmp = tempfile::tempfile().map_err(err)?;
-    let summary = matrix::convert_file_to_parquet(
-        path,
-        tmp.try_clone().map_err(err)?,
-        &MatrixOptions::scratch(),
-    )
-    .map_err(err)?;
-    let probe_ids = matrix::read_probe_ids(&tmp).map_err(err)?;
-    check_probe_ids(path, &summary.probe_id_column, &probe_ids)?;
+    let scratch = matrix::scratch::convert_file_to_scratch(path, tmp).map_err(err)?;
+    let summary = scratch.summary();
+    let probe_ids = scratch.probe_ids();
+    check_probe_ids(path, &summary.probe_id_column, probe_ids)?;
     let array = ArrayVersion::detect(probe_ids.iter().map(String::as_str));
-    let mut meta = OmicsRow::new(Modality::Methylation, ValueKind::Beta);
-    out.describe(&mut meta, &probe_ids, array);
     let ids = &summary.sample_ids;
     let np = probe_ids.len();
     let per_part = (PART_VALUES / np.max(1)).max(1);
-    let kind = (ValueKind::Beta, &meta.transform);
+    let kind = (ValueKind::Beta, &Transform::None);
     // A list layout's schema (the probe names' JSON) is built once for all parts of the file.
     let list = if np > tables::MAX_FEATURE_COLUMNS {
         Some(tables::WideList::new(
-            &probe_ids,
+            probe_ids,
             out.part_meta(0, array, kind)?.1,
         )?)
     } else {
         None
     };
     let subjects: Vec<String> = ids.iter().map(|s| out.ctx.pseudonym(s)).collect();
+    for s in &subjects {
+        out.subject_row(sink, s)?;
+    }
     // A file cut into several parts is cut in subject order, so that its parts are disjoint
     // subject ranges, each in order (`bomdata shard` then reads each part once, front to
     // back); a file of one part keeps the file's order.
@@ -326,10 +259,7 @@ fn convert_streamed(out: &Output<'_>, path: &Path, sink: &mut dyn SampleSink) ->
     }
     let mut flat = Vec::new();
     for chunk in order.chunks(per_part) {
-        matrix::read_sample_columns_into(&tmp, chunk, np, &mut flat).map_err(err)?;
-        for (k, &j) in chunk.iter().enumerate() {
-            out.write_sample(sink, &meta, &ids[j], &flat[k * np..(k + 1) * np], None)?;
-        }
+        scratch.read_samples_into(chunk, &mut flat).map_err(err)?;
         let subj: Vec<String> = chunk.iter().map(|&j| subjects[j].clone()).collect();
         let part = if let Some(list) = &list {
             let sessions = out.part_meta(subj.len(), array, kind)?.0;
@@ -339,7 +269,7 @@ fn convert_streamed(out: &Output<'_>, path: &Path, sink: &mut dyn SampleSink) ->
             let rows: Vec<Vec<f32>> = (0..chunk.len())
                 .map(|k| flat[k * np..(k + 1) * np].to_vec())
                 .collect();
-            out.part_rows(&subj, &probe_ids, array, kind, &rows)?
+            out.part_rows(&subj, probe_ids, array, kind, &rows)?
         };
         sink.write_table(part)?;
     }
@@ -385,18 +315,16 @@ mod tests {
         assert!(streamable(&path).unwrap());
         let p = crate::Pseudonymizer::new(b"k".to_vec());
         let ctx = UnitContext::new(&root, "test", &p);
-        let rel = std::path::PathBuf::from("m_beta.csv");
         let out = Output {
             unit: &units[0],
             ctx: &ctx,
-            rel: &rel,
         };
         let (mut a, mut b) = (MemSink::default(), MemSink::default());
         convert_streamed(&out, &path, &mut a).unwrap();
         convert_whole(&out, &path, &mut b).unwrap();
         let _ = std::fs::remove_dir_all(&root);
-        assert_eq!(a.samples.len(), 3);
-        assert_eq!(a.samples, b.samples);
+        assert!(a.samples.is_empty() && b.samples.is_empty());
+        assert_eq!(a.subjects.len(), 3);
         assert_eq!(a.subjects, b.subjects);
         assert_eq!(a.tables, b.tables);
     }
@@ -425,23 +353,30 @@ mod tests {
             Methylation.convert(u, &ctx, &mut sink).unwrap();
         }
         let _ = std::fs::remove_dir_all(&root);
-        assert_eq!(sink.samples.len(), 3);
+        // No canonical samples: a subject row per sample column, and the table parts.
+        assert!(sink.samples.is_empty());
+        assert_eq!(sink.subjects.len(), 3);
+        assert!(sink.subjects.iter().all(|s| s.n_samples == 0));
         // Table parts: beta of each file, M-values of the signal table; rows = samples.
         assert_eq!(sink.tables.len(), 3);
         let rows: Vec<usize> = sink.tables.iter().map(|t| t.rows()).collect();
         assert_eq!(rows, [2, 1, 1]);
         assert_eq!(sink.tables[0].batch.num_columns(), 2 + 2);
         assert_eq!(sink.tables[0].batch.schema().field(2).name(), "cg00000029");
-        let sig = sink
-            .samples
-            .iter()
-            .find(|s| s.members.iter().any(|m| m.name == "m_values.npy"))
-            .unwrap();
-        let meta: OmicsRow = serde_json::from_slice(&sig.members.last().unwrap().data).unwrap();
-        assert_eq!(meta.transform, Transform::Beta { offset: 100.0 });
-        assert_eq!(meta.features, ["cg00000029", "cg00000108"]);
-        let v = &sig.members[0].data;
-        let last = f32::from_le_bytes(v[v.len() - 4..].try_into().unwrap());
+        let meta = |t: &TablePart, k: &str| t.batch.schema().metadata()[k].clone();
+        let sig = &sink.tables[1];
+        assert_eq!(meta(sig, VALUE_KEY), "\"beta\"");
+        assert_eq!(
+            meta(sig, columns::TRANSFORM_KEY),
+            to_json(&Transform::Beta { offset: 100.0 }).unwrap()
+        );
+        assert_eq!(meta(&sink.tables[2], VALUE_KEY), "\"m_value\"");
+        let col = sig.batch.column(3);
+        let last = col
+            .as_any()
+            .downcast_ref::<bomdata_table::arrow_array::Float32Array>()
+            .unwrap()
+            .value(0);
         assert!(last.is_nan(), "detection-masked probe");
     }
 }

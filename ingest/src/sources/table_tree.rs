@@ -129,7 +129,7 @@ mod tests {
             + truth.olink.len()
             + truth.microbiome.len();
         assert_eq!(rows, want);
-        // The methylation samples and subject rows carry the visit of their folder.
+        // The methylation subject rows carry the visit of their folder.
         assert!(
             sink.subjects
                 .iter()

@@ -20,9 +20,10 @@
 //!                                     and meta.json (subject, session, modality, value kind)
 //! ```
 //!
-//! The canonical samples of a modality the tables carry (methylation ingest keeps one sample per
-//! sample column beside its parts) are left out of the training shards ([`tabled_modalities`],
-//! used by the plan in [`crate::build`]): each row reaches training once, as a table row.
+//! The canonical samples of a modality the tables carry (methylation ingest before 2026-12-08
+//! kept one sample per sample column beside its parts; it now writes the parts only) are left
+//! out of the training shards ([`tabled_modalities`], used by the plan in [`crate::build`]):
+//! each row reaches training once, as a table row.
 //!
 //! Every file is listed with its checksum in the manifest (`tables`, `shards`), so `verify` checks
 //! it. Features are aligned over a modality's parts (the union, first-seen order; a feature a part
@@ -100,7 +101,7 @@ impl Default for Limits {
 }
 
 /// The modalities whose table parts the input lists (`tables/<modality>/*.parquet`): their
-/// canonical samples (methylation keeps one per sample column beside its parts) are left out
+/// canonical samples (older methylation ingests kept one per sample column) are left out
 /// of the training shards, so each row reaches training once, as a table row.
 pub fn tabled_modalities(manifest: &Manifest) -> std::collections::BTreeSet<String> {
     manifest
