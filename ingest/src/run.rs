@@ -648,6 +648,10 @@ impl SampleSink for UnitSink<'_> {
     fn write_table(&mut self, part: TablePart) -> Result<()> {
         self.tables.write(&part)
     }
+
+    fn eeg_input_channels(&self, channels: &[bomdata_schemas::eeg::Channel]) -> Option<Vec<usize>> {
+        self.transform?.eeg_input_channels(channels)
+    }
 }
 
 fn convert_unit(

@@ -35,6 +35,14 @@ pub trait SampleTransform: Send + Sync {
     fn record(&self) -> ProfileRecord;
     /// Turns one canonical sample into the samples to write.
     fn apply(&self, sample: Sample) -> Result<Transformed>;
+    /// The channels of an EEG recording (indexes into its canonical `channels`, ascending)
+    /// that [`Self::apply`] reads, when it reads a fixed subset: the EEG writer then decodes
+    /// only those into the canonical sample it hands over (same output, less decode work and
+    /// fresh memory). `None` (the default): every channel.
+    fn eeg_input_channels(&self, channels: &[bomdata_schemas::eeg::Channel]) -> Option<Vec<usize>> {
+        let _ = channels;
+        None
+    }
 }
 
 /// A shared [`SampleTransform`] as [`crate::run::RunOptions`] holds it.

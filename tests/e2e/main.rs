@@ -6,6 +6,7 @@ mod cli;
 mod demo;
 mod dicom;
 mod distributed;
+mod eeg_direct;
 mod golden;
 mod hdf5;
 mod honest;
