@@ -317,6 +317,9 @@ pub fn run(opts: &RunOptions, source: &dyn Source, observer: &dyn Observer) -> R
         &crate::state::Fingerprint::of(opts, source.name()),
         opts.world <= 1,
     )?;
+    if let Some(t) = &opts.transform {
+        t.0.write_files(&opts.out)?;
+    }
     let units = plan(source, &opts.root)?;
     let sessions = if opts.keep_identity {
         SessionMap::default()
@@ -761,10 +764,9 @@ fn finalize_run(out: &Path, state: &Path, cleanup: bool) -> Result<Option<Manife
     let table = bomdata_shard::subjects::write(out, &subjects)?;
     let distinct: BTreeSet<&str> = subjects.iter().map(|s| s.subject.as_str()).collect();
     // `ingest --profile`: the profile recorded in the run's fingerprint (see crate::transform).
-    let profile =
+    let (profile, tokenizer) =
         dataset::read_json::<crate::state::Fingerprint>(&state.join(crate::state::FINGERPRINT))
-            .ok()
-            .and_then(|f| f.profile);
+            .map_or((None, None), |f| (f.profile, f.tokenizer));
     let manifest = Manifest {
         layout_version: bomdata_schemas::LAYOUT_VERSION.to_string(),
         kind: if profile.is_some() {
@@ -775,7 +777,7 @@ fn finalize_run(out: &Path, state: &Path, cleanup: bool) -> Result<Option<Manife
         tool: format!("bomdata {}", env!("CARGO_PKG_VERSION")),
         sources: vec![plan.source.clone()],
         profile,
-        tokenizer: None,
+        tokenizer,
         counts: Counts {
             samples: shards.iter().map(|s| s.samples).sum(),
             shards: shards.len() as u64,

@@ -23,6 +23,21 @@ impl SampleTransform for TokensTransform {
         self.0.record()
     }
 
+    fn tokenizer(&self) -> Option<serde_json::Value> {
+        // Checked in `transform` (the same call), so `None` never hides an error here.
+        self.0.reference().ok()
+    }
+
+    fn write_files(&self, out: &std::path::Path) -> bomdata_ingest::Result<()> {
+        self.0
+            .write_files(out)
+            .map_err(|e| bomdata_ingest::Error::Transform {
+                profile: "tokens".into(),
+                key: "tokenizer files".into(),
+                source: Box::new(e),
+            })
+    }
+
     fn apply(&self, sample: Sample) -> bomdata_ingest::Result<Transformed> {
         let out = self
             .0
@@ -73,5 +88,6 @@ pub fn transform(
     }
     let opts = token_options(tok, params, spec)?;
     let direct = DirectTokens::new(opts, seed, fractions(split)?)?;
+    direct.reference()?;
     Ok(Some(Transform(Arc::new(TokensTransform(direct)))))
 }

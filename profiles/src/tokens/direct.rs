@@ -17,8 +17,13 @@
 //!   manifest's shard entries, so the loader's split filter works as on `shard` output);
 //! * a tokenizer that refuses lower case (NT k-mers) fails the unit whose block has soft-masked
 //!   bases (the two-step path checks the whole input before writing anything);
-//! * the dataset is an ingest dataset recording `profile = {"name": "tokens", params}`; the
-//!   tokenizer files and `manifest.tokenizer` are not written.
+//! * the dataset is an ingest dataset recording `profile = {"name": "tokens", params}`, with
+//!   the tokenizer files written beside the shards as `shard --tokens` writes them
+//!   (`tokenizer/config.json`, and `tokenizer/tokenizer.json` for a HF tokenizer:
+//!   [`DirectTokens::write_files`]) and `manifest.tokenizer` = [`DirectTokens::reference`]:
+//!   the same record as `shard --tokens` writes but without the whole-run counts (`documents`,
+//!   `tokens`, `lowercase`), which the units of a resumable, distributed ingest run do not
+//!   add up anywhere.
 
 use std::collections::VecDeque;
 
@@ -80,6 +85,16 @@ impl DirectTokens {
                 "split": self.fractions,
             }),
         }
+    }
+
+    /// `manifest.tokenizer` of the direct output (see the module docs).
+    pub fn reference(&self) -> Result<serde_json::Value> {
+        super::tokenizer_reference(&self.opts, &self.st)
+    }
+
+    /// Writes the tokenizer files into the dataset folder `out`.
+    pub fn write_files(&self, out: &std::path::Path) -> Result<()> {
+        super::write_tokenizer_files(out, &self.opts)
     }
 
     /// The split of a canonical sample: the one its `genome/2` block declares, else its
@@ -154,11 +169,13 @@ impl DirectTokens {
         };
         let mut packer = Packer::new(self.st.pack_cfg.clone()).map_err(cfg_err(&self.opts))?;
         let mut seqs = Vec::new();
+        // One id buffer for every document of the block.
+        let mut ids = Vec::new();
         for (key, bytes) in docs {
-            let ids = self
-                .st
+            ids.clear();
+            self.st
                 .tok
-                .encode(bytes)
+                .encode_into(bytes, &mut ids)
                 .map_err(|source| Error::Tokenizer {
                     context: format!("tokenizing {key}"),
                     source,
@@ -176,6 +193,7 @@ impl DirectTokens {
             packer.push(&ids, &mut seqs);
             for s in seqs.drain(..) {
                 em.emit(&s)?;
+                packer.recycle(s);
             }
         }
         packer.finish(&mut seqs);
