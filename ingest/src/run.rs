@@ -317,9 +317,6 @@ pub fn run(opts: &RunOptions, source: &dyn Source, observer: &dyn Observer) -> R
         &crate::state::Fingerprint::of(opts, source.name()),
         opts.world <= 1,
     )?;
-    if let Some(t) = &opts.transform {
-        t.0.write_files(&opts.out)?;
-    }
     let units = plan(source, &opts.root)?;
     let sessions = if opts.keep_identity {
         SessionMap::default()
@@ -347,6 +344,12 @@ pub fn run(opts: &RunOptions, source: &dyn Source, observer: &dyn Observer) -> R
         dataset::write_json_atomic(&plan_path, &saved)?;
     }
 
+    if let Some(t) = &opts.transform {
+        if let Some(check) = t.0.input_check() {
+            crate::precheck::run(opts, source, &units, check)?;
+        }
+        t.0.write_files(&opts.out)?;
+    }
     let mine: Vec<&Unit> = units
         .iter()
         .enumerate()
@@ -388,7 +391,7 @@ pub fn run(opts: &RunOptions, source: &dyn Source, observer: &dyn Observer) -> R
 }
 
 /// The context of one unit: the run's options, and the session rename of the unit.
-fn unit_context<'a>(
+pub(crate) fn unit_context<'a>(
     opts: &'a RunOptions,
     session_rename: Option<(&'a str, &'a str)>,
 ) -> UnitContext<'a> {

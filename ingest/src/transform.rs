@@ -46,6 +46,11 @@ pub trait SampleTransform: Send + Sync {
         let _ = out;
         Ok(())
     }
+    /// A check of the whole input to run before any unit writes (see [`crate::precheck`]);
+    /// `None` (the default): none.
+    fn input_check(&self) -> Option<Box<dyn InputCheck>> {
+        None
+    }
     /// The channels of an EEG recording (indexes into its canonical `channels`, ascending)
     /// that [`Self::apply`] reads, when it reads a fixed subset: the EEG writer then decodes
     /// only those into the canonical sample it hands over (same output, less decode work and
@@ -54,6 +59,15 @@ pub trait SampleTransform: Send + Sync {
         let _ = channels;
         None
     }
+}
+
+/// A whole-input check ([`SampleTransform::input_check`]): shown every sample of the input,
+/// then asked for its verdict.
+pub trait InputCheck {
+    /// Looks at one sample; an error refuses the run at once.
+    fn sample(&mut self, sample: &Sample) -> Result<()>;
+    /// The verdict over every sample seen.
+    fn finish(self: Box<Self>) -> Result<()>;
 }
 
 /// A shared [`SampleTransform`] as [`crate::run::RunOptions`] holds it.

@@ -189,9 +189,14 @@ fn ingest_tokens_lowercase_refused_then_upper_cased() {
         "--seq-len",
         "64",
     ];
-    let (ok, err) = bomdata("ingest", &src, &tmp.path().join("nt"), &tok);
+    let nt = tmp.path().join("nt");
+    let (ok, err) = bomdata("ingest", &src, &nt, &tok);
     assert!(!ok);
     assert!(err.contains("case=upper"), "{err}");
+    // Checked over the whole input before any unit wrote: no shard, no manifest.
+    assert!(!nt.join("manifest.json").exists());
+    let shards = std::fs::read_dir(nt.join("shards")).map_or(0, |d| d.count());
+    assert_eq!(shards, 0, "{err}");
     let upper = [&tok[..], &["--param", "case=upper"]].concat();
     compare(&src, tmp.path(), &upper[2..], &[]);
 }
