@@ -201,7 +201,7 @@ encoder!(encode_i64, i64, Dtype::I64);
 /// header is 64-byte padded, so the data of a buffer from the allocator is). `None` otherwise:
 /// the caller then fills an `f32` buffer and copies.
 pub fn f32_data_mut(data: &mut [u8]) -> Option<&mut [f32]> {
-    if !cfg!(target_endian = "little") || data.len() % 4 != 0 {
+    if !cfg!(target_endian = "little") || !data.len().is_multiple_of(4) {
         return None;
     }
     // SAFETY: any 4 initialised bytes are a valid f32; `align_to_mut` hands out only aligned,
