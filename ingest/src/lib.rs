@@ -10,6 +10,7 @@
 
 pub mod canonical;
 pub mod error;
+pub(crate) mod precheck;
 pub mod privacy;
 pub mod pseudonym;
 pub mod publish;

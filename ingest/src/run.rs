@@ -355,6 +355,12 @@ pub fn run_with(
         dataset::write_json_atomic(&plan_path, &saved)?;
     }
 
+    if let Some(t) = &opts.transform {
+        if let Some(check) = t.0.input_check() {
+            crate::precheck::run(opts, source, &units, check)?;
+        }
+        t.0.write_files(&opts.out)?;
+    }
     let mine: Vec<&Unit> = units
         .iter()
         .enumerate()
@@ -396,7 +402,7 @@ pub fn run_with(
 }
 
 /// The context of one unit: the run's options, and the session rename of the unit.
-fn unit_context<'a>(
+pub(crate) fn unit_context<'a>(
     opts: &'a RunOptions,
     session_rename: Option<(&'a str, &'a str)>,
 ) -> UnitContext<'a> {
@@ -675,6 +681,10 @@ impl SampleSink for UnitSink<'_> {
     fn write_table(&mut self, part: TablePart) -> Result<()> {
         self.tables.write(&part)
     }
+
+    fn eeg_input_channels(&self, channels: &[bomdata_schemas::eeg::Channel]) -> Option<Vec<usize>> {
+        self.transform?.eeg_input_channels(channels)
+    }
 }
 
 fn convert_unit(
@@ -784,10 +794,9 @@ fn finalize_run(out: &Path, state: &Path, cleanup: bool) -> Result<Option<Manife
     let table = bomdata_shard::subjects::write(out, &subjects)?;
     let distinct: BTreeSet<&str> = subjects.iter().map(|s| s.subject.as_str()).collect();
     // `ingest --profile`: the profile recorded in the run's fingerprint (see crate::transform).
-    let profile =
+    let (profile, tokenizer) =
         dataset::read_json::<crate::state::Fingerprint>(&state.join(crate::state::FINGERPRINT))
-            .ok()
-            .and_then(|f| f.profile);
+            .map_or((None, None), |f| (f.profile, f.tokenizer));
     let manifest = Manifest {
         layout_version: bomdata_schemas::LAYOUT_VERSION.to_string(),
         kind: if profile.is_some() {
@@ -798,7 +807,7 @@ fn finalize_run(out: &Path, state: &Path, cleanup: bool) -> Result<Option<Manife
         tool: format!("bomdata {}", env!("CARGO_PKG_VERSION")),
         sources: vec![plan.source.clone()],
         profile,
-        tokenizer: None,
+        tokenizer,
         counts: Counts {
             samples: shards.iter().map(|s| s.samples).sum(),
             shards: shards.len() as u64,

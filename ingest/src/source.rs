@@ -131,6 +131,14 @@ pub trait SampleSink {
             part.rows()
         )))
     }
+    /// The channels (indexes into `channels`, ascending) that whatever consumes this sink's
+    /// EEG samples reads, when that is known before decoding (an `ingest --profile` EEG
+    /// profile, see [`crate::transform::SampleTransform::eeg_input_channels`]): a recording
+    /// reduced to them gives the same output. `None` (the default): every channel.
+    fn eeg_input_channels(&self, channels: &[bomdata_schemas::eeg::Channel]) -> Option<Vec<usize>> {
+        let _ = channels;
+        None
+    }
 }
 
 /// A source adapter: one per layout (BIDS, UK Biobank bulk, HCP, TUEG, ...).

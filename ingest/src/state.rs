@@ -24,6 +24,8 @@ pub const OWN_ENTRIES: &[&str] = &[
     dataset::MANIFEST,
     dataset::REPORT,
     dataset::SUBJECTS,
+    // The tokenizer files of `ingest --tokens` (see crate::transform).
+    "tokenizer",
 ];
 
 /// Everything that changes the output bytes of an ingest run.
@@ -61,6 +63,10 @@ pub struct Fingerprint {
     /// `--profile` and its parameters (absent for a canonical run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<bomdata_schemas::manifest::ProfileRecord>,
+    /// The manifest's `tokenizer` record of `ingest --tokens` (set by the token options, which
+    /// `profile` holds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<serde_json::Value>,
 }
 
 impl Fingerprint {
@@ -81,6 +87,7 @@ impl Fingerprint {
             max_shard_bytes: opts.writer.max_bytes,
             max_shard_samples: opts.writer.max_samples,
             profile: opts.transform.as_ref().map(|t| t.0.record()),
+            tokenizer: opts.transform.as_ref().and_then(|t| t.0.tokenizer()),
         }
     }
 

@@ -35,6 +35,39 @@ pub trait SampleTransform: Send + Sync {
     fn record(&self) -> ProfileRecord;
     /// Turns one canonical sample into the samples to write.
     fn apply(&self, sample: Sample) -> Result<Transformed>;
+    /// The manifest's `tokenizer` record of the output, when the transform makes token
+    /// samples (the files it lists are written by [`Self::write_files`]).
+    fn tokenizer(&self) -> Option<serde_json::Value> {
+        None
+    }
+    /// Writes the files the output needs beside its shards (a tokenizer) into the dataset
+    /// folder `out`, before any unit runs; each rank of a run writes the same bytes.
+    fn write_files(&self, out: &std::path::Path) -> Result<()> {
+        let _ = out;
+        Ok(())
+    }
+    /// A check of the whole input to run before any unit writes (see [`crate::precheck`]);
+    /// `None` (the default): none.
+    fn input_check(&self) -> Option<Box<dyn InputCheck>> {
+        None
+    }
+    /// The channels of an EEG recording (indexes into its canonical `channels`, ascending)
+    /// that [`Self::apply`] reads, when it reads a fixed subset: the EEG writer then decodes
+    /// only those into the canonical sample it hands over (same output, less decode work and
+    /// fresh memory). `None` (the default): every channel.
+    fn eeg_input_channels(&self, channels: &[bomdata_schemas::eeg::Channel]) -> Option<Vec<usize>> {
+        let _ = channels;
+        None
+    }
+}
+
+/// A whole-input check ([`SampleTransform::input_check`]): shown every sample of the input,
+/// then asked for its verdict.
+pub trait InputCheck {
+    /// Looks at one sample; an error refuses the run at once.
+    fn sample(&mut self, sample: &Sample) -> Result<()>;
+    /// The verdict over every sample seen.
+    fn finish(self: Box<Self>) -> Result<()>;
 }
 
 /// A shared [`SampleTransform`] as [`crate::run::RunOptions`] holds it.

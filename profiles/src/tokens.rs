@@ -415,7 +415,11 @@ struct Emitter<'a> {
 #[derive(Default)]
 struct Block {
     sequences: usize,
+    /// Room for the `.npy` header (`head` bytes), then the ids as stored (little-endian).
     ids: Vec<u8>,
+    /// Length of the header room at the start of `ids`: the header of a full sample, made
+    /// when its first sequence comes, so the ids are written once, where they stay.
+    head: usize,
     doc_offsets: Vec<u32>,
     keys: Vec<String>,
     starts: Vec<u64>,
@@ -428,7 +432,15 @@ impl Emitter<'_> {
     /// Adds one packed sequence to the sample being filled; writes it once full.
     fn emit(&mut self, seq: &PackedSequence) -> Result<()> {
         let b = &mut self.block;
-        let base = b.ids.len() / self.dtype.size();
+        if b.sequences == 0 {
+            let full = self.per_sample * seq.ids.len();
+            let h = npy::header(npy_dtype(self.dtype), &[full]);
+            b.head = h.len();
+            b.ids.clear();
+            b.ids.reserve(h.len() + full * self.dtype.size());
+            b.ids.extend_from_slice(&h);
+        }
+        let base = (b.ids.len() - b.head) / self.dtype.size();
         let base = u32::try_from(base).map_err(|_| Error::TokenOffsets {
             tokens: base as u64,
         })?;
@@ -483,11 +495,6 @@ impl Emitter<'_> {
         if b.sequences == 0 {
             return Ok(());
         }
-        let npy_dtype = match self.dtype {
-            TokenDtype::U8 => Dtype::U8,
-            TokenDtype::U16 => Dtype::U16,
-            TokenDtype::U32 => Dtype::U32,
-        };
         let meta = SequenceMeta {
             schema: SCHEMA.into(),
             split: self.split.into(),
@@ -499,13 +506,21 @@ impl Emitter<'_> {
         };
         let key = format!("{}_{}_{:08}", self.name, self.split, self.index);
         self.index += 1;
-        let n = b.ids.len() / self.dtype.size();
-        let mut s = Sample::new(key)
-            .with(INPUT_IDS, npy::encode_raw(npy_dtype, &[n], &b.ids)?)
-            .with(
-                DOC_OFFSETS,
-                npy::encode_u32(&[b.doc_offsets.len()], &b.doc_offsets),
-            );
+        let n = (b.ids.len() - b.head) / self.dtype.size();
+        // The header of the real length, in place when it fills the room (it does unless a
+        // short last sample's length has fewer digits across a 64-byte padding step).
+        let h = npy::header(npy_dtype(self.dtype), &[n]);
+        let ids = if h.len() == b.head {
+            let mut ids = b.ids;
+            ids[..h.len()].copy_from_slice(&h);
+            ids
+        } else {
+            npy::encode_raw(npy_dtype(self.dtype), &[n], &b.ids[b.head..])?
+        };
+        let mut s = Sample::new(key).with(INPUT_IDS, ids).with(
+            DOC_OFFSETS,
+            npy::encode_u32(&[b.doc_offsets.len()], &b.doc_offsets),
+        );
         s.push_json("meta", &meta)?;
         // The subject is recorded only when every segment has the same one.
         if b.subjects.len() == 1 {
@@ -518,6 +533,15 @@ impl Emitter<'_> {
                 Ok(())
             }
         }
+    }
+}
+
+/// The `.npy` dtype of stored ids.
+fn npy_dtype(dtype: TokenDtype) -> Dtype {
+    match dtype {
+        TokenDtype::U8 => Dtype::U8,
+        TokenDtype::U16 => Dtype::U16,
+        TokenDtype::U32 => Dtype::U32,
     }
 }
 
@@ -818,6 +842,7 @@ fn write_split(
                 packer.push(&ids, &mut seqs);
                 for s in seqs.drain(..) {
                     em.emit(&s)?;
+                    packer.recycle(s);
                 }
             }
         }
@@ -887,6 +912,40 @@ fn build_tokens_in(
     })
 }
 
+/// The tokenizer files of a token dataset, relative to its folder (see the module docs).
+fn tokenizer_files(tok_opts: &TokenOptions) -> Vec<&'static str> {
+    match &tok_opts.tokenizer {
+        TokenizerConfig::Hf(_) => vec![TOKENIZER_CONFIG, HF_TOKENIZER],
+        _ => vec![TOKENIZER_CONFIG],
+    }
+}
+
+/// Writes the tokenizer files into the dataset folder `out` (each atomically).
+fn write_tokenizer_files(out: &Path, tok_opts: &TokenOptions) -> Result<()> {
+    let tdir = out.join(TOKENIZER_DIR);
+    std::fs::create_dir_all(&tdir).map_err(|e| Error::io(&tdir, e))?;
+    dataset::write_json_atomic(&out.join(TOKENIZER_CONFIG), &tok_opts.tokenizer)?;
+    if let TokenizerConfig::Hf(hf) = &tok_opts.tokenizer {
+        dataset::write_json_atomic(&out.join(HF_TOKENIZER), &hf.tokenizer)?;
+    }
+    Ok(())
+}
+
+/// `manifest.tokenizer` without the counts: the tokenizer's reference with its vocabulary
+/// size, the ids' dtype and the files.
+fn tokenizer_reference(tok_opts: &TokenOptions, st: &Setup) -> Result<serde_json::Value> {
+    let mut reference = tok_opts
+        .tokenizer
+        .reference(&tok_opts.tokenizer_id)
+        .map_err(cfg_err(tok_opts))?;
+    if let serde_json::Value::Object(m) = &mut reference {
+        m.insert("vocab_size".into(), st.tok.vocab_size().into());
+        m.insert("dtype".into(), st.dtype.name().into());
+        m.insert("files".into(), serde_json::json!(tokenizer_files(tok_opts)));
+    }
+    Ok(reference)
+}
+
 /// Tokenizer files, then tables and report; the manifest last.
 #[allow(clippy::too_many_arguments)]
 fn write_outputs(
@@ -899,26 +958,13 @@ fn write_outputs(
     w: &mut Written,
     lowercase: Option<LowercaseReport>,
 ) -> Result<Manifest> {
-    let tdir = out.join(TOKENIZER_DIR);
-    std::fs::create_dir_all(&tdir).map_err(|e| Error::io(&tdir, e))?;
-    dataset::write_json_atomic(&out.join(TOKENIZER_CONFIG), &tok_opts.tokenizer)?;
-    let mut files = vec![TOKENIZER_CONFIG];
-    if let TokenizerConfig::Hf(hf) = &tok_opts.tokenizer {
-        dataset::write_json_atomic(&out.join(HF_TOKENIZER), &hf.tokenizer)?;
-        files.push(HF_TOKENIZER);
-    }
+    write_tokenizer_files(out, tok_opts)?;
     let subject_split = &planned.subject_split;
     let tables = build::write_subjects(input, out, subject_split, opts.seed, &opts.fractions)?;
     build::write_report(out, &w.report)?;
 
-    let mut reference = tok_opts
-        .tokenizer
-        .reference(&tok_opts.tokenizer_id)
-        .map_err(cfg_err(tok_opts))?;
+    let mut reference = tokenizer_reference(tok_opts, st)?;
     if let serde_json::Value::Object(m) = &mut reference {
-        m.insert("vocab_size".into(), st.tok.vocab_size().into());
-        m.insert("dtype".into(), st.dtype.name().into());
-        m.insert("files".into(), serde_json::json!(files));
         m.insert("documents".into(), w.documents.into());
         m.insert("tokens".into(), w.tokens.into());
         if let Some(l) = lowercase {

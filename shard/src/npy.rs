@@ -195,6 +195,21 @@ encoder!(encode_i32, i32, Dtype::I32);
 encoder!(encode_u32, u32, Dtype::U32);
 encoder!(encode_i64, i64, Dtype::I64);
 
+/// The bytes `data` (float32 little-endian values, e.g. the data part of a `.npy` being
+/// filled in place) as `f32`s to write into, when that is a plain reinterpretation: a
+/// little-endian target and `data` 4-byte aligned with a length a multiple of 4 (a `.npy`
+/// header is 64-byte padded, so the data of a buffer from the allocator is). `None` otherwise:
+/// the caller then fills an `f32` buffer and copies.
+pub fn f32_data_mut(data: &mut [u8]) -> Option<&mut [f32]> {
+    if !cfg!(target_endian = "little") || !data.len().is_multiple_of(4) {
+        return None;
+    }
+    // SAFETY: any 4 initialised bytes are a valid f32; `align_to_mut` hands out only aligned,
+    // in-bounds f32s, and the whole slice is used only when nothing is left before or after.
+    let (pre, mid, post) = unsafe { data.align_to_mut::<f32>() };
+    (pre.is_empty() && post.is_empty()).then_some(mid)
+}
+
 /// Encodes float16 values given as raw bit patterns (`half::f16::to_bits`).
 pub fn encode_f16_bits(shape: &[usize], bits: &[u16]) -> Vec<u8> {
     let n: usize = shape.iter().product();

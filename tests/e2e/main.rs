@@ -8,6 +8,7 @@ mod dicom;
 mod dicom_dwi;
 mod dicom_loni;
 mod distributed;
+mod eeg_direct;
 mod golden;
 mod hdf5;
 mod honest;

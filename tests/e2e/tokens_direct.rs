@@ -90,6 +90,27 @@ fn compare(src: &Path, tmp: &Path, tok: &[&str], split: &[&str]) {
     let p = m.profile.expect("the token options are recorded");
     assert_eq!(p.name, "tokens");
     assert_eq!(p.params["tokenizer"], tok[1]);
+    // The tokenizer files as `shard --tokens` writes them, listed in the manifest.
+    let t = m.tokenizer.expect("manifest.tokenizer");
+    let t2 = read_manifest(&two).unwrap().tokenizer.unwrap();
+    for k in [
+        "id",
+        "config_hash",
+        "config",
+        "vocab_size",
+        "dtype",
+        "files",
+    ] {
+        assert_eq!(t[k], t2[k], "manifest.tokenizer.{k}");
+    }
+    for f in t["files"].as_array().unwrap() {
+        let f = f.as_str().unwrap();
+        assert_eq!(
+            std::fs::read(direct.join(f)).unwrap(),
+            std::fs::read(two.join(f)).unwrap(),
+            "{f}"
+        );
+    }
     // No canonical copy: every sample is a token sample (checked in docs_by_split).
 }
 
@@ -168,9 +189,14 @@ fn ingest_tokens_lowercase_refused_then_upper_cased() {
         "--seq-len",
         "64",
     ];
-    let (ok, err) = bomdata("ingest", &src, &tmp.path().join("nt"), &tok);
+    let nt = tmp.path().join("nt");
+    let (ok, err) = bomdata("ingest", &src, &nt, &tok);
     assert!(!ok);
     assert!(err.contains("case=upper"), "{err}");
+    // Checked over the whole input before any unit wrote: no shard, no manifest.
+    assert!(!nt.join("manifest.json").exists());
+    let shards = std::fs::read_dir(nt.join("shards")).map_or(0, |d| d.count());
+    assert_eq!(shards, 0, "{err}");
     let upper = [&tok[..], &["--param", "case=upper"]].concat();
     compare(&src, tmp.path(), &upper[2..], &[]);
 }

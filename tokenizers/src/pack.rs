@@ -140,6 +140,8 @@ pub struct Packer {
     cur: Vec<u32>,
     offsets: Vec<u32>,
     continues: bool,
+    /// Buffers of a sequence given back with [`Packer::recycle`], for the next one.
+    spare: Option<(Vec<u32>, Vec<u32>)>,
 }
 
 impl Packer {
@@ -155,8 +157,15 @@ impl Packer {
             cur: Vec::with_capacity(cfg.seq_len),
             offsets: vec![0],
             continues: false,
+            spare: None,
             cfg,
         })
+    }
+
+    /// Gives back a sequence this packer made, once done with it: its buffers serve the next
+    /// sequence (no allocation per sequence in a long run).
+    pub fn recycle(&mut self, seq: PackedSequence) {
+        self.spare = Some((seq.ids, seq.doc_offsets));
     }
 
     /// Adds one document; completed sequences are appended to `out`.
@@ -203,8 +212,15 @@ impl Packer {
     }
 
     fn emit(&mut self, pad: bool) -> PackedSequence {
-        let mut ids = std::mem::replace(&mut self.cur, Vec::with_capacity(self.cfg.seq_len));
-        let mut offsets = std::mem::replace(&mut self.offsets, vec![0]);
+        let (mut next, mut next_offsets) = self
+            .spare
+            .take()
+            .unwrap_or_else(|| (Vec::with_capacity(self.cfg.seq_len), Vec::new()));
+        next.clear();
+        next_offsets.clear();
+        next_offsets.push(0);
+        let mut ids = std::mem::replace(&mut self.cur, next);
+        let mut offsets = std::mem::replace(&mut self.offsets, next_offsets);
         let continues = std::mem::take(&mut self.continues);
         let missing = self.cfg.seq_len - ids.len();
         if pad && missing > 0 {

@@ -5,12 +5,15 @@
 use std::sync::Arc;
 
 use bomdata_ingest::transform::{SampleTransform, Transform, Transformed};
+use bomdata_profiles::eeg::{self, EegProfile};
 use bomdata_profiles::{Params, Profile, registry};
+use bomdata_schemas::eeg::Channel;
 use bomdata_schemas::manifest::ProfileRecord;
 use bomdata_shard::Sample;
 
-/// A profile as an ingest transform.
-struct ProfileTransform(Box<dyn Profile>);
+/// A profile as an ingest transform; for an EEG profile also its channel reader, so the EEG
+/// writer decodes only the channels the profile reads (`EegProfile::input_channels`).
+struct ProfileTransform(Box<dyn Profile>, Option<EegProfile>);
 
 impl SampleTransform for ProfileTransform {
     fn record(&self) -> ProfileRecord {
@@ -36,10 +39,19 @@ impl SampleTransform for ProfileTransform {
             split: None,
         })
     }
+
+    fn eeg_input_channels(&self, channels: &[Channel]) -> Option<Vec<usize>> {
+        self.1.as_ref()?.input_channels(channels)
+    }
 }
 
 /// The transform for `--profile NAME --param k=v ...` (unknown names and parameters refused).
 pub fn transform(name: &str, params: &Params) -> anyhow::Result<Transform> {
     let profile = registry::create(name, params)?;
-    Ok(Transform(Arc::new(ProfileTransform(profile))))
+    let eeg = if eeg::NAMES.contains(&name) {
+        Some(EegProfile::new(name, params)?)
+    } else {
+        None
+    };
+    Ok(Transform(Arc::new(ProfileTransform(profile, eeg))))
 }

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use bomdata_ingest::transform::{SampleTransform, Transform, Transformed};
-use bomdata_profiles::tokens::direct::DirectTokens;
+use bomdata_ingest::transform::{InputCheck, SampleTransform, Transform, Transformed};
+use bomdata_profiles::tokens::direct::{DirectTokens, LowercaseTally};
 use bomdata_schemas::manifest::ProfileRecord;
 use bomdata_shard::Sample;
 
@@ -23,6 +23,29 @@ impl SampleTransform for TokensTransform {
         self.0.record()
     }
 
+    fn tokenizer(&self) -> Option<serde_json::Value> {
+        // Checked in `transform` (the same call), so `None` never hides an error here.
+        self.0.reference().ok()
+    }
+
+    fn write_files(&self, out: &std::path::Path) -> bomdata_ingest::Result<()> {
+        self.0
+            .write_files(out)
+            .map_err(|e| bomdata_ingest::Error::Transform {
+                profile: "tokens".into(),
+                key: "tokenizer files".into(),
+                source: Box::new(e),
+            })
+    }
+
+    fn input_check(&self) -> Option<Box<dyn InputCheck>> {
+        let tally = self.0.lowercase_tally()?;
+        Some(Box::new(LowercaseCheck {
+            tally,
+            field: self.0.field().map(str::to_string),
+        }))
+    }
+
     fn apply(&self, sample: Sample) -> bomdata_ingest::Result<Transformed> {
         let out = self
             .0
@@ -37,6 +60,32 @@ impl SampleTransform for TokensTransform {
             rejected: out.rejected,
             split: out.split.map(str::to_string),
         })
+    }
+}
+
+/// The whole-input lower-case check of a tokenizer that refuses lower case.
+struct LowercaseCheck {
+    tally: LowercaseTally,
+    field: Option<String>,
+}
+
+fn tokens_err(key: &str) -> impl Fn(bomdata_profiles::Error) -> bomdata_ingest::Error + '_ {
+    move |e| bomdata_ingest::Error::Transform {
+        profile: "tokens".into(),
+        key: key.to_string(),
+        source: Box::new(e),
+    }
+}
+
+impl InputCheck for LowercaseCheck {
+    fn sample(&mut self, sample: &Sample) -> bomdata_ingest::Result<()> {
+        self.tally
+            .add(sample, self.field.as_deref())
+            .map_err(tokens_err(&sample.key))
+    }
+
+    fn finish(self: Box<Self>) -> bomdata_ingest::Result<()> {
+        self.tally.verdict().map_err(tokens_err("the whole input"))
     }
 }
 
@@ -73,5 +122,6 @@ pub fn transform(
     }
     let opts = token_options(tok, params, spec)?;
     let direct = DirectTokens::new(opts, seed, fractions(split)?)?;
+    direct.reference()?;
     Ok(Some(Transform(Arc::new(TokensTransform(direct)))))
 }

@@ -15,10 +15,16 @@
 //! * no shuffle: the samples sit in the ingest unit's shards in source order (shuffle at load
 //!   time), one shard set per unit and split (`u<hash>-<split>-NNNNNN.tar`, the split in the
 //!   manifest's shard entries, so the loader's split filter works as on `shard` output);
-//! * a tokenizer that refuses lower case (NT k-mers) fails the unit whose block has soft-masked
-//!   bases (the two-step path checks the whole input before writing anything);
-//! * the dataset is an ingest dataset recording `profile = {"name": "tokens", params}`; the
-//!   tokenizer files and `manifest.tokenizer` are not written.
+//! * a tokenizer that refuses lower case (NT k-mers) is checked against the whole input before
+//!   any unit writes ([`DirectTokens::lowercase_tally`], run by the ingest's pre-check), as the
+//!   two-step path does: a soft-masked genome is refused as a whole, with the count over it;
+//! * the dataset is an ingest dataset recording `profile = {"name": "tokens", params}`, with
+//!   the tokenizer files written beside the shards as `shard --tokens` writes them
+//!   (`tokenizer/config.json`, and `tokenizer/tokenizer.json` for a HF tokenizer:
+//!   [`DirectTokens::write_files`]) and `manifest.tokenizer` = [`DirectTokens::reference`]:
+//!   the same record as `shard --tokens` writes but without the whole-run counts (`documents`,
+//!   `tokens`, `lowercase`), which the units of a resumable, distributed ingest run do not
+//!   add up anywhere.
 
 use std::collections::VecDeque;
 
@@ -82,6 +88,21 @@ impl DirectTokens {
         }
     }
 
+    /// `manifest.tokenizer` of the direct output (see the module docs).
+    pub fn reference(&self) -> Result<serde_json::Value> {
+        super::tokenizer_reference(&self.opts, &self.st)
+    }
+
+    /// Writes the tokenizer files into the dataset folder `out`.
+    pub fn write_files(&self, out: &std::path::Path) -> Result<()> {
+        super::write_tokenizer_files(out, &self.opts)
+    }
+
+    /// The member the documents are taken from (`--tokens-field`).
+    pub fn field(&self) -> Option<&str> {
+        self.opts.field.as_deref()
+    }
+
     /// The split of a canonical sample: the one its `genome/2` block declares, else its
     /// subject's (its key's when it has none).
     fn split(&self, sample: &Sample) -> Result<&'static str> {
@@ -105,24 +126,16 @@ impl DirectTokens {
     /// A tokenizer that refuses lower case: fails on a block with soft-masked bases, with
     /// their count in the block and the way out (`--param case=upper`).
     fn check_lowercase(&self, docs: &super::KeyedDocs<'_>) -> Result<()> {
-        let (mut bases, mut documents, mut first) = (0u64, 0u64, None);
-        for (key, bytes) in docs {
-            let n = super::lowercase_count(bytes);
-            if n > 0 {
-                bases += n;
-                documents += 1;
-                first.get_or_insert_with(|| key.clone());
-            }
-        }
-        match first {
-            None => Ok(()),
-            Some(first) => Err(Error::LowercaseRefused {
-                tokenizer: self.opts.tokenizer_id.clone(),
-                bases,
-                documents,
-                first,
-            }),
-        }
+        let mut t = LowercaseTally::new(&self.opts.tokenizer_id);
+        t.add_docs(docs);
+        t.verdict()
+    }
+
+    /// With a tokenizer that refuses lower case, the tally of lower-case bases to run over the
+    /// whole input before anything is written (as `shard --tokens` does); `None` otherwise.
+    pub fn lowercase_tally(&self) -> Option<LowercaseTally> {
+        (self.st.lowercase == Some(super::LowercaseEffect::Refused))
+            .then(|| LowercaseTally::new(&self.opts.tokenizer_id))
     }
 
     /// Tokenizes the documents of `sample` and packs them into token samples.
@@ -154,11 +167,13 @@ impl DirectTokens {
         };
         let mut packer = Packer::new(self.st.pack_cfg.clone()).map_err(cfg_err(&self.opts))?;
         let mut seqs = Vec::new();
+        // One id buffer for every document of the block.
+        let mut ids = Vec::new();
         for (key, bytes) in docs {
-            let ids = self
-                .st
+            ids.clear();
+            self.st
                 .tok
-                .encode(bytes)
+                .encode_into(bytes, &mut ids)
                 .map_err(|source| Error::Tokenizer {
                     context: format!("tokenizing {key}"),
                     source,
@@ -176,6 +191,7 @@ impl DirectTokens {
             packer.push(&ids, &mut seqs);
             for s in seqs.drain(..) {
                 em.emit(&s)?;
+                packer.recycle(s);
             }
         }
         packer.finish(&mut seqs);
@@ -185,5 +201,58 @@ impl DirectTokens {
         em.flush()?;
         out.samples = em.collected;
         Ok(out)
+    }
+}
+
+/// Lower-case bases over the documents seen, for a tokenizer that refuses them.
+#[derive(Debug)]
+pub struct LowercaseTally {
+    tokenizer: String,
+    bases: u64,
+    documents: u64,
+    first: Option<String>,
+}
+
+impl LowercaseTally {
+    fn new(tokenizer: &str) -> Self {
+        LowercaseTally {
+            tokenizer: tokenizer.to_string(),
+            bases: 0,
+            documents: 0,
+            first: None,
+        }
+    }
+
+    fn add_docs(&mut self, docs: &super::KeyedDocs<'_>) {
+        for (key, bytes) in docs {
+            let n = super::lowercase_count(bytes);
+            if n > 0 {
+                self.bases += n;
+                self.documents += 1;
+                self.first.get_or_insert_with(|| key.clone());
+            }
+        }
+    }
+
+    /// Counts the lower-case bases of the documents of `sample` (`field` as the options').
+    pub fn add(&mut self, sample: &Sample, field: Option<&str>) -> Result<()> {
+        if let Some(docs) = documents(sample, field)? {
+            self.add_docs(&docs);
+        }
+        Ok(())
+    }
+
+    /// Refused ([`Error::LowercaseRefused`], with the counts and the first document) when any
+    /// document had lower-case bases.
+    pub fn verdict(self) -> Result<()> {
+        match self.first {
+            None => Ok(()),
+            Some(first) => Err(Error::LowercaseRefused {
+                tokenizer: self.tokenizer,
+                bases: self.bases,
+                documents: self.documents,
+                first,
+            }),
+        }
     }
 }

@@ -2,9 +2,14 @@
 //!
 //! One sample per chunk of `ctx.chunk_seconds` (the whole recording when 0): `signal.npy`,
 //! float32 `[channels, samples]`, and `meta.json`, an [`eeg::Recording`]. Values are streamed
-//! through [`SignalReader::read_scaled`] straight into the chunk; only one chunk is held. A gap
-//! between the reader's segments (EDF+D) ends a chunk, so a chunk never spans a gap and its
-//! `offset_s` is exact.
+//! through [`SignalReader::read_scaled`] straight into the data of the chunk's `signal.npy`
+//! bytes (a buffer from `bomdata_shard::buffers`, given back when the sample is written or a
+//! profile is done with it); only one chunk is held. A gap between the reader's segments
+//! (EDF+D) ends a chunk, so a chunk never spans a gap and its `offset_s` is exact.
+//!
+//! When the sink's consumer reads a fixed subset of the channels (an `ingest --profile` EEG
+//! profile: [`SampleSink::eeg_input_channels`]), only those are decoded and listed: the
+//! profile's input is then exactly what it reads, and its output the same bytes.
 
 use std::path::Path;
 
@@ -32,9 +37,16 @@ struct Chunker<'a> {
     /// Samples per stored block, for [`Parts::Records`].
     block_len: Option<u64>,
     n_ch: usize,
-    /// Values per row of `buf` (the most samples one chunk holds).
+    /// Values per row of the chunk (the most samples one chunk holds).
     row: usize,
-    buf: Vec<f32>,
+    /// The chunk's `signal.npy` bytes: the header of a full `[n_ch, row]` chunk, then its
+    /// rows; empty between a flush and the next read.
+    buf: Vec<u8>,
+    /// Where the rows start in `buf`.
+    data_at: usize,
+    /// The rows, when `buf`'s data cannot be written as `f32`s in place (unaligned or
+    /// big-endian); copied into `buf` at the flush. Empty otherwise.
+    fallback: Vec<f32>,
     filled: usize,
     index: u32,
     /// The previous chunk's offset plus its duration (see [`Parts::Records`]).
@@ -68,20 +80,71 @@ impl Chunker<'_> {
             .collect()
     }
 
+    /// The rows the reader fills (`n_ch × row` values): the data of the chunk's `.npy`
+    /// buffer, taken from the buffer pool on the first read of a chunk.
+    fn rows(&mut self) -> &mut [f32] {
+        let (n_ch, row) = (self.n_ch, self.row);
+        if self.buf.is_empty() {
+            let head = npy::header(npy::Dtype::F32, &[n_ch, row]);
+            self.data_at = head.len();
+            // Every byte is overwritten: the header here, the rows by the reads (a partial
+            // chunk is cut to its filled columns at the flush).
+            self.buf = bomdata_shard::buffers::take(head.len() + n_ch * row * 4);
+            self.buf[..head.len()].copy_from_slice(&head);
+            if npy::f32_data_mut(&mut self.buf[self.data_at..]).is_none()
+                && self.fallback.is_empty()
+            {
+                self.fallback = vec![0f32; n_ch * row];
+            }
+        }
+        if !self.fallback.is_empty() {
+            return &mut self.fallback;
+        }
+        npy::f32_data_mut(&mut self.buf[self.data_at..]).unwrap_or_default()
+    }
+
+    /// The `signal.npy` of the filled part of the chunk (`[n_ch, filled]`), made in place in
+    /// the chunk's buffer: a partial chunk's rows are moved down to their final places (the
+    /// header of the shorter shape is never longer than the full one's).
+    fn take_signal(&mut self) -> Vec<u8> {
+        let (n_ch, row, filled) = (self.n_ch, self.row, self.filled);
+        let mut b = std::mem::take(&mut self.buf);
+        let old_at = self.data_at;
+        let head = (filled != row).then(|| npy::header(npy::Dtype::F32, &[n_ch, filled]));
+        let new_at = head.as_ref().map_or(old_at, Vec::len);
+        if self.fallback.is_empty() {
+            for r in 0..n_ch {
+                let (src, dst) = (old_at + r * row * 4, new_at + r * filled * 4);
+                if src != dst {
+                    b.copy_within(src..src + filled * 4, dst);
+                }
+            }
+        } else {
+            for r in 0..n_ch {
+                let dst = &mut b[new_at + r * filled * 4..new_at + (r + 1) * filled * 4];
+                for (o, v) in dst
+                    .chunks_exact_mut(4)
+                    .zip(&self.fallback[r * row..r * row + filled])
+                {
+                    o.copy_from_slice(&v.to_le_bytes());
+                }
+            }
+        }
+        b.truncate(new_at + n_ch * filled * 4);
+        if let Some(h) = head {
+            b[..new_at].copy_from_slice(&h);
+        }
+        b
+    }
+
     /// Writes the filled part of the chunk: its first sample is sample `start` of the stream,
     /// `offset_s` seconds from the recording start.
     fn flush(&mut self, sink: &mut dyn SampleSink, start: u64, offset_s: f64) -> Result<()> {
-        let (n_ch, row, filled) = (self.n_ch, self.row, self.filled);
+        let filled = self.filled;
         if filled == 0 {
             return Ok(());
         }
-        let data: Vec<f32> = if filled == row {
-            std::mem::replace(&mut self.buf, vec![0f32; n_ch * row])
-        } else {
-            (0..n_ch)
-                .flat_map(|r| self.buf[r * row..r * row + filled].iter().copied())
-                .collect()
-        };
+        let signal = self.take_signal();
         let mut m = self.meta.clone();
         let dur = filled as f64 / m.sampling_rate;
         m.n_samples = filled as u64;
@@ -106,7 +169,7 @@ impl Chunker<'_> {
             index: Some(u64::from(self.index)),
         });
         let mut sample = Sample::new(sample_key).with_subject(self.pseudo.clone());
-        sample.push(SIGNAL_FIELD, npy::encode_f32(&[n_ch, filled], &data));
+        sample.push(SIGNAL_FIELD, signal);
         sample.push_json("meta", &m)?;
         sink.write_sample(sample)?;
         self.index += 1;
@@ -171,6 +234,28 @@ fn meta_template(
     meta
 }
 
+/// Reduces the layout to channels `keep` (ascending indexes into `meta.channels`); left as
+/// is when `keep` does not fit the layout (empty, out of range, not ascending).
+fn keep_channels(
+    meta: &mut eeg::Recording,
+    select: &mut Vec<usize>,
+    factors: &mut Vec<f64>,
+    keep: &[usize],
+) {
+    let n = meta.channels.len();
+    let fits = !keep.is_empty()
+        && select.len() == n
+        && factors.len() == n
+        && keep.windows(2).all(|w| w[0] < w[1])
+        && keep.last().is_some_and(|&k| k < n);
+    if !fits {
+        return;
+    }
+    meta.channels = keep.iter().map(|&k| meta.channels[k].clone()).collect();
+    *select = keep.iter().map(|&k| select[k]).collect();
+    *factors = keep.iter().map(|&k| factors[k]).collect();
+}
+
 /// Writes a laid-out recording as canonical chunks; returns the number of samples written.
 pub fn write_chunks(
     path: &Path,
@@ -184,13 +269,16 @@ pub fn write_chunks(
         super::attach_sensors(&mut layout, &opened.sensors);
     }
     let Layout {
-        meta,
-        select,
-        factors,
+        mut meta,
+        mut select,
+        mut factors,
         n_samples,
         mut annotations,
         parts,
     } = layout;
+    if let Some(keep) = sink.eeg_input_channels(&meta.channels) {
+        keep_channels(&mut meta, &mut select, &mut factors, &keep);
+    }
     let rate = meta.sampling_rate;
     let n_ch = select.len();
     if n_ch == 0 || factors.len() != n_ch || rate.is_nan() || rate <= 0.0 {
@@ -224,7 +312,9 @@ pub fn write_chunks(
         block_len: opened.reader.block_len(),
         n_ch,
         row,
-        buf: vec![0f32; n_ch * row],
+        buf: Vec::new(),
+        data_at: 0,
+        fallback: Vec::new(),
         filled: 0,
         index: 0,
         next_offset_s: 0.0,
@@ -237,12 +327,13 @@ pub fn write_chunks(
         while done < seg.n_samples {
             let want =
                 (row - ch.filled).min(usize::try_from(seg.n_samples - done).unwrap_or(usize::MAX));
+            let at = ch.filled;
             let mut block = ScaledBlock {
                 select: &select,
                 factors: &factors,
-                out: &mut ch.buf,
+                out: ch.rows(),
                 row_len: row,
-                at: ch.filled,
+                at,
                 scratch: &mut scratch,
             };
             let k = opened
