@@ -6,7 +6,7 @@
 //! holds the batch object), and a batch's buffers return to the loader's pool only when the
 //! batch is freed, so the loader never writes into memory a live array shows.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use bomdata_loader::{Batch, EpochStats, FieldKind, LoaderOptions, LoaderState, Planner};
 use pyo3::exceptions::{PyException, PyRuntimeError};
@@ -15,11 +15,13 @@ use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyTuple};
 
 pub mod run;
 pub mod spec;
+mod state;
 pub mod tokens;
 pub mod workers;
 
 use run::{Running, Slot};
 use spec::{Spec, SpecError};
+use state::Stateful;
 
 pyo3::create_exception!(
     _native,
@@ -103,11 +105,23 @@ struct NativeLoader {
     frombuffer: Py<PyAny>,
 }
 
-impl NativeLoader {
-    fn lock(&self) -> PyResult<MutexGuard<'_, Inner>> {
-        self.inner
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("bomdata loader: poisoned lock"))
+impl Stateful for NativeLoader {
+    type Inner = Inner;
+    const WHAT: &'static str = "bomdata loader";
+
+    fn mutex(&self) -> &Mutex<Inner> {
+        &self.inner
+    }
+
+    fn state(inner: &mut Inner) -> &mut LoaderState {
+        &mut inner.state
+    }
+
+    fn set_idle_state(inner: &mut Inner, state: LoaderState) -> Option<bomdata_loader::Result<()>> {
+        match &mut inner.slot {
+            Slot::Idle(l) => Some(l.set_state(state)),
+            _ => None,
+        }
     }
 
     /// Stops a running epoch (without the GIL: the reader threads finish their batch).
@@ -133,7 +147,9 @@ impl NativeLoader {
         }
         Ok(())
     }
+}
 
+impl NativeLoader {
     fn key(&self, slot: usize, name: &str) -> String {
         if self.spec.pairs.is_some() {
             format!("{}/{name}", self.slots.get(slot).map_or("", String::as_str))
@@ -300,27 +316,17 @@ impl NativeLoader {
 
     /// The state after the batches handed out so far, as JSON.
     fn state_json(&self) -> PyResult<String> {
-        Ok(self.lock()?.state.to_json())
+        state::state_json(self)
     }
 
     /// Restores a state saved by `state_json` (any world size or worker count).
     fn load_state_json(&self, py: Python<'_>, state: &str) -> PyResult<()> {
-        self.stop(py)?;
-        let st = LoaderState::from_json(state).map_err(err)?;
-        let mut g = self.lock()?;
-        match &mut g.slot {
-            Slot::Idle(l) => l.set_state(st.clone()).map_err(err)?,
-            _ => return Err(PyRuntimeError::new_err("bomdata loader is not idle")),
-        }
-        g.state = st;
-        Ok(())
+        state::load_state_json(self, py, state)
     }
 
     /// Jumps to the start of `epoch`.
     fn set_epoch(&self, py: Python<'_>, epoch: u64) -> PyResult<()> {
-        self.stop(py)?;
-        self.lock()?.state.start_of(epoch);
-        Ok(())
+        state::set_epoch(self, py, epoch)
     }
 
     /// Batches this rank (and worker) yields from the current state to the end of the epoch.
