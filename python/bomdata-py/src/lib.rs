@@ -105,27 +105,11 @@ struct NativeLoader {
     frombuffer: Py<PyAny>,
 }
 
-impl Stateful for NativeLoader {
-    type Inner = Inner;
-    const WHAT: &'static str = "bomdata loader";
+crate::state::stateful!(NativeLoader, "bomdata loader");
 
-    fn mutex(&self) -> &Mutex<Inner> {
-        &self.inner
-    }
-
-    fn state(inner: &mut Inner) -> &mut LoaderState {
-        &mut inner.state
-    }
-
-    fn set_idle_state(inner: &mut Inner, state: LoaderState) -> Option<bomdata_loader::Result<()>> {
-        match &mut inner.slot {
-            Slot::Idle(l) => Some(l.set_state(state)),
-            _ => None,
-        }
-    }
-
+impl NativeLoader {
     /// Stops a running epoch (without the GIL: the reader threads finish their batch).
-    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+    fn stop_running(&self, py: Python<'_>) -> PyResult<()> {
         let slot = std::mem::replace(&mut self.lock()?.slot, Slot::Busy);
         let (slot, stats) = match slot {
             Slot::Running(r) => match py.detach(move || r.stop()) {
@@ -147,9 +131,7 @@ impl Stateful for NativeLoader {
         }
         Ok(())
     }
-}
 
-impl NativeLoader {
     fn key(&self, slot: usize, name: &str) -> String {
         if self.spec.pairs.is_some() {
             format!("{}/{name}", self.slots.get(slot).map_or("", String::as_str))

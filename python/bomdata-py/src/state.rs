@@ -38,6 +38,41 @@ pub(crate) trait Stateful {
     }
 }
 
+/// Implements [`Stateful`] for a native loader type `$ty` (error messages name it `$what`)
+/// whose `inner: Mutex<Inner>` holds `state` and `slot` (a `Slot`, whose `Idle` variant boxes
+/// the idle loader), and whose own `stop_running` stops a running epoch.
+macro_rules! stateful {
+    ($ty:ty, $what:literal) => {
+        impl $crate::state::Stateful for $ty {
+            type Inner = Inner;
+            const WHAT: &'static str = $what;
+
+            fn mutex(&self) -> &::std::sync::Mutex<Inner> {
+                &self.inner
+            }
+
+            fn stop(&self, py: Python<'_>) -> PyResult<()> {
+                self.stop_running(py)
+            }
+
+            fn state(inner: &mut Inner) -> &mut LoaderState {
+                &mut inner.state
+            }
+
+            fn set_idle_state(
+                inner: &mut Inner,
+                state: LoaderState,
+            ) -> Option<bomdata_loader::Result<()>> {
+                match &mut inner.slot {
+                    Slot::Idle(l) => Some(l.set_state(state)),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+pub(crate) use stateful;
+
 /// The state after the batches handed out so far, as JSON.
 pub(crate) fn state_json<L: Stateful>(l: &L) -> PyResult<String> {
     Ok(L::state(&mut *l.lock()?).to_json())

@@ -189,26 +189,10 @@ pub struct NativeTokenLoader {
     array: Py<PyAny>,
 }
 
-impl Stateful for NativeTokenLoader {
-    type Inner = Inner;
-    const WHAT: &'static str = "bomdata token loader";
+crate::state::stateful!(NativeTokenLoader, "bomdata token loader");
 
-    fn mutex(&self) -> &Mutex<Inner> {
-        &self.inner
-    }
-
-    fn state(inner: &mut Inner) -> &mut LoaderState {
-        &mut inner.state
-    }
-
-    fn set_idle_state(inner: &mut Inner, state: LoaderState) -> Option<bomdata_loader::Result<()>> {
-        match &mut inner.slot {
-            Slot::Idle(l) => Some(l.set_state(state)),
-            _ => None,
-        }
-    }
-
-    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+impl NativeTokenLoader {
+    fn stop_running(&self, py: Python<'_>) -> PyResult<()> {
         let slot = std::mem::replace(&mut self.lock()?.slot, Slot::Busy);
         let slot = match slot {
             Slot::Running(r) => match py.detach(move || r.stop()) {
@@ -221,9 +205,7 @@ impl Stateful for NativeTokenLoader {
         self.lock()?.slot = slot;
         Ok(())
     }
-}
 
-impl NativeTokenLoader {
     fn to_dict<'py>(&self, py: Python<'py>, batch: TokenBatch) -> PyResult<Bound<'py, PyDict>> {
         let spans: Vec<u64> = batch
             .spans
