@@ -594,6 +594,17 @@ fn window_docs(s: &Sample) -> Vec<Doc> {
         .collect()
 }
 
+/// `shard --tokens` options of the FASTA fixture tests: HyenaDNA characters packed into
+/// 512-token sequences, 8192 tokens per shard.
+pub(crate) const HYENA_PACKED_512: [&str; 6] = [
+    "--tokens",
+    "hyena-char",
+    "--seq-len",
+    "512",
+    "--tokens-per-shard",
+    "8192",
+];
+
 /// `<dir>/genome`: a genome source of the FASTA fixture `volvox.fa` (soft-masked, two
 /// chromosomes) in 700-base windows.
 pub(crate) fn volvox_genome(dir: &Path) -> PathBuf {
@@ -632,18 +643,7 @@ fn genome_windows_from_a_fasta_fixture() {
             .any(|d| d.bytes.iter().any(u8::is_ascii_lowercase))
     );
     let out = d.path().join("tok");
-    shard_tokens(
-        &canon,
-        &out,
-        &[
-            "--tokens",
-            "hyena-char",
-            "--seq-len",
-            "512",
-            "--tokens-per-shard",
-            "8192",
-        ],
-    );
+    shard_tokens(&canon, &out, &HYENA_PACKED_512);
     // [PAD] is 4 in the HyenaDNA vocabulary (12 ids → uint8).
     check(
         &out,

@@ -100,15 +100,7 @@ fn ingest_tokens_matches_ingest_then_shard_tokens() {
     let tmp = tempfile::tempdir().unwrap();
     let src = crate::tokens::volvox_genome(tmp.path());
     let split = ["--seed", "3", "--split", "0.5,0.25,0.25"];
-    let pack = [
-        "--tokens",
-        "hyena-char",
-        "--seq-len",
-        "512",
-        "--tokens-per-shard",
-        "8192",
-    ];
-    compare(&src, tmp.path(), &pack, &split);
+    compare(&src, tmp.path(), &crate::tokens::HYENA_PACKED_512, &split);
     let pad = ["--tokens", "hyena-char", "--seq-len", "300", "--pad"];
     compare(&src, tmp.path(), &pad, &split);
 }
