@@ -10,44 +10,18 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)] // test code: a panic is the failure report
 
 use std::path::Path;
-use std::process::Command;
 
 use bomdata_profiles::{Params, registry};
 use bomdata_shard::Sample;
 use bomdata_shard::npy;
 mod common;
-use common::f64s;
+use common::{canonical, f64s, reference_cases};
 use serde_json::{Value, json};
-
-fn canonical(dir: &Path, key: &str) -> Sample {
-    Sample::new(key)
-        .with_subject("s1")
-        .with("signal.npy", std::fs::read(dir.join("signal.npy")).unwrap())
-        .with("meta.json", std::fs::read(dir.join("meta.json")).unwrap())
-}
 
 #[test]
 fn profiles_match_python_reference() {
-    let py = bomdata_testdata::require_python();
     let fixtures = bomdata_testdata::require_fixtures();
-    let script = bomdata_testdata::workspace_root().join("python/eeg/reference.py");
-    let out = tempfile::tempdir().unwrap();
-    let run = Command::new(&py)
-        .arg(&script)
-        .arg(out.path())
-        .arg(&fixtures)
-        .output()
-        .expect("run python");
-    assert!(
-        run.status.success(),
-        "reference.py failed:\n{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let mut cases: Vec<_> = std::fs::read_dir(out.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    cases.sort();
+    let (_out, cases) = reference_cases("python/eeg/reference.py", &fixtures);
     assert!(
         cases.len() >= 16,
         "expected every case, got {}",

@@ -8,45 +8,20 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stderr)] // test code: a panic is the failure report
 
-use std::path::Path;
-use std::process::Command;
-
 use bomdata_profiles::{Params, registry};
 use bomdata_shard::Sample;
 use bomdata_shard::npy;
 mod common;
-use common::f64s;
+use common::{canonical, f64s, reference_cases};
 use serde_json::Value;
-
-fn canonical(dir: &Path) -> Sample {
-    Sample::new("fx_s1_meg_000000")
-        .with_subject("s1")
-        .with("signal.npy", std::fs::read(dir.join("signal.npy")).unwrap())
-        .with("meta.json", std::fs::read(dir.join("meta.json")).unwrap())
-}
 
 #[test]
 fn meg_profile_matches_mne() {
-    let py = bomdata_testdata::require_python();
     let _ = bomdata_testdata::require_fixtures();
-    let root = bomdata_testdata::workspace_root();
-    let out = tempfile::tempdir().unwrap();
-    let run = Command::new(&py)
-        .arg(root.join("python/meg/reference.py"))
-        .arg(out.path())
-        .arg(&root)
-        .output()
-        .expect("run python");
-    assert!(
-        run.status.success(),
-        "reference.py failed:\n{}",
-        String::from_utf8_lossy(&run.stderr)
+    let (_out, cases) = reference_cases(
+        "python/meg/reference.py",
+        &bomdata_testdata::workspace_root(),
     );
-    let mut cases: Vec<_> = std::fs::read_dir(out.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    cases.sort();
     assert_eq!(cases.len(), 4, "every case");
     let mut total = 0;
     for dir in &cases {
@@ -64,7 +39,7 @@ fn meg_profile_matches_mne() {
             .map(|c| (c["name"].as_str().unwrap(), c))
             .collect();
         let t0 = std::time::Instant::now();
-        let applied = prof.apply(canonical(dir)).unwrap();
+        let applied = prof.apply(canonical(dir, "fx_s1_meg_000000")).unwrap();
         let took = t0.elapsed();
         let r: Value =
             serde_json::from_slice(&std::fs::read(dir.join("ref.json")).unwrap()).unwrap();

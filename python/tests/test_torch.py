@@ -38,6 +38,22 @@ def positions(batches):
     return [int(p) for b in batches for p in b["__positions__"]]
 
 
+def resumed_with_three_workers(dataset, k=3):
+    """The first ``k`` batches of a ``DataLoader`` over ``dataset()`` with 2 workers, then the
+    rest of the epoch from its ``state_dict()`` (through JSON) with 3 workers: ``(first, rest,
+    the resumed DataLoader)``."""
+    dl = bt.DataLoader(dataset(), num_workers=2, pin_memory=False)
+    first = []
+    for b in dl:
+        first.append(b)
+        if len(first) == k:
+            break
+    state = json.loads(json.dumps(dl.state_dict()))
+    dl2 = bt.DataLoader(dataset(), num_workers=3, pin_memory=False)
+    dl2.load_state_dict(state)
+    return first, list(dl2), dl2
+
+
 def test_dataloader_in_process_matches_loader(eeg):
     kw = dict(batch_size=3, seed=2, shuffle_buffer=8)
     want = [b for b in bomdata.Loader(eeg, **kw)]
@@ -59,16 +75,7 @@ def test_workers_exactly_once_and_resume(eeg):
     # after a whole epoch the state stands at the next one
     assert dl.state_dict()["epoch"] == 1
 
-    dl = bt.DataLoader(bt.IterableDataset(eeg, **kw), num_workers=2, pin_memory=False)
-    first = []
-    for b in dl:
-        first.append(b)
-        if len(first) == 3:
-            break
-    state = json.loads(json.dumps(dl.state_dict()))
-    dl2 = bt.DataLoader(bt.IterableDataset(eeg, **kw), num_workers=3, pin_memory=False)
-    dl2.load_state_dict(state)
-    rest = list(dl2)
+    first, rest, dl2 = resumed_with_three_workers(lambda: bt.IterableDataset(eeg, **kw))
     got = positions(first) + positions(rest)
     assert sorted(got) == list(range(n)), "exactly once across the resume"
     assert dl2.state_dict()["epoch"] == 1
@@ -133,16 +140,7 @@ def test_token_iterable_dataset_resumes(tmp_path):
     dl = bt.DataLoader(bt.TokenIterableDataset(out, **kw), num_workers=2, pin_memory=False)
     assert sorted(check(list(dl))) == list(range(n))
     assert dl.state_dict()["epoch"] == 1
-    dl = bt.DataLoader(bt.TokenIterableDataset(out, **kw), num_workers=2, pin_memory=False)
-    first = []
-    for b in dl:
-        first.append(b)
-        if len(first) == 3:
-            break
-    state = json.loads(json.dumps(dl.state_dict()))
-    dl2 = bt.DataLoader(bt.TokenIterableDataset(out, **kw), num_workers=3, pin_memory=False)
-    dl2.load_state_dict(state)
-    rest = list(dl2)
+    first, rest, dl2 = resumed_with_three_workers(lambda: bt.TokenIterableDataset(out, **kw))
     assert sorted(check(first) + check(rest)) == list(range(n)), "exactly once across the resume"
     assert dl2.state_dict()["epoch"] == 1
 

@@ -1,7 +1,7 @@
 //! Small file helpers for building synthetic trees.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Writes `bytes` to `path`, creating its parent folders; panics with the path on failure.
 #[allow(clippy::panic)]
@@ -50,4 +50,32 @@ pub fn zip_with(path: &Path, entries: &[(&str, &[u8])]) {
         }
     }
     write(path, buf.into_inner());
+}
+
+/// The files of `dir` that `keep` accepts, sorted, each with the text of the reference answer
+/// beside it (`<file name>.expected.json`, what the conformance tests compare with); panics
+/// naming the path when the folder cannot be listed or an answer cannot be read.
+#[allow(clippy::panic)]
+pub fn with_expected(dir: &Path, keep: impl Fn(&Path) -> bool) -> Vec<(PathBuf, String)> {
+    let entries =
+        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
+    let mut files: Vec<PathBuf> = entries
+        .map(|e| match e {
+            Ok(e) => e.path(),
+            Err(e) => panic!("cannot list {}: {e}", dir.display()),
+        })
+        .filter(|p| keep(p))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let mut name = path.file_name().unwrap_or_default().to_os_string();
+            name.push(".expected.json");
+            let exp = path.with_file_name(name);
+            let text =
+                std::fs::read_to_string(&exp).unwrap_or_else(|e| panic!("{}: {e}", exp.display()));
+            (path, text)
+        })
+        .collect()
 }

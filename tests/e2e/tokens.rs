@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bomdata_profiles::tokens::{self, SequenceMeta};
 use bomdata_schemas::Modality;
@@ -594,16 +594,34 @@ fn window_docs(s: &Sample) -> Vec<Doc> {
         .collect()
 }
 
+/// `shard --tokens` options of the FASTA fixture tests: HyenaDNA characters packed into
+/// 512-token sequences, 8192 tokens per shard.
+pub(crate) const HYENA_PACKED_512: [&str; 6] = [
+    "--tokens",
+    "hyena-char",
+    "--seq-len",
+    "512",
+    "--tokens-per-shard",
+    "8192",
+];
+
+/// `<dir>/genome`: a genome source of the FASTA fixture `volvox.fa` (soft-masked, two
+/// chromosomes) in 700-base windows.
+pub(crate) fn volvox_genome(dir: &Path) -> PathBuf {
+    let fixtures = bomdata_testdata::require_fixtures();
+    let src = dir.join("genome");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::copy(fixtures.join("fasta/volvox.fa"), src.join("volvox.fa")).unwrap();
+    std::fs::write(src.join("genome.toml"), "window = 700\nstride = 700\n").unwrap();
+    src
+}
+
 /// A FASTA fixture through the genome adapter (`seq.txt` windows in blocks, soft-masked lower case), then
 /// HyenaDNA character tokens: the documents come back exactly and the token count adds up.
 #[test]
 fn genome_windows_from_a_fasta_fixture() {
-    let fixtures = bomdata_testdata::require_fixtures();
     let d = tempfile::tempdir().unwrap();
-    let src = d.path().join("genome");
-    std::fs::create_dir_all(&src).unwrap();
-    std::fs::copy(fixtures.join("fasta/volvox.fa"), src.join("volvox.fa")).unwrap();
-    std::fs::write(src.join("genome.toml"), "window = 700\nstride = 700\n").unwrap();
+    let src = volvox_genome(d.path());
     let canon = d.path().join("canon");
     let mut c = cmd();
     c.arg("ingest")
@@ -625,18 +643,7 @@ fn genome_windows_from_a_fasta_fixture() {
             .any(|d| d.bytes.iter().any(u8::is_ascii_lowercase))
     );
     let out = d.path().join("tok");
-    shard_tokens(
-        &canon,
-        &out,
-        &[
-            "--tokens",
-            "hyena-char",
-            "--seq-len",
-            "512",
-            "--tokens-per-shard",
-            "8192",
-        ],
-    );
+    shard_tokens(&canon, &out, &HYENA_PACKED_512);
     // [PAD] is 4 in the HyenaDNA vocabulary (12 ids → uint8).
     check(
         &out,

@@ -118,22 +118,10 @@ fn compare(src: &Path, tmp: &Path, tok: &[&str], split: &[&str]) {
 /// pack and pad modes.
 #[test]
 fn ingest_tokens_matches_ingest_then_shard_tokens() {
-    let fixtures = bomdata_testdata::require_fixtures();
     let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("genome");
-    std::fs::create_dir_all(&src).unwrap();
-    std::fs::copy(fixtures.join("fasta/volvox.fa"), src.join("volvox.fa")).unwrap();
-    std::fs::write(src.join("genome.toml"), "window = 700\nstride = 700\n").unwrap();
+    let src = crate::tokens::volvox_genome(tmp.path());
     let split = ["--seed", "3", "--split", "0.5,0.25,0.25"];
-    let pack = [
-        "--tokens",
-        "hyena-char",
-        "--seq-len",
-        "512",
-        "--tokens-per-shard",
-        "8192",
-    ];
-    compare(&src, tmp.path(), &pack, &split);
+    compare(&src, tmp.path(), &crate::tokens::HYENA_PACKED_512, &split);
     let pad = ["--tokens", "hyena-char", "--seq-len", "300", "--pad"];
     compare(&src, tmp.path(), &pad, &split);
 }

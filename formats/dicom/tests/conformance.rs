@@ -123,23 +123,15 @@ fn check_file(path: &Path, want: &Value) -> Vec<String> {
 fn every_dicom_fixture_matches_pydicom() {
     let dir = bomdata_testdata::require_fixtures().join("dicom");
     let mut failures = Vec::new();
-    let mut n = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for path in entries {
+    let cases = bomdata_testdata::files::with_expected(&dir, |p| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().ends_with(".dcm"))
+    });
+    let n = cases.len();
+    for (path, text) in &cases {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if !name.ends_with(".dcm") {
-            continue;
-        }
-        let want: Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.join(format!("{name}.expected.json"))).unwrap(),
-        )
-        .unwrap();
-        n += 1;
-        for e in check_file(&path, &want) {
+        let want: Value = serde_json::from_str(text).unwrap();
+        for e in check_file(path, &want) {
             failures.push(format!("{name}: {e}"));
         }
     }

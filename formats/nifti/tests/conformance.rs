@@ -201,30 +201,20 @@ fn check_text_and_extensions(errs: &mut Vec<String>, got: &Value, want: &Value) 
 }
 
 fn check_dir(dir: &Path) {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| !p.to_string_lossy().ends_with(".expected.json") && p.is_file())
-        .filter(|p| !p.to_string_lossy().ends_with(".md"))
-        .collect();
-    files.sort();
+    let files = bomdata_testdata::files::with_expected(dir, |p| {
+        let s = p.to_string_lossy();
+        !s.ends_with(".expected.json") && !s.ends_with(".md") && p.is_file()
+    });
     assert!(!files.is_empty(), "no NIfTI fixtures in {}", dir.display());
     let mut failures = Vec::new();
-    for path in &files {
+    for (path, text) in &files {
         assert_eq!(
             bomdata_nifti::probe::detect(path),
             Some("nifti"),
             "{}",
             path.display()
         );
-        let exp = path.with_file_name(format!(
-            "{}.expected.json",
-            path.file_name().unwrap().to_string_lossy()
-        ));
-        let want: Value = serde_json::from_str(
-            &std::fs::read_to_string(&exp).unwrap_or_else(|e| panic!("{}: {e}", exp.display())),
-        )
-        .unwrap();
+        let want: Value = serde_json::from_str(text).unwrap();
         for e in check_file(path, &want) {
             failures.push(format!("{}: {e}", path.display()));
         }

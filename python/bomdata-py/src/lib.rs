@@ -6,7 +6,7 @@
 //! holds the batch object), and a batch's buffers return to the loader's pool only when the
 //! batch is freed, so the loader never writes into memory a live array shows.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use bomdata_loader::{Batch, EpochStats, FieldKind, LoaderOptions, LoaderState, Planner};
 use pyo3::exceptions::{PyException, PyRuntimeError};
@@ -15,11 +15,13 @@ use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyTuple};
 
 pub mod run;
 pub mod spec;
+mod state;
 pub mod tokens;
 pub mod workers;
 
 use run::{Running, Slot};
 use spec::{Spec, SpecError};
+use state::Stateful;
 
 pyo3::create_exception!(
     _native,
@@ -103,15 +105,11 @@ struct NativeLoader {
     frombuffer: Py<PyAny>,
 }
 
-impl NativeLoader {
-    fn lock(&self) -> PyResult<MutexGuard<'_, Inner>> {
-        self.inner
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("bomdata loader: poisoned lock"))
-    }
+crate::state::stateful!(NativeLoader, "bomdata loader");
 
+impl NativeLoader {
     /// Stops a running epoch (without the GIL: the reader threads finish their batch).
-    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+    fn stop_running(&self, py: Python<'_>) -> PyResult<()> {
         let slot = std::mem::replace(&mut self.lock()?.slot, Slot::Busy);
         let (slot, stats) = match slot {
             Slot::Running(r) => match py.detach(move || r.stop()) {
@@ -300,27 +298,17 @@ impl NativeLoader {
 
     /// The state after the batches handed out so far, as JSON.
     fn state_json(&self) -> PyResult<String> {
-        Ok(self.lock()?.state.to_json())
+        state::state_json(self)
     }
 
     /// Restores a state saved by `state_json` (any world size or worker count).
     fn load_state_json(&self, py: Python<'_>, state: &str) -> PyResult<()> {
-        self.stop(py)?;
-        let st = LoaderState::from_json(state).map_err(err)?;
-        let mut g = self.lock()?;
-        match &mut g.slot {
-            Slot::Idle(l) => l.set_state(st.clone()).map_err(err)?,
-            _ => return Err(PyRuntimeError::new_err("bomdata loader is not idle")),
-        }
-        g.state = st;
-        Ok(())
+        state::load_state_json(self, py, state)
     }
 
     /// Jumps to the start of `epoch`.
     fn set_epoch(&self, py: Python<'_>, epoch: u64) -> PyResult<()> {
-        self.stop(py)?;
-        self.lock()?.state.start_of(epoch);
-        Ok(())
+        state::set_epoch(self, py, epoch)
     }
 
     /// Batches this rank (and worker) yields from the current state to the end of the epoch.

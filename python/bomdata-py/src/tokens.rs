@@ -4,7 +4,7 @@
 //! dict of NumPy arrays viewing the batch's vectors without a copy.
 
 use std::sync::mpsc::{Receiver, sync_channel};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use bomdata_loader::{LoaderState, TokenBatch, TokenLoader, TokenMode, TokenOptions, TokenPlanner};
@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::err;
 use crate::spec::{Spec, SpecError};
+use crate::state::{self, Stateful};
 use crate::workers::{Batching, merged};
 
 /// What the Python side sends: the dataset part of a `Loader` specification (paths, filters,
@@ -121,7 +122,7 @@ enum Slot {
     Lost,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     slot: Slot,
     state: LoaderState,
 }
@@ -188,14 +189,10 @@ pub struct NativeTokenLoader {
     array: Py<PyAny>,
 }
 
-impl NativeTokenLoader {
-    fn lock(&self) -> PyResult<MutexGuard<'_, Inner>> {
-        self.inner
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("bomdata token loader: poisoned lock"))
-    }
+crate::state::stateful!(NativeTokenLoader, "bomdata token loader");
 
-    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+impl NativeTokenLoader {
+    fn stop_running(&self, py: Python<'_>) -> PyResult<()> {
         let slot = std::mem::replace(&mut self.lock()?.slot, Slot::Busy);
         let slot = match slot {
             Slot::Running(r) => match py.detach(move || r.stop()) {
@@ -342,27 +339,17 @@ impl NativeTokenLoader {
 
     /// The state after the batches handed out so far, as JSON.
     fn state_json(&self) -> PyResult<String> {
-        Ok(self.lock()?.state.to_json())
+        state::state_json(self)
     }
 
     /// Restores a saved state (any world size).
     fn load_state_json(&self, py: Python<'_>, state: &str) -> PyResult<()> {
-        self.stop(py)?;
-        let st = LoaderState::from_json(state).map_err(err)?;
-        let mut g = self.lock()?;
-        match &mut g.slot {
-            Slot::Idle(l) => l.set_state(st.clone()).map_err(err)?,
-            _ => return Err(PyRuntimeError::new_err("bomdata token loader is not idle")),
-        }
-        g.state = st;
-        Ok(())
+        state::load_state_json(self, py, state)
     }
 
     /// Jumps to the start of `epoch`.
     fn set_epoch(&self, py: Python<'_>, epoch: u64) -> PyResult<()> {
-        self.stop(py)?;
-        self.lock()?.state.start_of(epoch);
-        Ok(())
+        state::set_epoch(self, py, epoch)
     }
 
     /// Rank, world size, plan fingerprint, documents, the token options (JSON).

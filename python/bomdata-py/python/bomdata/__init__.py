@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
 
 from ._native import BomdataError, NativeLoader, NativeTokenLoader
 
@@ -31,8 +31,62 @@ __version__ = "0.1.0"
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+_Self = TypeVar("_Self", bound="_NativeLoader")
 
-class Loader:
+
+class _NativeLoader:
+    """What :class:`Loader` and :class:`TokenLoader` share over their native loader
+    (``self._native``): state, epochs, iteration, closing and the context manager."""
+
+    _native: Any
+
+    @property
+    def info(self) -> Dict[str, Any]:
+        """Rank, world size, plan fingerprint, the effective options and counts."""
+        i = dict(self._native.info())
+        i["options"] = json.loads(i["options"])
+        return i
+
+    def set_epoch(self, epoch: int) -> None:
+        """Jumps to the start of ``epoch`` (stops a running iteration)."""
+        self._native.set_epoch(int(epoch))
+
+    def state_dict(self) -> Dict[str, Any]:
+        """The state after the batches yielded so far: a small JSON-able dict (epoch, global
+        position or remaining ranges, plan fingerprint). It does not depend on the rank, the
+        world size or the thread count: any of them may change on resume."""
+        return json.loads(self._native.state_json())
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Resumes exactly from a :meth:`state_dict` (any world size; raises if it belongs to
+        another plan)."""
+        self._native.load_state_json(json.dumps(state))
+
+    def __iter__(self) -> Iterator[Dict[str, Any]]:
+        # a new iteration continues from the state after the batches already handed out
+        self._native.reset()
+        return self._iterate()
+
+    def _iterate(self) -> Iterator[Dict[str, Any]]:
+        native = self._native
+        while True:
+            b = native.next_batch()
+            if b is None:
+                return
+            yield b
+
+    def close(self) -> None:
+        """Stops the reader threads (the state is kept)."""
+        self._native.reset()
+
+    def __enter__(self: _Self) -> _Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Loader(_NativeLoader):
     """One rank's share of a planned, exactly-once order over bomdata datasets, in batches.
 
     Args:
@@ -131,27 +185,6 @@ class Loader:
         """The options this loader was built with (JSON-able; ``Loader(**spec)`` rebuilds it)."""
         return dict(self._spec)
 
-    @property
-    def info(self) -> Dict[str, Any]:
-        """Rank, world size, slot names, plan fingerprint, effective options, sample counts."""
-        i = dict(self._native.info())
-        i["options"] = json.loads(i["options"])
-        return i
-
-    def set_epoch(self, epoch: int) -> None:
-        """Jumps to the start of ``epoch`` (stops a running iteration)."""
-        self._native.set_epoch(int(epoch))
-
-    def state_dict(self) -> Dict[str, Any]:
-        """The state after the batches yielded so far: a small JSON-able dict (epoch, global
-        position or remaining ranges, plan fingerprint). It does not depend on the rank, the
-        world size or the thread count: any of them may change on resume."""
-        return json.loads(self._native.state_json())
-
-    def load_state_dict(self, state: Dict[str, Any]) -> None:
-        """Resumes from a :meth:`state_dict` (raises if it belongs to another plan)."""
-        self._native.load_state_json(json.dumps(state))
-
     def stats(self) -> Optional[Dict[str, Any]]:
         """Statistics of the last finished epoch (batches, samples, bytes, stall time)."""
         s = self._native.stats_json()
@@ -161,31 +194,8 @@ class Loader:
         """Batches left in the current epoch for this rank."""
         return int(self._native.num_batches())
 
-    def __iter__(self) -> Iterator[Dict[str, Any]]:
-        # a new iteration continues from the state after the batches already handed out
-        self._native.reset()
-        return self._iterate()
 
-    def _iterate(self) -> Iterator[Dict[str, Any]]:
-        native = self._native
-        while True:
-            b = native.next_batch()
-            if b is None:
-                return
-            yield b
-
-    def close(self) -> None:
-        """Stops the reader threads (the state is kept)."""
-        self._native.reset()
-
-    def __enter__(self) -> "Loader":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class TokenLoader:
+class TokenLoader(_NativeLoader):
     """Token batches over ``bomdata shard --tokens`` datasets (the Rust ``TokenLoader``).
 
     Documents are joined back from the stored sequences, permuted per epoch (seeded) and cut
@@ -260,47 +270,9 @@ class TokenLoader:
             self._spec["prefetch"] = int(prefetch)
         self._native = NativeTokenLoader(json.dumps(self._spec))
 
-    @property
-    def info(self) -> Dict[str, Any]:
-        """Rank, world size, plan fingerprint, document count, effective token options."""
-        i = dict(self._native.info())
-        i["options"] = json.loads(i["options"])
-        return i
-
     def documents(self) -> List[Tuple[str, int]]:
         """``(sample key, tokens)`` of every document, by document number."""
         return list(self._native.documents())
-
-    def set_epoch(self, epoch: int) -> None:
-        """Jumps to the start of ``epoch`` (stops a running iteration)."""
-        self._native.set_epoch(int(epoch))
-
-    def state_dict(self) -> Dict[str, Any]:
-        """The state after the batches yielded so far (JSON-able; rank and world free)."""
-        return json.loads(self._native.state_json())
-
-    def load_state_dict(self, state: Dict[str, Any]) -> None:
-        """Resumes exactly from a :meth:`state_dict` (any world size)."""
-        self._native.load_state_json(json.dumps(state))
-
-    def __iter__(self) -> Iterator[Dict[str, Any]]:
-        self._native.reset()
-        native = self._native
-        while True:
-            b = native.next_batch()
-            if b is None:
-                return
-            yield b
-
-    def close(self) -> None:
-        """Stops the reading threads (the state is kept)."""
-        self._native.reset()
-
-    def __enter__(self) -> "TokenLoader":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def pair_rows(paths: Union[PathLike, Sequence[PathLike]], **filters: Any) -> List[Dict[str, str]]:
