@@ -394,6 +394,17 @@ fn stats<E: Elems>(
     Ok(Stats { n, mean, std, min })
 }
 
+/// Each window's pad value as the bytes of `w` output elements, made once per run.
+fn pad_bytes(dtype: OutDtype, pads: &[f32], w: usize) -> Vec<Vec<u8>> {
+    pads.iter()
+        .map(|&p| {
+            let mut b = Vec::new();
+            dtype.fill(&mut b, p, w);
+            b
+        })
+        .collect()
+}
+
 impl Swift {
     fn run<E: Elems>(
         &self,
@@ -440,15 +451,7 @@ impl Swift {
         let w = self.window;
         let shape = [1, tg, tg, tg, w];
         let mut outs: Vec<Vec<u8>> = starts.iter().map(|_| self.dtype.start(&shape)).collect();
-        // Each window's pad bytes, made once.
-        let pad_bytes: Vec<Vec<u8>> = pads
-            .iter()
-            .map(|&p| {
-                let mut b = Vec::with_capacity(w * self.dtype.npy().size());
-                self.dtype.fill(&mut b, p, w);
-                b
-            })
-            .collect();
+        let pad_bytes = pad_bytes(self.dtype, &pads, w);
         let elem = self.dtype.npy().size();
         // One voxel's series: normalised and encoded once, then each window's frames copied out.
         let mut series = vec![0f32; nt];
@@ -464,9 +467,7 @@ impl Swift {
                     match (sx, sy, sz) {
                         (Some(x), Some(y), Some(z)) => {
                             src.load(idx(x, y0 + y, z, 0), &mut series);
-                            for v in series.iter_mut() {
-                                *v = norm(*v);
-                            }
+                            series.iter_mut().for_each(|v| *v = norm(*v));
                             encoded.clear();
                             self.dtype.extend(&mut encoded, &series, &mut scratch);
                             for (out, &s) in outs.iter_mut().zip(&starts) {
