@@ -132,6 +132,9 @@ impl ShardReader {
 /// Reads one sample of a plain (uncompressed) shard by seeking to its index entry.
 pub fn read_sample_at(path: &Path, s: &IndexSample, decode_members: bool) -> Result<Sample> {
     let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+    if let Some(sample) = read_members_at(&mut f, path, s, decode_members)? {
+        return Ok(sample);
+    }
     f.seek(SeekFrom::Start(s.offset))
         .map_err(|e| Error::io(path, e))?;
     let mut buf = crate::buffers::take(s.size as usize);
@@ -139,6 +142,47 @@ pub fn read_sample_at(path: &Path, s: &IndexSample, decode_members: bool) -> Res
     let sample = sample_from_bytes(path, s, &buf, decode_members);
     crate::buffers::give(buf);
     sample
+}
+
+/// Reads each member of the sample at its index offset straight into its own buffer (no copy
+/// of the whole sample, whose members would then be copied out again: for a 4-D fMRI run that
+/// was a second buffer of hundreds of MB and a copy of it). `None` (nothing read) when a member
+/// is to be decoded (`.zst`); the caller then reads the whole sample.
+fn read_members_at(
+    f: &mut File,
+    path: &Path,
+    s: &IndexSample,
+    decode: bool,
+) -> Result<Option<Sample>> {
+    let end = s.offset.saturating_add(s.size);
+    for m in &s.members {
+        let (_, zst) = crate::member::logical_name(&m.name);
+        if zst && decode {
+            return Ok(None);
+        }
+        if m.offset < s.offset {
+            return Err(Error::corrupt(
+                path,
+                format!("member {} before its sample", m.name),
+            ));
+        }
+        if m.offset.saturating_add(m.size) > end {
+            return Err(Error::corrupt(
+                path,
+                format!("member {}.{} past its sample", s.key, m.name),
+            ));
+        }
+    }
+    let mut sample = Sample::new(s.key.clone());
+    sample.subject = s.subject.clone();
+    for m in &s.members {
+        f.seek(SeekFrom::Start(m.offset))
+            .map_err(|e| Error::io(path, e))?;
+        let mut own = crate::buffers::take(m.size as usize);
+        f.read_exact(&mut own).map_err(|e| Error::io(path, e))?;
+        sample.push(m.name.clone(), own);
+    }
+    Ok(Some(sample))
 }
 
 /// Builds a sample from the bytes of its index range (`entry.offset .. offset + size`),

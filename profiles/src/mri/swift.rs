@@ -351,16 +351,23 @@ fn stats<E: Elems>(
     for (start, len) in rows {
         buf.resize(len, 0f32);
         src.load(start, &mut buf);
+        // The minimum and the finiteness check do not depend on order: a pass of their own
+        // (vectorised), so the loop below carries only the float64 sums' dependency chains.
+        for &x in &buf {
+            finite &= x.is_finite();
+            let m = if x != 0.0 { x } else { f32::INFINITY };
+            if m < min {
+                min = m;
+            }
+        }
         // Per-row partial sums keep the float64 rounding error small.
         let (mut c, mut a, mut b) = (0u64, 0f64, 0f64);
         for &x in &buf {
             if x != 0.0 {
-                finite &= x.is_finite();
                 let d = x as f64 - k;
                 a += d;
                 b += d * d;
                 c += 1;
-                min = min.min(x);
             }
         }
         n += c;
@@ -385,6 +392,17 @@ fn stats<E: Elems>(
         ));
     }
     Ok(Stats { n, mean, std, min })
+}
+
+/// Each window's pad value as the bytes of `w` output elements, made once per run.
+fn pad_bytes(dtype: OutDtype, pads: &[f32], w: usize) -> Vec<Vec<u8>> {
+    pads.iter()
+        .map(|&p| {
+            let mut b = Vec::new();
+            dtype.fill(&mut b, p, w);
+            b
+        })
+        .collect()
 }
 
 impl Swift {
@@ -433,9 +451,12 @@ impl Swift {
         let w = self.window;
         let shape = [1, tg, tg, tg, w];
         let mut outs: Vec<Vec<u8>> = starts.iter().map(|_| self.dtype.start(&shape)).collect();
-        let mut buf = vec![0f32; w];
+        let pad_bytes = pad_bytes(self.dtype, &pads, w);
+        let elem = self.dtype.npy().size();
+        // One voxel's series: normalised and encoded once, then each window's frames copied out.
         let mut series = vec![0f32; nt];
-        let mut scratch = Vec::with_capacity(w);
+        let mut encoded = Vec::with_capacity(nt * elem);
+        let mut scratch = Vec::with_capacity(nt);
         let [fx, fy, fz] = plan.fits;
         for ox in 0..tg {
             let sx = fx.source(ox, nx);
@@ -446,16 +467,16 @@ impl Swift {
                     match (sx, sy, sz) {
                         (Some(x), Some(y), Some(z)) => {
                             src.load(idx(x, y0 + y, z, 0), &mut series);
+                            series.iter_mut().for_each(|v| *v = norm(*v));
+                            encoded.clear();
+                            self.dtype.extend(&mut encoded, &series, &mut scratch);
                             for (out, &s) in outs.iter_mut().zip(&starts) {
-                                for (b, &v) in buf.iter_mut().zip(&series[s..s + w]) {
-                                    *b = norm(v);
-                                }
-                                self.dtype.extend(out, &buf, &mut scratch);
+                                out.extend_from_slice(&encoded[s * elem..(s + w) * elem]);
                             }
                         }
                         _ => {
-                            for (out, &p) in outs.iter_mut().zip(&pads) {
-                                self.dtype.fill(out, p, w);
+                            for (out, p) in outs.iter_mut().zip(&pad_bytes) {
+                                out.extend_from_slice(p);
                             }
                         }
                     }

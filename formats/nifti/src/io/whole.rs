@@ -49,7 +49,9 @@ fn map(path: &Path) -> Option<memmap2::Mmap> {
     // SAFETY: the map is read-only and private to this reader; like every reader of a file that
     // another process may truncate meanwhile, a concurrent truncation could fault. Source images
     // are not written while they are ingested.
-    unsafe { memmap2::Mmap::map(&f) }.ok()
+    // Populated: the pages (normally in the page cache) are mapped in one call, not faulted in
+    // 64 KiB at a time.
+    unsafe { memmap2::MmapOptions::new().populate().map(&f) }.ok()
 }
 
 /// The whole decoded file when it is exactly `expected` bytes (header, extensions and data) and
@@ -69,6 +71,10 @@ pub(crate) fn load(path: &Path, gzipped: bool, expected: u64, held: u64) -> Opti
         return None;
     }
     let len = usize::try_from(expected).ok()?;
+    // Populated up front (one `mmap` call instead of a page fault per 4 KiB page on first
+    // touch). Not advised for transparent huge pages: on the virtual machines measured, a huge
+    // page cost 4-5 times the system time of its 512 small pages (compaction and zeroing of
+    // fresh memory: 0.66-0.90 s against 0.17 s for 362 MB).
     let mut out = memmap2::MmapOptions::new()
         .len(len.max(1))
         .populate()
