@@ -121,15 +121,16 @@ pub struct File {
     pub elements: BTreeMap<Tag, Element>,
 }
 
-struct Cur<'a> {
-    b: &'a [u8],
-    enc: Encoding,
+/// A cursor over a data set's bytes in one encoding (shared with [`crate::sequence`]).
+pub(crate) struct Cur<'a> {
+    pub(crate) b: &'a [u8],
+    pub(crate) enc: Encoding,
     /// Stop the top level at the PixelData element (planning reads headers only).
-    header_only: bool,
+    pub(crate) header_only: bool,
 }
 
 impl Cur<'_> {
-    fn u16(&self, p: usize) -> Option<u16> {
+    pub(crate) fn u16(&self, p: usize) -> Option<u16> {
         let s: [u8; 2] = self.b.get(p..p.checked_add(2)?)?.try_into().ok()?;
         Some(if self.enc.big {
             u16::from_be_bytes(s)
@@ -137,7 +138,7 @@ impl Cur<'_> {
             u16::from_le_bytes(s)
         })
     }
-    fn u32(&self, p: usize) -> Option<u32> {
+    pub(crate) fn u32(&self, p: usize) -> Option<u32> {
         let s: [u8; 4] = self.b.get(p..p.checked_add(4)?)?.try_into().ok()?;
         Some(if self.enc.big {
             u32::from_be_bytes(s)
@@ -145,16 +146,16 @@ impl Cur<'_> {
             u32::from_le_bytes(s)
         })
     }
-    fn tag(&self, p: usize) -> Option<Tag> {
-        Some((u32::from(self.u16(p)?) << 16) | u32::from(self.u16(p + 2)?))
+    pub(crate) fn tag(&self, p: usize) -> Option<Tag> {
+        Some((u32::from(self.u16(p)?) << 16) | u32::from(self.u16(p.checked_add(2)?)?))
     }
 }
 
-fn split(t: Tag) -> (u16, u16) {
+pub(crate) fn split(t: Tag) -> (u16, u16) {
     ((t >> 16) as u16, (t & 0xFFFF) as u16)
 }
 
-fn truncated(t: Tag, offset: usize) -> DicomError {
+pub(crate) fn truncated(t: Tag, offset: usize) -> DicomError {
     let (group, element) = split(t);
     DicomError::Truncated {
         group,
@@ -183,7 +184,7 @@ fn long_length(vr: [u8; 2]) -> bool {
 }
 
 /// An element header at `p`: (tag, vr, length, header size).
-fn header(c: &Cur, p: usize) -> Result<(Tag, [u8; 2], u32, usize), DicomError> {
+pub(crate) fn header(c: &Cur, p: usize) -> Result<(Tag, [u8; 2], u32, usize), DicomError> {
     let tag = c.tag(p).ok_or(truncated(0, p))?;
     if !c.enc.explicit || tag >> 16 == 0xFFFE {
         let len = c.u32(p + 4).ok_or(truncated(tag, p))?;
@@ -202,7 +203,7 @@ fn header(c: &Cur, p: usize) -> Result<(Tag, [u8; 2], u32, usize), DicomError> {
     }
 }
 
-fn bounded(
+pub(crate) fn bounded(
     tag: Tag,
     at: usize,
     start: usize,

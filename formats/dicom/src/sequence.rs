@@ -9,7 +9,7 @@
 use std::ops::Range;
 
 use crate::error::DicomError;
-use crate::parse::{Encoding, File, Tag};
+use crate::parse::{Cur, Encoding, File, Tag, bounded, header, split, truncated};
 
 const ITEM: Tag = 0xFFFE_E000;
 const ITEM_DELIM: Tag = 0xFFFE_E00D;
@@ -40,98 +40,6 @@ const IMPLICIT_LE: Encoding = Encoding {
     big: false,
 };
 
-fn split(t: Tag) -> (u16, u16) {
-    ((t >> 16) as u16, (t & 0xFFFF) as u16)
-}
-
-fn truncated(t: Tag, offset: usize) -> DicomError {
-    let (group, element) = split(t);
-    DicomError::Truncated {
-        group,
-        element,
-        offset,
-    }
-}
-
-struct Cur<'a> {
-    b: &'a [u8],
-    enc: Encoding,
-}
-
-impl Cur<'_> {
-    fn u16(&self, p: usize) -> Option<u16> {
-        let s: [u8; 2] = self.b.get(p..p.checked_add(2)?)?.try_into().ok()?;
-        Some(if self.enc.big {
-            u16::from_be_bytes(s)
-        } else {
-            u16::from_le_bytes(s)
-        })
-    }
-    fn u32(&self, p: usize) -> Option<u32> {
-        let s: [u8; 4] = self.b.get(p..p.checked_add(4)?)?.try_into().ok()?;
-        Some(if self.enc.big {
-            u32::from_be_bytes(s)
-        } else {
-            u32::from_le_bytes(s)
-        })
-    }
-    fn tag(&self, p: usize) -> Option<Tag> {
-        Some((u32::from(self.u16(p)?) << 16) | u32::from(self.u16(p.checked_add(2)?)?))
-    }
-
-    /// (tag, vr, length, header size) of the element at `p`.
-    fn header(&self, p: usize) -> Result<(Tag, [u8; 2], u32, usize), DicomError> {
-        let tag = self.tag(p).ok_or(truncated(0, p))?;
-        if !self.enc.explicit || tag >> 16 == 0xFFFE {
-            let len = self.u32(p + 4).ok_or(truncated(tag, p))?;
-            return Ok((tag, *b"UN", len, 8));
-        }
-        let vr: [u8; 2] = self
-            .b
-            .get(p + 4..p + 6)
-            .and_then(|s| s.try_into().ok())
-            .ok_or(truncated(tag, p))?;
-        let long = matches!(
-            &vr,
-            b"OB"
-                | b"OD"
-                | b"OF"
-                | b"OL"
-                | b"OV"
-                | b"OW"
-                | b"SQ"
-                | b"SV"
-                | b"UC"
-                | b"UN"
-                | b"UR"
-                | b"UT"
-                | b"UV"
-        );
-        if long {
-            let len = self.u32(p + 8).ok_or(truncated(tag, p))?;
-            Ok((tag, vr, len, 12))
-        } else {
-            let len = self.u16(p + 6).ok_or(truncated(tag, p))?;
-            Ok((tag, vr, u32::from(len), 8))
-        }
-    }
-}
-
-fn bounded(tag: Tag, at: usize, start: usize, len: u32, end: usize) -> Result<usize, DicomError> {
-    let left = end.saturating_sub(start);
-    if len as usize > left {
-        let (group, element) = split(tag);
-        return Err(DicomError::Length {
-            group,
-            element,
-            offset: at,
-            length: u64::from(len),
-            left,
-        });
-    }
-    Ok(start + len as usize)
-}
-
 /// Reads the elements from `p` up to `end` (or an item delimiter when `in_item`): the elements
 /// and the position after them (after the delimiter).
 fn read_elements(
@@ -146,7 +54,7 @@ fn read_elements(
     }
     let mut out = Vec::new();
     while p < end {
-        let (tag, vr, len, hl) = c.header(p)?;
+        let (tag, vr, len, hl) = header(c, p)?;
         if tag == ITEM_DELIM {
             p += 8;
             if in_item {
@@ -160,9 +68,14 @@ fn read_elements(
                 Cur {
                     b: c.b,
                     enc: IMPLICIT_LE,
+                    header_only: false,
                 }
             } else {
-                Cur { b: c.b, enc: c.enc }
+                Cur {
+                    b: c.b,
+                    enc: c.enc,
+                    header_only: false,
+                }
             };
             if !(!c.enc.explicit || &vr == b"SQ" || &vr == b"UN") {
                 let (group, element) = split(tag);
@@ -175,7 +88,7 @@ fn read_elements(
             p = skip_sequence(&inner, start, end, depth + 1)?;
             start..p.saturating_sub(8).max(start)
         } else {
-            p = bounded(tag, p, start, len, end)?;
+            p = bounded(tag, p, start, len, end)?.end;
             start..p
         };
         out.push(El { tag, vr, value });
@@ -197,7 +110,7 @@ fn skip_sequence(c: &Cur, mut p: usize, end: usize, depth: usize) -> Result<usiz
         match tag {
             SEQ_DELIM => return Ok(p + 8),
             ITEM if len == UNDEFINED => p = read_elements(c, p + 8, end, depth, true)?.1,
-            ITEM => p = bounded(tag, p, p + 8, len, end)?,
+            ITEM => p = bounded(tag, p, p + 8, len, end)?.end,
             _ => {
                 let (group, element) = split(tag);
                 return Err(DicomError::NotAnItem {
@@ -317,7 +230,11 @@ impl<'a> Dataset<'a> {
         } else {
             self.enc
         };
-        let c = Cur { b: self.data, enc };
+        let c = Cur {
+            b: self.data,
+            enc,
+            header_only: false,
+        };
         let (mut p, end) = (e.value.start, e.value.end.min(self.data.len()));
         let depth = self.depth + 1;
         let mut out = Vec::new();
@@ -328,7 +245,7 @@ impl<'a> Dataset<'a> {
                 SEQ_DELIM => break,
                 ITEM if len == UNDEFINED => read_elements(&c, p + 8, end, depth, true)?,
                 ITEM => {
-                    let stop = bounded(t, p, p + 8, len, end)?;
+                    let stop = bounded(t, p, p + 8, len, end)?.end;
                     (read_elements(&c, p + 8, stop, depth, false)?.0, stop)
                 }
                 _ => {
