@@ -332,25 +332,5 @@ pub fn stack(
 pub fn volume(
     paths: &[PathBuf],
 ) -> Result<(crate::series::Volume, Option<Gradients>), SeriesError> {
-    let mut data: Vec<f64> = Vec::new();
-    let s = stack(paths, |shape, k, t, px| {
-        let (nxy, nz) = (shape[0] * shape[1], shape[2]);
-        let n: usize = shape.iter().product();
-        if data.len() < n {
-            data.resize(n, 0.0);
-        }
-        let at = (t * nz + k) * nxy;
-        if let Some(d) = data.get_mut(at..at + px.len()) {
-            d.copy_from_slice(px);
-        }
-    })?;
-    Ok((
-        crate::series::Volume {
-            shape: s.geometry.shape,
-            data,
-            affine: s.geometry.affine,
-            files: s.geometry.files,
-        },
-        s.gradients,
-    ))
+    crate::multiframe::gather(|put| stack(paths, put))
 }

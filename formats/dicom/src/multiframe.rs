@@ -707,8 +707,16 @@ fn each_frame(
 pub fn volume(
     paths: &[PathBuf],
 ) -> Result<(crate::series::Volume, Option<Gradients>), SeriesError> {
+    gather(|put| stack(paths, put))
+}
+
+/// Runs a stacker ([`stack`], [`crate::mosaic::stack`]) and gathers the values it hands out
+/// into a volume (`i` fastest) with its diffusion table.
+pub(crate) fn gather(
+    stacker: impl FnOnce(&mut dyn FnMut(&[usize], usize, usize, &[f64])) -> Result<Stacked, SeriesError>,
+) -> Result<(crate::series::Volume, Option<Gradients>), SeriesError> {
     let mut data: Vec<f64> = Vec::new();
-    let s = stack(paths, |shape, k, t, px| {
+    let s = stacker(&mut |shape, k, t, px| {
         let (nxy, nz) = (shape[0] * shape[1], shape[2]);
         let n: usize = shape.iter().product();
         if data.len() < n {
