@@ -64,21 +64,6 @@ fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
     ]
 }
 
-fn fixed<const N: usize>(
-    f: &File,
-    tag: u32,
-    path: &Path,
-    keyword: &'static str,
-) -> Result<[f64; N], SeriesError> {
-    f.numbers(tag)
-        .and_then(|v| <[f64; N]>::try_from(v).ok())
-        .filter(|a| a.iter().all(|x| x.is_finite()))
-        .ok_or_else(|| SeriesError::Geometry {
-            path: path.display().to_string(),
-            keyword,
-        })
-}
-
 /// NumberOfImagesInMosaic from (0019,xx0A) under `SIEMENS MR HEADER` (US).
 fn images_from_private(f: &File) -> Option<usize> {
     let top = Dataset::top(f);
@@ -135,9 +120,9 @@ pub fn layout(f: &File, path: &Path) -> Result<Layout, SeriesError> {
         });
     }
     let (rows, columns) = (img.rows / across, img.columns / across);
-    let ipp: [f64; 3] = fixed(f, IPP, path, "ImagePositionPatient")?;
-    let iop: [f64; 6] = fixed(f, IOP, path, "ImageOrientationPatient")?;
-    let spacing: [f64; 2] = fixed(f, PIXEL_SPACING, path, "PixelSpacing")?;
+    let ipp: [f64; 3] = crate::series::geometry(f, IPP, path, "ImagePositionPatient")?;
+    let iop: [f64; 6] = crate::series::geometry(f, IOP, path, "ImageOrientationPatient")?;
+    let spacing: [f64; 2] = crate::series::geometry(f, PIXEL_SPACING, path, "PixelSpacing")?;
     let (r, c) = ([iop[0], iop[1], iop[2]], [iop[3], iop[4], iop[5]]);
     let normal = info
         .slice_normal

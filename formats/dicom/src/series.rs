@@ -51,7 +51,8 @@ pub(crate) struct Slice {
     pub(crate) native16: Option<Native16>,
 }
 
-fn geometry<const N: usize>(
+/// A fixed-length, finite numeric attribute the geometry needs (else an error naming it).
+pub(crate) fn geometry<const N: usize>(
     f: &File,
     tag: u32,
     path: &Path,
