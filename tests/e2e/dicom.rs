@@ -58,6 +58,30 @@ pub(crate) fn ingest_and_shard(
     (ingest, ds, train)
 }
 
+/// [`ingest_and_shard`] for a run that must succeed with `n` training samples: (dataset, shards,
+/// the samples).
+pub(crate) fn ingest_ok(
+    root: &Path,
+    src: &Path,
+    source: &str,
+    n: usize,
+) -> (PathBuf, PathBuf, Vec<(serde_json::Value, Vec<u8>)>) {
+    let (ingest, ds, train) = ingest_and_shard(root, src, source, &[]);
+    assert!(
+        ingest.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ingest.stderr)
+    );
+    let got = samples(&train);
+    assert_eq!(
+        got.len(),
+        n,
+        "{:?}",
+        got.iter().map(|g| &g.0).collect::<Vec<_>>()
+    );
+    (ds, train, got)
+}
+
 /// (meta.json, volume.npy) of every sample in the shards under `dir`.
 pub(crate) fn samples(dir: &Path) -> Vec<(serde_json::Value, Vec<u8>)> {
     let mut all = Vec::new();
@@ -217,14 +241,7 @@ fn generic_dicom_folder_to_volume_shards_deidentified() {
     let d = tempfile::tempdir().unwrap();
     let src = d.path().join("hospital-export");
     let series = generic_dicom_tree(&src);
-    let (ingest, ds, train) = ingest_and_shard(d.path(), &src, "dicom", &[]);
-    assert!(
-        ingest.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ingest.stderr)
-    );
-    let got = samples(&train);
-    assert_eq!(got.len(), 3);
+    let (ds, train, got) = ingest_ok(d.path(), &src, "dicom", 3);
     for (s, dir) in &series {
         let files = series_files(dir, s);
         let (meta, npy) = got

@@ -15,7 +15,7 @@ use bomdata_testdata::dicom_mf::{
     Enhanced, Mosaic, Vendor, dwi_table, enhanced_mr, write_dwi_series, write_mosaic_series,
 };
 
-use crate::dicom::{assert_nothing_identifying, ingest_and_shard, samples};
+use crate::dicom::{assert_nothing_identifying, ingest_ok};
 
 fn oblique(patient: &str, number: u32, description: &str, slices: usize, volumes: usize) -> Series {
     let mut s = Series::axial(patient, number, description, slices);
@@ -136,19 +136,7 @@ fn dicom_dwi_and_enhanced_objects_through_ingest_and_shard() {
     let t1_file = src.join("DICOM/0002/IM43");
     std::fs::write(&t1_file, enhanced_mr(&enh_t1, &Enhanced::default())).unwrap();
 
-    let (ingest, ds, train) = ingest_and_shard(d.path(), &src, "dicom", &[]);
-    assert!(
-        ingest.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ingest.stderr)
-    );
-    let got = samples(&train);
-    assert_eq!(
-        got.len(),
-        4,
-        "{:?}",
-        got.iter().map(|g| &g.0).collect::<Vec<_>>()
-    );
+    let (ds, train, got) = ingest_ok(d.path(), &src, "dicom", 4);
     let find = |shape: &[usize]| {
         got.iter()
             .find(|(m, _)| m["shape"] == serde_json::json!(shape))
@@ -228,14 +216,7 @@ fn adni_raw_dti_series_carries_its_gradients() {
             t * 100 + k + 1
         )
     });
-    let (ingest, ds, train) = ingest_and_shard(d.path(), &src, "adni", &[]);
-    assert!(
-        ingest.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ingest.stderr)
-    );
-    let got = samples(&train);
-    assert_eq!(got.len(), 1);
+    let (ds, train, got) = ingest_ok(d.path(), &src, "adni", 1);
     let (meta, npy) = &got[0];
     let vol = bomdata_dicom::series::volume(&files).unwrap();
     check_values(meta, npy, &vol);
@@ -263,19 +244,7 @@ fn siemens_mosaic_series_through_ingest_and_shard() {
     };
     let dwi_files =
         write_mosaic_series(&src.join("DICOM/0004"), &dwi, &m, |t| format!("IM46{t:03}"));
-    let (ingest, ds, train) = ingest_and_shard(d.path(), &src, "dicom", &[]);
-    assert!(
-        ingest.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ingest.stderr)
-    );
-    let got = samples(&train);
-    assert_eq!(
-        got.len(),
-        2,
-        "{:?}",
-        got.iter().map(|g| &g.0).collect::<Vec<_>>()
-    );
+    let (ds, train, got) = ingest_ok(d.path(), &src, "dicom", 2);
     let find = |shape: &[usize]| {
         got.iter()
             .find(|(m, _)| m["shape"] == serde_json::json!(shape))

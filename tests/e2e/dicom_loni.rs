@@ -13,7 +13,7 @@ use bomdata_testdata::dicom::Series;
 use bomdata_testdata::loni::{IDENTIFYING, aibl_dicom_tree, jadni_dicom_tree};
 use bomdata_tests::bomdata;
 
-use crate::dicom::{assert_nothing_identifying, check, ingest_and_shard, samples, series_files};
+use crate::dicom::{assert_nothing_identifying, check, ingest_ok, series_files};
 use crate::privacy::{files, streams};
 
 fn detected(src: &Path) -> String {
@@ -92,19 +92,7 @@ fn aibl_raw_dicom_to_volume_shards_deidentified() {
     } else {
         eprintln!("dcmcjpls is absent (Debian package dcmtk): series ingested uncompressed");
     }
-    let (ingest, ds, train) = ingest_and_shard(d.path(), &src, "aibl", &[]);
-    assert!(
-        ingest.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ingest.stderr)
-    );
-    let got = samples(&train);
-    assert_eq!(
-        got.len(),
-        4,
-        "{:?}",
-        got.iter().map(|g| &g.0).collect::<Vec<_>>()
-    );
+    let (ds, train, got) = ingest_ok(d.path(), &src, "aibl", 4);
     for ((s, _), f) in series.iter().zip(&files) {
         check_series(&got, s, f);
     }
@@ -132,19 +120,7 @@ fn jadni_raw_dicom_to_volume_shards_deidentified() {
     let series = jadni_dicom_tree(&src);
     // An ADNI-style PTID inside the J-ADNI folder: detected as J-ADNI, not ADNI.
     assert_eq!(detected(&src), "j_adni");
-    let (ingest, ds, train) = ingest_and_shard(d.path(), &src, "j_adni", &[]);
-    assert!(
-        ingest.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ingest.stderr)
-    );
-    let got = samples(&train);
-    assert_eq!(
-        got.len(),
-        3,
-        "{:?}",
-        got.iter().map(|g| &g.0).collect::<Vec<_>>()
-    );
+    let (ds, train, got) = ingest_ok(d.path(), &src, "j_adni", 3);
     for (s, dir) in &series {
         check_series(&got, s, &series_files(dir, s));
     }
