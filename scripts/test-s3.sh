@@ -137,6 +137,14 @@ grep -q "objects uploaded" "$W/log-rr" || fail "ingest to s3 uploaded nothing"
 same_objects "ingest s3 -> s3" "$W/ingest" out ingest
 run log-lr ingest "$W/tree" --out s3://out/ingest-lr --state-dir "$W/state-lr" -j 1
 same_objects "ingest local -> s3" "$W/ingest" out ingest-lr
+# An earlier dataset under the prefix: refused without --overwrite; with it, replaced (a stray
+# object there included), the same objects as the local run.
+mkdir -p "$W/stray" && echo stray >"$W/stray/stray.txt"
+s3 put "$W/stray" out ingest-lr
+(cd "$W" && ! "$BIN" ingest "$W/tree" --out s3://out/ingest-lr --state-dir "$W/state-ow0" -j 1 \
+    2>"$W/log-ow0") || fail "an existing dataset on s3 was replaced without --overwrite"
+run log-ow ingest "$W/tree" --out s3://out/ingest-lr --state-dir "$W/state-ow" -j 1 --overwrite
+same_objects "ingest --overwrite on s3 (earlier dataset and a stray object)" "$W/ingest" out ingest-lr
 run log-rl ingest s3://src/tree --out "$W/ingest-rl" -j 1
 diff -r -x .ingest "$W/ingest" "$W/ingest-rl" >/dev/null || fail "ingest s3 -> local differs"
 say "ok: ingest s3 -> local: byte-identical"
