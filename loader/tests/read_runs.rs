@@ -4,6 +4,8 @@
 //! are read on their own).
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -11,7 +13,6 @@ use bomdata_loader::{
     BufferSize, Dataset, Loader, LoaderOptions, Mixture, OrderOptions, Partition, Planner,
     ReadMode, Shuffle, Units,
 };
-use bomdata_schemas::manifest::{Counts, DatasetKind, Manifest};
 use bomdata_shard::Sample;
 use bomdata_shard::npy;
 use bomdata_shard::writer::{Compression, ShardWriter, WriterOptions};
@@ -38,23 +39,7 @@ fn write(dir: &Path, n: usize) {
         w.write(&s).unwrap();
     }
     let entries = w.finish().unwrap();
-    let m = Manifest {
-        layout_version: bomdata_schemas::LAYOUT_VERSION.to_string(),
-        kind: DatasetKind::Training,
-        tool: "test".into(),
-        sources: vec!["src".into()],
-        profile: None,
-        tokenizer: None,
-        counts: Counts {
-            samples: n as u64,
-            shards: entries.len() as u64,
-            bytes: entries.iter().map(|e| e.size).sum(),
-            ..Counts::default()
-        },
-        shards: entries,
-        tables: Vec::new(),
-    };
-    bomdata_shard::dataset::write_manifest(dir, &m).unwrap();
+    common::write_training_manifest(dir, "src", n, entries);
 }
 
 type Dump = Vec<Vec<(String, Vec<usize>, Vec<Vec<u8>>)>>;

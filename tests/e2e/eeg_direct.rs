@@ -4,39 +4,11 @@
 //! whole recordings and chunked ones (a partial last chunk), a strict channel subset, a
 //! bipolar set, and a set with missing channels (every channel decoded).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use bomdata_shard::dataset::read_manifest;
-use bomdata_shard::reader::ShardReader;
 use bomdata_testdata::eeg;
-use bomdata_tests::{cmd, run};
 
-/// key → (member name → bytes) of every sample of a dataset.
-fn samples(dir: &Path) -> BTreeMap<String, BTreeMap<String, Vec<u8>>> {
-    let m = read_manifest(dir).unwrap();
-    let mut all = BTreeMap::new();
-    for e in &m.shards {
-        for s in ShardReader::open(dir, e).unwrap() {
-            let s = s.unwrap();
-            let members = s.members.into_iter().map(|m| (m.name, m.data)).collect();
-            all.insert(s.key, members);
-        }
-    }
-    all
-}
-
-/// Runs `bomdata SUB INPUT --out OUT ARGS...` and checks that it succeeded.
-fn bomdata(sub: &str, input: &Path, out: &Path, args: &[&str]) {
-    let mut c = cmd();
-    c.arg(sub).arg(input).arg("--out").arg(out).args(args);
-    let o = run(c);
-    assert!(
-        o.status.success(),
-        "{sub} {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
+use crate::swift_direct::{bomdata, samples};
 
 /// `ingest INGEST` + `shard PROFILE` against `ingest INGEST PROFILE`: the same windows.
 fn same_windows(src: &Path, work: &Path, ingest: &[&str], profile: &[&str]) {

@@ -21,7 +21,7 @@ const PARAMS: &[&str] = &[
 ];
 
 /// key → (member name → bytes) of every sample of a dataset.
-fn samples(dir: &Path) -> BTreeMap<String, BTreeMap<String, Vec<u8>>> {
+pub(crate) fn samples(dir: &Path) -> BTreeMap<String, BTreeMap<String, Vec<u8>>> {
     let m = read_manifest(dir).unwrap();
     let mut all = BTreeMap::new();
     for e in &m.shards {
@@ -35,7 +35,7 @@ fn samples(dir: &Path) -> BTreeMap<String, BTreeMap<String, Vec<u8>>> {
 }
 
 /// Runs `bomdata SUB INPUT --out OUT ARGS...` and checks that it succeeded.
-fn bomdata(sub: &str, input: &Path, out: &Path, args: &[&str]) {
+pub(crate) fn bomdata(sub: &str, input: &Path, out: &Path, args: &[&str]) {
     let mut c = cmd();
     c.arg(sub).arg(input).arg("--out").arg(out).args(args);
     let o = run(c);

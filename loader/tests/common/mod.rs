@@ -36,15 +36,26 @@ pub fn write_dataset(dir: &Path, n: usize, modality: &str, compression: Compress
         }
         entries.extend(w.finish().unwrap());
     }
+    write_training_manifest(dir, "src", n, entries);
+}
+
+/// Writes the manifest of a training dataset of `samples` samples from source `source` in the
+/// shards `entries`.
+pub fn write_training_manifest(
+    dir: &Path,
+    source: &str,
+    samples: usize,
+    entries: Vec<bomdata_schemas::manifest::ShardEntry>,
+) {
     let m = Manifest {
         layout_version: bomdata_schemas::LAYOUT_VERSION.to_string(),
         kind: DatasetKind::Training,
         tool: "test".into(),
-        sources: vec!["src".into()],
+        sources: vec![source.into()],
         profile: None,
         tokenizer: None,
         counts: Counts {
-            samples: n as u64,
+            samples: samples as u64,
             shards: entries.len() as u64,
             bytes: entries.iter().map(|e| e.size).sum(),
             ..Counts::default()
@@ -100,23 +111,7 @@ pub fn write_varshape(dir: &Path, n: usize, compression: Compression) {
         w.write(&s).unwrap();
     }
     let entries = w.finish().unwrap();
-    let m = Manifest {
-        layout_version: bomdata_schemas::LAYOUT_VERSION.to_string(),
-        kind: DatasetKind::Training,
-        tool: "test".into(),
-        sources: vec!["src".into()],
-        profile: None,
-        tokenizer: None,
-        counts: Counts {
-            samples: n as u64,
-            shards: entries.len() as u64,
-            bytes: entries.iter().map(|e| e.size).sum(),
-            ..Counts::default()
-        },
-        shards: entries,
-        tables: Vec::new(),
-    };
-    bomdata_shard::dataset::write_manifest(dir, &m).unwrap();
+    write_training_manifest(dir, "src", n, entries);
 }
 
 /// Token `pos` of document `doc` in [`write_tokens`].
@@ -171,21 +166,5 @@ pub fn write_tokens(dir: &Path, lens: &[u64], seq_len: usize, compression: Compr
         w.write(&s).unwrap();
     }
     let entries = w.finish().unwrap();
-    let m = Manifest {
-        layout_version: bomdata_schemas::LAYOUT_VERSION.to_string(),
-        kind: DatasetKind::Training,
-        tool: "test".into(),
-        sources: vec!["tok".into()],
-        profile: None,
-        tokenizer: None,
-        counts: Counts {
-            samples: seqs.len() as u64,
-            shards: entries.len() as u64,
-            bytes: entries.iter().map(|e| e.size).sum(),
-            ..Counts::default()
-        },
-        shards: entries,
-        tables: Vec::new(),
-    };
-    bomdata_shard::dataset::write_manifest(dir, &m).unwrap();
+    write_training_manifest(dir, "tok", seqs.len(), entries);
 }
